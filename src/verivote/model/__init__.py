@@ -1,0 +1,1 @@
+"""Data models of verivote: ballots, contests and results (DESIGN.md, package `model`)."""
