@@ -50,7 +50,7 @@ def iter_ballots(lines: Iterable[str]) -> Iterator[Ballot]:
     try:
         header = next(reader, None)
         if header is None:
-            raise BallotFormatError("line 1: the file is empty; expected a header 'count,rank1,...'")
+            raise BallotFormatError("line 1: the file is empty; expected 'count,rank1,...'")
         if not header or header[0].strip().lstrip("\ufeff").lower() != "count":
             raise BallotFormatError(
                 "line 1: the header must start with 'count' (format: count,rank1,rank2,...)"

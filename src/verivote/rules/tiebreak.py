@@ -95,3 +95,8 @@ class PreviousRounds:
             else:
                 ranked.extend(self.fallback.rank(group, purpose, round_no, history))
         return ranked
+
+
+def lots_of(tiebreak: TieBreak) -> list[Lot]:
+    """The lots drawn so far by `tiebreak`, if it draws lots at all."""
+    return list(tiebreak.lots) if isinstance(tiebreak, PublicLot) else []

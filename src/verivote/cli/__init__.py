@@ -1,0 +1,1 @@
+"""The `verivote` command (typer + rich)."""

@@ -1,0 +1,89 @@
+"""The `verivote` command line: sub-commands, and one-line errors instead of tracebacks.
+
+DESIGN.md, "Interfaces": errors are one clear line on stderr and a non-zero exit. Usage
+mistakes (unknown option, bad value) exit 2; bad input data or a failed step exit 1; an
+unexpected internal error exits 70 with one line (set VERIVOTE_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from verivote import __version__
+from verivote.cli.bench import bench_app
+from verivote.cli.demo import demo
+from verivote.cli.errors import UserError
+from verivote.cli.tabulate import tabulate
+from verivote.model.ballot_csv import BallotFormatError
+
+app = typer.Typer(
+    name="verivote",
+    help="verivote: a parliamentary election that anyone can check, end to end.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command()(tabulate)
+app.command()(demo)
+app.add_typer(bench_app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"verivote {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """verivote: a parliamentary election that anyone can check, end to end."""
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"verivote: error: {message}\n")
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line on `argv` and return the exit status (never raises)."""
+    try:
+        result = app(args=argv, prog_name="verivote", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # typer prints the help itself before raising
+        return 0 if exc.ctx is None else 2
+    except click.UsageError as exc:
+        return _fail(" ".join(exc.format_message().split()), 2)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except click.ClickException as exc:
+        return _fail(" ".join(exc.format_message().split()), exc.exit_code)
+    except (UserError, BallotFormatError) as exc:
+        return _fail(str(exc), 1)
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}", 1)
+    except Exception as exc:
+        if os.environ.get("VERIVOTE_DEBUG"):
+            raise
+        return _fail(
+            f"internal error ({type(exc).__name__}: {exc}); set VERIVOTE_DEBUG=1 to see where", 70
+        )
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console entry point of `verivote`."""
+    sys.exit(run())

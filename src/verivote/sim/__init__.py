@@ -1,0 +1,1 @@
+"""Synthetic elections of any size, reproducible from a seed (DESIGN.md, package `sim`)."""
