@@ -52,14 +52,17 @@ def count_party_list(
     won = dict.fromkeys(parties, 0)
     awarded: list[str] = []
     history = [{p: Decimal(votes.get(p, 0)) for p in parties}]
-    for seat in range(1, seats + 1):
-        if not eligible:
-            break
+    while eligible and len(awarded) < seats:
         best = max(Fraction(votes[p], divisor(method, won[p])) for p in eligible)
         tied = [p for p in eligible if Fraction(votes[p], divisor(method, won[p])) == best]
-        winner = tied[0] if len(tied) == 1 else tiebreak.rank(tied, "elect", seat, history)[0]
-        won[winner] += 1
-        awarded.append(winner)
+        left = seats - len(awarded)
+        if len(tied) > left:
+            # Only a tie for the last seats is decided by the tie-break; a tie whose members
+            # all get a seat just awards them in list order.
+            tied = tiebreak.rank(tied, "elect", len(awarded) + 1, history)[:left]
+        for party in tied:
+            won[party] += 1
+            awarded.append(party)
     quota = Decimal(total) * threshold.numerator / threshold.denominator
     return Result(
         method=method,
