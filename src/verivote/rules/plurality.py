@@ -19,6 +19,7 @@ from verivote.rules.ranking import highest
 from verivote.rules.tiebreak import TieBreak, lots_of
 
 Excess = Literal["truncate", "void"]
+_BULK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,18 @@ def tally_block(
     votes: Counter[str] = Counter(dict.fromkeys(candidates, 0))
     valid = void = 0
     truncate = excess == "truncate"
+    # The hot path of a national count: single ballots' names are gathered in `pending` and
+    # counted in bulk by Counter.update (C code), and a ballot whose marks are all candidates
+    # (the common case) skips the per-name membership test.
+    pending: list[str] = []
     for ballot in ballots:
-        # Only names are in `known` (gaps and overvotes never are); dict.fromkeys keeps the
-        # first-written order while dropping repeats, in C: this loop is the hot path.
-        names = cast(list[str], list(dict.fromkeys(m for m in ballot.marks if m in known)))
+        # Only names are in `known` (gaps and overvotes never are); dict.fromkeys keeps
+        # the first-written order while dropping repeats.
+        marks = dict.fromkeys(ballot.marks)
+        if known.issuperset(marks):
+            names = cast(list[str], list(marks))
+        else:
+            names = cast(list[str], [m for m in marks if m in known])
         if not names or (len(names) > limit and not truncate):
             void += ballot.count
             continue
@@ -58,10 +67,14 @@ def tally_block(
             del names[limit:]
         valid += ballot.count
         if ballot.count == 1:
-            votes.update(names)
+            pending += names
+            if len(pending) > _BULK:
+                votes.update(pending)
+                pending.clear()
         else:
             for name in names:
                 votes[name] += ballot.count
+    votes.update(pending)
     return BlockTally(dict(votes), valid, void)
 
 
