@@ -12,7 +12,7 @@ from tests.conftest import RCTAB
 
 from verivote.cli.app import run
 
-MAJLIS_CSV = "count,rank1,rank2,rank3\n30,A,B,\n9,B,,\n8,C,D,\n7,D,,\n6,E,,\n2,,,\n"
+MAJLIS_CSV = "count,rank1,rank2,rank3\n30,A,B,\n9,B,,\n4,C,D,\n7,D,,\n6,E,,\n2,,,\n"
 
 
 @pytest.fixture
@@ -39,12 +39,13 @@ def test_tabulate_majlis_json_has_the_documented_shape(
     assert set(doc) >= {"method", "seats", "elected", "rounds", "void", "valid", "runoff", "lots"}
     assert doc["method"] == "majlis"
     assert doc["seats"] == 3
-    assert doc["valid"] == 60
+    assert doc["valid"] == 56
     assert doc["void"] == 2
-    # A 30 and B 39 reach 20 % of 60 (12); C, D (15) and E: 2R = 2 places for the one empty seat.
+    # B 39 and A 30 reach 20 % of 56 (11.2), D 11 does not; one seat stays empty, so the
+    # runoff field is the 2 highest of the rest.
     assert doc["elected"] == ["B", "A"]
-    assert doc["runoff"] == ["D", "C"]
-    assert doc["rounds"][0]["tally"] == {"A": 30, "B": 39, "C": 8, "D": 15, "E": 6}
+    assert doc["runoff"] == ["D", "E"]
+    assert doc["rounds"][0]["tally"] == {"A": 30, "B": 39, "C": 4, "D": 11, "E": 6}
 
 
 def test_tabulate_prints_a_readable_table_without_json(
@@ -59,14 +60,14 @@ def test_tabulate_prints_a_readable_table_without_json(
 
 def test_tabulate_a_published_tally(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     tally = tmp_path / "tally.csv"
-    tally.write_text("candidate,votes\nA,30\nB,39\nC,8\nD,15\nE,6\n", encoding="utf-8")
+    tally.write_text("candidate,votes\nA,30\nB,39\nC,4\nD,11\nE,6\n", encoding="utf-8")
     code, out, _ = cli(
         capsys,
         "tabulate",
         "--tally",
         str(tally),
         "--valid-ballots",
-        "60",
+        "56",
         "--method",
         "majlis",
         "--seats",

@@ -44,6 +44,10 @@ PROVINCE = (
     DemoDistrict("Armenians of the south", 1, 3, 0.08),
 )
 
+# Loose slates and a spread-out personal vote, as in the big cities in 2024: several seats
+# stay empty after round 1.
+VOTER_MODEL = {"slate_loyalty": 0.3, "appeal_tail": 3.0}
+
 
 def demo(
     voters: Annotated[int, typer.Option(min=100, help="Voters in the whole province.")] = 6000,
@@ -61,7 +65,7 @@ def demo(
     with _progress(console) as progress:
         for district, size in zip(districts, sizes, strict=True):
             task = progress.add_task(f"round 1: {district.name}", total=size)
-            ballots = _collect(iter_ballots(district, size, rng), progress, task)
+            ballots = _collect(iter_ballots(district, size, rng, **VOTER_MODEL), progress, task)
             tally = tally_majlis(ballots, district.candidates, district.seats)
             first.append(
                 count_majlis(
@@ -129,7 +133,7 @@ def _runoff(
     runoff_district = District(district.name, empty, field, district.faction)
     turnout = int(size * 0.7)
     task = progress.add_task(f"round 2: {district.name}", total=turnout)
-    ballots = _collect(iter_ballots(runoff_district, turnout, rng), progress, task)
+    ballots = _collect(iter_ballots(runoff_district, turnout, rng, **VOTER_MODEL), progress, task)
     tally = tally_block(ballots, field, empty, "truncate")
     return count_majlis_runoff(tally, field, empty, PublicLot(lot_seed, district.name))
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import click
+import rich.progress
 import typer
+from rich.console import Console
 
 from verivote.cli.errors import UserError
 from verivote.cli.render import print_result
-from verivote.model.ballot_csv import read_ballots, read_tally
+from verivote.model.ballot_csv import iter_ballots, read_ballots, read_tally
 from verivote.model.ballots import Ballot, names_seen
 from verivote.model.contest import Contest, load_contest
 from verivote.model.result import Result
@@ -253,10 +255,26 @@ def _plain_tiebreak(
     return CandidateOrder(order)
 
 
+_PROGRESS_BYTES = 8 << 20
+
+
 def _read_ballots(path: Path) -> list[Ballot]:
+    """Read a ballot file, with a progress bar on a terminal when the file is large."""
     if not path.is_file():
         raise UserError(f"no such ballot file: {path}")
-    return read_ballots(path)
+    console = Console(stderr=True)
+    if not console.is_terminal or path.stat().st_size < _PROGRESS_BYTES:
+        return read_ballots(path)
+    with rich.progress.open(
+        path,
+        "r",
+        encoding="utf-8",
+        newline="",
+        description="reading ballots",
+        console=console,
+        transient=True,
+    ) as fh:
+        return list(iter_ballots(fh))
 
 
 def _plurality(

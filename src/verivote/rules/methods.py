@@ -16,10 +16,10 @@ from verivote.model.result import Result
 from verivote.rules.majlis import DEFAULT_THRESHOLD, count_majlis, count_majlis_runoff
 from verivote.rules.party_list import Divisors, count_party_list
 from verivote.rules.plurality import BlockTally, Excess, count_block, count_two_round, tally_block
+from verivote.rules.rcv import RCV_METHODS
 from verivote.rules.tiebreak import TieBreak
 
 PLURALITY_METHODS = ("majlis", "fptp", "block", "two-round", "dhondt", "sainte-lague")
-RCV_METHODS = ("irv", "stv", "bottoms-up", "bottoms-up-threshold", "multi-pass-irv")
 METHODS = PLURALITY_METHODS + RCV_METHODS
 
 

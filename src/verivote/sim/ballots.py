@@ -29,9 +29,79 @@ class District:
     faction: dict[str, str]
 
 
+GIVEN_NAMES = (
+    "Ali",
+    "Mohammad",
+    "Hossein",
+    "Reza",
+    "Mehdi",
+    "Hamid",
+    "Ahmad",
+    "Mostafa",
+    "Javad",
+    "Saeed",
+    "Hassan",
+    "Mahmoud",
+    "Abbas",
+    "Morteza",
+    "Zahra",
+    "Fatemeh",
+    "Maryam",
+    "Elham",
+    "Masoumeh",
+    "Parvaneh",
+    "Nasrin",
+    "Laleh",
+    "Soheila",
+    "Tayebeh",
+)
+FAMILY_NAMES = (
+    "Ahmadi",
+    "Hosseini",
+    "Karimi",
+    "Rezaei",
+    "Moradi",
+    "Mohammadi",
+    "Jafari",
+    "Ebrahimi",
+    "Rahimi",
+    "Kazemi",
+    "Sadeghi",
+    "Hashemi",
+    "Ghasemi",
+    "Nouri",
+    "Alavi",
+    "Bagheri",
+    "Tehrani",
+    "Shirazi",
+    "Esfahani",
+    "Yazdani",
+    "Mousavi",
+    "Tabatabaei",
+    "Zamani",
+    "Naderi",
+    "Kermani",
+    "Rostami",
+    "Salehi",
+    "Akbari",
+    "Shahbazi",
+    "Golestani",
+)
+
+
+def candidate_names(n: int, rng: random.Random) -> tuple[str, ...]:
+    """`n` distinct synthetic names, each after its ballot code (`1234 Ali Karimi`)."""
+    pairs = [(g, f) for g in GIVEN_NAMES for f in FAMILY_NAMES]
+    rng.shuffle(pairs)
+    codes = rng.sample(range(1000, 10000), n)
+    if n > len(pairs):
+        return tuple(f"{code}" for code in codes)
+    return tuple(f"{code} {g} {f}" for code, (g, f) in zip(codes, pairs, strict=False))
+
+
 def make_district(name: str, seats: int, n_candidates: int, rng: random.Random) -> District:
-    """Candidates named `<district>-<number>`, spread over the factions."""
-    cands = tuple(f"{name}-{i:04d}" for i in range(1, n_candidates + 1))
+    """A district of `n_candidates` synthetic candidates spread over the factions."""
+    cands = candidate_names(n_candidates, rng)
     faction = {c: FACTIONS[rng.randrange(len(FACTIONS))] for c in cands}
     return District(name, seats, cands, faction)
 
@@ -43,11 +113,16 @@ def iter_ballots(
     slate_loyalty: float = 0.7,
     blank_rate: float = 0.02,
     noise_rate: float = 0.03,
+    appeal_tail: float = 1.3,
 ) -> Iterator[Ballot]:
-    """Yield one ballot per voter of `district` (see the module docstring)."""
+    """Yield one ballot per voter of `district` (see the module docstring).
+
+    `appeal_tail` is the Pareto index of personal appeal: smaller concentrates the vote on a
+    few names, larger spreads it (and leaves more seats to a runoff).
+    """
     cands = district.candidates
     # Personal appeal is heavy-tailed, as in real districts: a few names draw most votes.
-    appeal = [rng.paretovariate(1.3) for _ in cands]
+    appeal = [rng.paretovariate(appeal_tail) for _ in cands]
     cum_appeal = list(itertools.accumulate(appeal))
     slates = {f: [c for c in cands if district.faction[c] == f] for f in FACTIONS}
     for f, members in slates.items():
