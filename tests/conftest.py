@@ -1,14 +1,31 @@
-"""Shared test helpers. External test data is read in place from ../shared/testdata."""
+"""Shared test helpers. External test data is read in place from ../shared/testdata.
+
+`../shared` is the folder beside the checkout; `VERIVOTE_SHARED` names another place, and a
+checkout cloned elsewhere (CI's clean clone, say) falls back to /work/shared.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from verivote.model.ballots import Ballot
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+def _shared() -> Path:
+    for place in (
+        os.environ.get("VERIVOTE_SHARED"),
+        Path(__file__).resolve().parents[2] / "shared",
+        "/work/shared",
+    ):
+        if place and Path(place, "testdata").is_dir():
+            return Path(place)
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+SHARED = _shared()
 RCTAB = SHARED / "testdata" / "rctab"
 
 

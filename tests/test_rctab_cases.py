@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import RCTAB
 
 from verivote.model.ballot_csv import read_ballots
 from verivote.model.contest import load_contest
@@ -21,7 +22,6 @@ from verivote.model.result import Result, Round
 from verivote.rules.lot import DEFAULT_SEED
 from verivote.rules.rcv import count_rcv, rcv_options_from_contest, tiebreak_from_contest
 
-RCTAB = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "rctab"
 EXPECTED_CASES = 26
 SLOW_CASES = ("_scale",)
 
