@@ -203,3 +203,32 @@ def test_bench_reports_a_rate(capsys: pytest.CaptureFixture[str]) -> None:
     figures = json.loads(out)
     assert figures["ballots"] == 2000
     assert figures["ballots_per_second"] > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "elected"),
+    [({}, ["B", "A"]), ({"threshold": "3/5"}, ["B"]), ({"threshold": "3/4"}, [])],
+)
+def test_a_majlis_contest_file_gives_seats_candidates_and_threshold(
+    capsys: pytest.CaptureFixture[str],
+    majlis_csv: Path,
+    tmp_path: Path,
+    options: dict[str, str],
+    elected: list[str],
+) -> None:
+    contest = tmp_path / "district.json"
+    contest.write_text(
+        json.dumps(
+            {
+                "name": "Tabriz",
+                "method": "majlis",
+                "seats": 3,
+                "candidates": ["A", "B", "C", "D", "E"],
+                "options": options,
+            }
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = cli(capsys, "tabulate", str(majlis_csv), "--contest", str(contest), "--json")
+    assert code == 0, err
+    assert json.loads(out)["elected"] == elected

@@ -232,7 +232,11 @@ def _load_contest(path: Path | None) -> Contest | None:
 
 
 def _contest_fraction(spec: Contest | None) -> str | None:
-    if spec is None or spec.options.threshold is None:
+    # The options model defaults `threshold` to RCTab's "droop"; only a value the file
+    # really gives is a Majlis or party-list threshold.
+    if spec is None or "threshold" not in spec.options.model_fields_set:
+        return None
+    if spec.options.threshold is None:
         return None
     return str(spec.options.threshold)
 
