@@ -11,9 +11,13 @@ DEFAULT_GROUP = "ristretto255"
 GROUP_NAMES = ("ristretto255", "eg4096")
 
 
-@cache
 def get_group(name: str = DEFAULT_GROUP) -> Group[Any]:
     """The group called `name`, created once per process."""
+    return _make(name)
+
+
+@cache
+def _make(name: str) -> Group[Any]:
     if name == "ristretto255":
         from verivote.crypto.groups.ristretto import Ristretto255
 
