@@ -34,7 +34,7 @@ class Ristretto255(Group[bytes]):
     scalar_bytes = 32
 
     def __init__(self) -> None:
-        self._g = _base((1).to_bytes(32, "little"))
+        self._g = bytes(_base((1).to_bytes(32, "little")))
 
     def generator(self) -> bytes:
         return self._g
