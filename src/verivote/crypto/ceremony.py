@@ -283,7 +283,7 @@ def _keys_failure(group: Group[Any], t: CeremonyTranscript, keys: GuardianKeys) 
     base_hash = bytes.fromhex(t.base_hash)
     hashes = {h.guardian: h.hash for h in t.commitment_hashes}
     if len(keys.commitments) != t.quorum or len(keys.proofs) != t.quorum:
-        return f"guardian {keys.guardian} published {len(keys.commitments)} commitments, not {t.quorum}"
+        return f"guardian {keys.guardian} did not publish {t.quorum} commitments and proofs"
     try:
         commitments = _decode_commitments(group, keys)
     except (InvalidElement, ValueError) as exc:

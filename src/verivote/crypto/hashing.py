@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Union
 
-Item = Union[bytes, str, int, Sequence["Item"]]
+Item = bytes | str | int | Sequence["Item"]
 
 PREFIX = "verivote/1/"
 _BYTES, _STR, _INT, _SEQ = b"\x01", b"\x02", b"\x03", b"\x04"
