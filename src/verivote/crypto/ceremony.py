@@ -363,11 +363,12 @@ def verify_transcript(t: CeremonyTranscript) -> list[str]:
         _check_parameters(t.guardians, t.quorum)
     except CeremonyError as exc:
         return [str(exc)]
-    qualified, _ = qualified_guardians(group, t)
+    qualified, reasons = qualified_guardians(group, t)
     if qualified != t.qualified:
         problems.append(
             f"the qualified guardians are {qualified}, the transcript says {t.qualified}"
         )
+        problems.extend(reasons)
     if len(qualified) < t.quorum:
         problems.append(
             f"only {len(qualified)} guardians qualified, fewer than the quorum {t.quorum}"
