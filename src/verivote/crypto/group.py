@@ -13,7 +13,7 @@ on the other side instead of shipping them.
 
 from __future__ import annotations
 
-import os
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -94,7 +94,7 @@ class Group(ABC, Generic[E]):
         64 random bytes reduced mod q: the bias is below 2^-250 for q ≥ 2^252, and it costs
         one system call (nothing is buffered, so a forked process never repeats a nonce).
         """
-        return int.from_bytes(os.urandom(64), "big") % self.q
+        return int.from_bytes(secrets.token_bytes(64), "big") % self.q
 
     def encode_scalar(self, k: int) -> bytes:
         """Big-endian, `scalar_bytes` long; k must already be in [0, q)."""

@@ -9,7 +9,7 @@ decrypts came from the sender named in it (or from the recipient itself).
 
 from __future__ import annotations
 
-import os
+import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -52,7 +52,7 @@ def seal(
 ) -> tuple[bytes, bytes]:
     """Encrypt `plaintext` from `sender` to `recipient`; returns (nonce, ciphertext)."""
     key = _key(sender_private, recipient_public, base_hash, sender, recipient)
-    nonce = os.urandom(12)
+    nonce = secrets.token_bytes(12)
     return nonce, ChaCha20Poly1305(key).encrypt(
         nonce, plaintext, _aad(base_hash, sender, recipient)
     )
