@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import RCTAB
 
+from tests.conftest import RCTAB
 from verivote.model.ballot_csv import BallotFormatError, read_ballots, read_tally
 from verivote.model.ballots import Ballot, Overvote, total
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import RCTAB
 
+from tests.conftest import RCTAB
 from verivote.cli.app import run
 
 MAJLIS_CSV = "count,rank1,rank2,rank3\n30,A,B,\n9,B,,\n4,C,D,\n7,D,,\n6,E,,\n2,,,\n"

@@ -37,6 +37,16 @@ RISTRETTO_ANSWERS = {
             "0866f309d95535e77b86927a3d7b606816a6ee3a1cbf0af35a8f90180e97650c",
             "0a868ed6b5a5f7574ea4f6ce74d4b1b7e6077db2ad6d05ac581652dc16bbc887",
         ],
+        "commitments": [
+            [
+                "6ca046524c9bc78a6eb38956e094116c96a60608c4d9240d0fd5b2c562104e78",
+                "6ec1f30147570df38a7f45143289c3c450e8fe7d20f500befb18c7b99a289b30",
+            ],
+            [
+                "b0b8c0a55eb24742e6de921a4d2045a3b0edf5404598785ab5044cdf7dd00c02",
+                "a43a35eb6428bb8dc830325f70f52740f08d2c9bc69d07476f2c1bd43e03456e",
+            ],
+        ],
     },
     "schnorr": {
         "challenge": "08d1ab5bfa6c093285ed3df824feea5d419993a567ef8b6bb68c6cfb8839bb89",
@@ -50,7 +60,7 @@ RISTRETTO_ANSWERS = {
 }
 
 # SHA-256 of the canonical JSON of the same computation in eg4096 (too long to list).
-EG4096_DIGEST = "b0e3a80201645ee8e2867fdb49eceffbe3476756b629fd1c0397447ccaf3b8b3"
+EG4096_DIGEST = "6bb57feae6c1a303173c3436c62279d993aef6fa1ad5f69ed953b3d5c7878a12"
 
 
 def known_answers(name: str) -> dict[str, Any]:

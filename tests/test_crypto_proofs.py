@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.crypto_helpers import keypair
 
+from tests.crypto_helpers import keypair
 from verivote.crypto.elgamal import Ciphertext, ElectionKey, add, decrypt_to_power, encrypt
 from verivote.crypto.proofs import (
     DecryptionProof,

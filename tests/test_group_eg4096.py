@@ -13,8 +13,8 @@ from typing import Any
 import gmpy2
 import pytest
 from gmpy2 import mpz
-from tests.conftest import SHARED
 
+from tests.conftest import SHARED
 from verivote.crypto.group import InvalidElement
 from verivote.crypto.groups import eg4096, get_group
 from verivote.crypto.groups.eg4096 import EG4096, G, P, Q, R, batch_is_member

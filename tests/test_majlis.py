@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from tests.conftest import ballots
 
+from tests.conftest import ballots
 from verivote.model.ballots import Ballot, Overvote
 from verivote.rules.lot import draw
 from verivote.rules.majlis import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from tests.conftest import ballots
 
+from tests.conftest import ballots
 from verivote.rules.methods import PluralityOptions, count_ballots, count_tally
 from verivote.rules.party_list import count_party_list
 from verivote.rules.tiebreak import PublicLot

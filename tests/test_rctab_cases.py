@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import RCTAB
 
+from tests.conftest import RCTAB
 from verivote.model.ballot_csv import read_ballots
 from verivote.model.contest import load_contest
 from verivote.model.result import Result, Round

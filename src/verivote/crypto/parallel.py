@@ -12,11 +12,8 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from verivote.crypto.elgamal import Ciphertext, ElectionKey
-from verivote.crypto.hashing import Item
-from verivote.crypto.proofs import RangeProof, verify_range
-
-SelectionCheck = tuple[Ciphertext[Any], RangeProof, Sequence[Item]]
+from verivote.crypto.batch import EncodedSelection, verify_many
+from verivote.crypto.elgamal import ElectionKey
 
 _KEY: ElectionKey[Any] | None = None
 
@@ -26,19 +23,20 @@ def _init(key: ElectionKey[Any]) -> None:
     _KEY = key
 
 
-def _check_chunk(chunk: list[SelectionCheck]) -> list[bool]:
+def _check_chunk(chunk: list[EncodedSelection]) -> list[bool]:
     assert _KEY is not None
-    return [verify_range(_KEY, ct, proof, ctx) for ct, proof, ctx in chunk]
+    return verify_many(_KEY, chunk)
 
 
 def verify_selections(
-    key: ElectionKey[Any], items: Sequence[SelectionCheck], processes: int | None = None
+    key: ElectionKey[Any], items: Sequence[EncodedSelection], processes: int | None = None
 ) -> list[bool]:
-    """verify_range for every (ciphertext, proof, context), in order, on `processes` cores
-    (default: all of them). One process means no pool at all."""
+    """Check every (ciphertext, proof, context) in its wire form, in order, on `processes`
+    cores (default: all of them), in batches where the group allows. One process means no
+    pool at all."""
     workers = processes or os.cpu_count() or 1
     if workers <= 1 or len(items) < 2:
-        return [verify_range(key, ct, proof, ctx) for ct, proof, ctx in items]
+        return verify_many(key, items)
     size = max(1, -(-len(items) // (workers * 4)))
     chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(key,)) as pool:

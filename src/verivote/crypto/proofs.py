@@ -5,7 +5,10 @@ commitments only, which lets a cheating prover pick the statement after the chal
 Every challenge is `hashing.challenge(q, tag, context, group, statement…, commitments…)` where
 `context` is the caller's identification of the statement: the election base hash and, for
 ballots, the contest and selection ids. All proofs are in challenge–response form, as in
-ElectionGuard 2.0: the verifier recomputes the commitments from the responses.
+ElectionGuard 2.0: the verifier recomputes the commitments from the responses. Range proofs
+also carry their commitments (aⱼ, bⱼ), so that many of them can be checked in one batch
+(`verivote.crypto.batch`); a proof whose carried commitments differ from the recomputed
+ones is rejected by both verifiers, so they always agree.
 
 Nonces come from `nonce()`, by default `Group.random_scalar` (the OS CSPRNG); tests pass a
 seeded `Nonces` to get known-answer vectors.
@@ -80,30 +83,34 @@ class RangeProof:
 
     challenges: tuple[int, ...]
     responses: tuple[int, ...]
+    commitments: tuple[tuple[bytes, bytes], ...] = ()
+    """The encoded (aⱼ, bⱼ), carried for batch verification (empty if not carried)."""
 
     @property
     def limit(self) -> int:
         return len(self.challenges) - 1
 
 
-def _range_challenge(
-    ek: ElectionKey[E],
-    ct: Ciphertext[E],
+def range_challenge(
+    group: Group[Any],
+    key: bytes,
+    alpha: bytes,
+    beta: bytes,
     limit: int,
-    commitments: Sequence[tuple[E, E]],
+    commitments: Sequence[tuple[bytes, bytes]],
     context: Sequence[Item],
 ) -> int:
-    g = ek.group
+    """The range proof's challenge over the encoded statement and commitments."""
     return challenge(
-        g.q,
+        group.q,
         "range",
         context,
-        g.name,
-        ek.encoded(),
-        g.encode(ct.alpha),
-        g.encode(ct.beta),
+        group.name,
+        key,
+        alpha,
+        beta,
         limit,
-        [[g.encode(a), g.encode(b)] for a, b in commitments],
+        [[a, b] for a, b in commitments],
     )
 
 
@@ -142,10 +149,13 @@ def prove_range(
                 ek.pow_k(vs[j] + (value - j + nonce_r) * cs[j]),
             )
         )
-    c = _range_challenge(ek, ct, limit, commitments, context)
+    carried = tuple((g.encode(a), g.encode(b)) for a, b in commitments)
+    c = range_challenge(
+        g, ek.encoded(), g.encode(ct.alpha), g.encode(ct.beta), limit, carried, context
+    )
     cs[value] = (c - sum(cs)) % q
     vs[value] = (u - cs[value] * nonce_r) % q
-    return RangeProof(tuple(cs), tuple(vs))
+    return RangeProof(tuple(cs), tuple(vs), carried)
 
 
 def verify_range(
@@ -161,12 +171,16 @@ def verify_range(
         return False
     if not all(0 <= x < q for x in (*proof.challenges, *proof.responses)):
         return False
-    commitments = []
+    encoded = []
     for j, (cj, vj) in enumerate(zip(proof.challenges, proof.responses, strict=True)):
         a = g.mul(g.pow_g(vj), g.pow(ct.alpha, cj))
         b = g.mul(ek.pow_k(vj - j * cj), g.pow(ct.beta, cj))
-        commitments.append((a, b))
-    c = _range_challenge(ek, ct, n - 1, commitments, context)
+        encoded.append((g.encode(a), g.encode(b)))
+    if proof.commitments and list(proof.commitments) != encoded:
+        return False
+    c = range_challenge(
+        g, ek.encoded(), g.encode(ct.alpha), g.encode(ct.beta), n - 1, encoded, context
+    )
     return c == sum(proof.challenges) % q
 
 

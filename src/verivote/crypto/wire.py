@@ -29,6 +29,16 @@ def element_from_hex(group: Group[E], text: str) -> E:
     return group.decode(raw)
 
 
+def _hex_bytes(text: str, length: int) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except (ValueError, TypeError):
+        raise ValueError("an element must be hex text") from None
+    if len(raw) != length:
+        raise ValueError(f"an encoded element is {length} bytes, got {len(raw)}")
+    return raw
+
+
 def scalar_hex(group: Group[Any], k: int) -> str:
     return group.encode_scalar(k).hex()
 
@@ -50,16 +60,26 @@ def ciphertext_from_json(group: Group[E], doc: Json) -> Ciphertext[E]:
 
 
 def range_proof_to_json(group: Group[Any], p: RangeProof) -> Json:
-    return {
+    doc: Json = {
         "challenges": [scalar_hex(group, c) for c in p.challenges],
         "responses": [scalar_hex(group, v) for v in p.responses],
     }
+    if p.commitments:
+        doc["commitments"] = [[a.hex(), b.hex()] for a, b in p.commitments]
+    return doc
 
 
 def range_proof_from_json(group: Group[Any], doc: Json) -> RangeProof:
+    """Decode a range proof. Its carried commitments stay bytes: a verifier either compares
+    them with the ones it recomputes or validates them itself (`verivote.crypto.batch`)."""
+    commitments = tuple(
+        (_hex_bytes(a, group.element_bytes), _hex_bytes(b, group.element_bytes))
+        for a, b in doc.get("commitments", ())
+    )
     return RangeProof(
         tuple(scalar_from_hex(group, c) for c in doc["challenges"]),
         tuple(scalar_from_hex(group, v) for v in doc["responses"]),
+        commitments,
     )
 
 

@@ -286,6 +286,12 @@ def _multiexp(terms: list[tuple[Any, int]], bits: int) -> Any:
     return _pippenger(terms, pippenger[1])
 
 
+def eg4096_multiexp(terms: Sequence[tuple[Any, int]], bits: int) -> Any:
+    """∏ aᵢ^kᵢ mod p for 0 ≤ kᵢ < 2^bits, the aᵢ already known to be in [1, p): for batch
+    checks whose weights are shorter than q (`verivote.crypto.batch`)."""
+    return _multiexp([(mpz(a), int(k)) for a, k in terms if k], bits)
+
+
 # --- membership ----------------------------------------------------------------------------
 def _in_subgroup(x: Any) -> bool:
     """x^q ≡ 1 for x in [1, p): written as x^(2^256) ≡ x^189, which needs 6% less work."""
