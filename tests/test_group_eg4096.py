@@ -182,7 +182,8 @@ def test_table_layout() -> None:
     assert eg4096._W * eg4096._ROWS >= 256
     assert all(len(row) == 1 << eg4096._W for row in table)
     assert table[1][1] == gmpy2.powmod(G, 1 << eg4096._W, P)
-    assert table[-1][-1] == gmpy2.powmod(G, ((1 << eg4096._W) - 1) << (eg4096._W * 25), P)
+    last = eg4096._W * (eg4096._ROWS - 1)
+    assert table[-1][-1] == gmpy2.powmod(G, ((1 << eg4096._W) - 1) << last, P)
 
 
 # --- multi-exponentiation ---------------------------------------------------------------------

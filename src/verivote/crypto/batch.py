@@ -5,16 +5,21 @@ in the group and every range proof must hold. Done one by one in eg4096 that is 
 exponentiations with 256-bit exponents per 0/1 selection, plus two for membership. Done in a
 batch it is a few multi-exponentiations with 128-bit random weights, shared by every item:
 
-1. Membership of every α, β, aⱼ, bⱼ: `eg4096.batch_is_member` (its docstring has the
-   soundness argument).
-2. Each proof's challenge: Σⱼ cⱼ = H(statement, the carried commitments) (cheap hashing).
-3. Every equation aⱼ = g^vⱼ·α^cⱼ and bⱼ = K^(vⱼ − j·cⱼ)·β^cⱼ at once: with independent
+1. Membership of every α and β in the order-q subgroup: `eg4096.batch_is_member` (its
+   docstring has the soundness argument).
+2. Every carried commitment aⱼ, bⱼ is in QR, the quadratic residues mod p, a group of order
+   q·r′ whose two prime factors both exceed 2^128 (`eg4096.in_quadratic_residues`, one
+   Legendre symbol each). They need no more: once the equations of step 4 hold, aⱼ and bⱼ
+   are products of members, hence members.
+3. Each proof's challenge: Σⱼ cⱼ = H(statement, the carried commitments) (cheap hashing).
+4. Every equation aⱼ = g^vⱼ·α^cⱼ and bⱼ = K^(vⱼ − j·cⱼ)·β^cⱼ at once: with independent
    uniform weights δ, ε ∈ [0, 2^128) drawn after the items are fixed,
 
        ∏ aⱼ^δ · bⱼ^ε  =  g^(Σ δ·vⱼ) · K^(Σ ε·(vⱼ − j·cⱼ)) · ∏ α^(Σⱼ δ·cⱼ) · β^(Σⱼ ε·cⱼ).
 
-   All elements are in the group of prime order q > 2^128 (step 1), so if any one equation
-   is false, the two sides agree for at most one value of its weight: probability ≤ 2^-128.
+   Every element is in QR (steps 1–2). If one equation is false, its discrepancy z ≠ 1 is
+   in QR, so its order is q, r′ or q·r′, and z^δ takes the one value that balances the rest
+   for at most one δ modulo a prime > 2^128: the batch passes with probability ≤ 2^-128.
 
 If the batch fails, each item is checked on its own to say which ones are bad. Groups without
 a fast multi-exponentiation (ristretto255, where libsodium has none) check one by one.
@@ -59,7 +64,11 @@ def verify_many(ek: ElectionKey[Any], items: Sequence[EncodedSelection]) -> list
 
 def _eg4096_batch(ek: ElectionKey[Any], items: Sequence[EncodedSelection]) -> bool:
     """True only if every item verifies (False may mean just one bad item)."""
-    from verivote.crypto.groups.eg4096 import batch_is_member, eg4096_multiexp
+    from verivote.crypto.groups.eg4096 import (
+        batch_is_member,
+        eg4096_multiexp,
+        in_quadratic_residues,
+    )
 
     group = ek.group
     q = group.q
@@ -82,7 +91,9 @@ def _eg4096_batch(ek: ElectionKey[Any], items: Sequence[EncodedSelection]) -> bo
             if any(len(r) != group.element_bytes for r in raws):
                 return False
             alpha, beta, *rest = [int.from_bytes(r, "big") for r in raws]
-            members.extend((alpha, beta, *rest))
+            members.extend((alpha, beta))
+            if not all(in_quadratic_residues(x) for x in rest):
+                return False
             # The challenge over the carried commitments (the same input as verify_range).
             c = range_challenge(group, ek.encoded(), alpha_raw, beta_raw, n - 1, pairs, context)
             if c != sum(cs) % q:
