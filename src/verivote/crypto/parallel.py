@@ -37,7 +37,9 @@ def verify_selections(
     workers = processes or os.cpu_count() or 1
     if workers <= 1 or len(items) < 2:
         return verify_many(key, items)
-    size = max(1, -(-len(items) // (workers * 4)))
+    # One chunk per process: batches get cheaper per item as they grow (eg4096's multi-
+    # exponentiations), and the items cost the same, so equal shares balance the load.
+    size = max(1, -(-len(items) // workers))
     chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
     with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(key,)) as pool:
         results: list[bool] = []
