@@ -1,0 +1,31 @@
+"""The election's database: the public bulletin board and the casting state (DESIGN.md,
+"Persistence and services").
+
+    engine = make_engine()      # VERIVOTE_DATABASE_URL, else sqlite:///verivote.db
+    migrate(engine)             # alembic upgrade head, from the migrations in this package
+    store = Store(engine)
+"""
+
+from verivote.store.db import (
+    ChainConflict,
+    ReplayError,
+    StoreError,
+    UnknownElection,
+    database_url,
+    make_engine,
+    migrate,
+)
+from verivote.store.repo import BallotRecord, ElectionRecord, Store
+
+__all__ = [
+    "BallotRecord",
+    "ChainConflict",
+    "ElectionRecord",
+    "ReplayError",
+    "Store",
+    "StoreError",
+    "UnknownElection",
+    "database_url",
+    "make_engine",
+    "migrate",
+]

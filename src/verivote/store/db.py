@@ -1,0 +1,133 @@
+"""Connecting to the election's database and bringing its schema up to date (DESIGN.md,
+"Persistence and services").
+
+`VERIVOTE_DATABASE_URL` selects the database: SQLite (`sqlite:///verivote.db` in the working
+directory by default) or PostgreSQL through psycopg 3 (`postgresql+psycopg://user@host/db`).
+The schema is owned by the Alembic migrations shipped inside this package; `migrate` runs them
+programmatically, so no alembic.ini is needed anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+ENV_VAR = "VERIVOTE_DATABASE_URL"
+DEFAULT_URL = "sqlite:///verivote.db"
+
+# How long a SQLite writer waits for another writer's transaction before giving up. Writers
+# serialize on the database lock (BEGIN IMMEDIATE), so under load this is a queue, not an error.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+# Execution option that marks read-only work: on SQLite such transactions begin DEFERRED, so
+# readers run beside the one writer (WAL) instead of queueing for the write lock.
+READ_ONLY = "verivote_read_only"
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(Exception):
+    """A request the store refuses: the database is left as it was."""
+
+
+class ReplayError(StoreError):
+    """A tracking code that this election's board already carries."""
+
+
+class ChainConflict(StoreError):
+    """A ballot whose previous tracking code is not its station's current head."""
+
+
+class UnknownElection(StoreError):
+    """An election id that the store does not hold."""
+
+
+def database_url() -> str:
+    """The database to use: `VERIVOTE_DATABASE_URL`, else SQLite `verivote.db` in the cwd."""
+    return os.environ.get(ENV_VAR) or DEFAULT_URL
+
+
+def _normalise(url: URL) -> URL:
+    # A bare postgresql:// URL would pick psycopg2, which verivote does not depend on.
+    if url.drivername in ("postgres", "postgresql"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An engine for `url` (default `database_url()`), configured for the store's concurrency.
+
+    SQLite: foreign keys enforced, WAL journal, a busy timeout, and every read-write
+    transaction opened with BEGIN IMMEDIATE so that writers take the database lock up front and
+    run one after another (a deferred BEGIN would let two writers both read the next board index
+    and then fail or deadlock on upgrading their locks). PostgreSQL: psycopg 3; writers
+    serialize per election on a row lock taken by the repository.
+    """
+    parsed = _normalise(make_url(url or database_url()))
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise StoreError(
+                "PostgreSQL is used through psycopg 3 (postgresql+psycopg://), "
+                f"not {parsed.drivername}"
+            )
+        # pre_ping: a long-running server outlives PostgreSQL restarts and idle timeouts.
+        return create_engine(parsed, pool_pre_ping=True)
+    raise StoreError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN; sqlite3's own transaction handling
+        # would open a deferred transaction, and only at the first write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        # WAL: readers do not block the writer nor the writer them. (An in-memory database
+        # answers "memory" and stays as it is.)
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """The Alembic configuration of the packaged migrations (for `migrate` and tooling)."""
+    config = Config()
+    # configparser interpolation: a literal % in the path must be doubled.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    if engine is not None:
+        config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the newest schema (`alembic upgrade head`); a no-op when it is.
+
+    The whole upgrade runs in one transaction: on SQLite it holds the write lock (BEGIN
+    IMMEDIATE), on PostgreSQL env.py takes an advisory lock first, so processes that start
+    together migrate once and the others then find the schema current.
+    """
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,325 @@
+"""The store's repository: the election's bulletin board and casting state, one transaction per
+call (DESIGN.md, "Persistence and services", "Bulletin board", "Privacy").
+
+Every write that touches the board first locks the election: on PostgreSQL with
+`SELECT … FOR NO KEY UPDATE` on its `elections` row, on SQLite by the database lock that
+BEGIN IMMEDIATE takes (see `db.make_engine`). Holding that lock, a writer reads the board's
+size, appends at exactly that index and commits, so indices stay unique and gap-free however
+many threads or processes write, and a station's chain head is compared and advanced without a
+race. Any refusal raises before commit, so nothing of a refused call is written.
+
+The board is append-only: this class has no way to change or remove an entry, and the
+database's own triggers refuse UPDATE and DELETE on `board_entries`.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from verivote.store.db import READ_ONLY, ChainConflict, ReplayError, StoreError, UnknownElection
+from verivote.store.schema import (
+    BALLOT_STATES,
+    ballots,
+    board_entries,
+    checkpoints,
+    elections,
+    station_chains,
+)
+
+
+@dataclass(frozen=True)
+class ElectionRecord:
+    id: str
+    base_hash: str
+    manifest: bytes
+
+
+@dataclass(frozen=True)
+class BallotRecord:
+    tracking_code: str
+    station_id: str
+    district_id: str
+    state: str
+    board_idx: int
+
+
+def _note_body(note: str) -> str:
+    # A C2SP signed note is its text, a blank line, then one line per signature: the text
+    # (origin, tree size, root hash) is what a checkpoint asserts; signatures may be added.
+    text, blank_line, _signatures = note.partition("\n\n")
+    return text + "\n" if blank_line else note
+
+
+class Store:
+    """The election's database, over an engine from `make_engine` that `migrate` has prepared."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # Same pool and hooks; on SQLite its transactions begin DEFERRED and so do not queue
+        # behind writers for the write lock.
+        self._reader = engine.execution_options(**{READ_ONLY: True})
+
+    # -- elections -------------------------------------------------------------------------
+
+    def create_election(self, election_id: str, base_hash: str, manifest: bytes) -> None:
+        """Record a new election; StoreError if one with this id exists."""
+        if not election_id:
+            raise ValueError("an election id must not be empty")
+        if not base_hash or any(c not in string.hexdigits for c in base_hash):
+            raise ValueError(f"the base hash must be hexadecimal, not {base_hash!r}")
+        try:
+            text = manifest.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError("the manifest must be UTF-8 (canonical JSON)") from exc
+        try:
+            with self._engine.begin() as conn:
+                exists = conn.execute(
+                    select(elections.c.id).where(elections.c.id == election_id)
+                ).first()
+                if exists is not None:
+                    raise StoreError(f"election {election_id!r} already exists")
+                conn.execute(
+                    insert(elections).values(id=election_id, base_hash=base_hash, manifest=text)
+                )
+        except IntegrityError as exc:
+            # Another process created it between our check and our insert (PostgreSQL).
+            raise StoreError(f"election {election_id!r} already exists") from exc
+
+    def election(self, election_id: str) -> ElectionRecord | None:
+        with self._reader.begin() as conn:
+            row = conn.execute(
+                select(elections.c.id, elections.c.base_hash, elections.c.manifest).where(
+                    elections.c.id == election_id
+                )
+            ).first()
+        if row is None:
+            return None
+        return ElectionRecord(row.id, row.base_hash, row.manifest.encode("utf-8"))
+
+    # -- the bulletin board ----------------------------------------------------------------
+
+    def append_entry(self, election_id: str, entry: bytes, entry_type: str) -> int:
+        """Append `entry` to the election's board; returns its index (0, 1, 2, …)."""
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            return self._append(conn, election_id, entry, entry_type)
+
+    def entries(self, election_id: str, start: int = 0, end: int | None = None) -> list[bytes]:
+        """The entries with start ≤ index < end (to the board's end if `end` is None), in order."""
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"bad entry range [{start}, {end})")
+        query = (
+            select(board_entries.c.entry)
+            .where(board_entries.c.election_id == election_id, board_entries.c.idx >= start)
+            .order_by(board_entries.c.idx)
+        )
+        if end is not None:
+            query = query.where(board_entries.c.idx < end)
+        with self._reader.begin() as conn:
+            self._require_election(conn, election_id)
+            # bytes(): drivers may hand back memoryview for binary columns.
+            return [bytes(entry) for entry in conn.execute(query).scalars()]
+
+    def entry_count(self, election_id: str) -> int:
+        with self._reader.begin() as conn:
+            self._require_election(conn, election_id)
+            return self._count(conn, election_id)
+
+    # -- checkpoints -----------------------------------------------------------------------
+
+    def put_checkpoint(self, election_id: str, size: int, note: str) -> None:
+        """Store the signed note of the board at `size` entries.
+
+        A note for a size already stored may only be replaced by one with the same text (the
+        same origin, size and root) and other signatures, as when witnesses cosign it; a
+        different text for the same size is a fork of the board and is refused.
+        """
+        if size < 0:
+            raise ValueError(f"a checkpoint size must not be negative, not {size}")
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            count = self._count(conn, election_id)
+            if size > count:
+                raise StoreError(f"checkpoint at size {size} but the board has {count} entries")
+            where = (checkpoints.c.election_id == election_id, checkpoints.c.size == size)
+            old = conn.execute(select(checkpoints.c.note).where(*where)).scalar_one_or_none()
+            if old is None:
+                conn.execute(
+                    insert(checkpoints).values(election_id=election_id, size=size, note=note)
+                )
+            elif _note_body(old) != _note_body(note):
+                raise StoreError(f"a different checkpoint at size {size} is already stored")
+            elif old != note:
+                conn.execute(update(checkpoints).where(*where).values(note=note))
+
+    def latest_checkpoint(self, election_id: str) -> tuple[int, str] | None:
+        """The stored checkpoint of the largest size, as (size, note)."""
+        with self._reader.begin() as conn:
+            row = conn.execute(
+                select(checkpoints.c.size, checkpoints.c.note)
+                .where(checkpoints.c.election_id == election_id)
+                .order_by(checkpoints.c.size.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else (int(row.size), row.note)
+
+    # -- casting ---------------------------------------------------------------------------
+
+    def station_head(self, election_id: str, station_id: str) -> str | None:
+        """The tracking code that the station's next ballot chains to (None before its first)."""
+        with self._reader.begin() as conn:
+            head: str | None = conn.execute(
+                select(station_chains.c.head).where(
+                    station_chains.c.election_id == election_id,
+                    station_chains.c.station_id == station_id,
+                )
+            ).scalar_one_or_none()
+        return head
+
+    def cast_ballot(
+        self,
+        election_id: str,
+        station_id: str,
+        district_id: str,
+        tracking_code: str,
+        previous_code: str,
+        entry: bytes,
+        entry_type: str,
+        state: str,
+        ballot_hash: str | None = None,
+    ) -> int:
+        """Put a ballot on the board and record it, in one transaction; returns its board index.
+
+        `ballot_hash` identifies the encrypted ballot itself: a ballot already on the board
+        (cast or challenged) raises ReplayError even though its tracking code would differ.
+
+        The station's chain head must be `previous_code` (a station's first ballot starts its
+        chain, the head then being `previous_code`, its start value), else ChainConflict; a
+        tracking code already used in this election raises ReplayError. A cast ballot moves
+        the head to its tracking code; a challenged one (Benaloh) is published but stays
+        outside the chain, so the voter's fresh ballot chains to the same head. On any
+        refusal nothing is written.
+        """
+        if state not in BALLOT_STATES:
+            raise ValueError(f"a ballot's state is one of {BALLOT_STATES}, not {state!r}")
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            used = conn.execute(
+                select(ballots.c.board_idx).where(
+                    ballots.c.election_id == election_id, ballots.c.tracking_code == tracking_code
+                )
+            ).first()
+            if used is not None:
+                raise ReplayError(f"tracking code {tracking_code} is already on the board")
+            if (
+                ballot_hash is not None
+                and conn.execute(
+                    select(ballots.c.board_idx).where(
+                        ballots.c.election_id == election_id, ballots.c.ballot_hash == ballot_hash
+                    )
+                ).first()
+            ):
+                raise ReplayError("this ballot is already on the board")
+            chain = (
+                station_chains.c.election_id == election_id,
+                station_chains.c.station_id == station_id,
+            )
+            head = conn.execute(select(station_chains.c.head).where(*chain)).scalar_one_or_none()
+            if head is None:
+                conn.execute(
+                    insert(station_chains).values(
+                        election_id=election_id,
+                        station_id=station_id,
+                        head=previous_code,
+                        ballots=0,
+                    )
+                )
+            elif head != previous_code:
+                raise ChainConflict(
+                    f"station {station_id}'s chain is at {head}, not at {previous_code}"
+                )
+            idx = self._append(conn, election_id, entry, entry_type)
+            conn.execute(
+                insert(ballots).values(
+                    election_id=election_id,
+                    tracking_code=tracking_code,
+                    station_id=station_id,
+                    district_id=district_id,
+                    state=state,
+                    board_idx=idx,
+                    ballot_hash=ballot_hash,
+                )
+            )
+            if state == "cast":
+                conn.execute(
+                    update(station_chains)
+                    .where(*chain)
+                    .values(head=tracking_code, ballots=station_chains.c.ballots + 1)
+                )
+            return idx
+
+    def ballot(self, election_id: str, tracking_code: str) -> BallotRecord | None:
+        with self._reader.begin() as conn:
+            row = conn.execute(
+                select(
+                    ballots.c.tracking_code,
+                    ballots.c.station_id,
+                    ballots.c.district_id,
+                    ballots.c.state,
+                    ballots.c.board_idx,
+                ).where(
+                    ballots.c.election_id == election_id, ballots.c.tracking_code == tracking_code
+                )
+            ).first()
+        if row is None:
+            return None
+        return BallotRecord(
+            row.tracking_code, row.station_id, row.district_id, row.state, int(row.board_idx)
+        )
+
+    # -- within a transaction --------------------------------------------------------------
+
+    @staticmethod
+    def _require_election(conn: Connection, election_id: str) -> None:
+        found = conn.execute(select(elections.c.id).where(elections.c.id == election_id)).first()
+        if found is None:
+            raise UnknownElection(f"no election {election_id!r} in the store")
+
+    @staticmethod
+    def _lock_election(conn: Connection, election_id: str) -> None:
+        # FOR NO KEY UPDATE (key_share): serializes the election's writers on this row, yet
+        # leaves alone the FOR KEY SHARE locks that foreign-key checks of other tables take.
+        # SQLite renders no lock clause: its BEGIN IMMEDIATE already holds the database lock.
+        found = conn.execute(
+            select(elections.c.id)
+            .where(elections.c.id == election_id)
+            .with_for_update(key_share=True)
+        ).first()
+        if found is None:
+            raise UnknownElection(f"no election {election_id!r} in the store")
+
+    @staticmethod
+    def _count(conn: Connection, election_id: str) -> int:
+        # Indices are gap-free, so the board's size is one past its largest index (a lookup at
+        # the end of the primary key's index rather than a count of rows).
+        last = conn.execute(
+            select(func.max(board_entries.c.idx)).where(board_entries.c.election_id == election_id)
+        ).scalar_one()
+        return 0 if last is None else int(last) + 1
+
+    @classmethod
+    def _append(cls, conn: Connection, election_id: str, entry: bytes, entry_type: str) -> int:
+        # The caller holds the election's lock, so no other writer can take this index.
+        if not entry_type:
+            raise ValueError("an entry type must not be empty")
+        idx = cls._count(conn, election_id)
+        conn.execute(
+            insert(board_entries).values(
+                election_id=election_id, idx=idx, entry=bytes(entry), entry_type=entry_type
+            )
+        )
+        return idx

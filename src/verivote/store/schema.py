@@ -1,0 +1,102 @@
+"""The tables of the election's database (DESIGN.md, "Persistence and services", "Privacy").
+
+The migrations in `migrations/versions` create these tables; this module describes them for
+the repository's queries, and a test checks that the two agree.
+
+- `elections`: one row per election; the repository locks it to serialize writers.
+- `board_entries`: the public bulletin board, entries 0, 1, 2, … with no gaps. Append-only:
+  database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+- `checkpoints`: the signed notes of the board at a given size.
+- `station_chains`: each polling station's tracking-code chain head.
+- `ballots`: each cast or challenged ballot, found by its tracking code. Privacy: nothing here
+  identifies a voter or when the ballot was cast (no voter id, no timestamp, no key or sequence
+  number shared with check-in), so the database cannot join a voter to a ballot.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+BALLOT_STATES = ("cast", "challenged")
+
+# Explicit constraint names, so that migrations can refer to them on every backend.
+metadata = MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+    }
+)
+
+elections = Table(
+    "elections",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("base_hash", Text, nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("state", Text, nullable=False, server_default="created"),
+)
+
+board_entries = Table(
+    "board_entries",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry", LargeBinary, nullable=False),
+    Column("entry_type", Text, nullable=False),
+    CheckConstraint("idx >= 0", name="idx_nonnegative"),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+    CheckConstraint("size >= 0", name="size_nonnegative"),
+)
+
+station_chains = Table(
+    "station_chains",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("station_id", Text, primary_key=True),
+    Column("head", Text, nullable=False),
+    Column("ballots", BigInteger, nullable=False, server_default="0"),
+)
+
+ballots = Table(
+    "ballots",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("tracking_code", Text, primary_key=True),
+    Column("station_id", Text, nullable=False),
+    Column("district_id", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("board_idx", BigInteger, nullable=False),
+    # The hash of the encrypted ballot itself (migration 0002): the same ballot can be on the
+    # board once, cast or challenged, whatever tracking code its chain would give it now.
+    Column("ballot_hash", Text, nullable=True),
+    ForeignKeyConstraint(
+        ["election_id", "board_idx"],
+        ["board_entries.election_id", "board_entries.idx"],
+        name="fk_ballots_board_entries",
+    ),
+    # A board entry carries at most one ballot.
+    UniqueConstraint("election_id", "board_idx", name="uq_ballots_board_idx"),
+    UniqueConstraint("election_id", "ballot_hash", name="uq_ballots_ballot_hash"),
+    CheckConstraint("state IN ('cast', 'challenged')", name="state_known"),
+)

@@ -1,0 +1,112 @@
+"""Databases for the store tests: a SQLite file, or a fresh schema in the development PostgreSQL
+(DESIGN.md, "Persistence and services": 127.0.0.1:5432, trust auth, database `test`).
+
+PostgreSQL being unreachable fails the tests that need it, with the way to start it: the store
+must be tested on both backends, and a silent skip would hide that it was not.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
+from verivote.store import ChainConflict, Store, make_engine
+
+POSTGRES_URL = os.environ.get(
+    "VERIVOTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ("sqlite", "postgresql")
+
+
+@contextmanager
+def sqlite_database(directory: Path) -> Iterator[str]:
+    """The URL of a new SQLite database file in `directory`."""
+    yield f"sqlite:///{directory / 'store.db'}"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty schema (its own search_path), dropped with its contents after."""
+    admin = make_engine(POSTGRES_URL)
+    schema = f"verivote_test_{secrets.token_hex(6)}"
+    unreachable: OperationalError | None = None
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except OperationalError as exc:
+        unreachable = exc
+    if unreachable is not None:
+        admin.dispose()
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({unreachable.orig}); the store "
+            "tests need it: start it with `pg_ctlcluster --skip-systemctl-redirect "
+            "$(ls /etc/postgresql) main start`, or set VERIVOTE_TEST_POSTGRES_URL",
+            pytrace=False,
+        )
+    try:
+        # Every connection of the tested engine sees only this schema.
+        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@contextmanager
+def backend_database(backend: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database of `backend` ("sqlite" or "postgresql"), as a URL."""
+    if backend == "sqlite":
+        with sqlite_database(directory) as url:
+            yield url
+    elif backend == "postgresql":
+        with postgres_database() as url:
+            yield url
+    else:
+        raise ValueError(backend)
+
+
+def cast_in_process(
+    url: str,
+    election_id: str,
+    station_id: str,
+    tracking_code: str,
+    previous_code: str,
+    barrier: Barrier,
+    results: Queue[tuple[str, str]],
+) -> None:
+    """Run in a child process: wait for the others, then cast; report "ok", "conflict" or the
+    unexpected error."""
+    engine = make_engine(url)
+    try:
+        store = Store(engine)
+        store.entry_count(election_id)  # connect before the start line, not after it
+        barrier.wait(timeout=30)
+        try:
+            store.cast_ballot(
+                election_id,
+                station_id,
+                "d1",
+                tracking_code,
+                previous_code,
+                f'{{"ballot":"{tracking_code}"}}'.encode(),
+                "ballot",
+                "cast",
+            )
+        except ChainConflict:
+            results.put((tracking_code, "conflict"))
+        except Exception as exc:
+            results.put((tracking_code, f"error: {exc!r}"))
+        else:
+            results.put((tracking_code, "ok"))
+    finally:
+        engine.dispose()
