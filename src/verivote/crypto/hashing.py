@@ -81,3 +81,8 @@ def hash_items(tag: str, *items: Item) -> bytes:
 def challenge(q: int, tag: str, *items: Item) -> int:
     """A Fiat–Shamir challenge in [0, q): SHA-512 of the tagged items, reduced mod q."""
     return int.from_bytes(hashlib.sha512(encode_items(tag, items)).digest(), "big") % q
+
+
+def election_base_hash(manifest_canonical: bytes) -> bytes:
+    """The election base hash: H("manifest", the canonical JSON of the manifest entry)."""
+    return hash_items("manifest", manifest_canonical)

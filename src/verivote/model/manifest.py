@@ -1,0 +1,185 @@
+"""The election manifest: districts, seats, candidates with codes and factions, stations.
+
+A manifest is written by the election authority in JSON or YAML and published as the first
+entry of the bulletin board. The hash of its canonical form, `base_hash`, enters every proof
+of the election (DESIGN.md, "Cryptography"; `verivote.crypto.hashing.election_base_hash`),
+so a proof made for one election never verifies in another. Each district is one contest: a
+block vote for its seats (`majlis-2024`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from verivote.model.canonical import canonical_json
+
+IDENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""Identifiers of districts, stations and factions: no spaces, safe in file names and URLs."""
+
+MINORITIES = (
+    "zoroastrian",
+    "jewish",
+    "assyrian-chaldean",
+    "armenian-north",
+    "armenian-south",
+)
+"""The five religious-minority seats of the Majlis, each a district of its own."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Faction(_Strict):
+    id: str = Field(pattern=IDENT)
+    name: str = Field(min_length=1)
+
+
+class Candidate(_Strict):
+    """A candidate as printed on the ballot: the code voters may write instead of the name."""
+
+    code: str = Field(pattern=r"^[0-9]{1,8}$")
+    name: str = Field(min_length=1)
+    faction: str | None = None
+
+
+class District(_Strict):
+    id: str = Field(pattern=IDENT)
+    name: str = Field(min_length=1)
+    seats: int = Field(ge=1, le=100)
+    province: str | None = None
+    minority: Literal[MINORITIES] | None = None  # type: ignore[valid-type]
+    candidates: list[Candidate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct_candidates(self) -> District:
+        seen_codes: set[str] = set()
+        seen_names: set[str] = set()
+        for c in self.candidates:
+            if c.code in seen_codes:
+                raise ValueError(f"candidate code {c.code} appears twice in district {self.id}")
+            if c.name in seen_names:
+                raise ValueError(f"candidate {c.name!r} appears twice in district {self.id}")
+            seen_codes.add(c.code)
+            seen_names.add(c.name)
+        return self
+
+
+class Station(_Strict):
+    id: str = Field(pattern=IDENT)
+    name: str = Field(min_length=1)
+    district: str
+
+
+class Manifest(_Strict):
+    """A whole election. `group` is the cryptographic group of its keys and ballots."""
+
+    election_id: str = Field(pattern=IDENT)
+    name: str = Field(min_length=1)
+    date: date
+    rule_set: Literal["majlis-2024"] = "majlis-2024"
+    threshold: str = "1/5"
+    group: Literal["ristretto255", "eg4096"] = "ristretto255"
+    factions: list[Faction] = Field(default_factory=list)
+    districts: list[District] = Field(min_length=1)
+    stations: list[Station] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Manifest:
+        _unique("faction", [f.id for f in self.factions])
+        _unique("district", [d.id for d in self.districts])
+        _unique("station", [s.id for s in self.stations])
+        factions = {f.id for f in self.factions}
+        districts = {d.id for d in self.districts}
+        for d in self.districts:
+            for c in d.candidates:
+                if c.faction is not None and c.faction not in factions:
+                    raise ValueError(
+                        f"candidate {c.code} of district {d.id} names faction {c.faction!r}, "
+                        "which is not in factions"
+                    )
+        for s in self.stations:
+            if s.district not in districts:
+                raise ValueError(
+                    f"station {s.id} names district {s.district!r}, which does not exist"
+                )
+        return self
+
+    def district(self, district_id: str) -> District:
+        for d in self.districts:
+            if d.id == district_id:
+                return d
+        raise KeyError(district_id)
+
+    def station(self, station_id: str) -> Station:
+        for s in self.stations:
+            if s.id == station_id:
+                return s
+        raise KeyError(station_id)
+
+    def canonical(self) -> bytes:
+        """The canonical JSON of the manifest (what the board publishes and the hash covers)."""
+        return canonical_json({"type": "manifest", "manifest": self.model_dump(mode="json")})
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"{what} id {i!r} appears twice")
+        seen.add(i)
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read; the message points at the bad field."""
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_manifest(data: Any, source: str = "manifest") -> Manifest:
+    """Validate already-parsed JSON/YAML data as a manifest."""
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        message = re.sub(r"^Value error, ", "", first["msg"])
+        raise ManifestError(f"{source}: {_location(first['loc'])}: {message}{more}") from None
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read a manifest from a .json, .yaml or .yml file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(f"no such manifest file: {path}") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path} is not UTF-8 text") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ManifestError(f"{path} is not valid YAML{where}") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(
+                f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
+    return parse_manifest(data, str(path))

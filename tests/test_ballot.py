@@ -1,0 +1,136 @@
+"""Encrypted ballots: one 0/1 proof per candidate, a contest proof of at most S marks,
+rotation of the printed order per station, Benaloh challenges."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tests.manifests import small_manifest_data
+from verivote.crypto import wire
+from verivote.crypto.ballot import (
+    BallotError,
+    ballot_order,
+    check_ballot,
+    check_opened,
+    encrypt_ballot,
+)
+from verivote.crypto.elgamal import ElectionKey
+from verivote.crypto.groups import get_group
+from verivote.crypto.hashing import election_base_hash
+from verivote.model.manifest import Manifest, parse_manifest
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Manifest, ElectionKey[Any], bytes]:
+    manifest = parse_manifest(small_manifest_data())
+    group = get_group(manifest.group)
+    ek = ElectionKey(group, group.pow_g(group.random_scalar()))
+    return manifest, ek, election_base_hash(manifest.canonical())
+
+
+def test_an_honest_ballot_checks_and_opens(setup: tuple[Manifest, ElectionKey[Any], bytes]) -> None:
+    manifest, ek, h = setup
+    ballot, opened = encrypt_ballot(manifest, ek, h, "tabriz-002", ["1104", "1101"])
+    assert len(check_ballot(manifest, ek, h, ballot)) == 5
+    assert opened.choices == ("1101", "1104")
+    assert check_opened(ek, ballot, opened.choices, opened.nonces)
+    assert not check_opened(ek, ballot, ("1101",), opened.nonces)
+
+
+def test_fewer_names_than_seats_and_a_blank_ballot_are_valid(
+    setup: tuple[Manifest, ElectionKey[Any], bytes],
+) -> None:
+    manifest, ek, h = setup
+    for choices in (["1103"], []):
+        ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", choices)
+        check_ballot(manifest, ek, h, ballot)
+
+
+@pytest.mark.parametrize(
+    ("choices", "message"),
+    [(["1101", "1102", "1103", "1104"], "4 names for 3 seats"), (["2201"], "not a candidate"),
+     (["1101", "1101"], "chosen twice")],
+)  # fmt: skip
+def test_impossible_choices_are_refused_before_encryption(
+    setup: tuple[Manifest, ElectionKey[Any], bytes], choices: list[str], message: str
+) -> None:
+    manifest, ek, h = setup
+    with pytest.raises(BallotError, match=message):
+        encrypt_ballot(manifest, ek, h, "tabriz-001", choices)
+
+
+def test_a_ballot_for_more_than_s_candidates_cannot_pass_the_contest_proof(
+    setup: tuple[Manifest, ElectionKey[Any], bytes],
+) -> None:
+    manifest, ek, h = setup
+    # Splice a 1 from another ballot into a ballot that already has 3 marks: every selection
+    # proof still verifies, but the contest now holds 4 marks.
+    full, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101", "1102", "1103"])
+    other, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1104"])
+    forged = copy.deepcopy(full)
+    forged["selections"][3] = other["selections"][3]
+    with pytest.raises(BallotError, match="contest proof"):
+        check_ballot(manifest, ek, h, forged)
+
+
+def tamper_election(b: dict[str, Any]) -> None:
+    b["election"] = "00" * 32
+
+
+def tamper_district(b: dict[str, Any]) -> None:
+    b["district"] = "armenians-south"
+
+
+def tamper_station(b: dict[str, Any]) -> None:
+    b["station"] = "isfahan-arm-1"
+
+
+def tamper_proof(b: dict[str, Any]) -> None:
+    group = get_group()
+    c = wire.scalar_from_hex(group, b["selections"][1]["proof"]["challenges"][0])
+    b["selections"][1]["proof"]["challenges"][0] = wire.scalar_hex(group, (c + 1) % group.q)
+
+
+def tamper_element(b: dict[str, Any]) -> None:
+    b["selections"][0]["ciphertext"]["alpha"] = "ff" * 32
+
+
+def tamper_order(b: dict[str, Any]) -> None:
+    b["selections"].reverse()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [(tamper_election, "another election"), (tamper_district, "not the district"),
+     (tamper_station, "not the district"), (tamper_proof, "does not verify"),
+     (tamper_element, "not a group element"), (tamper_order, "in order")],
+)  # fmt: skip
+def test_a_tampered_ballot_is_refused_with_a_reason(
+    setup: tuple[Manifest, ElectionKey[Any], bytes], tamper: Any, message: str
+) -> None:
+    manifest, ek, h = setup
+    ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1102"])
+    tamper(ballot)
+    with pytest.raises(BallotError, match=message):
+        check_ballot(manifest, ek, h, ballot)
+
+
+def test_the_printed_order_is_rotated_per_station(
+    setup: tuple[Manifest, ElectionKey[Any], bytes],
+) -> None:
+    manifest, _, h = setup
+    district = manifest.district("tabriz")
+    orders = {
+        tuple(c.code for c in ballot_order(h, district, s.id))
+        for s in manifest.stations
+        if s.district == "tabriz"
+    }
+    assert all(sorted(o) == sorted(c.code for c in district.candidates) for o in orders)
+    # Rotations of one list: the cyclic order is kept, the first name varies by station.
+    firsts = {o[0] for o in orders}
+    assert len(orders) == len(firsts)
+    many = {ballot_order(h, district, f"station-{i}")[0].code for i in range(40)}
+    assert many == {c.code for c in district.candidates}
