@@ -16,6 +16,7 @@ import typer
 from verivote import __version__
 from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
+from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
 from verivote.cli.tabulate import tabulate
 from verivote.model.ballot_csv import BallotFormatError
@@ -31,6 +32,9 @@ app = typer.Typer(
 app.command()(tabulate)
 app.command()(demo)
 app.add_typer(bench_app, name="bench")
+app.add_typer(election_app, name="election")
+app.add_typer(board_app, name="board")
+app.command("cast")(cast_command)
 
 
 def _version(value: bool) -> None:

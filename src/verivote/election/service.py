@@ -29,7 +29,7 @@ from verivote.crypto.keyfile import write_key_share
 from verivote.election.tracking import ballot_id, tracking_code, tracking_start
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
-from verivote.store import ChainConflict, ReplayError, Store
+from verivote.store import ReplayError, Store
 
 
 class ElectionError(ValueError):
@@ -134,25 +134,27 @@ def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
     check_ballot(ctx.manifest, ek, ctx.base_hash, ballot)
     station = ballot["station"]
     body = canonical_json(ballot)
-    for _ in range(5):
-        previous = store.station_head(ctx.election_id, station) or tracking_start(
-            ctx.base_hash, station
-        )
+
+    def chained(previous: str) -> tuple[str, bytes]:
+        # Called by the store inside its transaction, with the station's head at that moment:
+        # concurrent casts at one station queue up instead of conflicting.
         code = tracking_code(ctx.base_hash, station, previous, body)
-        entry = canonical_json(
-            {"type": "ballot-cast", "ballot": ballot, "previous": previous, "tracking_code": code}
-        )
-        try:
-            index = store.cast_ballot(
-                ctx.election_id, station, ballot["district"], code, previous, entry,
-                "ballot-cast", "cast",
-            )  # fmt: skip
-        except ChainConflict:
-            continue  # another ballot of this station came first: chain onto it instead
-        except ReplayError:
-            raise BallotError("this ballot was already cast (replayed tracking code)") from None
-        return Receipt("cast", code, index)
-    raise ElectionError(f"station {station} is too busy: its chain kept moving; try again")
+        entry = {
+            "type": "ballot-cast",
+            "ballot": ballot,
+            "previous": previous,
+            "tracking_code": code,
+        }
+        return code, canonical_json(entry)
+
+    try:
+        code, index = store.cast_chained(
+            ctx.election_id, station, ballot["district"], tracking_start(ctx.base_hash, station),
+            chained, "ballot-cast", "cast", ballot_hash=ballot_id(ctx.base_hash, body),
+        )  # fmt: skip
+    except ReplayError:
+        raise BallotError("this ballot was already cast (replayed ballot)") from None
+    return Receipt("cast", code, index)
 
 
 def challenge(
@@ -176,14 +178,11 @@ def challenge(
         }
     )
     station = ballot["station"]
-    head = store.station_head(ctx.election_id, station) or tracking_start(ctx.base_hash, station)
     try:
-        index = store.cast_ballot(
-            ctx.election_id, station, ballot["district"], code, head, entry,
-            "ballot-challenged", "challenged",
+        _, index = store.cast_chained(
+            ctx.election_id, station, ballot["district"], tracking_start(ctx.base_hash, station),
+            lambda _previous: (code, entry), "ballot-challenged", "challenged", ballot_hash=code,
         )  # fmt: skip
     except ReplayError:
         raise BallotError("this ballot was already published") from None
-    except ChainConflict:
-        raise ElectionError(f"station {station} is busy; try the challenge again") from None
     return Receipt("challenged", code, index)

@@ -15,6 +15,7 @@ database's own triggers refuse UPDATE and DELETE on `board_entries`.
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -88,6 +89,11 @@ class Store:
         except IntegrityError as exc:
             # Another process created it between our check and our insert (PostgreSQL).
             raise StoreError(f"election {election_id!r} already exists") from exc
+
+    def election_ids(self) -> list[str]:
+        """The ids of every election in the database, sorted."""
+        with self._reader.begin() as conn:
+            return list(conn.execute(select(elections.c.id).order_by(elections.c.id)).scalars())
 
     def election(self, election_id: str) -> ElectionRecord | None:
         with self._reader.begin() as conn:
@@ -204,10 +210,53 @@ class Store:
         outside the chain, so the voter's fresh ballot chains to the same head. On any
         refusal nothing is written.
         """
+        _, idx = self.cast_chained(
+            election_id,
+            station_id,
+            district_id,
+            previous_code,
+            lambda _head: (tracking_code, entry),
+            entry_type,
+            state,
+            ballot_hash,
+            expect_head=previous_code,
+        )
+        return idx
+
+    def cast_chained(
+        self,
+        election_id: str,
+        station_id: str,
+        district_id: str,
+        start_code: str,
+        build: Callable[[str], tuple[str, bytes]],
+        entry_type: str,
+        state: str,
+        ballot_hash: str | None = None,
+        expect_head: str | None = None,
+    ) -> tuple[str, int]:
+        """Cast onto the station's chain as it is *inside* the transaction: `build(previous)`
+        gets the station's head (`start_code` for its first ballot) and returns the tracking
+        code and the entry. Concurrent casts at one station therefore never conflict; they
+        queue. With `expect_head`, the head must be that code, else ChainConflict. Returns
+        (tracking code, board index). Same refusals as `cast_ballot`; nothing is written on
+        any of them.
+        """
         if state not in BALLOT_STATES:
             raise ValueError(f"a ballot's state is one of {BALLOT_STATES}, not {state!r}")
         with self._engine.begin() as conn:
             self._lock_election(conn, election_id)
+            chain = (
+                station_chains.c.election_id == election_id,
+                station_chains.c.station_id == station_id,
+            )
+            head = conn.execute(select(station_chains.c.head).where(*chain)).scalar_one_or_none()
+            if expect_head is not None and head is not None and head != expect_head:
+                raise ChainConflict(
+                    f"station {station_id}'s chain is at {head}, not at {expect_head}"
+                )
+            previous = start_code if head is None else head
+            tracking_code, entry = build(previous)
             used = conn.execute(
                 select(ballots.c.board_idx).where(
                     ballots.c.election_id == election_id, ballots.c.tracking_code == tracking_code
@@ -224,23 +273,11 @@ class Store:
                 ).first()
             ):
                 raise ReplayError("this ballot is already on the board")
-            chain = (
-                station_chains.c.election_id == election_id,
-                station_chains.c.station_id == station_id,
-            )
-            head = conn.execute(select(station_chains.c.head).where(*chain)).scalar_one_or_none()
             if head is None:
                 conn.execute(
                     insert(station_chains).values(
-                        election_id=election_id,
-                        station_id=station_id,
-                        head=previous_code,
-                        ballots=0,
+                        election_id=election_id, station_id=station_id, head=previous, ballots=0
                     )
-                )
-            elif head != previous_code:
-                raise ChainConflict(
-                    f"station {station_id}'s chain is at {head}, not at {previous_code}"
                 )
             idx = self._append(conn, election_id, entry, entry_type)
             conn.execute(
@@ -260,7 +297,7 @@ class Store:
                     .where(*chain)
                     .values(head=tracking_code, ballots=station_chains.c.ballots + 1)
                 )
-            return idx
+            return tracking_code, idx
 
     def ballot(self, election_id: str, tracking_code: str) -> BallotRecord | None:
         with self._reader.begin() as conn:

@@ -1,0 +1,226 @@
+"""Casting on a real database (SQLite and PostgreSQL): cast or challenge, tracking codes that
+chain per station, refusals that leave nothing behind, checkpoints cosigned by the factions'
+witnesses, inclusion proofs, and the exported record checked independently."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from tests.manifests import small_manifest_data
+from tests.store_fixtures import BACKENDS, backend_database
+from verivote.crypto import wire
+from verivote.crypto.ballot import BallotError, check_opened, encrypt_ballot
+from verivote.crypto.groups import get_group
+from verivote.election.publishing import (
+    check_inclusion,
+    create_signers,
+    export_record,
+    make_checkpoint,
+    prove_inclusion,
+    verifier_keys,
+)
+from verivote.election.service import (
+    ElectionContext,
+    cast,
+    challenge,
+    hold_ceremony,
+    init_election,
+    load_context,
+)
+from verivote.election.tracking import tracking_start
+from verivote.model.manifest import parse_manifest
+from verivote.store import Store, make_engine, migrate
+
+
+@pytest.fixture(params=BACKENDS)
+def election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Path]]:
+    with backend_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine)
+        store = Store(engine)
+        manifest = parse_manifest(small_manifest_data())
+        keys = tmp_path / "keys"
+        create_signers(keys, manifest)
+        init_election(store, manifest)
+        hold_ceremony(store, load_context(store, manifest.election_id), 3, 2, keys)
+        yield store, keys
+        engine.dispose()
+
+
+def context(store: Store) -> ElectionContext:
+    return load_context(store, "test-2024")
+
+
+def new_ballot(
+    ctx: ElectionContext, station: str, choices: list[str]
+) -> tuple[dict[str, Any], Any]:
+    assert ctx.key is not None
+    return encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
+
+
+def entry(store: Store, index: int) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(store.entries("test-2024", index, index + 1)[0])
+    return doc
+
+
+def test_cast_ballots_chain_their_tracking_codes_per_station(election: tuple[Store, Path]) -> None:
+    store, _ = election
+    ctx = context(store)
+    first = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1101"])[0])
+    other = cast(store, ctx, new_ballot(ctx, "tabriz-002", ["1102"])[0])
+    second = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1103", "1104"])[0])
+    assert entry(store, first.board_index)["previous"] == tracking_start(
+        ctx.base_hash, "tabriz-001"
+    )
+    assert entry(store, second.board_index)["previous"] == first.code
+    assert entry(store, other.board_index)["previous"] == tracking_start(
+        ctx.base_hash, "tabriz-002"
+    )
+    assert len({first.code, other.code, second.code}) == 3
+
+
+def test_a_challenged_ballot_is_published_opened_and_leaves_the_chain_alone(
+    election: tuple[Store, Path],
+) -> None:
+    store, _ = election
+    ctx = context(store)
+    assert ctx.key is not None
+    cast_receipt = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1101"])[0])
+    ballot, opened = new_ballot(ctx, "tabriz-001", ["1105", "1102"])
+    challenged = challenge(store, ctx, ballot, opened)
+    published = entry(store, challenged.board_index)
+    assert published["type"] == "ballot-challenged"
+    assert published["choices"] == ["1102", "1105"]
+    nonces = [wire.scalar_from_hex(ctx.key.group, r) for r in published["nonces"]]
+    assert check_opened(ctx.key, published["ballot"], published["choices"], nonces)
+    # The voter's fresh ballot chains onto the last *cast* ballot, not the challenged one.
+    fresh = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1105"])[0])
+    assert entry(store, fresh.board_index)["previous"] == cast_receipt.code
+    # A challenged ballot can never be cast afterwards.
+    with pytest.raises(BallotError, match="already"):
+        cast(store, ctx, ballot)
+
+
+def wrong_hash(b: dict[str, Any]) -> None:
+    b["election"] = "11" * 32
+
+
+def other_district(b: dict[str, Any]) -> None:
+    b["district"] = "armenians-south"
+
+
+def bad_proof(b: dict[str, Any]) -> None:
+    group = get_group()
+    v = wire.scalar_from_hex(group, b["selections"][2]["proof"]["responses"][0])
+    b["selections"][2]["proof"]["responses"][0] = wire.scalar_hex(group, (v + 1) % group.q)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [(wrong_hash, "another election"), (other_district, "not the district"),
+     (bad_proof, "does not verify")],
+)  # fmt: skip
+def test_a_bad_ballot_is_refused_and_nothing_is_written(
+    election: tuple[Store, Path], spoil: Any, reason: str
+) -> None:
+    store, _ = election
+    ctx = context(store)
+    ballot, _ = new_ballot(ctx, "tabriz-003", ["1101"])
+    spoil(ballot)
+    before = store.entry_count("test-2024")
+    with pytest.raises(BallotError, match=reason):
+        cast(store, ctx, ballot)
+    assert store.entry_count("test-2024") == before
+    assert store.station_head("test-2024", "tabriz-003") is None
+
+
+def test_a_replayed_ballot_is_refused(election: tuple[Store, Path]) -> None:
+    store, _ = election
+    ctx = context(store)
+    ballot, _ = new_ballot(ctx, "tabriz-001", ["1101"])
+    cast(store, ctx, ballot)
+    before = store.entry_count("test-2024")
+    with pytest.raises(BallotError, match="already cast"):
+        cast(store, ctx, copy.deepcopy(ballot))
+    assert store.entry_count("test-2024") == before
+
+
+def test_concurrent_casts_at_one_station_all_land_in_one_chain(
+    election: tuple[Store, Path],
+) -> None:
+    store, _ = election
+    ctx = context(store)
+    ballots = [new_ballot(ctx, "tabriz-002", ["1103"])[0] for _ in range(12)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        receipts = list(pool.map(lambda b: cast(store, ctx, b), ballots))
+    chain = sorted(receipts, key=lambda r: r.board_index)
+    previous = tracking_start(ctx.base_hash, "tabriz-002")
+    for r in chain:
+        assert entry(store, r.board_index)["previous"] == previous
+        previous = r.code
+    assert store.station_head("test-2024", "tabriz-002") == previous
+
+
+def test_checkpoints_inclusion_proofs_and_the_record(
+    election: tuple[Store, Path], tmp_path: Path
+) -> None:
+    store, keys = election
+    ctx = context(store)
+    receipts = [cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1101"])[0]) for _ in range(3)]
+    first = make_checkpoint(store, ctx, keys)
+    assert first.witnesses == ["witness/principlists", "witness/reformists", "witness/independents"]
+    assert first.refusals == []
+    proof = prove_inclusion(store, ctx, keys, receipts[1].code)
+    assert check_inclusion(proof, verifier_keys(keys))
+    forged = dict(proof, entry=proof["entry"].replace("ballot-cast", "ballot-cas"))
+    assert not check_inclusion(forged, verifier_keys(keys))
+    cast(store, ctx, new_ballot(ctx, "isfahan-arm-1", ["2202"])[0])
+    second = make_checkpoint(store, ctx, keys)
+    assert second.size == first.size + 1
+    assert second.refusals == []
+
+    size = export_record(store, ctx, keys, tmp_path / "record")
+    log = tmp_path / "record" / "log"
+    # An independent re-computation, with hashlib only, of the RFC 6962 root of the entries.
+    lines = (log / "entries.jsonl").read_bytes().split(b"\n")[:-1]
+    assert len(lines) == size
+
+    def mth(leaves: list[bytes]) -> bytes:
+        if len(leaves) == 1:
+            return hashlib.sha256(b"\x00" + leaves[0]).digest()
+        k = 1
+        while k * 2 < len(leaves):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+    note = (log / "checkpoint").read_text(encoding="utf-8")
+    text, _, signatures = note.partition("\n\n")
+    body = text + "\n"
+    origin, tree_size, root = body.splitlines()[:3]
+    assert int(tree_size) == size
+    assert base64.b64decode(root) == mth(lines)
+    # Every signature line verifies with plain Ed25519 under log/keys (C2SP signed note).
+    keys_by_id: dict[tuple[str, bytes], Ed25519PublicKey] = {}
+    for vkey in (log / "keys").read_text(encoding="utf-8").split():
+        name, key_id, key = vkey.split("+", 2)
+        raw = base64.b64decode(key)
+        assert raw[0] == 1
+        keys_by_id[(name, bytes.fromhex(key_id))] = Ed25519PublicKey.from_public_bytes(raw[1:])
+    lines_signed = [s for s in signatures.splitlines() if s]
+    assert len(lines_signed) == 4  # the authority and three witnesses
+    for line in lines_signed:
+        dash, name, sig = line.split(" ")
+        assert dash == "\u2014"
+        raw = base64.b64decode(sig)
+        keys_by_id[(name, raw[:4])].verify(raw[4:], body.encode())
+    assert origin == "verivote/test-2024"
