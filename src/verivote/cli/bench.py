@@ -166,3 +166,87 @@ def operation_floor(name: str, reps: int = 200) -> tuple[float, float]:
     var_ms = per_call(lambda k: group.pow(a, k))
     mul_ms = per_call(lambda _k: group.mul(a, b))
     return 3 * g_ms + 3 * k_ms, 2 * g_ms + 2 * k_ms + 4 * var_ms + 4 * mul_ms
+
+
+@bench_app.command("cast")
+def bench_cast(
+    db: Annotated[
+        str, typer.Option("--db", help="Database URL to cast into (a fresh election is created).")
+    ] = "sqlite:///bench-cast.db",
+    ballots: Annotated[int, typer.Option(min=1, help="Ballots to cast.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Ballots cast per second into a database: encryption excluded (ballots made beforehand,
+    then checked and cast) and included (each ballot encrypted, checked and cast)."""
+    figures = measure_cast(db, ballots)
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    Console().print(
+        f"{figures['backend']}: {figures['cast_per_second']:,.0f} ballots/s cast "
+        f"(encryption excluded), {figures['encrypt_and_cast_per_second']:,.0f} ballots/s "
+        f"encrypted and cast, one process, a {figures['seats']}-seat district of "
+        f"{figures['candidates']} candidates"
+    )
+
+
+def measure_cast(url: str, count: int) -> dict[str, Any]:
+    """Cast `count` ballots twice into a new election in the database at `url`."""
+    import secrets as _secrets
+    import tempfile
+    from pathlib import Path
+
+    from verivote.crypto.ballot import encrypt_ballot
+    from verivote.election.service import cast, hold_ceremony, init_election, load_context
+    from verivote.model.manifest import parse_manifest
+    from verivote.store import Store, make_engine, migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    store = Store(engine)
+    election_id = f"bench-{_secrets.token_hex(4)}"
+    candidates = [
+        {"code": str(1000 + i), "name": f"Candidate {i}", "faction": None} for i in range(10)
+    ]
+    manifest = parse_manifest(
+        {
+            "election_id": election_id,
+            "name": "cast benchmark",
+            "date": "2024-03-01",
+            "districts": [{"id": "d", "name": "District", "seats": 3, "candidates": candidates}],
+            "stations": [
+                {"id": f"s{i}", "name": f"Station {i}", "district": "d"} for i in range(8)
+            ],
+        }
+    )
+    init_election(store, manifest)
+    with tempfile.TemporaryDirectory() as keys:
+        hold_ceremony(store, load_context(store, election_id), 1, 1, Path(keys))
+    ctx = load_context(store, election_id)
+    assert ctx.key is not None
+    rng = random.Random(1)
+    codes = [c["code"] for c in candidates]
+
+    def one(i: int) -> dict[str, Any]:
+        assert ctx.key is not None
+        choice = rng.sample(codes, rng.randint(0, 3))
+        return encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, f"s{i % 8}", choice)[0]
+
+    ready = [one(i) for i in range(count)]
+    t0 = time.perf_counter()
+    for b in ready:
+        cast(store, ctx, b)
+    cast_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(count):
+        cast(store, ctx, one(i))
+    both_s = time.perf_counter() - t0
+    engine.dispose()
+    return {
+        "backend": engine.dialect.name,
+        "ballots": count,
+        "seats": 3,
+        "candidates": len(codes),
+        "cast_per_second": round(count / cast_s, 1),
+        "encrypt_and_cast_per_second": round(count / both_s, 1),
+    }
