@@ -80,18 +80,10 @@ def test_election_commands_fail_in_one_line(
     bad["districts"][0]["seats"] = 0
     (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
     argv = [a.format(missing=tmp_path / "none.json", bad=tmp_path / "bad.json") for a in args]
-    code, out, err = (
-        cli(
-            capsys,
-            *argv,
-            "--db",
-            f"sqlite:///{tmp_path / 'e.db'}",
-            "--keys-dir",
-            str(tmp_path / "k"),
-        )
-        if args[0] != "cast"
-        else cli(capsys, *argv, "--db", f"sqlite:///{tmp_path / 'e.db'}")
-    )
+    options = ["--db", f"sqlite:///{tmp_path / 'e.db'}"]
+    if args[0] != "cast":
+        options += ["--keys-dir", str(tmp_path / "k")]
+    code, _, err = cli(capsys, *argv, *options)
     assert code == 1
     assert message in err
     assert len(err.strip().splitlines()) == 1
