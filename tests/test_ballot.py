@@ -34,7 +34,7 @@ def setup() -> tuple[Manifest, ElectionKey[Any], bytes]:
 def test_an_honest_ballot_checks_and_opens(setup: tuple[Manifest, ElectionKey[Any], bytes]) -> None:
     manifest, ek, h = setup
     ballot, opened = encrypt_ballot(manifest, ek, h, "tabriz-002", ["1104", "1101"])
-    assert len(check_ballot(manifest, ek, h, ballot)) == 5
+    assert len(check_ballot(manifest, ek, h, ballot)) == 5 + 1  # and the blank flag
     assert opened.choices == ("1101", "1104")
     assert check_opened(ek, ballot, opened.choices, opened.nonces)
     assert not check_opened(ek, ballot, ("1101",), opened.nonces)
@@ -134,3 +134,20 @@ def test_the_printed_order_is_rotated_per_station(
     assert len(orders) == len(firsts)
     many = {ballot_order(h, district, f"station-{i}")[0].code for i in range(40)}
     assert many == {c.code for c in district.candidates}
+
+
+def test_the_blank_flag_is_set_exactly_when_the_ballot_has_no_mark(
+    setup: tuple[Manifest, ElectionKey[Any], bytes],
+) -> None:
+    manifest, ek, h = setup
+    marked, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
+    blank, opened = encrypt_ballot(manifest, ek, h, "tabriz-001", [])
+    cts = check_ballot(manifest, ek, h, blank)
+    assert check_opened(ek, blank, [], opened.nonces)
+    assert len(cts) == 6
+    # Swapping flags between a marked and a blank ballot breaks their contest proofs.
+    for ballot, other in ((marked, blank), (blank, marked)):
+        forged = copy.deepcopy(ballot)
+        forged["blank"] = other["blank"]
+        with pytest.raises(BallotError, match=r"contest proof|blank-flag proof"):
+            check_ballot(manifest, ek, h, forged)

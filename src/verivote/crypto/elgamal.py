@@ -69,3 +69,13 @@ def reencrypt(ek: ElectionKey[E], c: Ciphertext[E], r: int) -> Ciphertext[E]:
     """The same value under fresh randomness: (α g^r, β K^r)."""
     g = ek.group
     return Ciphertext(g.mul(c.alpha, g.pow_g(r)), g.mul(c.beta, ek.pow_k(r)))
+
+
+def scale(group: Group[E], c: Ciphertext[E], k: int) -> Ciphertext[E]:
+    """c^k: a ciphertext of k·m with nonce k·r."""
+    return Ciphertext(group.pow(c.alpha, k), group.pow(c.beta, k))
+
+
+def shift(ek: ElectionKey[E], c: Ciphertext[E], offset: int) -> Ciphertext[E]:
+    """A ciphertext of m − offset with the same nonce: (α, β / K^offset)."""
+    return Ciphertext(c.alpha, ek.group.div(c.beta, ek.pow_k(offset)))

@@ -79,7 +79,8 @@ def verify_schnorr(
 class RangeProof:
     """A disjunctive Chaum–Pedersen proof (Cramer–Damgård–Schoenmakers) that (α, β) encrypts
     one of 0, 1, …, L: one (cⱼ, vⱼ) per possible value j, the cⱼ summing to the challenge.
-    With L = 1 it is the 0/1 proof of a selection."""
+    With L = 1 it is the 0/1 proof of a selection; with L = 0 a plain Chaum–Pedersen proof
+    that the value is 0."""
 
     challenges: tuple[int, ...]
     responses: tuple[int, ...]
@@ -167,7 +168,7 @@ def verify_range(
     g = ek.group
     q = g.q
     n = len(proof.challenges)
-    if n < 2 or len(proof.responses) != n:
+    if n < 1 or len(proof.responses) != n:
         return False
     if not all(0 <= x < q for x in (*proof.challenges, *proof.responses)):
         return False
