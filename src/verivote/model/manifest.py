@@ -77,12 +77,23 @@ class Station(_Strict):
     district: str
 
 
+class PreviousRound(_Strict):
+    """The first round a runoff (round 2) follows from, named by id and base hash."""
+
+    election_id: str = Field(pattern=IDENT)
+    base_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Manifest(_Strict):
-    """A whole election. `group` is the cryptographic group of its keys and ballots."""
+    """A whole election. `group` is the cryptographic group of its keys and ballots. A round-2
+    manifest (`round` 2) names its first round and holds only the districts with a runoff:
+    their empty seats and their runoff fields."""
 
     election_id: str = Field(pattern=IDENT)
     name: str = Field(min_length=1)
     date: date
+    round: Literal[1, 2] = 1
+    previous_round: PreviousRound | None = None
     rule_set: Literal["majlis-2024"] = "majlis-2024"
     threshold: str = "1/5"
     group: Literal["ristretto255", "eg4096"] = "ristretto255"
@@ -92,6 +103,8 @@ class Manifest(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Manifest:
+        if (self.round == 2) != (self.previous_round is not None):
+            raise ValueError("a round-2 manifest names its previous_round, and only it does")
         _unique("faction", [f.id for f in self.factions])
         _unique("district", [d.id for d in self.districts])
         _unique("station", [s.id for s in self.stations])
