@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RCTAB
+from verivote.board.record import check_record
 from verivote.cli.app import run
 
 MAJLIS_CSV = "count,rank1,rank2,rank3\n30,A,B,\n9,B,,\n4,C,D,\n7,D,,\n6,E,,\n2,,,\n"
@@ -184,17 +185,24 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: lis
     assert "Usage" in out
 
 
-def test_demo_counts_a_province_with_a_runoff(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(capsys, "demo", "--voters", "2000", "--json")
-    assert code == 0
-    districts = json.loads(out)
-    assert len(districts) == 3
-    assert any(d["round2"] is not None for d in districts)
-    for d in districts:
-        assert (
-            len(d["round1"]["elected"]) + len((d["round2"] or {}).get("elected", []))
-            <= d["round1"]["seats"]
-        )
+@pytest.mark.slow
+def test_demo_runs_an_election_with_a_runoff_and_writes_records(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = cli(
+        capsys, "demo", "--voters", "400", "--seed", "1", "--dir", str(tmp_path), "--json"
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["round2"] is not None
+    for key in ("round1", "round2"):
+        record = Path(doc[key]["record"])
+        assert check_record(record) == []
+        assert (record / "results.md").is_file()
+    # a second run into the same folder is refused, in one line
+    code, _, err = cli(capsys, "demo", "--dir", str(tmp_path))
+    assert code == 1
+    assert "already holds" in err
 
 
 def test_bench_reports_a_rate(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from tests.store_fixtures import BACKENDS, backend_database, cast_in_process
 from verivote.store import (
     ChainConflict,
     ElectionRecord,
+    PollsClosed,
     ReplayError,
     Store,
     StoreError,
@@ -203,6 +204,123 @@ def test_challenged_ballot_does_not_advance_the_chain(store: Store) -> None:
     assert store.station_head(E, "s2") == "start-s2"
 
 
+# -- polls ---------------------------------------------------------------------------------------
+
+
+def test_without_polls_every_station_casts(store: Store) -> None:
+    assert store.polls(E) == {}
+    cast(store, "c1", START)
+    cast(store, "c2", START, station="s2")
+    assert store.entry_count(E) == 2
+
+
+def test_polls_gate_casting_once_any_station_opened(store: Store) -> None:
+    cast(store, "c0", START)  # before polling day: no station has polls yet
+    assert store.set_polls(E, "s1", "open", b'{"type":"polls-open"}') == 1
+    assert store.polls(E) == {"s1": "open"}
+    cast(store, "c1", "c0")
+    with pytest.raises(PollsClosed, match="s2 have not been opened"):
+        cast(store, "x1", "start-s2", station="s2")  # never opened, while s1 is
+    counts: list[int] = []
+
+    def close_entry(ballots_cast: int) -> bytes:
+        counts.append(ballots_cast)
+        return b'{"ballots_cast":%d}' % ballots_cast
+
+    idx = store.set_polls(E, "s1", "closed", close_entry)
+    assert counts == [2]
+    assert store.entries(E, idx) == [b'{"ballots_cast":2}']
+    assert store.entries_of_type(E, "polls-close") == [(idx, b'{"ballots_cast":2}')]
+    assert store.polls(E) == {"s1": "closed"}
+    before = store.entry_count(E)
+    with pytest.raises(PollsClosed, match="s1 are closed"):
+        cast(store, "c2", "c1")
+    with pytest.raises(PollsClosed):
+        cast(store, "x2", "c1", state="challenged")
+    with pytest.raises(StoreError, match="closed for good"):
+        store.set_polls(E, "s1", "open", b"{}")
+    with pytest.raises(StoreError, match="closed for good"):
+        store.set_polls(E, "s1", "closed", b"{}")
+    assert store.entry_count(E) == before
+    assert store.station_head(E, "s1") == "c1"
+    assert store.ballot(E, "c2") is None
+
+
+def test_set_polls_refusals_write_nothing(store: Store) -> None:
+    store.set_polls(E, "s1", "open", b"{}")
+    with pytest.raises(StoreError, match="already open"):
+        store.set_polls(E, "s1", "open", b"{}")
+    with pytest.raises(ValueError, match="polls are one of"):
+        store.set_polls(E, "s1", "ajar", b"{}")
+
+    def failing(_n: int) -> bytes:
+        raise RuntimeError("no entry")
+
+    with pytest.raises(RuntimeError):
+        store.set_polls(E, "s1", "closed", failing)
+    with pytest.raises(UnknownElection):
+        store.set_polls("nope", "s1", "open", b"{}")
+    assert store.polls(E) == {"s1": "open"}
+    assert store.entry_count(E) == 1
+    # a station that never opened may still be closed (it held no ballot)
+    store.set_polls(E, "s2", "closed", lambda n: b'{"n":%d}' % n)
+    assert store.polls(E) == {"s1": "open", "s2": "closed"}
+    assert [t for t, _ in store.entries_of_type(E, "polls-open")] == [0]
+    assert store.entries_of_type(E, "polls-close") == [(1, b'{"n":0}')]
+
+
+# -- the tally's parts, bulk loading -------------------------------------------------------------
+
+
+def test_tally_parts_are_idempotent(store: Store) -> None:
+    store.put_tally_part(E, "tally-9", 3, 6, b"second")
+    store.put_tally_part(E, "tally-9", 0, 3, b"first")
+    store.put_tally_part(E, "tally-9", 0, 3, b"first")  # a resumed run stores it again
+    store.put_tally_part(E, "other", 0, 9, b"whole")
+    with pytest.raises(StoreError, match="different part"):
+        store.put_tally_part(E, "tally-9", 0, 3, b"forged")
+    with pytest.raises(StoreError, match="different part"):
+        store.put_tally_part(E, "tally-9", 0, 4, b"first")
+    with pytest.raises(ValueError, match="bad chunk"):
+        store.put_tally_part(E, "tally-9", 5, 5, b"")
+    with pytest.raises(UnknownElection):
+        store.put_tally_part("nope", "tally-9", 0, 3, b"first")
+    assert store.tally_parts(E, "tally-9") == [(0, 3, b"first"), (3, 6, b"second")]
+    assert store.tally_parts(E, "other") == [(0, 9, b"whole")]
+    assert store.tally_parts(E, "none") == []
+
+
+def test_bulk_append_and_entries_of_type(store: Store) -> None:
+    store.append_entry(E, b"manifest", "manifest")
+    size = store.bulk_append(E, (b"ballot %d" % i for i in range(2500)), "ballot-cast")
+    assert size == 2501 == store.entry_count(E)
+    assert store.entries(E, 2499, 2501) == [b"ballot 2498", b"ballot 2499"]
+    store.append_entry(E, b"tally", "tally")
+    assert store.entries_of_type(E, "tally") == [(2501, b"tally")]
+    assert store.entries_of_type(E, "ballot-cast", 10, 12) == [
+        (10, b"ballot 9"),
+        (11, b"ballot 10"),
+    ]
+    assert len(store.entries_of_type(E, "ballot-cast")) == 2500
+
+    def broken() -> Iterator[bytes]:
+        yield from (b"x" for _ in range(1500))
+        raise RuntimeError("the import failed")
+
+    with pytest.raises(RuntimeError):
+        store.bulk_append(E, broken(), "ballot-cast")
+    assert store.entry_count(E) == 2502  # all or nothing
+    with pytest.raises(UnknownElection):
+        store.entries_of_type("nope", "tally")
+
+
+def test_append_once(store: Store) -> None:
+    store.append_entry(E, b"manifest", "manifest")
+    assert store.append_once(E, b"first tally", "tally") == (1, b"first tally")
+    assert store.append_once(E, b"second tally", "tally") == (1, b"first tally")
+    assert store.entry_count(E) == 2
+
+
 # -- concurrency -------------------------------------------------------------------------------
 
 
@@ -277,7 +395,7 @@ def test_migrate_twice_is_harmless_and_matches_the_schema(store: Store, engine: 
     assert store.entries(E) == [b"kept"]
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == head == "0002"
+        assert MigrationContext.configure(conn).get_current_revision() == head == "0003"
         # the migrations build exactly the tables that schema.py describes
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
@@ -300,6 +418,11 @@ def test_ballots_table_cannot_link_a_voter(engine: Engine) -> None:
     assert referred <= {"elections", "board_entries"}
     # neither a column nor a default that the database fills in by itself (a clock, a sequence)
     assert all(column["default"] is None for column in schema.get_columns("ballots"))
+    # nor do the tables of polling day and the tally hold a time or a voter
+    for table in ("station_polls", "tally_parts"):
+        names = [column["name"] for column in schema.get_columns(table)]
+        assert [name for name in names if forbidden.search(name)] == [], table
+        assert all(column["default"] is None for column in schema.get_columns(table)), table
 
 
 def test_migrations_ship_in_the_package() -> None:

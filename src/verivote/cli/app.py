@@ -18,6 +18,7 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
+from verivote.cli.steps import decrypt_command, polls_app, tally_command
 from verivote.cli.tabulate import tabulate
 from verivote.model.ballot_csv import BallotFormatError
 
@@ -35,6 +36,9 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(election_app, name="election")
 app.add_typer(board_app, name="board")
 app.command("cast")(cast_command)
+app.add_typer(polls_app, name="polls")
+app.command("tally")(tally_command)
+app.command("decrypt")(decrypt_command)
 
 
 def _version(value: bool) -> None:

@@ -248,3 +248,25 @@ def measure_cast(url: str, count: int) -> dict[str, Any]:
         "cast_per_second": round(count / cast_s, 1),
         "encrypt_and_cast_per_second": round(count / both_s, 1),
     }
+
+
+@bench_app.command("tally")
+def bench_tally(
+    db: Annotated[
+        str, typer.Option("--db", help="Database URL (a fresh election is created in it).")
+    ] = "sqlite:///bench-tally.db",
+    ballots: Annotated[int, typer.Option(min=1, help="Ballots on the board.")] = 100_000,
+    candidates: Annotated[int, typer.Option(min=1, help="Candidates on each ballot.")] = 10,
+    cores: Annotated[
+        int | None, typer.Option(help="Processes for the tally (default: all).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """An election of N ballots through tally, decryption by 3 of 5 guardians, and combine."""
+    from verivote.election.benchtally import measure_tally
+
+    figures = measure_tally(db, ballots, candidates, cores)
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    Console().print(json.dumps(figures, indent=2))

@@ -153,7 +153,7 @@ def cast_command(
         receipt = (
             challenge(store, ctx, ballot, opened) if challenge_ballot else cast(store, ctx, ballot)
         )
-    except (BallotError, ElectionError) as exc:
+    except (BallotError, ElectionError, StoreError) as exc:
         raise UserError(f"ballot refused: {exc}") from None
     if as_json:
         typer.echo(

@@ -1,5 +1,5 @@
-"""The election's database: the public bulletin board and the casting state (DESIGN.md,
-"Persistence and services").
+"""The election's database: the public bulletin board, the casting and polls state and the
+tally's partial products (DESIGN.md, "Persistence and services").
 
     engine = make_engine()      # VERIVOTE_DATABASE_URL, else sqlite:///verivote.db
     migrate(engine)             # alembic upgrade head, from the migrations in this package
@@ -15,12 +15,13 @@ from verivote.store.db import (
     make_engine,
     migrate,
 )
-from verivote.store.repo import BallotRecord, ElectionRecord, Store
+from verivote.store.repo import BallotRecord, ElectionRecord, PollsClosed, Store
 
 __all__ = [
     "BallotRecord",
     "ChainConflict",
     "ElectionRecord",
+    "PollsClosed",
     "ReplayError",
     "Store",
     "StoreError",

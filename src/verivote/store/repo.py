@@ -10,13 +10,20 @@ race. Any refusal raises before commit, so nothing of a refused call is written.
 
 The board is append-only: this class has no way to change or remove an entry, and the
 database's own triggers refuse UPDATE and DELETE on `board_entries`.
+
+Polls (`set_polls`): an election "uses polls" once any of its stations has been opened or
+closed. From then on a ballot is cast (or challenged) only at a station whose polls are open: a
+station that is closed, or that was never opened while others were, refuses it (PollsClosed).
+An election in which no station was ever opened or closed casts anywhere, as before polls
+existed (imports, benchmarks, tests of casting alone).
 """
 
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,12 +31,26 @@ from sqlalchemy.exc import IntegrityError
 from verivote.store.db import READ_ONLY, ChainConflict, ReplayError, StoreError, UnknownElection
 from verivote.store.schema import (
     BALLOT_STATES,
+    POLL_STATES,
     ballots,
     board_entries,
     checkpoints,
     elections,
     station_chains,
+    station_polls,
+    tally_parts,
 )
+
+# Rows per INSERT of `bulk_append`: large enough to amortise the round trips, small enough that
+# no driver builds a huge statement.
+_BULK_ROWS = 1000
+
+_POLLS_ENTRY = {"open": "polls-open", "closed": "polls-close"}
+
+
+class PollsClosed(StoreError):
+    """A ballot at a station whose polls are not open (closed, or never opened while the
+    election's polling day is under way)."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,81 @@ class Store:
             self._require_election(conn, election_id)
             return self._count(conn, election_id)
 
+    def entries_of_type(
+        self, election_id: str, entry_type: str, start: int = 0, end: int | None = None
+    ) -> list[tuple[int, bytes]]:
+        """The (index, entry) pairs of type `entry_type` with start ≤ index < end, in order.
+
+        Served by an index on the type: the tally's few entries are found without reading a
+        board of millions of ballots.
+        """
+        query = (
+            select(board_entries.c.idx, board_entries.c.entry)
+            .where(
+                board_entries.c.election_id == election_id,
+                board_entries.c.entry_type == entry_type,
+                board_entries.c.idx >= start,
+            )
+            .order_by(board_entries.c.idx)
+        )
+        if end is not None:
+            query = query.where(board_entries.c.idx < end)
+        with self._reader.begin() as conn:
+            self._require_election(conn, election_id)
+            return [(int(row.idx), bytes(row.entry)) for row in conn.execute(query)]
+
+    def append_once(self, election_id: str, entry: bytes, entry_type: str) -> tuple[int, bytes]:
+        """Append `entry` unless the board already has an entry of `entry_type`; returns the
+        (index, entry) that is on the board afterwards, the earlier one if there was one.
+
+        For entries an election has once (the tally, the decrypted tally): two processes that
+        finish the same step together publish one entry, not two.
+        """
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            first = conn.execute(
+                select(board_entries.c.idx, board_entries.c.entry)
+                .where(
+                    board_entries.c.election_id == election_id,
+                    board_entries.c.entry_type == entry_type,
+                )
+                .order_by(board_entries.c.idx)
+                .limit(1)
+            ).first()
+            if first is not None:
+                return int(first.idx), bytes(first.entry)
+            return self._append(conn, election_id, entry, entry_type), bytes(entry)
+
+    def bulk_append(self, election_id: str, entries: Iterable[bytes], entry_type: str) -> int:
+        """Append many entries of one type in ONE transaction; returns the board's size after.
+
+        For imports and benchmarks, which load a board wholesale: no ballot rows, no chains and
+        no polls check are written or made, only board entries. `entries` is consumed lazily,
+        so a generator of millions of entries never sits in memory at once; if it raises,
+        nothing is appended.
+        """
+        if not entry_type:
+            raise ValueError("an entry type must not be empty")
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            idx = self._count(conn, election_id)
+            stream = iter(entries)
+            while batch := list(islice(stream, _BULK_ROWS)):
+                conn.execute(
+                    insert(board_entries),
+                    [
+                        {
+                            "election_id": election_id,
+                            "idx": idx + i,
+                            "entry": bytes(entry),
+                            "entry_type": entry_type,
+                        }
+                        for i, entry in enumerate(batch)
+                    ],
+                )
+                idx += len(batch)
+            return idx
+
     # -- checkpoints -----------------------------------------------------------------------
 
     def put_checkpoint(self, election_id: str, size: int, note: str) -> None:
@@ -239,13 +335,15 @@ class Store:
         gets the station's head (`start_code` for its first ballot) and returns the tracking
         code and the entry. Concurrent casts at one station therefore never conflict; they
         queue. With `expect_head`, the head must be that code, else ChainConflict. Returns
-        (tracking code, board index). Same refusals as `cast_ballot`; nothing is written on
+        (tracking code, board index). Same refusals as `cast_ballot`, and PollsClosed at a
+        station whose polls are not open (see the module's docstring); nothing is written on
         any of them.
         """
         if state not in BALLOT_STATES:
             raise ValueError(f"a ballot's state is one of {BALLOT_STATES}, not {state!r}")
         with self._engine.begin() as conn:
             self._lock_election(conn, election_id)
+            self._require_polls_open(conn, election_id, station_id)
             chain = (
                 station_chains.c.election_id == election_id,
                 station_chains.c.station_id == station_id,
@@ -318,7 +416,139 @@ class Store:
             row.tracking_code, row.station_id, row.district_id, row.state, int(row.board_idx)
         )
 
+    # -- polls -----------------------------------------------------------------------------
+
+    def set_polls(
+        self,
+        election_id: str,
+        station_id: str,
+        state: str,
+        entry: bytes | Callable[[int], bytes],
+        entry_type: str | None = None,
+    ) -> int:
+        """Open or close the polls at a station and publish `entry` (the public "polls-open" or
+        "polls-close" statement), in ONE transaction; returns the entry's board index.
+
+        `entry` may be a function of the station's number of cast ballots, read inside the
+        transaction: a closing statement then counts exactly the ballots cast before it, with
+        no cast slipping in between. The entry type defaults to "polls-open"/"polls-close".
+
+        A station goes from no state to open or to closed (a station that never opened is
+        closed with what it holds, usually nothing), and from open to closed; anything else is
+        refused with StoreError: a closed station never opens again, and a state is never
+        published twice.
+        """
+        if state not in POLL_STATES:
+            raise ValueError(f"a station's polls are one of {POLL_STATES}, not {state!r}")
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            where = (
+                station_polls.c.election_id == election_id,
+                station_polls.c.station_id == station_id,
+            )
+            now = conn.execute(select(station_polls.c.state).where(*where)).scalar_one_or_none()
+            if now == "closed":
+                raise StoreError(f"the polls at station {station_id} are closed for good")
+            if now == state:
+                raise StoreError(f"the polls at station {station_id} are already {state}")
+            if callable(entry):
+                cast_count = conn.execute(
+                    select(station_chains.c.ballots).where(
+                        station_chains.c.election_id == election_id,
+                        station_chains.c.station_id == station_id,
+                    )
+                ).scalar_one_or_none()
+                entry = entry(int(cast_count or 0))
+            idx = self._append(conn, election_id, entry, entry_type or _POLLS_ENTRY[state])
+            if now is None:
+                conn.execute(
+                    insert(station_polls).values(
+                        election_id=election_id, station_id=station_id, state=state
+                    )
+                )
+            else:
+                conn.execute(update(station_polls).where(*where).values(state=state))
+            return idx
+
+    def polls(self, election_id: str) -> dict[str, str]:
+        """Each station's polls state ("open" or "closed"); stations never opened are absent."""
+        with self._reader.begin() as conn:
+            rows = conn.execute(
+                select(station_polls.c.station_id, station_polls.c.state)
+                .where(station_polls.c.election_id == election_id)
+                .order_by(station_polls.c.station_id)
+            )
+            return {row.station_id: row.state for row in rows}
+
+    # -- the tally's partial products -------------------------------------------------------
+
+    def put_tally_part(
+        self, election_id: str, tally_id: str, start: int, end: int, part: bytes
+    ) -> None:
+        """Store the partial product of board entries [start, end) of tally `tally_id`.
+
+        Idempotent: the same chunk stored again with the same content is ignored (a resumed or
+        concurrent tally recomputes what it could not know was done); a different content or
+        end for a stored chunk is a StoreError, since a product has one value.
+        """
+        if not 0 <= start < end:
+            raise ValueError(f"bad chunk [{start}, {end})")
+        with self._engine.begin() as conn:
+            self._lock_election(conn, election_id)
+            old = conn.execute(
+                select(tally_parts.c.chunk_end, tally_parts.c.part).where(
+                    tally_parts.c.election_id == election_id,
+                    tally_parts.c.tally_id == tally_id,
+                    tally_parts.c.chunk_start == start,
+                )
+            ).first()
+            if old is None:
+                conn.execute(
+                    insert(tally_parts).values(
+                        election_id=election_id,
+                        tally_id=tally_id,
+                        chunk_start=start,
+                        chunk_end=end,
+                        part=bytes(part),
+                    )
+                )
+            elif int(old.chunk_end) != end or bytes(old.part) != part:
+                raise StoreError(
+                    f"tally {tally_id}: a different part for the chunk at {start} is stored"
+                )
+
+    def tally_parts(self, election_id: str, tally_id: str) -> list[tuple[int, int, bytes]]:
+        """The stored parts of tally `tally_id` as (start, end, part), by start."""
+        with self._reader.begin() as conn:
+            rows = conn.execute(
+                select(tally_parts.c.chunk_start, tally_parts.c.chunk_end, tally_parts.c.part)
+                .where(tally_parts.c.election_id == election_id, tally_parts.c.tally_id == tally_id)
+                .order_by(tally_parts.c.chunk_start)
+            )
+            return [(int(r.chunk_start), int(r.chunk_end), bytes(r.part)) for r in rows]
+
     # -- within a transaction --------------------------------------------------------------
+
+    @staticmethod
+    def _require_polls_open(conn: Connection, election_id: str, station_id: str) -> None:
+        state = conn.execute(
+            select(station_polls.c.state).where(
+                station_polls.c.election_id == election_id,
+                station_polls.c.station_id == station_id,
+            )
+        ).scalar_one_or_none()
+        if state == "open":
+            return
+        if state == "closed":
+            raise PollsClosed(f"the polls at station {station_id} are closed")
+        # No state: refused only once the election's polling day has begun somewhere.
+        uses_polls = conn.execute(
+            select(station_polls.c.station_id)
+            .where(station_polls.c.election_id == election_id)
+            .limit(1)
+        ).first()
+        if uses_polls is not None:
+            raise PollsClosed(f"the polls at station {station_id} have not been opened")
 
     @staticmethod
     def _require_election(conn: Connection, election_id: str) -> None:

@@ -11,6 +11,10 @@ the repository's queries, and a test checks that the two agree.
 - `ballots`: each cast or challenged ballot, found by its tracking code. Privacy: nothing here
   identifies a voter or when the ballot was cast (no voter id, no timestamp, no key or sequence
   number shared with check-in), so the database cannot join a voter to a ballot.
+- `station_polls`: whether each station's polls are open or closed (migration 0003). Only the
+  state: when they opened or closed is told by the board's order, never by a clock here.
+- `tally_parts`: the encrypted tally's partial products, one per chunk of board entries, so a
+  tally that is interrupted resumes where it stopped (migration 0003).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     LargeBinary,
     MetaData,
     Table,
@@ -29,6 +34,7 @@ from sqlalchemy import (
 )
 
 BALLOT_STATES = ("cast", "challenged")
+POLL_STATES = ("open", "closed")
 
 # Explicit constraint names, so that migrations can refer to them on every backend.
 metadata = MetaData(
@@ -58,6 +64,9 @@ board_entries = Table(
     Column("entry", LargeBinary, nullable=False),
     Column("entry_type", Text, nullable=False),
     CheckConstraint("idx >= 0", name="idx_nonnegative"),
+    # The few entries of a kind (the tally, the partial decryptions) are found without reading
+    # a board of millions of ballots (migration 0003).
+    Index("ix_board_entries_type", "election_id", "entry_type", "idx"),
 )
 
 checkpoints = Table(
@@ -99,4 +108,25 @@ ballots = Table(
     UniqueConstraint("election_id", "board_idx", name="uq_ballots_board_idx"),
     UniqueConstraint("election_id", "ballot_hash", name="uq_ballots_ballot_hash"),
     CheckConstraint("state IN ('cast', 'challenged')", name="state_known"),
+)
+
+station_polls = Table(
+    "station_polls",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("station_id", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    CheckConstraint("state IN ('open', 'closed')", name="state_known"),
+)
+
+tally_parts = Table(
+    "tally_parts",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("tally_id", Text, primary_key=True),
+    Column("chunk_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("chunk_end", BigInteger, nullable=False),
+    # Canonical JSON of the chunk's partial product (elements as hex).
+    Column("part", LargeBinary, nullable=False),
+    CheckConstraint("chunk_start >= 0 AND chunk_end > chunk_start", name="chunk_range"),
 )

@@ -1,0 +1,210 @@
+"""`verivote polls open|close`, `verivote tally` and `verivote decrypt`: polling day's end, the
+encrypted tally and its threshold decryption, on the election's database (VERIVOTE_DATABASE_URL
+or --db), with the conventions of `verivote.cli.election`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from verivote.cli.election import Db, ElectionId, _context, _store
+from verivote.cli.errors import UserError
+from verivote.crypto.keyfile import read_key_share
+from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.polls import close_polls, open_polls
+from verivote.election.service import ElectionContext, ElectionError
+from verivote.election.tally import run_tally
+from verivote.store import Store, StoreError
+
+polls_app = typer.Typer(help="Open and close the polls at polling stations.", no_args_is_help=True)
+
+Stations = Annotated[
+    list[str] | None, typer.Option("--station", help="A polling station (repeat for several).")
+]
+AllStations = Annotated[bool, typer.Option("--all", help="Every station of the manifest.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+@contextmanager
+def _progress(description: str, console: Console) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar driven by `progress(done, total)` callbacks. It appears at the first
+    callback, so a step refused before any work prints its one-line error alone."""
+    bars: Progress | None = None
+    task: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bars, task
+        if bars is None:
+            bars = Progress(
+                TextColumn(f"{description:<22}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            )
+            bars.start()
+            task = bars.add_task(description, total=total)
+        bars.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bars is not None:
+            bars.stop()
+
+
+def _stations(ctx: ElectionContext, stations: list[str] | None, everyone: bool) -> list[str]:
+    if everyone and stations:
+        raise UserError("give either --station or --all, not both")
+    if everyone:
+        return [s.id for s in ctx.manifest.stations]
+    if not stations:
+        raise UserError("name the stations: --station S (repeat) or --all")
+    return stations
+
+
+def _set_polls(
+    step: Callable[[Store, ElectionContext, list[str]], list[str]],
+    verb: str,
+    station: list[str] | None,
+    everyone: bool,
+    election: str | None,
+    db: str | None,
+) -> None:
+    store = _store(db)
+    ctx = _context(store, election)
+    chosen = _stations(ctx, station, everyone)
+    try:
+        changed = step(store, ctx, chosen)
+    except (ElectionError, StoreError) as exc:
+        raise UserError(str(exc)) from None
+    left = len(chosen) - len(changed)
+    Console().print(
+        f"polls {verb} at {len(changed)} station(s)"
+        + (f": {', '.join(changed)}" if 0 < len(changed) <= 10 else "")
+        + (f"; {left} already {verb}" if left else "")
+    )
+
+
+@polls_app.command("open")
+def polls_open(
+    station: Stations = None,
+    everyone: AllStations = False,
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Open the polls: from now on ballots are cast only at open stations."""
+    _set_polls(open_polls, "open", station, everyone, election, db)
+
+
+@polls_app.command("close")
+def polls_close(
+    station: Stations = None,
+    everyone: AllStations = False,
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Close the polls for good, publishing each station's count of cast ballots."""
+    _set_polls(close_polls, "closed", station, everyone, election, db)
+
+
+def tally_command(
+    cores: Annotated[
+        int | None, typer.Option("--cores", min=1, help="Processes (default: every core).")
+    ] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Board entries per unit of work.")] = 2000,
+    election: ElectionId = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Multiply the cast ballots into the encrypted tally and publish it (resumes if cut off)."""
+    store = _store(db)
+    ctx = _context(store, election)
+    console = Console(stderr=True)
+    try:
+        with _progress("tally", console) as progress:
+            tally = run_tally(store, ctx, processes=cores, chunk=chunk, progress=progress)
+    except (ElectionError, StoreError) as exc:
+        raise UserError(str(exc)) from None
+    ballots = {d: v["ballots"] for d, v in tally["districts"].items()}
+    if as_json:
+        typer.echo(json.dumps({"cutoff": tally["cutoff"], "ballots": ballots}))
+        return
+    console.print(
+        f"encrypted tally of {sum(ballots.values()):,} ballots in {len(ballots)} district(s), "
+        f"board entries below {tally['cutoff']:,}: published"
+    )
+
+
+def decrypt_command(
+    key: Annotated[
+        Path | None, typer.Option("--key", help="A guardian's key share file (mode 0600).")
+    ] = None,
+    combine_shares: Annotated[
+        bool,
+        typer.Option("--combine", help="Combine the guardians' partial decryptions into counts."),
+    ] = False,
+    election: ElectionId = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Decrypt the tally: --key FILE as one guardian, then --combine once a quorum has."""
+    if key is not None and combine_shares:
+        raise UserError("give --key FILE or --combine, not both")
+    if key is None and not combine_shares:
+        raise UserError("give --key FILE (one guardian's decryption) or --combine")
+    store = _store(db)
+    ctx = _context(store, election)
+    console = Console(stderr=as_json)
+    if key is not None:
+        try:
+            share = read_key_share(key)
+            with _progress(f"guardian {share.guardian}", Console(stderr=True)) as progress:
+                published = decrypt_as_guardian(store, ctx, share, progress)
+        except (ElectionError, StoreError, ValueError) as exc:  # ValueError: the key file
+            raise UserError(str(exc)) from None
+        if as_json:
+            typer.echo(json.dumps({"guardian": share.guardian, "published": published}))
+            return
+        console.print(
+            f"guardian {share.guardian}: partial decryptions of {published} district(s) "
+            "published" + ("" if published else " (all were already on the board)")
+        )
+        return
+    try:
+        result = combine(store, ctx)
+    except (ElectionError, StoreError, ValueError) as exc:  # QuorumError is a ValueError
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    console.print(_results_table(ctx, result))
+    for r in result.get("rejected", []):
+        console.print(
+            f"[red]refused[/]: guardian {r['guardian']}'s partial decryption of "
+            f"{r['district']} (board entry {r['index']}): {r['reason']}"
+        )
+
+
+def _results_table(ctx: ElectionContext, result: dict[str, Any]) -> Table:
+    used = ", ".join(str(g) for g in result["guardians"])
+    table = Table(title=f"decrypted tally (guardians {used})")
+    table.add_column("district")
+    table.add_column("candidate")
+    table.add_column("votes", justify="right")
+    for district in ctx.manifest.districts:
+        counts = result["districts"][district.id]
+        table.add_section()
+        for c in district.candidates:
+            table.add_row(district.id, f"{c.code} {c.name}", f"{counts['votes'][c.code]:,}")
+        table.add_row(district.id, "blank ballots", f"{counts['blank']:,}")
+        table.add_row(district.id, "ballots", f"{counts['ballots']:,}")
+    return table

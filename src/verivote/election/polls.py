@@ -1,0 +1,84 @@
+"""Opening and closing the polls at polling stations (issue 5, polling day).
+
+Each change is a public board entry, written in one transaction with the station's new state
+(`Store.set_polls`):
+
+    polls-open    {"type": "polls-open", "election": base hash, "station": id}
+    polls-close   {"type": "polls-close", "election": base hash, "station": id,
+                   "ballots_cast": n}
+
+where n is the number of ballots cast at the station, counted inside that transaction. Once a
+station of an election has opened, ballots are cast only at open stations (the store's rule);
+a closed station never opens again, and the tally waits until no station is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from verivote.election.service import ElectionContext, ElectionError
+from verivote.model.canonical import canonical_json
+from verivote.store import Store, StoreError
+
+
+def _check_stations(ctx: ElectionContext, station_ids: Sequence[str]) -> list[str]:
+    known = {s.id for s in ctx.manifest.stations}
+    unknown = [s for s in station_ids if s not in known]
+    if unknown:
+        raise ElectionError(f"not a station of this election: {', '.join(unknown)}")
+    if not station_ids:
+        raise ElectionError("name at least one station")
+    return list(dict.fromkeys(station_ids))
+
+
+def open_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) -> list[str]:
+    """Open the polls at `station_ids`; returns those opened now (ones already open are left
+    as they are, so a command cut short can be run again). A closed station is refused
+    before anything is written."""
+    stations = _check_stations(ctx, station_ids)
+    states = store.polls(ctx.election_id)
+    closed = [s for s in stations if states.get(s) == "closed"]
+    if closed:
+        raise ElectionError(f"the polls are closed for good at: {', '.join(closed)}")
+    opened = []
+    for station in stations:
+        if states.get(station) == "open":
+            continue
+        entry = canonical_json(
+            {"type": "polls-open", "election": ctx.base_hash.hex(), "station": station}
+        )
+        try:
+            store.set_polls(ctx.election_id, station, "open", entry)
+        except StoreError as exc:  # changed by someone else meanwhile
+            raise ElectionError(str(exc)) from None
+        opened.append(station)
+    return opened
+
+
+def close_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) -> list[str]:
+    """Close the polls at `station_ids`, publishing each one's count of cast ballots; returns
+    those closed now (ones already closed are left as they are). A station that never opened
+    is closed too, with the ballots it holds (normally none)."""
+    stations = _check_stations(ctx, station_ids)
+    states = store.polls(ctx.election_id)
+    closed = []
+    for station in stations:
+        if states.get(station) == "closed":
+            continue
+
+        def entry(ballots_cast: int, station: str = station) -> bytes:
+            return canonical_json(
+                {
+                    "type": "polls-close",
+                    "election": ctx.base_hash.hex(),
+                    "station": station,
+                    "ballots_cast": ballots_cast,
+                }
+            )
+
+        try:
+            store.set_polls(ctx.election_id, station, "closed", entry)
+        except StoreError as exc:
+            raise ElectionError(str(exc)) from None
+        closed.append(station)
+    return closed

@@ -1,0 +1,290 @@
+"""A whole synthetic election through the real flow: manifest, ceremony, polling day with
+encrypted ballots (some challenged), tally, threshold decryption with a guardian absent,
+count, runoff and round 2, and the published records (issue 5, `verivote demo`).
+
+Every voter's plaintext choice is kept beside the encrypted path, so a test can check that the
+decrypted tallies and the seats equal what the counting law gives on the plaintext votes.
+Voters' devices encrypt in a process pool while the station server checks and casts in the
+main process, as they would run on different machines.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verivote.crypto.ballot import encrypt_ballot
+from verivote.crypto.keyfile import read_key_share
+from verivote.election.count import find_entry, run_count
+from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.polls import close_polls, open_polls
+from verivote.election.publishing import create_signers
+from verivote.election.report import publish
+from verivote.election.runoff import reuse_ceremony, runoff_manifest
+from verivote.election.service import (
+    ElectionContext,
+    cast,
+    challenge,
+    hold_ceremony,
+    init_election,
+    load_context,
+)
+from verivote.election.tally import run_tally
+from verivote.model.manifest import Manifest, parse_manifest
+from verivote.sim.ballots import FACTIONS, District, iter_ballots, make_district
+from verivote.store import Store
+
+Progress = Callable[[str, int, int], None]
+"""progress(step, done, total): called as long steps advance."""
+
+# Loose slates and a spread-out personal vote, as in the big cities in 2024: several seats
+# stay empty after round 1.
+VOTER_MODEL = {"slate_loyalty": 0.3, "appeal_tail": 3.0}
+
+
+@dataclass(frozen=True)
+class DistrictPlan:
+    id: str
+    name: str
+    seats: int
+    candidates: int
+    stations: int
+    voter_share: float
+    minority: str | None = None
+
+
+PROVINCE = (
+    DistrictPlan("tehran", "Tehran, Rey, Shemiranat", 4, 24, 6, 0.62),
+    DistrictPlan("karaj", "Karaj", 1, 9, 3, 0.30),
+    DistrictPlan("armenians-south", "Armenians of the south", 1, 3, 1, 0.08, "armenian-south"),
+)
+
+
+def _faction_id(name: str) -> str:
+    return name.lower().replace(" ", "-")
+
+
+def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str, District]]:
+    """The demonstration province: its manifest and the voter model of each district."""
+    rng = random.Random(seed)
+    models: dict[str, District] = {}
+    districts = []
+    stations = []
+    for plan in PROVINCE:
+        model = make_district(plan.id, plan.seats, plan.candidates, rng)
+        models[plan.id] = model
+        candidates = []
+        for label in model.candidates:
+            code, name = label.split(" ", 1)
+            candidates.append(
+                {"code": code, "name": name, "faction": _faction_id(model.faction[label])}
+            )
+        districts.append(
+            {"id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
+             "candidates": candidates}
+        )  # fmt: skip
+        stations += [
+            {"id": f"{plan.id}-{i:03d}", "name": f"{plan.name} station {i}", "district": plan.id}
+            for i in range(1, plan.stations + 1)
+        ]
+    manifest = parse_manifest(
+        {
+            "election_id": f"demo-{seed}",
+            "name": "Synthetic provincial Majlis election",
+            "date": "2024-03-01",
+            "group": group,
+            "factions": [{"id": _faction_id(f), "name": f} for f in FACTIONS],
+            "districts": districts,
+            "stations": stations,
+        },
+        "demo manifest",
+    )
+    return manifest, models
+
+
+@dataclass
+class RoundOutcome:
+    """One round: its context, the plaintext truth, and the published results."""
+
+    ctx: ElectionContext
+    votes: dict[str, Counter[str]] = field(default_factory=dict)
+    ballots: Counter[str] = field(default_factory=Counter)
+    blank: Counter[str] = field(default_factory=Counter)
+    challenged: int = 0
+    decrypted: dict[str, Any] = field(default_factory=dict)
+    count: dict[str, Any] = field(default_factory=dict)
+    record: Path | None = None
+
+
+def normalise(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list[str]:
+    """What a station device does with what a voter wrote (majlis-2024): keep the names that
+    are candidates of the district (by name or code), each once, the first S of them."""
+    out: list[str] = []
+    for name in names:
+        code = codes.get(name)
+        if code is not None and code not in out:
+            out.append(code)
+    return out[:seats]
+
+
+def _voters(
+    manifest: Manifest, models: dict[str, District], voters: int, rng: random.Random
+) -> Iterator[tuple[str, list[str], bool]]:
+    """(station, codes chosen, challenge first?) for every voter of the round."""
+    shares = {p.id: p.voter_share for p in PROVINCE}
+    for district in manifest.districts:
+        model = models[district.id]
+        if manifest.round == 2:
+            labels = [label for label in model.candidates if label.split(" ", 1)[0] in
+                      {c.code for c in district.candidates}]  # fmt: skip
+            model = District(district.id, district.seats, tuple(labels), model.faction)
+        codes = {label: label.split(" ", 1)[0] for label in model.candidates}
+        stations = [s.id for s in manifest.stations if s.district == district.id]
+        size = max(20, int(voters * shares[district.id]))
+        for ballot in iter_ballots(model, size, rng, **VOTER_MODEL):
+            yield (
+                rng.choice(stations),
+                normalise(ballot.names(), codes, district.seats),
+                rng.random() < 0.01,
+            )
+
+
+_WORKER: tuple[Manifest, Any, bytes] | None = None
+
+
+def _init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
+    global _WORKER
+    _WORKER = (manifest, key, base_hash)
+
+
+def _encrypt(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
+    assert _WORKER is not None
+    manifest, key, base_hash = _WORKER
+    return encrypt_ballot(manifest, key, base_hash, job[0], job[1])
+
+
+def polling_day(
+    store: Store,
+    outcome: RoundOutcome,
+    jobs: list[tuple[str, list[str], bool]],
+    progress: Progress,
+    processes: int,
+) -> None:
+    """Open every station, let every voter encrypt and cast (challenging first if they
+    wish), then close every station."""
+    ctx = outcome.ctx
+    assert ctx.key is not None
+    stations = [s.id for s in ctx.manifest.stations]
+    open_polls(store, ctx, stations)
+    station_district = {s.id: s.district for s in ctx.manifest.stations}
+    # A voter who challenges has the device encrypt twice: the challenged ballot, then the
+    # one cast. Both go through the pool.
+    work: list[tuple[str, list[str]]] = []
+    for station, codes, challenges in jobs:
+        if challenges:
+            work.append((station, codes))
+        work.append((station, codes))
+    done = 0
+    with ProcessPoolExecutor(
+        max_workers=max(1, processes),
+        initializer=_init_device,
+        initargs=(ctx.manifest, ctx.key, ctx.base_hash),
+    ) as pool:
+        encrypted = pool.map(_encrypt, work, chunksize=16)
+        for station, codes, challenges in jobs:
+            if challenges:
+                ballot, opened = next(encrypted)
+                challenge(store, ctx, ballot, opened)
+                outcome.challenged += 1
+            ballot, _ = next(encrypted)
+            cast(store, ctx, ballot)
+            district = station_district[station]
+            outcome.votes.setdefault(district, Counter()).update(codes)
+            outcome.ballots[district] += 1
+            if not codes:
+                outcome.blank[district] += 1
+            done += 1
+            progress("polling day", done, len(jobs))
+    close_polls(store, ctx, stations)
+
+
+def count_round(
+    store: Store,
+    outcome: RoundOutcome,
+    keys_dir: Path,
+    guardians_dir: Path,
+    present: list[int],
+    progress: Progress,
+    processes: int,
+) -> None:
+    """Tally, decrypt with the `present` guardians, combine, count."""
+    ctx = outcome.ctx
+    run_tally(store, ctx, processes=processes, progress=lambda d, t: progress("tally", d, t))
+    for g in present:
+        share = read_key_share(guardians_dir / f"guardian-{g}.key")
+        step = f"guardian {g} decrypts"
+
+        def report(done: int, total: int, step: str = step) -> None:
+            progress(step, done, total)
+
+        decrypt_as_guardian(store, ctx, share, progress=report)
+    combine(store, ctx)
+    outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}
+    outcome.count = run_count(store, ctx, keys_dir)
+
+
+def run_election(
+    store: Store,
+    directory: Path,
+    voters: int,
+    seed: int,
+    group: str = "ristretto255",
+    absent: int = 4,
+    progress: Progress | None = None,
+    processes: int = 1,
+) -> tuple[RoundOutcome, RoundOutcome | None]:
+    """The whole flow in `directory` (keys and records): round 1, and round 2 if needed."""
+    report = progress or (lambda step, done, total: None)
+    rng = random.Random(seed)
+    manifest, models = province(seed, group)
+    keys1 = directory / "keys" / "round1"
+    create_signers(keys1, manifest)
+    init_election(store, manifest)
+    ctx = load_context(store, manifest.election_id)
+    hold_ceremony(store, ctx, 5, 3, keys1)
+    ctx = load_context(store, manifest.election_id)
+    present = [g for g in range(1, 6) if g != absent]
+
+    def in_round(n: int) -> Progress:
+        return lambda step, done, total: report(f"round {n}: {step}", done, total)
+
+    first = RoundOutcome(ctx)
+    jobs = list(_voters(manifest, models, voters, rng))
+    polling_day(store, first, jobs, in_round(1), processes)
+    count_round(store, first, keys1, keys1, present, in_round(1), processes)
+    first.record = directory / "record-round1"
+    publish(store, ctx, keys1, first.record)
+
+    round2 = runoff_manifest(ctx, first.count)
+    if round2 is None:
+        return first, None
+    keys2 = directory / "keys" / "round2"
+    create_signers(keys2, round2)
+    init_election(store, round2)
+    ctx2 = load_context(store, round2.election_id)
+    assert ctx.transcript is not None
+    reuse_ceremony(store, ctx2, ctx.transcript)
+    ctx2 = load_context(store, round2.election_id)
+    second = RoundOutcome(ctx2)
+    turnout = int(voters * 0.7)
+    jobs = list(_voters(round2, models, turnout, rng))
+    polling_day(store, second, jobs, in_round(2), processes)
+    count_round(store, second, keys2, keys1, present, in_round(2), processes)
+    second.record = directory / "record-round2"
+    publish(store, ctx2, keys2, second.record)
+    return first, second
