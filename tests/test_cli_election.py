@@ -87,3 +87,56 @@ def test_election_commands_fail_in_one_line(
     assert code == 1
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_every_step_of_an_election_as_commands(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(small_manifest_data()), encoding="utf-8")
+    db = ["--db", f"sqlite:///{tmp_path / 'e.db'}"]
+    keys = ["--keys-dir", str(tmp_path / "keys")]
+
+    def ok(*args: str) -> str:
+        code, out, err = cli(capsys, *args)
+        assert code == 0, err
+        return out
+
+    ok("election", "init", str(manifest), *db, *keys)
+    ok("election", "ceremony", "--guardians", "5", "--quorum", "3", *db, *keys)
+    ok("polls", "open", "--all", *db)
+    # Tabriz (3 seats, 6 valid ballots, threshold 1.2): 1101 and 1102 are elected, 1103 with
+    # one vote goes to a runoff for the third seat; one blank ballot is void.
+    tabriz = [["1101", "1102"]] * 4 + [["1101"], ["1103"], []]
+    for choices in tabriz:
+        ok("cast", "--station", "tabriz-001", *[x for c in choices for x in ("--choose", c)], *db)
+    ok("cast", "--station", "isfahan-arm-1", "--choose", "2201", *db)
+    code, _, err = cli(capsys, "tally", *db)
+    assert code == 1
+    assert "open" in err
+    ok("polls", "close", "--all", *db)
+    code, _, err = cli(capsys, "cast", "--station", "tabriz-002", "--choose", "1101", *db)
+    assert code == 1
+    assert "ballot refused" in err
+    ok("tally", "--cores", "1", *db)
+    ok("decrypt", "--key", str(tmp_path / "keys" / "guardian-2.key"), *db)
+    code, _, err = cli(capsys, "decrypt", "--combine", *db)
+    assert code == 1
+    assert "missing" in err
+    for g in (4, 5):
+        ok("decrypt", "--key", str(tmp_path / "keys" / f"guardian-{g}.key"), *db)
+    ok("decrypt", "--combine", *db)
+    count = json.loads(ok("count", "--json", *db, *keys))
+    result = count["districts"]["tabriz"]
+    assert result["valid"] == 6
+    assert result["void"] == 1
+    assert result["rounds"][0]["tally"] == {"1101": 5, "1102": 4, "1103": 1, "1104": 0, "1105": 0}
+    assert result["elected"] == ["1101", "1102"]
+    assert result["runoff"] == ["1103"]
+    assert count["districts"]["armenians-south"]["elected"] == ["2201"]
+    round2_keys = ["--keys-dir", str(tmp_path / "keys2")]
+    out = ok("runoff", *round2_keys, "--election", "test-2024", *db)
+    assert "test-2024-r2" in out
+    ok("publish", str(tmp_path / "record"), "--election", "test-2024", *db, *keys)
+    assert check_record(tmp_path / "record") == []
+    assert "Tabriz" in (tmp_path / "record" / "results.md").read_text(encoding="utf-8")

@@ -18,7 +18,14 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
-from verivote.cli.steps import decrypt_command, polls_app, tally_command
+from verivote.cli.steps import (
+    count_command,
+    decrypt_command,
+    polls_app,
+    publish_command,
+    runoff_command,
+    tally_command,
+)
 from verivote.cli.tabulate import tabulate
 from verivote.model.ballot_csv import BallotFormatError
 
@@ -39,6 +46,9 @@ app.command("cast")(cast_command)
 app.add_typer(polls_app, name="polls")
 app.command("tally")(tally_command)
 app.command("decrypt")(decrypt_command)
+app.command("count")(count_command)
+app.command("runoff")(runoff_command)
+app.command("publish")(publish_command)
 
 
 def _version(value: bool) -> None:

@@ -208,3 +208,101 @@ def _results_table(ctx: ElectionContext, result: dict[str, Any]) -> Table:
         table.add_row(district.id, "blank ballots", f"{counts['blank']:,}")
         table.add_row(district.id, "ballots", f"{counts['ballots']:,}")
     return table
+
+
+def count_command(
+    election: ElectionId = None,
+    db: Db = None,
+    keys_dir: Annotated[
+        Path, typer.Option("--keys-dir", help="Folder of the election's signing keys.")
+    ] = Path("verivote-keys"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the count as JSON.")] = False,
+) -> None:
+    """Apply the counting law to the decrypted tally: seats, runoff fields and lots."""
+    from verivote.election.count import run_count
+
+    store = _store(db)
+    ctx = _context(store, election)
+    try:
+        doc = run_count(store, ctx, keys_dir)
+    except (ElectionError, StoreError) as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    names = {c.code: f"{c.code} {c.name}" for d in ctx.manifest.districts for c in d.candidates}
+    for district in ctx.manifest.districts:
+        result = doc["districts"][district.id]
+        elected = ", ".join(names[c] for c in result["elected"]) or "nobody"
+        line = f"[bold]{district.name}[/] ({district.seats}): elected {elected}"
+        if result.get("runoff"):
+            line += f"; runoff among {', '.join(names[c] for c in result['runoff'])}"
+        console.print(line)
+    console.print(f"lot seed {doc['seed']} (board of {doc['checkpoint_size']} entries)")
+
+
+def runoff_command(
+    keys_dir: Annotated[
+        Path, typer.Option("--keys-dir", help="Folder for round 2's signing keys.")
+    ] = Path("verivote-keys-round2"),
+    new_ceremony: Annotated[
+        bool,
+        typer.Option("--new-ceremony", help="Hold a new key ceremony instead of reusing the key."),
+    ] = False,
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Create the round-2 election of the districts with empty seats and their runoff fields."""
+    from verivote.election.count import find_entry
+    from verivote.election.publishing import create_signers
+    from verivote.election.runoff import reuse_ceremony, runoff_manifest
+    from verivote.election.service import hold_ceremony, init_election, load_context
+
+    store = _store(db)
+    ctx = _context(store, election)
+    count = find_entry(store, ctx.election_id, "count")
+    if count is None:
+        raise UserError("nothing counted yet: run `verivote count` first")
+    try:
+        manifest = runoff_manifest(ctx, count)
+        if manifest is None:
+            Console().print("every seat was filled in round 1: no runoff")
+            return
+        create_signers(keys_dir, manifest)
+        init_election(store, manifest)
+        round2 = load_context(store, manifest.election_id)
+        if new_ceremony:
+            guardians = ctx.transcript.guardians if ctx.transcript else len(manifest.factions)
+            quorum = ctx.transcript.quorum if ctx.transcript else guardians // 2 + 1
+            hold_ceremony(store, round2, guardians, quorum, keys_dir)
+        else:
+            assert ctx.transcript is not None
+            reuse_ceremony(store, round2, ctx.transcript)
+    except (ElectionError, StoreError) as exc:
+        raise UserError(str(exc)) from None
+    seats = sum(d.seats for d in manifest.districts)
+    Console().print(
+        f"round 2 created as [bold]{manifest.election_id}[/]: {len(manifest.districts)} "
+        f"district(s), {seats} seat(s); keys in {keys_dir}/"
+    )
+
+
+def publish_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the record into.")],
+    keys_dir: Annotated[
+        Path, typer.Option("--keys-dir", help="Folder of the election's signing keys.")
+    ] = Path("verivote-keys"),
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Write the public record (log/) and the results report (results.md)."""
+    from verivote.election.report import publish
+
+    store = _store(db)
+    ctx = _context(store, election)
+    try:
+        size = publish(store, ctx, keys_dir, directory)
+    except (ElectionError, StoreError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    Console().print(f"record of {size} entries and results.md written to {directory}")
