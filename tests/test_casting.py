@@ -21,6 +21,7 @@ from tests.store_fixtures import BACKENDS, backend_database
 from verivote.crypto import wire
 from verivote.crypto.ballot import BallotError, check_opened, encrypt_ballot
 from verivote.crypto.groups import get_group
+from verivote.crypto.tracking import tracking_start
 from verivote.election.publishing import (
     check_inclusion,
     create_signers,
@@ -37,7 +38,6 @@ from verivote.election.service import (
     init_election,
     load_context,
 )
-from verivote.election.tracking import tracking_start
 from verivote.model.manifest import parse_manifest
 from verivote.store import Store, make_engine, migrate
 

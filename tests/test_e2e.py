@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from verivote.board.record import check_record
-from verivote.election.count import count_districts
+from verivote.rules.districts import count_districts
 from verivote.rules.majlis import count_majlis, parse_fraction
 from verivote.rules.plurality import BlockTally
 from verivote.rules.tiebreak import PublicLot

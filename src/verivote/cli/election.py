@@ -12,6 +12,7 @@ from rich.console import Console
 
 from verivote.cli.errors import UserError
 from verivote.crypto.ballot import BallotError, encrypt_ballot
+from verivote.crypto.tracking import short
 from verivote.election.publishing import (
     check_inclusion,
     create_signers,
@@ -29,7 +30,6 @@ from verivote.election.service import (
     init_election,
     load_context,
 )
-from verivote.election.tracking import short
 from verivote.model.manifest import ManifestError, load_manifest
 from verivote.store import Store, StoreError, database_url, make_engine, migrate
 

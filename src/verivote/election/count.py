@@ -21,15 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from verivote.board.checkpoint import open_checkpoint
-from verivote.crypto.hashing import hash_items
 from verivote.election.publishing import make_checkpoint, verifier_keys
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
-from verivote.model.manifest import Manifest
-from verivote.model.result import Result
-from verivote.rules.majlis import count_majlis, count_majlis_runoff, parse_fraction
-from verivote.rules.plurality import BlockTally
-from verivote.rules.tiebreak import PublicLot
+from verivote.rules.districts import count_districts, lot_seed
 from verivote.store import Store
 
 
@@ -46,31 +41,6 @@ def find_entry(store: Store, election_id: str, entry_type: str) -> dict[str, Any
                 return doc
         end = start
     return None
-
-
-def lot_seed(origin: str, size: int, root: bytes) -> bytes:
-    """The public seed of every lot of the count (see the module docstring)."""
-    return hash_items("lot-seed", origin, size, root)
-
-
-def count_districts(
-    manifest: Manifest, decrypted: dict[str, Any], seed: bytes
-) -> dict[str, Result]:
-    """The count of every district from the decrypted tallies: pure, no I/O."""
-    threshold = parse_fraction(manifest.threshold)
-    results: dict[str, Result] = {}
-    for district in manifest.districts:
-        tally = decrypted["districts"][district.id]
-        codes = [c.code for c in district.candidates]
-        votes = {code: int(tally["votes"][code]) for code in codes}
-        blank = int(tally["blank"])
-        block = BlockTally(votes, int(tally["ballots"]) - blank, blank)
-        lot = PublicLot(seed, district.id)
-        if manifest.round == 2:
-            results[district.id] = count_majlis_runoff(block, codes, district.seats, lot)
-        else:
-            results[district.id] = count_majlis(block, codes, district.seats, lot, threshold)
-    return results
 
 
 def run_count(store: Store, ctx: ElectionContext, keys_dir: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from verivote.crypto.ceremony import CeremonyTranscript
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
+from verivote.rules.districts import runoff_districts
 from verivote.store import Store
 
 
@@ -26,18 +27,7 @@ def runoff_manifest(
     """The round-2 manifest, or None when every seat was filled in round 1."""
     if ctx.manifest.round != 1:
         raise ElectionError("a runoff follows a first round only")
-    districts = []
-    for district in ctx.manifest.districts:
-        result = count["districts"][district.id]
-        empty = result["seats"] - len(result["elected"])
-        field = result.get("runoff") or []
-        if empty <= 0 or not field:
-            continue
-        by_code = {c.code: c for c in district.candidates}
-        data = district.model_dump(mode="json")
-        data["seats"] = min(empty, len(field))
-        data["candidates"] = [by_code[code].model_dump(mode="json") for code in field]
-        districts.append(data)
+    districts = runoff_districts(ctx.manifest, count)
     if not districts:
         return None
     kept = {d["id"] for d in districts}

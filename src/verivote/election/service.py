@@ -26,7 +26,7 @@ from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import write_key_share
-from verivote.election.tracking import ballot_id, tracking_code, tracking_start
+from verivote.crypto.tracking import ballot_id, tracking_code, tracking_start
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import ReplayError, Store

@@ -1,0 +1,65 @@
+"""The counting law applied to a whole election's decrypted tallies, district by district, and
+the public seed of its lots (issue 5, step `count`). Pure functions: the election package
+publishes their result and the verifier recomputes it from the record.
+
+The lot's seed is derived from the board's signed root at the close of counting,
+
+    seed = H("lot-seed", origin, size, root)
+
+so it was fixed by the board before anyone could know which tie it would break.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verivote.crypto.hashing import hash_items
+from verivote.model.manifest import Manifest
+from verivote.model.result import Result
+from verivote.rules.majlis import count_majlis, count_majlis_runoff, parse_fraction
+from verivote.rules.plurality import BlockTally
+from verivote.rules.tiebreak import PublicLot
+
+
+def lot_seed(origin: str, size: int, root: bytes) -> bytes:
+    """The public seed of every lot of the count (see the module docstring)."""
+    return hash_items("lot-seed", origin, size, root)
+
+
+def count_districts(
+    manifest: Manifest, decrypted: dict[str, Any], seed: bytes
+) -> dict[str, Result]:
+    """The count of every district from the decrypted tallies: pure, no I/O."""
+    threshold = parse_fraction(manifest.threshold)
+    results: dict[str, Result] = {}
+    for district in manifest.districts:
+        tally = decrypted["districts"][district.id]
+        codes = [c.code for c in district.candidates]
+        votes = {code: int(tally["votes"][code]) for code in codes}
+        blank = int(tally["blank"])
+        block = BlockTally(votes, int(tally["ballots"]) - blank, blank)
+        lot = PublicLot(seed, district.id)
+        if manifest.round == 2:
+            results[district.id] = count_majlis_runoff(block, codes, district.seats, lot)
+        else:
+            results[district.id] = count_majlis(block, codes, district.seats, lot, threshold)
+    return results
+
+
+def runoff_districts(manifest: Manifest, count: dict[str, Any]) -> list[dict[str, Any]]:
+    """The districts of round 2 (as manifest JSON) from round 1's published count: each
+    district with R empty seats and a runoff field gets min(R, field) seats and the field's
+    candidates, in the field's order, with their codes, names and factions."""
+    districts = []
+    for district in manifest.districts:
+        result = count["districts"][district.id]
+        empty = result["seats"] - len(result["elected"])
+        field = result.get("runoff") or []
+        if empty <= 0 or not field:
+            continue
+        by_code = {c.code: c for c in district.candidates}
+        data = district.model_dump(mode="json")
+        data["seats"] = min(empty, len(field))
+        data["candidates"] = [by_code[code].model_dump(mode="json") for code in field]
+        districts.append(data)
+    return districts
