@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from verivote.cli.election import Db, ElectionId, _context, _store
+from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, KeysDir, _context, _store
 from verivote.cli.errors import UserError
 from verivote.crypto.keyfile import read_key_share
 from verivote.election.decryption import combine, decrypt_as_guardian
@@ -213,9 +213,7 @@ def _results_table(ctx: ElectionContext, result: dict[str, Any]) -> Table:
 def count_command(
     election: ElectionId = None,
     db: Db = None,
-    keys_dir: Annotated[
-        Path, typer.Option("--keys-dir", help="Folder of the election's signing keys.")
-    ] = Path("verivote-keys"),
+    keys_dir: KeysDir = DEFAULT_KEYS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the count as JSON.")] = False,
 ) -> None:
     """Apply the counting law to the decrypted tally: seats, runoff fields and lots."""
@@ -290,9 +288,7 @@ def runoff_command(
 
 def publish_command(
     directory: Annotated[Path, typer.Argument(help="Folder to write the record into.")],
-    keys_dir: Annotated[
-        Path, typer.Option("--keys-dir", help="Folder of the election's signing keys.")
-    ] = Path("verivote-keys"),
+    keys_dir: KeysDir = DEFAULT_KEYS,
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
