@@ -26,6 +26,9 @@ def _shared() -> Path:
 
 
 SHARED = _shared()
+
+# The session-wide election records of the verifier's tests, shared with the tamper suite.
+pytest_plugins = ["tests.verify_fixtures"]
 RCTAB = SHARED / "testdata" / "rctab"
 
 

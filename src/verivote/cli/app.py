@@ -27,6 +27,7 @@ from verivote.cli.steps import (
     tally_command,
 )
 from verivote.cli.tabulate import tabulate
+from verivote.cli.verify import verify_command
 from verivote.model.ballot_csv import BallotFormatError
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ app.command("decrypt")(decrypt_command)
 app.command("count")(count_command)
 app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)
+app.command("verify")(verify_command)
 
 
 def _version(value: bool) -> None:

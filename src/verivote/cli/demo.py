@@ -23,6 +23,7 @@ from verivote.cli.errors import UserError
 from verivote.crypto.groups import GROUP_NAMES
 from verivote.sim.election import RoundOutcome, run_election
 from verivote.store import Store, make_engine, migrate
+from verivote.verify import verify_record
 
 
 def demo(
@@ -69,8 +70,15 @@ def demo(
             store, folder, voters, seed, group, progress=progress, processes=cores
         )
     elapsed = time.perf_counter() - started
+    # The independent verifier re-checks both published records, as any observer would.
+    assert first.record is not None
+    checked = [verify_record(first.record)]
+    if second is not None and second.record is not None:
+        checked.append(verify_record(second.record, previous=first.record))
     if as_json:
-        typer.echo(json.dumps(_summary_json(first, second, folder), ensure_ascii=False, indent=2))
+        doc = _summary_json(first, second, folder)
+        doc["verified"] = [r.valid for r in checked]
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     console.print(_table(first, second))
     console.print(
@@ -83,6 +91,15 @@ def demo(
         f"records: [bold]{first.record}[/]" + (f" and [bold]{second.record}[/]" if second else "")
     )
     console.print(f"database and keys: {folder}")
+    for report, name in zip(checked, ("round 1", "round 2"), strict=False):
+        failed = report.failed()
+        verdict = "[bold green]valid[/]" if report.valid else f"[bold red]INVALID[/] ({failed})"
+        console.print(
+            f"verifier on the {name} record: {verdict}, {len(report.checks)} checks, "
+            f"{report.ballots_per_second:,.0f} ballots/s"
+        )
+    if not all(r.valid for r in checked):
+        raise typer.Exit(1)
 
 
 def _names(outcome: RoundOutcome) -> dict[str, str]:

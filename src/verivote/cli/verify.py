@@ -1,0 +1,124 @@
+"""`verivote verify RECORD_DIR`: the independent verifier (`verivote.verify`) on a published
+record. Exit 0 when every check passes, 1 when any fails, 2 when the record cannot be read."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from verivote.verify import Check, RecordError, Report, verify_record
+
+SHOWN = 3
+"""Failures shown per check in the table (--json gives them all)."""
+
+
+@contextmanager
+def _ballot_bar(console: Console) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for the ballots, shown from the first ballot on (none for none)."""
+    bars: Progress | None = None
+    task: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bars, task
+        if total == 0:
+            return
+        if bars is None:
+            bars = Progress(
+                TextColumn("checking ballots"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            bars.start()
+            task = bars.add_task("ballots", total=total)
+        bars.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bars is not None:
+            bars.stop()
+
+
+def _result(check: Check) -> str:
+    if check.passed is None:
+        return "[yellow]skipped[/]"
+    return "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
+
+
+def _failures(check: Check) -> str:
+    if check.skipped is not None:
+        return escape(check.skipped)
+    lines = [
+        escape(f"entry {f.entry}: {f.reason}" if f.entry is not None else f.reason)
+        for f in check.failures[:SHOWN]
+    ]
+    if len(check.failures) > SHOWN:
+        lines.append(f"… {len(check.failures) - SHOWN} more (see --json)")
+    return "\n".join(lines)
+
+
+def render(report: Report, console: Console) -> None:
+    """The table of checks, the ballot rate, and the verdict."""
+    table = Table(title="Verification", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("items", justify="right")
+    table.add_column("failures")
+    for check in report.checks:
+        table.add_row(check.id, _result(check), f"{check.items:,}", _failures(check))
+    console.print(table)
+    ballots = report.check("ballots").items + report.check("challenged").items
+    console.print(f"{ballots:,} ballots verified, {report.ballots_per_second:,.0f} ballots/s")
+    skipped = [c.id for c in report.checks if c.passed is None]
+    if report.valid and skipped:
+        console.print(
+            f"[bold green]the record verifies[/], except what was not checked: {', '.join(skipped)}"
+        )
+    elif report.valid:
+        console.print("[bold green]the record verifies[/]")
+    else:
+        console.print(f"[bold red]the record does NOT verify[/]: {', '.join(report.failed())}")
+
+
+def verify_command(
+    record: Annotated[Path, typer.Argument(help="The record folder (the one holding log/).")],
+    since: Annotated[
+        Path | None,
+        typer.Option("--since", help="An earlier signed checkpoint the record must extend."),
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="For a round-2 record: the round-1 record folder."),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="Processes checking ballots (default: every core)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Verify a published election record on its own: every check, pass or fail."""
+    console = Console(stderr=as_json)
+    try:
+        with _ballot_bar(console) as progress:
+            report = verify_record(record, since, previous, jobs, progress)
+    except RecordError as exc:
+        sys.stderr.write(f"verivote: error: cannot read the record: {exc}\n")
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        render(report, console)
+    raise typer.Exit(0 if report.valid else 1)

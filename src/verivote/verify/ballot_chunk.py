@@ -1,0 +1,135 @@
+"""The costly part of the `ballots` and `challenged` checks, for one chunk of ballot entries:
+every ballot's proofs (`check_ballot`, or a batch for eg4096), every challenged ballot's
+opening (`check_opened`), and the chunk's share of the tally's sums. Pure: a chunk's result
+depends on the chunk alone, so chunks run in any order on any process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verivote.crypto.ballot import BallotError, check_ballot, check_opened
+from verivote.crypto.elgamal import ElectionKey
+from verivote.crypto.groups import get_group
+from verivote.model.manifest import Manifest
+from verivote.verify.ballot_batch import batch_accepts
+from verivote.verify.ballot_facts import Facts, entry_facts
+from verivote.verify.sums import DistrictSum, Encoded, Pair, Sums, countable, encode_sums
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every chunk needs: the election, its key (None: proofs cannot be checked) and the
+    tally's cutoff (cast ballots below it are summed; None: no tally to compare with)."""
+
+    manifest: Manifest
+    base_hash: bytes
+    key: ElectionKey[Any] | None
+    cutoff: int | None
+
+
+@dataclass
+class ChunkResult:
+    """Entries refused (bad proof, bad opening), cast entries the tally cannot count, the sums
+    of the counted ones, and every entry's facts, all by board index."""
+
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    uncountable: list[tuple[int, str]] = field(default_factory=list)
+    sums: Encoded = field(default_factory=dict)
+    facts: dict[int, Facts] = field(default_factory=dict)
+    ballots: int = 0
+
+
+def opening_problem(manifest: Manifest, key: ElectionKey[Any], doc: dict[str, Any]) -> str | None:
+    """Why a challenged ballot's revealed choices and nonces do not open it, or None."""
+    ballot = doc["ballot"]
+    choices, nonces = doc.get("choices"), doc.get("nonces")
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        return "the revealed choices are not a list of candidate codes"
+    district = manifest.district(ballot["district"])
+    codes = {c.code for c in district.candidates}
+    if len(set(choices)) != len(choices) or not set(choices) <= codes:
+        return "the revealed choices are not distinct candidates of the ballot's district"
+    if len(choices) > district.seats:
+        return f"{len(choices)} revealed choices for {district.seats} seats"
+    if not isinstance(nonces, list):
+        return "the revealed nonces are not a list"
+    try:
+        values = [key.group.decode_scalar(bytes.fromhex(n)) for n in nonces]
+    except (TypeError, ValueError):
+        return "a revealed nonce is not a scalar"
+    if not check_opened(key, ballot, choices, values):
+        return "the revealed choices and nonces do not re-encrypt to the ballot"
+    return None
+
+
+def _proofs(
+    setup: Setup, docs: Sequence[tuple[int, dict[str, Any]]]
+) -> tuple[list[tuple[int, str]], dict[int, list[Pair]]]:
+    """(entries refused with the reason, ciphertexts of the accepted ballots by index)."""
+    key = setup.key
+    assert key is not None
+    refused: list[tuple[int, str]] = []
+    accepted: dict[int, list[Pair]] = {}
+    ballots = [doc.get("ballot") for _, doc in docs]
+    batched: list[list[Pair] | None] = [None] * len(docs)
+    if key.group.name == "eg4096" and len(docs) > 1:
+        batched = batch_accepts(setup.manifest, key, setup.base_hash, ballots)
+    for (index, doc), ballot, pairs in zip(docs, ballots, batched, strict=True):
+        if not isinstance(ballot, dict):
+            refused.append((index, "the entry holds no ballot"))
+            continue
+        if pairs is None:
+            try:
+                cts = check_ballot(setup.manifest, key, setup.base_hash, ballot)
+            except BallotError as exc:
+                refused.append((index, str(exc)))
+                continue
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                # check_ballot lets some malformed shapes through as these (a proof that is
+                # not an object, say); a malformed ballot is refused all the same.
+                refused.append((index, f"the ballot is malformed ({exc!r})"))
+                continue
+            pairs = [(c.alpha, c.beta) for c in cts]
+        accepted[index] = pairs
+        if doc.get("type") == "ballot-challenged":
+            try:
+                problem = opening_problem(setup.manifest, key, doc)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                problem = f"the opening is malformed ({exc!r})"
+            if problem is not None:
+                refused.append((index, problem))
+    return refused, accepted
+
+
+def check_chunk(setup: Setup, chunk: Sequence[tuple[int, bytes]]) -> ChunkResult:
+    """Check the ballot entries (board index, entry bytes) of one chunk."""
+    docs = [(index, json.loads(raw)) for index, raw in chunk]
+    group = get_group(setup.manifest.group)
+    result = ChunkResult(ballots=len(docs))
+    result.facts = {index: entry_facts(setup.base_hash, doc) for index, doc in docs}
+    accepted: dict[int, list[Pair]] = {}
+    if setup.key is not None:
+        result.refused, accepted = _proofs(setup, docs)
+    if setup.cutoff is None:
+        return result
+    layout = {d.id: tuple(c.code for c in d.candidates) for d in setup.manifest.districts}
+    election = setup.base_hash.hex()
+    sums: Sums = {}
+    for index, doc in docs:
+        if doc.get("type") != "ballot-cast" or index >= setup.cutoff:
+            continue
+        ballot = doc.get("ballot")
+        pairs = accepted.get(index)
+        if pairs is None:
+            try:
+                pairs = countable(group, layout, election, ballot)
+            except ValueError as exc:
+                result.uncountable.append((index, str(exc)))
+                continue
+        assert isinstance(ballot, dict)
+        sums.setdefault(ballot["district"], DistrictSum()).add(group, pairs)
+    result.sums = encode_sums(group, sums)
+    return result

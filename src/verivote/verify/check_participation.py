@@ -1,0 +1,80 @@
+"""Check `participation`: every ballot was published while its station's polls were open, and
+each station's closing statement publishes as many ballots as the board holds for it.
+
+The closing count (`ballots_cast` of polls-close) stands in for the number of voters checked
+in at the station until check-ins are published per station (a later issue); it is counted
+from the cast ballots, so fewer ballots on the board than it says means ballots went missing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from verivote.verify.context import Election
+from verivote.verify.loader import Board
+from verivote.verify.report import Check
+
+
+def _polls(board: Board, stations: set[str], kind: str, check: Check) -> dict[str, int]:
+    """Index of each station's polls-open or polls-close entry; repeats are failures."""
+    out: dict[str, int] = {}
+    for index, doc in board.of_type(kind):
+        station = doc.get("station")
+        if not isinstance(station, str) or station not in stations:
+            check.fail(index, f"{kind} at {station!r}, not a station of the manifest")
+        elif station in out:
+            check.fail(index, f"{kind} at {station} a second time (first: entry {out[station]})")
+        else:
+            out[station] = index
+    return out
+
+
+def check_participation(board: Board, election: Election) -> Check:
+    """Per station of the manifest: polls open at most once and close at most once, after
+    opening; every cast or challenged ballot comes after the polls-open and before the
+    polls-close of its station; a station that opened was closed; and the cast ballots on the
+    board are exactly the closing count (more would be ballots without voters, fewer lost
+    ballots; see the module docstring)."""
+    stations = {s.id for s in election.manifest.stations}
+    check = Check("participation", items=len(stations))
+    opened = _polls(board, stations, "polls-open", check)
+    closed = _polls(board, stations, "polls-close", check)
+    cast: Counter[str] = Counter()
+    for index, doc in board.ballots():
+        ballot = doc.get("ballot")
+        station = ballot.get("station") if isinstance(ballot, dict) else None
+        if not isinstance(station, str) or station not in stations:
+            check.fail(index, f"a ballot at {station!r}, not a station of the manifest")
+            continue
+        if doc["type"] == "ballot-cast":
+            cast[station] += 1
+        if station not in opened or index < opened[station]:
+            check.fail(index, f"a ballot at {station} before its polls opened")
+        elif station in closed and index > closed[station]:
+            check.fail(
+                index, f"a ballot at {station} after its polls closed (entry {closed[station]})"
+            )
+    for station, index in sorted(opened.items(), key=lambda item: item[1]):
+        if station not in closed:
+            check.fail(index, f"the polls at {station} opened and never closed")
+        elif closed[station] < index:
+            check.fail(closed[station], f"the polls at {station} closed before they opened")
+    for station, index in sorted(closed.items(), key=lambda item: item[1]):
+        published = board.docs[index]
+        assert published is not None
+        count = published.get("ballots_cast")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            check.fail(index, f"{station}: ballots_cast {count!r} is not a count")
+        elif cast[station] > count:
+            check.fail(
+                index,
+                f"{station}: {cast[station]} ballots cast on the board, more than "
+                f"the {count} published at the close",
+            )
+        elif cast[station] < count:
+            check.fail(
+                index,
+                f"{station}: {count} ballots published at the close, only "
+                f"{cast[station]} on the board: ballots are missing",
+            )
+    return check.close()

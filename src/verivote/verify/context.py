@@ -1,0 +1,39 @@
+"""What the later checks know once the manifest and the ceremony have been checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from verivote.crypto.ceremony import CeremonyTranscript
+from verivote.crypto.elgamal import ElectionKey
+from verivote.crypto.group import Group
+from verivote.model.manifest import Manifest
+
+Layout = dict[str, tuple[str, ...]]
+"""Each district's candidate codes in the manifest's order: the order of a ballot's
+selections and of a tally's ciphertexts."""
+
+BLANK = "blank"
+"""The label of the blank flag among a district's tally ciphertexts and partial decryptions."""
+
+
+@dataclass(frozen=True)
+class Election:
+    """The election the record is of: its manifest (entry 0), base hash and group."""
+
+    manifest: Manifest
+    base_hash: bytes
+    group: Group[Any]
+
+    @property
+    def layout(self) -> Layout:
+        return {d.id: tuple(c.code for c in d.candidates) for d in self.manifest.districts}
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The checked ceremony transcript and the joint election key it gives."""
+
+    transcript: CeremonyTranscript
+    key: ElectionKey[Any]

@@ -1,0 +1,121 @@
+"""What the verifier says about a record: one named check per property, each with the entries
+that fail it (the JSON form is part of the public interface; see `Report.to_json`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CHECKS: dict[str, str] = {
+    "board": "bulletin board: canonical entries, Merkle root, signatures",
+    "manifest": "manifest and election base hash",
+    "ceremony": "key ceremony transcript",
+    "ballots": "cast ballots: proofs, tracking-code chains, no ballot twice",
+    "challenged": "challenged ballots: proofs, openings, never cast",
+    "tally": "encrypted tally is the product of the cast ballots",
+    "decryption": "threshold decryption of the tally",
+    "count": "seats by the counting law, lots seeded by the board",
+    "runoff": "round 2 holds exactly round 1's runoff fields",
+    "participation": "polls: ballots only while open, as many as published",
+}
+"""Every check's stable id and its name, in the order they are run and reported."""
+
+MAX_FAILURES = 1000
+"""Failures kept per check; beyond it one last failure says how many more there were (a
+record of millions of bad ballots must not need gigabytes to report)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One thing wrong: the board entry it is about (None: the record as a whole) and why."""
+
+    entry: int | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entry": self.entry, "reason": self.reason}
+
+
+@dataclass
+class Check:
+    """The outcome of one check. `skipped` (a reason) marks a check that was not run: it
+    neither passes nor fails."""
+
+    id: str
+    items: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    skipped: str | None = None
+    _dropped: int = 0
+
+    @property
+    def name(self) -> str:
+        return CHECKS[self.id]
+
+    @property
+    def passed(self) -> bool | None:
+        """True or False; None for a skipped check."""
+        if self.skipped is not None:
+            return None
+        return not self.failures
+
+    def fail(self, entry: int | None, reason: str) -> None:
+        if len(self.failures) < MAX_FAILURES:
+            self.failures.append(Failure(entry, reason))
+        else:
+            self._dropped += 1
+
+    def close(self) -> Check:
+        """Add the count of failures not kept, if any; returns the check itself."""
+        if self._dropped:
+            self.failures.append(Failure(None, f"and {self._dropped} more failures"))
+            self._dropped = 0
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "passed": self.passed,
+            "items": self.items,
+            "failures": [f.to_json() for f in self.failures],
+        }
+        if self.skipped is not None:
+            doc["skipped"] = self.skipped
+        return doc
+
+
+def blocked(check_id: str, reason: str) -> Check:
+    """A check that cannot be run because the record lacks what it needs: it fails."""
+    check = Check(check_id)
+    check.fail(None, f"not checked: {reason}")
+    return check
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every check of one record, in the order of `CHECKS`, and the ballot-checking rate."""
+
+    checks: tuple[Check, ...]
+    ballots_per_second: float
+
+    @property
+    def valid(self) -> bool:
+        """No check failed (a skipped check does not make a record invalid)."""
+        return all(c.passed is not False for c in self.checks)
+
+    def check(self, check_id: str) -> Check:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    def failed(self) -> list[str]:
+        """The ids of the checks that failed."""
+        return [c.id for c in self.checks if c.passed is False]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "checks": [c.to_json() for c in self.checks],
+            "ballots_per_second": round(self.ballots_per_second, 1),
+        }

@@ -1,0 +1,91 @@
+"""The encrypted sums of cast ballots, per district, as the `tally` check recomputes them.
+
+A ballot adds each selection's ciphertext and its blank flag's into its district's sums, as
+the election's tally does. The elements are read without the membership test here ("loosely")
+where that test is expensive (eg4096): the `ballots` check proves every cast ballot's
+elements to be members, and a record where it fails is invalid whatever the sums say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from verivote.crypto.group import Group
+from verivote.verify.context import Layout
+
+Pair = tuple[Any, Any]
+
+
+def loose_element(group: Group[Any], raw: bytes) -> Any:
+    """An element from its encoding, validated unless the group is eg4096 (see above)."""
+    if group.name == "eg4096":
+        if len(raw) != group.element_bytes:
+            raise ValueError(f"an encoded element is {group.element_bytes} bytes")
+        return int.from_bytes(raw, "big")
+    return group.decode(raw)
+
+
+def loose_pair(group: Group[Any], doc: Any) -> Pair:
+    """A ciphertext {"alpha": hex, "beta": hex} read loosely; ValueError if malformed."""
+    try:
+        return (
+            loose_element(group, bytes.fromhex(doc["alpha"])),
+            loose_element(group, bytes.fromhex(doc["beta"])),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"a ciphertext is malformed ({exc!r})") from None
+
+
+def countable(group: Group[Any], layout: Layout, election: str, ballot: Any) -> list[Pair]:
+    """The ciphertexts a ballot adds to its district's sums (selections in order, then the
+    blank flag); ValueError saying why the election's tally could not count it."""
+    try:
+        if ballot.get("election") != election:
+            raise ValueError("the ballot is of another election")
+        codes = layout.get(ballot["district"])
+        if codes is None:
+            raise ValueError(f"district {ballot['district']!r} is not in the manifest")
+        selections = ballot["selections"]
+        if tuple(s["candidate"] for s in selections) != codes:
+            raise ValueError("the selections are not the district's candidates in order")
+        pairs = [loose_pair(group, s["ciphertext"]) for s in selections]
+        pairs.append(loose_pair(group, ballot["blank"]["ciphertext"]))
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"the ballot is malformed ({exc!r})") from None
+    return pairs
+
+
+@dataclass
+class DistrictSum:
+    """A district's ballots and the product of each of its ciphertexts (blank flag last)."""
+
+    ballots: int = 0
+    pairs: list[Pair] = field(default_factory=list)
+
+    def add(self, group: Group[Any], pairs: list[Pair], ballots: int = 1) -> None:
+        if not self.pairs:
+            self.pairs = [(group.identity(), group.identity()) for _ in pairs]
+        self.pairs = [
+            (group.mul(a, x), group.mul(b, y))
+            for (a, b), (x, y) in zip(self.pairs, pairs, strict=True)
+        ]
+        self.ballots += ballots
+
+
+Sums = dict[str, DistrictSum]
+Encoded = dict[str, tuple[int, list[tuple[bytes, bytes]]]]
+"""Sums as bytes, to send from a worker process."""
+
+
+def encode_sums(group: Group[Any], sums: Sums) -> Encoded:
+    return {
+        d: (s.ballots, [(group.encode(a), group.encode(b)) for a, b in s.pairs])
+        for d, s in sums.items()
+    }
+
+
+def merge_sums(group: Group[Any], into: Sums, part: Encoded) -> None:
+    for district, (ballots, pairs) in part.items():
+        loose = [(loose_element(group, a), loose_element(group, b)) for a, b in pairs]
+        into.setdefault(district, DistrictSum()).add(group, loose, ballots)

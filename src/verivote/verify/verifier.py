@@ -1,0 +1,99 @@
+"""`verify_record`: every check of `verivote.verify.report.CHECKS` on one record, in order.
+
+Each check is reported even when an earlier one fails, as far as what it needs can be read:
+without a usable manifest nothing past it can be checked; without an election key the
+ballots' proofs and the decryption cannot be, but the chains, the tally's sums, the count and
+the polls still are.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from verivote.verify.ballot_chunk import Setup
+from verivote.verify.ballot_pool import run_chunks
+from verivote.verify.check_ballots import check_ballots
+from verivote.verify.check_board import check_board
+from verivote.verify.check_ceremony import check_ceremony
+from verivote.verify.check_count import check_count
+from verivote.verify.check_decryption import check_decryption
+from verivote.verify.check_manifest import check_manifest
+from verivote.verify.check_participation import check_participation
+from verivote.verify.check_runoff import PreviousRound, check_runoff
+from verivote.verify.check_tally import check_tally, tally_cutoff
+from verivote.verify.context import Election
+from verivote.verify.loader import Board, RecordError, load_board, read_note
+from verivote.verify.report import CHECKS, Check, Report, blocked
+from verivote.verify.sums import Sums, merge_sums
+
+Progress = Callable[[int, int], None]
+
+
+def verify_record(
+    directory: str | os.PathLike[str],
+    since: str | os.PathLike[str] | None = None,
+    previous: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Verify the election record in `directory`.
+
+    `since`: an earlier signed checkpoint the record must extend. `previous`: for a round-2
+    record, the round-1 record (verified too). `jobs`: processes for the ballots (default:
+    every core). `progress(done, total)`: ballots checked so far.
+    Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
+    """
+    board = load_board(directory)
+    since_note = read_note(since) if since is not None else None
+    first = None
+    if previous is not None:
+        try:
+            prior = load_board(previous)
+        except RecordError as exc:
+            raise RecordError(f"--previous: {exc}") from None
+        prior_report, prior_election = _verify(prior, None, None, jobs, None)
+        first = PreviousRound(prior, prior_election, prior_report)
+    report, _ = _verify(board, since_note, first, jobs, progress)
+    return report
+
+
+def _verify(
+    board: Board,
+    since_note: str | None,
+    previous: PreviousRound | None,
+    jobs: int | None,
+    progress: Progress | None,
+) -> tuple[Report, Election | None]:
+    checks: list[Check] = [check_board(board, since_note)]
+    manifest_check, election = check_manifest(board)
+    checks.append(manifest_check)
+    if election is None:
+        rest = [blocked(c, "no usable manifest in entry 0") for c in list(CHECKS)[2:]]
+        return Report((*checks, *rest), 0.0), None
+    ceremony_check, keys = check_ceremony(board, election)
+    checks.append(ceremony_check)
+    cutoff = tally_cutoff(board)
+    setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff)
+    work = [(index, board.entries[index]) for index, _ in board.ballots()]
+    started = time.perf_counter()
+    results = run_chunks(setup, work, jobs, progress)
+    elapsed = time.perf_counter() - started
+    sums: Sums = {}
+    for result in results:
+        merge_sums(election.group, sums, result.sums)
+    refused = [r for result in results for r in result.refused]
+    uncountable = [u for result in results for u in result.uncountable]
+    facts = {index: f for result in results for index, f in result.facts.items()}
+    checks.extend(check_ballots(board, election, keys is not None, refused, facts))
+    checks.append(check_tally(board, election, sums, uncountable))
+    if keys is None:
+        checks.append(blocked("decryption", "no usable election key (see ceremony)"))
+    else:
+        checks.append(check_decryption(board, election, keys))
+    checks.append(check_count(board, election))
+    checks.append(check_runoff(board, election, previous))
+    checks.append(check_participation(board, election))
+    rate = len(work) / elapsed if work and elapsed > 0 else 0.0
+    return Report(tuple(checks), rate), election
