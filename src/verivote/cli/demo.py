@@ -27,7 +27,7 @@ from verivote.verify import verify_record
 
 
 def demo(
-    voters: Annotated[int, typer.Option(min=50, help="Voters in the whole province.")] = 2500,
+    voters: Annotated[int, typer.Option(min=50, help="Voters in the whole province.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic election.")] = 2024,
     group: Annotated[
         str,
