@@ -151,3 +151,14 @@ def test_the_blank_flag_is_set_exactly_when_the_ballot_has_no_mark(
         forged["blank"] = other["blank"]
         with pytest.raises(BallotError, match=r"contest proof|blank-flag proof"):
             check_ballot(manifest, ek, h, forged)
+
+
+@pytest.mark.parametrize("part", ["proof", "ciphertext"])
+def test_a_ballot_whose_parts_are_not_objects_is_refused_not_crashed(
+    setup: tuple[Manifest, ElectionKey[Any], bytes], part: str
+) -> None:
+    manifest, ek, h = setup
+    ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
+    ballot["selections"][0][part] = "not an object"
+    with pytest.raises(BallotError, match="malformed"):
+        check_ballot(manifest, ek, h, ballot)

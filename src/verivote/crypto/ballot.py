@@ -236,7 +236,8 @@ def check_ballot(
         raise
     except InvalidElement as exc:
         raise BallotError(f"a ciphertext is not a group element ({exc})") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # AttributeError: a part that should be an object is a string or a number.
         raise BallotError(f"the ballot is malformed ({exc})") from None
 
 
