@@ -1,0 +1,1 @@
+"""Polling day: the voter roll, check-in, stations (DESIGN.md, package `polling`)."""
