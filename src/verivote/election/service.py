@@ -16,6 +16,7 @@ A ballot is checked completely before anything is written; a refused ballot leav
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,6 @@ def load_context(store: Store, election_id: str) -> ElectionContext:
 
 
 def json_loads(data: bytes) -> dict[str, Any]:
-    import json
-
     doc = json.loads(data)
     if not isinstance(doc, dict):
         raise ElectionError("a board entry is not a JSON object")
