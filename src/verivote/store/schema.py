@@ -28,6 +28,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    SmallInteger,
     Table,
     Text,
     UniqueConstraint,
@@ -129,4 +130,32 @@ tally_parts = Table(
     # Canonical JSON of the chunk's partial product (elements as hex).
     Column("part", LargeBinary, nullable=False),
     CheckConstraint("chunk_start >= 0 AND chunk_end > chunk_start", name="chunk_range"),
+)
+
+voters = Table(
+    "voters",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("national_code", Text, primary_key=True),
+    Column("district_id", Text, nullable=False),
+    Column("minority", Text, nullable=True),
+)
+
+# A check-in: the voter, the station and the hour only (migration 0004). The primary key is
+# the once-only rule itself.
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("election_id", Text, primary_key=True),
+    Column("national_code", Text, primary_key=True),
+    Column("station_id", Text, nullable=False),
+    Column("hour", SmallInteger, nullable=False),
+    Column("request_id", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["election_id", "national_code"],
+        ["voters.election_id", "voters.national_code"],
+        name="fk_checkins_voters",
+    ),
+    UniqueConstraint("election_id", "request_id", name="uq_checkins_request_id"),
+    CheckConstraint("hour >= 0 AND hour <= 23", name="hour_range"),
 )
