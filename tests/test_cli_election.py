@@ -140,3 +140,31 @@ def test_every_step_of_an_election_as_commands(
     ok("publish", str(tmp_path / "record"), "--election", "test-2024", *db, *keys)
     assert check_record(tmp_path / "record") == []
     assert "Tabriz" in (tmp_path / "record" / "results.md").read_text(encoding="utf-8")
+
+
+def test_roll_import_reports_added_and_rejected_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(small_manifest_data()), encoding="utf-8")
+    db = ["--db", f"sqlite:///{tmp_path / 'e.db'}"]
+    assert (
+        cli(capsys, "election", "init", str(manifest), *db, "--keys-dir", str(tmp_path / "k"))[0]
+        == 0
+    )
+    roll = tmp_path / "roll.csv"
+    roll.write_text(
+        "national_code,birth_date,district\n"
+        "0012345679,1980-01-01,tabriz\n"
+        "0012345676,1980-01-01,tabriz\n"
+        "0012345679,1980-01-01,tabriz\n",
+        encoding="utf-8",
+    )
+    code, _, err = cli(capsys, "roll", "import", str(roll), *db)
+    assert code == 0, err
+    assert "1 voters added" in err
+    assert "line 3: invalid national code" in err
+    assert "line 4: duplicate national code" in err
+    code, _, err = cli(capsys, "roll", "import", str(tmp_path / "none.csv"), *db)
+    assert code == 1
+    assert "no such roll file" in err

@@ -18,6 +18,7 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
+from verivote.cli.roll import roll_app
 from verivote.cli.steps import (
     count_command,
     decrypt_command,
@@ -51,6 +52,7 @@ app.command("count")(count_command)
 app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)
 app.command("verify")(verify_command)
+app.add_typer(roll_app, name="roll")
 
 
 def _version(value: bool) -> None:

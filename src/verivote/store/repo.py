@@ -87,6 +87,11 @@ class Store:
 
     # -- elections -------------------------------------------------------------------------
 
+    @property
+    def engine(self) -> Engine:
+        """The engine, for the modules that keep their own tables (`verivote.store.roll`)."""
+        return self._engine
+
     def create_election(self, election_id: str, base_hash: str, manifest: bytes) -> None:
         """Record a new election; StoreError if one with this id exists."""
         if not election_id:
