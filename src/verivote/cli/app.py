@@ -19,6 +19,7 @@ from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
 from verivote.cli.roll import roll_app
+from verivote.cli.serve import serve_command, stations_app
 from verivote.cli.steps import (
     count_command,
     decrypt_command,
@@ -53,6 +54,8 @@ app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)
 app.command("verify")(verify_command)
 app.add_typer(roll_app, name="roll")
+app.add_typer(stations_app, name="stations")
+app.command("serve")(serve_command)
 
 
 def _version(value: bool) -> None:

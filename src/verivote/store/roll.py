@@ -9,6 +9,8 @@ own row and gets the same answer, without a second record.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -17,7 +19,7 @@ from typing import Literal
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from verivote.store.schema import checkins, voters
+from verivote.store.schema import checkins, station_tokens, voters
 
 Status = Literal["accepted", "already_voted", "not_eligible", "wrong_district"]
 _ROWS = 5000
@@ -113,3 +115,30 @@ def turnout(engine: Engine, election_id: str) -> dict[str, int]:
             .group_by(checkins.c.station_id)
         ).all()
     return {station: int(n) for station, n in rows}
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(engine: Engine, election_id: str, station_id: str) -> str:
+    """A new random token for a station's device; only its hash is stored. Shown once."""
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(station_tokens).values(
+                token_hash=_token_hash(token), election_id=election_id, station_id=station_id
+            )
+        )
+    return token
+
+
+def station_of_token(engine: Engine, token: str) -> tuple[str, str] | None:
+    """(election, station) of a token, or None for an unknown token."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(station_tokens.c.election_id, station_tokens.c.station_id).where(
+                station_tokens.c.token_hash == _token_hash(token)
+            )
+        ).first()
+    return None if row is None else (row.election_id, row.station_id)

@@ -159,3 +159,12 @@ checkins = Table(
     UniqueConstraint("election_id", "request_id", name="uq_checkins_request_id"),
     CheckConstraint("hour >= 0 AND hour <= 23", name="hour_range"),
 )
+
+# Only the SHA-256 of each station's token is kept (migration 0005).
+station_tokens = Table(
+    "station_tokens",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
+    Column("station_id", Text, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The web application: the station's check-in API now; public pages in a later issue."""

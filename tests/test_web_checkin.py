@@ -1,0 +1,123 @@
+"""The check-in API over HTTP (FastAPI's test client) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.manifests import small_manifest_data
+from tests.store_fixtures import BACKENDS, backend_database
+from verivote.model.manifest import parse_manifest
+from verivote.store import Store, make_engine, migrate
+from verivote.store.roll import import_voters, issue_token
+from verivote.web.checkin import SECURITY_HEADERS, create_app
+
+TABRIZ_VOTER = "0012345679"
+ARMENIAN_VOTER = "0000000019"
+
+
+@pytest.fixture(params=BACKENDS)
+def client(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with backend_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine)
+        manifest = parse_manifest(small_manifest_data())
+        Store(engine).create_election(manifest.election_id, "ab" * 32, b"{}")
+        import_voters(
+            engine,
+            manifest.election_id,
+            [(TABRIZ_VOTER, "tabriz", None), (ARMENIAN_VOTER, "armenians-south", "armenian-south")],
+        )
+        tokens = {
+            s: issue_token(engine, manifest.election_id, s) for s in ("tabriz-001", "tabriz-002")
+        }
+        app = create_app(engine, manifest, clock=lambda: 9)
+        with TestClient(app) as c:
+            yield c, tokens
+        engine.dispose()
+
+
+def post(c: TestClient, token: str | None, body: object) -> tuple[int, dict[str, object]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = c.post("/api/checkin", json=body, headers=headers)
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers[name] == value
+    return r.status_code, r.json()
+
+
+def test_a_voter_is_accepted_once_and_refused_at_another_station(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    c, tokens = client
+
+    def checkin(station: str, request_id: str) -> tuple[int, dict[str, object]]:
+        body = {"national_code": TABRIZ_VOTER, "request_id": request_id}
+        return post(c, tokens[station], body)
+
+    assert checkin("tabriz-001", "req-0001") == (200, {"status": "accepted"})
+    status, doc = checkin("tabriz-002", "req-0002")
+    assert (status, doc) == (200, {"status": "already_voted", "station": "tabriz-001", "hour": 9})
+    # the device's retry of the first request gets the first answer, and no second record
+    assert checkin("tabriz-001", "req-0001") == (200, {"status": "accepted"})
+    assert c.get("/api/turnout").json()["stations"] == {"tabriz-001": 1}
+
+
+def test_voters_not_on_the_roll_or_of_another_district(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    c, tokens = client
+    token = tokens["tabriz-001"]
+    assert post(c, token, {"national_code": "0000000027", "request_id": "req-0003"})[1] == {
+        "status": "not_eligible"}  # fmt: skip
+    assert post(c, token, {"national_code": ARMENIAN_VOTER, "request_id": "req-0004"})[1] == {
+        "status": "wrong_district"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"national_code": "0012345676", "request_id": "req-0005"}, "check digit"),
+        ({"national_code": "12345", "request_id": "req-0005"}, "national_code"),
+        ({"national_code": TABRIZ_VOTER}, "request_id"),
+        ({"national_code": TABRIZ_VOTER, "request_id": "x y z !!!!"}, "request_id"),
+        ({"national_code": TABRIZ_VOTER, "request_id": "req-0005", "extra": 1}, "extra"),
+        ("not json at all", "body"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_json_error_and_changes_nothing(
+    client: tuple[TestClient, dict[str, str]], body: object, detail: str
+) -> None:
+    c, tokens = client
+    status, doc = post(c, tokens["tabriz-001"], body)
+    assert status == 400
+    assert doc["error"] == "bad_request"
+    assert detail in str(doc["detail"])
+    assert c.get("/api/turnout").json()["stations"] == {}
+
+
+@pytest.mark.parametrize("token", [None, "not-a-station"])
+def test_a_station_token_is_required(
+    client: tuple[TestClient, dict[str, str]], token: str | None
+) -> None:
+    c, _ = client
+    status, doc = post(c, token, {"national_code": TABRIZ_VOTER, "request_id": "req-0006"})
+    assert status == 401
+    assert doc["error"] == "unauthorized"
+    assert c.get("/api/turnout").json()["stations"] == {}
+
+
+def test_turnout_by_station_district_and_province(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    c, tokens = client
+    post(c, tokens["tabriz-002"], {"national_code": TABRIZ_VOTER, "request_id": "req-0007"})
+    assert c.get("/api/turnout").json() == {
+        "stations": {"tabriz-002": 1},
+        "districts": {"tabriz": 1},
+        "provinces": {"East Azerbaijan": 1},
+    }
