@@ -121,3 +121,18 @@ def test_turnout_by_station_district_and_province(
         "districts": {"tabriz": 1},
         "provinces": {"East Azerbaijan": 1},
     }
+
+
+def test_oversized_and_non_json_bodies_are_refused_unread(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    c, tokens = client
+    auth = {"Authorization": f"Bearer {tokens['tabriz-001']}"}
+    big = c.post("/api/checkin", content=b"{" + b" " * 5000 + b"}",
+                 headers={**auth, "Content-Type": "application/json"})  # fmt: skip
+    assert (big.status_code, big.json()["error"]) == (413, "too_large")
+    form = c.post("/api/checkin", data={"national_code": TABRIZ_VOTER}, headers=auth)
+    assert (form.status_code, form.json()["error"]) == (415, "unsupported_media_type")
+    for r in (big, form):
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert c.get("/api/turnout").json()["stations"] == {}

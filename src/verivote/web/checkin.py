@@ -31,6 +31,8 @@ from verivote.polling.roll import national_code_valid
 from verivote.store.roll import check_in, station_of_token, turnout
 
 TEHRAN = ZoneInfo("Asia/Tehran")
+MAX_BODY = 1024
+"""Bytes: a check-in is about 80; anything much larger is refused unread."""
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
@@ -67,7 +69,17 @@ def create_app(
     province_of = {d.id: d.province or d.id for d in manifest.districts}
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[..., object]) -> Response:
+    async def guard(request: Request, call_next: Callable[..., object]) -> Response:
+        # Refuse before reading: a body of more than MAX_BODY bytes, or not JSON, never
+        # reaches the handlers.
+        if request.method == "POST":
+            if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+                return _error(415, "the body must be JSON (Content-Type: application/json)")
+            length = request.headers.get("content-length")
+            if length is None or not length.isdigit():
+                return _error(411, "a Content-Length header is required")
+            if int(length) > MAX_BODY:
+                return _error(413, f"the body is larger than {MAX_BODY} bytes")
         response: Response = await call_next(request)  # type: ignore[misc]
         response.headers.update(SECURITY_HEADERS)
         return response
@@ -128,6 +140,13 @@ def create_app(
 
 
 def _error_name(status: int) -> str:
-    return {400: "bad_request", 401: "unauthorized", 404: "not_found", 409: "conflict"}.get(
-        status, "error"
-    )
+    names = {400: "bad_request", 401: "unauthorized", 404: "not_found", 409: "conflict",
+             411: "length_required", 413: "too_large", 415: "unsupported_media_type"}  # fmt: skip
+    return names.get(status, "error")
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": _error_name(status), "detail": detail}, status_code=status,
+        headers=SECURITY_HEADERS,
+    )  # fmt: skip
