@@ -136,3 +136,17 @@ def test_oversized_and_non_json_bodies_are_refused_unread(
     for r in (big, form):
         assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert c.get("/api/turnout").json()["stations"] == {}
+
+
+@pytest.mark.slow
+def test_the_checkin_benchmark_drives_a_real_server_and_counts_no_double_vote(
+    tmp_path: Path,
+) -> None:
+    from verivote.web.benchcheckin import measure_checkin
+
+    with backend_database("postgresql", tmp_path) as url:
+        figures = measure_checkin(url, voters=2000, clients=4, seconds=2)
+    assert figures["double_votes"] == 0
+    assert figures["errors"] == 0
+    assert figures["statuses"]["accepted"] > 0
+    assert figures["checkins_per_s"] > 0

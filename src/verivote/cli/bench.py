@@ -270,3 +270,20 @@ def bench_tally(
         typer.echo(json.dumps(figures))
         return
     Console().print(json.dumps(figures, indent=2))
+
+
+@bench_app.command("checkin")
+def bench_checkin(
+    db: Annotated[
+        str, typer.Option("--db", help="PostgreSQL URL (a fresh election is created in it).")
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    voters: Annotated[int, typer.Option(min=1000, help="Voters on the roll.")] = 1_000_000,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 16,
+    seconds: Annotated[float, typer.Option(min=1, help="How long to drive the server.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Check-ins per second over HTTP on loopback, server and database on this machine."""
+    from verivote.web.benchcheckin import measure_checkin
+
+    figures = measure_checkin(db, voters, clients, seconds)
+    typer.echo(json.dumps(figures) if as_json else json.dumps(figures, indent=2))
