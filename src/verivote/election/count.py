@@ -29,18 +29,12 @@ from verivote.store import Store
 
 
 def find_entry(store: Store, election_id: str, entry_type: str) -> dict[str, Any] | None:
-    """The last board entry of `entry_type`, scanning from the end (results come last)."""
-    size = store.entry_count(election_id)
-    step = 256
-    end = size
-    while end > 0:
-        start = max(0, end - step)
-        for raw in reversed(store.entries(election_id, start, end)):
-            doc: dict[str, Any] = json.loads(raw)
-            if doc.get("type") == entry_type:
-                return doc
-        end = start
-    return None
+    """The last board entry of `entry_type` (found through the store's index on types)."""
+    found = store.entries_of_type(election_id, entry_type)
+    if not found:
+        return None
+    doc: dict[str, Any] = json.loads(found[-1][1])
+    return doc
 
 
 def run_count(store: Store, ctx: ElectionContext, keys_dir: Path) -> dict[str, Any]:

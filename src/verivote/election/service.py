@@ -77,13 +77,10 @@ def load_context(store: Store, election_id: str) -> ElectionContext:
     manifest = parse_manifest(manifest_doc["manifest"], f"election {election_id}")
     base_hash = bytes.fromhex(record.base_hash)
     transcript = None
-    # The ceremony is published right after the manifest; it is looked for among the first
-    # entries only, so loading stays cheap on a board of millions of ballots.
-    for raw in store.entries(election_id, 0, 8):
-        doc = json_loads(raw)
-        if doc.get("type") == "ceremony":
-            transcript = CeremonyTranscript.model_validate(doc["transcript"])
-            break
+    ceremonies = store.entries_of_type(election_id, "ceremony")
+    if ceremonies:
+        doc = json_loads(ceremonies[0][1])
+        transcript = CeremonyTranscript.model_validate(doc["transcript"])
     key = None
     if transcript is not None:
         group = get_group(transcript.group)

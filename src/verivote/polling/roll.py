@@ -29,12 +29,17 @@ from verivote.model.manifest import MINORITIES
 COLUMNS = ("national_code", "birth_date", "district")
 
 
+def check_digit(nine: str) -> str:
+    """The check digit of the first nine digits of a national code."""
+    s = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1), strict=True)) % 11
+    return str(s if s < 2 else 11 - s)
+
+
 def national_code_valid(code: str) -> bool:
     """Whether `code` is a well-formed national code (see the module docstring)."""
     if len(code) != 10 or not code.isascii() or not code.isdigit() or len(set(code)) == 1:
         return False
-    s = sum(int(d) * w for d, w in zip(code[:9], range(10, 1, -1), strict=True)) % 11
-    return int(code[9]) == (s if s < 2 else 11 - s)
+    return code[9] == check_digit(code[:9])
 
 
 def coming_of_age(polling_day: datetime.date) -> datetime.date:

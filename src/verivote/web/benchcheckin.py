@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from verivote.polling.roll import check_digit
 from verivote.store import Store, make_engine, migrate
 from verivote.store.roll import import_voters, issue_token
 from verivote.store.schema import checkins
@@ -33,8 +34,7 @@ STATIONS = 100
 
 def _code(n: int) -> str:
     nine = f"{n:09d}"
-    s = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1), strict=True)) % 11
-    return nine + str(s if s < 2 else 11 - s)
+    return nine + check_digit(nine)
 
 
 def _free_port() -> int:
