@@ -18,6 +18,29 @@ from verivote.crypto.groups import get_group
 FORMAT = "verivote-key-share/1"
 
 
+def write_private(path: Path, text: str, overwrite: bool = False) -> None:
+    """Write `text` to a file created with mode 0600 (never widened, then narrowed) and
+    synced to disk; an existing file is refused unless `overwrite`."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_private(path: Path) -> str:
+    """The text of a secret file; ValueError if anyone but its owner may read it."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ValueError(
+            f"{path} may be read by others (mode {stat.S_IMODE(mode):04o}); "
+            "a secret key file must be mode 0600 (chmod 600)"
+        )
+    return path.read_text(encoding="utf-8")
+
+
 def write_key_share(path: Path, share: KeyShare, overwrite: bool = False) -> None:
     """Write `share` to `path` with mode 0600."""
     group = get_group(share.group)
@@ -31,26 +54,14 @@ def write_key_share(path: Path, share: KeyShare, overwrite: bool = False) -> Non
         "joint_key": share.joint_key,
         "secret": group.encode_scalar(share.secret).hex(),
     }
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        os.fchmod(fh.fileno(), 0o600)
-        json.dump(doc, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_private(path, json.dumps(doc, indent=2) + "\n", overwrite)
 
 
 def read_key_share(path: Path) -> KeyShare:
     """Read a key share file; ValueError with a clear message if it is unsafe or malformed."""
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ValueError(
-            f"{path} may be read by others (mode {stat.S_IMODE(mode):04o}); "
-            "a key share must be mode 0600 (chmod 600)"
-        )
+    text = read_private(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(text)
         if doc.get("format") != FORMAT:
             raise ValueError(f"{path} is not a verivote key share ({FORMAT})")
         group = get_group(doc["group"])

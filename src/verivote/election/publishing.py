@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from verivote.board.checkpoint import (
 from verivote.board.merkle import MerkleLog, leaf_hash, verify_inclusion
 from verivote.board.note import generate_signer, sign, verifier_from_signer
 from verivote.board.record import check_record, write_record
+from verivote.crypto.keyfile import read_private, write_private
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
 from verivote.store import Store
@@ -46,17 +46,16 @@ def origin(election_id: str) -> str:
 
 
 def _write_secret(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text + "\n")
+    write_private(path, text + "\n")
 
 
 def _read_secret(path: Path) -> str:
     if not path.is_file():
         raise ElectionError(f"missing key file {path}")
-    if path.stat().st_mode & 0o077:
-        raise ElectionError(f"{path} may be read by others; a key file must be mode 0600")
-    return path.read_text(encoding="utf-8").strip()
+    try:
+        return read_private(path).strip()
+    except ValueError as exc:
+        raise ElectionError(str(exc)) from None
 
 
 def create_signers(keys_dir: Path, manifest: Manifest) -> list[str]:
