@@ -280,10 +280,11 @@ def bench_checkin(
     voters: Annotated[int, typer.Option(min=1000, help="Voters on the roll.")] = 1_000_000,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 16,
     seconds: Annotated[float, typer.Option(min=1, help="How long to drive the server.")] = 20,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
 ) -> None:
     """Check-ins per second over HTTP on loopback, server and database on this machine."""
     from verivote.web.benchcheckin import measure_checkin
 
-    figures = measure_checkin(db, voters, clients, seconds)
+    figures = measure_checkin(db, voters, clients, seconds, workers)
     typer.echo(json.dumps(figures) if as_json else json.dumps(figures, indent=2))

@@ -1,37 +1,74 @@
 """The voter roll and the check-ins in the database (issue 7).
 
-`check_in` is the one national check that stops a person from voting twice at any of the
+`check_in_many` is the one national check that stops a person from voting twice at any of the
 59,000 stations: the check-ins table's primary key is (election, national code), so two
 stations checking in one voter at the same instant can never both insert, on SQLite or on
 PostgreSQL; the loser reads the winner's row. A retried request (the same request id) finds its
 own row and gets the same answer, without a second record.
+
+A batch of check-ins is one transaction of three statements (look the voters up, insert the
+eligible ones with ON CONFLICT DO NOTHING, read the first check-in of those refused), whatever
+its size: the web server gathers the requests that arrive together into one batch, so the
+database commits once for many check-ins. Rows are inserted in national-code order, so that
+two batches racing on the same voters take their locks in the same order and cannot deadlock.
+
+Check-ins recorded offline by a station and uploaded later go through the same check; those it
+refuses are not lost but kept in `checkin_conflicts` for the supervisors.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Engine, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
-from verivote.store.schema import checkins, station_tokens, voters
+from verivote.store.schema import (
+    checkin_conflicts,
+    checkins,
+    station_tokens,
+    supervisor_tokens,
+    voters,
+)
 
 Status = Literal["accepted", "already_voted", "not_eligible", "wrong_district"]
 _ROWS = 5000
+_RETRIES = 5
+_RETRYABLE = {"40P01", "40001"}
+"""PostgreSQL's deadlock_detected and serialization_failure: the batch is simply run again."""
+
+
+@dataclass(frozen=True)
+class Checkin:
+    """One check-in asked for: the voter, the station (and its district), the hour, and the
+    request id the station's device chose (the same id again is a retry)."""
+
+    national_code: str
+    station_id: str
+    station_district: str
+    hour: int
+    request_id: str
 
 
 @dataclass(frozen=True)
 class CheckinResult:
-    """The answer to a check-in; for `already_voted`, where and in which hour it happened."""
+    """The answer to a check-in; for `already_voted`, where and in which hour it happened.
+    `conflict` marks an offline record that was refused and kept for the supervisors."""
 
     status: Status
     station: str | None = None
     hour: int | None = None
+    conflict: bool = False
+
+
+class RequestIdReused(ValueError):
+    """A request id that was already used for another voter (a device bug, never a retry)."""
 
 
 def import_voters(
@@ -66,44 +103,223 @@ def check_in(
     hour: int,
     request_id: str,
 ) -> CheckinResult:
-    """Check a voter in at a station, once in the whole election (see the module docstring)."""
-    if not 0 <= hour <= 23:
-        raise ValueError(f"the hour is 0..23, not {hour}")
-    with engine.begin() as conn:
-        voter = conn.execute(
-            select(voters.c.district_id).where(
-                voters.c.election_id == election_id, voters.c.national_code == national_code
-            )
-        ).first()
-    if voter is None:
+    """Check one voter in at a station, once in the whole election (see the module docstring).
+    Raises RequestIdReused for a request id already used for another voter."""
+    item = Checkin(national_code, station_id, station_district, hour, request_id)
+    result = check_in_many(engine, election_id, [item])[0]
+    if isinstance(result, RequestIdReused):
+        raise result
+    return result
+
+
+def check_in_many(
+    engine: Engine, election_id: str, items: Sequence[Checkin], *, offline: bool = False
+) -> list[CheckinResult | RequestIdReused]:
+    """Check a batch of voters in, in one transaction; one answer per item, in order.
+
+    With `offline`, the items are records a station made while it was cut off and the voters
+    have already voted on their word: each one refused is also kept in `checkin_conflicts`
+    (marked `conflict`), so that the supervisors see both records.
+    """
+    for item in items:
+        if not 0 <= item.hour <= 23:
+            raise ValueError(f"the hour is 0..23, not {item.hour}")
+    if not items:
+        return []
+    for attempt in range(_RETRIES):
+        try:
+            with engine.begin() as conn:
+                return _check_in_batch(conn, election_id, items, offline)
+        except DBAPIError as exc:
+            # A deadlock or serialization failure that PostgreSQL resolved by aborting this
+            # transaction: the batch is simply run again.
+            if getattr(exc.orig, "sqlstate", None) not in _RETRYABLE or attempt == _RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the database says about one item: the voter's district (None: not on the roll),
+    whether this item's row was inserted, and the voter's check-in row if one was found."""
+
+    district: str | None
+    inserted: bool
+    first: tuple[str, int, str] | None  # station, hour, request id
+
+
+def _check_in_batch(
+    conn: Connection, election_id: str, items: Sequence[Checkin], offline: bool
+) -> list[CheckinResult | RequestIdReused]:
+    if conn.dialect.name == "postgresql":
+        facts = _facts_postgresql(conn, election_id, items)
+    else:
+        facts = _facts_portable(conn, election_id, items)
+    answers = [_answer(item, f) for item, f in zip(items, facts, strict=True)]
+    if offline:
+        answers = [
+            replace(a, conflict=True) if isinstance(a, CheckinResult) and a.status != "accepted"
+            else a
+            for a in answers
+        ]  # fmt: skip
+        _keep_conflicts(conn, election_id, items, answers)
+    return answers
+
+
+def _answer(item: Checkin, facts: _Facts) -> CheckinResult | RequestIdReused:
+    if facts.district is None:
         return CheckinResult("not_eligible")
-    if voter.district_id != station_district:
+    if facts.district != item.station_district:
         return CheckinResult("wrong_district")
-    row = {
-        "election_id": election_id,
-        "national_code": national_code,
-        "station_id": station_id,
-        "hour": hour,
-        "request_id": request_id,
+    if facts.inserted:
+        return CheckinResult("accepted")
+    if facts.first is None:  # the conflict was on the request id: reused for another voter
+        return RequestIdReused(f"request id {item.request_id!r} was already used for another voter")
+    station, hour, request_id = facts.first
+    if request_id == item.request_id:  # a retry of the request that checked the voter in
+        return CheckinResult("accepted")
+    return CheckinResult("already_voted", station, hour)
+
+
+_POSTGRESQL_BATCH = text("""
+WITH input AS (
+    SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:stations AS text[]),
+                         CAST(:districts AS text[]), CAST(:hours AS smallint[]),
+                         CAST(:requests AS text[]))
+        WITH ORDINALITY AS t(code, station, district, hour, request, ord)
+), eligible AS (
+    SELECT i.* FROM input i
+    JOIN voters v ON v.election_id = :election AND v.national_code = i.code
+    WHERE v.district_id = i.district
+), inserted AS (
+    INSERT INTO checkins (election_id, national_code, station_id, hour, request_id)
+    SELECT :election, code, station, hour, request FROM eligible ORDER BY code
+    ON CONFLICT DO NOTHING
+    RETURNING national_code, request_id
+)
+SELECT i.ord, v.district_id, n.national_code IS NOT NULL AS inserted,
+       c.station_id, c.hour, c.request_id
+FROM input i
+LEFT JOIN voters v ON v.election_id = :election AND v.national_code = i.code
+LEFT JOIN inserted n ON n.national_code = i.code AND n.request_id = i.request
+LEFT JOIN checkins c ON c.election_id = :election AND c.national_code = i.code
+ORDER BY i.ord
+""")
+"""The whole batch in one statement (PostgreSQL). The final SELECT reads `checkins` as of the
+statement's start, so a voter checked in by a transaction that committed meanwhile shows as
+refused with no row; `_facts_postgresql` reads those few again in a second statement, which in
+READ COMMITTED sees them (ON CONFLICT waited for that transaction to commit)."""
+
+
+def _facts_postgresql(conn: Connection, election_id: str, items: Sequence[Checkin]) -> list[_Facts]:
+    rows = conn.execute(
+        _POSTGRESQL_BATCH,
+        {"election": election_id, "codes": [i.national_code for i in items],
+         "stations": [i.station_id for i in items], "hours": [i.hour for i in items],
+         "requests": [i.request_id for i in items],
+         "districts": [i.station_district for i in items]},
+    ).all()  # fmt: skip
+    facts = [
+        _Facts(r.district_id, r.inserted, None if r.station_id is None else
+               (r.station_id, r.hour, r.request_id))
+        for r in rows
+    ]  # fmt: skip
+    unseen = {
+        item.national_code
+        for item, f in zip(items, facts, strict=True)
+        if f.district == item.station_district and not f.inserted and f.first is None
     }
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(checkins).values(**row))
-        return CheckinResult("accepted")
-    except IntegrityError:
-        pass  # someone (perhaps this very request, retried) checked this voter in first
-    with engine.begin() as conn:
-        first = conn.execute(
-            select(checkins.c.station_id, checkins.c.hour, checkins.c.request_id).where(
-                checkins.c.election_id == election_id,
-                checkins.c.national_code == national_code,
+    if unseen:
+        first = _first_checkins(conn, election_id, unseen)
+        facts = [
+            replace(f, first=first.get(item.national_code)) if item.national_code in unseen else f
+            for item, f in zip(items, facts, strict=True)
+        ]
+    return facts
+
+
+def _facts_portable(conn: Connection, election_id: str, items: Sequence[Checkin]) -> list[_Facts]:
+    """The same facts in three statements (SQLite): look the voters up, insert the eligible
+    ones in national-code order, read the check-ins of those refused."""
+    district_of: dict[str, str] = dict(
+        conn.execute(
+            select(voters.c.national_code, voters.c.district_id).where(
+                voters.c.election_id == election_id,
+                voters.c.national_code.in_({item.national_code for item in items}),
             )
-        ).first()
-    if first is None:  # the conflict was on the request id: reused for another voter
-        raise ValueError(f"request id {request_id!r} was already used for another voter")
-    if first.request_id == request_id:
-        return CheckinResult("accepted")
-    return CheckinResult("already_voted", first.station_id, first.hour)
+        ).all()
+    )
+    eligible = [i for i in items if district_of.get(i.national_code) == i.station_district]
+    inserted: set[tuple[str, str]] = set()
+    if eligible:
+        rows = [
+            {"election_id": election_id, "national_code": i.national_code,
+             "station_id": i.station_id, "hour": i.hour, "request_id": i.request_id}
+            for i in sorted(eligible, key=lambda i: i.national_code)
+        ]  # fmt: skip
+        stmt = _insert_ignoring_conflicts(conn, checkins).returning(
+            checkins.c.national_code, checkins.c.request_id
+        )
+        inserted = {(r.national_code, r.request_id) for r in conn.execute(stmt, rows)}
+    refused = {i.national_code for i in eligible if (i.national_code, i.request_id) not in inserted}
+    first = _first_checkins(conn, election_id, refused) if refused else {}
+    return [
+        _Facts(district_of.get(i.national_code), (i.national_code, i.request_id) in inserted,
+               first.get(i.national_code))
+        for i in items
+    ]  # fmt: skip
+
+
+def _first_checkins(
+    conn: Connection, election_id: str, codes: set[str]
+) -> dict[str, tuple[str, int, str]]:
+    c = checkins.c
+    rows = conn.execute(
+        select(c.national_code, c.station_id, c.hour, c.request_id).where(
+            c.election_id == election_id, c.national_code.in_(codes)
+        )
+    )
+    return {r.national_code: (r.station_id, r.hour, r.request_id) for r in rows}
+
+
+def _keep_conflicts(
+    conn: Connection,
+    election_id: str,
+    items: Sequence[Checkin],
+    answers: Sequence[CheckinResult | RequestIdReused | None],
+) -> None:
+    rows = [
+        {"election_id": election_id, "request_id": item.request_id,
+         "national_code": item.national_code, "station_id": item.station_id,
+         "hour": item.hour, "kind": answer.status, "first_station_id": answer.station,
+         "first_hour": answer.hour}
+        for item, answer in zip(items, answers, strict=True)
+        if isinstance(answer, CheckinResult) and answer.conflict
+    ]  # fmt: skip
+    if rows:
+        rows.sort(key=lambda r: str(r["request_id"]))
+        conn.execute(_insert_ignoring_conflicts(conn, checkin_conflicts), rows)
+
+
+def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def conflicts(engine: Engine, election_id: str) -> list[dict[str, Any]]:
+    """The refused offline check-ins kept for the supervisors, by station and hour."""
+    c = checkin_conflicts.c
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(
+                c.kind, c.national_code, c.station_id, c.hour, c.first_station_id,
+                c.first_hour, c.request_id,
+            )
+            .where(c.election_id == election_id)
+            .order_by(c.station_id, c.hour, c.national_code, c.request_id)
+        ).all()  # fmt: skip
+    return [dict(r._mapping) for r in rows]
 
 
 def turnout(engine: Engine, election_id: str) -> dict[str, int]:
@@ -117,7 +333,8 @@ def turnout(engine: Engine, election_id: str) -> dict[str, int]:
     return {station: int(n) for station, n in rows}
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of a token: its SHA-256 (the token itself is shown once, never kept)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -127,18 +344,39 @@ def issue_token(engine: Engine, election_id: str, station_id: str) -> str:
     with engine.begin() as conn:
         conn.execute(
             insert(station_tokens).values(
-                token_hash=_token_hash(token), election_id=election_id, station_id=station_id
+                token_hash=token_hash(token), election_id=election_id, station_id=station_id
+            )
+        )
+    return token
+
+
+def issue_supervisor_token(engine: Engine, election_id: str, name: str) -> str:
+    """A new random token for a supervisor (who reads the conflicts); only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(supervisor_tokens).values(
+                token_hash=token_hash(token), election_id=election_id, name=name
             )
         )
     return token
 
 
 def station_of_token(engine: Engine, token: str) -> tuple[str, str] | None:
-    """(election, station) of a token, or None for an unknown token."""
+    """(election, station) of a station token, or None for an unknown token."""
+    t = station_tokens.c
+    return _owner(
+        engine, select(t.election_id, t.station_id).where(t.token_hash == token_hash(token))
+    )
+
+
+def supervisor_of_token(engine: Engine, token: str) -> tuple[str, str] | None:
+    """(election, supervisor's name) of a supervisor token, or None for an unknown token."""
+    t = supervisor_tokens.c
+    return _owner(engine, select(t.election_id, t.name).where(t.token_hash == token_hash(token)))
+
+
+def _owner(engine: Engine, query: Any) -> tuple[str, str] | None:
     with engine.begin() as conn:
-        row = conn.execute(
-            select(station_tokens.c.election_id, station_tokens.c.station_id).where(
-                station_tokens.c.token_hash == _token_hash(token)
-            )
-        ).first()
-    return None if row is None else (row.election_id, row.station_id)
+        row = conn.execute(query).first()
+    return None if row is None else (str(row[0]), str(row[1]))

@@ -168,3 +168,32 @@ station_tokens = Table(
     Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
     Column("station_id", Text, nullable=False),
 )
+
+# Uploaded offline check-ins that the once-only rule or the roll refused, kept for the
+# supervisors instead of being dropped (migration 0006): voter, station and hour only, and for
+# `already_voted` where and in which hour the voter was checked in first.
+checkin_conflicts = Table(
+    "checkin_conflicts",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("request_id", Text, primary_key=True),
+    Column("national_code", Text, nullable=False),
+    Column("station_id", Text, nullable=False),
+    Column("hour", SmallInteger, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("first_station_id", Text, nullable=True),
+    Column("first_hour", SmallInteger, nullable=True),
+    CheckConstraint(
+        "kind IN ('already_voted', 'not_eligible', 'wrong_district')", name="kind_known"
+    ),
+    CheckConstraint("hour >= 0 AND hour <= 23", name="hour_range"),
+)
+
+# Supervisors read the conflicts with their own tokens; only the hashes are kept (0006).
+supervisor_tokens = Table(
+    "supervisor_tokens",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
+    Column("name", Text, nullable=False),
+)
