@@ -18,6 +18,7 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
+from verivote.cli.interop import add_interop_commands
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
 from verivote.cli.steps import (
@@ -56,6 +57,7 @@ app.command("verify")(verify_command)
 app.add_typer(roll_app, name="roll")
 app.add_typer(stations_app, name="stations")
 app.command("serve")(serve_command)
+add_interop_commands(app)
 
 
 def _version(value: bool) -> None:

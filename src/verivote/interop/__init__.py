@@ -1,0 +1,1 @@
+"""Speaking other systems' formats: NIST common data formats, ElectionGuard records."""
