@@ -21,6 +21,7 @@ from verivote.cli.errors import UserError
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
+from verivote.cli.station import device_app, supervisors_app
 from verivote.cli.steps import (
     count_command,
     decrypt_command,
@@ -57,6 +58,8 @@ app.command("verify")(verify_command)
 app.add_typer(roll_app, name="roll")
 app.add_typer(stations_app, name="stations")
 app.command("serve")(serve_command)
+app.add_typer(device_app, name="device")
+app.add_typer(supervisors_app, name="supervisors")
 add_interop_commands(app)
 
 

@@ -141,11 +141,13 @@ def check_in_many(
 @dataclass(frozen=True)
 class _Facts:
     """What the database says about one item: the voter's district (None: not on the roll),
-    whether this item's row was inserted, and the voter's check-in row if one was found."""
+    whether this item's row was inserted, the voter's check-in row if one was found, and
+    which voter's check-in holds the item's request id (read for refused items only)."""
 
     district: str | None
     inserted: bool
     first: tuple[str, int, str] | None  # station, hour, request id
+    request_owner: str | None = None
 
 
 def _check_in_batch(
@@ -155,6 +157,7 @@ def _check_in_batch(
         facts = _facts_postgresql(conn, election_id, items)
     else:
         facts = _facts_portable(conn, election_id, items)
+    facts = _settle(conn, election_id, items, facts)
     answers = [_answer(item, f) for item, f in zip(items, facts, strict=True)]
     if offline:
         answers = [
@@ -173,7 +176,7 @@ def _answer(item: Checkin, facts: _Facts) -> CheckinResult | RequestIdReused:
         return CheckinResult("wrong_district")
     if facts.inserted:
         return CheckinResult("accepted")
-    if facts.first is None:  # the conflict was on the request id: reused for another voter
+    if facts.first is None or facts.request_owner not in (None, item.national_code):
         return RequestIdReused(f"request id {item.request_id!r} was already used for another voter")
     station, hour, request_id = facts.first
     if request_id == item.request_id:  # a retry of the request that checked the voter in
@@ -207,7 +210,7 @@ ORDER BY i.ord
 """)
 """The whole batch in one statement (PostgreSQL). The final SELECT reads `checkins` as of the
 statement's start, so a voter checked in by a transaction that committed meanwhile shows as
-refused with no row; `_facts_postgresql` reads those few again in a second statement, which in
+refused with no row; `_settle` reads those few again in a statement of their own, which in
 READ COMMITTED sees them (ON CONFLICT waited for that transaction to commit)."""
 
 
@@ -219,28 +222,16 @@ def _facts_postgresql(conn: Connection, election_id: str, items: Sequence[Checki
          "requests": [i.request_id for i in items],
          "districts": [i.station_district for i in items]},
     ).all()  # fmt: skip
-    facts = [
+    return [
         _Facts(r.district_id, r.inserted, None if r.station_id is None else
                (r.station_id, r.hour, r.request_id))
         for r in rows
     ]  # fmt: skip
-    unseen = {
-        item.national_code
-        for item, f in zip(items, facts, strict=True)
-        if f.district == item.station_district and not f.inserted and f.first is None
-    }
-    if unseen:
-        first = _first_checkins(conn, election_id, unseen)
-        facts = [
-            replace(f, first=first.get(item.national_code)) if item.national_code in unseen else f
-            for item, f in zip(items, facts, strict=True)
-        ]
-    return facts
 
 
 def _facts_portable(conn: Connection, election_id: str, items: Sequence[Checkin]) -> list[_Facts]:
-    """The same facts in three statements (SQLite): look the voters up, insert the eligible
-    ones in national-code order, read the check-ins of those refused."""
+    """The same facts in two statements (SQLite): look the voters up, insert the eligible
+    ones in national-code order; `_settle` reads what the refused ones need."""
     district_of: dict[str, str] = dict(
         conn.execute(
             select(voters.c.national_code, voters.c.district_id).where(
@@ -261,13 +252,48 @@ def _facts_portable(conn: Connection, election_id: str, items: Sequence[Checkin]
             checkins.c.national_code, checkins.c.request_id
         )
         inserted = {(r.national_code, r.request_id) for r in conn.execute(stmt, rows)}
-    refused = {i.national_code for i in eligible if (i.national_code, i.request_id) not in inserted}
-    first = _first_checkins(conn, election_id, refused) if refused else {}
     return [
-        _Facts(district_of.get(i.national_code), (i.national_code, i.request_id) in inserted,
-               first.get(i.national_code))
+        _Facts(district_of.get(i.national_code), (i.national_code, i.request_id) in inserted, None)
         for i in items
-    ]  # fmt: skip
+    ]
+
+
+def _settle(
+    conn: Connection, election_id: str, items: Sequence[Checkin], facts: list[_Facts]
+) -> list[_Facts]:
+    """For the refused items that are not plain retries, read in a statement of their own the
+    voter's check-in (it may have committed after the batch's snapshot) and the voter whose
+    check-in holds the item's request id (a request id reused for another voter is refused
+    whatever that voter's state)."""
+    doubtful = [
+        k
+        for k, (item, f) in enumerate(zip(items, facts, strict=True))
+        if f.district == item.station_district
+        and not f.inserted
+        and (f.first is None or f.first[2] != item.request_id)
+    ]
+    if not doubtful:
+        return facts
+    first = _first_checkins(conn, election_id, {items[k].national_code for k in doubtful})
+    c = checkins.c
+    owners = {
+        r.request_id: r.national_code
+        for r in conn.execute(
+            select(c.request_id, c.national_code).where(
+                c.election_id == election_id,
+                c.request_id.in_({items[k].request_id for k in doubtful}),
+            )
+        )
+    }
+    settled = list(facts)
+    for k in doubtful:
+        item = items[k]
+        settled[k] = replace(
+            facts[k],
+            first=first.get(item.national_code),
+            request_owner=owners.get(item.request_id),
+        )
+    return settled
 
 
 def _first_checkins(

@@ -1,0 +1,165 @@
+"""`verivote device …` (a polling station's device) and `verivote supervisors …` (issue 7).
+
+A station device checks voters in against the server, or, while the server cannot be reached,
+records them in a local journal that `verivote device upload` sends later. Supervisors read the
+uploaded records the server refused (a voter accepted offline at two stations, say).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from verivote.cli.election import Db, ElectionId, _context, _store
+from verivote.cli.errors import UserError
+from verivote.crypto.keyfile import read_private
+from verivote.polling import station
+from verivote.store.roll import conflicts, issue_supervisor_token
+from verivote.web.checkin import tehran_hour
+
+device_app = typer.Typer(
+    help="A polling station's device: check voters in, online or offline.", no_args_is_help=True
+)
+supervisors_app = typer.Typer(help="Supervisors of polling day.", no_args_is_help=True)
+
+ServerUrl = Annotated[
+    str, typer.Option("--server", help="The check-in server, e.g. http://10.0.0.5:8000.")
+]
+TokenFile = Annotated[
+    Path,
+    typer.Option("--token-file", help="File (mode 0600) holding this station's token."),
+]
+Journal = Annotated[
+    Path,
+    typer.Option("--journal", help="This device's journal of offline check-ins (JSON lines)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _server(url: str, token_file: Path) -> station.Server:
+    if not url.startswith(("http://", "https://")):
+        raise UserError(f"--server must be an http:// or https:// URL, not {url!r}")
+    try:
+        token = read_private(token_file).strip()
+    except FileNotFoundError:
+        raise UserError(f"no token file at {token_file}") from None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not token:
+        raise UserError(f"{token_file} is empty")
+    return station.Server(url, token)
+
+
+@device_app.command("checkin")
+def device_checkin(
+    national_code: Annotated[str, typer.Argument(help="The voter's national code (10 digits).")],
+    server: ServerUrl,
+    token_file: TokenFile,
+    journal: Journal = Path("verivote-journal.jsonl"),
+    as_json: AsJson = False,
+) -> None:
+    """Check a voter in; if the server cannot be reached, record it in the journal."""
+    try:
+        answer = station.check_in(_server(server, token_file), journal, national_code, tehran_hour)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    except station.Refused as exc:
+        raise UserError(f"the server refused the check-in: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(answer))
+        return
+    typer.echo(_describe(answer))
+    if answer["status"] not in ("accepted", "recorded_offline"):
+        raise typer.Exit(3)
+
+
+def _describe(answer: dict[str, Any]) -> str:
+    status = answer["status"]
+    if status == "accepted":
+        return "accepted: the voter may vote"
+    if status == "recorded_offline":
+        return f"recorded offline ({answer['reason']}); upload the journal when the server is back"
+    if status == "already_voted":
+        return f"refused: already checked in at {answer['station']} in hour {answer['hour']}"
+    if status == "wrong_district":
+        return "refused: the voter is on another district's roll"
+    return "refused: not on the roll (not eligible)"
+
+
+@device_app.command("upload")
+def device_upload(
+    server: ServerUrl,
+    token_file: TokenFile,
+    journal: Journal = Path("verivote-journal.jsonl"),
+    as_json: AsJson = False,
+) -> None:
+    """Upload the journal's offline check-ins; those refused are kept for the supervisors."""
+    try:
+        report = station.upload(_server(server, token_file), journal)
+    except station.ServerUnreachable as exc:
+        raise UserError(f"the server cannot be reached ({exc}); nothing was lost") from None
+    except station.Refused as exc:
+        raise UserError(f"the server refused the upload: {exc}") from None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(
+        f"uploaded {report['uploaded']}: {report['accepted']} accepted, "
+        f"{report['conflicts']} kept as conflicts for the supervisors, {report['errors']} errors"
+    )
+    for r in report["refused"]:
+        typer.echo(f"  {r['request_id']}: {r['status']}" + (
+            f" (first at {r['station']}, hour {r['hour']})" if r.get("station") else ""
+        ))  # fmt: skip
+
+
+@device_app.command("pending")
+def device_pending(journal: Journal = Path("verivote-journal.jsonl")) -> None:
+    """How many offline check-ins the journal holds that are not uploaded yet."""
+    try:
+        typer.echo(str(len(station.pending(journal))))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+@supervisors_app.command("issue-token")
+def supervisors_issue_token(
+    name: Annotated[str, typer.Argument(help="Who the token is for.")],
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Issue a token for a supervisor (to read conflicts over the API). Shown once."""
+    store = _store(db)
+    ctx = _context(store, election)
+    typer.echo(issue_supervisor_token(store.engine, ctx.election_id, name))
+    Console(stderr=True).print(f"supervisor token for {name} (shown once)")
+
+
+@supervisors_app.command("conflicts")
+def supervisors_conflicts(
+    election: ElectionId = None, db: Db = None, as_json: AsJson = False
+) -> None:
+    """Uploaded offline check-ins the server refused: who, where, when, and the first record."""
+    store = _store(db)
+    ctx = _context(store, election)
+    found = conflicts(store.engine, ctx.election_id)
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    if not found:
+        typer.echo("no conflicts")
+        return
+    table = Table("kind", "national code", "station", "hour", "first station", "first hour")
+    for c in found:
+        table.add_row(
+            c["kind"], c["national_code"], c["station_id"], str(c["hour"]),
+            c["first_station_id"] or "", "" if c["first_hour"] is None else str(c["first_hour"]),
+        )  # fmt: skip
+    Console().print(table)

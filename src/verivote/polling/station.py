@@ -1,0 +1,147 @@
+"""A polling station's device: check voters in online, or record them locally while the
+connection is down and upload the records later (issue 7, "Outages").
+
+The journal is the station's own record of what it did offline: a JSON-lines file, one line
+appended (and synced to disk) per check-in made offline, then one line per upload naming the
+records the server has answered. A crash loses nothing already journaled; an upload cut short
+is simply repeated, since the server answers a request id it has seen with its first answer.
+
+Nothing else is kept: like the server's check-in, a journal record is the voter, the request
+id and the hour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from verivote.polling.roll import national_code_valid
+
+UPLOAD_CHUNK = 2000
+"""Records per upload request (the server's limit)."""
+TIMEOUT_S = 5.0
+
+
+class ServerUnreachable(Exception):
+    """The check-in server did not answer (connection refused, timed out, or a 5xx)."""
+
+
+class Refused(Exception):
+    """The server refused the request itself (a 4xx: bad token, malformed code...)."""
+
+    def __init__(self, status: int, document: dict[str, Any]) -> None:
+        super().__init__(f"HTTP {status}: {document.get('detail', document)}")
+        self.status = status
+        self.document = document
+
+
+@dataclass(frozen=True)
+class Server:
+    """The check-in server and this station's token."""
+
+    url: str
+    token: str
+
+    def post(self, path: str, document: Any) -> dict[str, Any]:
+        body = json.dumps(document).encode()
+        request = urllib.request.Request(
+            self.url.rstrip("/") + path, data=body, method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                answer: dict[str, Any] = json.loads(response.read())
+                return answer
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500:
+                raise ServerUnreachable(f"the server failed (HTTP {exc.code})") from None
+            try:
+                document = json.loads(exc.read())
+            except ValueError:
+                document = {"detail": exc.reason}
+            raise Refused(exc.code, document) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise ServerUnreachable(str(getattr(exc, "reason", exc))) from None
+
+
+def new_request_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def check_in(
+    server: Server, journal: Path, national_code: str, hour: Callable[[], int]
+) -> dict[str, Any]:
+    """Check a voter in online; if the server cannot be reached, record the check-in in the
+    journal instead and answer `{"status": "recorded_offline", ...}`."""
+    if not national_code_valid(national_code):
+        raise ValueError(f"{national_code!r} is not a valid national code")
+    request_id = new_request_id()
+    try:
+        return server.post(
+            "/api/checkin", {"national_code": national_code, "request_id": request_id}
+        )
+    except ServerUnreachable as exc:
+        record = {"national_code": national_code, "request_id": request_id, "hour": hour()}
+        append(journal, {"record": record})
+        return {"status": "recorded_offline", "request_id": request_id, "reason": str(exc)}
+
+
+def append(journal: Path, line: dict[str, Any]) -> None:
+    """One line added to the journal and synced to disk before returning."""
+    fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def pending(journal: Path) -> list[dict[str, Any]]:
+    """The journal's records that no upload has had answered yet, in order."""
+    records: dict[str, dict[str, Any]] = {}
+    for line in _lines(journal):
+        if "record" in line:
+            records.setdefault(line["record"]["request_id"], line["record"])
+        for request_id in line.get("uploaded", []):
+            records.pop(request_id, None)
+    return list(records.values())
+
+
+def _lines(journal: Path) -> Iterator[dict[str, Any]]:
+    if not journal.exists():
+        return
+    with journal.open(encoding="utf-8") as fh:
+        for number, text in enumerate(fh, 1):
+            if not text.strip():
+                continue
+            try:
+                yield json.loads(text)
+            except ValueError:
+                if text.endswith("\n"):
+                    raise ValueError(f"{journal}:{number}: not a journal line") from None
+                # the last line, cut short by a crash while it was written: never synced,
+                # so never reported as recorded
+                return
+
+
+def upload(server: Server, journal: Path) -> dict[str, Any]:
+    """Upload every pending record; returns the totals and the server's answers for the
+    records it refused and kept as conflicts."""
+    todo = pending(journal)
+    totals = {"uploaded": 0, "accepted": 0, "conflicts": 0, "errors": 0}
+    refused: list[dict[str, Any]] = []
+    for start in range(0, len(todo), UPLOAD_CHUNK):
+        chunk = todo[start : start + UPLOAD_CHUNK]
+        report = server.post("/api/checkin/offline", {"records": chunk})
+        append(journal, {"uploaded": [r["request_id"] for r in chunk]})
+        totals["uploaded"] += len(chunk)
+        for key in ("accepted", "conflicts", "errors"):
+            totals[key] += int(report[key])
+        refused += [r for r in report["results"] if r["status"] != "accepted"]
+    return {**totals, "refused": refused}
