@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from tests.manifests import small_manifest_data
 from tests.verify_fixtures import (
+    ROUND1,
     VerifyElection,
     copy_record,
     public,
@@ -331,6 +333,37 @@ def test_attack_a_ballot_added_after_its_station_closed(
         for f in participation.failures
     )
     assert report.check("tally").passed is False  # and it is missing from the tally
+
+
+def test_every_station_of_a_roll_election_publishes_its_check_ins_at_the_close(
+    verify_election: VerifyElection,
+) -> None:
+    closes = [d for d in read_entries(verify_election.round1) if d["type"] == "polls-close"]
+    # every voter of round 1 checked in at the station where they cast their ballot
+    assert {d["station"]: d["checked_in"] for d in closes} == Counter(s for s, _ in ROUND1)
+    assert all(d["ballots_cast"] <= d["checked_in"] for d in closes)
+    # round 2 has no roll: its closes publish the ballot count alone
+    closes2 = [d for d in read_entries(verify_election.round2) if d["type"] == "polls-close"]
+    assert all("checked_in" not in d for d in closes2)
+
+
+def test_attack_more_ballots_than_voters_checked_in(
+    verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    record = copy_record(verify_election.round1, tmp_path / "record")
+    docs = read_entries(record)
+    close = next(
+        i for i, d in enumerate(docs) if d["type"] == "polls-close" and d["station"] == "tabriz-002"
+    )
+    docs[close]["checked_in"] = 1  # two ballots were cast there
+    write_entries(record, docs)
+    resign(record, verify_election.keys1)
+    report = verify_record(record)
+    assert report.check("board").passed is True
+    participation = report.check("participation")
+    assert participation.passed is False
+    assert [f.entry for f in participation.failures] == [close]
+    assert "more than the 1 voters checked in" in participation.failures[0].reason
 
 
 # --- eg4096: ballots checked in batches --------------------------------------------------------

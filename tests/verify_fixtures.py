@@ -46,7 +46,9 @@ from verivote.election.service import (
 from verivote.election.tally import run_tally
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
+from verivote.polling.roll import check_digit
 from verivote.store import Store, make_engine, migrate
+from verivote.store.roll import check_in, import_voters
 
 PRESENT = (1, 2, 3, 5)
 """The guardians who decrypt (guardian 4 is absent; the quorum is 3 of 5)."""
@@ -84,7 +86,11 @@ class VerifyElection:
 
 
 def _cast_all(
-    store: Store, ctx: ElectionContext, votes: Any, challenged: Any | None = None
+    store: Store,
+    ctx: ElectionContext,
+    votes: Any,
+    challenged: Any | None = None,
+    roll: bool = False,
 ) -> None:
     assert ctx.key is not None
     stations = [s.id for s in ctx.manifest.stations]
@@ -92,10 +98,21 @@ def _cast_all(
     if challenged is not None:
         ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, *challenged)
         challenge(store, ctx, ballot, opened)
-    for station, choices in votes:
+    for n, (station, choices) in enumerate(votes):
+        if roll:  # the voter checks in at the station first (round 1 has a voter roll)
+            district = ctx.manifest.station(station).district
+            voter = roll_code(district, n)
+            assert check_in(store.engine, ctx.election_id, voter, station, district, 9,
+                            f"request-{n:04d}").status == "accepted"  # fmt: skip
         ballot, _ = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
         cast(store, ctx, ballot)
     close_polls(store, ctx, stations)
+
+
+def roll_code(district: str, n: int) -> str:
+    """The national code of the test roll's n-th voter of a district."""
+    nine = f"{len(district):03d}{n:06d}"
+    return nine + check_digit(nine)
 
 
 def _count(store: Store, ctx: ElectionContext, keys: Path, guardians: Path) -> dict[str, Any]:
@@ -118,7 +135,12 @@ def make_election(directory: Path) -> VerifyElection:
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys1)
     ctx = load_context(store, manifest.election_id)
-    _cast_all(store, ctx, ROUND1, CHALLENGED)
+    import_voters(engine, ctx.election_id, [
+        (roll_code(ctx.manifest.station(station).district, n),
+         ctx.manifest.station(station).district, None)
+        for n, (station, _) in enumerate(ROUND1)
+    ])  # fmt: skip
+    _cast_all(store, ctx, ROUND1, CHALLENGED, roll=True)
     count = _count(store, ctx, keys1, keys1)
     latest = store.latest_checkpoint(ctx.election_id)
     assert latest is not None

@@ -5,9 +5,12 @@ Each change is a public board entry, written in one transaction with the station
 
     polls-open    {"type": "polls-open", "election": base hash, "station": id}
     polls-close   {"type": "polls-close", "election": base hash, "station": id,
-                   "ballots_cast": n}
+                   "ballots_cast": n[, "checked_in": m]}
 
-where n is the number of ballots cast at the station, counted inside that transaction. Once a
+where n is the number of ballots cast at the station, counted inside that transaction, and m,
+when the election has a voter roll (issue 7), the number of voters checked in at the station
+(online or by an offline upload, which must come before the close): the verifier holds every
+station to n ≤ m, no more ballots than voters. Only the count is published, never who. Once a
 station of an election has opened, ballots are cast only at open stations (the store's rule);
 a closed station never opens again, and the tally waits until no station is open.
 """
@@ -19,6 +22,7 @@ from collections.abc import Sequence
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
 from verivote.store import Store, StoreError
+from verivote.store.roll import has_roll, turnout
 
 
 def _check_stations(ctx: ElectionContext, station_ids: Sequence[str]) -> list[str]:
@@ -61,20 +65,24 @@ def close_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) 
     is closed too, with the ballots it holds (normally none)."""
     stations = _check_stations(ctx, station_ids)
     states = store.polls(ctx.election_id)
+    checked_in = (
+        turnout(store.engine, ctx.election_id) if has_roll(store.engine, ctx.election_id) else None
+    )
     closed = []
     for station in stations:
         if states.get(station) == "closed":
             continue
 
         def entry(ballots_cast: int, station: str = station) -> bytes:
-            return canonical_json(
-                {
-                    "type": "polls-close",
-                    "election": ctx.base_hash.hex(),
-                    "station": station,
-                    "ballots_cast": ballots_cast,
-                }
-            )
+            doc: dict[str, object] = {
+                "type": "polls-close",
+                "election": ctx.base_hash.hex(),
+                "station": station,
+                "ballots_cast": ballots_cast,
+            }
+            if checked_in is not None:
+                doc["checked_in"] = checked_in.get(station, 0)
+            return canonical_json(doc)
 
         try:
             store.set_polls(ctx.election_id, station, "closed", entry)

@@ -348,6 +348,15 @@ def conflicts(engine: Engine, election_id: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
+def has_roll(engine: Engine, election_id: str) -> bool:
+    """Whether a voter roll was imported for the election (then check-ins are counted)."""
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(voters.c.national_code).where(voters.c.election_id == election_id).limit(1)
+        ).first()
+    return found is not None
+
+
 def turnout(engine: Engine, election_id: str) -> dict[str, int]:
     """Check-ins per station so far."""
     with engine.begin() as conn:

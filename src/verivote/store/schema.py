@@ -158,6 +158,8 @@ checkins = Table(
     ),
     UniqueConstraint("election_id", "request_id", name="uq_checkins_request_id"),
     CheckConstraint("hour >= 0 AND hour <= 23", name="hour_range"),
+    # turnout and the polls-close count read one station's check-ins (migration 0007)
+    Index("ix_checkins_station", "election_id", "station_id"),
 )
 
 # Only the SHA-256 of each station's token is kept (migration 0005).

@@ -1,9 +1,10 @@
 """Check `participation`: every ballot was published while its station's polls were open, and
 each station's closing statement publishes as many ballots as the board holds for it.
 
-The closing count (`ballots_cast` of polls-close) stands in for the number of voters checked
-in at the station until check-ins are published per station (a later issue); it is counted
-from the cast ballots, so fewer ballots on the board than it says means ballots went missing.
+The closing count (`ballots_cast` of polls-close) is counted from the cast ballots, so fewer
+ballots on the board than it says means ballots went missing. When the election has a voter
+roll, the close also publishes how many voters were checked in at the station (`checked_in`):
+a station's cast ballots may not outnumber its voters.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def _polls(board: Board, stations: set[str], kind: str, check: Check) -> dict[st
 def check_participation(board: Board, election: Election) -> Check:
     """Per station of the manifest: polls open at most once and close at most once, after
     opening; every cast or challenged ballot comes after the polls-open and before the
-    polls-close of its station; a station that opened was closed; and the cast ballots on the
+    polls-close of its station; a station that opened was closed; the cast ballots on the
     board are exactly the closing count (more would be ballots without voters, fewer lost
-    ballots; see the module docstring)."""
+    ballots); and, where published, no more than the voters checked in there."""
     stations = {s.id for s in election.manifest.stations}
     check = Check("participation", items=len(stations))
     opened = _polls(board, stations, "polls-open", check)
@@ -76,5 +77,16 @@ def check_participation(board: Board, election: Election) -> Check:
                 index,
                 f"{station}: {count} ballots published at the close, only "
                 f"{cast[station]} on the board: ballots are missing",
+            )
+        if "checked_in" not in published:
+            continue
+        voters = published["checked_in"]
+        if isinstance(voters, bool) or not isinstance(voters, int) or voters < 0:
+            check.fail(index, f"{station}: checked_in {voters!r} is not a count")
+        elif cast[station] > voters:
+            check.fail(
+                index,
+                f"{station}: {cast[station]} ballots cast, more than the {voters} voters "
+                "checked in",
             )
     return check.close()
