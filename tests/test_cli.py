@@ -199,6 +199,11 @@ def test_demo_runs_an_election_with_a_runoff_and_writes_records(
         record = Path(doc[key]["record"])
         assert check_record(record) == []
         assert (record / "results.md").is_file()
+        # every voter checked in before casting: the closes publish it, station by station
+        lines = (record / "log" / "entries.jsonl").read_text().splitlines()
+        closes = [json.loads(line) for line in lines if '"polls-close"' in line]
+        assert sum(c["checked_in"] for c in closes) == doc[key]["checked_in"] > 0
+        assert all(c["ballots_cast"] == c["checked_in"] for c in closes)
     # a second run into the same folder is refused, in one line
     code, _, err = cli(capsys, "demo", "--dir", str(tmp_path))
     assert code == 1

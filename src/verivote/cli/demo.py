@@ -81,6 +81,14 @@ def demo(
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     console.print(_table(first, second))
+    rounds = [first] if second is None else [first, second]
+    console.print(
+        "checked in: "
+        + "; ".join(
+            f"{r.checked_in:,} in round {n} ({r.turned_away} turned away as already voted)"
+            for n, r in enumerate(rounds, 1)
+        )
+    )
     console.print(
         f"{sum(first.ballots.values()):,} ballots in round 1"
         + (f", {sum(second.ballots.values()):,} in round 2" if second else "")
@@ -134,6 +142,15 @@ def _table(first: RoundOutcome, second: RoundOutcome | None) -> Table:
 def _summary_json(first: RoundOutcome, second: RoundOutcome | None, folder: Path) -> dict[str, Any]:
     return {
         "directory": str(folder),
-        "round1": {"count": first.count, "record": str(first.record)},
-        "round2": {"count": second.count, "record": str(second.record)} if second else None,
+        "round1": _round_json(first),
+        "round2": _round_json(second) if second else None,
+    }
+
+
+def _round_json(outcome: RoundOutcome) -> dict[str, Any]:
+    return {
+        "count": outcome.count,
+        "record": str(outcome.record),
+        "checked_in": outcome.checked_in,
+        "turned_away": outcome.turned_away,
     }

@@ -36,8 +36,10 @@ from verivote.election.service import (
 )
 from verivote.election.tally import run_tally
 from verivote.model.manifest import Manifest, parse_manifest
+from verivote.polling.roll import check_digit
 from verivote.sim.ballots import FACTIONS, District, iter_ballots, make_district
 from verivote.store import Store
+from verivote.store.roll import check_in, import_voters
 
 Progress = Callable[[str, int, int], None]
 """progress(step, done, total): called as long steps advance."""
@@ -116,6 +118,8 @@ class RoundOutcome:
     ballots: Counter[str] = field(default_factory=Counter)
     blank: Counter[str] = field(default_factory=Counter)
     challenged: int = 0
+    checked_in: int = 0
+    turned_away: int = 0
     decrypted: dict[str, Any] = field(default_factory=dict)
     count: dict[str, Any] = field(default_factory=dict)
     record: Path | None = None
@@ -157,6 +161,12 @@ def _voters(
 _WORKER: tuple[Manifest, Any, bytes] | None = None
 
 
+def _national_code(round_number: int, n: int) -> str:
+    """The synthetic roll's n-th voter (a valid national code; each round its own roll)."""
+    nine = f"{round_number:02d}{n + 1:07d}"
+    return nine + check_digit(nine)
+
+
 def _init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
     global _WORKER
     _WORKER = (manifest, key, base_hash)
@@ -175,13 +185,20 @@ def polling_day(
     progress: Progress,
     processes: int,
 ) -> None:
-    """Open every station, let every voter encrypt and cast (challenging first if they
-    wish), then close every station."""
+    """Load the roll, open every station, check every voter in, let them encrypt and cast
+    (challenging first if they wish), then close every station. About one voter in a hundred
+    comes back to vote a second time and is turned away."""
     ctx = outcome.ctx
     assert ctx.key is not None
     stations = [s.id for s in ctx.manifest.stations]
-    open_polls(store, ctx, stations)
     station_district = {s.id: s.district for s in ctx.manifest.stations}
+    voters = [_national_code(ctx.manifest.round, n) for n in range(len(jobs))]
+    import_voters(store.engine, ctx.election_id, (
+        (code, station_district[station], None)
+        for code, (station, _, _) in zip(voters, jobs, strict=True)
+    ))  # fmt: skip
+    open_polls(store, ctx, stations)
+    rng = random.Random(len(jobs))
     # A voter who challenges has the device encrypt twice: the challenged ballot, then the
     # one cast. Both go through the pool.
     work: list[tuple[str, list[str]]] = []
@@ -196,14 +213,23 @@ def polling_day(
         initargs=(ctx.manifest, ctx.key, ctx.base_hash),
     ) as pool:
         encrypted = pool.map(_encrypt, work, chunksize=16)
-        for station, codes, challenges in jobs:
+        for n, (station, codes, challenges) in enumerate(jobs):
+            district = station_district[station]
+            answer = check_in(store.engine, ctx.election_id, voters[n], station, district,
+                              8 + 10 * n // len(jobs), f"demo-{n:07d}")  # fmt: skip
+            assert answer.status == "accepted", answer
+            outcome.checked_in += 1
+            if rng.random() < 0.01:  # the same voter tries a second time: turned away
+                again = check_in(store.engine, ctx.election_id, voters[n], station, district,
+                                 8 + 10 * n // len(jobs), f"demo-{n:07d}-again")  # fmt: skip
+                assert again.status == "already_voted", again
+                outcome.turned_away += 1
             if challenges:
                 ballot, opened = next(encrypted)
                 challenge(store, ctx, ballot, opened)
                 outcome.challenged += 1
             ballot, _ = next(encrypted)
             cast(store, ctx, ballot)
-            district = station_district[station]
             outcome.votes.setdefault(district, Counter()).update(codes)
             outcome.ballots[district] += 1
             if not codes:
