@@ -267,3 +267,32 @@ def test_a_journal_line_cut_short_by_a_crash_is_not_counted(tmp_path: Path) -> N
         fh.write('{"record": {"national_code": "00')  # the crash
     assert [r["request_id"] for r in station.pending(journal)] == ["r-00000001"]
     assert journal.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_station_whose_polls_closed_checks_no_one_in_but_still_uploads(
+    tmp_path: Path,
+) -> None:
+    from verivote.election.polls import close_polls, open_polls
+    from verivote.election.service import load_context
+
+    url = f"sqlite:///{tmp_path / 'closed.db'}"
+    tokens, _ = _election(url)
+    engine = make_engine(url)
+    store = Store(engine)
+    manifest = parse_manifest(small_manifest_data())
+    ctx = load_context(store, manifest.election_id)
+    open_polls(store, ctx, ["tabriz-001", "tabriz-002"])
+    close_polls(store, ctx, ["tabriz-001"])
+    with TestClient(create_app(engine, manifest, clock=lambda: 19)) as c:
+        late = c.post("/api/checkin", json={"national_code": VOTER, "request_id": "late-0001"},
+                      headers=auth(tokens["tabriz-001"]))  # fmt: skip
+        assert (late.status_code, late.json()["detail"]) == (
+            409, "the polls are closed at tabriz-001")  # fmt: skip
+        still_open = c.post("/api/checkin", headers=auth(tokens["tabriz-002"]),
+                            json={"national_code": VOTER, "request_id": "open-0001"})  # fmt: skip
+        assert still_open.json() == {"status": "accepted"}
+        record = {"national_code": OTHER, "request_id": "made-while-open", "hour": 16}
+        upload = c.post("/api/checkin/offline", json={"records": [record]},
+                        headers=auth(tokens["tabriz-001"]))  # fmt: skip
+        assert upload.json()["accepted"] == 1
+    engine.dispose()

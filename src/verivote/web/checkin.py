@@ -13,6 +13,9 @@ same request gets the same answer and no second record. The answers:
     accepted | already_voted (with the station and hour of the first check-in)
     | not_eligible | wrong_district
 
+A station whose polls are closed checks no one in (409). Offline records are still accepted
+from it: they were made while it was open.
+
 Bad input (a malformed national code, a missing or over-long request id, a body that is not
 JSON or too large, a token of a station the manifest does not have) gets a 4xx with a JSON
 error and changes nothing. Every response carries strict security headers. The hour recorded is
@@ -46,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from verivote.model.manifest import Manifest
 from verivote.polling.roll import national_code_valid
+from verivote.store import Store
 from verivote.store.roll import (
     Checkin,
     RequestIdReused,
@@ -77,6 +81,8 @@ MAX_UPLOAD_BODY = 128 * MAX_UPLOAD_RECORDS
 """Bytes of an offline upload: about 90 per record, with room to spare."""
 TOKEN_CACHE_SECONDS = 60.0
 """How long a known token is trusted without asking the database again."""
+POLLS_CACHE_SECONDS = 2.0
+"""How long the list of stations whose polls are closed is used before it is read again."""
 RequestId = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -160,6 +166,18 @@ class CheckinService:
         self.batcher = CheckinBatcher(engine, manifest.election_id)
         self._stations = TokenCache(lambda token: station_of_token(engine, token))
         self._supervisors = TokenCache(lambda token: supervisor_of_token(engine, token))
+        self._closed: tuple[frozenset[str], float] = (frozenset(), 0.0)
+
+    async def closed_stations(self) -> frozenset[str]:
+        """Stations whose polls are closed: they check no one in any more (their count of
+        check-ins was published when they closed). Read at most every POLLS_CACHE_SECONDS."""
+        closed, until = self._closed
+        now = time.monotonic()
+        if now >= until:
+            states = await asyncio.to_thread(Store(self.engine).polls, self.election_id)
+            closed = frozenset(s for s, state in states.items() if state == "closed")
+            self._closed = (closed, now + POLLS_CACHE_SECONDS)
+        return closed
 
     async def station(self, authorization: str | None) -> str:
         """The station of a station token that belongs to this election and its manifest."""
@@ -188,6 +206,8 @@ class CheckinService:
             raise HttpError(400, _first_error(exc.errors())) from None
         if not national_code_valid(request.national_code):
             raise HttpError(400, "malformed national code (wrong length or check digit)")
+        if station_id in await self.closed_stations():
+            raise HttpError(409, f"the polls are closed at {station_id}")
         item = Checkin(
             request.national_code, station_id, self.district_of[station_id], self.clock(),
             request.request_id,
