@@ -1,5 +1,7 @@
 """`verivote verify RECORD_DIR`: the independent verifier (`verivote.verify`) on a published
-record. Exit 0 when every check passes, 1 when any fails, 2 when the record cannot be read."""
+record; with `--format electionguard`, on an ElectionGuard 2.0 record instead
+(`verivote.interop.electionguard`). Exit 0 when every check passes, 1 when any fails, 2 when
+the record cannot be read."""
 
 from __future__ import annotations
 
@@ -10,16 +12,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verivote.interop.electionguard import verify_electionguard_record
 from verivote.verify import Check, RecordError, Report, verify_record
 
 SHOWN = 3
 """Failures shown per check in the table (--json gives them all)."""
+
+FORMATS = ("verivote", "electionguard")
+"""Record formats `verify` reads: verivote's own, and ElectionGuard 2.0 (egk's JSON layout)."""
 
 
 @contextmanager
@@ -80,8 +87,17 @@ def render(report: Report, console: Console) -> None:
     for check in report.checks:
         table.add_row(check.id, _result(check), f"{check.items:,}", _failures(check))
     console.print(table)
-    ballots = report.check("ballots").items + report.check("challenged").items
-    console.print(f"{ballots:,} ballots verified, {report.ballots_per_second:,.0f} ballots/s")
+    if report.timing is not None:
+        t = report.timing
+        jobs = int(t["jobs"])
+        console.print(
+            f"{int(t['selections']):,} selections verified in {t['ballot_seconds']:.2f} s: "
+            f"{t['ms_per_selection']:.2f} ms per selection on {jobs} job{'s' * (jobs != 1)}, "
+            f"{report.ballots_per_second:,.1f} ballots/s"
+        )
+    else:
+        ballots = report.check("ballots").items + report.check("challenged").items
+        console.print(f"{ballots:,} ballots verified, {report.ballots_per_second:,.0f} ballots/s")
     skipped = [c.id for c in report.checks if c.passed is None]
     if report.valid and skipped:
         console.print(
@@ -94,7 +110,13 @@ def render(report: Report, console: Console) -> None:
 
 
 def verify_command(
-    record: Annotated[Path, typer.Argument(help="The record folder (the one holding log/).")],
+    record: Annotated[
+        Path,
+        typer.Argument(
+            help="The record folder: the one holding log/, or for --format electionguard the "
+            "one holding election_config.json."
+        ),
+    ],
     since: Annotated[
         Path | None,
         typer.Option("--since", help="An earlier signed checkpoint the record must extend."),
@@ -108,12 +130,25 @@ def verify_command(
         typer.Option("--jobs", min=1, help="Processes checking ballots (default: every core)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    record_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="The record's format: verivote's own, or an ElectionGuard 2.0 record.",
+            click_type=click.Choice(FORMATS),
+        ),
+    ] = "verivote",
 ) -> None:
     """Verify a published election record on its own: every check, pass or fail."""
+    if record_format == "electionguard" and (since is not None or previous is not None):
+        raise click.UsageError("--since and --previous apply to verivote records only")
     console = Console(stderr=as_json)
     try:
         with _ballot_bar(console) as progress:
-            report = verify_record(record, since, previous, jobs, progress)
+            if record_format == "electionguard":
+                report = verify_electionguard_record(record, jobs, progress)
+            else:
+                report = verify_record(record, since, previous, jobs, progress)
     except RecordError as exc:
         sys.stderr.write(f"verivote: error: cannot read the record: {exc}\n")
         raise typer.Exit(2) from None
