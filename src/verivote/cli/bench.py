@@ -278,7 +278,7 @@ def bench_checkin(
         str, typer.Option("--db", help="PostgreSQL URL (a fresh election is created in it).")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     voters: Annotated[int, typer.Option(min=1000, help="Voters on the roll.")] = 1_000_000,
-    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 16,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 32,
     seconds: Annotated[float, typer.Option(min=1, help="How long to drive the server.")] = 20,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,

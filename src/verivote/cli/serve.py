@@ -1,15 +1,18 @@
-"""`verivote stations issue-token` and `verivote serve`: the check-in service (issue 7)."""
+"""`verivote stations issue-token`, and `verivote serve`: the public website with, from a
+database, the station console and the check-in API (issues 7 and 8)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from verivote.cli.election import Db, ElectionId, _context, _store
+from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, _context, _store
 from verivote.cli.errors import UserError
+from verivote.election.publishing import VERIFIERS_FILE
 from verivote.store.db import ENV_VAR
 from verivote.store.roll import issue_token
 
@@ -40,26 +43,76 @@ def serve_command(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Server processes (one per core is a good start).")
     ] = 1,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            "--record",
+            help="Serve this published record directory, read-only, without a database.",
+        ),
+    ] = None,
+    keys_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys-dir",
+            help="The election's keys folder, for its public verifier keys only, to check "
+            f"checkpoints' signatures (default: {DEFAULT_KEYS}/ if it holds them).",
+        ),
+    ] = None,
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
-    """Serve the check-in API (POST /api/checkin, GET /api/turnout; OpenAPI at /docs)."""
+    """Serve the public website (results, ballot tracker, bulletin board; JSON API described
+    at /openapi.json) and, from a database, the station console and the check-in API
+    (POST /api/checkin, GET /api/turnout)."""
     import uvicorn
 
-    from verivote.web.checkin import create_app
-    from verivote.web.serving import ELECTION_VAR, FACTORY
+    from verivote.web.app import KeysUnusable, live_app, read_verifiers, record_app
+    from verivote.web.serving import (
+        ELECTION_VAR,
+        FACTORY,
+        KEYS_VAR,
+        RECORD_VAR,
+        SECRET_VAR,
+    )
+    from verivote.web.site.record_source import RecordUnusable
+    from verivote.web.site.sessions import new_secret
 
-    store = _store(db)
-    ctx = _context(store, election)
     # No access log: a line per request with its time to the second and the station's address
     # would record what the check-ins table deliberately does not (the hour only).
     options: dict[str, Any] = {
         "host": host, "port": port, "log_level": "info", "access_log": False,
     }  # fmt: skip
+    if record is not None:
+        if db is not None or election is not None or keys_dir is not None:
+            raise UserError("--record serves a published record: give no --db, --election "
+                            "or --keys-dir with it")  # fmt: skip
+        try:
+            app = record_app(record)  # checks the record before any worker starts
+        except RecordUnusable as exc:
+            raise UserError(str(exc)) from None
+        if workers == 1:
+            uvicorn.run(app, **options)
+            return
+        os.environ[RECORD_VAR] = str(record.resolve())
+        uvicorn.run(FACTORY, factory=True, workers=workers, **options)
+        return
+    store = _store(db)
+    ctx = _context(store, election)
+    folder = keys_dir if keys_dir is not None else DEFAULT_KEYS
+    verifiers: tuple[str, ...] = ()
+    if keys_dir is not None or (DEFAULT_KEYS / VERIFIERS_FILE).is_file():
+        try:
+            verifiers = read_verifiers(folder, ctx.election_id)
+        except KeysUnusable as exc:
+            raise UserError(str(exc)) from None
+    secret = new_secret()
     if workers == 1:
-        uvicorn.run(create_app(store.engine, ctx.manifest), **options)
+        uvicorn.run(live_app(store, ctx, verifiers, secret), **options)
         return
     store.engine.dispose()
     os.environ[ENV_VAR] = store.engine.url.render_as_string(hide_password=False)
     os.environ[ELECTION_VAR] = ctx.election_id
+    os.environ[SECRET_VAR] = secret.hex()
+    if verifiers:
+        os.environ[KEYS_VAR] = str(folder.resolve())
     uvicorn.run(FACTORY, factory=True, workers=workers, **options)

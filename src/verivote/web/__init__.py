@@ -1,1 +1,2 @@
-"""The web application: the station's check-in API now; public pages in a later issue."""
+"""The web: the check-in API of polling day (`checkin`, `batcher`, `asgi`), the public website
+and its JSON API (`site`), and the application that serves them together (`app`)."""

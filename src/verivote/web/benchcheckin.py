@@ -38,17 +38,33 @@ def _code(n: int) -> str:
     return nine + check_digit(nine)
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, children: bool = True) -> float:
     """CPU time (user + system) of a process and its living children, from /proc (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for child in [pid, *_children(pid)]:
+    for child in [pid, *(_children(pid) if children else [])]:
         try:
             with open(f"/proc/{child}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _postgres_cpu() -> float:
+    """CPU time of every process of this machine named `postgres` (a local server's)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+        except OSError:
+            continue
+        total += _cpu_seconds(int(entry), children=False)
     return total
 
 
@@ -109,9 +125,10 @@ def measure_checkin(
                     break
             except OSError:
                 time.sleep(0.2)
-        cpu0, client0 = _cpu_seconds(server.pid), time.process_time()
+        cpu0, client0, pg0 = _cpu_seconds(server.pid), time.process_time(), _postgres_cpu()
         results = _drive(base, tokens, voters, clients, seconds)
         server_cpu, client_cpu = _cpu_seconds(server.pid) - cpu0, time.process_time() - client0
+        pg_cpu = _postgres_cpu() - pg0
     finally:
         server.terminate()
         server.wait(30)
@@ -145,6 +162,8 @@ def measure_checkin(
         # than the rate on a shared machine, and what tells where the time goes.
         "server_cpu_us_per_request": round(1e6 * server_cpu / n, 1) if n else None,
         "client_cpu_us_per_request": round(1e6 * client_cpu / n, 1) if n else None,
+        # every PostgreSQL process of this machine (0 when the database is elsewhere)
+        "postgres_cpu_us_per_request": round(1e6 * pg_cpu / n, 1) if n else None,
     }
 
 

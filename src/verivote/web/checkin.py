@@ -341,7 +341,7 @@ def create_app(
     app.include_router(checkin_router(service))
     install_json_errors(app)
     app.add_middleware(GuardMiddleware, limits={"/api/checkin/offline": MAX_UPLOAD_BODY})
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_with_checkin(app)  # type: ignore[method-assign]
     return CheckinFastPath(app, service)
 
 
@@ -361,7 +361,7 @@ def install_json_errors(app: FastAPI) -> None:
         return json_error(exc.status_code, str(exc.detail))
 
 
-def _openapi(app: FastAPI) -> dict[str, Any]:
+def openapi_with_checkin(app: FastAPI) -> dict[str, Any]:
     """FastAPI's description, with the hot path (served outside FastAPI) added to it."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes)

@@ -1,24 +1,45 @@
 """Running the web application in several server processes (`verivote serve --workers N`).
 
 uvicorn starts each worker process from an import string, so the configuration travels in the
-environment: the database URL in VERIVOTE_DATABASE_URL and the election in
-VERIVOTE_SERVE_ELECTION, both set by `verivote serve` after it has checked them.
+environment, set by `verivote serve` after it has checked it:
+
+    VERIVOTE_SERVE_RECORD     the record directory (record mode), or else
+    VERIVOTE_DATABASE_URL     the database and
+    VERIVOTE_SERVE_ELECTION   the election (live mode), with
+    VERIVOTE_SERVE_KEYS       the election's keys folder, for its public verifier keys (optional)
+    VERIVOTE_SERVE_SECRET     the console's session secret, hex: the same in every worker, so
+                              that a session made by one is good in all
+
+Every worker builds the same application as a single-process server (`verivote.web.app`).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from starlette.types import ASGIApp
 
 from verivote.election.service import load_context
 from verivote.store import Store, make_engine
 from verivote.store.db import ENV_VAR
-from verivote.web.checkin import CheckinFastPath, create_app
+from verivote.web.app import live_app, read_verifiers, record_app
 
 ELECTION_VAR = "VERIVOTE_SERVE_ELECTION"
+RECORD_VAR = "VERIVOTE_SERVE_RECORD"
+KEYS_VAR = "VERIVOTE_SERVE_KEYS"
+SECRET_VAR = "VERIVOTE_SERVE_SECRET"
 FACTORY = "verivote.web.serving:app_from_environment"
 
 
-def app_from_environment() -> CheckinFastPath:
+def app_from_environment() -> ASGIApp:
     """The application of one worker process (uvicorn's factory)."""
+    record = os.environ.get(RECORD_VAR)
+    if record:
+        return record_app(Path(record))
     store = Store(make_engine(os.environ[ENV_VAR]))
-    return create_app(store.engine, load_context(store, os.environ[ELECTION_VAR]).manifest)
+    ctx = load_context(store, os.environ[ELECTION_VAR])
+    keys = os.environ.get(KEYS_VAR)
+    verifiers = read_verifiers(Path(keys), ctx.election_id) if keys else ()
+    secret = bytes.fromhex(os.environ[SECRET_VAR]) if os.environ.get(SECRET_VAR) else None
+    return live_app(store, ctx, verifiers, secret)

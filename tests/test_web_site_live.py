@@ -1,0 +1,314 @@
+"""The website served from the election's database (`verivote serve --db URL --election ID`),
+on SQLite and PostgreSQL: turnout from check-ins, the tracker against the latest checkpoint,
+the station console (token, session cookie, CSRF, check-in, polls), and the check-in API
+composed into the same application."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.site_fixtures import (
+    ARMENIAN_VOTER,
+    NOT_ON_ROLL,
+    TABRIZ_VOTERS,
+    LiveElection,
+    counted_database,
+    csrf_of,
+    make_live,
+    request_id_of,
+)
+from tests.store_fixtures import BACKENDS, backend_database
+from tests.verify_fixtures import VerifyElection
+from verivote.board.record import check_record
+from verivote.election.publishing import check_inclusion
+from verivote.election.service import load_context
+from verivote.store import Store, make_engine
+from verivote.web.app import live_app, read_verifiers
+from verivote.web.site.guard import PAGE_CSP
+
+
+@pytest.fixture(params=BACKENDS)
+def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveElection]:
+    with backend_database(request.param, tmp_path) as url:
+        election = make_live(url, tmp_path)
+        yield election
+        election.store.engine.dispose()
+
+
+def _client(election: LiveElection, https: bool = False) -> TestClient:
+    app = live_app(election.store, election.ctx, election.verifiers, clock=lambda: 9)
+    return TestClient(app, base_url="https://testserver" if https else "http://testserver")
+
+
+def _login(c: TestClient, token: str) -> str:
+    """Log in at the console; returns the console page."""
+    csrf = csrf_of(c.get("/station").text)
+    r = c.post("/station/login", data={"csrf": csrf, "token": token})
+    assert r.status_code == 200, r.text[:500]
+    assert 'id="checkin-form"' in r.text
+    return r.text
+
+
+def _check_in(c: TestClient, page: str, code: str) -> tuple[int, str]:
+    r = c.post("/station/checkin", data={"csrf": csrf_of(page), "national_code": code,
+                                         "request_id": request_id_of(page)})  # fmt: skip
+    return r.status_code, r.text
+
+
+def test_a_station_checks_voters_in_from_the_console(live: LiveElection) -> None:
+    with _client(live) as c:
+        page = _login(c, live.tokens["tabriz-001"])
+        status, page = _check_in(c, page, TABRIZ_VOTERS[0])
+        assert status == 200
+        assert 'data-status="accepted"' in page
+        # The same voter again, at any station: refused, with where and when.
+        status, page = _check_in(c, page, TABRIZ_VOTERS[0])
+        assert status == 200
+        assert 'data-status="already_voted"' in page
+        assert "پذیرفته نشد" in page
+        assert "tabriz-001" in page
+        assert "۹" in page
+        # Persian digits typed by the staff are read as the national code they are.
+        persian = TABRIZ_VOTERS[1].translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        status, page = _check_in(c, page, persian)
+        assert 'data-status="accepted"' in page
+        status, page = _check_in(c, page, NOT_ON_ROLL)
+        assert 'data-status="not_eligible"' in page
+        status, page = _check_in(c, page, ARMENIAN_VOTER)
+        assert 'data-status="wrong_district"' in page
+        status, page = _check_in(c, page, "0012345670")
+        assert status == 400
+        assert 'id="console-error"' in page
+        assert 'id="station-checkins">۲<' in page
+        # The check-ins are the API's: a second station hears the same answer over JSON.
+        r = c.post("/api/checkin", json={"national_code": TABRIZ_VOTERS[0],
+                                         "request_id": "api-0001"},
+                   headers={"Authorization": f"Bearer {live.tokens['tabriz-002']}"})  # fmt: skip
+        assert r.json() == {"status": "already_voted", "station": "tabriz-001", "hour": 9}
+        assert c.get("/api/turnout").json()["stations"] == {"tabriz-001": 2}
+
+
+def test_a_resent_form_is_a_retry_not_a_second_check_in(live: LiveElection) -> None:
+    with _client(live) as c:
+        page = _login(c, live.tokens["tabriz-002"])
+        form = {"csrf": csrf_of(page), "national_code": TABRIZ_VOTERS[2],
+                "request_id": request_id_of(page)}  # fmt: skip
+        first = c.post("/station/checkin", data=form)
+        again = c.post("/station/checkin", data=form)
+        assert 'data-status="accepted"' in first.text
+        assert 'data-status="accepted"' in again.text
+        other = c.post("/station/checkin", data={**form, "national_code": TABRIZ_VOTERS[3]})
+        assert other.status_code == 409
+        assert 'id="console-error"' in other.text
+        assert c.get("/api/participation").json()["national"] == 1
+
+
+def test_the_console_needs_its_token_a_session_and_csrf(live: LiveElection) -> None:
+    with _client(live) as c:
+        login = c.get("/station")
+        assert 'name="token"' in login.text
+        assert 'id="checkin-form"' not in login.text
+        csrf = csrf_of(login.text)
+        # A wrong token is refused on the page.
+        r = c.post("/station/login", data={"csrf": csrf, "token": "not-a-token"})
+        assert r.status_code == 401
+        assert 'id="login-error"' in r.text
+        assert "vv_station" not in r.headers.get("set-cookie", "")
+        # A form without the CSRF token, or with another visitor's, is refused: nothing done.
+        r = c.post("/station/login", data={"token": live.tokens["tabriz-001"]})
+        assert r.status_code == 403
+        assert "vv_station" not in r.headers.get("set-cookie", "")
+        r = c.post("/station/login", data={"csrf": "0" * 64, "token": live.tokens["tabriz-001"]})
+        assert r.status_code == 403
+        page = _login(c, live.tokens["tabriz-001"])
+        r = c.post("/station/checkin", data={"national_code": TABRIZ_VOTERS[0],
+                                             "request_id": request_id_of(page)})  # fmt: skip
+        assert r.status_code == 403
+        assert c.post("/station/polls", data={"action": "close"}).status_code == 403
+        assert c.get("/api/participation").json()["national"] == 0
+        # Without the session cookie the console asks for the token again.
+        c.cookies.delete("vv_station")
+        status, text = _check_in(c, page, TABRIZ_VOTERS[0])
+        assert status == 401
+        assert 'name="token"' in text
+        assert c.get("/api/participation").json()["national"] == 0
+        # A forged session cookie is no session.
+        c.cookies.set("vv_station", "tabriz-001~99999999999~nonce~" + "0" * 64)
+        assert 'name="token"' in c.get("/station").text
+
+
+def test_console_cookies_are_httponly_samesite_strict_and_secure_over_https(
+    live: LiveElection,
+) -> None:
+    with _client(live, https=True) as c:
+        first = c.get("/station")
+        csrf_cookie = first.headers["set-cookie"].lower()
+        assert "vv_csrf=" in csrf_cookie
+        for flag in ("httponly", "samesite=strict", "secure", "path=/"):
+            assert flag in csrf_cookie
+        r = c.post("/station/login", data={"csrf": csrf_of(first.text),
+                                           "token": live.tokens["tabriz-001"]},
+                   follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303
+        session = r.headers["set-cookie"].lower()
+        assert "vv_station=" in session
+        for flag in ("httponly", "samesite=strict", "secure", "max-age="):
+            assert flag in session
+        page = c.get("/station")
+        assert page.headers["content-security-policy"] == PAGE_CSP
+        assert page.headers["cache-control"] == "no-store"
+        logout = c.post("/station/logout", data={"csrf": csrf_of(page.text)},
+                        follow_redirects=False)  # fmt: skip
+        assert logout.status_code == 303
+        assert 'vv_station=""' in logout.headers["set-cookie"]
+    with _client(live) as c:
+        assert "secure" not in c.get("/station").headers["set-cookie"].lower()
+
+
+def test_the_console_opens_and_closes_the_polls_on_the_board(live: LiveElection) -> None:
+    with _client(live) as c:
+        page = _login(c, live.tokens["tabriz-002"])
+        assert 'id="polls-open"' in page
+        r = c.post("/station/polls", data={"csrf": csrf_of(page), "action": "open"})
+        assert r.status_code == 200
+        assert 'id="polls-close"' in r.text
+        r = c.post("/station/polls", data={"csrf": csrf_of(r.text), "action": "close"})
+        assert r.status_code == 200
+        assert 'id="polls-open"' not in r.text
+        closing = c.get("/api/board?type=polls-close").json()["entries"]
+        assert [e["station"] for e in closing] == ["tabriz-002"]
+        # A closed station checks no one in any more: the console says so.
+        assert 'id="checkin-form"' not in r.text
+        form = {"csrf": csrf_of(r.text), "request_id": "req-closed",
+                "national_code": TABRIZ_VOTERS[4]}  # fmt: skip
+        refused = c.post("/station/checkin", data=form)
+        assert refused.status_code == 409
+        assert "checks no one in any more" in c.get("/station?lang=en").text
+        assert c.get("/api/participation").json()["national"] == 0
+        r = c.post("/station/polls", data={"csrf": csrf_of(r.text), "action": "open"})
+        assert r.status_code == 409
+        assert 'id="console-error"' in r.text
+        # The same over JSON, for a station's device.
+        auth = {"Authorization": f"Bearer {live.tokens['tabriz-001']}"}
+        assert c.get("/api/station", headers=auth).json()["polls"] == "open"
+        done = c.post("/api/station/polls", json={"action": "close"}, headers=auth).json()
+        assert done["polls"] == "closed"
+        assert done["station"] == "tabriz-001"
+        again = c.post("/api/station/polls", json={"action": "open"}, headers=auth)
+        assert again.status_code == 409
+        assert again.json()["error"] == "conflict"
+        assert c.get("/api/station").status_code == 401
+        assert c.get("/api/station", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_home_shows_turnout_from_the_check_ins(live: LiveElection) -> None:
+    with _client(live) as c:
+        auth = {"Authorization": f"Bearer {live.tokens['tabriz-001']}"}
+        for n, code in enumerate(TABRIZ_VOTERS[:3]):
+            body = {"national_code": code, "request_id": f"req-{n:04d}"}
+            assert c.post("/api/checkin", json=body, headers=auth).json()["status"] == "accepted"
+        turnout = c.get("/api/participation").json()
+        assert turnout["source"] == "check-ins"
+        assert turnout["national"] == 3
+        assert turnout["eligible"] == 11
+        assert {d["id"]: (d["voted"], d["eligible"]) for d in turnout["districts"]} == {
+            "tabriz": (3, 10), "armenians-south": (0, 1)}  # fmt: skip
+        text = c.get("/?lang=en").text
+        assert '<span class="figure">3</span>' in text
+        assert "27.3% of 11 eligible voters" in text
+        assert "2 open, 0 closed, 2 not yet opened" in text
+        assert c.get("/api/election").json()["mode"] == "live"
+
+
+def test_the_tracker_proves_against_the_latest_checkpoint(live: LiveElection) -> None:
+    with _client(live) as c:
+        for code in live.signed:
+            doc = c.get(f"/api/ballots/{code}").json()
+            assert doc["in_checkpoint"]
+            assert doc["proof_valid"]
+            assert doc["signature_valid"]
+            proof = c.get(f"/api/ballots/{code}/proof").json()
+            assert check_inclusion(proof, list(live.verifiers))
+        late = c.get(f"/api/ballots/{live.unsigned}").json()
+        assert not late["in_checkpoint"]
+        assert late["proof_valid"] is None
+        assert c.get(f"/api/ballots/{live.unsigned}/proof").status_code == 404
+        text = c.get(f"/track?code={live.unsigned}&lang=en").text
+        assert "no signed checkpoint covers it yet" in text
+        assert c.get(f"/api/ballots/{live.signed[0][:16]}").json()["code"] == live.signed[0]
+        assert c.get("/track?code=" + "f" * 64).status_code == 404
+
+
+def test_without_verifier_keys_the_signature_is_left_to_the_voter(live: LiveElection) -> None:
+    app = live_app(live.store, live.ctx, ())
+    with TestClient(app) as c:
+        doc = c.get(f"/api/ballots/{live.signed[0]}").json()
+        assert doc["proof_valid"]
+        assert doc["signature_valid"] is None
+        assert "cannot check the checkpoint" in c.get(f"/track?code={live.signed[0]}&lang=en").text
+        assert c.get("/api/record").status_code == 404
+
+
+def test_an_uncounted_district_lists_its_candidates(live: LiveElection) -> None:
+    with _client(live) as c:
+        result = c.get("/api/districts/tabriz").json()
+        assert not result["counted"]
+        assert result["candidates"][0]["status"] is None
+        assert "Not counted yet" in c.get("/districts/tabriz?lang=en").text
+
+
+def test_the_live_record_downloads_as_of_the_latest_checkpoint(
+    live: LiveElection, tmp_path: Path
+) -> None:
+    with _client(live) as c:
+        r = c.get("/api/record")
+        assert r.status_code == 200
+        size = c.get("/api/checkpoints").json()[0]["size"]
+    with tarfile.open(fileobj=io.BytesIO(r.content)) as archive:
+        archive.extractall(tmp_path / "download", filter="data")
+    folder = tmp_path / "download" / "test-2024-record"
+    assert check_record(folder) == []
+    assert len((folder / "log/entries.jsonl").read_bytes().splitlines()) == size
+
+
+def test_a_counted_election_served_live(verify_election: VerifyElection, tmp_path: Path) -> None:
+    db = counted_database(verify_election, tmp_path)
+    engine = make_engine(db.url)
+    store = Store(engine)
+    try:
+        ctx = load_context(store, "test-2024")
+        app = live_app(store, ctx, read_verifiers(db.keys, "test-2024"))
+        with TestClient(app) as c:
+            result = c.get("/api/districts/tabriz").json()
+            assert result["elected"] == ["1101", "1102"]
+            assert len(result["lots"]) == 1
+            assert c.get("/districts/tabriz").status_code == 200
+            checkpoints = c.get("/api/checkpoints").json()
+            assert len(checkpoints) >= 2
+            assert checkpoints[0]["size"] > checkpoints[1]["size"]
+            assert all(s["verified"] for cp in checkpoints for s in cp["signatures"])
+            board = c.get("/api/board").json()
+            assert board["types"]["ballot-cast"] == 12
+    finally:
+        engine.dispose()
+
+
+def test_one_openapi_document_describes_every_endpoint(live: LiveElection) -> None:
+    with _client(live) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        for path in ("/api/checkin", "/api/checkin/offline", "/api/turnout", "/api/election",
+                     "/api/districts/{district_id}", "/api/ballots/{code}", "/api/board",
+                     "/api/record", "/api/station", "/api/station/polls"):  # fmt: skip
+            assert path in paths, path
+        assert not any(p.startswith(("/station", "/track", "/board")) for p in paths)
+        docs = c.get("/api-docs").text
+        assert "/api/ballots/{code}/proof" in docs
+        assert "/api/checkin" in docs
+        # No interactive page that would load its scripts from a CDN.
+        assert c.get("/docs").status_code == 404
