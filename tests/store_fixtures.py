@@ -8,7 +8,6 @@ must be tested on both backends, and a silent skip would hide that it was not.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.queues import Queue
@@ -16,10 +15,10 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from verivote.store import ChainConflict, Store, make_engine
+from verivote.store.db import scratch_database
 
 POSTGRES_URL = os.environ.get(
     "VERIVOTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -36,30 +35,20 @@ def sqlite_database(directory: Path) -> Iterator[str]:
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """The URL of a new, empty schema (its own search_path), dropped with its contents after."""
-    admin = make_engine(POSTGRES_URL)
-    schema = f"verivote_test_{secrets.token_hex(6)}"
-    unreachable: OperationalError | None = None
+    probe = make_engine(POSTGRES_URL)
     try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        probe.connect().close()
     except OperationalError as exc:
-        unreachable = exc
-    if unreachable is not None:
-        admin.dispose()
         pytest.fail(
-            f"PostgreSQL is not reachable at {POSTGRES_URL} ({unreachable.orig}); the store "
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.orig}); the store "
             "tests need it: start it with `pg_ctlcluster --skip-systemctl-redirect "
             "$(ls /etc/postgresql) main start`, or set VERIVOTE_TEST_POSTGRES_URL",
             pytrace=False,
         )
-    try:
-        # Every connection of the tested engine sees only this schema.
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
     finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+        probe.dispose()
+    with scratch_database(POSTGRES_URL) as url:
+        yield url
 
 
 @contextmanager

@@ -150,3 +150,42 @@ def test_the_checkin_benchmark_drives_a_real_server_and_counts_no_double_vote(
     assert figures["errors"] == 0
     assert figures["statuses"]["accepted"] > 0
     assert figures["checkins_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_the_checkin_benchmark_command_leaves_nothing_in_the_database(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from sqlalchemy import text
+
+    from tests.store_fixtures import POSTGRES_URL
+    from verivote.cli.app import run
+
+    def schemas() -> tuple[set[str], int]:
+        """Every table of the database (schema.table) and how many elections it holds."""
+        engine = make_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            tables = {
+                f"{schema}.{name}"
+                for schema, name in conn.execute(text(
+                    "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN "
+                    "('pg_catalog', 'information_schema')"
+                ))
+            }  # fmt: skip
+            elections = sum(
+                conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in tables
+                if t.endswith(".elections")
+            )
+        engine.dispose()
+        return tables, elections
+
+    before = schemas()
+    status = run(["bench", "checkin", "--db", POSTGRES_URL, "--voters", "1000", "--clients", "2",
+                  "--seconds", "1", "--workers", "1", "--json"])  # fmt: skip
+    assert status == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["double_votes"], figures["errors"]) == (0, 0)
+    assert schemas() == before

@@ -25,6 +25,7 @@ from verivote.crypto.proofs import prove_range, verify_range
 from verivote.rules.majlis import count_majlis, tally_majlis
 from verivote.rules.tiebreak import PublicLot
 from verivote.sim.ballots import random_block_ballots
+from verivote.store.db import scratch_database
 
 bench_app = typer.Typer(help="Measure how fast verivote counts.", no_args_is_help=True)
 
@@ -171,14 +172,18 @@ def operation_floor(name: str, reps: int = 200) -> tuple[float, float]:
 @bench_app.command("cast")
 def bench_cast(
     db: Annotated[
-        str, typer.Option("--db", help="Database URL to cast into (a fresh election is created).")
+        str,
+        typer.Option(
+            "--db", help="Database URL to cast into (PostgreSQL: a new schema, dropped after)."
+        ),
     ] = "sqlite:///bench-cast.db",
     ballots: Annotated[int, typer.Option(min=1, help="Ballots to cast.")] = 1000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
 ) -> None:
     """Ballots cast per second into a database: encryption excluded (ballots made beforehand,
     then checked and cast) and included (each ballot encrypted, checked and cast)."""
-    figures = measure_cast(db, ballots)
+    with scratch_database(db) as url:
+        figures = measure_cast(url, ballots)
     if as_json:
         typer.echo(json.dumps(figures))
         return
@@ -253,7 +258,7 @@ def measure_cast(url: str, count: int) -> dict[str, Any]:
 @bench_app.command("tally")
 def bench_tally(
     db: Annotated[
-        str, typer.Option("--db", help="Database URL (a fresh election is created in it).")
+        str, typer.Option("--db", help="Database URL (PostgreSQL: a new schema, dropped after).")
     ] = "sqlite:///bench-tally.db",
     ballots: Annotated[int, typer.Option(min=1, help="Ballots on the board.")] = 100_000,
     candidates: Annotated[int, typer.Option(min=1, help="Candidates on each ballot.")] = 10,
@@ -265,7 +270,8 @@ def bench_tally(
     """An election of N ballots through tally, decryption by 3 of 5 guardians, and combine."""
     from verivote.election.benchtally import measure_tally
 
-    figures = measure_tally(db, ballots, candidates, cores)
+    with scratch_database(db) as url:
+        figures = measure_tally(url, ballots, candidates, cores)
     if as_json:
         typer.echo(json.dumps(figures))
         return
@@ -275,7 +281,10 @@ def bench_tally(
 @bench_app.command("checkin")
 def bench_checkin(
     db: Annotated[
-        str, typer.Option("--db", help="PostgreSQL URL (a fresh election is created in it).")
+        str,
+        typer.Option(
+            "--db", help="PostgreSQL URL (the benchmark works in a new schema, dropped after)."
+        ),
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     voters: Annotated[int, typer.Option(min=1000, help="Voters on the roll.")] = 1_000_000,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 32,
@@ -286,5 +295,6 @@ def bench_checkin(
     """Check-ins per second over HTTP on loopback, server and database on this machine."""
     from verivote.web.benchcheckin import measure_checkin
 
-    figures = measure_checkin(db, voters, clients, seconds, workers)
+    with scratch_database(db) as url:
+        figures = measure_checkin(url, voters, clients, seconds, workers)
     typer.echo(json.dumps(figures) if as_json else json.dumps(figures, indent=2))

@@ -10,7 +10,10 @@ programmatically, so no alembic.ini is needed anywhere.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -131,3 +134,29 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """For a benchmark or a test: on PostgreSQL, a new empty schema of the database `url`
+    names (the URL yielded sets it as the search path of every connection), dropped with all
+    it holds afterwards, so that nothing is left in the database; on SQLite, `url` itself
+    (the caller named the file)."""
+    parsed = _normalise(make_url(url))
+    if parsed.get_backend_name() != "postgresql":
+        yield url
+        return
+    admin = make_engine(url)
+    schema = f"verivote_scratch_{secrets.token_hex(6)}"
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        try:
+            yield parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False
+            )
+        finally:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        admin.dispose()
