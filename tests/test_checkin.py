@@ -209,3 +209,32 @@ def test_any_sequence_of_batches_answers_as_first_come_first_served(
                     assert got == CheckinResult("already_voted", station, hour)
         assert sum(turnout(engine, E).values()) == len(first)
         engine.dispose()
+
+
+def test_on_postgresql_the_batch_statement_is_planned_afresh_and_the_roll_analyzed(
+    tmp_path: Path,
+) -> None:
+    """A prepared batch statement's generic plan, made while the check-ins table was nearly
+    empty, read every check-in of the election for each batch (a slowdown found with
+    `verivote bench checkin`): the statement is never prepared. And the roll is analyzed as
+    soon as it is loaded, so that its plans are right from the first check-in."""
+    from sqlalchemy import text
+
+    with backend_database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine)
+        Store(engine).create_election(E, "ab" * 32, b"{}")
+        import_voters(engine, E, [(c, "tabriz", None) for c in CODES])
+        for k in range(12):  # psycopg prepares a statement after 5 runs
+            check_in_many(engine, E, [Checkin(CODES[k], "s1", "tabriz", 9, f"plan-{k:04d}")])
+        with engine.connect() as conn:
+            prepared = conn.execute(text(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%unnest%'"
+            )).scalar_one()  # fmt: skip
+            analyzed = conn.execute(text(
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relname = 'voters' AND schemaname = current_schema()"
+            )).scalar_one()  # fmt: skip
+        engine.dispose()
+    assert prepared == 0
+    assert analyzed

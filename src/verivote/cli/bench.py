@@ -289,7 +289,7 @@ def bench_checkin(
     voters: Annotated[int, typer.Option(min=1000, help="Voters on the roll.")] = 1_000_000,
     clients: Annotated[int, typer.Option(min=1, help="Concurrent HTTP clients.")] = 32,
     seconds: Annotated[float, typer.Option(min=1, help="How long to drive the server.")] = 20,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
 ) -> None:
     """Check-ins per second over HTTP on loopback, server and database on this machine."""

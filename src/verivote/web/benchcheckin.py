@@ -84,7 +84,7 @@ def _free_port() -> int:
 
 
 def measure_checkin(
-    url: str, voters: int, clients: int, seconds: float, workers: int = 2
+    url: str, voters: int, clients: int, seconds: float, workers: int = 1
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring) and return its figures."""
     from verivote.election.service import init_election
