@@ -41,7 +41,12 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Server processes (one per core is a good start).")
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (on 2 cores shared with the database, 1 serves best).",
+        ),
     ] = 1,
     record: Annotated[
         Path | None,
