@@ -63,16 +63,22 @@ async def send_json(send: Send, status: int, document: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def refusal(scope: Scope, limit: int) -> HttpError | None:
-    """Why a POST is refused before its body is read: not JSON, no Content-Length, too large."""
+def refusal(
+    scope: Scope,
+    limit: int,
+    media_type: str = "application/json",
+    wrong_type: str = "the body must be JSON (Content-Type: application/json)",
+) -> HttpError | None:
+    """Why a POST is refused before its body is read: not of `media_type`, no Content-Length,
+    or longer than `limit` bytes."""
     content_type = length = None
     for name, value in scope["headers"]:
         if name == b"content-type":
             content_type = value.decode("latin-1")
         elif name == b"content-length":
             length = value.decode("latin-1")
-    if content_type is None or content_type.split(";")[0].strip().lower() != "application/json":
-        return HttpError(415, "the body must be JSON (Content-Type: application/json)")
+    if content_type is None or content_type.split(";")[0].strip().lower() != media_type:
+        return HttpError(415, wrong_type)
     if length is None or not length.isdigit():
         return HttpError(411, "a Content-Length header is required")
     if int(length) > limit:

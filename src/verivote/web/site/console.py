@@ -187,6 +187,19 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
             return pages.error(request, 403, "error_csrf")
         return form
 
+    async def staff_form(request: Request) -> tuple[dict[str, str], str] | Response:
+        """A logged-in station's form with its CSRF token checked, and the station; else the
+        page that refuses it."""
+        if station is None:
+            return pages.page(request, "station_absent.html", 404)
+        form = await checked_form(request)
+        if isinstance(form, Response):
+            return form
+        who = session(request)
+        if who is None:
+            return await console_page(request, 401, error_key="login_needed")
+        return form, who
+
     @app.get("/station", response_class=HTMLResponse, include_in_schema=False)
     async def console(request: Request) -> Response:
         if station is None:
@@ -226,14 +239,11 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
 
     @app.post("/station/checkin", include_in_schema=False)
     async def check_in(request: Request) -> Response:
-        if station is None:
-            return pages.page(request, "station_absent.html", 404)
-        form = await checked_form(request)
-        if isinstance(form, Response):
-            return form
-        who = session(request)
-        if who is None:
-            return await console_page(request, 401, error_key="login_needed")
+        staff = await staff_form(request)
+        if isinstance(staff, Response):
+            return staff
+        form, who = staff
+        assert station is not None
         code = "".join(to_ascii_digits(form.get("national_code", "")).split()).replace("-", "")
         if who in await station.service.closed_stations():
             # The service refuses it too (409); said here in words the staff understand.
@@ -251,14 +261,11 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
 
     @app.post("/station/polls", include_in_schema=False)
     async def polls(request: Request) -> Response:
-        if station is None:
-            return pages.page(request, "station_absent.html", 404)
-        form = await checked_form(request)
-        if isinstance(form, Response):
-            return form
-        who = session(request)
-        if who is None:
-            return await console_page(request, 401, error_key="login_needed")
+        staff = await staff_form(request)
+        if isinstance(staff, Response):
+            return staff
+        form, who = staff
+        assert station is not None
         action = POLL_ACTIONS.get(form.get("action", ""))
         if action is None:
             return pages.error(request, 400, "error_bad_form")

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from verivote.web.asgi import refusal
+
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -47,19 +49,8 @@ _NAMES = {k.lower().encode() for k in PAGE_HEADERS} | {b"cache-control"}
 
 def form_refusal(scope: Scope) -> tuple[int, str] | None:
     """Why a POST to a page is refused unread: not a URL-encoded form, no length, too long."""
-    content_type = length = None
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            content_type = value.decode("latin-1")
-        elif name == b"content-length":
-            length = value.decode("latin-1")
-    if content_type is None or content_type.split(";")[0].strip().lower() != FORM_TYPE:
-        return 415, "a form must be sent URL-encoded"
-    if length is None or not length.isdigit():
-        return 411, "a Content-Length header is required"
-    if int(length) > MAX_FORM:
-        return 413, f"a form is at most {MAX_FORM} bytes"
-    return None
+    refused = refusal(scope, MAX_FORM, FORM_TYPE, "a form must be sent URL-encoded")
+    return None if refused is None else (refused.status, refused.detail)
 
 
 class PageGuard:
