@@ -14,7 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from verivote.model.manifest import Manifest, parse_manifest
 from verivote.polling.roll import check_digit
 from verivote.sim.ballots import FACTIONS, District, iter_ballots, make_district
 from verivote.store import Store
-from verivote.store.roll import check_in, import_voters
+from verivote.store.roll import Checkin, CheckinResult, check_in_many, import_voters
 
 Progress = Callable[[str, int, int], None]
 """progress(step, done, total): called as long steps advance."""
@@ -161,6 +161,38 @@ def _voters(
 _WORKER: tuple[Manifest, Any, bytes] | None = None
 
 
+def _check_in_all(
+    store: Store,
+    outcome: RoundOutcome,
+    jobs: list[tuple[str, list[str], bool]],
+    voters: list[str],
+    station_district: dict[str, str],
+    progress: Progress,
+) -> None:
+    """Every voter checks in at their station (in batches, as the check-in server groups the
+    requests that arrive together); about one in a hundred comes back a second time and is
+    turned away."""
+    ctx = outcome.ctx
+    rng = random.Random(len(jobs))
+    items: list[Checkin] = []
+    for n, (station, _, _) in enumerate(jobs):
+        hour = 8 + 10 * n // len(jobs)
+        items.append(Checkin(voters[n], station, station_district[station], hour, f"demo-{n:07d}"))
+        if rng.random() < 0.01:
+            items.append(replace(items[-1], request_id=f"demo-{n:07d}-again"))
+    for start in range(0, len(items), 500):
+        batch = items[start : start + 500]
+        for item, answer in zip(
+            batch, check_in_many(store.engine, ctx.election_id, batch), strict=True
+        ):
+            assert isinstance(answer, CheckinResult), answer
+            again = item.request_id.endswith("-again")
+            assert answer.status == ("already_voted" if again else "accepted"), answer
+            outcome.turned_away += again
+            outcome.checked_in += not again
+        progress("check-in", min(start + 500, len(items)), len(items))
+
+
 def _national_code(round_number: int, n: int) -> str:
     """The synthetic roll's n-th voter (a valid national code; each round its own roll)."""
     nine = f"{round_number:02d}{n + 1:07d}"
@@ -186,8 +218,7 @@ def polling_day(
     processes: int,
 ) -> None:
     """Load the roll, open every station, check every voter in, let them encrypt and cast
-    (challenging first if they wish), then close every station. About one voter in a hundred
-    comes back to vote a second time and is turned away."""
+    (challenging first if they wish), then close every station."""
     ctx = outcome.ctx
     assert ctx.key is not None
     stations = [s.id for s in ctx.manifest.stations]
@@ -198,7 +229,7 @@ def polling_day(
         for code, (station, _, _) in zip(voters, jobs, strict=True)
     ))  # fmt: skip
     open_polls(store, ctx, stations)
-    rng = random.Random(len(jobs))
+    _check_in_all(store, outcome, jobs, voters, station_district, progress)
     # A voter who challenges has the device encrypt twice: the challenged ballot, then the
     # one cast. Both go through the pool.
     work: list[tuple[str, list[str]]] = []
@@ -213,17 +244,8 @@ def polling_day(
         initargs=(ctx.manifest, ctx.key, ctx.base_hash),
     ) as pool:
         encrypted = pool.map(_encrypt, work, chunksize=16)
-        for n, (station, codes, challenges) in enumerate(jobs):
+        for station, codes, challenges in jobs:
             district = station_district[station]
-            answer = check_in(store.engine, ctx.election_id, voters[n], station, district,
-                              8 + 10 * n // len(jobs), f"demo-{n:07d}")  # fmt: skip
-            assert answer.status == "accepted", answer
-            outcome.checked_in += 1
-            if rng.random() < 0.01:  # the same voter tries a second time: turned away
-                again = check_in(store.engine, ctx.election_id, voters[n], station, district,
-                                 8 + 10 * n // len(jobs), f"demo-{n:07d}-again")  # fmt: skip
-                assert again.status == "already_voted", again
-                outcome.turned_away += 1
             if challenges:
                 ballot, opened = next(encrypted)
                 challenge(store, ctx, ballot, opened)
