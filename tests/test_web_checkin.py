@@ -189,3 +189,32 @@ def test_the_checkin_benchmark_command_leaves_nothing_in_the_database(
     figures = json.loads(capsys.readouterr().out)
     assert (figures["double_votes"], figures["errors"]) == (0, 0)
     assert schemas() == before
+
+
+def test_public_turnout_is_counted_once_per_interval_not_per_visitor(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    c, tokens = client
+    assert c.get("/api/turnout").json()["stations"] == {}
+    post(c, tokens["tabriz-001"], {"national_code": TABRIZ_VOTER, "request_id": "req-0101"})
+    # within the interval visitors get the count already made (at most 5 s old)
+    assert c.get("/api/turnout").json()["stations"] == {}
+
+
+def test_a_kept_value_is_computed_again_once_its_time_is_up() -> None:
+    import time
+
+    from verivote.web.ttl import Ttl
+
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    ttl = Ttl(0.2)
+    assert ttl.peek("k") is None
+    assert (ttl.get("k", compute), ttl.get("k", compute), ttl.peek("k")) == (1, 1, 1)
+    time.sleep(0.25)
+    assert ttl.peek("k") is None
+    assert ttl.get("k", compute) == 2

@@ -3,7 +3,8 @@
     POST /api/checkin          one voter, now (station token)
     POST /api/checkin/offline  records a station made while cut off, uploaded later (station token)
     GET  /api/conflicts        uploaded records that were refused, kept (supervisor token)
-    GET  /api/turnout          check-ins per station, district and province (public)
+    GET  /api/turnout          check-ins per station, district and province (public; counted
+                               at most every TURNOUT_CACHE_SECONDS)
 
 A station device authenticates with its own token (`verivote stations issue-token`), sent as
 `Authorization: Bearer <token>`; the server keeps only the token's hash. A check-in names the
@@ -70,6 +71,7 @@ from verivote.web.asgi import (
     send_json,
 )
 from verivote.web.batcher import CheckinBatcher
+from verivote.web.ttl import Ttl
 
 __all__ = ["SECURITY_HEADERS", "CheckinService", "checkin_router", "create_app"]
 
@@ -83,6 +85,9 @@ TOKEN_CACHE_SECONDS = 60.0
 """How long a known token is trusted without asking the database again."""
 POLLS_CACHE_SECONDS = 2.0
 """How long the list of stations whose polls are closed is used before it is read again."""
+TURNOUT_CACHE_SECONDS = 5.0
+"""How long the public turnout is served before it is counted again: counting reads every
+check-in of the election (25 million by evening), too much to do for each visitor."""
 RequestId = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -166,18 +171,30 @@ class CheckinService:
         self.batcher = CheckinBatcher(engine, manifest.election_id)
         self._stations = TokenCache(lambda token: station_of_token(engine, token))
         self._supervisors = TokenCache(lambda token: supervisor_of_token(engine, token))
-        self._closed: tuple[frozenset[str], float] = (frozenset(), 0.0)
+        self._polls = Ttl(POLLS_CACHE_SECONDS)
+        self._turnout = Ttl(TURNOUT_CACHE_SECONDS)
 
     async def closed_stations(self) -> frozenset[str]:
         """Stations whose polls are closed: they check no one in any more (their count of
         check-ins was published when they closed). Read at most every POLLS_CACHE_SECONDS."""
-        closed, until = self._closed
-        now = time.monotonic()
-        if now >= until:
-            states = await asyncio.to_thread(Store(self.engine).polls, self.election_id)
-            closed = frozenset(s for s, state in states.items() if state == "closed")
-            self._closed = (closed, now + POLLS_CACHE_SECONDS)
-        return closed
+
+        def read() -> frozenset[str]:
+            states = Store(self.engine).polls(self.election_id)
+            return frozenset(s for s, state in states.items() if state == "closed")
+
+        hit: frozenset[str] | None = self._polls.peek("closed")
+        if hit is not None:  # the common case: no hop to a thread for each check-in
+            return hit
+        return await asyncio.to_thread(self._polls.get, "closed", read)
+
+    async def turnout(self) -> dict[str, int]:
+        """Check-ins per station, counted at most every TURNOUT_CACHE_SECONDS."""
+        hit: dict[str, int] | None = self._turnout.peek("turnout")
+        if hit is not None:
+            return hit
+        return await asyncio.to_thread(
+            self._turnout.get, "turnout", lambda: turnout(self.engine, self.election_id)
+        )
 
     async def station(self, authorization: str | None) -> str:
         """The station of a station token that belongs to this election and its manifest."""
@@ -313,7 +330,7 @@ def checkin_router(service: CheckinService) -> APIRouter:
     @router.get("/api/turnout")
     async def turnout_now() -> dict[str, dict[str, int]]:
         """Check-ins so far per station, district and province."""
-        by_station = await asyncio.to_thread(turnout, service.engine, service.election_id)
+        by_station = await service.turnout()
         districts: dict[str, int] = {}
         provinces: dict[str, int] = {}
         for s, n in by_station.items():

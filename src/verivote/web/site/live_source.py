@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 from sqlalchemy import func, select
 
@@ -30,31 +28,12 @@ from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.store.schema import ballots, board_entries, checkpoints, voters
 from verivote.web.site.source import BallotHit, Inclusion, Mode, Participation, RecordFile
+from verivote.web.ttl import Ttl
 
-T = TypeVar("T")
 CACHE_SECONDS = 5.0
 PAGE_ROWS = 2000
 """Entries read from the database at a time when the tree is extended or the record sent."""
 SHORT_CODE = 16
-
-
-class _Ttl:
-    """Values kept for CACHE_SECONDS. Two requests that miss together both compute: harmless,
-    and cheaper than making every request wait on a lock."""
-
-    def __init__(self, seconds: float = CACHE_SECONDS) -> None:
-        self._seconds = seconds
-        self._values: dict[str, tuple[float, Any]] = {}
-
-    def get(self, key: str, compute: Callable[[], T]) -> T:
-        now = time.monotonic()
-        hit = self._values.get(key)
-        if hit is not None and hit[0] > now:
-            value: T = hit[1]
-            return value
-        value = compute()
-        self._values[key] = (now + self._seconds, value)
-        return value
 
 
 class LiveSource:
@@ -68,7 +47,7 @@ class LiveSource:
         # Reads only: on SQLite these transactions begin DEFERRED and so never queue behind
         # the check-ins for the write lock.
         self._reader = store.engine.execution_options(**{READ_ONLY: True})
-        self._cache = _Ttl()
+        self._cache = Ttl(CACHE_SECONDS)
         self._log = MerkleLog()
         self._log_lock = threading.Lock()
 
