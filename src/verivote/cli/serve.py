@@ -45,7 +45,7 @@ def serve_command(
         typer.Option(
             min=1,
             max=64,
-            help="Server processes (on 2 cores shared with the database, 1 serves best).",
+            help="Server processes (on 2 cores shared with the database, 2 gain little over 1).",
         ),
     ] = 1,
     record: Annotated[
