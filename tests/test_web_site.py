@@ -438,3 +438,13 @@ def test_a_record_that_does_not_check_is_refused(
     assert run(["serve", "--record", str(record)]) == 1
     assert "root hash" in capsys.readouterr().err
     assert run(["serve", "--record", str(tmp_path / "nowhere")]) == 1
+
+
+def test_a_head_request_gets_the_headers_of_the_page_and_no_body(client: TestClient) -> None:
+    got = client.get("/board")
+    head = client.head("/board")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-security-policy"] == got.headers["content-security-policy"]
+    assert client.head("/districts/nowhere").status_code == 404

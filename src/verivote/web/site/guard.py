@@ -77,10 +77,18 @@ class PageGuard:
                 await send({"type": "http.response.body", "body": body})
                 return
 
+        head = scope["method"] == "HEAD"
+        if head:
+            # HEAD is GET without the body (RFC 9110, 9.3.2): link checkers and monitors ask
+            # for it, and FastAPI's routes answer GET only.
+            scope = {**scope, "method": "GET"}
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NAMES]
                 message["headers"] = kept + headers
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
