@@ -18,6 +18,7 @@ refuses are not lost but kept in `checkin_conflicts` for the supervisors.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Dialect, Engine, Table, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -234,7 +235,7 @@ def _facts_postgresql(conn: Connection, election_id: str, items: Sequence[Checki
     # checkin`). Planning costs a fraction of a millisecond per batch.
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_postgresql_batch_sql(conn), params, prepare=False)
+        cursor.execute(_postgresql_batch_sql(conn.dialect), params, prepare=False)
         rows = cursor.fetchall()
     finally:
         cursor.close()
@@ -244,15 +245,10 @@ def _facts_postgresql(conn: Connection, election_id: str, items: Sequence[Checki
     ]
 
 
-def _postgresql_batch_sql(conn: Connection) -> str:
-    """The batch statement in psycopg's own parameter style (%(name)s)."""
-    global _POSTGRESQL_BATCH_SQL
-    if _POSTGRESQL_BATCH_SQL is None:
-        _POSTGRESQL_BATCH_SQL = str(_POSTGRESQL_BATCH.compile(dialect=conn.dialect))
-    return _POSTGRESQL_BATCH_SQL
-
-
-_POSTGRESQL_BATCH_SQL: str | None = None
+@functools.cache
+def _postgresql_batch_sql(dialect: Dialect) -> str:
+    """The batch statement in psycopg's own parameter style (%(name)s), compiled once."""
+    return str(_POSTGRESQL_BATCH.compile(dialect=dialect))
 
 
 def _facts_portable(conn: Connection, election_id: str, items: Sequence[Checkin]) -> list[_Facts]:
@@ -338,7 +334,7 @@ def _keep_conflicts(
     conn: Connection,
     election_id: str,
     items: Sequence[Checkin],
-    answers: Sequence[CheckinResult | RequestIdReused | None],
+    answers: Sequence[CheckinResult | RequestIdReused],
 ) -> None:
     rows = [
         {"election_id": election_id, "request_id": item.request_id,
@@ -401,25 +397,18 @@ def token_hash(token: str) -> str:
 
 def issue_token(engine: Engine, election_id: str, station_id: str) -> str:
     """A new random token for a station's device; only its hash is stored. Shown once."""
-    token = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        conn.execute(
-            insert(station_tokens).values(
-                token_hash=token_hash(token), election_id=election_id, station_id=station_id
-            )
-        )
-    return token
+    return _issue(engine, station_tokens, election_id=election_id, station_id=station_id)
 
 
 def issue_supervisor_token(engine: Engine, election_id: str, name: str) -> str:
     """A new random token for a supervisor (who reads the conflicts); only its hash is kept."""
+    return _issue(engine, supervisor_tokens, election_id=election_id, name=name)
+
+
+def _issue(engine: Engine, table: Table, **owner: str) -> str:
     token = secrets.token_urlsafe(32)
     with engine.begin() as conn:
-        conn.execute(
-            insert(supervisor_tokens).values(
-                token_hash=token_hash(token), election_id=election_id, name=name
-            )
-        )
+        conn.execute(insert(table).values(token_hash=token_hash(token), **owner))
     return token
 
 
