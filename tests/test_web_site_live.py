@@ -171,6 +171,16 @@ def test_console_cookies_are_httponly_samesite_strict_and_secure_over_https(
         assert "secure" not in c.get("/station").headers["set-cookie"].lower()
 
 
+def _message(lang: str, key: str) -> str:
+    import html
+    import json
+
+    from verivote.web.site import i18n
+
+    path = Path(i18n.__file__).parent / "messages" / f"{lang}.json"
+    return html.escape(json.loads(path.read_text(encoding="utf-8"))[key], quote=False)
+
+
 def test_the_console_opens_and_closes_the_polls_on_the_board(live: LiveElection) -> None:
     with _client(live) as c:
         page = _login(c, live.tokens["tabriz-002"])
@@ -189,6 +199,7 @@ def test_the_console_opens_and_closes_the_polls_on_the_board(live: LiveElection)
                 "national_code": TABRIZ_VOTERS[4]}  # fmt: skip
         refused = c.post("/station/checkin", data=form)
         assert refused.status_code == 409
+        assert _message("fa", "checkin_polls_closed") in refused.text
         assert "checks no one in any more" in c.get("/station?lang=en").text
         assert c.get("/api/participation").json()["national"] == 0
         r = c.post("/station/polls", data={"csrf": csrf_of(r.text), "action": "open"})

@@ -18,8 +18,7 @@ load the site's own stylesheet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -34,13 +33,13 @@ from verivote.election.service import ElectionContext
 from verivote.store import Store
 from verivote.web.asgi import GuardMiddleware, json_error
 from verivote.web.checkin import (
-    MAX_UPLOAD_BODY,
     CheckinFastPath,
     CheckinService,
-    checkin_router,
+    Lifespan,
     install_json_errors,
-    openapi_with_checkin,
+    stopping_batcher,
     tehran_hour,
+    with_checkin_api,
 )
 from verivote.web.site.api import site_api
 from verivote.web.site.console import Station, station_api
@@ -73,9 +72,6 @@ class PathDispatch:
         path = scope.get("path", "")
         is_api = path.startswith(API_PREFIX) or path in API_PATHS
         await (self.api if is_api else self.pages)(scope, receive, send)
-
-
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def _api(lifespan: Lifespan | None = None) -> FastAPI:
@@ -137,17 +133,9 @@ def live_app(
     source = LiveSource(store, ctx, verifiers)
     station = Station(service, store, ctx, secret if secret is not None else new_secret())
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await service.batcher.close()
-
-    api = _api(lifespan)
-    api.include_router(checkin_router(service))
+    api = _api(stopping_batcher(service))
     api.include_router(site_api(source))
     api.include_router(station_api(station))
-    # The check-in API's description, with its hot path (served outside FastAPI) added.
-    api.openapi = lambda: openapi_with_checkin(api)  # type: ignore[method-assign]
-    guarded = GuardMiddleware(api, limits={"/api/checkin/offline": MAX_UPLOAD_BODY})
+    guarded = with_checkin_api(api, service)
     pages = create_pages(source, station, api.openapi)
     return CheckinFastPath(PathDispatch(guarded, pages), service)

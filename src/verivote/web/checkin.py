@@ -36,7 +36,7 @@ import datetime
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -159,6 +159,10 @@ class TokenCache:
         return found
 
 
+class PollsClosed(HttpError):
+    """A check-in at a station whose polls are closed (409)."""
+
+
 class CheckinService:
     """What the check-in endpoints share: who a token is, and checking voters in."""
 
@@ -182,18 +186,12 @@ class CheckinService:
             states = Store(self.engine).polls(self.election_id)
             return frozenset(s for s, state in states.items() if state == "closed")
 
-        hit: frozenset[str] | None = self._polls.peek("closed")
-        if hit is not None:  # the common case: no hop to a thread for each check-in
-            return hit
-        return await asyncio.to_thread(self._polls.get, "closed", read)
+        return await self._polls.get_in_thread("closed", read)
 
     async def turnout(self) -> dict[str, int]:
         """Check-ins per station, counted at most every TURNOUT_CACHE_SECONDS."""
-        hit: dict[str, int] | None = self._turnout.peek("turnout")
-        if hit is not None:
-            return hit
-        return await asyncio.to_thread(
-            self._turnout.get, "turnout", lambda: turnout(self.engine, self.election_id)
+        return await self._turnout.get_in_thread(
+            "turnout", lambda: turnout(self.engine, self.election_id)
         )
 
     async def station(self, authorization: str | None) -> str:
@@ -224,7 +222,7 @@ class CheckinService:
         if not national_code_valid(request.national_code):
             raise HttpError(400, "malformed national code (wrong length or check digit)")
         if station_id in await self.closed_stations():
-            raise HttpError(409, f"the polls are closed at {station_id}")
+            raise PollsClosed(409, f"the polls are closed at {station_id}")
         item = Checkin(
             request.national_code, station_id, self.district_of[station_id], self.clock(),
             request.request_id,
@@ -243,6 +241,9 @@ def _first_error(errors: Any) -> str:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
     return f"{where}: {first['msg']}"
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 class CheckinFastPath:
@@ -346,20 +347,31 @@ def checkin_router(service: CheckinService) -> APIRouter:
 def create_app(
     engine: Engine, manifest: Manifest, clock: Callable[[], int] = tehran_hour
 ) -> CheckinFastPath:
-    """The check-in application of one election (an ASGI application)."""
+    """The check-in API of one election on its own (an ASGI application); `verivote serve`
+    serves it inside the whole site (`verivote.web.app.live_app`), composed the same way."""
     service = CheckinService(engine, manifest, clock)
+    app = FastAPI(title="verivote check-in", version="1", lifespan=stopping_batcher(service))
+    install_json_errors(app)
+    return CheckinFastPath(with_checkin_api(app, service), service)
+
+
+def stopping_batcher(service: CheckinService) -> Lifespan:
+    """The lifespan of an application holding the service: its batcher stops at shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await service.batcher.close()
 
-    app = FastAPI(title="verivote check-in", version="1", lifespan=lifespan)
+    return lifespan
+
+
+def with_checkin_api(app: FastAPI, service: CheckinService) -> GuardMiddleware:
+    """`app` with the check-in API's routes and the OpenAPI entry of its hot path, behind the
+    guard (security headers, bodies refused unread). Put `CheckinFastPath` in front of it."""
     app.include_router(checkin_router(service))
-    install_json_errors(app)
-    app.add_middleware(GuardMiddleware, limits={"/api/checkin/offline": MAX_UPLOAD_BODY})
     app.openapi = lambda: openapi_with_checkin(app)  # type: ignore[method-assign]
-    return CheckinFastPath(app, service)
+    return GuardMiddleware(app, limits={"/api/checkin/offline": MAX_UPLOAD_BODY})
 
 
 def install_json_errors(app: FastAPI) -> None:

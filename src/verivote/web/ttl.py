@@ -3,6 +3,7 @@ whose polls are closed) is read from the database once per interval, not once pe
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,3 +33,12 @@ class Ttl:
         value = compute()
         self._values[key] = (now + self._seconds, value)
         return value
+
+    async def get_in_thread(self, key: str, compute: Callable[[], T]) -> T:
+        """`get` from the event loop: a fresh value at once, else computed in a worker thread
+        (database reads must not block the loop; a hop to a thread for every hit would cost
+        the hot path more than the read it saves)."""
+        hit: T | None = self.peek(key)
+        if hit is not None:
+            return hit
+        return await asyncio.to_thread(self.get, key, compute)

@@ -37,7 +37,7 @@ from verivote.store import Store
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.web.asgi import HttpError
-from verivote.web.checkin import CheckinService
+from verivote.web.checkin import CheckinService, PollsClosed
 from verivote.web.site.i18n import to_ascii_digits
 from verivote.web.site.respond import Pages, set_cookie, visitor_of
 from verivote.web.site.sessions import (
@@ -176,9 +176,11 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         )  # fmt: skip
         return with_nonce(request, page, nonce, fresh)
 
-    async def checked_form(request: Request) -> dict[str, str] | HTMLResponse:
-        """The form's fields if its CSRF token matches the visitor's cookie, else the refusal."""
-        assert station is not None
+    async def checked_form(request: Request) -> dict[str, str] | Response:
+        """The form's fields if the console is here and the form's CSRF token matches the
+        visitor's cookie, else the page that refuses it."""
+        if station is None:
+            return pages.page(request, "station_absent.html", 404)
         try:
             form = _form(await request.body())
         except HttpError:
@@ -190,8 +192,6 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
     async def staff_form(request: Request) -> tuple[dict[str, str], str] | Response:
         """A logged-in station's form with its CSRF token checked, and the station; else the
         page that refuses it."""
-        if station is None:
-            return pages.page(request, "station_absent.html", 404)
         form = await checked_form(request)
         if isinstance(form, Response):
             return form
@@ -208,11 +208,10 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
 
     @app.post("/station/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        if station is None:
-            return pages.page(request, "station_absent.html", 404)
         form = await checked_form(request)
         if isinstance(form, Response):
             return form
+        assert station is not None  # checked_form refused the request otherwise
         token = form.get("token", "")
         try:
             who = await station.station_of_token(token) if token.strip() else None
@@ -227,8 +226,6 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
 
     @app.post("/station/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        if station is None:
-            return pages.page(request, "station_absent.html", 404)
         form = await checked_form(request)
         if isinstance(form, Response):
             return form
@@ -243,13 +240,12 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         if isinstance(staff, Response):
             return staff
         form, who = staff
-        assert station is not None
+        assert station is not None  # staff_form refused the request otherwise
         code = "".join(to_ascii_digits(form.get("national_code", "")).split()).replace("-", "")
-        if who in await station.service.closed_stations():
-            # The service refuses it too (409); said here in words the staff understand.
-            return await console_page(request, 409, error_key="checkin_polls_closed")
         try:
             answer = await station.check_in(who, code, form.get("request_id", ""))
+        except PollsClosed:  # said in words the staff understand
+            return await console_page(request, 409, error_key="checkin_polls_closed")
         except HttpError as exc:
             key = ERROR_KEYS.get(exc.status, "checkin_failed")
             return await console_page(request, exc.status, error_key=key, national_code=code)
@@ -265,7 +261,7 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         if isinstance(staff, Response):
             return staff
         form, who = staff
-        assert station is not None
+        assert station is not None  # staff_form refused the request otherwise
         action = POLL_ACTIONS.get(form.get("action", ""))
         if action is None:
             return pages.error(request, 400, "error_bad_form")
