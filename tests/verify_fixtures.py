@@ -77,7 +77,7 @@ CHALLENGED = ("tabriz-001", ["1102"])
 @dataclass(frozen=True)
 class VerifyElection:
     """The two records, their keys folders (round 1's also holds the guardians' key shares)
-    and a checkpoint of round 1 signed before its end (just after the count)."""
+    and a checkpoint of round 1 signed before its end (just before the count)."""
 
     round1: Path
     round2: Path
@@ -122,12 +122,11 @@ def contribute_all(store: Store, ctx: ElectionContext, guardians: Path) -> None:
         contribute_lot(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
 
 
-def _count(store: Store, ctx: ElectionContext, guardians: Path) -> dict[str, Any]:
+def _decrypt(store: Store, ctx: ElectionContext, guardians: Path) -> None:
     run_tally(store, ctx, processes=1)
     for g in PRESENT:
         decrypt_as_guardian(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
     combine(store, ctx)
-    return run_count(store, ctx)
 
 
 def make_election(directory: Path) -> VerifyElection:
@@ -149,9 +148,10 @@ def make_election(directory: Path) -> VerifyElection:
         for n, (station, _) in enumerate(ROUND1)
     ])  # fmt: skip
     _cast_all(store, ctx, ROUND1, CHALLENGED, roll=True)
-    count = _count(store, ctx, keys1)
-    early = directory / "checkpoint-at-count"
+    _decrypt(store, ctx, keys1)
+    early = directory / "checkpoint-at-count"  # signed before the count, as at the close
     early.write_bytes(make_checkpoint(store, ctx, keys1).note.encode("utf-8"))
+    count = run_count(store, ctx)
     publish(store, ctx, keys1, directory / "record-round1")
 
     second = runoff_manifest(ctx, count)
@@ -166,7 +166,8 @@ def make_election(directory: Path) -> VerifyElection:
     field = [c.code for c in second.districts[0].candidates]
     votes = [("tabriz-001", [field[0]]), ("tabriz-002", [field[0]]), ("tabriz-003", [field[1]])]
     _cast_all(store, ctx2, [*votes, ("tabriz-001", [])])
-    _count(store, ctx2, keys1)
+    _decrypt(store, ctx2, keys1)
+    run_count(store, ctx2)
     publish(store, ctx2, keys2, directory / "record-round2")
     engine.dispose()
     return VerifyElection(
