@@ -32,6 +32,10 @@ def test_an_election_from_init_to_exported_record(
     assert code == 1
     assert "key ceremony has not been held" in err
     assert cli(capsys, "election", "ceremony", "--quorum", "2", *db, *keys)[0] == 0
+    code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
+    assert code == 1
+    assert "have not been opened" in err  # a ballot only at a station whose polls are open
+    assert cli(capsys, "polls", "open", "--all", *db)[0] == 0
     code, out, err = cli(
         capsys, "cast", "--station", "tabriz-001", "--choose", "1101", "--choose", "1104",
         "--json", *db,
@@ -49,11 +53,11 @@ def test_an_election_from_init_to_exported_record(
     assert "not yet in a signed checkpoint" in err
     code, out, err = cli(capsys, "board", "checkpoint", *db, *keys)
     assert code == 0, err
-    assert out.startswith("verivote/test-2024\n4\n")
+    assert out.startswith("verivote/test-2024\n8\n")
     assert "cosigned by 3 witness(es)" in err
     code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
     assert code == 0, err
-    assert json.loads(out)["index"] == 2
+    assert json.loads(out)["index"] == 6
     record = tmp_path / "record"
     assert cli(capsys, "board", "export", str(record), *db, *keys)[0] == 0
     assert check_record(record) == []

@@ -14,9 +14,10 @@ import click
 import typer
 
 from verivote import __version__
+from verivote.cli.ballot import ballot_app, cast_command
 from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
-from verivote.cli.election import board_app, cast_command, election_app
+from verivote.cli.election import board_app, election_app
 from verivote.cli.errors import UserError
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.roll import roll_app
@@ -48,6 +49,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(election_app, name="election")
 app.add_typer(board_app, name="board")
 app.command("cast")(cast_command)
+app.add_typer(ballot_app, name="ballot")
 app.add_typer(polls_app, name="polls")
 app.command("tally")(tally_command)
 app.command("decrypt")(decrypt_command)
