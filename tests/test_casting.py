@@ -1,6 +1,7 @@
 """Casting on a real database (SQLite and PostgreSQL): cast or challenge, tracking codes that
-are the hash of the ballot (issue 14: not chained), refusals that leave nothing behind, checkpoints cosigned by the factions'
-witnesses, inclusion proofs, and the exported record checked independently."""
+are the hash of the ballot (issue 14: not chained), refusals that leave nothing behind,
+checkpoints cosigned by the factions' witnesses, inclusion proofs, and the exported record
+checked independently."""
 
 from __future__ import annotations
 
@@ -43,7 +44,6 @@ from verivote.model.manifest import parse_manifest
 from verivote.store import Store, make_engine, migrate
 from verivote.store.repo import PollsClosed
 
-
 OPEN = ["tabriz-001", "tabriz-002", "tabriz-003", "isfahan-arm-1"]
 
 
@@ -84,8 +84,8 @@ def test_a_tracking_code_is_the_hash_of_the_ballot_and_chains_nothing(
 ) -> None:
     store, _ = election
     ctx = context(store)
-    ballots = [new_ballot(ctx, station, choices)[0] for station, choices in
-               [("tabriz-001", ["1101"]), ("tabriz-002", ["1102"]), ("tabriz-001", ["1103"])]]  # fmt: skip
+    votes = [("tabriz-001", ["1101"]), ("tabriz-002", ["1102"]), ("tabriz-001", ["1103"])]
+    ballots = [new_ballot(ctx, station, choices)[0] for station, choices in votes]
     receipts = [cast(store, ctx, b) for b in ballots]
     for ballot, receipt in zip(ballots, receipts, strict=True):
         assert receipt.code == code_of(ctx.base_hash, ballot)
@@ -183,8 +183,8 @@ def test_concurrent_casts_at_one_station_all_land(election: tuple[Store, Path]) 
     indices = sorted(r.board_index for r in receipts)
     assert indices == list(range(indices[0], indices[0] + 12))
     for ballot, r in zip(ballots, receipts, strict=True):
-        assert entry(store, r.board_index)["tracking_code"] == r.code == code_of(
-            ctx.base_hash, ballot
+        assert (
+            entry(store, r.board_index)["tracking_code"] == r.code == code_of(ctx.base_hash, ballot)
         )
 
 

@@ -41,9 +41,14 @@ def test_the_code_shown_after_encryption_is_the_code_on_the_board_cast_or_challe
     with polling_election(backend, tmp_path) as polling:
         store, ctx = polling.store, polling.ctx
         assert ctx.key is not None
-        for station, decide in (("tabriz-001", "cast"), ("tabriz-001", "challenge"),
-                                ("isfahan-arm-1", "challenge"), ("isfahan-arm-1", "cast")):  # fmt: skip
-            ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, [])
+        voters = [
+            ("tabriz-001", ["1101"], "cast"),
+            ("tabriz-001", ["1102", "1105"], "challenge"),
+            ("isfahan-arm-1", [], "challenge"),
+            ("isfahan-arm-1", ["2202"], "cast"),
+        ]
+        for station, choices, decide in voters:
+            ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
             code = shown_code(ctx.base_hash, ballot)  # shown before any decision
             size = store.entry_count(ctx.election_id)
             if decide == "cast":

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
-    initialize,
     rule,
     run_state_machine_as_test,
 )
@@ -191,8 +190,8 @@ class CastingMachine(RuleBasedStateMachine):
 
     @rule(station=st.sampled_from(STATIONS), data=st.data())
     def wrong_opening(self, station: str, data: st.DataObject) -> None:
-        ballot, opened = self.encrypt(station, data)
-        other, other_opened = self.encrypt(station, data)
+        ballot, _ = self.encrypt(station, data)
+        _, other_opened = self.encrypt(station, data)
         self.refused(lambda: challenge(self.polling.store, self.polling.ctx, ballot,
                                        other_opened))  # fmt: skip
 
