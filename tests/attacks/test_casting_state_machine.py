@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,7 @@ class CastingMachine(RuleBasedStateMachine):
             assert report.valid, report.to_json()
         finally:
             self.election.__exit__(None, None, None)
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
