@@ -69,7 +69,8 @@ def test_a_ballot_for_more_than_s_candidates_cannot_pass_the_contest_proof(
     # Splice a 1 from another ballot into a ballot that already has 3 marks: every selection
     # proof still verifies, but the contest now holds 4 marks.
     full, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101", "1102", "1103"])
-    other, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1104"])
+    # (the same nonce, or the spliced proof would not even verify under the ballot's context)
+    other, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1104"], nonce=full["nonce"])
     forged = copy.deepcopy(full)
     forged["selections"][3] = other["selections"][3]
     with pytest.raises(BallotError, match="contest proof"):
@@ -141,7 +142,7 @@ def test_the_blank_flag_is_set_exactly_when_the_ballot_has_no_mark(
 ) -> None:
     manifest, ek, h = setup
     marked, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
-    blank, opened = encrypt_ballot(manifest, ek, h, "tabriz-001", [])
+    blank, opened = encrypt_ballot(manifest, ek, h, "tabriz-001", [], nonce=marked["nonce"])
     cts = check_ballot(manifest, ek, h, blank)
     assert check_opened(ek, blank, [], opened.nonces)
     assert len(cts) == 6
@@ -160,5 +161,60 @@ def test_a_ballot_whose_parts_are_not_objects_is_refused_not_crashed(
     manifest, ek, h = setup
     ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
     ballot["selections"][0][part] = "not an object"
-    with pytest.raises(BallotError, match="malformed"):
+    with pytest.raises(BallotError, match=f"a {part} is not an object"):
+        check_ballot(manifest, ek, h, ballot)
+
+
+def test_every_proof_is_bound_to_the_station_and_the_nonce(
+    setup: tuple[Manifest, ElectionKey[Any], bytes],
+) -> None:
+    """Issue 14, item 5: the same ciphertexts and proofs under another station of the same
+    district, or under another nonce, no longer verify."""
+    manifest, ek, h = setup
+    nonce = "5a" * 32
+    ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"], nonce=nonce)
+    assert ballot["nonce"] == nonce
+    check_ballot(manifest, ek, h, ballot)
+    moved = dict(ballot, station="tabriz-002")
+    with pytest.raises(BallotError, match="proof of candidate 1101 does not verify"):
+        check_ballot(manifest, ek, h, moved)
+    renamed = dict(ballot, nonce="5b" * 32)
+    with pytest.raises(BallotError, match="does not verify"):
+        check_ballot(manifest, ek, h, renamed)
+    fresh, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
+    assert fresh["nonce"] != nonce
+    assert len(fresh["nonce"]) == 64
+
+
+@pytest.mark.parametrize(
+    "nonce", ["5A" * 32, "5a" * 31, "5a" * 33, "", 7, None, "zz" * 32, " " + "5a" * 31 + "5"]
+)
+def test_a_nonce_is_exactly_64_lowercase_hex_digits(
+    setup: tuple[Manifest, ElectionKey[Any], bytes], nonce: Any
+) -> None:
+    manifest, ek, h = setup
+    ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
+    ballot["nonce"] = nonce
+    with pytest.raises(BallotError, match="nonce"):
+        check_ballot(manifest, ek, h, ballot)
+    if isinstance(nonce, str):
+        with pytest.raises(BallotError, match="nonce"):
+            encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"], nonce=nonce)
+
+
+@pytest.mark.parametrize("change", ["extra", "missing", "extra-in-selection", "extra-in-ct"])
+def test_a_ballot_has_exactly_its_fields(
+    setup: tuple[Manifest, ElectionKey[Any], bytes], change: str
+) -> None:
+    manifest, ek, h = setup
+    ballot, _ = encrypt_ballot(manifest, ek, h, "tabriz-001", ["1101"])
+    if change == "extra":
+        ballot["comment"] = "hello"
+    elif change == "missing":
+        del ballot["nonce"]
+    elif change == "extra-in-selection":
+        ballot["selections"][0]["note"] = 1
+    else:
+        ballot["blank"]["ciphertext"]["gamma"] = "00"
+    with pytest.raises(BallotError, match=r"not exactly|not objects|not an object"):
         check_ballot(manifest, ek, h, ballot)

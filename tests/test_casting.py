@@ -1,6 +1,7 @@
 """Casting on a real database (SQLite and PostgreSQL): cast or challenge, tracking codes that
-chain per station, refusals that leave nothing behind, checkpoints cosigned by the factions'
-witnesses, inclusion proofs, and the exported record checked independently."""
+are the hash of the ballot (issue 14: not chained), refusals that leave nothing behind,
+checkpoints cosigned by the factions' witnesses, inclusion proofs, and the exported record
+checked independently."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from tests.store_fixtures import BACKENDS, backend_database
 from verivote.crypto import wire
 from verivote.crypto.ballot import BallotError, check_opened, encrypt_ballot
 from verivote.crypto.groups import get_group
-from verivote.crypto.tracking import tracking_start
+from verivote.crypto.tracking import code_of
+from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import (
     check_inclusion,
     create_signers,
@@ -40,6 +42,9 @@ from verivote.election.service import (
 )
 from verivote.model.manifest import parse_manifest
 from verivote.store import Store, make_engine, migrate
+from verivote.store.repo import PollsClosed
+
+OPEN = ["tabriz-001", "tabriz-002", "tabriz-003", "isfahan-arm-1"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,6 +58,7 @@ def election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[S
         create_signers(keys, manifest)
         init_election(store, manifest)
         hold_ceremony(store, load_context(store, manifest.election_id), 3, 2, keys)
+        open_polls(store, load_context(store, manifest.election_id), OPEN)
         yield store, keys
         engine.dispose()
 
@@ -73,23 +79,37 @@ def entry(store: Store, index: int) -> dict[str, Any]:
     return doc
 
 
-def test_cast_ballots_chain_their_tracking_codes_per_station(election: tuple[Store, Path]) -> None:
+def test_a_tracking_code_is_the_hash_of_the_ballot_and_chains_nothing(
+    election: tuple[Store, Path],
+) -> None:
     store, _ = election
     ctx = context(store)
-    first = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1101"])[0])
-    other = cast(store, ctx, new_ballot(ctx, "tabriz-002", ["1102"])[0])
-    second = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1103", "1104"])[0])
-    assert entry(store, first.board_index)["previous"] == tracking_start(
-        ctx.base_hash, "tabriz-001"
-    )
-    assert entry(store, second.board_index)["previous"] == first.code
-    assert entry(store, other.board_index)["previous"] == tracking_start(
-        ctx.base_hash, "tabriz-002"
-    )
-    assert len({first.code, other.code, second.code}) == 3
+    votes = [("tabriz-001", ["1101"]), ("tabriz-002", ["1102"]), ("tabriz-001", ["1103"])]
+    ballots = [new_ballot(ctx, station, choices)[0] for station, choices in votes]
+    receipts = [cast(store, ctx, b) for b in ballots]
+    for ballot, receipt in zip(ballots, receipts, strict=True):
+        assert receipt.code == code_of(ctx.base_hash, ballot)
+        assert entry(store, receipt.board_index) == {
+            "type": "ballot-cast", "ballot": ballot, "tracking_code": receipt.code,
+        }  # fmt: skip
+    assert len({r.code for r in receipts}) == 3
+    assert len({b["nonce"] for b in ballots}) == 3
 
 
-def test_a_challenged_ballot_is_published_opened_and_leaves_the_chain_alone(
+def test_a_ballot_is_refused_at_a_station_that_is_not_open(election: tuple[Store, Path]) -> None:
+    store, _ = election
+    ctx = context(store)
+    close_polls(store, ctx, ["tabriz-003"])
+    before = store.entry_count("test-2024")
+    with pytest.raises(PollsClosed, match="closed"):
+        cast(store, ctx, new_ballot(ctx, "tabriz-003", ["1101"])[0])
+    ballot, opened = new_ballot(ctx, "tabriz-003", ["1101"])
+    with pytest.raises(PollsClosed, match="closed"):
+        challenge(store, ctx, ballot, opened)
+    assert store.entry_count("test-2024") == before
+
+
+def test_a_challenged_ballot_is_published_opened_and_never_cast(
     election: tuple[Store, Path],
 ) -> None:
     store, _ = election
@@ -103,9 +123,8 @@ def test_a_challenged_ballot_is_published_opened_and_leaves_the_chain_alone(
     assert published["choices"] == ["1102", "1105"]
     nonces = [wire.scalar_from_hex(ctx.key.group, r) for r in published["nonces"]]
     assert check_opened(ctx.key, published["ballot"], published["choices"], nonces)
-    # The voter's fresh ballot chains onto the last *cast* ballot, not the challenged one.
-    fresh = cast(store, ctx, new_ballot(ctx, "tabriz-001", ["1105"])[0])
-    assert entry(store, fresh.board_index)["previous"] == cast_receipt.code
+    assert challenged.code == published["ballot_id"] == code_of(ctx.base_hash, ballot)
+    assert challenged.code != cast_receipt.code
     # A challenged ballot can never be cast afterwards.
     with pytest.raises(BallotError, match="already"):
         cast(store, ctx, ballot)
@@ -150,25 +169,23 @@ def test_a_replayed_ballot_is_refused(election: tuple[Store, Path]) -> None:
     ballot, _ = new_ballot(ctx, "tabriz-001", ["1101"])
     cast(store, ctx, ballot)
     before = store.entry_count("test-2024")
-    with pytest.raises(BallotError, match="already cast"):
+    with pytest.raises(BallotError, match="already on the board"):
         cast(store, ctx, copy.deepcopy(ballot))
     assert store.entry_count("test-2024") == before
 
 
-def test_concurrent_casts_at_one_station_all_land_in_one_chain(
-    election: tuple[Store, Path],
-) -> None:
+def test_concurrent_casts_at_one_station_all_land(election: tuple[Store, Path]) -> None:
     store, _ = election
     ctx = context(store)
     ballots = [new_ballot(ctx, "tabriz-002", ["1103"])[0] for _ in range(12)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         receipts = list(pool.map(lambda b: cast(store, ctx, b), ballots))
-    chain = sorted(receipts, key=lambda r: r.board_index)
-    previous = tracking_start(ctx.base_hash, "tabriz-002")
-    for r in chain:
-        assert entry(store, r.board_index)["previous"] == previous
-        previous = r.code
-    assert store.station_head("test-2024", "tabriz-002") == previous
+    indices = sorted(r.board_index for r in receipts)
+    assert indices == list(range(indices[0], indices[0] + 12))
+    for ballot, r in zip(ballots, receipts, strict=True):
+        assert (
+            entry(store, r.board_index)["tracking_code"] == r.code == code_of(ctx.base_hash, ballot)
+        )
 
 
 def test_checkpoints_inclusion_proofs_and_the_record(

@@ -10,6 +10,8 @@ import pytest
 from tests.manifests import small_manifest_data
 from verivote.board.record import check_record
 from verivote.cli.app import run
+from verivote.crypto.tracking import code_of
+from verivote.store import Store, make_engine
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -32,6 +34,10 @@ def test_an_election_from_init_to_exported_record(
     assert code == 1
     assert "key ceremony has not been held" in err
     assert cli(capsys, "election", "ceremony", "--quorum", "2", *db, *keys)[0] == 0
+    code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
+    assert code == 1
+    assert "have not been opened" in err  # a ballot only at a station whose polls are open
+    assert cli(capsys, "polls", "open", "--all", *db)[0] == 0
     code, out, err = cli(
         capsys, "cast", "--station", "tabriz-001", "--choose", "1101", "--choose", "1104",
         "--json", *db,
@@ -49,11 +55,11 @@ def test_an_election_from_init_to_exported_record(
     assert "not yet in a signed checkpoint" in err
     code, out, err = cli(capsys, "board", "checkpoint", *db, *keys)
     assert code == 0, err
-    assert out.startswith("verivote/test-2024\n4\n")
+    assert out.startswith("verivote/test-2024\n8\n")
     assert "cosigned by 3 witness(es)" in err
     code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
     assert code == 0, err
-    assert json.loads(out)["index"] == 2
+    assert json.loads(out)["index"] == 6
     record = tmp_path / "record"
     assert cli(capsys, "board", "export", str(record), *db, *keys)[0] == 0
     assert check_record(record) == []
@@ -185,3 +191,57 @@ def test_roll_import_reports_added_and_rejected_rows(
     code, _, err = cli(capsys, "roll", "import", str(tmp_path / "none.csv"), *db)
     assert code == 1
     assert "no such roll file" in err
+
+
+def test_the_ballot_commands_refuse_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`ballot encrypt | cast | challenge` (issue 14, item 6): every refusal is one line."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(small_manifest_data()), encoding="utf-8")
+    db = ["--db", f"sqlite:///{tmp_path / 'e.db'}"]
+    keys = ["--keys-dir", str(tmp_path / "keys")]
+    for step in (["election", "init", str(manifest), *keys], ["election", "ceremony", *keys],
+                 ["polls", "open", "--all"]):  # fmt: skip
+        code, _, err = cli(capsys, *step, *db)
+        assert code == 0, err
+    sealed = tmp_path / "b.json"
+    encrypt = ["ballot", "encrypt", "--station", "tabriz-001", "--output", str(sealed), *db]
+
+    def refused(*args: str) -> str:
+        code, _, err = cli(capsys, *args)
+        assert code == 1, err
+        assert len(err.strip().splitlines()) == 1
+        return err
+
+    assert "not in the manifest" in refused("ballot", "encrypt", "--station", "nowhere",
+                                            "--output", str(tmp_path / "x"), *db)  # fmt: skip
+    assert "4 names for 3 seats" in refused(
+        *encrypt, *[x for c in ("1101", "1102", "1103", "1104") for x in ("--choose", c)]
+    )
+    code, out, err = cli(capsys, *encrypt, "--choose", "1101")
+    assert code == 0, err
+    assert "tracking code" in out
+    assert "never overwritten" in refused(*encrypt, "--choose", "1102")
+    doc = json.loads(sealed.read_text(encoding="utf-8"))
+    tampered = tmp_path / "tampered.json"
+    doc["ballot"]["station"] = "tabriz-002"
+    tampered.write_text(json.dumps(doc), encoding="utf-8")
+    tampered.chmod(0o600)
+    assert "not the one whose tracking code was shown" in refused(
+        "ballot", "cast", str(tampered), *db
+    )
+    # with the code recomputed for the moved ballot, its proofs still give it away
+    engine = make_engine(db[1])
+    base_hash = bytes.fromhex(Store(engine).election("test-2024").base_hash)  # type: ignore[union-attr]
+    engine.dispose()
+    doc["tracking_code"] = code_of(base_hash, doc["ballot"])
+    tampered.write_text(json.dumps(doc), encoding="utf-8")
+    assert "does not verify" in refused("ballot", "cast", str(tampered), *db)
+    sealed.chmod(0o644)
+    assert "may be read by others" in refused("ballot", "challenge", str(sealed), *db)
+    sealed.chmod(0o600)
+    assert "No such file" in refused("ballot", "cast", str(tmp_path / "missing.json"), *db)
+    code, out, err = cli(capsys, "ballot", "challenge", str(sealed), "--json", *db)
+    assert code == 0, err
+    assert json.loads(out)["state"] == "challenged"

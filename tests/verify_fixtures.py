@@ -28,7 +28,7 @@ from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_key_share
-from verivote.crypto.tracking import tracking_code, tracking_start
+from verivote.crypto.tracking import tracking_code
 from verivote.election.count import run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
@@ -246,13 +246,8 @@ def public(record: Path) -> Public:
     return Public(manifest, election_base_hash(raw[0]), key, transcript)
 
 
-def rechain(docs: list[dict[str, Any]], base_hash: bytes, station: str) -> None:
-    """Recompute the tracking codes of `station`'s cast ballots in board order, in place."""
-    previous = tracking_start(base_hash, station)
+def recode(docs: list[dict[str, Any]], base_hash: bytes) -> None:
+    """Recompute the tracking code of every cast ballot from its ballot, in place."""
     for doc in docs:
-        if doc["type"] == "ballot-cast" and doc["ballot"]["station"] == station:
-            doc["previous"] = previous
-            doc["tracking_code"] = tracking_code(
-                base_hash, station, previous, canonical_json(doc["ballot"])
-            )
-            previous = doc["tracking_code"]
+        if doc["type"] == "ballot-cast":
+            doc["tracking_code"] = tracking_code(base_hash, canonical_json(doc["ballot"]))

@@ -14,9 +14,10 @@ import click
 import typer
 
 from verivote import __version__
+from verivote.cli.ballot import ballot_app, cast_command
 from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
-from verivote.cli.election import board_app, cast_command, election_app
+from verivote.cli.election import board_app, election_app
 from verivote.cli.errors import UserError
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.lot import lot_app
@@ -49,6 +50,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(election_app, name="election")
 app.add_typer(board_app, name="board")
 app.command("cast")(cast_command)
+app.add_typer(ballot_app, name="ballot")
 app.add_typer(polls_app, name="polls")
 app.add_typer(lot_app, name="lot")
 app.command("tally")(tally_command)

@@ -202,6 +202,7 @@ def measure_cast(url: str, count: int) -> dict[str, Any]:
     from pathlib import Path
 
     from verivote.crypto.ballot import encrypt_ballot
+    from verivote.election.polls import open_polls
     from verivote.election.service import cast, hold_ceremony, init_election, load_context
     from verivote.model.manifest import parse_manifest
     from verivote.store import Store, make_engine, migrate
@@ -228,6 +229,7 @@ def measure_cast(url: str, count: int) -> dict[str, Any]:
         hold_ceremony(store, load_context(store, election_id), 1, 1, Path(keys))
     ctx = load_context(store, election_id)
     assert ctx.key is not None
+    open_polls(store, ctx, [s.id for s in manifest.stations])  # ballots only at open stations
     rng = random.Random(1)
 
     def one(i: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`verivote election …`, `verivote cast` and `verivote board …`: the election's steps on its
+"""`verivote election …` and `verivote board …`: the election's steps on its
 database (VERIVOTE_DATABASE_URL or --db; SQLite in the working folder by default)."""
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import typer
 from rich.console import Console
 
 from verivote.cli.errors import UserError
-from verivote.crypto.ballot import BallotError, encrypt_ballot
-from verivote.crypto.tracking import short
 from verivote.election.publishing import (
     check_inclusion,
     create_signers,
@@ -24,8 +22,6 @@ from verivote.election.publishing import (
 from verivote.election.service import (
     ElectionContext,
     ElectionError,
-    cast,
-    challenge,
     hold_ceremony,
     init_election,
     load_context,
@@ -127,42 +123,6 @@ def election_ceremony(
     Console().print(
         f"key ceremony held: {n} guardians, quorum {k}, qualified {transcript.qualified}; "
         f"shares in {keys_dir}/guardian-*.key (mode 0600)"
-    )
-
-
-def cast_command(
-    station: Annotated[str, typer.Option(help="The polling station.")],
-    choose: Annotated[
-        list[str] | None,
-        typer.Option("--choose", help="A candidate code (repeat, up to the seats)."),
-    ] = None,
-    challenge_ballot: Annotated[
-        bool, typer.Option("--challenge", help="Challenge the ballot instead of casting it.")
-    ] = False,
-    election: ElectionId = None,
-    db: Db = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
-) -> None:
-    """Encrypt a ballot as a voting device does, then cast it (or challenge it)."""
-    store = _store(db)
-    ctx = _context(store, election)
-    if ctx.key is None:
-        raise UserError("the key ceremony has not been held yet (run verivote election ceremony)")
-    try:
-        ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choose or [])
-        receipt = (
-            challenge(store, ctx, ballot, opened) if challenge_ballot else cast(store, ctx, ballot)
-        )
-    except (BallotError, ElectionError, StoreError) as exc:
-        raise UserError(f"ballot refused: {exc}") from None
-    if as_json:
-        typer.echo(
-            json.dumps({"state": receipt.state, "code": receipt.code, "index": receipt.board_index})
-        )
-        return
-    Console().print(
-        f"ballot {receipt.state} at {station}: code [bold]{short(receipt.code)}[/] "
-        f"({receipt.code}), board entry {receipt.board_index}"
     )
 
 

@@ -1,30 +1,32 @@
-"""Tracking codes: each cast ballot's code chains over the station's previous one.
+"""Tracking codes (DESIGN.md, "Cryptography"; issue 14, items 5 and 6).
 
-    start(station)  = H("tracking-start", base hash, station)
-    code(ballot)    = H("tracking-code", base hash, station, previous code, ballot entry)
+    code(ballot) = H("tracking-code", base hash, canonical JSON of the ballot)
 
-where the ballot entry is the canonical JSON of the ballot as published. A voter who keeps the
-code can find the ballot on the board and check its inclusion proof; because codes chain, a
-station's board cannot drop or reorder a ballot without changing every later code. Codes are
-shown as 64 hex digits; `short` gives the 16 a voter reads out.
+The device computes it as soon as it has encrypted the ballot and shows it before the voter
+decides to cast or challenge; it is the same code whichever they choose (a challenged ballot's
+`ballot_id` is this code too). Since every ballot holds a fresh 32-byte nonce, no two ballots
+share a code. Codes are not chained on a station's previous ballot: nothing in a code orders it
+against the station's other ballots. A voter who keeps the code finds the ballot on the board
+and checks its inclusion proof. Codes are shown as 64 hex digits; `short` gives the 16 a voter
+reads out.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from verivote.crypto.hashing import hash_items
+from verivote.model.canonical import canonical_json
 
 
-def tracking_start(base_hash: bytes, station_id: str) -> str:
-    return hash_items("tracking-start", base_hash, station_id).hex()
+def tracking_code(base_hash: bytes, ballot: bytes) -> str:
+    """The code of the ballot whose canonical JSON is `ballot`."""
+    return hash_items("tracking-code", base_hash, ballot).hex()
 
 
-def tracking_code(base_hash: bytes, station_id: str, previous: str, ballot: bytes) -> str:
-    return hash_items("tracking-code", base_hash, station_id, previous, ballot).hex()
-
-
-def ballot_id(base_hash: bytes, ballot: bytes) -> str:
-    """The identifier of a ballot that was challenged instead of cast (outside any chain)."""
-    return hash_items("challenged-ballot", base_hash, ballot).hex()
+def code_of(base_hash: bytes, ballot: dict[str, Any]) -> str:
+    """The code of a ballot given as its JSON object (canonicalised here)."""
+    return tracking_code(base_hash, canonical_json(ballot))
 
 
 def short(code: str) -> str:

@@ -88,7 +88,6 @@ def _ballot_block(start: int, count: int) -> Block:
                 {
                     "type": "ballot-cast",
                     "ballot": ballot,
-                    "previous": "bench",
                     "tracking_code": code,
                 }
             )

@@ -40,6 +40,9 @@ def open_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) -
     as they are, so a command cut short can be run again). A closed station is refused
     before anything is written."""
     stations = _check_stations(ctx, station_ids)
+    if store.entries_of_type(ctx.election_id, "tally"):
+        # A ballot cast after the tally would be outside it, which the verifier rejects.
+        raise ElectionError("the tally is on the board: no polls open after it")
     states = store.polls(ctx.election_id)
     closed = [s for s in stations if states.get(s) == "closed"]
     if closed:

@@ -6,12 +6,20 @@ the ballot row in `Store.cast_ballot`), as canonical JSON with a `type`:
 
     manifest            {"type": "manifest", "manifest": {...}}
     ceremony            {"type": "ceremony", "election": base hash, "transcript": {...}}
-    ballot-cast         {"type": "ballot-cast", "ballot": {...}, "previous": code,
-                         "tracking_code": code}
-    ballot-challenged   {"type": "ballot-challenged", "ballot": {...}, "ballot_id": id,
+    ballot-cast         {"type": "ballot-cast", "ballot": {...}, "tracking_code": code}
+    ballot-challenged   {"type": "ballot-challenged", "ballot": {...}, "ballot_id": code,
                          "choices": [codes], "nonces": [hex scalars]}
 
-A ballot is checked completely before anything is written; a refused ballot leaves no trace.
+where code is the ballot's tracking code, H("tracking-code", base hash, ballot), which the
+device showed before the voter chose to cast or challenge (issue 14, item 6).
+
+`cast` and `challenge` refuse, before anything is written, every ballot the verifier would
+reject (issue 14, item 5): a ballot that is not exactly a ballot's JSON, a proof that does not
+verify under its election, district, station and nonce, an unknown station or a district that
+is not the station's, a station whose polls are not open, a ballot or a nonce already on the
+board (cast or challenged: a replay or a copy), a challenged ballot whose opening does not
+open it. Hence no sequence of calls to them, however hostile, can make the record fail the
+verifier. A refused ballot leaves no trace.
 """
 
 from __future__ import annotations
@@ -21,13 +29,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verivote.crypto.ballot import BallotError, OpenedBallot, check_ballot, check_opened
+from verivote.crypto.ballot import (
+    BallotError,
+    OpenedBallot,
+    check_ballot,
+    opening_problem,
+    opening_to_json,
+)
 from verivote.crypto.ceremony import CeremonyTranscript, run_ceremony
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import write_key_share
-from verivote.crypto.tracking import ballot_id, tracking_code, tracking_start
+from verivote.crypto.tracking import tracking_code
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import ReplayError, Store
@@ -124,61 +138,69 @@ def _require_key(ctx: ElectionContext) -> ElectionKey[Any]:
     return ctx.key
 
 
-def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
-    """Check `ballot` and cast it at its station: a tracking code chained on the station's last."""
+def _checked(ctx: ElectionContext, ballot: Any) -> tuple[dict[str, Any], bytes]:
+    """The ballot exactly as the board and the verifier will read it (its canonical JSON
+    parsed back), checked completely, and that canonical JSON; BallotError otherwise."""
     ek = _require_key(ctx)
-    check_ballot(ctx.manifest, ek, ctx.base_hash, ballot)
-    station = ballot["station"]
-    body = canonical_json(ballot)
-
-    def chained(previous: str) -> tuple[str, bytes]:
-        # Called by the store inside its transaction, with the station's head at that moment:
-        # concurrent casts at one station queue up instead of conflicting.
-        code = tracking_code(ctx.base_hash, station, previous, body)
-        entry = {
-            "type": "ballot-cast",
-            "ballot": ballot,
-            "previous": previous,
-            "tracking_code": code,
-        }
-        return code, canonical_json(entry)
-
     try:
-        code, index = store.cast_chained(
-            ctx.election_id, station, ballot["district"], tracking_start(ctx.base_hash, station),
-            chained, "ballot-cast", "cast", ballot_hash=ballot_id(ctx.base_hash, body),
+        body = canonical_json(ballot)
+        doc = json.loads(body)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BallotError(f"the ballot has no canonical JSON form ({exc})") from None
+    check_ballot(ctx.manifest, ek, ctx.base_hash, doc)
+    return doc, body
+
+
+def _publish(
+    store: Store, ctx: ElectionContext, ballot: dict[str, Any], code: str, entry: bytes,
+    state: str,
+) -> int:  # fmt: skip
+    """Append the ballot's entry, refused (nothing written) if its station's polls are not
+    open, or if its code or its nonce is already on the board, cast or challenged."""
+    try:
+        _, index = store.cast_chained(
+            ctx.election_id, ballot["station"], ballot["district"], UNCHAINED,
+            lambda _previous: (code, entry), f"ballot-{state}", state,
+            ballot_hash=ballot["nonce"], require_open=True,
         )  # fmt: skip
     except ReplayError:
-        raise BallotError("this ballot was already cast (replayed ballot)") from None
-    return Receipt("cast", code, index)
+        raise BallotError(
+            "this ballot is already on the board (a replayed or copied ballot: its tracking "
+            "code or its nonce was used before)"
+        ) from None
+    return index
+
+
+UNCHAINED = "unchained"
+"""What the store's per-station head starts from: tracking codes are no longer chained
+(issue 14), the head only counts the station's cast ballots."""
+
+
+def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
+    """Check `ballot` and cast it at its station; the receipt's code is the tracking code the
+    device showed when it encrypted the ballot. PollsClosed if the station is not open."""
+    doc, body = _checked(ctx, ballot)
+    code = tracking_code(ctx.base_hash, body)
+    entry = canonical_json({"type": "ballot-cast", "ballot": doc, "tracking_code": code})
+    return Receipt("cast", code, _publish(store, ctx, doc, code, entry, "cast"))
 
 
 def challenge(
     store: Store, ctx: ElectionContext, ballot: dict[str, Any], opened: OpenedBallot
 ) -> Receipt:
-    """Publish a challenged ballot decrypted (Benaloh): never counted, checkable by anyone."""
+    """Publish a challenged ballot decrypted (Benaloh): never counted, checkable by anyone.
+    Its id is the tracking code the device showed before the voter chose to challenge."""
+    doc, body = _checked(ctx, ballot)
     ek = _require_key(ctx)
-    check_ballot(ctx.manifest, ek, ctx.base_hash, ballot)
-    if not check_opened(ek, ballot, opened.choices, opened.nonces):
-        raise BallotError("the revealed choices and nonces do not re-encrypt to the ballot")
-    group = ek.group
-    body = canonical_json(ballot)
-    code = ballot_id(ctx.base_hash, body)
-    entry = canonical_json(
-        {
-            "type": "ballot-challenged",
-            "ballot": ballot,
-            "ballot_id": code,
-            "choices": list(opened.choices),
-            "nonces": [group.encode_scalar(r).hex() for r in opened.nonces],
-        }
-    )
-    station = ballot["station"]
     try:
-        _, index = store.cast_chained(
-            ctx.election_id, station, ballot["district"], tracking_start(ctx.base_hash, station),
-            lambda _previous: (code, entry), "ballot-challenged", "challenged", ballot_hash=code,
-        )  # fmt: skip
-    except ReplayError:
-        raise BallotError("this ballot was already published") from None
-    return Receipt("challenged", code, index)
+        opening = opening_to_json(ek.group, opened)
+        problem = opening_problem(ctx.manifest, ek, doc, opening["choices"], opening["nonces"])
+    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
+        problem = f"the opening is malformed ({exc})"
+    if problem is not None:
+        raise BallotError(problem)
+    code = tracking_code(ctx.base_hash, body)
+    entry = canonical_json(
+        {"type": "ballot-challenged", "ballot": doc, "ballot_id": code, **opening}
+    )
+    return Receipt("challenged", code, _publish(store, ctx, doc, code, entry, "challenged"))

@@ -139,8 +139,9 @@ def normalise(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list
 
 def _voters(
     manifest: Manifest, models: dict[str, District], voters: int, rng: random.Random
-) -> Iterator[tuple[str, list[str], bool]]:
-    """(station, codes chosen, challenge first?) for every voter of the round."""
+) -> Iterator[tuple[str, list[str]]]:
+    """(station, codes chosen) for every voter of the round. Whether a voter challenges is
+    drawn only once the device has encrypted their ballot (`polling_day`)."""
     shares = {p.id: p.voter_share for p in PROVINCE}
     for district in manifest.districts:
         model = models[district.id]
@@ -152,11 +153,7 @@ def _voters(
         stations = [s.id for s in manifest.stations if s.district == district.id]
         size = max(20, int(voters * shares[district.id]))
         for ballot in iter_ballots(model, size, rng, **VOTER_MODEL):
-            yield (
-                rng.choice(stations),
-                normalise(ballot.names(), codes, district.seats),
-                rng.random() < 0.01,
-            )
+            yield rng.choice(stations), normalise(ballot.names(), codes, district.seats)
 
 
 _WORKER: tuple[Manifest, Any, bytes] | None = None
@@ -165,7 +162,7 @@ _WORKER: tuple[Manifest, Any, bytes] | None = None
 def _check_in_all(
     store: Store,
     outcome: RoundOutcome,
-    jobs: list[tuple[str, list[str], bool]],
+    jobs: list[tuple[str, list[str]]],
     voters: list[str],
     station_district: dict[str, str],
     progress: Progress,
@@ -176,7 +173,7 @@ def _check_in_all(
     ctx = outcome.ctx
     rng = random.Random(len(jobs))
     items: list[Checkin] = []
-    for n, (station, _, _) in enumerate(jobs):
+    for n, (station, _) in enumerate(jobs):
         hour = 8 + 10 * n // len(jobs)
         items.append(Checkin(voters[n], station, station_district[station], hour, f"demo-{n:07d}"))
         if rng.random() < 0.01:
@@ -211,15 +208,20 @@ def _encrypt(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
     return encrypt_ballot(manifest, key, base_hash, job[0], job[1])
 
 
+CHALLENGE_RATE = 0.01
+"""The share of voters who challenge the ballot their device encrypted (then cast a fresh one)."""
+
+
 def polling_day(
     store: Store,
     outcome: RoundOutcome,
-    jobs: list[tuple[str, list[str], bool]],
+    jobs: list[tuple[str, list[str]]],
     progress: Progress,
     processes: int,
 ) -> None:
-    """Load the roll, open every station, check every voter in, let them encrypt and cast
-    (challenging first if they wish), then close every station."""
+    """Load the roll, open every station, check every voter in, let their device encrypt and
+    show the tracking code, and only then let them decide: cast, or (about one in a hundred)
+    challenge it and cast a fresh ballot (issue 14, item 6). Then close every station."""
     ctx = outcome.ctx
     assert ctx.key is not None
     stations = [s.id for s in ctx.manifest.stations]
@@ -227,31 +229,25 @@ def polling_day(
     voters = [_national_code(ctx.manifest.round, n) for n in range(len(jobs))]
     import_voters(store.engine, ctx.election_id, (
         (code, station_district[station], None)
-        for code, (station, _, _) in zip(voters, jobs, strict=True)
+        for code, (station, _) in zip(voters, jobs, strict=True)
     ))  # fmt: skip
     open_polls(store, ctx, stations)
     _check_in_all(store, outcome, jobs, voters, station_district, progress)
-    # A voter who challenges has the device encrypt twice: the challenged ballot, then the
-    # one cast. Both go through the pool.
-    work: list[tuple[str, list[str]]] = []
-    for station, codes, challenges in jobs:
-        if challenges:
-            work.append((station, codes))
-        work.append((station, codes))
+    decide = random.Random(len(jobs) + 1)
     done = 0
     with ProcessPoolExecutor(
         max_workers=max(1, processes),
         initializer=_init_device,
         initargs=(ctx.manifest, ctx.key, ctx.base_hash),
     ) as pool:
-        encrypted = pool.map(_encrypt, work, chunksize=16)
-        for station, codes, challenges in jobs:
+        encrypted = pool.map(_encrypt, jobs, chunksize=16)
+        for (station, codes), (ballot, opened) in zip(jobs, encrypted, strict=True):
             district = station_district[station]
-            if challenges:
-                ballot, opened = next(encrypted)
+            # The tracking code is known (and shown) now; the voter decides only after it.
+            if decide.random() < CHALLENGE_RATE:
                 challenge(store, ctx, ballot, opened)
                 outcome.challenged += 1
-            ballot, _ = next(encrypted)
+                ballot, _ = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, codes)
             cast(store, ctx, ballot)
             outcome.votes.setdefault(district, Counter()).update(codes)
             outcome.ballots[district] += 1

@@ -335,20 +335,23 @@ class Store:
         state: str,
         ballot_hash: str | None = None,
         expect_head: str | None = None,
+        require_open: bool = False,
     ) -> tuple[str, int]:
         """Cast onto the station's chain as it is *inside* the transaction: `build(previous)`
         gets the station's head (`start_code` for its first ballot) and returns the tracking
         code and the entry. Concurrent casts at one station therefore never conflict; they
         queue. With `expect_head`, the head must be that code, else ChainConflict. Returns
         (tracking code, board index). Same refusals as `cast_ballot`, and PollsClosed at a
-        station whose polls are not open (see the module's docstring); nothing is written on
-        any of them.
+        station whose polls are not open (see the module's docstring; with `require_open`,
+        also in an election where no station has opened yet, as the election service asks
+        since issue 14: the verifier accepts no ballot before its station's polls-open);
+        nothing is written on any of them.
         """
         if state not in BALLOT_STATES:
             raise ValueError(f"a ballot's state is one of {BALLOT_STATES}, not {state!r}")
         with self._engine.begin() as conn:
             self._lock_election(conn, election_id)
-            self._require_polls_open(conn, election_id, station_id)
+            self._require_polls_open(conn, election_id, station_id, require_open)
             chain = (
                 station_chains.c.election_id == election_id,
                 station_chains.c.station_id == station_id,
@@ -535,7 +538,9 @@ class Store:
     # -- within a transaction --------------------------------------------------------------
 
     @staticmethod
-    def _require_polls_open(conn: Connection, election_id: str, station_id: str) -> None:
+    def _require_polls_open(
+        conn: Connection, election_id: str, station_id: str, strict: bool = False
+    ) -> None:
         state = conn.execute(
             select(station_polls.c.state).where(
                 station_polls.c.election_id == election_id,
@@ -546,6 +551,8 @@ class Store:
             return
         if state == "closed":
             raise PollsClosed(f"the polls at station {station_id} are closed")
+        if strict:
+            raise PollsClosed(f"the polls at station {station_id} have not been opened")
         # No state: refused only once the election's polling day has begun somewhere.
         uses_polls = conn.execute(
             select(station_polls.c.station_id)

@@ -7,7 +7,8 @@ returns a `Report` of named checks, each with a stable id:
     board          canonical entries, Merkle root = checkpoint root, every signature; --since
     manifest       entry 0 is the manifest; base hash; every entry is of this election
     ceremony       the key ceremony transcript verifies (a runoff may reuse round 1's)
-    ballots        every cast ballot's proofs; tracking codes chain per station; no ballot twice
+    ballots        every cast ballot's proofs, bound to its station and nonce; its tracking
+                   code is the hash of the ballot; no ballot and no nonce twice
     challenged     every challenged ballot's proofs and opening; right id; never cast
     tally          the encrypted tally is the product of the cast ballots below its cutoff
     decryption     k valid partial decryptions per district combine to the published counts

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from verivote.crypto.ballot import blank_context, contest_context, selection_context
+from verivote.crypto.ballot import (
+    BallotError,
+    ballot_binding,
+    blank_context,
+    contest_context,
+    selection_context,
+)
 from verivote.crypto.batch import EncodedSelection, verify_many
 from verivote.crypto.elgamal import ElectionKey
 from verivote.model.manifest import Manifest
@@ -41,19 +47,15 @@ def prepare(
     None if its shape is wrong (it is then checked on its own)."""
     group = key.group
     try:
-        if ballot.get("type") != "ballot" or ballot.get("election") != base_hash.hex():
-            return None
-        station = manifest.station(ballot["station"])
-        if ballot["district"] != station.district:
-            return None
-        district = manifest.district(station.district)
+        district, binding = ballot_binding(manifest, base_hash, ballot)
+    except BallotError:
+        return None
+    try:
         selections = ballot["selections"]
-        if [s["candidate"] for s in selections] != [c.code for c in district.candidates]:
-            return None
         items: list[EncodedSelection] = []
         pairs: list[Pair] = []
         for s in selections:
-            context = selection_context(base_hash, district.id, s["candidate"])
+            context = selection_context(binding, s["candidate"])
             items.append((s["ciphertext"], _limited(s["proof"], 1), context))
             pairs.append(loose_pair(group, s["ciphertext"]))
         blank_doc = ballot["blank"]
@@ -62,7 +64,7 @@ def prepare(
             (
                 blank_doc["ciphertext"],
                 _limited(blank_doc["proof"], 1),
-                blank_context(base_hash, district.id),
+                blank_context(binding),
             )
         )
         alpha = group.prod([a for a, _ in pairs])
@@ -78,14 +80,14 @@ def prepare(
             (
                 _encoded(key, at_most),
                 _limited(contest["at_most"], seats),
-                contest_context(base_hash, district.id, "at-most"),
+                contest_context(binding, "at-most"),
             )
         )
         items.append(
             (
                 _encoded(key, at_least),
                 _limited(contest["at_least"], seats - 1),
-                contest_context(base_hash, district.id, "at-least"),
+                contest_context(binding, "at-least"),
             )
         )
         pairs.append(blank)

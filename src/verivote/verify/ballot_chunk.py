@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verivote.crypto.ballot import BallotError, check_ballot, check_opened
+from verivote.crypto.ballot import BallotError, check_ballot
+from verivote.crypto.ballot import opening_problem as ballot_opening_problem
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.model.manifest import Manifest
@@ -44,25 +45,9 @@ class ChunkResult:
 
 def opening_problem(manifest: Manifest, key: ElectionKey[Any], doc: dict[str, Any]) -> str | None:
     """Why a challenged ballot's revealed choices and nonces do not open it, or None."""
-    ballot = doc["ballot"]
-    choices, nonces = doc.get("choices"), doc.get("nonces")
-    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
-        return "the revealed choices are not a list of candidate codes"
-    district = manifest.district(ballot["district"])
-    codes = {c.code for c in district.candidates}
-    if len(set(choices)) != len(choices) or not set(choices) <= codes:
-        return "the revealed choices are not distinct candidates of the ballot's district"
-    if len(choices) > district.seats:
-        return f"{len(choices)} revealed choices for {district.seats} seats"
-    if not isinstance(nonces, list):
-        return "the revealed nonces are not a list"
-    try:
-        values = [key.group.decode_scalar(bytes.fromhex(n)) for n in nonces]
-    except (TypeError, ValueError):
-        return "a revealed nonce is not a scalar"
-    if not check_opened(key, ballot, choices, values):
-        return "the revealed choices and nonces do not re-encrypt to the ballot"
-    return None
+    return ballot_opening_problem(
+        manifest, key, doc["ballot"], doc.get("choices"), doc.get("nonces")
+    )
 
 
 def _proofs(

@@ -1,20 +1,29 @@
 """Checks `ballots` and `challenged`, apart from the proofs and openings (`ballot_chunk`
-checks those): tracking codes chain per station, no ballot is on the board twice, and a
-challenged ballot has its right id and was never cast."""
+checks those): every entry has exactly its fields, each tracking code (a challenged ballot's
+id) is the hash of its ballot, no ballot and no ballot nonce is on the board twice (cast or
+challenged: a replay or a copy), and a challenged ballot was never cast (issue 14, item 5).
+
+Tracking codes are not chained per station (issue 14): the code of a ballot is
+H("tracking-code", base hash, ballot), known when the ballot is encrypted. Two different
+ballots may not share a nonce; they may share a ciphertext only if one device reused its own
+randomness, which binds nothing since every proof hashes the ballot's own nonce and station.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
-from verivote.crypto.tracking import tracking_start
 from verivote.verify.ballot_facts import Facts
 from verivote.verify.context import Election
-from verivote.verify.loader import Board, Doc
+from verivote.verify.loader import Board
 from verivote.verify.report import Check
 
 CAST = "ballot-cast"
 CHALLENGED = "ballot-challenged"
+FIELDS = {
+    CAST: {"type", "ballot", "tracking_code"},
+    CHALLENGED: {"type", "ballot", "ballot_id", "choices", "nonces"},
+}
 NO_BALLOT = Facts(None, False)
 
 
@@ -37,70 +46,32 @@ def check_ballots(
         doc = board.docs[index]
         target = challenged if doc is not None and doc["type"] == CHALLENGED else cast
         target.fail(index, reason)
-    _check_chains(board, election, facts, cast)
-    for index, _ in board.of_type(CHALLENGED):
-        if not facts.get(index, NO_BALLOT).code_ok:
-            challenged.fail(index, "its ballot_id is not the hash of the ballot")
+    for entry_type, check, what in ((CAST, cast, "tracking code"),
+                                    (CHALLENGED, challenged, "ballot_id")):  # fmt: skip
+        for index, doc in board.of_type(entry_type):
+            if set(doc) != FIELDS[entry_type]:
+                check.fail(index, f"its fields are not {', '.join(sorted(FIELDS[entry_type]))}")
+            if not facts.get(index, NO_BALLOT).code_ok:
+                check.fail(index, f"its {what} is not the hash of the ballot")
     _check_duplicates(board, facts, cast, challenged)
     return cast.close(), challenged.close()
-
-
-def _check_chains(
-    board: Board, election: Election, facts: Mapping[int, Facts], check: Check
-) -> None:
-    """Per station: the first cast ballot chains on tracking_start, every later one on the
-    code before it, and each code is the hash of its ballot and the previous code."""
-    heads: dict[str, str] = {}
-    for index, doc in board.of_type(CAST):
-        ballot: Any = doc.get("ballot")
-        station = ballot.get("station") if isinstance(ballot, dict) else None
-        previous, code = doc.get("previous"), doc.get("tracking_code")
-        if not isinstance(station, str):
-            check.fail(index, "the entry holds no ballot with a station")
-            continue
-        if not isinstance(previous, str) or not isinstance(code, str):
-            check.fail(index, "the entry has no tracking codes")
-            continue
-        expected = heads.get(station) or tracking_start(election.base_hash, station)
-        if previous != expected:
-            check.fail(index, f"its previous code is not the last tracking code of {station}")
-        if not facts.get(index, NO_BALLOT).code_ok:
-            check.fail(index, "its tracking code is not the hash of the ballot and previous code")
-        # A broken link is reported once: the chain goes on from the code as published.
-        heads[station] = code
-
-
-def _ciphertexts(doc: Doc) -> list[tuple[str, str]]:
-    """The ballot's ciphertexts as (alpha, beta) hex, lower case: the same element twice."""
-    out = []
-    try:
-        ballot = doc["ballot"]
-        for ct in [s["ciphertext"] for s in ballot["selections"]] + [ballot["blank"]["ciphertext"]]:
-            out.append((str(ct["alpha"]).lower(), str(ct["beta"]).lower()))
-    except (KeyError, TypeError):
-        pass  # a malformed ballot; its proofs are refused
-    return out
 
 
 def _check_duplicates(
     board: Board, facts: Mapping[int, Facts], cast: Check, challenged: Check
 ) -> None:
-    """No ballot twice: not the same ballot, nor one sharing a ciphertext with another (a
-    ciphertext is fresh randomness; one seen twice is a copy). A clash that involves a
-    challenged ballot is the `challenged` check's: a challenged ballot must never be cast."""
+    """No ballot twice, and no nonce twice: the same ballot, or another one under the same
+    nonce, is a replay or a copy. A clash that involves a challenged ballot is the
+    `challenged` check's: a challenged ballot must never be cast."""
     bodies: dict[bytes, int] = {}
-    seen: dict[tuple[str, str], int] = {}
+    nonces: dict[str, int] = {}
     for index, doc in board.ballots():
-        digest = facts.get(index, NO_BALLOT).digest
-        if digest is None:
+        found = facts.get(index, NO_BALLOT)
+        if found.digest is None:
             continue
-        first, how = bodies.setdefault(digest, index), "is the same ballot as"
-        if first == index:
-            cts = _ciphertexts(doc)
-            first = next((seen[ct] for ct in cts if ct in seen), index)
-            how = "shares a ciphertext with"
-            for ct in cts:
-                seen.setdefault(ct, index)
+        first, how = bodies.setdefault(found.digest, index), "is the same ballot as"
+        if first == index and found.nonce is not None:
+            first, how = nonces.setdefault(found.nonce, index), "has the nonce of"
         if first == index:
             continue
         earlier = board.docs[first]

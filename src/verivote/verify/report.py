@@ -10,7 +10,7 @@ CHECKS: dict[str, str] = {
     "board": "bulletin board: canonical entries, Merkle root, signatures",
     "manifest": "manifest and election base hash",
     "ceremony": "key ceremony transcript",
-    "ballots": "cast ballots: proofs, tracking-code chains, no ballot twice",
+    "ballots": "cast ballots: proofs bound to station and nonce, tracking codes, no ballot twice",
     "challenged": "challenged ballots: proofs, openings, never cast",
     "tally": "encrypted tally is the product of the cast ballots",
     "decryption": "threshold decryption of the tally",
