@@ -13,6 +13,7 @@ from tests.store_fixtures import backend_database
 from verivote.crypto.keyfile import read_key_share
 from verivote.election.count import run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import create_signers, export_record, make_checkpoint
 from verivote.election.service import (
@@ -52,6 +53,8 @@ def polling_election(backend: str, directory: Path, open_all: bool = True) -> It
             init_election(store, manifest)
             hold_ceremony(store, load_context(store, ELECTION), 3, 2, keys)
             ctx = load_context(store, ELECTION)
+            for guardian in (1, 2, 3):  # the lot's contributions, before any tally
+                contribute_lot(store, ctx, read_key_share(keys / f"guardian-{guardian}.key"))
             if open_all:
                 open_polls(store, ctx, [s.id for s in manifest.stations])
             yield Polling(store, ctx, keys)
@@ -71,7 +74,7 @@ def close_and_verify(polling: Polling, record: Path) -> Report:
     for guardian in (1, 2):
         decrypt_as_guardian(store, ctx, read_key_share(polling.keys / f"guardian-{guardian}.key"))
     combine(store, ctx)
-    run_count(store, ctx, polling.keys)
+    run_count(store, ctx)
     make_checkpoint(store, ctx, polling.keys)
     export_record(store, ctx, polling.keys, record)
     return verify_record(record, jobs=1)
