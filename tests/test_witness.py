@@ -405,9 +405,14 @@ def test_witness_commands_answer_in_one_line(
     code, out, err = _cli(capsys, "witness", "add-log", "--dir", str(folder), "--log-key",
                           OTHER_KEY)  # fmt: skip
     assert (code, err.strip()) == (0, "log key pinned")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
     for args, message in [
         (["witness", "show", "--dir", str(tmp_path / "none")], "not a witness folder"),
         (["witness", "serve", "--dir", str(tmp_path / "none")], "not a witness folder"),
+        (["witness", "serve", "--dir", str(folder), "--port", str(port)], "cannot listen"),
         (["witness", "init", "--dir", str(folder), "--name", "w", "--log-key", AUTHORITY_KEY],
          "already holds a witness key"),
         (["witness", "init", "--dir", str(tmp_path / "n"), "--name", "w", "--log-key", "bad"],
@@ -421,6 +426,7 @@ def test_witness_commands_answer_in_one_line(
         assert code == 1, err
         assert message in err
         assert len(err.strip().splitlines()) == 1
+    busy.close()
     for command in ("init", "add-log", "serve", "show"):
         code, out, _ = _cli(capsys, "witness", command, "--help")
         assert code == 0

@@ -13,6 +13,7 @@ with `verivote board add-witness`.
 from __future__ import annotations
 
 import base64
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -76,6 +77,12 @@ def witness_serve(
         party.log_keys(directory)
     except party.WitnessError as exc:
         raise UserError(str(exc)) from None
+    try:  # a port in use is one line here, not uvicorn's log and exit
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     typer.echo(f"witness {name} listening on http://{host}:{port}/add-checkpoint", err=True)
     party.serve(directory, host, port)
 

@@ -233,7 +233,10 @@ def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> Check
     tlog-witness add-checkpoint, with the consistency proof from the size it last cosigned).
     Each refusal, and each witness that cannot be reached, is in `refusals`."""
     authority = _read_secret(keys_dir / AUTHORITY_FILE)
-    verifier_from_signer(authority)
+    try:
+        verifier_from_signer(authority)
+    except ValueError as exc:
+        raise ElectionError(f"{keys_dir / AUTHORITY_FILE}: {exc}") from None
     witnesses = registered_witnesses(keys_dir)
     log, _ = _board_log(store, ctx.election_id)
     checkpoint = Checkpoint(origin(ctx.election_id), log.size, log.root())
