@@ -31,6 +31,7 @@ from verivote.election.publishing import (
     add_witness,
     create_signers,
     export_record,
+    local_witnesses,
     make_checkpoint,
     registered_witnesses,
     verifier_keys,
@@ -221,6 +222,32 @@ def test_an_unreachable_witness_is_reported(election: Election) -> None:
     assert result.witnesses == []
     [refusal] = result.refusals
     assert refusal.startswith("witness/away: unreachable: cannot reach http://127.0.0.1:")
+
+
+def test_a_witness_that_is_down_loses_no_earlier_cosignature(
+    election: Election, tmp_path: Path
+) -> None:
+    local_witnesses(election.keys, tmp_path / "w", parse_manifest(small_manifest_data()))
+    ctx = load_context(election.store, "test-2024")
+    _grow(election, ["tabriz-001"])
+    first = make_checkpoint(election.store, ctx, election.keys)
+    assert len(first.witnesses) == 3
+    (tmp_path / "w" / "reformists").rename(tmp_path / "away")
+    again = make_checkpoint(election.store, ctx, election.keys)
+    assert (again.witnesses, again.kept) == (
+        ["witness/principlists", "witness/independents"],
+        ["witness/reformists"],
+    )
+    [refusal] = again.refusals
+    assert refusal.startswith("witness/reformists: unreachable: no witness folder")
+    assert election.store.latest_checkpoint("test-2024") == (first.size, again.note)
+    assert open_checkpoint(again.note, verifier_keys(election.keys))[1] == [
+        "verivote/test-2024", "witness/principlists", "witness/reformists",
+        "witness/independents",
+    ]  # fmt: skip
+    _grow(election, ["tabriz-002"])  # a new tree: nothing earlier to keep
+    later = make_checkpoint(election.store, ctx, election.keys)
+    assert (len(later.witnesses), later.kept, len(later.refusals)) == (2, [], 1)
 
 
 # --- over HTTP, from a real process -----------------------------------------------------------

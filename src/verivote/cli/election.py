@@ -190,6 +190,8 @@ def board_checkpoint(
     console.print(
         f"checkpoint of {result.size} entries, cosigned by {len(result.witnesses)} witness(es)"
     )
+    if result.kept:
+        console.print(f"kept the earlier cosignature of: {', '.join(result.kept)}")
     if not result.witnesses and not result.refusals:
         console.print("no witness registered: see `verivote board add-witness`")
     for refusal in result.refusals:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from verivote.board.merkle import MerkleLog, leaf_hash, verify_inclusion
 from verivote.board.note import (
     generate_signer,
     open_note,
+    parse_note,
     parse_verifier,
     sign,
     verifier_from_signer,
@@ -210,10 +211,15 @@ def _board_log(store: Store, election_id: str) -> tuple[MerkleLog, list[bytes]]:
 
 @dataclass(frozen=True)
 class CheckpointResult:
+    """A checkpoint made: its note, size, the witnesses that cosigned it now, each refusal
+    ("<witness>: <reason>"), and the witnesses that refused or were unreachable now but had
+    cosigned this same checkpoint before (their earlier cosignature is kept in the note)."""
+
     note: str
     size: int
     witnesses: list[str]
     refusals: list[str]
+    kept: list[str] = field(default_factory=list)
 
 
 def _last_size(latest: tuple[int, str] | None, witness_key: str) -> int:
@@ -231,7 +237,8 @@ def _last_size(latest: tuple[int, str] | None, witness_key: str) -> int:
 def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> CheckpointResult:
     """Sign the board's current root and ask every registered witness to cosign it (C2SP
     tlog-witness add-checkpoint, with the consistency proof from the size it last cosigned).
-    Each refusal, and each witness that cannot be reached, is in `refusals`."""
+    Each refusal, and each witness that cannot be reached, is in `refusals`; a cosignature
+    of the same checkpoint stored before is kept rather than lost to a witness that is down."""
     authority = _read_secret(keys_dir / AUTHORITY_FILE)
     try:
         verifier_from_signer(authority)
@@ -249,6 +256,7 @@ def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> Check
     note = signed
     cosigned: list[str] = []
     refusals: list[str] = []
+    kept: list[str] = []
     for witness in witnesses:
         try:
             client = witness_party.client_for_url(witness.url)
@@ -257,14 +265,41 @@ def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> Check
             )
         except WitnessRefusal as exc:  # reported to the operator, never hidden
             refusals.append(f"{witness.name}: {exc.reason}")
-            continue
         except (OSError, ValueError) as exc:
             refusals.append(f"{witness.name}: unreachable: {exc}")
+        else:
+            note += lines
+            cosigned.append(witness.name)
             continue
-        note += lines
-        cosigned.append(witness.name)
+        earlier = _earlier_cosignature(latest, log.size, signed, witness.key)
+        if earlier is not None:  # the same checkpoint, cosigned before: not lost now
+            note += earlier
+            kept.append(witness.name)
     store.put_checkpoint(ctx.election_id, log.size, note)
-    return CheckpointResult(note, log.size, cosigned, refusals)
+    return CheckpointResult(note, log.size, cosigned, refusals, kept)
+
+
+def _earlier_cosignature(
+    latest: tuple[int, str] | None, size: int, signed: str, witness_key: str
+) -> str | None:
+    """The witness's cosignature line in the stored checkpoint, if that is of the same tree
+    (same text) as the one just signed."""
+    if latest is None or latest[0] != size:
+        return None
+    try:
+        text, signatures = parse_note(latest[1])
+        if text != parse_note(signed)[0]:
+            return None
+    except ValueError:
+        return None
+    for signature in signatures:
+        line = signature.line + "\n"
+        try:
+            open_note(signed + line, [witness_key])
+        except ValueError:
+            continue
+        return line
+    return None
 
 
 def prove_inclusion(
