@@ -438,6 +438,8 @@ def test_witness_commands_answer_in_one_line(
     port = busy.getsockname()[1]
     for args, message in [
         (["witness", "show", "--dir", str(tmp_path / "none")], "not a witness folder"),
+        (["witness", "add-log", "--dir", str(tmp_path / "none"), "--log-key", OTHER_KEY],
+         "not a witness folder"),
         (["witness", "serve", "--dir", str(tmp_path / "none")], "not a witness folder"),
         (["witness", "serve", "--dir", str(folder), "--port", str(port)], "cannot listen"),
         (["witness", "init", "--dir", str(folder), "--name", "w", "--log-key", AUTHORITY_KEY],

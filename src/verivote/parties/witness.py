@@ -171,6 +171,7 @@ def init_witness(folder: Path, name: str, log_verifiers: Sequence[str]) -> str:
 def add_log_key(folder: Path, key: str) -> bool:
     """Pin one more log's verifier key (a new round's authority); False if already pinned."""
     key = _check_log_key(key)
+    _signer(folder)  # a witness folder, with a safe key file
     with _locked(folder):
         keys = log_keys(folder)
         if key in keys:
