@@ -143,7 +143,24 @@ def test_every_step_of_an_election_as_commands(
     code, _, err = cli(capsys, "cast", "--station", "tabriz-002", "--choose", "1101", *db)
     assert code == 1
     assert "ballot refused" in err
+    code, _, err = cli(capsys, "tally", *db)
+    assert code == 1
+    assert "the lot needs contributions from 3 guardians" in err
+    assert len(err.strip().splitlines()) == 1
+    for g in (1, 2, 4, 5):  # guardian 3 does not contribute: a quorum is enough
+        ok("lot", "contribute", "--key", str(tmp_path / "keys" / f"guardian-{g}.key"), *db)
+    code, _, err = cli(
+        capsys, "lot", "contribute", "--key", str(tmp_path / "keys" / "guardian-2.key"), *db
+    )
+    assert code == 1
+    assert "guardian 2 has already contributed" in err
+    assert len(err.strip().splitlines()) == 1
     ok("tally", "--cores", "1", *db)
+    code, _, err = cli(
+        capsys, "lot", "contribute", "--key", str(tmp_path / "keys" / "guardian-3.key"), *db
+    )
+    assert code == 1
+    assert "the tally is already on the board" in err
     ok("decrypt", "--key", str(tmp_path / "keys" / "guardian-2.key"), *db)
     code, _, err = cli(capsys, "decrypt", "--combine", *db)
     assert code == 1
@@ -151,7 +168,7 @@ def test_every_step_of_an_election_as_commands(
     for g in (4, 5):
         ok("decrypt", "--key", str(tmp_path / "keys" / f"guardian-{g}.key"), *db)
     ok("decrypt", "--combine", *db)
-    count = json.loads(ok("count", "--json", *db, *keys))
+    count = json.loads(ok("count", "--json", *db))
     result = count["districts"]["tabriz"]
     assert result["valid"] == 6
     assert result["void"] == 1

@@ -30,6 +30,7 @@ from verivote.election.decryption import (
     combine_partials,
     decrypt_as_guardian,
 )
+from verivote.election.lot import contribute_lot, lot_of_board
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import (
     ElectionContext,
@@ -115,6 +116,8 @@ def election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Electio
         hold_ceremony(store, load_context(store, E), 5, 3, tmp_path / "keys")
         ctx = load_context(store, E)
         assert ctx.key is not None
+        for g in range(1, 6):  # the lot (issue 14, item 4): contributions before the tally
+            contribute_lot(store, ctx, read_key_share(tmp_path / "keys" / f"guardian-{g}.key"))
         assert open_polls(store, ctx, STATIONS) == STATIONS
         for i, (station, choices) in enumerate(CAST):
             cast(store, ctx, encrypt_ballot(manifest, ctx.key, ctx.base_hash, station, choices)[0])
@@ -219,9 +222,15 @@ def test_any_three_of_five_guardians_decrypt_and_two_cannot(election: Election) 
         decrypt_as_guardian(store, ctx, read_key_share(election.key(g)))
     partials = [(i, json.loads(raw)) for i, raw in store.entries_of_type(E, "partial-decryption")]
     assert len(partials) == 10
+    lot = lot_of_board(store, ctx)
+    lots = [(i, json.loads(raw)) for i, raw in store.entries_of_type(E, "lot-decryption")]
+    assert len(lots) == 5
+    elements = set()
     for subset in itertools.combinations(range(1, 6), 3):
         mine = [(i, doc) for i, doc in partials if doc["guardian"] in subset]
-        result = combine_partials(ctx, tally, mine)
+        mine_lot = [(i, doc) for i, doc in lots if doc["guardian"] in subset]
+        result = combine_partials(ctx, tally, mine, lot, mine_lot)
+        elements.add(result["lot"])
         assert result["guardians"] == list(subset)
         assert decrypted_counts(result) == expected()
     # A guardian's forged share is refused and reported; the next guardians stand in.
@@ -229,7 +238,8 @@ def test_any_three_of_five_guardians_decrypt_and_two_cannot(election: Election) 
     assert forged["guardian"] == 1
     forged["shares"]["blank"]["share"] = forged["shares"]["1101"]["share"]
     swapped = [(partials[0][0], forged), *partials[1:]]
-    result = combine_partials(ctx, tally, swapped)
+    assert len(elements) == 1  # any three guardians open the same lot
+    result = combine_partials(ctx, tally, swapped, lot, lots)
     assert decrypted_counts(result) == expected()
     assert result["rejected"] == [
         {"index": partials[0][0], "guardian": 1, "district": forged["district"],
@@ -238,7 +248,11 @@ def test_any_three_of_five_guardians_decrypt_and_two_cannot(election: Election) 
     assert result["guardians"] == [1, 2, 3, 4]  # 1 still counts in the other district
     two = [(i, doc) for i, doc in partials if doc["guardian"] in (2, 4)]
     with pytest.raises(QuorumError, match="present: 2, 4; missing: 1, 3, 5"):
-        combine_partials(ctx, tally, two)
+        combine_partials(ctx, tally, two, lot, lots)
+    with pytest.raises(QuorumError, match="the lot needs 3 guardians; present: 2, 4; missing"):
+        combine_partials(
+            ctx, tally, partials, lot, [(i, d) for i, d in lots if d["guardian"] in (2, 4)]
+        )
 
 
 def test_a_key_share_of_another_election_is_refused(election: Election) -> None:

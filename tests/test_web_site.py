@@ -319,7 +319,7 @@ def test_the_checkpoint_view_checks_every_signature(client: TestClient) -> None:
     [checkpoint] = client.get("/api/checkpoints").json()
     roles = [(s["role"], s["verified"]) for s in checkpoint["signatures"]]
     assert roles == [("authority", True)] + [("witness", True)] * 3
-    assert checkpoint["size"] == client.get("/api/board").json()["size"] == 34
+    assert checkpoint["size"] == client.get("/api/board").json()["size"] == 43
 
 
 # --- the ballot tracker --------------------------------------------------------------------

@@ -32,8 +32,14 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.tracking import tracking_code, tracking_start
 from verivote.election.count import run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
-from verivote.election.publishing import create_signers, local_witnesses, registered_witnesses
+from verivote.election.publishing import (
+    create_signers,
+    local_witnesses,
+    make_checkpoint,
+    registered_witnesses,
+)
 from verivote.election.report import publish
 from verivote.election.runoff import reuse_ceremony, runoff_manifest
 from verivote.election.service import (
@@ -77,7 +83,7 @@ CHALLENGED = ("tabriz-001", ["1102"])
 @dataclass(frozen=True)
 class VerifyElection:
     """The two records, their keys folders (round 1's also holds the guardians' key shares)
-    and a checkpoint of round 1 signed before its end (the one the count's lot came from)."""
+    and a checkpoint of round 1 signed before its end (just before the count)."""
 
     round1: Path
     round2: Path
@@ -116,12 +122,17 @@ def roll_code(district: str, n: int) -> str:
     return nine + check_digit(nine)
 
 
-def _count(store: Store, ctx: ElectionContext, keys: Path, guardians: Path) -> dict[str, Any]:
+def contribute_all(store: Store, ctx: ElectionContext, guardians: Path) -> None:
+    """Every guardian's lot contribution (issue 14, item 4), once the key is known."""
+    for g in range(1, 6):
+        contribute_lot(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
+
+
+def _decrypt(store: Store, ctx: ElectionContext, guardians: Path) -> None:
     run_tally(store, ctx, processes=1)
     for g in PRESENT:
         decrypt_as_guardian(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
     combine(store, ctx)
-    return run_count(store, ctx, keys)
 
 
 def make_election(directory: Path) -> VerifyElection:
@@ -137,17 +148,17 @@ def make_election(directory: Path) -> VerifyElection:
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys1)
     ctx = load_context(store, manifest.election_id)
+    contribute_all(store, ctx, keys1)
     import_voters(engine, ctx.election_id, [
         (roll_code(ctx.manifest.station(station).district, n),
          ctx.manifest.station(station).district, None)
         for n, (station, _) in enumerate(ROUND1)
     ])  # fmt: skip
     _cast_all(store, ctx, ROUND1, CHALLENGED, roll=True)
-    count = _count(store, ctx, keys1, keys1)
-    latest = store.latest_checkpoint(ctx.election_id)
-    assert latest is not None
-    early = directory / "checkpoint-at-count"
-    early.write_bytes(latest[1].encode("utf-8"))
+    _decrypt(store, ctx, keys1)
+    early = directory / "checkpoint-at-count"  # signed before the count, as at the close
+    early.write_bytes(make_checkpoint(store, ctx, keys1).note.encode("utf-8"))
+    count = run_count(store, ctx)
     publish(store, ctx, keys1, directory / "record-round1")
 
     second = runoff_manifest(ctx, count)
@@ -159,10 +170,12 @@ def make_election(directory: Path) -> VerifyElection:
     assert ctx.transcript is not None
     reuse_ceremony(store, ctx2, ctx.transcript)
     ctx2 = load_context(store, second.election_id)
+    contribute_all(store, ctx2, keys1)
     field = [c.code for c in second.districts[0].candidates]
     votes = [("tabriz-001", [field[0]]), ("tabriz-002", [field[0]]), ("tabriz-003", [field[1]])]
     _cast_all(store, ctx2, [*votes, ("tabriz-001", [])])
-    _count(store, ctx2, keys2, keys1)
+    _decrypt(store, ctx2, keys1)
+    run_count(store, ctx2)
     publish(store, ctx2, keys2, directory / "record-round2")
     engine.dispose()
     return VerifyElection(

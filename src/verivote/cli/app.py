@@ -19,6 +19,7 @@ from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
 from verivote.cli.interop import add_interop_commands
+from verivote.cli.lot import lot_app
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
 from verivote.cli.station import device_app, supervisors_app
@@ -50,6 +51,7 @@ app.add_typer(election_app, name="election")
 app.add_typer(board_app, name="board")
 app.command("cast")(cast_command)
 app.add_typer(polls_app, name="polls")
+app.add_typer(lot_app, name="lot")
 app.command("tally")(tally_command)
 app.command("decrypt")(decrypt_command)
 app.command("count")(count_command)

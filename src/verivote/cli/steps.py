@@ -188,9 +188,10 @@ def decrypt_command(
         return
     console.print(_results_table(ctx, result))
     for r in result.get("rejected", []):
+        what = "the lot" if r.get("lot") else r["district"]
         console.print(
             f"[red]refused[/]: guardian {r['guardian']}'s partial decryption of "
-            f"{r['district']} (board entry {r['index']}): {r['reason']}"
+            f"{what} (board entry {r['index']}): {r['reason']}"
         )
 
 
@@ -213,7 +214,6 @@ def _results_table(ctx: ElectionContext, result: dict[str, Any]) -> Table:
 def count_command(
     election: ElectionId = None,
     db: Db = None,
-    keys_dir: KeysDir = DEFAULT_KEYS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the count as JSON.")] = False,
 ) -> None:
     """Apply the counting law to the decrypted tally: seats, runoff fields and lots."""
@@ -222,7 +222,7 @@ def count_command(
     store = _store(db)
     ctx = _context(store, election)
     try:
-        doc = run_count(store, ctx, keys_dir)
+        doc = run_count(store, ctx)
     except (ElectionError, StoreError) as exc:
         raise UserError(str(exc)) from None
     if as_json:
@@ -237,7 +237,10 @@ def count_command(
         if result.get("runoff"):
             line += f"; runoff among {', '.join(names[c] for c in result['runoff'])}"
         console.print(line)
-    console.print(f"lot seed {doc['seed']} (board of {doc['checkpoint_size']} entries)")
+    console.print(
+        f"lot seed {doc['seed']} (the guardians' lot and the board up to the tally, "
+        f"{doc['checkpoint_size']} entries)"
+    )
 
 
 def runoff_command(
@@ -282,7 +285,9 @@ def runoff_command(
     seats = sum(d.seats for d in manifest.districts)
     Console().print(
         f"round 2 created as [bold]{manifest.election_id}[/]: {len(manifest.districts)} "
-        f"district(s), {seats} seat(s); keys in {keys_dir}/"
+        f"district(s), {seats} seat(s); keys in {keys_dir}/; each guardian now contributes "
+        "to its lot (verivote lot contribute --key FILE --election "
+        f"{manifest.election_id})"
     )
 
 

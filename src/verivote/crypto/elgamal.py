@@ -51,6 +51,12 @@ def encrypt(ek: ElectionKey[E], m: int, r: int) -> Ciphertext[E]:
     return Ciphertext(ek.group.pow_g(r), ek.pow_k(m + r))
 
 
+def encrypt_element(ek: ElectionKey[E], element: E, r: int) -> Ciphertext[E]:
+    """Plain ElGamal of a group element (not of g^m): (g^r, element·K^r). Decryption gives
+    the element itself; used for the guardians' lot contributions (issue 14, item 4)."""
+    return Ciphertext(ek.group.pow_g(r), ek.group.mul(element, ek.pow_k(r)))
+
+
 def add(group: Group[E], ciphertexts: Iterable[Ciphertext[E]]) -> Ciphertext[E]:
     """The homomorphic sum: a ciphertext of the sum of the values (nonces add too)."""
     alpha, beta = group.identity(), group.identity()

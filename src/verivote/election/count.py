@@ -1,14 +1,17 @@
 """Step 6, `count`: the counting law of the manifest on the decrypted tallies (issue 5).
 
-The seats, the runoff field and every lot come from `verivote.rules` (rule set `majlis-2024`),
-applied district by district to the published `decrypted-tally` entry: votes per candidate,
-valid ballots = ballots − blank (void) ballots. The lot's seed is derived from the board's
-signed root at the close of counting,
+The seats, the runoff field and every lot come from `verivote.rules`, applied district by
+district to the published `decrypted-tally` entry: votes per candidate, valid ballots =
+ballots − blank (void) ballots. The lot's seed (issue 14, item 4; README, "The lot") is
 
-    seed = H("lot-seed", origin, size, root)
+    seed = H("lot-seed", origin, size, root of the first size entries, lot element)
 
-so it was fixed by the board before anyone could know which tie it would break, and anyone
-can recompute it from the record. The result is published as one `count` entry:
+with size = the tally entry's board index + 1 (prescribed by the record, not chosen: no
+checkpoint is made for it, the root is recomputable from the record) and the lot element that
+a quorum of guardians decrypted from their contributions made before the tally (the
+decrypted tally's "lot"). Nobody knew the element before the tally was on the board, and
+nothing appended after the tally changes the seed. The result is published as one `count`
+entry:
 
     {"type": "count", "election": base hash, "rule_set": "majlis-2024", "round": 1 or 2,
      "seed": hex, "checkpoint_size": n, "districts": {id: Result JSON (issue 2's format)}}
@@ -17,15 +20,17 @@ can recompute it from the record. The result is published as one `count` entry:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from verivote.board.checkpoint import open_checkpoint
-from verivote.election.publishing import make_checkpoint, verifier_keys
+from verivote.board.merkle import MerkleLog, leaf_hash
+from verivote.election.publishing import origin
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
 from verivote.rules.districts import count_districts, lot_seed
 from verivote.store import Store
+
+CHUNK = 50_000
+"""Board entries read at a time when hashing the board up to the tally."""
 
 
 def find_entry(store: Store, election_id: str, entry_type: str) -> dict[str, Any] | None:
@@ -37,7 +42,25 @@ def find_entry(store: Store, election_id: str, entry_type: str) -> dict[str, Any
     return doc
 
 
-def run_count(store: Store, ctx: ElectionContext, keys_dir: Path) -> dict[str, Any]:
+def seed_of_board(store: Store, ctx: ElectionContext, lot: str) -> tuple[bytes, int]:
+    """(the lot seed, the board size it hashes): the root of the board up to and including
+    the tally entry, and the lot element `lot` (hex)."""
+    tally = store.entries_of_type(ctx.election_id, "tally")
+    if not tally:
+        raise ElectionError("no tally on the board: run `verivote tally` first")
+    size = tally[0][0] + 1
+    log = MerkleLog()
+    for start in range(0, size, CHUNK):  # in chunks: a national board does not fit at once
+        for entry in store.entries(ctx.election_id, start, min(size, start + CHUNK)):
+            log.append(leaf_hash(entry))
+    try:
+        element = bytes.fromhex(lot)
+    except ValueError:
+        raise ElectionError("the decrypted tally's lot element is not hex") from None
+    return lot_seed(origin(ctx.election_id), size, log.root(), element), size
+
+
+def run_count(store: Store, ctx: ElectionContext) -> dict[str, Any]:
     """Count, publish the `count` entry and return it; an existing count is returned as is."""
     existing = find_entry(store, ctx.election_id, "count")
     if existing is not None:
@@ -45,10 +68,10 @@ def run_count(store: Store, ctx: ElectionContext, keys_dir: Path) -> dict[str, A
     decrypted = find_entry(store, ctx.election_id, "decrypted-tally")
     if decrypted is None:
         raise ElectionError("no decrypted tally yet: run `verivote decrypt --combine` first")
-    # Close the counting: the board as it stands now, signed and cosigned, seeds the lot.
-    signed = make_checkpoint(store, ctx, keys_dir)
-    checkpoint, _ = open_checkpoint(signed.note, verifier_keys(keys_dir)[:1])
-    seed = lot_seed(checkpoint.origin, checkpoint.size, checkpoint.root)
+    lot = decrypted.get("lot")
+    if not isinstance(lot, str):
+        raise ElectionError("the decrypted tally has no lot element: it cannot seed the count")
+    seed, size = seed_of_board(store, ctx, lot)
     results = count_districts(ctx.manifest, decrypted, seed)
     doc = {
         "type": "count",
@@ -56,7 +79,7 @@ def run_count(store: Store, ctx: ElectionContext, keys_dir: Path) -> dict[str, A
         "rule_set": ctx.manifest.rule_set,
         "round": ctx.manifest.round,
         "seed": seed.hex(),
-        "checkpoint_size": checkpoint.size,
+        "checkpoint_size": size,
         "districts": {d: r.to_json_dict() for d, r in results.items()},
     }
     store.append_entry(ctx.election_id, canonical_json(doc), "count")

@@ -18,10 +18,24 @@ once:
 
     decrypted-tally     {"type": "decrypted-tally", "election": base hash,
                          "guardians": [indices used], "districts": {id: {"ballots": n,
-                         "blank": v, "votes": {code: v}}}}
+                         "blank": v, "votes": {code: v}}},
+
+                         "lot": element hex}
 
 with, only when some partial decryption was refused, "rejected": [{"index": board index,
 "guardian": i, "district": id, "reason": text}], so that the refusal is public too.
+
+The lot (issue 14, item 4; `verivote.election.lot`): each guardian also partially decrypts
+the lot's ciphertext, the product of the guardians' contributions before the tally entry, in
+an entry of its own (not in the per-district entries, which would repeat it per district):
+
+    lot-decryption      {"type": "lot-decryption", "election": base hash, "guardian": i,
+                         "share": element, "proof": {...}}
+
+with a Chaum–Pedersen proof of context [base hash, "decryption", "lot"]. `combine` checks
+them like the others and combines the first k valid ones into the lot element, published as
+"lot" (the element's hex) in the decrypted tally; a refused one is listed in "rejected" as
+{"index", "guardian", "lot": true, "reason"}.
 """
 
 from __future__ import annotations
@@ -40,6 +54,16 @@ from verivote.crypto.hashing import Item
 from verivote.crypto.proofs import verify_decryption
 from verivote.crypto.threshold import QuorumError, partial_decrypt
 from verivote.crypto.threshold import combine as lagrange_combine
+from verivote.election.lot import (
+    DECRYPTION_TYPE as LOT_DECRYPTION_TYPE,
+)
+from verivote.election.lot import (
+    check_lot_decryption,
+    combine_lot,
+    lot_of_board,
+    lot_publics,
+    make_lot_decryption,
+)
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import find_tally, layout_of
 from verivote.model.canonical import canonical_json
@@ -85,7 +109,7 @@ def tally_ciphertexts(
     return out
 
 
-def _check_share(ctx: ElectionContext, t: CeremonyTranscript, share: KeyShare) -> Any:
+def check_share(ctx: ElectionContext, t: CeremonyTranscript, share: KeyShare) -> Any:
     """The guardian's public share, once `share` is known to belong to this election's key.
 
     The share must come from the ceremony this election's key was made in: a runoff that
@@ -120,6 +144,13 @@ def _partials(store: Store, ctx: ElectionContext) -> list[tuple[int, dict[str, A
     ]
 
 
+def _lot_decryptions(store: Store, ctx: ElectionContext) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        (idx, json.loads(raw))
+        for idx, raw in store.entries_of_type(ctx.election_id, LOT_DECRYPTION_TYPE)
+    ]
+
+
 def decrypt_as_guardian(
     store: Store,
     ctx: ElectionContext,
@@ -127,14 +158,22 @@ def decrypt_as_guardian(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Publish guardian `share.guardian`'s partial decryptions of the tally, one entry per
-    district, skipping the districts it has already published; returns how many entries it
-    published now. `progress(done, total)` counts ciphertexts."""
+    district, skipping the districts it has already published, and (once) its lot-decryption
+    entry; returns how many district entries it published now. `progress(done, total)`
+    counts ciphertexts."""
     t = _transcript(ctx)
-    public = _check_share(ctx, t, share)
+    public = check_share(ctx, t, share)
     group = get_group(t.group)
     tally = _require_tally(store, ctx)
     items = tally_ciphertexts(group, ctx, tally)
     election = ctx.base_hash.hex()
+    lot = lot_of_board(store, ctx)
+    if not any(
+        doc.get("guardian") == share.guardian and doc.get("election") == election
+        for _, doc in _lot_decryptions(store, ctx)
+    ):
+        entry = make_lot_decryption(group, ctx.base_hash, share, public, lot)
+        store.append_entry(ctx.election_id, canonical_json(entry), LOT_DECRYPTION_TYPE)
     published = {
         doc.get("district")
         for _, doc in _partials(store, ctx)
@@ -210,10 +249,13 @@ def combine_partials(
     ctx: ElectionContext,
     tally: Mapping[str, Any],
     partials: Sequence[tuple[int, Mapping[str, Any]]],
+    lot: Ciphertext[Any],
+    lot_decryptions: Sequence[tuple[int, Mapping[str, Any]]],
 ) -> dict[str, Any]:
-    """The decrypted-tally entry from the tally and the (board index, partial-decryption entry)
-    pairs given, without touching the store (see the module's docstring). Raises QuorumError
-    naming the guardians present and missing when a district has fewer than k valid ones."""
+    """The decrypted-tally entry from the tally, the (board index, partial-decryption entry)
+    pairs, the lot's ciphertext and the (board index, lot-decryption entry) pairs given,
+    without touching the store (see the module's docstring). Raises QuorumError naming the
+    guardians present and missing when a district, or the lot, has fewer than k valid ones."""
     t = _transcript(ctx)
     assert ctx.key is not None
     group = get_group(t.group)
@@ -258,7 +300,8 @@ def combine_partials(
         )
         if rejected:
             message += "; refused: " + "; ".join(
-                f"guardian {r['guardian']} ({r['district']}): {r['reason']}" for r in rejected
+                f"guardian {r['guardian']} ({r.get('district', 'the lot')}): {r['reason']}"
+                for r in rejected
             )
         raise QuorumError(message)
     used: set[int] = set()
@@ -273,15 +316,49 @@ def combine_partials(
             values[label] = discrete_log(group, ctx.key.key, power, bound=ballots + 1)
         blank = values.pop(BLANK)
         districts[district] = {"ballots": ballots, "blank": blank, "votes": values}
+    element = _lot_element(ctx, group, lot, lot_decryptions, rejected)
     doc: dict[str, Any] = {
         "type": DECRYPTED_TYPE,
         "election": election,
         "guardians": sorted(used),
         "districts": districts,
+        "lot": wire.element_hex(group, element),
     }
     if rejected:
-        doc["rejected"] = rejected
+        doc["rejected"] = sorted(rejected, key=lambda r: int(r["index"]))
     return doc
+
+
+def _lot_element(
+    ctx: ElectionContext,
+    group: Group[Any],
+    lot: Ciphertext[Any],
+    lot_decryptions: Sequence[tuple[int, Mapping[str, Any]]],
+    rejected: list[dict[str, Any]],
+) -> Any:
+    """The lot element from the first k valid lot decryptions; the refused ones are added to
+    `rejected`. QuorumError when fewer than k guardians' are valid."""
+    t = _transcript(ctx)
+    publics = lot_publics(ctx)
+    valid: dict[int, Any] = {}
+    for index, doc in lot_decryptions:
+        guardian = doc.get("guardian")
+        if isinstance(guardian, int) and guardian in valid:
+            continue  # a repeat of a valid entry
+        reason, value = check_lot_decryption(group, ctx.base_hash, publics, lot, doc)
+        if reason is None:
+            assert isinstance(guardian, int)
+            valid[guardian] = value
+        else:
+            rejected.append({"index": index, "guardian": guardian, "lot": True, "reason": reason})
+    if len(valid) < t.quorum:
+        everyone = list(range(1, t.guardians + 1))
+        present = sorted(valid)
+        raise QuorumError(
+            f"decrypting the lot needs {t.quorum} guardians; present: {_numbers(present)}; "
+            f"missing: {_numbers([g for g in everyone if g not in present])}"
+        )
+    return combine_lot(group, t.quorum, lot, valid)
 
 
 def find_decrypted(store: Store, ctx: ElectionContext) -> dict[str, Any] | None:
@@ -301,7 +378,8 @@ def combine(store: Store, ctx: ElectionContext) -> dict[str, Any]:
         return existing
     _transcript(ctx)
     tally = _require_tally(store, ctx)
-    doc = combine_partials(ctx, tally, _partials(store, ctx))
+    lot = lot_of_board(store, ctx)
+    doc = combine_partials(ctx, tally, _partials(store, ctx), lot, _lot_decryptions(store, ctx))
     _, published = store.append_once(ctx.election_id, canonical_json(doc), DECRYPTED_TYPE)
     result: dict[str, Any] = json.loads(published)
     return result

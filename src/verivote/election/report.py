@@ -23,8 +23,8 @@ def render_report(manifest: Manifest, count: dict[str, Any]) -> str:
         f"# {manifest.name} — results (round {manifest.round})",
         "",
         "Derived from the `count` entry of `log/entries.jsonl`; the record is the authority.",
-        f"Rule set `{count['rule_set']}`; lot seed `{count['seed']}` (board of "
-        f"{count['checkpoint_size']} entries).",
+        f"Rule set `{count['rule_set']}`; lot seed `{count['seed']}` (the guardians' lot and "
+        f"the board up to the tally, {count['checkpoint_size']} entries).",
         "",
     ]
     for district in manifest.districts:

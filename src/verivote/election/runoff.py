@@ -46,7 +46,11 @@ def runoff_manifest(
 
 
 def reuse_ceremony(store: Store, round2: ElectionContext, transcript: CeremonyTranscript) -> None:
-    """Publish round 1's ceremony transcript as round 2's: the same joint key and shares."""
+    """Publish round 1's ceremony transcript as round 2's: the same joint key and shares.
+
+    The reused key gets fresh lot contributions on round 2's board (round 1's lot is known
+    once round 1 is decrypted): each guardian contributes again before round 2's tally
+    (`verivote.election.lot.contribute_lot`, bound to round 2's base hash)."""
     if round2.transcript is not None:
         raise ElectionError("the round-2 election already has a key")
     entry = canonical_json(

@@ -32,6 +32,7 @@ from typing import Any
 from verivote.crypto import wire
 from verivote.crypto.group import Group, InvalidElement
 from verivote.crypto.groups import get_group
+from verivote.election.lot import require_contributions
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
 from verivote.store import Store
@@ -288,7 +289,8 @@ def run_tally(
     tally already published is returned as it is. `processes` cores (default all; 1 = no
     pool), `chunk` board entries per unit of work, `progress(done, total)` in board entries.
 
-    Refused (ElectionError, naming them) while any station's polls are open.
+    Refused (ElectionError, naming them) while any station's polls are open, and until a
+    quorum of guardians has contributed to the lot (`verivote.election.lot`).
     """
     existing = find_tally(store, ctx)
     if existing is not None:
@@ -299,6 +301,8 @@ def run_tally(
             f"the polls are still open at {len(still_open)} station(s): "
             f"{', '.join(still_open)}; close them before the tally"
         )
+    # The tally closes the lot (issue 14, item 4): a quorum of guardians must be in it.
+    require_contributions(store, ctx)
     cutoff = store.entry_count(ctx.election_id)
     products = accumulate(store, ctx, cutoff, f"tally-{cutoff}", processes, chunk, progress)
     group = get_group(ctx.manifest.group)

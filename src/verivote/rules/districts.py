@@ -2,11 +2,15 @@
 the public seed of its lots (issue 5, step `count`). Pure functions: the election package
 publishes their result and the verifier recomputes it from the record.
 
-The lot's seed is derived from the board's signed root at the close of counting,
+The lot's seed (issue 14, item 4; README, "The lot") is
 
-    seed = H("lot-seed", origin, size, root)
+    seed = H("lot-seed", origin, size, root, lot)
 
-so it was fixed by the board before anyone could know which tie it would break.
+where size is the board index of the tally entry + 1, root the Merkle root of the board's first
+size entries (which hold every cast ballot and the tally itself) and lot the encoded element
+that a quorum of guardians decrypted from their contributions made before the tally
+(`verivote.crypto.lot`). The size is prescribed, not chosen, and the lot element was unknown to
+everyone until after the tally: nobody could try boards until a tie fell their way.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from verivote.rules.plurality import BlockTally
 from verivote.rules.tiebreak import PublicLot
 
 
-def lot_seed(origin: str, size: int, root: bytes) -> bytes:
-    """The public seed of every lot of the count (see the module docstring)."""
-    return hash_items("lot-seed", origin, size, root)
+def lot_seed(origin: str, size: int, root: bytes, lot: bytes) -> bytes:
+    """The public seed of every lot of the count (see the module docstring): `size` is the
+    tally entry's index + 1, `root` the root of the first `size` entries, `lot` the decrypted
+    lot element's canonical encoding."""
+    return hash_items("lot-seed", origin, size, root, lot)
 
 
 def count_districts(

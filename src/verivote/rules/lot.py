@@ -8,8 +8,9 @@ ascending, where `seed` is the raw seed bytes and `contest`, `candidate` are UTF
 prefixes make the encoding injective (contest "ab" + candidate "c" never collides with "a" +
 "bc"). The first candidate of the draw is favoured: elected, admitted to a runoff, or kept when
 someone must be eliminated. The seed is public: for an election it is derived from the bulletin
-board's root at the close of counting, for `verivote tabulate` it is `--seed`. Anyone can re-run
-a draw from the recorded seed, contest and names.
+board's root at the tally and the guardians' decrypted lot (`verivote.rules.districts.lot_seed`),
+for `verivote tabulate` it is `--seed`. Anyone can re-run a draw from the recorded seed,
+contest and names.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.keyfile import read_key_share
 from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import create_signers, local_witnesses
 from verivote.election.report import publish
@@ -261,10 +262,16 @@ def polling_day(
     close_polls(store, ctx, stations)
 
 
+def contribute_all(store: Store, ctx: ElectionContext, guardians_dir: Path, guardians: int) -> None:
+    """Every guardian's contribution to the lot of `ctx` (issue 14, item 4), once its key is
+    known: after the ceremony, or after round 2 reuses round 1's key."""
+    for g in range(1, guardians + 1):
+        contribute_lot(store, ctx, read_key_share(guardians_dir / f"guardian-{g}.key"))
+
+
 def count_round(
     store: Store,
     outcome: RoundOutcome,
-    keys_dir: Path,
     guardians_dir: Path,
     present: list[int],
     progress: Progress,
@@ -283,7 +290,7 @@ def count_round(
         decrypt_as_guardian(store, ctx, share, progress=report)
     combine(store, ctx)
     outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}
-    outcome.count = run_count(store, ctx, keys_dir)
+    outcome.count = run_count(store, ctx)
 
 
 def run_election(
@@ -310,6 +317,7 @@ def run_election(
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys1)
     ctx = load_context(store, manifest.election_id)
+    contribute_all(store, ctx, keys1, 5)
     present = [g for g in range(1, 6) if g != absent]
 
     def in_round(n: int) -> Progress:
@@ -318,7 +326,7 @@ def run_election(
     first = RoundOutcome(ctx)
     jobs = list(_voters(manifest, models, voters, rng))
     polling_day(store, first, jobs, in_round(1), processes)
-    count_round(store, first, keys1, keys1, present, in_round(1), processes)
+    count_round(store, first, keys1, present, in_round(1), processes)
     first.record = directory / "record-round1"
     publish(store, ctx, keys1, first.record)
 
@@ -333,11 +341,12 @@ def run_election(
     assert ctx.transcript is not None
     reuse_ceremony(store, ctx2, ctx.transcript)
     ctx2 = load_context(store, round2.election_id)
+    contribute_all(store, ctx2, keys1, 5)  # fresh: round 1's lot is known by now
     second = RoundOutcome(ctx2)
     turnout = int(voters * 0.7)
     jobs = list(_voters(round2, models, turnout, rng))
     polling_day(store, second, jobs, in_round(2), processes)
-    count_round(store, second, keys2, keys1, present, in_round(2), processes)
+    count_round(store, second, keys1, present, in_round(2), processes)
     second.record = directory / "record-round2"
     publish(store, ctx2, keys2, second.record)
     return first, second

@@ -14,7 +14,8 @@ CHECKS: dict[str, str] = {
     "challenged": "challenged ballots: proofs, openings, never cast",
     "tally": "encrypted tally is the product of the cast ballots",
     "decryption": "threshold decryption of the tally",
-    "count": "seats by the counting law, lots seeded by the board",
+    "lot": "lot: guardians' contributions before the tally, decrypted by a quorum",
+    "count": "seats by the counting law, lots seeded by the board and the guardians' lot",
     "runoff": "round 2 holds exactly round 1's runoff fields",
     "participation": "polls: ballots only while open, as many as published",
 }

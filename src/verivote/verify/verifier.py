@@ -2,8 +2,8 @@
 
 Each check is reported even when an earlier one fails, as far as what it needs can be read:
 without a usable manifest nothing past it can be checked; without an election key the
-ballots' proofs and the decryption cannot be, but the chains, the tally's sums, the count and
-the polls still are.
+ballots' proofs, the decryption and the lot cannot be, but the chains, the tally's sums, the
+count and the polls still are.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
 from verivote.verify.check_count import check_count
 from verivote.verify.check_decryption import check_decryption
+from verivote.verify.check_lot import check_lot
 from verivote.verify.check_manifest import check_manifest
 from verivote.verify.check_participation import check_participation
 from verivote.verify.check_runoff import PreviousRound, check_runoff
@@ -90,8 +91,10 @@ def _verify(
     checks.append(check_tally(board, election, sums, uncountable))
     if keys is None:
         checks.append(blocked("decryption", "no usable election key (see ceremony)"))
+        checks.append(blocked("lot", "no usable election key (see ceremony)"))
     else:
         checks.append(check_decryption(board, election, keys))
+        checks.append(check_lot(board, election, keys))
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election))
