@@ -28,7 +28,7 @@ from tests.manifests import small_manifest_data
 from tests.verify_fixtures import VerifyElection
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.election.polls import open_polls
-from verivote.election.publishing import create_signers, make_checkpoint
+from verivote.election.publishing import create_signers, local_witnesses, make_checkpoint
 from verivote.election.service import (
     ElectionContext,
     cast,
@@ -86,6 +86,7 @@ def make_live(url: str, directory: Path) -> LiveElection:
     manifest = parse_manifest(small_manifest_data())
     keys = directory / "keys"
     create_signers(keys, manifest)
+    local_witnesses(keys, directory / "witnesses", manifest)
     init_election(store, manifest)
     ctx = load_context(store, ELECTION)
     hold_ceremony(store, ctx, 3, 2, keys)

@@ -28,6 +28,7 @@ from verivote.election.publishing import (
     check_inclusion,
     create_signers,
     export_record,
+    local_witnesses,
     make_checkpoint,
     prove_inclusion,
     verifier_keys,
@@ -56,6 +57,7 @@ def election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[S
         manifest = parse_manifest(small_manifest_data())
         keys = tmp_path / "keys"
         create_signers(keys, manifest)
+        local_witnesses(keys, tmp_path / "witnesses", manifest)
         init_election(store, manifest)
         hold_ceremony(store, load_context(store, manifest.election_id), 3, 2, keys)
         open_polls(store, load_context(store, manifest.election_id), OPEN)

@@ -20,6 +20,30 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+FACTIONS = ("principlists", "reformists", "independents")
+
+
+def add_witnesses(
+    capsys: pytest.CaptureFixture[str], init_out: str, directory: Path, keys: list[str]
+) -> None:
+    """Each faction's witness in its own folder (`witness init`), pinned to the authority key
+    that `election init` printed, registered with `board add-witness` as a file:// URL."""
+    [authority] = [line.split()[-1] for line in init_out.splitlines() if "authority key" in line]
+    for faction in FACTIONS:
+        folder = directory / faction
+        code, out, err = cli(
+            capsys, "witness", "init", "--dir", str(folder), "--name", f"witness/{faction}",
+            "--log-key", authority,
+        )  # fmt: skip
+        assert code == 0, err
+        key = out.strip()
+        code, out, err = cli(
+            capsys, "board", "add-witness", "--url", folder.as_uri(), "--key", key, *keys
+        )
+        assert code == 0, err
+        assert f"witness/{faction} registered" in out
+
+
 def test_an_election_from_init_to_exported_record(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -30,6 +54,7 @@ def test_an_election_from_init_to_exported_record(
     code, out, err = cli(capsys, "election", "init", str(manifest), *db, *keys)
     assert code == 0, err
     assert "test-2024" in out
+    add_witnesses(capsys, out, tmp_path / "witnesses", keys)
     code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
     assert code == 1
     assert "key ceremony has not been held" in err
@@ -108,7 +133,7 @@ def test_every_step_of_an_election_as_commands(
         assert code == 0, err
         return out
 
-    ok("election", "init", str(manifest), *db, *keys)
+    add_witnesses(capsys, ok("election", "init", str(manifest), *db, *keys), tmp_path / "w", keys)
     ok("election", "ceremony", "--guardians", "5", "--quorum", "3", *db, *keys)
     ok("polls", "open", "--all", *db)
     # Tabriz (3 seats, 6 valid ballots, threshold 1.2): 1101 and 1102 are elected, 1103 with

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -33,7 +34,12 @@ from verivote.election.count import run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
-from verivote.election.publishing import create_signers, make_checkpoint
+from verivote.election.publishing import (
+    create_signers,
+    local_witnesses,
+    make_checkpoint,
+    registered_witnesses,
+)
 from verivote.election.report import publish
 from verivote.election.runoff import reuse_ceremony, runoff_manifest
 from verivote.election.service import (
@@ -137,6 +143,7 @@ def make_election(directory: Path) -> VerifyElection:
     manifest = parse_manifest(small_manifest_data(), "test manifest")
     keys1, keys2 = directory / "keys1", directory / "keys2"
     create_signers(keys1, manifest)
+    local_witnesses(keys1, directory / "witnesses", manifest)
     init_election(store, manifest)
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys1)
@@ -157,6 +164,7 @@ def make_election(directory: Path) -> VerifyElection:
     second = runoff_manifest(ctx, count)
     assert second is not None, "the test election must need a runoff"
     create_signers(keys2, second)
+    local_witnesses(keys2, directory / "witnesses", second)
     init_election(store, second)
     ctx2 = load_context(store, second.election_id)
     assert ctx.transcript is not None
@@ -213,10 +221,11 @@ def _signer(path: Path) -> str:
 
 def resign(record: Path, keys: Path) -> None:
     """Rewrite log/checkpoint for the record's current entries, signed by the authority and
-    cosigned by every witness whose key is in `keys` (authority.key, witness-*.key): what an
-    attacker holding every signing key of the election would publish."""
+    cosigned by every witness registered in `keys` (each from its own folder, file:// URL):
+    what an attacker holding every signing key of the election would publish."""
     authority = _signer(keys / "authority.key")
-    witnesses = [_signer(p) for p in sorted(keys.glob("witness-*.key"))]
+    folders = [Path(unquote(urlsplit(w.url).path)) for w in registered_witnesses(keys)]
+    witnesses = [_signer(folder / "witness.key") for folder in folders]
     origin = parse_verifier(verifier_from_signer(authority)).name
     log = MerkleLog()
     for line in _entries_path(record).read_bytes().split(b"\n")[:-1]:

@@ -26,6 +26,7 @@ from typing import Any
 from verivote.board.merkle import HASH_SIZE, verify_consistency
 from verivote.board.note import (
     open_note,
+    parse_note,
     parse_verifier,
     sign,
     signature_line,
@@ -33,6 +34,11 @@ from verivote.board.note import (
 )
 
 __all__ = [
+    "BAD_REQUEST",
+    "CONFLICT",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "UNPROCESSABLE",
     "Checkpoint",
     "Witness",
     "WitnessRefusal",
@@ -137,12 +143,28 @@ def open_checkpoint(note: str, known_verifiers: Sequence[str]) -> tuple[Checkpoi
     return parse_checkpoint(text), names
 
 
-class WitnessRefusal(Exception):
-    """A witness declined to cosign; `reason` says why."""
+BAD_REQUEST = 400
+FORBIDDEN = 403
+NOT_FOUND = 404
+CONFLICT = 409
+UNPROCESSABLE = 422
+"""The answers of C2SP tlog-witness add-checkpoint (https://c2sp.org/tlog-witness) to a request
+it refuses: malformed (400), not signed by the log's known key (403), a log it does not witness
+(404), an `old` size that is not the one it last cosigned (409, with that size), and a
+checkpoint inconsistent with the one it cosigned (422)."""
 
-    def __init__(self, reason: str) -> None:
+
+class WitnessRefusal(Exception):
+    """A witness declined to cosign; `reason` says why, `status` is the tlog-witness answer
+    (HTTP status), and for a 409 `known_size` is the tree size the witness last cosigned."""
+
+    def __init__(
+        self, reason: str, status: int = UNPROCESSABLE, known_size: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.status = status
+        self.known_size = known_size
 
 
 class Witness:
@@ -159,6 +181,10 @@ class Witness:
     verifier key. C2SP tlog-cosignature defines a timestamped cosignature (type 0x04, signing
     "cosignature/v1", a time line and the checkpoint body) that proves *when* the witness saw
     the checkpoint; it is a later option, not used here.
+
+    `add_checkpoint` is the add-checkpoint call of C2SP tlog-witness, which the witness
+    program (`verivote.parties.witness`, issue 14 item 3) serves over HTTP with the key and
+    state in a folder of its own; `cosign` is the same check against one authority key.
 
     The state (`to_dict` / `from_dict`) is public data and small; the signer key is kept apart
     from it and never written there.
@@ -193,26 +219,83 @@ class Witness:
         The line ends in a newline: `signed_note + line` is the note with the cosignature
         added. `consistency_proof` runs from the last cosigned size of this origin to the new
         size (empty for the first checkpoint or an unchanged tree). Raises WitnessRefusal.
+        The checkpoint's origin must be the authority's key name.
         """
         authority = parse_verifier(authority_verifier)  # a bad key is the caller's error
         try:
             text, _ = open_note(signed_note, [authority_verifier])
         except ValueError as exc:
-            raise WitnessRefusal(f"not signed by the authority {authority.name}: {exc}") from None
-        try:
-            checkpoint = parse_checkpoint(text)
-        except ValueError as exc:
-            raise WitnessRefusal(f"not a checkpoint: {exc}") from None
+            raise WitnessRefusal(
+                f"not signed by the authority {authority.name}: {exc}", FORBIDDEN
+            ) from None
+        checkpoint = _checkpoint_of(text)
         if checkpoint.origin != authority.name:
             raise WitnessRefusal(
-                f"checkpoint origin {checkpoint.origin!r} is not the authority {authority.name!r}"
+                f"checkpoint origin {checkpoint.origin!r} is not the authority {authority.name!r}",
+                FORBIDDEN,
             )
+        last = self._last.get(checkpoint.origin)
+        return self._add(text, checkpoint, last.size if last else 0, consistency_proof)
+
+    def add_checkpoint(
+        self,
+        old_size: int,
+        consistency_proof: Sequence[bytes],
+        signed_note: str,
+        log_verifiers: Sequence[str],
+    ) -> str:
+        """The add-checkpoint call of C2SP tlog-witness: cosign `signed_note` if it is signed
+        by the known key of its log (the `log_verifiers` key named as its origin), `old_size`
+        is the size this witness last cosigned for that log (0 if none), and the RFC 9162
+        `consistency_proof` shows the old tree to be a prefix of the new one.
+
+        Returns the cosignature line (ending in a newline); the witness's state then holds
+        the new checkpoint, which its keeper must save before handing the line out. Raises
+        WitnessRefusal with the tlog-witness status: 400, 403, 404, 409 (with `known_size`)
+        or 422.
+        """
+        try:
+            text, _ = parse_note(signed_note)
+        except ValueError as exc:
+            raise WitnessRefusal(f"not a signed note: {exc}", BAD_REQUEST) from None
+        checkpoint = _checkpoint_of(text)
+        keys = [k for k in log_verifiers if parse_verifier(k).name == checkpoint.origin]
+        if not keys:
+            raise WitnessRefusal(
+                f"unknown log {checkpoint.origin!r}: not witnessed here", NOT_FOUND
+            )
+        try:
+            open_note(signed_note, keys)
+        except ValueError as exc:
+            raise WitnessRefusal(
+                f"not signed by the log {checkpoint.origin}: {exc}", FORBIDDEN
+            ) from None
+        return self._add(text, checkpoint, old_size, consistency_proof)
+
+    def _add(
+        self, text: str, checkpoint: Checkpoint, old_size: int, consistency_proof: Sequence[bytes]
+    ) -> str:
         proof = list(consistency_proof)
         if not all(isinstance(node, bytes) and len(node) == HASH_SIZE for node in proof):
-            raise WitnessRefusal(f"the consistency proof must be a list of {HASH_SIZE}-byte hashes")
+            raise WitnessRefusal(
+                f"the consistency proof must be a list of {HASH_SIZE}-byte hashes", BAD_REQUEST
+            )
         last = self._last.get(checkpoint.origin)
+        known = last.size if last else 0
+        if old_size > checkpoint.size:
+            raise WitnessRefusal(
+                f"tree size {checkpoint.size} is smaller than {old_size}"
+                + (", already cosigned" if old_size == known else ""),
+                BAD_REQUEST,
+            )
+        if old_size != known:
+            raise WitnessRefusal(
+                f"old size {old_size} is not {known}, the size last cosigned", CONFLICT, known
+            )
         if last is not None:
             self._check_extends(last, checkpoint, proof)
+        elif proof:
+            raise WitnessRefusal("a consistency proof from the empty tree must be empty")
         line = signature_line(text, self._signer_key)
         self._last[checkpoint.origin] = Checkpoint(
             checkpoint.origin, checkpoint.size, checkpoint.root
@@ -221,19 +304,20 @@ class Witness:
 
     @staticmethod
     def _check_extends(last: Checkpoint, new: Checkpoint, proof: list[bytes]) -> None:
-        if new.size < last.size:
-            raise WitnessRefusal(
-                f"tree size {new.size} is smaller than {last.size}, already cosigned"
-            )
         if new.size == last.size:
             if new.root != last.root:
                 raise WitnessRefusal(
-                    f"fork: tree size {new.size} was cosigned with another root hash"
+                    f"inconsistent: fork: tree size {new.size} was already cosigned with"
+                    " another root hash"
                 )
+            if proof:
+                raise WitnessRefusal("a consistency proof between equal trees must be empty")
             return
         if not verify_consistency(last.size, new.size, last.root, new.root, proof):
             raise WitnessRefusal(
-                f"tree {new.size} is not proven to extend tree {last.size}, already cosigned"
+                f"inconsistent: tree {new.size} is not proven to extend tree {last.size},"
+                " already cosigned (the RFC 9162 consistency proof fails: its history was"
+                " rewritten)"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,6 +334,13 @@ class Witness:
     def from_dict(cls, signer_key: str, state: Mapping[str, Any]) -> Witness:
         """A witness with this key and a state written by `to_dict`."""
         return cls(signer_key, state)
+
+
+def _checkpoint_of(text: str) -> Checkpoint:
+    try:
+        return parse_checkpoint(text)
+    except ValueError as exc:
+        raise WitnessRefusal(f"not a checkpoint: {exc}", BAD_REQUEST) from None
 
 
 def _load_state(state: Mapping[str, Any]) -> dict[str, Checkpoint]:

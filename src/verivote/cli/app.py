@@ -34,6 +34,7 @@ from verivote.cli.steps import (
 )
 from verivote.cli.tabulate import tabulate
 from verivote.cli.verify import verify_command
+from verivote.cli.witness import witness_app
 from verivote.model.ballot_csv import BallotFormatError
 
 app = typer.Typer(
@@ -64,6 +65,7 @@ app.add_typer(stations_app, name="stations")
 app.command("serve")(serve_command)
 app.add_typer(device_app, name="device")
 app.add_typer(supervisors_app, name="supervisors")
+app.add_typer(witness_app, name="witness")
 add_interop_commands(app)
 
 

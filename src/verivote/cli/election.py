@@ -12,6 +12,7 @@ from rich.console import Console
 
 from verivote.cli.errors import UserError
 from verivote.election.publishing import (
+    add_witness,
     check_inclusion,
     create_signers,
     export_record,
@@ -82,20 +83,26 @@ def election_init(
     db: Db = None,
     keys_dir: KeysDir = DEFAULT_KEYS,
 ) -> None:
-    """Create the election from MANIFEST: publish it on the board, make the signing keys."""
+    """Create the election from MANIFEST: publish it on the board, make the authority's
+    signing key (printed: each faction's witness pins it, then `board add-witness`)."""
     try:
         m = load_manifest(manifest)
     except ManifestError as exc:
         raise UserError(str(exc)) from None
     store = _store(db)
     try:
-        create_signers(keys_dir, m)
+        authority = create_signers(keys_dir, m)[0]
         base_hash = init_election(store, m)
     except (ElectionError, StoreError) as exc:
         raise UserError(str(exc)) from None
     Console().print(
         f"election [bold]{m.election_id}[/] created: {len(m.districts)} districts, "
         f"{len(m.stations)} stations; base hash {base_hash.hex()}; keys in {keys_dir}/"
+    )
+    typer.echo(f"authority key {authority}")
+    Console(stderr=True).print(
+        "register each faction's witness: verivote witness init --log-key <authority key>, "
+        "then verivote board add-witness --url URL --key KEY"
     )
 
 
@@ -130,7 +137,8 @@ def election_ceremony(
 def board_checkpoint(
     election: ElectionId = None, db: Db = None, keys_dir: KeysDir = DEFAULT_KEYS
 ) -> None:
-    """Sign the board's current root; every faction's witness cosigns it if it only grew."""
+    """Sign the board's current root and ask every registered witness to cosign it (each
+    does only if the board only grew since the last checkpoint it cosigned)."""
     store = _store(db)
     ctx = _context(store, election)
     try:
@@ -142,10 +150,34 @@ def board_checkpoint(
     console.print(
         f"checkpoint of {result.size} entries, cosigned by {len(result.witnesses)} witness(es)"
     )
+    if result.kept:
+        console.print(f"kept the earlier cosignature of: {', '.join(result.kept)}")
+    if not result.witnesses and not result.refusals:
+        console.print("no witness registered: see `verivote board add-witness`")
     for refusal in result.refusals:
         console.print(f"[red]witness refused[/]: {refusal}")
     if result.refusals:
         raise typer.Exit(1)
+
+
+@board_app.command("add-witness")
+def board_add_witness(
+    url: Annotated[
+        str,
+        typer.Option(
+            help="The witness's URL: http(s)://host:port of `verivote witness serve`, or "
+            "file:///path of a witness folder asked in-process (tests, simulations)."
+        ),
+    ],
+    key: Annotated[str, typer.Option(help="The witness's verifier key (`witness init`).")],
+    keys_dir: KeysDir = DEFAULT_KEYS,
+) -> None:
+    """Register a faction's witness: every checkpoint from now on asks it to cosign."""
+    try:
+        added = add_witness(keys_dir, url, key)
+    except ElectionError as exc:
+        raise UserError(str(exc)) from None
+    Console().print(f"witness {added.name} registered at {added.url}")
 
 
 @board_app.command("prove-inclusion")

@@ -1,43 +1,54 @@
 """Signing the board and publishing it: checkpoints cosigned by the factions' witnesses,
-inclusion proofs for voters, and the public election record (issue 4).
+inclusion proofs for voters, and the public election record (issues 4 and 14).
 
-Keys live in files of mode 0600 in the election's keys folder, never in the database:
+The election's keys folder holds the authority's secret and two public files, never a
+witness's secret or state (issue 14, item 3):
 
-    authority.key              the authority's note signer key (origin "verivote/<election>")
-    witness-<faction>.key      one witness signer key per faction
-    witness-<faction>.json     the witness's state: the last checkpoint it cosigned (public)
-    verifiers                  the verifier keys, authority first (public; `log/keys`)
+    authority.key      the authority's note signer key (origin "verivote/<election>"), 0600
+    verifiers          the verifier keys, authority first, then each registered witness's
+                       (public; the record's `log/keys`)
+    witnesses.json     the registered witnesses: name, verifier key and URL (public)
 
-In a real election each witness runs on its faction's own machine; here each is a local file,
-but the witness only ever sees the signed checkpoint and a consistency proof, as it would
-over the network.
+Each witness is a program of its own (`verivote.parties.witness`) with its key and its memory
+of the board in its own folder; `make_checkpoint` asks each one over C2SP tlog-witness
+(http:// or https:// URL), or in-process for a witness folder given as a file:// URL (tests and
+local simulations). A witness that refuses or cannot be reached is reported, never hidden.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from verivote.board.checkpoint import (
     Checkpoint,
-    Witness,
     WitnessRefusal,
     format_checkpoint,
     open_checkpoint,
 )
 from verivote.board.merkle import MerkleLog, leaf_hash, verify_inclusion
-from verivote.board.note import generate_signer, sign, verifier_from_signer
+from verivote.board.note import (
+    generate_signer,
+    open_note,
+    parse_note,
+    parse_verifier,
+    sign,
+    verifier_from_signer,
+)
 from verivote.board.record import check_record, write_record
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
+from verivote.parties import witness as witness_party
 from verivote.store import Store
 
 AUTHORITY_FILE = "authority.key"
 VERIFIERS_FILE = "verifiers"
+WITNESSES_FILE = "witnesses.json"
 
 
 def origin(election_id: str) -> str:
@@ -58,27 +69,136 @@ def _read_secret(path: Path) -> str:
         raise ElectionError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class RegisteredWitness:
+    """A witness the authority asks to cosign: its key name, verifier key and URL."""
+
+    name: str
+    key: str
+    url: str
+
+
+def _write_public(
+    keys_dir: Path, authority_verifier: str, witnesses: list[RegisteredWitness]
+) -> None:
+    doc = {
+        "type": "witnesses",
+        "witnesses": [{"name": w.name, "key": w.key, "url": w.url} for w in witnesses],
+    }
+    witness_party.write_atomic(
+        keys_dir / WITNESSES_FILE, (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+    )
+    keys = [authority_verifier, *(w.key for w in witnesses)]
+    witness_party.write_atomic(keys_dir / VERIFIERS_FILE, "".join(k + "\n" for k in keys).encode())
+
+
 def create_signers(keys_dir: Path, manifest: Manifest) -> list[str]:
-    """Create the authority's and one witness key per faction; returns the verifier keys."""
+    """Create the authority's signing key (only it: each witness makes its own, see
+    `add_witness`); returns the verifier keys, the authority's alone until witnesses are
+    registered."""
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if (keys_dir / AUTHORITY_FILE).exists():
         raise ElectionError(f"{keys_dir} already holds an authority key; use another --keys-dir")
     signer, verifier = generate_signer(origin(manifest.election_id))
     _write_secret(keys_dir / AUTHORITY_FILE, signer)
-    verifiers = [verifier]
-    for faction in manifest.factions:
-        w_signer, w_verifier = generate_signer(f"witness/{faction.id}")
-        _write_secret(keys_dir / f"witness-{faction.id}.key", w_signer)
-        verifiers.append(w_verifier)
-    (keys_dir / VERIFIERS_FILE).write_text("\n".join(verifiers) + "\n", encoding="utf-8")
-    return verifiers
+    _write_public(keys_dir, verifier, [])
+    return [verifier]
 
 
 def verifier_keys(keys_dir: Path) -> list[str]:
+    """The verifier keys: the authority's first, then each registered witness's."""
     path = keys_dir / VERIFIERS_FILE
     if not path.is_file():
         raise ElectionError(f"no verifier keys in {keys_dir} (was election init run with it?)")
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def registered_witnesses(keys_dir: Path) -> list[RegisteredWitness]:
+    """The witnesses registered in the keys folder, in registration order."""
+    path = keys_dir / WITNESSES_FILE
+    if not path.is_file():
+        verifier_keys(keys_dir)  # says whether the folder is a keys folder at all
+        raise ElectionError(f"no {WITNESSES_FILE} in {keys_dir} (was election init run with it?)")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            RegisteredWitness(str(w["name"]), str(w["key"]), str(w["url"]))
+            for w in doc["witnesses"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ElectionError(f"{path} is not a list of witnesses: {exc}") from None
+
+
+def _folder_of(url: str) -> Path | None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    return Path(urllib.parse.unquote(parts.path))
+
+
+def add_witness(keys_dir: Path, url: str, key: str) -> RegisteredWitness:
+    """Register a witness (its URL and verifier key) to be asked for every checkpoint.
+
+    Refuses a key that is not a verifier key, a key or name or URL already registered, a URL
+    that is not http(s):// or file://, and a file:// witness folder that is the keys folder,
+    lies in it or holds another key.
+    """
+    key = key.strip()
+    try:
+        name = parse_verifier(key).name
+    except ValueError as exc:
+        raise ElectionError(f"not a valid verifier key: {exc}") from None
+    try:
+        witness_party.client_for_url(url)
+    except ValueError as exc:
+        raise ElectionError(str(exc)) from None
+    authority = verifier_keys(keys_dir)[0]
+    if key == authority or name == parse_verifier(authority).name:
+        raise ElectionError("that is the authority's own key, not a witness's")
+    witnesses = registered_witnesses(keys_dir)
+    for w in witnesses:
+        if key == w.key:
+            raise ElectionError(f"the witness key {key} is already registered")
+        if name == w.name:
+            raise ElectionError(f"a witness named {name} is already registered")
+        if url.rstrip("/") == w.url.rstrip("/"):
+            raise ElectionError(f"a witness at {url} is already registered")
+    folder = _folder_of(url)
+    if folder is not None:
+        keys, place = keys_dir.resolve(), folder.resolve()
+        if place == keys or keys in place.parents or place in keys.parents:
+            raise ElectionError("a witness folder is never the authority's keys folder or in it")
+        try:
+            actual = witness_party.verifier_key(folder)
+        except witness_party.WitnessError as exc:
+            raise ElectionError(str(exc)) from None
+        if actual != key:
+            raise ElectionError(f"the witness folder {folder} holds the key {actual}, not {key}")
+    added = RegisteredWitness(name, key, url)
+    _write_public(keys_dir, authority, [*witnesses, added])
+    return added
+
+
+def local_witnesses(keys_dir: Path, directory: Path, manifest: Manifest) -> list[str]:
+    """One witness per faction in `directory`/<faction id> (its own folder), registered in
+    `keys_dir` with a file:// URL: the in-process witnesses of tests and simulations. A folder
+    made for an earlier round is reused, with this round's authority key pinned as well.
+    Returns the witnesses' verifier keys."""
+    authority = verifier_keys(keys_dir)[0]
+    keys: list[str] = []
+    for faction in manifest.factions:
+        folder = directory / faction.id
+        try:
+            if (folder / witness_party.KEY_FILE).exists():
+                witness_party.add_log_key(folder, authority)
+                key = witness_party.verifier_key(folder)
+            else:
+                key = witness_party.init_witness(folder, f"witness/{faction.id}", [authority])
+        except witness_party.WitnessError as exc:
+            raise ElectionError(str(exc)) from None
+        add_witness(keys_dir, folder.resolve().as_uri(), key)
+        keys.append(key)
+    return keys
 
 
 def _board_log(store: Store, election_id: str) -> tuple[MerkleLog, list[bytes]]:
@@ -91,37 +211,95 @@ def _board_log(store: Store, election_id: str) -> tuple[MerkleLog, list[bytes]]:
 
 @dataclass(frozen=True)
 class CheckpointResult:
+    """A checkpoint made: its note, size, the witnesses that cosigned it now, each refusal
+    ("<witness>: <reason>"), and the witnesses that refused or were unreachable now but had
+    cosigned this same checkpoint before (their earlier cosignature is kept in the note)."""
+
     note: str
     size: int
     witnesses: list[str]
     refusals: list[str]
+    kept: list[str] = field(default_factory=list)
+
+
+def _last_size(latest: tuple[int, str] | None, witness_key: str) -> int:
+    """The size of the latest stored checkpoint if this witness cosigned it, else 0: the
+    first guess of what the witness last cosigned (a 409 corrects it)."""
+    if latest is None:
+        return 0
+    try:
+        open_note(latest[1], [witness_key])
+    except ValueError:
+        return 0
+    return latest[0]
 
 
 def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> CheckpointResult:
-    """Sign the board's current root and have every faction's witness cosign it."""
+    """Sign the board's current root and ask every registered witness to cosign it (C2SP
+    tlog-witness add-checkpoint, with the consistency proof from the size it last cosigned).
+    Each refusal, and each witness that cannot be reached, is in `refusals`; a cosignature
+    of the same checkpoint stored before is kept rather than lost to a witness that is down."""
     authority = _read_secret(keys_dir / AUTHORITY_FILE)
-    authority_verifier = verifier_from_signer(authority)
+    try:
+        verifier_from_signer(authority)
+    except ValueError as exc:
+        raise ElectionError(f"{keys_dir / AUTHORITY_FILE}: {exc}") from None
+    witnesses = registered_witnesses(keys_dir)
     log, _ = _board_log(store, ctx.election_id)
     checkpoint = Checkpoint(origin(ctx.election_id), log.size, log.root())
-    note = sign(format_checkpoint(checkpoint), [authority])
+    signed = sign(format_checkpoint(checkpoint), [authority])
+    latest = store.latest_checkpoint(ctx.election_id)
+
+    def prove(old_size: int) -> list[bytes]:
+        return log.consistency_proof(old_size) if 0 < old_size < log.size else []
+
+    note = signed
     cosigned: list[str] = []
     refusals: list[str] = []
-    for faction in ctx.manifest.factions:
-        key_path = keys_dir / f"witness-{faction.id}.key"
-        state_path = keys_dir / f"witness-{faction.id}.json"
-        state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.exists() else None
-        witness = Witness(_read_secret(key_path), state)
-        last = witness.last(checkpoint.origin)
-        proof = log.consistency_proof(last.size) if last and last.size < log.size else []
+    kept: list[str] = []
+    for witness in witnesses:
         try:
-            note += witness.cosign(note, proof, authority_verifier)
+            client = witness_party.client_for_url(witness.url)
+            lines = witness_party.ask_witness(
+                client, witness.key, signed, _last_size(latest, witness.key), prove
+            )
         except WitnessRefusal as exc:  # reported to the operator, never hidden
-            refusals.append(f"{witness.name}: {exc}")
+            refusals.append(f"{witness.name}: {exc.reason}")
+        except (OSError, ValueError) as exc:
+            refusals.append(f"{witness.name}: unreachable: {exc}")
+        else:
+            note += lines
+            cosigned.append(witness.name)
             continue
-        state_path.write_text(json.dumps(witness.to_dict()), encoding="utf-8")
-        cosigned.append(witness.name)
+        earlier = _earlier_cosignature(latest, log.size, signed, witness.key)
+        if earlier is not None:  # the same checkpoint, cosigned before: not lost now
+            note += earlier
+            kept.append(witness.name)
     store.put_checkpoint(ctx.election_id, log.size, note)
-    return CheckpointResult(note, log.size, cosigned, refusals)
+    return CheckpointResult(note, log.size, cosigned, refusals, kept)
+
+
+def _earlier_cosignature(
+    latest: tuple[int, str] | None, size: int, signed: str, witness_key: str
+) -> str | None:
+    """The witness's cosignature line in the stored checkpoint, if that is of the same tree
+    (same text) as the one just signed."""
+    if latest is None or latest[0] != size:
+        return None
+    try:
+        text, signatures = parse_note(latest[1])
+        if text != parse_note(signed)[0]:
+            return None
+    except ValueError:
+        return None
+    for signature in signatures:
+        line = signature.line + "\n"
+        try:
+            open_note(signed + line, [witness_key])
+        except ValueError:
+            continue
+        return line
+    return None
 
 
 def prove_inclusion(

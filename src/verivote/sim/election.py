@@ -24,7 +24,7 @@ from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
-from verivote.election.publishing import create_signers
+from verivote.election.publishing import create_signers, local_witnesses
 from verivote.election.report import publish
 from verivote.election.runoff import reuse_ceremony, runoff_manifest
 from verivote.election.service import (
@@ -299,12 +299,16 @@ def run_election(
     progress: Progress | None = None,
     processes: int = 1,
 ) -> tuple[RoundOutcome, RoundOutcome | None]:
-    """The whole flow in `directory` (keys and records): round 1, and round 2 if needed."""
+    """The whole flow in `directory` (keys, witnesses and records): round 1, and round 2 if
+    needed. Each faction's witness has its own folder, `directory`/witnesses/<faction id>,
+    asked in-process (`local_witnesses`); it witnesses both rounds' logs."""
     report = progress or (lambda step, done, total: None)
     rng = random.Random(seed)
     manifest, models = province(seed, group)
     keys1 = directory / "keys" / "round1"
+    witnesses = directory / "witnesses"  # each faction's witness in a folder of its own
     create_signers(keys1, manifest)
+    local_witnesses(keys1, witnesses, manifest)
     init_election(store, manifest)
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys1)
@@ -327,6 +331,7 @@ def run_election(
         return first, None
     keys2 = directory / "keys" / "round2"
     create_signers(keys2, round2)
+    local_witnesses(keys2, witnesses, round2)
     init_election(store, round2)
     ctx2 = load_context(store, round2.election_id)
     assert ctx.transcript is not None
