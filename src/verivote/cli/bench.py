@@ -27,6 +27,9 @@ from verivote.rules.tiebreak import PublicLot
 from verivote.sim.ballots import random_block_ballots
 from verivote.store.db import scratch_database
 
+BENCH_SCHEMA = "verivote_bench"
+"""The prefix of the scratch schemas benchmarks work in on PostgreSQL."""
+
 bench_app = typer.Typer(help="Measure how fast verivote counts.", no_args_is_help=True)
 
 
@@ -182,7 +185,7 @@ def bench_cast(
 ) -> None:
     """Ballots cast per second into a database: encryption excluded (ballots made beforehand,
     then checked and cast) and included (each ballot encrypted, checked and cast)."""
-    with scratch_database(db) as url:
+    with scratch_database(db, BENCH_SCHEMA) as url:
         figures = measure_cast(url, ballots)
     if as_json:
         typer.echo(json.dumps(figures))
@@ -272,7 +275,7 @@ def bench_tally(
     """An election of N ballots through tally, decryption by 3 of 5 guardians, and combine."""
     from verivote.election.benchtally import measure_tally
 
-    with scratch_database(db) as url:
+    with scratch_database(db, BENCH_SCHEMA) as url:
         figures = measure_tally(url, ballots, candidates, cores)
     if as_json:
         typer.echo(json.dumps(figures))
@@ -297,6 +300,6 @@ def bench_checkin(
     """Check-ins per second over HTTP on loopback, server and database on this machine."""
     from verivote.web.benchcheckin import measure_checkin
 
-    with scratch_database(db) as url:
+    with scratch_database(db, BENCH_SCHEMA) as url:
         figures = measure_checkin(url, voters, clients, seconds, workers)
     typer.echo(json.dumps(figures) if as_json else json.dumps(figures, indent=2))

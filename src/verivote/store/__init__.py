@@ -15,12 +15,13 @@ from verivote.store.db import (
     make_engine,
     migrate,
 )
-from verivote.store.repo import BallotRecord, ElectionRecord, PollsClosed, Store
+from verivote.store.repo import BallotRecord, ElectionRecord, NoCheckin, PollsClosed, Store
 
 __all__ = [
     "BallotRecord",
     "ChainConflict",
     "ElectionRecord",
+    "NoCheckin",
     "PollsClosed",
     "ReplayError",
     "Store",

@@ -137,17 +137,18 @@ def migrate(engine: Engine) -> None:
 
 
 @contextmanager
-def scratch_database(url: str) -> Iterator[str]:
+def scratch_database(url: str, prefix: str = "verivote_scratch") -> Iterator[str]:
     """For a benchmark or a test: on PostgreSQL, a new empty schema of the database `url`
     names (the URL yielded sets it as the search path of every connection), dropped with all
     it holds afterwards, so that nothing is left in the database; on SQLite, `url` itself
-    (the caller named the file)."""
+    (the caller named the file). The schema's name starts with `prefix` (benchmarks use their
+    own, so a test can tell their schemas from those of tests running beside them)."""
     parsed = _normalise(make_url(url))
     if parsed.get_backend_name() != "postgresql":
         yield url
         return
     admin = make_engine(url)
-    schema = f"verivote_scratch_{secrets.token_hex(6)}"
+    schema = f"{prefix}_{secrets.token_hex(6)}"
     try:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")

@@ -34,11 +34,13 @@ from verivote.store.schema import (
     POLL_STATES,
     ballots,
     board_entries,
+    checkins,
     checkpoints,
     elections,
     station_chains,
     station_polls,
     tally_parts,
+    voters,
 )
 
 # Rows per INSERT of `bulk_append`: large enough to amortise the round trips, small enough that
@@ -51,6 +53,12 @@ _POLLS_ENTRY = {"open": "polls-open", "closed": "polls-close"}
 class PollsClosed(StoreError):
     """A ballot at a station whose polls are not open (closed, or never opened while the
     election's polling day is under way)."""
+
+
+class NoCheckin(StoreError):
+    """A ballot cast at a station that already holds as many cast ballots as voters checked
+    in there, in an election with a voter roll: the verifier holds every station to no more
+    ballots than check-ins, so such a ballot would make the record fail."""
 
 
 @dataclass(frozen=True)
@@ -379,6 +387,8 @@ class Store:
                 ).first()
             ):
                 raise ReplayError("this ballot is already on the board")
+            if state == "cast":
+                self._require_checkin(conn, election_id, station_id)
             if head is None:
                 conn.execute(
                     insert(station_chains).values(
@@ -561,6 +571,34 @@ class Store:
         ).first()
         if uses_polls is not None:
             raise PollsClosed(f"the polls at station {station_id} have not been opened")
+
+    @staticmethod
+    def _require_checkin(conn: Connection, election_id: str, station_id: str) -> None:
+        """NoCheckin unless the station has more check-ins than cast ballots, when the
+        election has a roll (issue 14: the casting path refuses what the verifier rejects).
+        Read under the election's lock, so two casts cannot both take the last check-in."""
+        has_roll = conn.execute(
+            select(voters.c.national_code).where(voters.c.election_id == election_id).limit(1)
+        ).first()
+        if has_roll is None:
+            return
+        cast = conn.execute(
+            select(func.count()).where(
+                ballots.c.election_id == election_id,
+                ballots.c.station_id == station_id,
+                ballots.c.state == "cast",
+            )
+        ).scalar_one()
+        checked_in = conn.execute(
+            select(func.count()).where(
+                checkins.c.election_id == election_id, checkins.c.station_id == station_id
+            )
+        ).scalar_one()
+        if cast >= checked_in:
+            raise NoCheckin(
+                f"station {station_id} holds {cast} cast ballots for {checked_in} voters "
+                "checked in: a ballot is cast only for a voter checked in"
+            )
 
     @staticmethod
     def _require_election(conn: Connection, election_id: str) -> None:
