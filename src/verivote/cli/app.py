@@ -18,6 +18,7 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, cast_command, election_app
 from verivote.cli.errors import UserError
+from verivote.cli.guardian import guardian_app
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
@@ -51,6 +52,7 @@ app.command("cast")(cast_command)
 app.add_typer(polls_app, name="polls")
 app.command("tally")(tally_command)
 app.command("decrypt")(decrypt_command)
+app.add_typer(guardian_app, name="guardian")
 app.command("count")(count_command)
 app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)

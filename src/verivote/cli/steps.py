@@ -1,6 +1,7 @@
-"""`verivote polls open|close`, `verivote tally` and `verivote decrypt`: polling day's end, the
-encrypted tally and its threshold decryption, on the election's database (VERIVOTE_DATABASE_URL
-or --db), with the conventions of `verivote.cli.election`."""
+"""`verivote polls open|close`, `verivote tally` and `verivote decrypt --combine`: polling day's
+end, the encrypted tally and the combination of the guardians' partial decryptions, on the
+election's database (VERIVOTE_DATABASE_URL or --db), with the conventions of
+`verivote.cli.election`."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from rich.table import Table
 
 from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, KeysDir, _context, _store
 from verivote.cli.errors import UserError
-from verivote.crypto.keyfile import read_key_share
-from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.decryption import combine
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import run_tally
@@ -145,9 +145,6 @@ def tally_command(
 
 
 def decrypt_command(
-    key: Annotated[
-        Path | None, typer.Option("--key", help="A guardian's key share file (mode 0600).")
-    ] = None,
     combine_shares: Annotated[
         bool,
         typer.Option("--combine", help="Combine the guardians' partial decryptions into counts."),
@@ -156,29 +153,16 @@ def decrypt_command(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Decrypt the tally: --key FILE as one guardian, then --combine once a quorum has."""
-    if key is not None and combine_shares:
-        raise UserError("give --key FILE or --combine, not both")
-    if key is None and not combine_shares:
-        raise UserError("give --key FILE (one guardian's decryption) or --combine")
+    """Combine the guardians' partial decryptions of the tally into the counts (--combine).
+    The guardians decrypt with their own program, `verivote guardian decrypt`."""
+    if not combine_shares:
+        raise UserError(
+            "give --combine; each guardian decrypts with `verivote guardian decrypt` on its "
+            "own machine"
+        )
     store = _store(db)
     ctx = _context(store, election)
     console = Console(stderr=as_json)
-    if key is not None:
-        try:
-            share = read_key_share(key)
-            with _progress(f"guardian {share.guardian}", Console(stderr=True)) as progress:
-                published = decrypt_as_guardian(store, ctx, share, progress)
-        except (ElectionError, StoreError, ValueError) as exc:  # ValueError: the key file
-            raise UserError(str(exc)) from None
-        if as_json:
-            typer.echo(json.dumps({"guardian": share.guardian, "published": published}))
-            return
-        console.print(
-            f"guardian {share.guardian}: partial decryptions of {published} district(s) "
-            "published" + ("" if published else " (all were already on the board)")
-        )
-        return
     try:
         result = combine(store, ctx)
     except (ElectionError, StoreError, ValueError) as exc:  # QuorumError is a ValueError

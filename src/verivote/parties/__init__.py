@@ -1,0 +1,1 @@
+"""The programs of the trust model other than the authority (issue 14): guardian, witness."""
