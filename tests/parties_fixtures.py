@@ -3,7 +3,8 @@
 - `authority`: a fresh election (SQLite or PostgreSQL) with its signing keys, its key ceremony
   opened for 3 guardians (quorum 2) and the tokens written 0600 to a folder of their own.
 - `guardian`: `python -m verivote guardian …` as a subprocess (PYTHONPATH inherited).
-- `held_ceremony`: the whole ceremony, 3 guardian processes over HTTP.
+- `held_ceremony`, `guardians_hold_ceremony`: the whole ceremony, guardian processes over HTTP;
+  `served`: the authority's server of an election in a database, for the CLI's tests.
 - `polling_day`: a few ballots cast in-process, one challenged, the polls closed.
 """
 
@@ -103,15 +104,49 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
-def start_guardian(a: Authority, guardian: int, command: str, *extra: str) -> subprocess.Popen[str]:
-    """`verivote guardian COMMAND` for guardian `guardian`, as its own process."""
-    args = [sys.executable, "-m", "verivote", "guardian", command, "--server", a.server,
-            "--token-file", str(a.token(guardian)), "--dir", str(a.folder(guardian)), *extra]  # fmt: skip
-    if command == "ceremony":
-        args += ["--index", str(guardian), "--poll", "0.1", "--timeout", "120"]
+def run_guardian(
+    server: str, token: Path, folder: Path, command: str, *extra: str
+) -> subprocess.Popen[str]:
+    """`verivote guardian COMMAND` with this token and folder, as its own process."""
+    args = [sys.executable, "-m", "verivote", "guardian", command, "--server", server,
+            "--token-file", str(token), "--dir", str(folder), *extra]  # fmt: skip
     return subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
     )
+
+
+def start_guardian(a: Authority, guardian: int, command: str, *extra: str) -> subprocess.Popen[str]:
+    """`verivote guardian COMMAND` for guardian `guardian`, as its own process."""
+    if command == "ceremony":
+        extra = ("--index", str(guardian), "--poll", "0.1", "--timeout", "120", *extra)
+    return run_guardian(a.server, a.token(guardian), a.folder(guardian), command, *extra)
+
+
+@contextmanager
+def served(url: str, election_id: str, keys: Path) -> Iterator[str]:
+    """The authority's server (`live_app`) of an election in the database at `url`."""
+    engine = make_engine(url)
+    store = Store(engine)
+    try:
+        ctx = load_context(store, election_id)
+        with serving(live_app(store, ctx, read_verifiers(keys, election_id))) as server:
+            yield server
+    finally:
+        engine.dispose()
+
+
+def guardians_hold_ceremony(server: str, tokens: Path, base: Path, guardians: int) -> None:
+    """Guardians 1..n, each its own process with the folder base/guardian-<i>, hold the
+    ceremony that the authority opened with its tokens in `tokens`."""
+    options = ("--poll", "0.1", "--timeout", "120")
+    processes = [
+        run_guardian(server, tokens / f"guardian-{g}.token", base / f"guardian-{g}", "ceremony",
+                     "--index", str(g), *options)
+        for g in range(1, guardians + 1)
+    ]  # fmt: skip
+    for g, process in enumerate(processes, start=1):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, f"guardian {g}: {err}"
 
 
 def guardian(a: Authority, g: int, command: str, *extra: str) -> tuple[int, str, str]:
@@ -123,11 +158,7 @@ def guardian(a: Authority, g: int, command: str, *extra: str) -> tuple[int, str,
 
 def held_ceremony(a: Authority) -> None:
     """Every guardian's side of the ceremony, each in its own process, at once."""
-    processes = [start_guardian(a, g, "ceremony") for g in range(1, GUARDIANS + 1)]
-    for g, process in enumerate(processes, start=1):
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, f"guardian {g}: {err}"
-        assert "key ceremony done" in out
+    guardians_hold_ceremony(a.server, a.tokens, a.base, GUARDIANS)
 
 
 def polling_day(a: Authority) -> list[dict[str, object]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.manifests import small_manifest_data
+from tests.parties_fixtures import guardians_hold_ceremony, run_guardian, served
 from verivote.board.record import check_record
 from verivote.cli.app import run
 
@@ -31,7 +32,17 @@ def test_an_election_from_init_to_exported_record(
     code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
     assert code == 1
     assert "key ceremony has not been held" in err
-    assert cli(capsys, "election", "ceremony", "--quorum", "2", *db, *keys)[0] == 0
+    tokens = tmp_path / "tokens"
+    code, out, err = cli(capsys, "election", "ceremony", "--quorum", "2", "--tokens-dir",
+                         str(tokens), *db)  # fmt: skip
+    assert code == 0, err
+    assert "key ceremony opened: 3 guardians, quorum 2" in out
+    assert sorted(p.name for p in tokens.iterdir()) == [f"guardian-{i}.token" for i in (1, 2, 3)]
+    code, out, err = cli(capsys, "election", "ceremony", *db)
+    assert code == 1
+    assert "already opened" in err
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        guardians_hold_ceremony(server, tokens, tmp_path, 3)
     code, out, err = cli(
         capsys, "cast", "--station", "tabriz-001", "--choose", "1101", "--choose", "1104",
         "--json", *db,
@@ -103,7 +114,11 @@ def test_every_step_of_an_election_as_commands(
         return out
 
     ok("election", "init", str(manifest), *db, *keys)
-    ok("election", "ceremony", "--guardians", "5", "--quorum", "3", *db, *keys)
+    tokens = tmp_path / "tokens"
+    ok("election", "ceremony", "--guardians", "5", "--quorum", "3", "--tokens-dir", str(tokens),
+       *db)  # fmt: skip
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        guardians_hold_ceremony(server, tokens, tmp_path, 5)
     ok("polls", "open", "--all", *db)
     # Tabriz (3 seats, 6 valid ballots, threshold 1.2): 1101 and 1102 are elected, 1103 with
     # one vote goes to a runoff for the third seat; one blank ballot is void.
@@ -119,12 +134,23 @@ def test_every_step_of_an_election_as_commands(
     assert code == 1
     assert "ballot refused" in err
     ok("tally", "--cores", "1", *db)
-    ok("decrypt", "--key", str(tmp_path / "keys" / "guardian-2.key"), *db)
-    code, _, err = cli(capsys, "decrypt", "--combine", *db)
-    assert code == 1
-    assert "missing" in err
-    for g in (4, 5):
-        ok("decrypt", "--key", str(tmp_path / "keys" / f"guardian-{g}.key"), *db)
+    ok("board", "checkpoint", *db, *keys)
+
+    def decrypt(g: int) -> None:
+        process = run_guardian(server, tokens / f"guardian-{g}.token",
+                               tmp_path / f"guardian-{g}", "decrypt")  # fmt: skip
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        decrypt(2)
+        code, _, err = cli(capsys, "decrypt", "--combine", *db)
+        assert code == 1
+        assert "missing" in err
+        for g in (4, 5):
+            decrypt(g)
+    code, _, err = cli(capsys, "decrypt", "--key", str(tmp_path / "guardian-1" / "guardian.key"))
+    assert code == 2  # the guardians decrypt with their own program
     ok("decrypt", "--combine", *db)
     count = json.loads(ok("count", "--json", *db, *keys))
     result = count["districts"]["tabriz"]

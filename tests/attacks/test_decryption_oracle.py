@@ -183,7 +183,7 @@ def test_the_server_appends_no_partial_decryption_that_does_not_verify(auth: Aut
     make_checkpoint(auth.store, ctx, auth.keys)
     code, _, err = guardian(auth, 1, "decrypt")
     assert code == 0, err
-    index, raw = auth.store.entries_of_type(ctx.election_id, PARTIAL_TYPE)[0]
+    _, raw = auth.store.entries_of_type(ctx.election_id, PARTIAL_TYPE)[0]
     entry = json.loads(raw)
     token = (auth.token(2)).read_text(encoding="utf-8").strip()
     client = Client(auth.server, token)

@@ -230,16 +230,26 @@ def runoff_command(
     ] = Path("verivote-keys-round2"),
     new_ceremony: Annotated[
         bool,
-        typer.Option("--new-ceremony", help="Hold a new key ceremony instead of reusing the key."),
+        typer.Option(
+            "--new-ceremony",
+            help="Open a new key ceremony (guardians run `verivote guardian ceremony` against "
+            "round 2's server) instead of reusing round 1's key.",
+        ),
     ] = False,
+    tokens_dir: Annotated[
+        Path,
+        typer.Option("--tokens-dir", help="With --new-ceremony: where to write the tokens."),
+    ] = Path("verivote-guardian-tokens-round2"),
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
     """Create the round-2 election of the districts with empty seats and their runoff fields."""
+    from verivote.crypto.keyfile import write_private
     from verivote.election.count import find_entry
+    from verivote.election.guardians import open_ceremony
     from verivote.election.publishing import create_signers
     from verivote.election.runoff import reuse_ceremony, runoff_manifest
-    from verivote.election.service import hold_ceremony, init_election, load_context
+    from verivote.election.service import init_election, load_context
 
     store = _store(db)
     ctx = _context(store, election)
@@ -257,7 +267,10 @@ def runoff_command(
         if new_ceremony:
             guardians = ctx.transcript.guardians if ctx.transcript else len(manifest.factions)
             quorum = ctx.transcript.quorum if ctx.transcript else guardians // 2 + 1
-            hold_ceremony(store, round2, guardians, quorum, keys_dir)
+            tokens = open_ceremony(store, round2, guardians, quorum)
+            tokens_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for i, token in enumerate(tokens, start=1):
+                write_private(tokens_dir / f"guardian-{i}.token", token + "\n")
         else:
             assert ctx.transcript is not None
             reuse_ceremony(store, round2, ctx.transcript)
@@ -267,6 +280,7 @@ def runoff_command(
     Console().print(
         f"round 2 created as [bold]{manifest.election_id}[/]: {len(manifest.districts)} "
         f"district(s), {seats} seat(s); keys in {keys_dir}/"
+        + (f"; key ceremony opened, guardian tokens in {tokens_dir}/" if new_ceremony else "")
     )
 
 
