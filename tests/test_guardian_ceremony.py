@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.parties_fixtures import GUARDIANS, Authority, authority
+from tests.parties_fixtures import GUARDIANS, Authority, authority, held_ceremony, start_guardian
 from tests.store_fixtures import backend_database
 from verivote.crypto.ceremony import EncryptedShare, KeyShare
 from verivote.parties.guardian import CeremonyRun, Client, ServerError, Waiting, read_token
@@ -126,3 +126,17 @@ def test_the_server_keeps_only_checked_messages_in_order(auth: Authority) -> Non
     assert set(state["messages"]["reveal"]) == {"1"}
     assert state["guardians"] == 3
     assert state["quorum"] == 2
+
+
+def test_guardians_that_gave_up_waiting_resume_where_they_were(auth: Authority) -> None:
+    waiting = [start_guardian(auth, g, "ceremony", "--timeout", "1") for g in (1, 2)]
+    for process in waiting:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 1
+        assert "gave up after" in err
+        assert "waits for guardian(s) 3" in err
+    state = Client(auth.server).get_json("/api/ceremony")
+    assert set(state["messages"]["commitment"]) == {"1", "2"}
+    held_ceremony(auth)  # 1 and 2 resume with the polynomials they committed to
+    assert auth.ctx.transcript is not None
+    assert auth.ctx.transcript.qualified == [1, 2, 3]

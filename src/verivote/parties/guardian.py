@@ -77,7 +77,7 @@ from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_key_share, read_private, write_key_share, write_private
 from verivote.crypto.threshold import partial_decrypt
-from verivote.election.decryption import BLANK, PARTIAL_TYPE, decryption_context
+from verivote.election.decryption import PARTIAL_TYPE, decryption_context, tally_ciphertexts
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import (
     TALLY_TYPE,
@@ -754,21 +754,15 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
 def decryption_items(
     ctx: ElectionContext, tally: dict[str, Any]
 ) -> dict[str, list[tuple[str, Ciphertext[Any]]]]:
-    """What this guardian decrypts: each district's ciphertexts of its OWN recomputed tally,
-    in the manifest's candidate order with the blank flag last.
+    """What this guardian decrypts: each district's ciphertexts of its OWN recomputed tally
+    (`recompute_tally`), in the layout the server checks partial decryptions against
+    (`verivote.election.decryption.tally_ciphertexts`).
 
     The lot (plan decision 4) goes here: its ciphertext, recomputed from the board's
     lot-contribution entries with `verivote.election.lot.lot_ciphertext`, is added as the lot
     helper's module says (a "lot" label in these entries or an entry of its own)."""
     assert ctx.key is not None
-    group = ctx.key.group
-    out: dict[str, list[tuple[str, Ciphertext[Any]]]] = {}
-    for district, codes in layout_of(ctx).items():
-        doc = tally["districts"][district]
-        items = [(c, wire.ciphertext_from_json(group, doc["candidates"][c])) for c in codes]
-        items.append((BLANK, wire.ciphertext_from_json(group, doc["blank"])))
-        out[district] = items
-    return out
+    return tally_ciphertexts(ctx.key.group, ctx, tally)
 
 
 def partial_entry(
