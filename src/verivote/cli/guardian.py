@@ -77,17 +77,19 @@ def guardian_ceremony(
                 if line.strip()]  # fmt: skip
     err = Console(stderr=True)
     try:
+        client = Client(server, read_token(token_file))
         run = CeremonyRun(
-            Client(server, read_token(token_file)),
+            client,
             folder,
             index,
             keys,
             Waiting(poll=poll, timeout=timeout, progress=lambda line: err.print(line)),
         )
         share, transcript = run.run()
+        # The lot (plan decision 4), once merged: post this guardian's lot contribution here,
+        # one call: client.post_json(<the lot route>, make_contribution(..., share, ...)).
     except (GuardianRefusal, ServerError) as exc:
         raise _fail(folder, exc) from None
-    # The lot (plan decision 4) is posted here once merged: one call with `share`.
     Console().print(
         f"guardian {share.guardian}: key ceremony done, qualified {transcript.qualified}, "
         f"joint key {transcript.joint_key[:16]}…; key share in {folder / 'guardian.key'}, "
@@ -111,8 +113,10 @@ def guardian_decrypt(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Check the latest signed checkpoint and the tally in it, then post this guardian's
-    partial decryptions of the tally it recomputed from the cast ballots."""
+    """Check the signed board and its tally; post partial decryptions of its own tally.
+
+    The latest checkpoint must be signed by the pinned authority key and cosigned by enough
+    pinned witnesses; the tally must be the product of exactly the cast ballots in it."""
     try:
         client = Client(server, read_token(token_file))
         published = decrypt(client, folder, witness_quorum)

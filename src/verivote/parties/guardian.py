@@ -219,7 +219,8 @@ class Client:
         out: list[bytes] = []
         while start + len(out) < end:
             first = start + len(out)
-            raw = self._request("GET", f"/api/board/entries?start={first}&end={end}")
+            last = min(end, first + PAGE)
+            raw = self._request("GET", f"/api/board/entries?start={first}&end={last}")
             lines = raw.split(b"\n")
             if lines[-1] != b"" or len(lines) < 2:
                 raise ServerError(0, f"the server sent no board entries from {first}")
@@ -752,15 +753,17 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
 
 
 def decryption_items(
-    ctx: ElectionContext, tally: dict[str, Any]
+    board: Board, tally_index: int, tally: dict[str, Any]
 ) -> dict[str, list[tuple[str, Ciphertext[Any]]]]:
-    """What this guardian decrypts: each district's ciphertexts of its OWN recomputed tally
-    (`recompute_tally`), in the layout the server checks partial decryptions against
+    """What this guardian decrypts, from the verified `board` only: each district's
+    ciphertexts of its OWN recomputed `tally` (`recompute_tally`; the board's tally entry is
+    at `tally_index`), in the layout the server checks partial decryptions against
     (`verivote.election.decryption.tally_ciphertexts`).
 
-    The lot (plan decision 4) goes here: its ciphertext, recomputed from the board's
-    lot-contribution entries with `verivote.election.lot.lot_ciphertext`, is added as the lot
-    helper's module says (a "lot" label in these entries or an entry of its own)."""
+    The lot (plan decision 4) goes here: its ciphertext, recomputed from the lot-contribution
+    entries of `board.entries[:tally_index]` with `verivote.election.lot.lot_ciphertext`, is
+    added as the lot's module says (a "lot" label in these entries or an entry of its own)."""
+    ctx = board.ctx
     assert ctx.key is not None
     return tally_ciphertexts(ctx.key.group, ctx, tally)
 
@@ -839,7 +842,7 @@ def decrypt(
         record = {"tally": what, "index": tally_index, "posted": {}, "done": False}
     records[election] = record
     _write_json(folder / DECRYPTED_FILE, records)  # before anything is decrypted
-    items = decryption_items(ctx, tally)
+    items = decryption_items(board, tally_index, tally)
     total = len(items)
     published: list[int] = []
     report = progress or (lambda _done, _total: None)
