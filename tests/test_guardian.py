@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 
+from tests.manifests import small_manifest_data
 from tests.parties_fixtures import (
     EXPECTED,
     GUARDIANS,
@@ -21,14 +22,21 @@ from tests.parties_fixtures import (
     guardian,
     held_ceremony,
     polling_day,
+    run_guardian,
+    served,
 )
 from tests.store_fixtures import BACKENDS, backend_database
+from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.groups import get_group
 from verivote.crypto.keyfile import read_key_share, read_private
 from verivote.election.count import run_count
 from verivote.election.decryption import PARTIAL_TYPE, combine
-from verivote.election.publishing import export_record, make_checkpoint
+from verivote.election.polls import close_polls, open_polls
+from verivote.election.publishing import create_signers, export_record, make_checkpoint
+from verivote.election.runoff import reuse_ceremony
+from verivote.election.service import cast, init_election, load_context
 from verivote.election.tally import run_tally
+from verivote.model.manifest import parse_manifest
 from verivote.verify import verify_record
 
 
@@ -170,3 +178,40 @@ def test_no_decryption_without_a_key_share_or_a_token(auth: Authority) -> None:
     code, _, err = guardian(auth, 1, "ceremony")
     assert code == 1
     assert "mode 0600" in err
+
+
+def test_a_runoff_that_reuses_the_key_is_decrypted_with_round_1s_guardians(
+    tmp_path: Path,
+) -> None:
+    with backend_database("sqlite", tmp_path) as url, authority(url, tmp_path) as a:
+        held_ceremony(a)
+        assert a.ctx.transcript is not None
+        data = small_manifest_data()
+        data["election_id"] = "test-2024-r2"
+        manifest = parse_manifest(data)
+        keys2 = tmp_path / "keys2"
+        create_signers(keys2, manifest)
+        init_election(a.store, manifest)
+        reuse_ceremony(a.store, load_context(a.store, "test-2024-r2"), a.ctx.transcript)
+        r2 = load_context(a.store, "test-2024-r2")
+        assert r2.key is not None
+        open_polls(a.store, r2, ["tabriz-001"])
+        for choices in (["1101"], ["1101", "1102"], []):
+            ballot, _ = encrypt_ballot(manifest, r2.key, r2.base_hash, "tabriz-001", choices)
+            cast(a.store, r2, ballot)
+        close_polls(a.store, r2, ["tabriz-001"])
+        run_tally(a.store, r2, processes=1)
+        make_checkpoint(a.store, r2, keys2)
+        with served(url, "test-2024-r2", keys2) as server:
+            process = run_guardian(server, a.token(1), a.folder(1), "decrypt")
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 1
+            assert "no keys pinned for verivote/test-2024-r2: give --trust FILE" in err
+            for g in (1, 2):
+                process = run_guardian(server, a.token(g), a.folder(g), "decrypt",
+                                       "--trust", str(keys2 / "verifiers"))  # fmt: skip
+                _, err = process.communicate(timeout=300)
+                assert process.returncode == 0, err
+        result = combine(a.store, r2)
+        assert result["districts"]["tabriz"]["votes"]["1101"] == 2
+        assert result["districts"]["tabriz"]["blank"] == 1

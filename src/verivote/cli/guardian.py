@@ -50,6 +50,14 @@ def _fail(folder: Path, exc: GuardianRefusal | ServerError) -> UserError:
     return UserError(str(exc))
 
 
+def _keys(trust: Path | None) -> list[str] | None:
+    """The verifier keys in a --trust file, one a line."""
+    if trust is None:
+        return None
+    lines = trust.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
 @guardian_app.command("ceremony")
 def guardian_ceremony(
     server: Server,
@@ -71,10 +79,7 @@ def guardian_ceremony(
     poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
 ) -> None:
     """Take part in the key ceremony as guardian INDEX; write DIR/guardian.key (mode 0600)."""
-    keys = None
-    if trust is not None:
-        keys = [line.strip() for line in trust.read_text(encoding="utf-8").splitlines()
-                if line.strip()]  # fmt: skip
+    keys = _keys(trust)
     err = Console(stderr=True)
     try:
         client = Client(server, read_token(token_file))
@@ -111,6 +116,15 @@ def guardian_decrypt(
             "witnesses pinned in DIR/trust).",
         ),
     ] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust",
+            help="For an election other than the ceremony's that uses this key (a runoff): its "
+            "verifier keys (authority first, then witnesses), pinned in DIR/trust-<origin> the "
+            "first time. The ceremony's election uses DIR/trust, pinned at the ceremony.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Check the signed board and its tally; post partial decryptions of its own tally.
@@ -119,7 +133,7 @@ def guardian_decrypt(
     pinned witnesses; the tally must be the product of exactly the cast ballots in it."""
     try:
         client = Client(server, read_token(token_file))
-        published = decrypt(client, folder, witness_quorum)
+        published = decrypt(client, folder, witness_quorum, None, _keys(trust))
     except (GuardianRefusal, ServerError) as exc:
         raise _fail(folder, exc) from None
     if as_json:

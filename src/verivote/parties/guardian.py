@@ -16,6 +16,8 @@ The folder (every secret written 0600 through `verivote.crypto.keyfile`):
     trust            the verifier keys it checks checkpoints with, the authority's first, then
                      the witnesses': given with --trust at the ceremony, or else fetched once
                      from the server at the ceremony and pinned (trust on first use)
+    trust-<origin>   the same for another election that uses this key (a runoff reusing
+                     round 1's key), pinned from `guardian decrypt --trust FILE`
     decrypted.json   public: what it has decrypted, per election (the tally's leaf hash and the
                      districts the server acknowledged), so a second request is refused
     guardian.log     one line per action and per refusal
@@ -147,9 +149,9 @@ def _write_json(path: Path, doc: Any) -> None:
     tmp.replace(path)
 
 
-def read_trust(folder: Path) -> list[str]:
-    """The pinned verifier keys, the authority's first."""
-    path = folder / TRUST_FILE
+def read_trust(folder: Path, name: str = TRUST_FILE) -> list[str]:
+    """The verifier keys pinned in `folder/name`, the authority's first."""
+    path = folder / name
     if not path.is_file():
         raise GuardianRefusal(f"no pinned keys in {path} (run verivote guardian ceremony first)")
     keys = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -161,6 +163,42 @@ def read_trust(folder: Path) -> list[str]:
     if not keys:
         raise GuardianRefusal(f"{path} holds no verifier key")
     return keys
+
+
+def trust_for(folder: Path, origin: str, given: list[str] | None = None) -> list[str]:
+    """The pinned keys of the log `origin` (the authority's key name): DIR/trust, pinned at
+    the ceremony, for the ceremony's election; DIR/trust-<origin> for another election that
+    uses the same key (a runoff reusing round 1's key), pinned from `given` the first time."""
+    main = folder / TRUST_FILE
+    if main.is_file():
+        keys = read_trust(folder)
+        if parse_verifier(keys[0]).name == origin:
+            if given is not None and given != keys:
+                raise refuse(folder, f"{main} already pins other keys; they are not replaced")
+            return keys
+    name = f"{TRUST_FILE}-{origin.replace('/', '_')}"
+    if (folder / name).is_file():
+        keys = read_trust(folder, name)
+        if given is not None and given != keys:
+            raise refuse(folder, f"{folder / name} already pins other keys; they are not replaced")
+        return keys
+    if given is None:
+        raise refuse(
+            folder,
+            f"no keys pinned for {origin}: give --trust FILE (its authority's verifier key "
+            "first, then the witnesses')",
+        )
+    try:
+        authority = parse_verifier(given[0]).name if given else None
+        for key in given[1:]:
+            parse_verifier(key)
+    except ValueError as exc:
+        raise refuse(folder, f"a key to pin is not a verifier key ({exc})") from None
+    if authority != origin:
+        raise refuse(folder, f"the first key to pin is {authority!r}, not the authority {origin!r}")
+    (folder / name).write_text("\n".join(given) + "\n", encoding="utf-8")
+    log(folder, f"pinned {len(given)} verifier keys for {origin}")
+    return given
 
 
 def read_token(path: Path) -> str:
@@ -611,22 +649,26 @@ class Board:
 
 
 def verified_board(
-    client: Client, folder: Path, share: KeyShare, witness_quorum: int | None = None
+    client: Client,
+    folder: Path,
+    share: KeyShare,
+    witness_quorum: int | None = None,
+    given: list[str] | None = None,
 ) -> Board:
     """The latest checkpoint, checked with the pinned keys (the authority's signature and at
     least `witness_quorum` witness cosignatures: by default a majority of the pinned
     witnesses), and its entries, checked against its Merkle root."""
-    trust = read_trust(folder)
-    authority = parse_verifier(trust[0]).name
-    witnesses = {parse_verifier(key).name for key in trust[1:]}
-    if not witnesses:
-        raise refuse(folder, f"no witness key is pinned in {folder / TRUST_FILE}")
-    needed = len(witnesses) // 2 + 1 if witness_quorum is None else witness_quorum
-    if not 1 <= needed <= len(witnesses):
-        raise refuse(folder, f"the witness quorum must be 1 to {len(witnesses)}, not {needed}")
     note = client.latest_checkpoint()
     if note is None:
         raise refuse(folder, "the server has no signed checkpoint to decrypt under")
+    trust = trust_for(folder, note.split("\n", 1)[0], given)
+    authority = parse_verifier(trust[0]).name
+    witnesses = {parse_verifier(key).name for key in trust[1:]}
+    if not witnesses:
+        raise refuse(folder, f"no witness key is pinned for {authority}")
+    needed = len(witnesses) // 2 + 1 if witness_quorum is None else witness_quorum
+    if not 1 <= needed <= len(witnesses):
+        raise refuse(folder, f"the witness quorum must be 1 to {len(witnesses)}, not {needed}")
     try:
         checkpoint, names = open_checkpoint(note, trust)
     except ValueError as exc:
@@ -809,16 +851,18 @@ def decrypt(
     folder: Path,
     witness_quorum: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    trust: list[str] | None = None,
 ) -> list[int]:
     """Check the signed board and the tally, then post this guardian's partial decryptions of
-    its own recomputation; returns the board indices the server acknowledged."""
+    its own recomputation; returns the board indices the server acknowledged. `trust`: the
+    keys to pin for an election other than the ceremony's (see `trust_for`)."""
     if not (folder / KEY_FILE).is_file():
         raise refuse(folder, f"no key share in {folder} (run verivote guardian ceremony first)")
     try:
         share = read_key_share(folder / KEY_FILE)
     except ValueError as exc:
         raise refuse(folder, str(exc)) from None
-    board = verified_board(client, folder, share, witness_quorum)
+    board = verified_board(client, folder, share, witness_quorum, trust)
     ctx = board.ctx
     tally_index, tally = recompute_tally(folder, board)
     election = ctx.base_hash.hex()
