@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.manifests import small_manifest_data
+from tests.parties_fixtures import guardians_hold_ceremony, run_guardian, served
 from verivote.board.record import check_record
 from verivote.cli.app import run
 from verivote.crypto.tracking import code_of
@@ -58,7 +59,17 @@ def test_an_election_from_init_to_exported_record(
     code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
     assert code == 1
     assert "key ceremony has not been held" in err
-    assert cli(capsys, "election", "ceremony", "--quorum", "2", *db, *keys)[0] == 0
+    tokens = tmp_path / "tokens"
+    code, out, err = cli(capsys, "election", "ceremony", "--quorum", "2", "--tokens-dir",
+                         str(tokens), *db)  # fmt: skip
+    assert code == 0, err
+    assert "key ceremony opened: 3 guardians, quorum 2" in out
+    assert sorted(p.name for p in tokens.iterdir()) == [f"guardian-{i}.token" for i in (1, 2, 3)]
+    code, out, err = cli(capsys, "election", "ceremony", *db)
+    assert code == 1
+    assert "already opened" in err
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        guardians_hold_ceremony(server, tokens, tmp_path, 3)
     code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
     assert code == 1
     assert "have not been opened" in err  # a ballot only at a station whose polls are open
@@ -80,11 +91,11 @@ def test_an_election_from_init_to_exported_record(
     assert "not yet in a signed checkpoint" in err
     code, out, err = cli(capsys, "board", "checkpoint", *db, *keys)
     assert code == 0, err
-    assert out.startswith("verivote/test-2024\n8\n")
+    assert out.startswith("verivote/test-2024\n11\n")  # with 3 lot contributions
     assert "cosigned by 3 witness(es)" in err
     code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
     assert code == 0, err
-    assert json.loads(out)["index"] == 6
+    assert json.loads(out)["index"] == 9
     record = tmp_path / "record"
     assert cli(capsys, "board", "export", str(record), *db, *keys)[0] == 0
     assert check_record(record) == []
@@ -134,7 +145,17 @@ def test_every_step_of_an_election_as_commands(
         return out
 
     add_witnesses(capsys, ok("election", "init", str(manifest), *db, *keys), tmp_path / "w", keys)
-    ok("election", "ceremony", "--guardians", "5", "--quorum", "3", *db, *keys)
+    tokens = tmp_path / "tokens"
+    ok("election", "ceremony", "--guardians", "5", "--quorum", "3", "--tokens-dir", str(tokens),
+       *db)  # fmt: skip
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        guardians_hold_ceremony(server, tokens, tmp_path, 5)  # each then contributes to the lot
+        again = run_guardian(server, tokens / "guardian-2.token", tmp_path / "guardian-2",
+                             "contribute")  # fmt: skip
+        _, err = again.communicate(timeout=300)
+        assert again.returncode == 1
+        assert "guardian 2 has already contributed" in err
+        assert len(err.strip().splitlines()) == 1
     ok("polls", "open", "--all", *db)
     # Tabriz (3 seats, 6 valid ballots, threshold 1.2): 1101 and 1102 are elected, 1103 with
     # one vote goes to a runoff for the third seat; one blank ballot is void.
@@ -149,30 +170,24 @@ def test_every_step_of_an_election_as_commands(
     code, _, err = cli(capsys, "cast", "--station", "tabriz-002", "--choose", "1101", *db)
     assert code == 1
     assert "ballot refused" in err
-    code, _, err = cli(capsys, "tally", *db)
-    assert code == 1
-    assert "the lot needs contributions from 3 guardians" in err
-    assert len(err.strip().splitlines()) == 1
-    for g in (1, 2, 4, 5):  # guardian 3 does not contribute: a quorum is enough
-        ok("lot", "contribute", "--key", str(tmp_path / "keys" / f"guardian-{g}.key"), *db)
-    code, _, err = cli(
-        capsys, "lot", "contribute", "--key", str(tmp_path / "keys" / "guardian-2.key"), *db
-    )
-    assert code == 1
-    assert "guardian 2 has already contributed" in err
-    assert len(err.strip().splitlines()) == 1
     ok("tally", "--cores", "1", *db)
-    code, _, err = cli(
-        capsys, "lot", "contribute", "--key", str(tmp_path / "keys" / "guardian-3.key"), *db
-    )
-    assert code == 1
-    assert "the tally is already on the board" in err
-    ok("decrypt", "--key", str(tmp_path / "keys" / "guardian-2.key"), *db)
-    code, _, err = cli(capsys, "decrypt", "--combine", *db)
-    assert code == 1
-    assert "missing" in err
-    for g in (4, 5):
-        ok("decrypt", "--key", str(tmp_path / "keys" / f"guardian-{g}.key"), *db)
+    ok("board", "checkpoint", *db, *keys)
+
+    def decrypt(g: int) -> None:
+        process = run_guardian(server, tokens / f"guardian-{g}.token",
+                               tmp_path / f"guardian-{g}", "decrypt")  # fmt: skip
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        decrypt(2)
+        code, _, err = cli(capsys, "decrypt", "--combine", *db)
+        assert code == 1
+        assert "missing" in err
+        for g in (4, 5):
+            decrypt(g)
+    code, _, err = cli(capsys, "decrypt", "--key", str(tmp_path / "guardian-1" / "guardian.key"))
+    assert code == 2  # the guardians decrypt with their own program
     ok("decrypt", "--combine", *db)
     count = json.loads(ok("count", "--json", *db))
     result = count["districts"]["tabriz"]
@@ -226,10 +241,16 @@ def test_the_ballot_commands_refuse_in_one_line(
     manifest.write_text(json.dumps(small_manifest_data()), encoding="utf-8")
     db = ["--db", f"sqlite:///{tmp_path / 'e.db'}"]
     keys = ["--keys-dir", str(tmp_path / "keys")]
-    for step in (["election", "init", str(manifest), *keys], ["election", "ceremony", *keys],
-                 ["polls", "open", "--all"]):  # fmt: skip
-        code, _, err = cli(capsys, *step, *db)
-        assert code == 0, err
+    tokens = tmp_path / "tokens"
+    code, out, err = cli(capsys, "election", "init", str(manifest), *keys, *db)
+    assert code == 0, err
+    add_witnesses(capsys, out, tmp_path / "witnesses", keys)
+    code, _, err = cli(capsys, "election", "ceremony", "--tokens-dir", str(tokens), *db)
+    assert code == 0, err
+    with served(db[1], "test-2024", tmp_path / "keys") as server:
+        guardians_hold_ceremony(server, tokens, tmp_path, 3)
+    code, _, err = cli(capsys, "polls", "open", "--all", *db)
+    assert code == 0, err
     sealed = tmp_path / "b.json"
     encrypt = ["ballot", "encrypt", "--station", "tabriz-001", "--output", str(sealed), *db]
 

@@ -19,6 +19,7 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, election_app
 from verivote.cli.errors import UserError
+from verivote.cli.guardian import guardian_app
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.lot import lot_app
 from verivote.cli.roll import roll_app
@@ -56,6 +57,7 @@ app.add_typer(polls_app, name="polls")
 app.add_typer(lot_app, name="lot")
 app.command("tally")(tally_command)
 app.command("decrypt")(decrypt_command)
+app.add_typer(guardian_app, name="guardian")
 app.command("count")(count_command)
 app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)

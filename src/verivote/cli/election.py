@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from verivote.cli.errors import UserError
+from verivote.crypto.keyfile import write_private
+from verivote.election.guardians import open_ceremony
 from verivote.election.publishing import (
     add_witness,
     check_inclusion,
@@ -23,7 +25,6 @@ from verivote.election.publishing import (
 from verivote.election.service import (
     ElectionContext,
     ElectionError,
-    hold_ceremony,
     init_election,
     load_context,
 )
@@ -114,22 +115,41 @@ def election_ceremony(
     quorum: Annotated[
         int | None, typer.Option(help="Guardians needed to decrypt (default: a majority).")
     ] = None,
+    tokens_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens-dir",
+            help="Write each guardian's token to DIR/guardian-<i>.token (mode 0600) instead "
+            "of printing them.",
+        ),
+    ] = None,
     election: ElectionId = None,
     db: Db = None,
-    keys_dir: KeysDir = DEFAULT_KEYS,
 ) -> None:
-    """Hold the key ceremony: publish its transcript, write one key share file per guardian."""
+    """Open the key ceremony: N guardians, quorum K, one token per guardian (shown once).
+    Each guardian then runs `verivote guardian ceremony` on its own machine against
+    `verivote serve`; the server publishes the transcript when every round is complete."""
     store = _store(db)
     ctx = _context(store, election)
     n = guardians or max(1, len(ctx.manifest.factions))
     k = quorum or n // 2 + 1
     try:
-        transcript = hold_ceremony(store, ctx, n, k, keys_dir)
-    except (ElectionError, ValueError) as exc:
+        tokens = open_ceremony(store, ctx, n, k)
+    except (ElectionError, StoreError) as exc:
         raise UserError(str(exc)) from None
-    Console().print(
-        f"key ceremony held: {n} guardians, quorum {k}, qualified {transcript.qualified}; "
-        f"shares in {keys_dir}/guardian-*.key (mode 0600)"
+    console = Console()
+    if tokens_dir is not None:
+        tokens_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for i, token in enumerate(tokens, start=1):
+            write_private(tokens_dir / f"guardian-{i}.token", token + "\n")
+        where = f"tokens in {tokens_dir}/guardian-<i>.token (mode 0600)"
+    else:
+        for i, token in enumerate(tokens, start=1):
+            console.print(f"guardian {i}: {token}", highlight=False)
+        where = "tokens above (shown once; only their hashes are kept)"
+    console.print(
+        f"key ceremony opened: {n} guardians, quorum {k}; {where}. Each guardian runs "
+        "`verivote guardian ceremony --server URL --token-file F --dir D --index I`."
     )
 
 

@@ -1,6 +1,7 @@
-"""`verivote polls open|close`, `verivote tally` and `verivote decrypt`: polling day's end, the
-encrypted tally and its threshold decryption, on the election's database (VERIVOTE_DATABASE_URL
-or --db), with the conventions of `verivote.cli.election`."""
+"""`verivote polls open|close`, `verivote tally` and `verivote decrypt --combine`: polling day's
+end, the encrypted tally and the combination of the guardians' partial decryptions, on the
+election's database (VERIVOTE_DATABASE_URL or --db), with the conventions of
+`verivote.cli.election`."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from rich.table import Table
 
 from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, KeysDir, _context, _store
 from verivote.cli.errors import UserError
-from verivote.crypto.keyfile import read_key_share
-from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.decryption import combine
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import run_tally
@@ -145,9 +145,6 @@ def tally_command(
 
 
 def decrypt_command(
-    key: Annotated[
-        Path | None, typer.Option("--key", help="A guardian's key share file (mode 0600).")
-    ] = None,
     combine_shares: Annotated[
         bool,
         typer.Option("--combine", help="Combine the guardians' partial decryptions into counts."),
@@ -156,29 +153,16 @@ def decrypt_command(
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Decrypt the tally: --key FILE as one guardian, then --combine once a quorum has."""
-    if key is not None and combine_shares:
-        raise UserError("give --key FILE or --combine, not both")
-    if key is None and not combine_shares:
-        raise UserError("give --key FILE (one guardian's decryption) or --combine")
+    """Combine the guardians' partial decryptions of the tally into the counts (--combine).
+    The guardians decrypt with their own program, `verivote guardian decrypt`."""
+    if not combine_shares:
+        raise UserError(
+            "give --combine; each guardian decrypts with `verivote guardian decrypt` on its "
+            "own machine"
+        )
     store = _store(db)
     ctx = _context(store, election)
     console = Console(stderr=as_json)
-    if key is not None:
-        try:
-            share = read_key_share(key)
-            with _progress(f"guardian {share.guardian}", Console(stderr=True)) as progress:
-                published = decrypt_as_guardian(store, ctx, share, progress)
-        except (ElectionError, StoreError, ValueError) as exc:  # ValueError: the key file
-            raise UserError(str(exc)) from None
-        if as_json:
-            typer.echo(json.dumps({"guardian": share.guardian, "published": published}))
-            return
-        console.print(
-            f"guardian {share.guardian}: partial decryptions of {published} district(s) "
-            "published" + ("" if published else " (all were already on the board)")
-        )
-        return
     try:
         result = combine(store, ctx)
     except (ElectionError, StoreError, ValueError) as exc:  # QuorumError is a ValueError
@@ -249,16 +233,26 @@ def runoff_command(
     ] = Path("verivote-keys-round2"),
     new_ceremony: Annotated[
         bool,
-        typer.Option("--new-ceremony", help="Hold a new key ceremony instead of reusing the key."),
+        typer.Option(
+            "--new-ceremony",
+            help="Open a new key ceremony (guardians run `verivote guardian ceremony` against "
+            "round 2's server) instead of reusing round 1's key.",
+        ),
     ] = False,
+    tokens_dir: Annotated[
+        Path,
+        typer.Option("--tokens-dir", help="With --new-ceremony: where to write the tokens."),
+    ] = Path("verivote-guardian-tokens-round2"),
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
     """Create the round-2 election of the districts with empty seats and their runoff fields."""
+    from verivote.crypto.keyfile import write_private
     from verivote.election.count import find_entry
+    from verivote.election.guardians import open_ceremony
     from verivote.election.publishing import create_signers
     from verivote.election.runoff import reuse_ceremony, runoff_manifest
-    from verivote.election.service import hold_ceremony, init_election, load_context
+    from verivote.election.service import init_election, load_context
 
     store = _store(db)
     ctx = _context(store, election)
@@ -276,7 +270,10 @@ def runoff_command(
         if new_ceremony:
             guardians = ctx.transcript.guardians if ctx.transcript else len(manifest.factions)
             quorum = ctx.transcript.quorum if ctx.transcript else guardians // 2 + 1
-            hold_ceremony(store, round2, guardians, quorum, keys_dir)
+            tokens = open_ceremony(store, round2, guardians, quorum)
+            tokens_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for i, token in enumerate(tokens, start=1):
+                write_private(tokens_dir / f"guardian-{i}.token", token + "\n")
         else:
             assert ctx.transcript is not None
             reuse_ceremony(store, round2, ctx.transcript)
@@ -285,9 +282,9 @@ def runoff_command(
     seats = sum(d.seats for d in manifest.districts)
     Console().print(
         f"round 2 created as [bold]{manifest.election_id}[/]: {len(manifest.districts)} "
-        f"district(s), {seats} seat(s); keys in {keys_dir}/; each guardian now contributes "
-        "to its lot (verivote lot contribute --key FILE --election "
-        f"{manifest.election_id})"
+        f"district(s), {seats} seat(s); keys in {keys_dir}/"
+        + (f"; key ceremony opened, guardian tokens in {tokens_dir}/" if new_ceremony else "")
+        + "; each guardian now contributes to its lot (verivote guardian contribute)"
     )
 
 

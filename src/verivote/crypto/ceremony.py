@@ -298,6 +298,12 @@ def _keys_failure(group: Group[Any], t: CeremonyTranscript, keys: GuardianKeys) 
     return None
 
 
+def keys_failure(group: Group[Any], t: CeremonyTranscript, keys: GuardianKeys) -> str | None:
+    """Why a revealed polynomial is unacceptable (count, encoding, hash published first,
+    Schnorr proofs), or None: what a server checks before it keeps a reveal (issue 14)."""
+    return _keys_failure(group, t, keys)
+
+
 def qualified_guardians(group: Group[Any], t: CeremonyTranscript) -> tuple[list[int], list[str]]:
     """QUAL, recomputed from the public messages, and the reason for each exclusion."""
     reasons: list[str] = []

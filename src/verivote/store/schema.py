@@ -15,6 +15,9 @@ the repository's queries, and a test checks that the two agree.
   state: when they opened or closed is told by the board's order, never by a clock here.
 - `tally_parts`: the encrypted tally's partial products, one per chunk of board entries, so a
   tally that is interrupted resumes where it stopped (migration 0003).
+- `ceremonies`, `guardian_tokens`, `ceremony_messages` (migration 0008, issue 14 item 1): the
+  key ceremony the authority opened for guardians that run their own program, the hashes of
+  their bearer tokens, and the public messages each posted in each round. Nothing secret.
 """
 
 from __future__ import annotations
@@ -198,4 +201,39 @@ supervisor_tokens = Table(
     Column("token_hash", Text, primary_key=True),
     Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
     Column("name", Text, nullable=False),
+)
+
+# The key ceremony held over HTTP by guardians running their own program (issue 14, item 1;
+# migration 0008): the parameters the authority opened it with, the SHA-256 of each guardian's
+# bearer token, and every public message each guardian posted, one per round (canonical JSON).
+CEREMONY_ROUNDS = ("commitment", "reveal", "shares", "complaints", "answers")
+
+ceremonies = Table(
+    "ceremonies",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("guardians", SmallInteger, nullable=False),
+    Column("quorum", SmallInteger, nullable=False),
+    CheckConstraint("quorum >= 1 AND quorum <= guardians", name="quorum_range"),
+)
+
+guardian_tokens = Table(
+    "guardian_tokens",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
+    Column("guardian", SmallInteger, nullable=False),
+    UniqueConstraint("election_id", "guardian", name="uq_guardian_tokens_guardian"),
+)
+
+ceremony_messages = Table(
+    "ceremony_messages",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("round", Text, primary_key=True),
+    Column("guardian", SmallInteger, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    CheckConstraint(
+        "round IN ('commitment', 'reveal', 'shares', 'complaints', 'answers')", name="round_known"
+    ),
 )

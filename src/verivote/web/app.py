@@ -5,7 +5,8 @@
     CheckinFastPath  POST /api/checkin     (none: a record takes no check-in)
       PathDispatch
         /api/…, /openapi.json → JSON API: GuardMiddleware (JSON bodies, API headers)
-                                  check-in API (`checkin_router`), site API, station API
+                                  check-in API (`checkin_router`), site API, station API,
+                                  guardians' API (`parties_api`: ceremony, decryption)
         everything else       → pages: PageGuard (form bodies, page CSP), site pages,
                                   station console
 
@@ -41,6 +42,7 @@ from verivote.web.checkin import (
     tehran_hour,
     with_checkin_api,
 )
+from verivote.web.parties_api import BODY_LIMITS, parties_api
 from verivote.web.site.api import site_api
 from verivote.web.site.console import Station, station_api
 from verivote.web.site.live_source import LiveSource
@@ -136,6 +138,8 @@ def live_app(
     api = _api(stopping_batcher(service))
     api.include_router(site_api(source))
     api.include_router(station_api(station))
+    api.include_router(parties_api(store, ctx.election_id, verifiers))
     guarded = with_checkin_api(api, service)
+    guarded.limits.update(BODY_LIMITS)
     pages = create_pages(source, station, api.openapi)
     return CheckinFastPath(PathDispatch(guarded, pages), service)

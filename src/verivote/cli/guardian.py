@@ -1,0 +1,169 @@
+"""`verivote guardian ceremony|decrypt`: one guardian of the election key as its own program
+(issue 14, items 1 and 2; `verivote.parties.guardian`). It keeps its secrets in its own folder
+and talks to the authority's server over HTTP only. Every refusal is one line on stderr, exit
+1, and a line in the folder's guardian.log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from verivote.cli.errors import UserError
+from verivote.parties.guardian import (
+    TRUST_FILE,
+    CeremonyRun,
+    Client,
+    GuardianRefusal,
+    ServerError,
+    Waiting,
+    contribute,
+    decrypt,
+    log,
+    read_token,
+)
+
+guardian_app = typer.Typer(
+    help="Run one guardian of the election key: its side of the key ceremony, its "
+    "contribution to the lot, then its partial decryption of a tally it has checked itself.",
+    no_args_is_help=True,
+)
+
+Server = Annotated[str, typer.Option("--server", help="The authority's server, http://host:port.")]
+TokenFile = Annotated[
+    Path,
+    typer.Option("--token-file", help="This guardian's token (mode 0600, from the authority)."),
+]
+Folder = Annotated[
+    Path, typer.Option("--dir", help="This guardian's own folder: secrets, key share, log.")
+]
+
+
+def _fail(folder: Path, exc: GuardianRefusal | ServerError) -> UserError:
+    """The one line to print; logged in the guardian's folder unless it already is."""
+    if isinstance(exc, ServerError):
+        log(folder, f"error: {exc}")
+    elif not exc.logged:
+        log(folder, f"refused: {exc}")
+    return UserError(str(exc))
+
+
+def _keys(trust: Path | None) -> list[str] | None:
+    """The verifier keys in a --trust file, one a line."""
+    if trust is None:
+        return None
+    lines = trust.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip()]
+
+
+@guardian_app.command("ceremony")
+def guardian_ceremony(
+    server: Server,
+    token_file: TokenFile,
+    folder: Folder,
+    index: Annotated[int, typer.Option("--index", min=1, help="This guardian's number.")],
+    trust: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust",
+            help="Verifier keys to pin (the authority's first, then the witnesses'), one a "
+            "line. Without it the keys the server publishes now are pinned in DIR/trust (trust "
+            "on first use): decryption later checks checkpoints against these pinned keys only.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the other guardians.")
+    ] = 3600,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls.")] = 1.0,
+    no_lot: Annotated[
+        bool,
+        typer.Option("--no-lot", help="Do not contribute to the lot now (guardian contribute)."),
+    ] = False,
+) -> None:
+    """Take part in the key ceremony as guardian INDEX; write DIR/guardian.key (mode 0600),
+    then contribute to the election's lot."""
+    keys = _keys(trust)
+    err = Console(stderr=True)
+    try:
+        client = Client(server, read_token(token_file))
+        run = CeremonyRun(
+            client,
+            folder,
+            index,
+            keys,
+            Waiting(poll=poll, timeout=timeout, progress=lambda line: err.print(line)),
+        )
+        share, transcript = run.run()
+        # With its key share, the guardian contributes to the election's lot (issue 14,
+        # item 4): the tally waits for a quorum of contributions.
+        lot_index = None if no_lot else contribute(client, folder, done_is_fine=True)
+    except (GuardianRefusal, ServerError) as exc:
+        raise _fail(folder, exc) from None
+    lot = "" if lot_index is None else f"; lot contribution at board entry {lot_index}"
+    Console().print(
+        f"guardian {share.guardian}: key ceremony done, qualified {transcript.qualified}, "
+        f"joint key {transcript.joint_key[:16]}…; key share in {folder / 'guardian.key'}, "
+        f"keys pinned in {folder / TRUST_FILE}{lot}"
+    )
+
+
+@guardian_app.command("contribute")
+def guardian_contribute(server: Server, token_file: TokenFile, folder: Folder) -> None:
+    """Contribute to the lot of the server's election (once per election; `guardian ceremony`
+    does it for the ceremony's election, this is for a runoff that reuses the key).
+
+    The contribution is an encryption of a random element under the joint key, with proofs of
+    its randomness and of this guardian's key share: no one, the guardian included, knows the
+    lot until a quorum decrypts it with the tally."""
+    try:
+        client = Client(server, read_token(token_file))
+        index = contribute(client, folder)
+    except (GuardianRefusal, ServerError) as exc:
+        raise _fail(folder, exc) from None
+    Console().print(f"lot contribution acknowledged as board entry {index}")
+
+
+@guardian_app.command("decrypt")
+def guardian_decrypt(
+    server: Server,
+    token_file: TokenFile,
+    folder: Folder,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option(
+            "--witness-quorum",
+            min=1,
+            help="Witness cosignatures the checkpoint needs (default: a majority of the "
+            "witnesses pinned in DIR/trust).",
+        ),
+    ] = None,
+    trust: Annotated[
+        Path | None,
+        typer.Option(
+            "--trust",
+            help="For an election other than the ceremony's that uses this key (a runoff): its "
+            "verifier keys (authority first, then witnesses), pinned in DIR/trust-<origin> the "
+            "first time. The ceremony's election uses DIR/trust, pinned at the ceremony.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check the signed board and its tally; post partial decryptions of its own tally.
+
+    The latest checkpoint must be signed by the pinned authority key and cosigned by enough
+    pinned witnesses; the tally must be the product of exactly the cast ballots in it."""
+    try:
+        client = Client(server, read_token(token_file))
+        published = decrypt(client, folder, witness_quorum, None, _keys(trust))
+    except (GuardianRefusal, ServerError) as exc:
+        raise _fail(folder, exc) from None
+    if as_json:
+        typer.echo(json.dumps({"published": published}))
+        return
+    Console().print(
+        f"partial decryptions of {len(published)} district(s) published "
+        f"(board entries {', '.join(map(str, published))})"
+    )

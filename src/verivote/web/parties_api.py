@@ -1,0 +1,140 @@
+"""The HTTP API the guardians' program talks to (issue 14, items 1 and 2), on the authority's
+server (`verivote serve`, mounted by `verivote.web.app.live_app`):
+
+    GET  /api/ceremony                   parameters, the open round, every public message,
+                                         the board index of the `ceremony` entry once finished,
+                                         and the election's published verifier keys
+    POST /api/ceremony/{round}           a guardian's message of a round (Bearer token):
+                                         commitment, reveal, shares, complaints, answers
+    POST /api/decryption/partials        a guardian's partial-decryption entry (Bearer token),
+                                         appended only once every proof in it checks
+    GET  /api/board/entries?start=&end=  board entries start ≤ i < end (at most MAX_RANGE) as
+                                         JSON lines, byte for byte as on the board, so that a
+                                         guardian recomputes the Merkle root itself
+
+The latest cosigned checkpoint is `GET /api/checkpoints` (the site API, newest first).
+The election is read again from the database on every request: the ceremony's entry, the
+tally and the guardians' posts arrive while the server runs. Errors are `{"error", "detail"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query
+from fastapi.responses import Response
+
+from verivote.election import guardians as service
+from verivote.election.service import ElectionContext, load_context
+from verivote.store import Store
+from verivote.store.schema import CEREMONY_ROUNDS
+from verivote.web.asgi import HttpError
+
+MAX_RANGE = 10_000
+"""Board entries per request of /api/board/entries."""
+BODY_LIMITS = {
+    **{f"/api/ceremony/{r}": 1 << 20 for r in CEREMONY_ROUNDS},
+    "/api/decryption/partials": 8 << 20,
+}
+"""Bytes of a POST body on these paths (the guard's default is 1 KiB): a partial decryption of
+a district with thousands of candidates holds a share and a proof for each."""
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization is None or not authorization.startswith("Bearer "):
+        return None
+    return authorization.removeprefix("Bearer ").strip()
+
+
+def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> APIRouter:
+    """The guardians' routes for election `election_id` of `store`."""
+    router = APIRouter()
+
+    def context() -> ElectionContext:
+        return load_context(store, election_id)
+
+    def refused(exc: service.Refused) -> HttpError:
+        return HttpError(exc.status, str(exc))
+
+    @router.get("/api/ceremony")
+    def ceremony() -> dict[str, Any]:
+        """The key ceremony: guardians, quorum, the round open now, every public message."""
+        try:
+            doc = service.ceremony_state(store, context())
+        except service.Refused as exc:
+            raise refused(exc) from None
+        doc["verifiers"] = list(verifiers)
+        return doc
+
+    @router.post("/api/ceremony/{round_name}")
+    def post_round(
+        round_name: str,
+        message: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """A guardian's message of one round of the key ceremony."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            doc = service.post_message(store, ctx, guardian, round_name, message)
+        except service.Refused as exc:
+            raise refused(exc) from None
+        doc["verifiers"] = list(verifiers)
+        return doc
+
+    @router.post("/api/decryption/partials")
+    def post_partial(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A guardian's partial decryption of one district of the published tally."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            index = service.accept_partial(store, ctx, guardian, entry)
+        except service.Refused as exc:
+            raise refused(exc) from None
+        return {"index": index}
+
+    @router.post("/api/lot/contributions")
+    def post_contribution(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A guardian's contribution to the lot, before the tally (issue 14, item 4)."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            index = service.accept_contribution(store, ctx, guardian, entry)
+        except service.Refused as exc:
+            raise refused(exc) from None
+        return {"index": index}
+
+    @router.post("/api/decryption/lot")
+    def post_lot_decryption(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A guardian's partial decryption of the lot ciphertext, with the tally's."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            index = service.accept_lot_decryption(store, ctx, guardian, entry)
+        except service.Refused as exc:
+            raise refused(exc) from None
+        return {"index": index}
+
+    @router.get("/api/board/entries")
+    def entries(
+        start: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+        end: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    ) -> Response:
+        """Board entries start ≤ i < end (to the board's end, at most MAX_RANGE of them), one
+        per line, exactly as on the board."""
+        stop = start + MAX_RANGE if end is None else min(end, start + MAX_RANGE)
+        if stop < start:
+            raise HttpError(400, "end is before start")
+        raws = store.entries(election_id, start, stop)
+        return Response(b"".join(raw + b"\n" for raw in raws), media_type="application/jsonl")
+
+    return router

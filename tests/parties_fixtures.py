@@ -1,0 +1,178 @@
+"""Guardians as their own processes against the authority's real server (issue 14, items 1, 2).
+
+- `authority`: a fresh election (SQLite or PostgreSQL) with its signing keys, its key ceremony
+  opened for 3 guardians (quorum 2) and the tokens written 0600 to a folder of their own.
+- `guardian`: `python -m verivote guardian …` as a subprocess (PYTHONPATH inherited).
+- `held_ceremony`, `guardians_hold_ceremony`: the whole ceremony, guardian processes over HTTP;
+  `served`: the authority's server of an election in a database, for the CLI's tests.
+- `polling_day`: a few ballots cast in-process, one challenged, the polls closed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.manifests import small_manifest_data
+from tests.site_fixtures import serving
+from verivote.crypto.ballot import encrypt_ballot
+from verivote.crypto.keyfile import write_private
+from verivote.election.guardians import open_ceremony
+from verivote.election.polls import close_polls, open_polls
+from verivote.election.publishing import create_signers, local_witnesses
+from verivote.election.service import (
+    ElectionContext,
+    cast,
+    challenge,
+    init_election,
+    load_context,
+)
+from verivote.model.manifest import parse_manifest
+from verivote.store import Store, make_engine, migrate
+from verivote.web.app import live_app, read_verifiers
+
+E = "test-2024"
+GUARDIANS = 3
+QUORUM = 2
+STATIONS = ["tabriz-001", "isfahan-arm-1"]
+CAST = [
+    ("tabriz-001", ["1101", "1102"]),
+    ("tabriz-001", ["1103"]),
+    ("tabriz-001", []),
+    ("tabriz-001", ["1101"]),
+    ("isfahan-arm-1", ["2201"]),
+    ("isfahan-arm-1", ["2202"]),
+    ("isfahan-arm-1", ["2201"]),
+]
+EXPECTED = {
+    "tabriz": {"ballots": 4, "blank": 1,
+               "votes": {"1101": 2, "1102": 1, "1103": 1, "1104": 0, "1105": 0}},
+    "armenians-south": {"ballots": 3, "blank": 0, "votes": {"2201": 2, "2202": 1}},
+}  # fmt: skip
+
+
+@dataclass
+class Authority:
+    url: str
+    store: Store
+    keys: Path
+    tokens: Path
+    base: Path
+    server: str = ""
+
+    @property
+    def ctx(self) -> ElectionContext:
+        return load_context(self.store, E)
+
+    def folder(self, guardian: int) -> Path:
+        return self.base / f"guardian-{guardian}"
+
+    def token(self, guardian: int) -> Path:
+        return self.tokens / f"guardian-{guardian}.token"
+
+
+@contextmanager
+def authority(url: str, directory: Path) -> Iterator[Authority]:
+    """The election with its ceremony opened, served by `live_app` on a loopback port."""
+    engine = make_engine(url)
+    migrate(engine)
+    store = Store(engine)
+    manifest = parse_manifest(small_manifest_data())
+    keys = directory / "authority-keys"
+    create_signers(keys, manifest)
+    local_witnesses(keys, directory / "witnesses", manifest)  # each faction's, its own folder
+    init_election(store, manifest)
+    ctx = load_context(store, E)
+    tokens = directory / "tokens"
+    tokens.mkdir(mode=0o700)
+    for i, token in enumerate(open_ceremony(store, ctx, GUARDIANS, QUORUM), start=1):
+        write_private(tokens / f"guardian-{i}.token", token + "\n")
+    a = Authority(url, store, keys, tokens, directory)
+    try:
+        with serving(live_app(store, ctx, read_verifiers(keys, E))) as server:
+            a.server = server
+            yield a
+    finally:
+        engine.dispose()
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def run_guardian(
+    server: str, token: Path, folder: Path, command: str, *extra: str
+) -> subprocess.Popen[str]:
+    """`verivote guardian COMMAND` with this token and folder, as its own process."""
+    args = [sys.executable, "-m", "verivote", "guardian", command, "--server", server,
+            "--token-file", str(token), "--dir", str(folder), *extra]  # fmt: skip
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+    )
+
+
+def start_guardian(a: Authority, guardian: int, command: str, *extra: str) -> subprocess.Popen[str]:
+    """`verivote guardian COMMAND` for guardian `guardian`, as its own process."""
+    if command == "ceremony":
+        extra = ("--index", str(guardian), "--poll", "0.1", "--timeout", "120", *extra)
+    return run_guardian(a.server, a.token(guardian), a.folder(guardian), command, *extra)
+
+
+@contextmanager
+def served(url: str, election_id: str, keys: Path) -> Iterator[str]:
+    """The authority's server (`live_app`) of an election in the database at `url`."""
+    engine = make_engine(url)
+    store = Store(engine)
+    try:
+        ctx = load_context(store, election_id)
+        with serving(live_app(store, ctx, read_verifiers(keys, election_id))) as server:
+            yield server
+    finally:
+        engine.dispose()
+
+
+def guardians_hold_ceremony(server: str, tokens: Path, base: Path, guardians: int) -> None:
+    """Guardians 1..n, each its own process with the folder base/guardian-<i>, hold the
+    ceremony that the authority opened with its tokens in `tokens`."""
+    options = ("--poll", "0.1", "--timeout", "120")
+    processes = [
+        run_guardian(server, tokens / f"guardian-{g}.token", base / f"guardian-{g}", "ceremony",
+                     "--index", str(g), *options)
+        for g in range(1, guardians + 1)
+    ]  # fmt: skip
+    for g, process in enumerate(processes, start=1):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, f"guardian {g}: {err}"
+
+
+def guardian(a: Authority, g: int, command: str, *extra: str) -> tuple[int, str, str]:
+    """Run one guardian command to its end: (exit status, stdout, stderr)."""
+    process = start_guardian(a, g, command, *extra)
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+def held_ceremony(a: Authority) -> None:
+    """Every guardian's side of the ceremony, each in its own process, at once."""
+    guardians_hold_ceremony(a.server, a.tokens, a.base, GUARDIANS)
+
+
+def polling_day(a: Authority) -> list[dict[str, object]]:
+    """CAST cast and one ballot challenged; the polls closed. Returns the cast ballots."""
+    ctx = a.ctx
+    assert ctx.key is not None
+    open_polls(a.store, ctx, STATIONS)
+    ballots = []
+    for station, choices in CAST:
+        ballot, _ = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
+        cast(a.store, ctx, ballot)
+        ballots.append(ballot)
+    ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, "tabriz-001", ["1105"])
+    challenge(a.store, ctx, ballot, opened)
+    close_polls(a.store, ctx, STATIONS)
+    return ballots
