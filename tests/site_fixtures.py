@@ -6,23 +6,16 @@
 - `counted_database`: a copy of the session's counted two-round election (`verify_fixtures`,
   SQLite), with a roll and station tokens added, for the pages of a counted election served
   live; the original is never touched.
-- `serving`: an application under a real uvicorn server on a free loopback port, in a thread.
+- `serving`: an application under a real uvicorn server on a free loopback port, in a thread
+  (`verivote.web.serving.in_thread`).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import uvicorn
-from starlette.types import ASGIApp
 
 from tests.manifests import small_manifest_data
 from tests.verify_fixtures import VerifyElection
@@ -41,6 +34,10 @@ from verivote.polling.roll import check_digit
 from verivote.store import Store, make_engine, migrate
 from verivote.store.roll import import_voters, issue_token
 from verivote.web.app import read_verifiers
+from verivote.web.serving import in_thread
+
+serving = in_thread
+"""`app` under uvicorn in a thread on a free loopback port; yields its base URL."""
 
 ELECTION = "test-2024"
 
@@ -126,28 +123,6 @@ def counted_database(election: VerifyElection, directory: Path) -> CountedDataba
     finally:
         engine.dispose()
     return CountedDatabase(url, election.keys1, tokens)
-
-
-@contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """`app` under uvicorn on 127.0.0.1 in a thread; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
 
 
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')

@@ -1,5 +1,5 @@
 """`python -m verivote` is the `verivote` command."""
 
-from verivote.cli.app import main
+from verivote.cli.launch import main
 
 main()

@@ -7,10 +7,8 @@ unexpected internal error exits 70 with one line (set VERIVOTE_DEBUG=1 for the t
 
 from __future__ import annotations
 
-import os
 import sys
 
-import click
 import typer
 
 from verivote import __version__
@@ -18,7 +16,7 @@ from verivote.cli.ballot import ballot_app, cast_command
 from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, election_app
-from verivote.cli.errors import UserError
+from verivote.cli.errors import run_app
 from verivote.cli.guardian import guardian_app
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.lot import lot_app
@@ -36,7 +34,6 @@ from verivote.cli.steps import (
 from verivote.cli.tabulate import tabulate
 from verivote.cli.verify import verify_command
 from verivote.cli.witness import witness_app
-from verivote.model.ballot_csv import BallotFormatError
 
 app = typer.Typer(
     name="verivote",
@@ -86,40 +83,9 @@ def _root(
     """verivote: a parliamentary election that anyone can check, end to end."""
 
 
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"verivote: error: {message}\n")
-    return code
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the command line on `argv` and return the exit status (never raises)."""
-    try:
-        result = app(args=argv, prog_name="verivote", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        # typer prints the help itself before raising
-        return 0 if exc.ctx is None else 2
-    except click.UsageError as exc:
-        return _fail(" ".join(exc.format_message().split()), 2)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return _fail("interrupted", 130)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
-    except click.ClickException as exc:
-        return _fail(" ".join(exc.format_message().split()), exc.exit_code)
-    except (UserError, BallotFormatError) as exc:
-        return _fail(str(exc), 1)
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        return _fail(f"{exc.strerror or exc}{where}", 1)
-    except Exception as exc:
-        if os.environ.get("VERIVOTE_DEBUG"):
-            raise
-        return _fail(
-            f"internal error ({type(exc).__name__}: {exc}); set VERIVOTE_DEBUG=1 to see where", 70
-        )
-    return result if isinstance(result, int) else 0
+    return run_app(app, argv)
 
 
 def main() -> None:

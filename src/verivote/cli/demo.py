@@ -1,7 +1,9 @@
 """`verivote demo`: the main job. A synthetic provincial Majlis election run end to end on an
-SQLite file in a fresh folder: five factions as guardians (quorum 3), polling day with
-encrypted ballots and a few Benaloh challenges, tally, decryption with one guardian absent,
-the count under `majlis-2024`, the runoff and its second round, and the published records.
+SQLite file in a fresh folder: five factions as guardians (quorum 3) and witnesses, polling
+day with encrypted ballots and a few Benaloh challenges, tally, decryption with one guardian
+absent, the count under `majlis-2024`, the runoff and its second round, and the published
+records. This process is the authority; every guardian and every witness is an OS process of
+its own with its own folder (`verivote.sim.parties`, issue 14).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from rich.table import Table
 from verivote.cli.errors import UserError
 from verivote.crypto.groups import GROUP_NAMES
 from verivote.sim.election import RoundOutcome, run_election
+from verivote.sim.parties import PartyError, ProcessParties
 from verivote.store import Store, make_engine, migrate
 from verivote.verify import verify_record
+
+DATABASE = "verivote.db"
 
 
 def demo(
@@ -36,7 +41,9 @@ def demo(
     directory: Annotated[
         Path | None,
         typer.Option(
-            "--dir", help="Folder for the database, keys and records (default: a new one)."
+            "--dir",
+            help="Folder for the authority, each guardian and witness, and the records "
+            "(default: a new one).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
@@ -45,14 +52,16 @@ def demo(
     console = Console(stderr=as_json)
     folder = directory or Path(tempfile.mkdtemp(prefix="verivote-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "verivote.db").exists():
+    authority = folder / "authority"
+    if (authority / DATABASE).exists() or (folder / DATABASE).exists():
         raise UserError(f"{folder} already holds a demo election; give another --dir")
-    engine = make_engine(f"sqlite:///{folder / 'verivote.db'}")
+    authority.mkdir(mode=0o700, exist_ok=True)
+    engine = make_engine(f"sqlite:///{authority / DATABASE}")
     migrate(engine)
     store = Store(engine)
     started = time.perf_counter()
     with Progress(
-        TextColumn("{task.description:<22}"),
+        TextColumn("{task.description:<30}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -65,10 +74,22 @@ def demo(
                 tasks[step] = bars.add_task(step, total=total)
             bars.update(tasks[step], completed=done, total=total)
 
+        def show(party: str, line: str, done: int, total: int | None) -> None:
+            if party not in tasks:
+                tasks[party] = bars.add_task(line, total=total)
+            bars.update(tasks[party], description=line, completed=done, total=total)
+
         cores = max(1, (os.cpu_count() or 2) - 1)
-        first, second = run_election(
-            store, folder, voters, seed, group, progress=progress, processes=cores
-        )
+        try:
+            with ProcessParties(folder, show) as parties:
+                first, second = run_election(
+                    store, folder, voters, seed, group, progress=progress, processes=cores,
+                    parties=parties,
+                )  # fmt: skip
+        except PartyError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            engine.dispose()
     elapsed = time.perf_counter() - started
     # The independent verifier re-checks both published records, as any observer would.
     assert first.record is not None
@@ -77,6 +98,7 @@ def demo(
         checked.append(verify_record(second.record, previous=first.record))
     if as_json:
         doc = _summary_json(first, second, folder)
+        doc["processes"] = parties.processes
         doc["verified"] = [r.valid for r in checked]
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
@@ -98,7 +120,11 @@ def demo(
     console.print(
         f"records: [bold]{first.record}[/]" + (f" and [bold]{second.record}[/]" if second else "")
     )
-    console.print(f"database and keys: {folder}")
+    console.print(f"parties: {parties.summary()}")
+    console.print(
+        f"folders: {folder}/authority (database, keys), guardian-1 … guardian-5, "
+        + ", ".join(f"witness-{f.id}" for f in first.ctx.manifest.factions)
+    )
     for report, name in zip(checked, ("round 1", "round 2"), strict=False):
         failed = report.failed()
         verdict = "[bold green]valid[/]" if report.valid else f"[bold red]INVALID[/] ({failed})"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.keyfile import read_key_share
@@ -24,7 +24,7 @@ from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
-from verivote.election.publishing import create_signers, local_witnesses
+from verivote.election.publishing import create_signers, local_witnesses, make_checkpoint
 from verivote.election.report import publish
 from verivote.election.runoff import reuse_ceremony, runoff_manifest
 from verivote.election.service import (
@@ -258,6 +258,46 @@ def polling_day(
     close_polls(store, ctx, stations)
 
 
+GUARDIANS = 5
+QUORUM = 3
+"""Five factions, each a guardian of the election key; any three decrypt."""
+
+
+class Parties(Protocol):
+    """The guardians' and the witnesses' part of the flow (issue 14): `InProcessParties` plays
+    them in this process (tests), `verivote.sim.parties.ProcessParties` runs each as its own
+    OS process with its own folder (`verivote demo`). The authority's part is the flow's."""
+
+    def signers(self, manifest: Manifest, round_number: int) -> Path:
+        """The authority's keys folder of this round, with every faction's witness
+        registered in it (a round after the first: the same witnesses, this round's log
+        key pinned)."""
+        ...
+
+    def ceremony(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """The key ceremony of `ctx` among the guardians, then each one's lot contribution."""
+        ...
+
+    def contribute(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """Each guardian's lot contribution to `ctx`, which reuses the ceremony's key."""
+        ...
+
+    def decrypt(
+        self,
+        store: Store,
+        ctx: ElectionContext,
+        keys_dir: Path,
+        present: list[int],
+        progress: Progress,
+    ) -> None:
+        """The `present` guardians' partial decryptions of the tally (and the lot) of `ctx`."""
+        ...
+
+    def checkpoint(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """Sign the board and have it cosigned by the witnesses (before publishing)."""
+        ...
+
+
 def contribute_all(store: Store, ctx: ElectionContext, guardians_dir: Path, guardians: int) -> None:
     """Every guardian's contribution to the lot of `ctx` (issue 14, item 4), once its key is
     known: after the ceremony, or after round 2 reuses round 1's key."""
@@ -265,10 +305,58 @@ def contribute_all(store: Store, ctx: ElectionContext, guardians_dir: Path, guar
         contribute_lot(store, ctx, read_key_share(guardians_dir / f"guardian-{g}.key"))
 
 
+class InProcessParties:
+    """Every guardian and witness played in this process (tests): the keys folder of each
+    round under `directory`/keys/round<n>, the guardians' key shares in round 1's, each
+    faction's witness in a folder of its own, `directory`/witnesses/<faction id>, asked
+    in-process (`local_witnesses`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.shares: Path | None = None
+
+    def signers(self, manifest: Manifest, round_number: int) -> Path:
+        keys = self.directory / "keys" / f"round{round_number}"
+        create_signers(keys, manifest)
+        local_witnesses(keys, self.directory / "witnesses", manifest)
+        return keys
+
+    def ceremony(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        hold_ceremony(store, ctx, GUARDIANS, QUORUM, keys_dir)
+        self.shares = keys_dir
+        contribute_all(store, load_context(store, ctx.election_id), keys_dir, GUARDIANS)
+
+    def contribute(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        assert self.shares is not None
+        contribute_all(store, ctx, self.shares, GUARDIANS)
+
+    def decrypt(
+        self,
+        store: Store,
+        ctx: ElectionContext,
+        keys_dir: Path,
+        present: list[int],
+        progress: Progress,
+    ) -> None:
+        assert self.shares is not None
+        for g in present:
+            share = read_key_share(self.shares / f"guardian-{g}.key")
+            step = f"guardian {g} decrypts"
+
+            def report(done: int, total: int, step: str = step) -> None:
+                progress(step, done, total)
+
+            decrypt_as_guardian(store, ctx, share, progress=report)
+
+    def checkpoint(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        make_checkpoint(store, ctx, keys_dir)
+
+
 def count_round(
     store: Store,
     outcome: RoundOutcome,
-    guardians_dir: Path,
+    parties: Parties,
+    keys_dir: Path,
     present: list[int],
     progress: Progress,
     processes: int,
@@ -276,14 +364,7 @@ def count_round(
     """Tally, decrypt with the `present` guardians, combine, count."""
     ctx = outcome.ctx
     run_tally(store, ctx, processes=processes, progress=lambda d, t: progress("tally", d, t))
-    for g in present:
-        share = read_key_share(guardians_dir / f"guardian-{g}.key")
-        step = f"guardian {g} decrypts"
-
-        def report(done: int, total: int, step: str = step) -> None:
-            progress(step, done, total)
-
-        decrypt_as_guardian(store, ctx, share, progress=report)
+    parties.decrypt(store, ctx, keys_dir, present, progress)
     combine(store, ctx)
     outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}
     outcome.count = run_count(store, ctx)
@@ -298,23 +379,21 @@ def run_election(
     absent: int = 4,
     progress: Progress | None = None,
     processes: int = 1,
+    parties: Parties | None = None,
 ) -> tuple[RoundOutcome, RoundOutcome | None]:
-    """The whole flow in `directory` (keys, witnesses and records): round 1, and round 2 if
-    needed. Each faction's witness has its own folder, `directory`/witnesses/<faction id>,
-    asked in-process (`local_witnesses`); it witnesses both rounds' logs."""
+    """The whole flow, the records in `directory`: round 1, and round 2 if needed. The
+    guardians and witnesses are `parties` (by default `InProcessParties` in `directory`);
+    the same guardians and witnesses serve both rounds, round 2 reusing round 1's key."""
     report = progress or (lambda step, done, total: None)
+    parties = parties or InProcessParties(directory)
     rng = random.Random(seed)
     manifest, models = province(seed, group)
-    keys1 = directory / "keys" / "round1"
-    witnesses = directory / "witnesses"  # each faction's witness in a folder of its own
-    create_signers(keys1, manifest)
-    local_witnesses(keys1, witnesses, manifest)
+    keys1 = parties.signers(manifest, 1)
     init_election(store, manifest)
     ctx = load_context(store, manifest.election_id)
-    hold_ceremony(store, ctx, 5, 3, keys1)
+    parties.ceremony(store, ctx, keys1)
     ctx = load_context(store, manifest.election_id)
-    contribute_all(store, ctx, keys1, 5)
-    present = [g for g in range(1, 6) if g != absent]
+    present = [g for g in range(1, GUARDIANS + 1) if g != absent]
 
     def in_round(n: int) -> Progress:
         return lambda step, done, total: report(f"round {n}: {step}", done, total)
@@ -322,27 +401,27 @@ def run_election(
     first = RoundOutcome(ctx)
     jobs = list(_voters(manifest, models, voters, rng))
     polling_day(store, first, jobs, in_round(1), processes)
-    count_round(store, first, keys1, present, in_round(1), processes)
+    count_round(store, first, parties, keys1, present, in_round(1), processes)
     first.record = directory / "record-round1"
+    parties.checkpoint(store, ctx, keys1)
     publish(store, ctx, keys1, first.record)
 
     round2 = runoff_manifest(ctx, first.count)
     if round2 is None:
         return first, None
-    keys2 = directory / "keys" / "round2"
-    create_signers(keys2, round2)
-    local_witnesses(keys2, witnesses, round2)
+    keys2 = parties.signers(round2, 2)
     init_election(store, round2)
     ctx2 = load_context(store, round2.election_id)
     assert ctx.transcript is not None
     reuse_ceremony(store, ctx2, ctx.transcript)
     ctx2 = load_context(store, round2.election_id)
-    contribute_all(store, ctx2, keys1, 5)  # fresh: round 1's lot is known by now
+    parties.contribute(store, ctx2, keys2)  # fresh: round 1's lot is known by now
     second = RoundOutcome(ctx2)
     turnout = int(voters * 0.7)
     jobs = list(_voters(round2, models, turnout, rng))
     polling_day(store, second, jobs, in_round(2), processes)
-    count_round(store, second, keys1, present, in_round(2), processes)
+    count_round(store, second, parties, keys2, present, in_round(2), processes)
     second.record = directory / "record-round2"
+    parties.checkpoint(store, ctx2, keys2)
     publish(store, ctx2, keys2, second.record)
     return first, second

@@ -11,13 +11,22 @@ environment, set by `verivote serve` after it has checked it:
                               that a session made by one is good in all
 
 Every worker builds the same application as a single-process server (`verivote.web.app`).
+
+`in_thread` serves an application from a thread of the calling process instead, on a free
+loopback port: the authority's server in `verivote demo` and in the tests.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import uvicorn
 from starlette.types import ASGIApp
 
 from verivote.election.service import load_context
@@ -43,3 +52,26 @@ def app_from_environment() -> ASGIApp:
     verifiers = read_verifiers(Path(keys), ctx.election_id) if keys else ()
     secret = bytes.fromhex(os.environ[SECRET_VAR]) if os.environ.get(SECRET_VAR) else None
     return live_app(store, ctx, verifiers, secret)
+
+
+@contextmanager
+def in_thread(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
+    """`app` under uvicorn in a thread, on a free port of `host`; yields its base URL and
+    stops the server on leaving."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server on {host}:{port} did not start")
+            time.sleep(0.02)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()

@@ -1,0 +1,353 @@
+"""Every guardian and every witness of `verivote demo` as its own OS process with its own
+folder (issue 14, "Done means": the demo runs the ceremony, the decryptions and the cosigning
+with each party a separate process). The process running this module is the authority.
+
+A demo folder D:
+
+    D/authority/              the authority's: the database, keys/round1, keys/round2
+                              (its signing key and the public verifiers and witnesses.json)
+    D/guardian-<i>/           guardian i's (`verivote.parties.guardian`): the token the
+                              authority gave it, its secrets, key share, pinned keys and log
+    D/witness-<faction>/      the faction's witness (`verivote.parties.witness`): its key,
+                              state, pinned log keys and log, and serve.out (its server's output)
+
+The witnesses are `verivote witness init` then `verivote witness serve` processes, started
+once and stopped at the end (also on an error or Ctrl-C); round 2's authority key is pinned by
+`verivote witness add-log` while they serve. The guardians are `verivote guardian ceremony`,
+`contribute` and `decrypt` processes, all of a step at once, against the authority's real
+server (`verivote.web.app.live_app` of the round's election, in a thread of this process,
+on a free loopback port). The authority never reads a party's folder: it writes each
+guardian's token there (as it would hand it over) and reads what the parties print.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+import verivote
+from verivote.crypto.keyfile import write_private
+from verivote.election.guardians import open_ceremony
+from verivote.election.publishing import add_witness, create_signers, make_checkpoint
+from verivote.election.service import ElectionContext, load_context
+from verivote.model.manifest import Manifest
+from verivote.sim.election import GUARDIANS, QUORUM, Progress
+from verivote.store import Store
+from verivote.web.app import live_app, read_verifiers
+from verivote.web.serving import in_thread
+
+Show = Callable[[str, str, int, int | None], None]
+"""show(party, line, done, total): a party's line (its process id and folder) and progress."""
+
+TOKEN_FILE = "token"
+TIMEOUT = 600.0
+"""Seconds a guardian or witness process may take for one step."""
+
+
+class PartyError(Exception):
+    """A guardian or witness process failed; the message is one line saying which and why."""
+
+
+@dataclass
+class _Witness:
+    faction: str
+    folder: Path
+    key: str
+    url: str
+    process: subprocess.Popen[bytes]
+    cosigned: int = 0
+
+
+@dataclass
+class _Guardian:
+    index: int
+    folder: Path
+    steps: list[str] = field(default_factory=list)
+
+
+def _environment() -> dict[str, str]:
+    """The parties run the same verivote as this process, whatever the working folder."""
+    here = str(Path(verivote.__file__).resolve().parent.parent)
+    path = [here, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+class ProcessParties:
+    """The guardians and witnesses of a demo in `directory`, each its own process (see the
+    module's docstring); a context manager that stops every process it started on leaving.
+    `show` is told of each party's process and progress."""
+
+    def __init__(self, directory: Path, show: Show | None = None, poll: float = 0.1) -> None:
+        self.directory = directory.resolve()
+        self.authority = self.directory / "authority"
+        self.show: Show = show or (lambda party, line, done, total: None)
+        self.poll = poll
+        self.env = _environment()
+        self.witnesses: dict[str, _Witness] = {}
+        self.guardians = {
+            g: _Guardian(g, self.directory / f"guardian-{g}") for g in range(1, GUARDIANS + 1)
+        }
+        self.processes = 0
+        self.running: list[subprocess.Popen[bytes]] = []
+        self._old_term: Any = None
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def __enter__(self) -> ProcessParties:
+        self.authority.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if threading_main():
+            # `kill PID` stops the parties too, as Ctrl-C does (KeyboardInterrupt).
+            self._old_term = signal.signal(signal.SIGTERM, _interrupted)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+
+    def _start(
+        self, args: list[str], cwd: Path, out: Any = subprocess.PIPE
+    ) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "verivote", *args],
+            cwd=cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not subprocess.PIPE else subprocess.PIPE,
+        )
+        self.processes += 1
+        self.running.append(process)
+        return process
+
+    def _finish(self, process: subprocess.Popen[bytes], who: str) -> str:
+        """Wait for a party's process; its standard output, or a PartyError."""
+        try:
+            out, err = process.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise PartyError(f"{who} (pid {process.pid}) took more than {TIMEOUT:.0f} s") from None
+        finally:
+            if process in self.running and process.poll() is not None:
+                self.running.remove(process)
+        if process.returncode != 0:
+            reason = _last_line((err or b"").decode("utf-8", "replace"))
+            raise PartyError(f"{who} (pid {process.pid}) failed: {reason}")
+        return (out or b"").decode("utf-8", "replace")
+
+    def stop(self) -> None:
+        """Stop every process still running (the witnesses' servers; on an error, also the
+        guardians of the step that failed): SIGTERM, then SIGKILL after 10 s."""
+        for process in self.running:
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 10
+        for process in self.running:
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.running.clear()
+        for w in self.witnesses.values():
+            self.show(f"witness-{w.faction}", self._witness_line(w, "stopped"), w.cosigned,
+                      w.cosigned)  # fmt: skip
+
+    # -- witnesses ---------------------------------------------------------------------------
+
+    def _witness_line(self, w: _Witness, state: str) -> str:
+        return f"witness {w.faction} pid {w.process.pid} {w.folder.name}/: {state}"
+
+    def _start_witnesses(self, factions: list[str], authority_key: str) -> None:
+        """Each faction's `witness init` (the witness draws its own key), then its `witness
+        serve` on a free port, waited for until it listens; all at once."""
+        folders = {f: self.directory / f"witness-{f}" for f in factions}
+        inits = [
+            (f, self._start(["witness", "init", "--dir", str(folders[f]), "--name",
+                             f"witness/{f}", "--log-key", authority_key], self.directory))
+            for f in factions
+        ]  # fmt: skip
+        keys = {f: _last_line(self._finish(p, f"witness {f} init")) for f, p in inits}
+        for _ in range(5):  # a port taken meanwhile by another program: try another
+            serving = []
+            for f in factions:
+                port = _free_port()
+                with (folders[f] / "serve.out").open("ab") as out:
+                    args = ["witness", "serve", "--dir", str(folders[f]), "--port", str(port)]
+                    serving.append((f, port, self._start(args, folders[f], out)))
+            factions = []
+            for f, port, process in serving:
+                if not self._listening(process, port):
+                    if process.poll() is None:
+                        process.kill()
+                    process.wait()
+                    self.running.remove(process)
+                    factions.append(f)
+                    continue
+                w = _Witness(f, folders[f], keys[f], f"http://127.0.0.1:{port}", process)
+                self.witnesses[f] = w
+                self.show(f"witness-{f}", self._witness_line(w, f"serving {w.url}"), 0, None)
+            if not factions:
+                return
+        log = (folders[factions[0]] / "serve.out").read_text(encoding="utf-8", errors="replace")
+        raise PartyError(f"witness {factions[0]} could not serve: {_last_line(log)}")
+
+    def _listening(self, process: subprocess.Popen[bytes], port: int) -> bool:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def signers(self, manifest: Manifest, round_number: int) -> Path:
+        """The round's keys folder in D/authority, with each faction's witness process
+        registered: started for round 1; for a later round, the same process pins the new
+        authority key (`witness add-log`, run while it serves)."""
+        keys = self.authority / "keys" / f"round{round_number}"
+        authority_key = create_signers(keys, manifest)[0]
+        new = [f.id for f in manifest.factions if f.id not in self.witnesses]
+        if new:
+            self._start_witnesses(new, authority_key)
+        pinning = [
+            (w, self._start(["witness", "add-log", "--dir", str(w.folder), "--log-key",
+                             authority_key], w.folder))
+            for f, w in self.witnesses.items() if f not in new
+        ]  # fmt: skip
+        for w, process in pinning:
+            self._finish(process, f"witness {w.faction} add-log")
+            line = f"pinned round {round_number}'s log key (pid {process.pid})"
+            self.show(f"witness-{w.faction}", self._witness_line(w, line), w.cosigned, None)
+        for faction in (f.id for f in manifest.factions):
+            w = self.witnesses[faction]
+            add_witness(keys, w.url, w.key)
+        return keys
+
+    def checkpoint(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """Sign the board; every witness process must cosign it."""
+        result = make_checkpoint(store, ctx, keys_dir)
+        if result.refusals:
+            raise PartyError(f"checkpoint of size {result.size}: {'; '.join(result.refusals)}")
+        for w in self.witnesses.values():
+            if f"witness/{w.faction}" in result.witnesses:
+                w.cosigned += 1
+            line = f"cosigned {w.cosigned} checkpoint(s), the last of size {result.size}"
+            self.show(f"witness-{w.faction}", self._witness_line(w, line), w.cosigned, None)
+
+    # -- guardians ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _server(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> Iterator[str]:
+        """The authority's server of this election (its live app), for the guardians."""
+        fresh = load_context(store, ctx.election_id)
+        with in_thread(live_app(store, fresh, read_verifiers(keys_dir, ctx.election_id))) as url:
+            yield url
+
+    def _guardians(self, server: str, command: str, who: list[int], *extra: str) -> None:
+        """`verivote guardian COMMAND` for each guardian in `who`, all at once."""
+        started = []
+        for g in who:
+            guardian = self.guardians[g]
+            args = ["guardian", command, "--server", server,
+                    "--token-file", str(guardian.folder / TOKEN_FILE),
+                    "--dir", str(guardian.folder), *extra]  # fmt: skip
+            if command == "ceremony":
+                args += ["--index", str(g), "--poll", str(self.poll), "--timeout", str(TIMEOUT)]
+            process = self._start(args, guardian.folder)
+            started.append((guardian, process))
+            self._show_guardian(guardian, f"{command} (pid {process.pid})", running=True)
+        for guardian, process in started:
+            self._finish(process, f"guardian {guardian.index} {command}")
+            guardian.steps.append(command)
+            self._show_guardian(guardian, f"{command} done (pid {process.pid})")
+
+    def _show_guardian(self, guardian: _Guardian, state: str, running: bool = False) -> None:
+        line = f"guardian {guardian.index} {guardian.folder.name}/: {state}"
+        done = len(guardian.steps)
+        self.show(f"guardian-{guardian.index}", line, done, done + running)
+
+    def ceremony(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """Open the ceremony, hand each guardian its token (0600 in its folder), and let the
+        five guardian processes hold it and contribute to the lot, pinning the round's
+        verifier keys (public: the authority's, then the witnesses')."""
+        tokens = open_ceremony(store, ctx, GUARDIANS, QUORUM)
+        for g, token in enumerate(tokens, start=1):
+            folder = self.guardians[g].folder
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(folder / TOKEN_FILE, token + "\n")
+        with self._server(store, ctx, keys_dir) as server:
+            trust = str(keys_dir / "verifiers")
+            self._guardians(server, "ceremony", sorted(self.guardians), "--trust", trust)
+
+    def contribute(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """Each guardian's lot contribution to a runoff that reuses the ceremony's key."""
+        with self._server(store, ctx, keys_dir) as server:
+            self._guardians(server, "contribute", sorted(self.guardians))
+
+    def decrypt(
+        self,
+        store: Store,
+        ctx: ElectionContext,
+        keys_dir: Path,
+        present: list[int],
+        progress: Progress,
+    ) -> None:
+        """A checkpoint cosigned by the witnesses, then the present guardians' `guardian
+        decrypt` at once, each checking that board and recomputing the tally itself. For an
+        election other than the ceremony's (round 2) they pin its verifier keys (--trust)."""
+        self.checkpoint(store, ctx, keys_dir)
+        transcript = load_context(store, ctx.election_id).transcript
+        reused = transcript is not None and transcript.base_hash != ctx.base_hash.hex()
+        trust = ("--trust", str(keys_dir / "verifiers")) if reused else ()
+        with self._server(store, ctx, keys_dir) as server:
+            self._guardians(server, "decrypt", present, *trust)
+
+    def summary(self) -> str:
+        """How many processes took part, by party."""
+        runs = sum(len(g.steps) for g in self.guardians.values())
+        return (
+            f"{self.processes} processes besides this one (the authority): "
+            f"{len(self.guardians)} guardians ({runs} runs of verivote guardian), "
+            f"{len(self.witnesses)} witnesses ({len(self.witnesses)} servers, "
+            f"{self.processes - runs - len(self.witnesses)} init and add-log runs)"
+        )
+
+
+def threading_main() -> bool:
+    """Whether this is the main thread (only it may set a signal handler)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
