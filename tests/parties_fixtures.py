@@ -6,10 +6,15 @@
 - `held_ceremony`, `guardians_hold_ceremony`: the whole ceremony, guardian processes over HTTP;
   `served`: the authority's server of an election in a database, for the CLI's tests.
 - `polling_day`: a few ballots cast in-process, one challenged, the polls closed.
+- `guardian_secrets`, `witness_secrets`, `assert_nothing_held`: every secret of the guardians'
+  and witnesses' folders (as raw bytes, hex, 0x-hex and text), and the scan of the authority's
+  files and database rows for any of them.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -17,11 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, select
 
 from tests.manifests import small_manifest_data
 from tests.site_fixtures import serving
 from verivote.crypto.ballot import encrypt_ballot
-from verivote.crypto.keyfile import write_private
+from verivote.crypto.group import Group
+from verivote.crypto.keyfile import read_key_share, read_private, write_private
 from verivote.election.guardians import open_ceremony
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import create_signers, local_witnesses
@@ -176,3 +185,51 @@ def polling_day(a: Authority) -> list[dict[str, object]]:
     challenge(a.store, ctx, ballot, opened)
     close_polls(a.store, ctx, STATIONS)
     return ballots
+
+
+def guardian_secrets(group: Group[Any], folders: list[Path]) -> list[bytes]:
+    """Every secret of the guardians whose folders these are: the key share, the polynomial's
+    coefficients and the transport key, each as raw bytes, hex, and 0x-hex of the number."""
+    found: list[bytes] = []
+    for folder in folders:
+        share = read_key_share(folder / "guardian.key")
+        doc = json.loads(read_private(folder / "secrets.json"))
+        coefficients = [bytes.fromhex(c) for c in doc["coefficients"]]
+        transport = bytes.fromhex(doc["transport_private"])
+        for value in [group.encode_scalar(share.secret), transport, *coefficients]:
+            found += [value, value.hex().encode(), hex(int.from_bytes(value, "little")).encode()]
+        found.append(hex(share.secret).encode())
+    return found
+
+
+def witness_secrets(folders: list[Path]) -> list[bytes]:
+    """Every witness's signer key (the text of witness.key) and its Ed25519 seed, as raw
+    bytes, hex and base64."""
+    found: list[bytes] = []
+    for folder in folders:
+        signer = read_private(folder / "witness.key").strip()
+        encoded = signer.split("+", 4)[4]  # PRIVATE+KEY+<name>+<key ID>+<base64>
+        seed = base64.b64decode(encoded)[1:]
+        assert len(seed) == 32
+        found += [signer.encode(), encoded.encode(), seed, seed.hex().encode(),
+                  base64.b64encode(seed).rstrip(b"=")]  # fmt: skip
+    return found
+
+
+def assert_nothing_held(secrets: list[bytes], paths: list[Path], engine: Engine) -> None:
+    """No file under `paths` and no value of any row of any table in `engine` holds any of
+    `secrets`."""
+    assert secrets
+    for top in paths:
+        for path in [top, *top.rglob("*")] if top.is_dir() else [top]:
+            if path.is_file():
+                data = path.read_bytes()
+                assert not any(s in data for s in secrets), path
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.connect() as conn:
+        for table in meta.sorted_tables:
+            for row in conn.execute(select(table)):
+                for value in row:
+                    data = value if isinstance(value, bytes) else str(value).encode()
+                    assert not any(s in data for s in secrets), table.name

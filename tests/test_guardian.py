@@ -11,15 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, select
 
 from tests.manifests import small_manifest_data
 from tests.parties_fixtures import (
     EXPECTED,
     GUARDIANS,
     Authority,
+    assert_nothing_held,
     authority,
     guardian,
+    guardian_secrets,
     held_ceremony,
     polling_day,
     run_guardian,
@@ -51,36 +52,10 @@ def auth(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Authority]:
         yield a
 
 
-def _secrets(a: Authority) -> list[bytes]:
-    """Every guardian's secrets, as raw bytes and as hex text: key share and coefficients."""
-    group = get_group(a.ctx.manifest.group)
-    found: list[bytes] = []
-    for g in range(1, GUARDIANS + 1):
-        share = read_key_share(a.folder(g) / "guardian.key")
-        raw = group.encode_scalar(share.secret)
-        doc = json.loads(read_private(a.folder(g) / "secrets.json"))
-        coefficients = [bytes.fromhex(c) for c in doc["coefficients"]]
-        transport = bytes.fromhex(doc["transport_private"])
-        for value in [raw, transport, *coefficients]:
-            found += [value, value.hex().encode(), hex(int.from_bytes(value, "little")).encode()]
-        found.append(hex(share.secret).encode())
-    return found
-
-
 def _nothing_secret_held(a: Authority) -> None:
-    secrets = _secrets(a)
-    for path in a.keys.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert not any(s in data for s in secrets), path
-    meta = MetaData()
-    meta.reflect(a.store.engine)
-    with a.store.engine.connect() as conn:
-        for table in meta.sorted_tables:
-            for row in conn.execute(select(table)):
-                for value in row:
-                    data = value if isinstance(value, bytes) else str(value).encode()
-                    assert not any(s in data for s in secrets), table.name
+    group = get_group(a.ctx.manifest.group)
+    folders = [a.folder(g) for g in range(1, GUARDIANS + 1)]
+    assert_nothing_held(guardian_secrets(group, folders), [a.keys], a.store.engine)
 
 
 def test_ceremony_and_decryption_by_guardian_processes(auth: Authority, tmp_path: Path) -> None:

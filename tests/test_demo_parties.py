@@ -1,0 +1,108 @@
+"""`verivote demo` with every guardian and every witness as its own process (issue 14, "Done
+means", first item): after a whole two-round election, the authority's database (every row of
+every table) and every file of its folder hold no guardian secret and no witness secret key;
+each party's folder exists with its secrets 0600; both records verify; no party's process is
+left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.parties_fixtures import assert_nothing_held, guardian_secrets, witness_secrets
+from verivote.crypto.groups import get_group
+from verivote.sim.election import GUARDIANS
+from verivote.store import make_engine
+from verivote.verify import verify_record
+
+FACTIONS = ["principlists", "reformists", "moderates", "independents", "new-generation"]
+
+
+def _environment() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def _processes_in(folder: Path) -> list[str]:
+    """The command lines of running processes that name `folder`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(folder) in line:
+            found.append(f"{proc.name}: {line}")
+    return found
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.slow
+def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_secrets(
+    tmp_path: Path,
+) -> None:
+    demo = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "verivote", "demo", "--voters", "200", "--seed", "1",
+         "--dir", str(demo), "--json"],
+        capture_output=True, text=True, env=_environment(), timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["round2"] is not None
+    assert doc["verified"] == [True, True]
+    # 5 ceremonies, 5 runoff contributions, 2 x 4 decryptions; 5 witness servers, 5 inits,
+    # 5 add-logs for round 2
+    assert doc["processes"] == 33
+    assert _processes_in(demo) == []
+
+    authority = demo / "authority"
+    assert (authority / "verivote.db").is_file()
+    assert sorted(p.name for p in (authority / "keys").iterdir()) == ["round1", "round2"]
+    for keys in (authority / "keys").iterdir():
+        assert sorted(p.name for p in keys.iterdir()) == [
+            "authority.key", "verifiers", "witnesses.json"
+        ]  # fmt: skip
+    guardians = [demo / f"guardian-{g}" for g in range(1, GUARDIANS + 1)]
+    for folder in guardians:
+        assert _mode(folder) == 0o700
+        for name in ("guardian.key", "secrets.json", "token"):
+            assert _mode(folder / name) == 0o600, folder / name
+    witnesses = [demo / f"witness-{f}" for f in FACTIONS]
+    for folder in witnesses:
+        assert _mode(folder / "witness.key") == 0o600
+        log = (folder / "witness.log").read_text(encoding="utf-8")
+        assert log.count(" cosigned verivote/demo-1 ") == 2  # before decryption, at publishing
+        assert log.count(" cosigned verivote/demo-1-r2 ") == 2
+    assert sorted(p.name for p in demo.iterdir()) == sorted(
+        ["authority", "record-round1", "record-round2"]
+        + [f.name for f in guardians]
+        + [f.name for f in witnesses]
+    )
+
+    secrets = guardian_secrets(get_group("ristretto255"), guardians) + witness_secrets(witnesses)
+    engine = make_engine(f"sqlite:///{authority / 'verivote.db'}")
+    try:
+        public = [authority, demo / "record-round1", demo / "record-round2"]
+        assert_nothing_held(secrets, public, engine)
+    finally:
+        engine.dispose()
+    # the scan does see a secret where there is one: in a guardian's or a witness's folder
+    for folder in (guardians[0], witnesses[0]):
+        with pytest.raises(AssertionError):
+            assert_nothing_held(secrets, [folder], engine)
+
+    first = verify_record(Path(doc["round1"]["record"]), jobs=1)
+    assert first.valid, first.failed()
+    second = verify_record(Path(doc["round2"]["record"]), previous=doc["round1"]["record"], jobs=1)
+    assert second.valid, second.failed()
