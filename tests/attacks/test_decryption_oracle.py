@@ -31,7 +31,7 @@ from tests.parties_fixtures import (
     polling_day,
 )
 from tests.site_fixtures import serving
-from tests.store_fixtures import backend_database
+from tests.store_fixtures import BACKENDS, backend_database
 from verivote.election.count import run_count
 from verivote.election.decryption import PARTIAL_TYPE, combine
 from verivote.election.publishing import export_record, make_checkpoint
@@ -42,9 +42,9 @@ from verivote.verify import verify_record
 from verivote.web.app import live_app, read_verifiers
 
 
-@pytest.fixture
-def auth(tmp_path: Path) -> Iterator[Authority]:
-    with backend_database("sqlite", tmp_path) as url, authority(url, tmp_path) as a:
+@pytest.fixture(params=BACKENDS)
+def auth(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Authority]:
+    with backend_database(request.param, tmp_path) as url, authority(url, tmp_path) as a:
         held_ceremony(a)
         yield a
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.manifests import small_manifest_data
+from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import (
     PRESENT,
     ROUND1,
@@ -175,94 +178,108 @@ def test_trying_board_states_after_the_tally_cannot_change_the_seed(tmp_path: Pa
 # --- the contributions: nobody forges, cancels or adds one late ------------------------------
 
 
-def _open_election(directory: Path) -> tuple[Store, ElectionContext, Path]:
-    """A small election whose key ceremony is held (5 guardians, quorum 3), polls open."""
-    engine = make_engine(f"sqlite:///{directory / 'e.db'}")
-    migrate(engine)
-    store = Store(engine)
-    manifest = parse_manifest(small_manifest_data(), "test manifest")
-    keys = directory / "keys"
-    create_signers(keys, manifest)
-    init_election(store, manifest)
-    hold_ceremony(store, load_context(store, manifest.election_id), 5, 3, keys)
-    return store, load_context(store, manifest.election_id), keys
+@contextmanager
+def _open_election(directory: Path, backend: str) -> Iterator[tuple[Store, ElectionContext, Path]]:
+    """A small election on `backend` whose key ceremony is held (5 guardians, quorum 3)."""
+    with backend_database(backend, directory) as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            store = Store(engine)
+            manifest = parse_manifest(small_manifest_data(), "test manifest")
+            keys = directory / "keys"
+            create_signers(keys, manifest)
+            init_election(store, manifest)
+            hold_ceremony(store, load_context(store, manifest.election_id), 5, 3, keys)
+            yield store, load_context(store, manifest.election_id), keys
+        finally:
+            engine.dispose()
 
 
 def _contributions(store: Store, ctx: ElectionContext) -> list[dict[str, Any]]:
     return [json.loads(raw) for _, raw in store.entries_of_type(ctx.election_id, CONTRIBUTION_TYPE)]
 
 
-def test_a_contribution_forged_without_the_key_share_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_contribution_forged_without_the_key_share_is_refused(
+    tmp_path: Path, backend: str
+) -> None:
     """The authority (no key share) contributes as guardian 2: with a share of its own making,
     its proof is of another public share; with guardian 2's public share it cannot prove."""
-    store, ctx, _ = _open_election(tmp_path)
-    assert ctx.transcript is not None
-    group = get_group(ctx.transcript.group)
-    mine = group.random_scalar()
-    fake = KeyShare(group.name, 2, mine, 5, 3, ctx.transcript.base_hash, ctx.transcript.joint_key)
-    forged = make_contribution(group, ctx.base_hash, fake, group.pow_g(mine))
-    assert check_contribution(group, ctx.transcript, ctx.base_hash, forged) is not None
-    with pytest.raises(ElectionError, match="key share does not verify"):
-        publish_contribution(store, ctx, forged)
-    assert _contributions(store, ctx) == []
+    with _open_election(tmp_path, backend) as (store, ctx, _):
+        assert ctx.transcript is not None
+        group = get_group(ctx.transcript.group)
+        mine = group.random_scalar()
+        fake = KeyShare(
+            group.name, 2, mine, 5, 3, ctx.transcript.base_hash, ctx.transcript.joint_key
+        )
+        forged = make_contribution(group, ctx.base_hash, fake, group.pow_g(mine))
+        assert check_contribution(group, ctx.transcript, ctx.base_hash, forged) is not None
+        with pytest.raises(ElectionError, match="key share does not verify"):
+            publish_contribution(store, ctx, forged)
+        assert _contributions(store, ctx) == []
 
 
-def test_a_contribution_that_cancels_another_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_contribution_that_cancels_another_is_refused(tmp_path: Path, backend: str) -> None:
     """Guardian 3, holding its key share, publishes the inverse of guardian 1's ciphertext
     times an encryption of an element of its choosing, so that the product is what it wants:
     it does not know that ciphertext's randomness and cannot prove it."""
-    store, ctx, keys = _open_election(tmp_path)
-    assert ctx.transcript is not None
-    assert ctx.key is not None
-    group = get_group(ctx.transcript.group)
-    contribute_lot(store, ctx, read_key_share(keys / "guardian-1.key"))
-    honest = wire.ciphertext_from_json(group, _contributions(store, ctx)[0]["ciphertext"])
-    chosen = encrypt_element(ctx.key, group.pow_g(42), group.random_scalar())
-    cancel = Ciphertext(
-        group.mul(group.div(group.identity(), honest.alpha), chosen.alpha),
-        group.mul(group.div(group.identity(), honest.beta), chosen.beta),
-    )
-    share3 = read_key_share(keys / "guardian-3.key")
-    public3 = public_share(group, ctx.transcript, 3)
-    template = make_contribution(group, ctx.base_hash, share3, public3)
-    attacks = []
-    # Its own key-share proof, for the cancelling ciphertext; the randomness proof it cannot
-    # make: it reuses its honest one, or one for chosen's randomness, or guardian 1's.
-    context = contribution_context(group, ctx.base_hash, 3, cancel, "key-share")
-    key_proof = wire.schnorr_to_json(
-        group, prove_schnorr(group, share3.secret, public3, context, None)
-    )
-    for randomness in (
-        template["proofs"]["randomness"],
-        _contributions(store, ctx)[0]["proofs"]["randomness"],
-    ):
-        attacks.append({
-            **template,
-            "ciphertext": wire.ciphertext_to_json(group, cancel),
-            "proofs": {"randomness": randomness, "key_share": key_proof},
-        })  # fmt: skip
-    for doc in attacks:
-        reason = check_contribution(group, ctx.transcript, ctx.base_hash, doc)
-        assert reason == "the proof of knowledge of its randomness does not verify"
-        with pytest.raises(ElectionError, match="randomness does not verify"):
-            publish_contribution(store, ctx, doc)
-    # And a copy of guardian 1's whole entry under guardian 3's name.
-    copy = {**_contributions(store, ctx)[0], "guardian": 3}
-    assert check_contribution(group, ctx.transcript, ctx.base_hash, copy) is not None
-    assert [d["guardian"] for d in _contributions(store, ctx)] == [1]
+    with _open_election(tmp_path, backend) as (store, ctx, keys):
+        assert ctx.transcript is not None
+        assert ctx.key is not None
+        group = get_group(ctx.transcript.group)
+        contribute_lot(store, ctx, read_key_share(keys / "guardian-1.key"))
+        honest = wire.ciphertext_from_json(group, _contributions(store, ctx)[0]["ciphertext"])
+        chosen = encrypt_element(ctx.key, group.pow_g(42), group.random_scalar())
+        cancel = Ciphertext(
+            group.mul(group.div(group.identity(), honest.alpha), chosen.alpha),
+            group.mul(group.div(group.identity(), honest.beta), chosen.beta),
+        )
+        share3 = read_key_share(keys / "guardian-3.key")
+        public3 = public_share(group, ctx.transcript, 3)
+        template = make_contribution(group, ctx.base_hash, share3, public3)
+        attacks = []
+        # Its own key-share proof, for the cancelling ciphertext; the randomness proof it cannot
+        # make: it reuses its honest one, or one for chosen's randomness, or guardian 1's.
+        context = contribution_context(group, ctx.base_hash, 3, cancel, "key-share")
+        key_proof = wire.schnorr_to_json(
+            group, prove_schnorr(group, share3.secret, public3, context, None)
+        )
+        for randomness in (
+            template["proofs"]["randomness"],
+            _contributions(store, ctx)[0]["proofs"]["randomness"],
+        ):
+            attacks.append({
+                **template,
+                "ciphertext": wire.ciphertext_to_json(group, cancel),
+                "proofs": {"randomness": randomness, "key_share": key_proof},
+            })  # fmt: skip
+        for doc in attacks:
+            reason = check_contribution(group, ctx.transcript, ctx.base_hash, doc)
+            assert reason == "the proof of knowledge of its randomness does not verify"
+            with pytest.raises(ElectionError, match="randomness does not verify"):
+                publish_contribution(store, ctx, doc)
+        # And a copy of guardian 1's whole entry under guardian 3's name.
+        copy = {**_contributions(store, ctx)[0], "guardian": 3}
+        assert check_contribution(group, ctx.transcript, ctx.base_hash, copy) is not None
+        assert [d["guardian"] for d in _contributions(store, ctx)] == [1]
 
 
-def test_a_second_contribution_and_one_after_the_tally_are_refused(tmp_path: Path) -> None:
-    store, ctx, keys = _open_election(tmp_path)
-    for g in (1, 2):
-        contribute_lot(store, ctx, read_key_share(keys / f"guardian-{g}.key"))
-    with pytest.raises(ElectionError, match="guardian 2 has already contributed"):
-        contribute_lot(store, ctx, read_key_share(keys / "guardian-2.key"))
-    close_polls(store, ctx, [s.id for s in ctx.manifest.stations])
-    with pytest.raises(ElectionError, match="needs contributions from 3 guardians"):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_second_contribution_and_one_after_the_tally_are_refused(
+    tmp_path: Path, backend: str
+) -> None:
+    with _open_election(tmp_path, backend) as (store, ctx, keys):
+        for g in (1, 2):
+            contribute_lot(store, ctx, read_key_share(keys / f"guardian-{g}.key"))
+        with pytest.raises(ElectionError, match="guardian 2 has already contributed"):
+            contribute_lot(store, ctx, read_key_share(keys / "guardian-2.key"))
+        close_polls(store, ctx, [s.id for s in ctx.manifest.stations])
+        with pytest.raises(ElectionError, match="needs contributions from 3 guardians"):
+            run_tally(store, ctx, processes=1)
+        contribute_lot(store, ctx, read_key_share(keys / "guardian-3.key"))
         run_tally(store, ctx, processes=1)
-    contribute_lot(store, ctx, read_key_share(keys / "guardian-3.key"))
-    run_tally(store, ctx, processes=1)
-    with pytest.raises(ElectionError, match="the tally is already on the board"):
-        contribute_lot(store, ctx, read_key_share(keys / "guardian-4.key"))
-    assert [d["guardian"] for d in _contributions(store, ctx)] == [1, 2, 3]
+        with pytest.raises(ElectionError, match="the tally is already on the board"):
+            contribute_lot(store, ctx, read_key_share(keys / "guardian-4.key"))
+        assert [d["guardian"] for d in _contributions(store, ctx)] == [1, 2, 3]

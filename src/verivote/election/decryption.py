@@ -187,32 +187,53 @@ def decrypt_as_guardian(
     for district, cts in items.items():
         if district in published:
             continue
-        shares: dict[str, Any] = {}
-        for label, ct in cts:
-            p = partial_decrypt(
-                group,
-                share.guardian,
-                share.secret,
-                public,
-                ct,
-                decryption_context(ctx.base_hash, district, label),
-            )
-            shares[label] = {
-                "share": wire.element_hex(group, p.share),
-                "proof": wire.schnorr_to_json(group, p.proof),
-            }
-            done += 1
-            report(done, total)
-        entry = {
-            "type": PARTIAL_TYPE,
-            "election": election,
-            "guardian": share.guardian,
-            "district": district,
-            "shares": shares,
-        }
+        first = done
+
+        def one_more(n: int, first: int = first) -> None:
+            report(first + n, total)
+
+        entry = partial_entry(group, ctx.base_hash, share, public, district, cts, one_more)
+        done += len(cts)
         store.append_entry(ctx.election_id, canonical_json(entry), PARTIAL_TYPE)
         count += 1
     return count
+
+
+def partial_entry(
+    group: Group[Any],
+    base_hash: bytes,
+    share: KeyShare,
+    public: Any,
+    district: str,
+    cts: Sequence[tuple[str, Ciphertext[Any]]],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Guardian `share.guardian`'s partial-decryption entry of one district: for each (label,
+    ciphertext) its share α^s with a Chaum–Pedersen proof against its `public` share.
+    `progress(n)` is told how many ciphertexts are done."""
+    shares: dict[str, Any] = {}
+    for n, (label, ct) in enumerate(cts, start=1):
+        p = partial_decrypt(
+            group,
+            share.guardian,
+            share.secret,
+            public,
+            ct,
+            decryption_context(base_hash, district, label),
+        )
+        shares[label] = {
+            "share": wire.element_hex(group, p.share),
+            "proof": wire.schnorr_to_json(group, p.proof),
+        }
+        if progress is not None:
+            progress(n)
+    return {
+        "type": PARTIAL_TYPE,
+        "election": base_hash.hex(),
+        "guardian": share.guardian,
+        "district": district,
+        "shares": shares,
+    }
 
 
 def _valid_shares(

@@ -59,7 +59,6 @@ from typing import Any
 from verivote.board.checkpoint import Checkpoint, open_checkpoint
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
-from verivote.crypto import wire
 from verivote.crypto.ballot import BallotError, check_ballot
 from verivote.crypto.ceremony import (
     CeremonyTranscript,
@@ -88,8 +87,7 @@ from verivote.crypto.lot import (
     make_contribution,
     make_lot_decryption,
 )
-from verivote.crypto.threshold import partial_decrypt
-from verivote.election.decryption import PARTIAL_TYPE, decryption_context, tally_ciphertexts
+from verivote.election.decryption import partial_entry, tally_ciphertexts
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import (
     TALLY_TYPE,
@@ -832,35 +830,14 @@ def decryption_items(
     return tally_ciphertexts(ctx.key.group, ctx, tally)
 
 
-def partial_entry(
-    ctx: ElectionContext, share: KeyShare, district: str, cts: list[tuple[str, Ciphertext[Any]]]
-) -> dict[str, Any]:
-    """This guardian's partial-decryption entry of one district, with a proof per share."""
-    assert ctx.transcript is not None
-    assert ctx.key is not None
-    group = ctx.key.group
-    public = public_share(group, ctx.transcript, share.guardian)
-    shares: dict[str, Any] = {}
-    for label, ct in cts:
-        p = partial_decrypt(
-            group,
-            share.guardian,
-            share.secret,
-            public,
-            ct,
-            decryption_context(ctx.base_hash, district, label),
-        )
-        shares[label] = {
-            "share": wire.element_hex(group, p.share),
-            "proof": wire.schnorr_to_json(group, p.proof),
-        }
-    return {
-        "type": PARTIAL_TYPE,
-        "election": ctx.base_hash.hex(),
-        "guardian": share.guardian,
-        "district": district,
-        "shares": shares,
-    }
+def own_share(folder: Path) -> KeyShare:
+    """This guardian's key share, from its folder (a refusal if there is none yet)."""
+    if not (folder / KEY_FILE).is_file():
+        raise refuse(folder, f"no key share in {folder} (run verivote guardian ceremony first)")
+    try:
+        return read_key_share(folder / KEY_FILE)
+    except ValueError as exc:
+        raise refuse(folder, str(exc)) from None
 
 
 def _records(folder: Path) -> dict[str, Any]:
@@ -878,12 +855,7 @@ def decrypt(
     """Check the signed board and the tally, then post this guardian's partial decryptions of
     its own recomputation; returns the board indices the server acknowledged. `trust`: the
     keys to pin for an election other than the ceremony's (see `trust_for`)."""
-    if not (folder / KEY_FILE).is_file():
-        raise refuse(folder, f"no key share in {folder} (run verivote guardian ceremony first)")
-    try:
-        share = read_key_share(folder / KEY_FILE)
-    except ValueError as exc:
-        raise refuse(folder, str(exc)) from None
+    share = own_share(folder)
     board = verified_board(client, folder, share, witness_quorum, trust)
     ctx = board.ctx
     tally_index, tally = recompute_tally(folder, board)
@@ -909,12 +881,16 @@ def decrypt(
     records[election] = record
     _write_json(folder / DECRYPTED_FILE, records)  # before anything is decrypted
     items = decryption_items(board, tally_index, tally)
+    assert ctx.key is not None
+    assert ctx.transcript is not None
+    group = ctx.key.group
+    public = public_share(group, ctx.transcript, share.guardian)
     total = len(items)
     published: list[int] = []
     report = progress or (lambda _done, _total: None)
     report(0, total)
     for n, (district, cts) in enumerate(items.items(), start=1):
-        entry = partial_entry(ctx, share, district, cts)
+        entry = partial_entry(group, ctx.base_hash, share, public, district, cts)
         ack = client.post_json("/api/decryption/partials", entry)
         index = int(ack["index"])
         published.append(index)
@@ -967,12 +943,7 @@ def contribute(client: Client, folder: Path, done_is_fine: bool = False) -> int:
     contributes once per election (recorded in DIR/lot.json; a second request is refused, or
     with `done_is_fine`, as for a ceremony run again, answered with the entry already there).
     Returns the board index of the entry."""
-    if not (folder / KEY_FILE).is_file():
-        raise refuse(folder, f"no key share in {folder} (run verivote guardian ceremony first)")
-    try:
-        share = read_key_share(folder / KEY_FILE)
-    except ValueError as exc:
-        raise refuse(folder, str(exc)) from None
+    share = own_share(folder)
     entries = client.all_entries()
     ctx = _context(folder, entries, share)
     assert ctx.key is not None

@@ -8,6 +8,8 @@ server (`verivote serve`, mounted by `verivote.web.app.live_app`):
                                          commitment, reveal, shares, complaints, answers
     POST /api/decryption/partials        a guardian's partial-decryption entry (Bearer token),
                                          appended only once every proof in it checks
+    POST /api/decryption/lot             a guardian's share of the lot ciphertext, checked
+    POST /api/lot/contributions          a guardian's contribution to the lot, before the tally
     GET  /api/board/entries?start=&end=  board entries start ≤ i < end (at most MAX_RANGE) as
                                          JSON lines, byte for byte as on the board, so that a
                                          guardian recomputes the Merkle root itself
@@ -19,6 +21,7 @@ tally and the guardians' posts arrive while the server runs. Errors are `{"error
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query
@@ -30,11 +33,17 @@ from verivote.store import Store
 from verivote.store.schema import CEREMONY_ROUNDS
 from verivote.web.asgi import HttpError
 
+Accept = Callable[[Store, ElectionContext, int, Any], int]
+"""The server's check-and-append of an entry a guardian posts (`verivote.election.guardians`)."""
+
 MAX_RANGE = 10_000
 """Board entries per request of /api/board/entries."""
 BODY_LIMITS = {
     **{f"/api/ceremony/{r}": 1 << 20 for r in CEREMONY_ROUNDS},
     "/api/decryption/partials": 8 << 20,
+    # an eg4096 contribution (a ciphertext and two proofs) or lot share is a few KiB
+    "/api/lot/contributions": 64 << 10,
+    "/api/decryption/lot": 64 << 10,
 }
 """Bytes of a POST body on these paths (the guard's default is 1 KiB): a partial decryption of
 a district with thousands of candidates holds a share and a proof for each."""
@@ -55,6 +64,15 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
 
     def refused(exc: service.Refused) -> HttpError:
         return HttpError(exc.status, str(exc))
+
+    def by_guardian(authorization: str | None, accept: Accept, entry: Any) -> dict[str, int]:
+        """`accept` an entry posted by the guardian whose token this is: its board index."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            return {"index": accept(store, ctx, guardian, entry)}
+        except service.Refused as exc:
+            raise refused(exc) from None
 
     @router.get("/api/ceremony")
     def ceremony() -> dict[str, Any]:
@@ -88,13 +106,7 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, int]:
         """A guardian's partial decryption of one district of the published tally."""
-        ctx = context()
-        try:
-            guardian = service.guardian_of(store, ctx, _bearer(authorization))
-            index = service.accept_partial(store, ctx, guardian, entry)
-        except service.Refused as exc:
-            raise refused(exc) from None
-        return {"index": index}
+        return by_guardian(authorization, service.accept_partial, entry)
 
     @router.post("/api/lot/contributions")
     def post_contribution(
@@ -102,13 +114,7 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, int]:
         """A guardian's contribution to the lot, before the tally (issue 14, item 4)."""
-        ctx = context()
-        try:
-            guardian = service.guardian_of(store, ctx, _bearer(authorization))
-            index = service.accept_contribution(store, ctx, guardian, entry)
-        except service.Refused as exc:
-            raise refused(exc) from None
-        return {"index": index}
+        return by_guardian(authorization, service.accept_contribution, entry)
 
     @router.post("/api/decryption/lot")
     def post_lot_decryption(
@@ -116,13 +122,7 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
         authorization: Annotated[str | None, Header()] = None,
     ) -> dict[str, int]:
         """A guardian's partial decryption of the lot ciphertext, with the tally's."""
-        ctx = context()
-        try:
-            guardian = service.guardian_of(store, ctx, _bearer(authorization))
-            index = service.accept_lot_decryption(store, ctx, guardian, entry)
-        except service.Refused as exc:
-            raise refused(exc) from None
-        return {"index": index}
+        return by_guardian(authorization, service.accept_lot_decryption, entry)
 
     @router.get("/api/board/entries")
     def entries(
