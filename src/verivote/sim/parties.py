@@ -287,10 +287,19 @@ class ProcessParties:
             process = self._start(args, guardian.folder)
             started.append((guardian, process))
             self._show_guardian(guardian, f"{command} (pid {process.pid})", running=True)
-        for guardian, process in started:
-            self._finish(process, f"guardian {guardian.index} {command}")
-            guardian.steps.append(command)
-            self._show_guardian(guardian, f"{command} done (pid {process.pid})")
+        # Whichever ends first is looked at first: a guardian that fails stops the step at
+        # once, rather than after the others have waited for it until their timeout.
+        deadline = time.monotonic() + TIMEOUT
+        while started:
+            for guardian, process in [(g, p) for g, p in started if p.poll() is not None]:
+                started.remove((guardian, process))
+                self._finish(process, f"guardian {guardian.index} {command}")
+                guardian.steps.append(command)
+                self._show_guardian(guardian, f"{command} done (pid {process.pid})")
+            if started and time.monotonic() > deadline:
+                late = started[0][0].index
+                raise PartyError(f"guardian {late} {command} took more than {TIMEOUT:.0f} s")
+            time.sleep(0.05)
 
     def _show_guardian(self, guardian: _Guardian, state: str, running: bool = False) -> None:
         line = f"guardian {guardian.index} {guardian.folder.name}/: {state}"
