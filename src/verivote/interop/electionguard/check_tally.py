@@ -57,6 +57,7 @@ def check_tally(
     if manifest is None:
         check.fail(None, "not checked against the ballots: manifest.json cannot be read")
         return check.close()
+    _check_order(tally, manifest, check)
     published: dict[SelectionKey, tuple[Any, Any]] = {}
     for contest in tally.contests:
         for s in contest.selections:
@@ -79,3 +80,30 @@ def check_tally(
                 f"{len(cast)} cast ballots (8.A)",
             )
     return check.close()
+
+
+def _check_order(tally: EncryptedTally, manifest: Manifest, check: Check) -> None:
+    """Each contest's and selection's `sequence_order`, where the tally gives one, is the
+    manifest's (the tally names its contests and options by id and index alike)."""
+    for contest in tally.contests:
+        m = manifest.contest(contest.contest_id)
+        if m is None:
+            continue  # its options are named as not the manifest's below
+        if contest.index is not None and contest.index != m.index:
+            check.fail(
+                None,
+                f"{ENCRYPTED_TALLY}: contest {contest.contest_id}: sequence_order "
+                f"{contest.index}, the manifest says {m.index}",
+            )
+        options = {o.selection_id: o.index for o in m.options}
+        for s in contest.selections:
+            if (
+                s.index is not None
+                and s.selection_id in options
+                and s.index != options[s.selection_id]
+            ):
+                check.fail(
+                    None,
+                    f"{ENCRYPTED_TALLY}: {contest.contest_id}/{s.selection_id}: sequence_order "
+                    f"{s.index}, the manifest says {options[s.selection_id]}",
+                )

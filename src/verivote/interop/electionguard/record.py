@@ -404,12 +404,16 @@ def parse_ballot(doc: Doc, elements: Elements) -> Ballot:
 class TallySelection:
     selection_id: str
     vote: Ciphertext
+    index: int | None = None
+    """Its `sequence_order`, when the record gives one (egk does): the manifest's option's."""
 
 
 @dataclass(frozen=True)
 class TallyContest:
     contest_id: str
     selections: tuple[TallySelection, ...]
+    index: int | None = None
+    """Its `sequence_order`, when the record gives one: the manifest's contest's."""
 
 
 @dataclass(frozen=True)
@@ -434,9 +438,16 @@ def parse_encrypted_tally(doc: Doc, elements: Elements) -> EncryptedTally:
                 TallySelection(
                     text(s, "selection_id", spath),
                     _ciphertext(s, "encrypted_vote", spath, elements),
+                    index(s, "sequence_order", spath) if "sequence_order" in s else None,
                 )
             )
-        contests.append(TallyContest(text(c, "contest_id", path), tuple(selections)))
+        contests.append(
+            TallyContest(
+                text(c, "contest_id", path),
+                tuple(selections),
+                index(c, "sequence_order", path) if "sequence_order" in c else None,
+            )
+        )
     cast_ids = None
     if "cast_ballot_ids" in doc:
         ids = array(doc, "cast_ballot_ids", "")
