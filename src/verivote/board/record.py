@@ -208,25 +208,29 @@ def read_record(directory: str | os.PathLike[str]) -> Record:
     return Record(tuple(entries), checkpoint_note, keys)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    # A reader never sees a half-written file: write a temporary file beside it, flush it to
-    # disk, then rename it over the old one (atomic on POSIX and Windows).
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, sync_folder: bool = True) -> None:
+    """Replace `path` with `data` so that a reader or a crash sees the old file or the new one,
+    never a mix: a temporary file beside it, flushed and fsynced, renamed over it (atomic on
+    POSIX and Windows), then, with `sync_folder`, the folder fsynced so that the rename itself
+    is on disk (a caller writing several files may sync the folder once, `fsync_directory`)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # a public record; mkstemp makes files private
+        os.chmod(temporary, mode)  # mkstemp makes files private
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+    if sync_folder:
+        fsync_directory(path.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Makes the renames durable; not every platform can open a directory.
+def fsync_directory(directory: Path) -> None:
+    """Make the renames in `directory` durable; not every platform can open a directory."""
     with contextlib.suppress(OSError):
         handle = os.open(directory, os.O_RDONLY)
         try:
@@ -272,7 +276,6 @@ def write_record(
     log = Path(directory) / "log"
     log.mkdir(parents=True, exist_ok=True)
     base = Path(directory)
-    _write_atomic(base / ENTRIES, entries_raw)
-    _write_atomic(base / KEYS, keys_raw)
-    _write_atomic(base / CHECKPOINT, checkpoint_raw)
-    _fsync_directory(log)
+    for name, raw in ((ENTRIES, entries_raw), (KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
+        write_atomic(base / name, raw, sync_folder=False)
+    fsync_directory(log)

@@ -39,7 +39,7 @@ from verivote.board.note import (
     sign,
     verifier_from_signer,
 )
-from verivote.board.record import check_record, write_record
+from verivote.board.record import check_record, write_atomic, write_record
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
@@ -85,11 +85,9 @@ def _write_public(
         "type": "witnesses",
         "witnesses": [{"name": w.name, "key": w.key, "url": w.url} for w in witnesses],
     }
-    witness_party.write_atomic(
-        keys_dir / WITNESSES_FILE, (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-    )
+    write_atomic(keys_dir / WITNESSES_FILE, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
     keys = [authority_verifier, *(w.key for w in witnesses)]
-    witness_party.write_atomic(keys_dir / VERIFIERS_FILE, "".join(k + "\n" for k in keys).encode())
+    write_atomic(keys_dir / VERIFIERS_FILE, "".join(k + "\n" for k in keys).encode())
 
 
 def create_signers(keys_dir: Path, manifest: Manifest) -> list[str]:

@@ -39,7 +39,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -59,6 +58,7 @@ from verivote.board.checkpoint import (
 )
 from verivote.board.merkle import HASH_SIZE
 from verivote.board.note import generate_signer, open_note, parse_note, parse_verifier
+from verivote.board.record import write_atomic
 from verivote.crypto.keyfile import read_private, write_private
 
 __all__ = [
@@ -85,7 +85,6 @@ __all__ = [
     "serve",
     "verifier_key",
     "witness_app",
-    "write_atomic",
 ]
 
 KEY_FILE = "witness.key"
@@ -109,30 +108,6 @@ class WitnessError(Exception):
 
 
 # --- the folder -------------------------------------------------------------------------------
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` so that a crash leaves the old or the new file, never a
-    mix: a temporary file beside it, flushed and fsynced, renamed over it, then the folder
-    fsynced (so the rename itself is on disk)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 def _check_log_key(key: str) -> str:
