@@ -32,7 +32,6 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.tracking import tracking_code
 from verivote.election.count import run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
-from verivote.election.lot import contribute_lot
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import (
     create_signers,
@@ -54,6 +53,7 @@ from verivote.election.tally import run_tally
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.polling.roll import check_digit
+from verivote.sim.election import contribute_all
 from verivote.store import Store, make_engine, migrate
 from verivote.store.roll import check_in, import_voters
 
@@ -122,13 +122,8 @@ def roll_code(district: str, n: int) -> str:
     return nine + check_digit(nine)
 
 
-def contribute_all(store: Store, ctx: ElectionContext, guardians: Path) -> None:
-    """Every guardian's lot contribution (issue 14, item 4), once the key is known."""
-    for g in range(1, 6):
-        contribute_lot(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
-
-
-def _decrypt(store: Store, ctx: ElectionContext, guardians: Path) -> None:
+def decrypt_present(store: Store, ctx: ElectionContext, guardians: Path) -> None:
+    """The tally, the PRESENT guardians' partial decryptions (in-process) and their combining."""
     run_tally(store, ctx, processes=1)
     for g in PRESENT:
         decrypt_as_guardian(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
@@ -148,14 +143,14 @@ def make_election(directory: Path) -> VerifyElection:
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys1)
     ctx = load_context(store, manifest.election_id)
-    contribute_all(store, ctx, keys1)
+    contribute_all(store, ctx, keys1, 5)
     import_voters(engine, ctx.election_id, [
         (roll_code(ctx.manifest.station(station).district, n),
          ctx.manifest.station(station).district, None)
         for n, (station, _) in enumerate(ROUND1)
     ])  # fmt: skip
     _cast_all(store, ctx, ROUND1, CHALLENGED, roll=True)
-    _decrypt(store, ctx, keys1)
+    decrypt_present(store, ctx, keys1)
     early = directory / "checkpoint-at-count"  # signed before the count, as at the close
     early.write_bytes(make_checkpoint(store, ctx, keys1).note.encode("utf-8"))
     count = run_count(store, ctx)
@@ -170,11 +165,11 @@ def make_election(directory: Path) -> VerifyElection:
     assert ctx.transcript is not None
     reuse_ceremony(store, ctx2, ctx.transcript)
     ctx2 = load_context(store, second.election_id)
-    contribute_all(store, ctx2, keys1)
+    contribute_all(store, ctx2, keys1, 5)
     field = [c.code for c in second.districts[0].candidates]
     votes = [("tabriz-001", [field[0]]), ("tabriz-002", [field[0]]), ("tabriz-003", [field[1]])]
     _cast_all(store, ctx2, [*votes, ("tabriz-001", [])])
-    _decrypt(store, ctx2, keys1)
+    decrypt_present(store, ctx2, keys1)
     run_count(store, ctx2)
     publish(store, ctx2, keys2, directory / "record-round2")
     engine.dispose()

@@ -24,11 +24,11 @@ import pytest
 from tests.manifests import small_manifest_data
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import (
-    PRESENT,
     ROUND1,
     VerifyElection,
     _cast_all,
     copy_record,
+    decrypt_present,
     read_entries,
     resign,
     roll_code,
@@ -43,7 +43,6 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.lot import CONTRIBUTION_TYPE, contribution_context
 from verivote.crypto.proofs import prove_schnorr
 from verivote.election.count import run_count
-from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import (
     check_contribution,
     contribute_lot,
@@ -63,6 +62,7 @@ from verivote.election.tally import run_tally
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import parse_manifest
 from verivote.rules.districts import count_districts, lot_seed
+from verivote.sim.election import contribute_all
 from verivote.store import Store, make_engine, migrate
 from verivote.store.roll import import_voters
 from verivote.verify import verify_record
@@ -129,25 +129,16 @@ def _election_to_decrypted(directory: Path) -> tuple[Path, Path, str]:
     ctx = load_context(store, manifest.election_id)
     hold_ceremony(store, ctx, 5, 3, keys)
     ctx = load_context(store, manifest.election_id)
-    _contribute_all(store, ctx, keys)
+    contribute_all(store, ctx, keys, 5)
     import_voters(engine, ctx.election_id, [
         (roll_code(ctx.manifest.station(station).district, n),
          ctx.manifest.station(station).district, None)
         for n, (station, _) in enumerate(ROUND1)
     ])  # fmt: skip
     _cast_all(store, ctx, ROUND1, roll=True)
-    run_tally(store, ctx, processes=1)
-    for g in PRESENT:
-        decrypt_as_guardian(store, ctx, read_key_share(keys / f"guardian-{g}.key"))
-    combine(store, ctx)
+    decrypt_present(store, ctx, keys)
     engine.dispose()
     return database, keys, manifest.election_id
-
-
-def _contribute_all(store: Store, ctx: ElectionContext, keys: Path) -> None:
-    """Every guardian's lot contribution."""
-    for g in range(1, 6):
-        contribute_lot(store, ctx, read_key_share(keys / f"guardian-{g}.key"))
 
 
 def _count_after(database: Path, copy: Path, keys: Path, election_id: str, extra: int) -> str:
