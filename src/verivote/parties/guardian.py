@@ -667,6 +667,8 @@ class Board:
 
     checkpoint: Checkpoint
     entries: list[bytes]
+    docs: list[dict[str, Any]]
+    """The entries parsed, once."""
     ctx: ElectionContext
 
 
@@ -714,22 +716,40 @@ def verified_board(
             f"the server's entries do not give the root of the signed checkpoint of size "
             f"{checkpoint.size}",
         )
-    return Board(checkpoint, entries, _context(folder, entries, share))
+    docs = _parsed(folder, entries)
+    return Board(checkpoint, entries, docs, _context(folder, entries, docs, share))
 
 
-def _context(folder: Path, entries: list[bytes], share: KeyShare) -> ElectionContext:
-    """The election as its verified board tells it, with this share checked to be its key's."""
+def _parsed(folder: Path, entries: list[bytes]) -> list[dict[str, Any]]:
+    """Every entry as a JSON object, parsed once; a refusal for one that is not."""
+    docs = []
+    for i, raw in enumerate(entries):
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise refuse(folder, f"board entry {i} is not a JSON object")
+        docs.append(doc)
+    return docs
+
+
+def _context(
+    folder: Path, entries: list[bytes], docs: list[dict[str, Any]], share: KeyShare
+) -> ElectionContext:
+    """The election as its board tells it (`docs`, the `entries` parsed), with this share
+    checked to be its key's."""
     if not entries:
         raise refuse(folder, "the signed checkpoint holds no entry")
     try:
-        manifest = parse_manifest(json.loads(entries[0])["manifest"], "board entry 0")
+        manifest = parse_manifest(docs[0]["manifest"], "board entry 0")
     except (KeyError, ValueError, ManifestError) as exc:
         raise refuse(folder, f"board entry 0 is not a manifest ({exc})") from None
     base_hash = election_base_hash(entries[0])
-    ceremonies = [e for e in entries if json.loads(e).get("type") == "ceremony"]
+    ceremonies = [d for d in docs if d.get("type") == "ceremony"]
     if len(ceremonies) != 1:
         raise refuse(folder, f"the signed board holds {len(ceremonies)} ceremony entries, not 1")
-    transcript = CeremonyTranscript.model_validate(json.loads(ceremonies[0])["transcript"])
+    transcript = CeremonyTranscript.model_validate(ceremonies[0]["transcript"])
     if transcript.base_hash != share.base_hash or transcript.joint_key != share.joint_key:
         raise refuse(folder, "the board's key ceremony is not the one this key share is from")
     group = get_group(transcript.group)
@@ -745,7 +765,7 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
     ctx = board.ctx
     assert ctx.key is not None
     group = ctx.key.group
-    docs = [json.loads(e) for e in board.entries]
+    docs = board.docs
     tallies = [i for i, d in enumerate(docs) if d.get("type") == TALLY_TYPE]
     if not tallies:
         raise refuse(
@@ -919,9 +939,8 @@ def _decrypt_lot(
     assert ctx.key is not None
     assert ctx.transcript is not None
     group = ctx.key.group
-    docs = [json.loads(e) for e in board.entries[:tally_index]]
     try:
-        lot = lot_product(group, ctx.transcript, ctx.base_hash, docs)
+        lot = lot_product(group, ctx.transcript, ctx.base_hash, board.docs[:tally_index])
     except LotError as exc:
         raise refuse(folder, f"the lot cannot be decrypted: {exc}") from None
     public = public_share(group, ctx.transcript, share.guardian)
@@ -945,14 +964,14 @@ def contribute(client: Client, folder: Path, done_is_fine: bool = False) -> int:
     Returns the board index of the entry."""
     share = own_share(folder)
     entries = client.all_entries()
-    ctx = _context(folder, entries, share)
+    docs = _parsed(folder, entries)
+    ctx = _context(folder, entries, docs, share)
     assert ctx.key is not None
     assert ctx.transcript is not None
     election = ctx.base_hash.hex()
     path = folder / LOT_FILE
     records: dict[str, Any] = _read_json(path) if path.is_file() else {}
-    for i, raw in enumerate(entries):
-        doc = json.loads(raw)
+    for i, doc in enumerate(docs):
         if doc.get("type") == CONTRIBUTION_TYPE and doc.get("guardian") == share.guardian:
             records[election] = i
             _write_json(path, records)
