@@ -201,3 +201,15 @@ def test_a_runoff_that_reuses_the_key_is_decrypted_with_round_1s_guardians(
         result = combine(a.store, r2)
         assert result["districts"]["tabriz"]["votes"]["1101"] == 2
         assert result["districts"]["tabriz"]["blank"] == 1
+
+
+def test_a_board_entry_that_is_not_a_json_object_is_refused_in_one_line(tmp_path: Path) -> None:
+    from verivote.parties.guardian import GuardianRefusal, _parsed
+
+    with pytest.raises(GuardianRefusal, match="board entry 1 is not a JSON object"):
+        _parsed(tmp_path, [b'{"type": "manifest"}', b"[1, 2]"])
+    with pytest.raises(GuardianRefusal, match="board entry 0 is not a JSON object"):
+        _parsed(tmp_path, [b"{not json"])
+    assert "refused: board entry 0 is not a JSON object" in (
+        (tmp_path / "guardian.log").read_text(encoding="utf-8")
+    )
