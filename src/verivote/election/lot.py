@@ -149,7 +149,7 @@ def require_contributions(store: Store, ctx: ElectionContext) -> None:
             get_group(t.group), t, ctx.base_hash, [d for _, d in _contributions(store, ctx, None)]
         )
     except LotError as exc:
-        raise ElectionError(f"{exc} (run `verivote lot contribute --key FILE`)") from None
+        raise ElectionError(f"{exc} (each guardian runs `verivote guardian contribute`)") from None
 
 
 def lot_of_board(store: Store, ctx: ElectionContext) -> Ciphertext[Any]:
