@@ -364,7 +364,10 @@ class Store:
                 station_chains.c.election_id == election_id,
                 station_chains.c.station_id == station_id,
             )
-            head = conn.execute(select(station_chains.c.head).where(*chain)).scalar_one_or_none()
+            row = conn.execute(
+                select(station_chains.c.head, station_chains.c.ballots).where(*chain)
+            ).first()
+            head, cast_so_far = (None, 0) if row is None else (row.head, row.ballots)
             if expect_head is not None and head is not None and head != expect_head:
                 raise ChainConflict(
                     f"station {station_id}'s chain is at {head}, not at {expect_head}"
@@ -388,7 +391,7 @@ class Store:
             ):
                 raise ReplayError("this ballot is already on the board")
             if state == "cast":
-                self._require_checkin(conn, election_id, station_id)
+                self._require_checkin(conn, election_id, station_id, cast_so_far)
             if head is None:
                 conn.execute(
                     insert(station_chains).values(
@@ -573,22 +576,16 @@ class Store:
             raise PollsClosed(f"the polls at station {station_id} have not been opened")
 
     @staticmethod
-    def _require_checkin(conn: Connection, election_id: str, station_id: str) -> None:
-        """NoCheckin unless the station has more check-ins than cast ballots, when the
-        election has a roll (issue 14: the casting path refuses what the verifier rejects).
-        Read under the election's lock, so two casts cannot both take the last check-in."""
+    def _require_checkin(conn: Connection, election_id: str, station_id: str, cast: int) -> None:
+        """NoCheckin unless the station has more check-ins than its `cast` ballots (the count
+        its chain row keeps), when the election has a roll (issue 14: the casting path refuses
+        what the verifier rejects). Read under the election's lock, so two casts cannot both
+        take the last check-in."""
         has_roll = conn.execute(
             select(voters.c.national_code).where(voters.c.election_id == election_id).limit(1)
         ).first()
         if has_roll is None:
             return
-        cast = conn.execute(
-            select(func.count()).where(
-                ballots.c.election_id == election_id,
-                ballots.c.station_id == station_id,
-                ballots.c.state == "cast",
-            )
-        ).scalar_one()
         checked_in = conn.execute(
             select(func.count()).where(
                 checkins.c.election_id == election_id, checkins.c.station_id == station_id
