@@ -40,6 +40,8 @@ def runoff_manifest(
         districts=districts,
         stations=[s for s in base["stations"] if s["district"] in kept],
     )
+    # Round 1's end of polling day is past by the runoff: its station tokens have expired.
+    base["polling"]["ends"] = None
     if date is not None:
         base["date"] = date.isoformat()
     return parse_manifest(base, "runoff manifest")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,6 +77,31 @@ class Station(_Strict):
     district: str
 
 
+class Polling(_Strict):
+    """Polling day's rules (issue 15). Absent from a manifest, every default holds.
+
+    - `roll`: voters check in against a roll. Then a station admits one ballot per check-in,
+      every station's closing statement publishes its check-ins, and the verifier fails a
+      station whose statement lacks them.
+    - `batch_ballots`, `batch_minutes`: a station's accepted ballots wait in a batch that
+      closes after `batch_ballots` ballots or `batch_minutes` minutes, whichever comes first,
+      and go onto the board in a random order inside the batch (secrecy against a watched
+      queue and a dump of the database).
+    - `ends`: when polling day ends (with its time zone); station tokens expire then.
+    """
+
+    roll: bool = False
+    batch_ballots: int = Field(default=20, ge=2, le=10_000)
+    batch_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    ends: datetime | None = None
+
+    @model_validator(mode="after")
+    def _aware(self) -> Polling:
+        if self.ends is not None and self.ends.utcoffset() is None:
+            raise ValueError("polling.ends needs its time zone, as in 2024-03-01T24:00+03:30")
+        return self
+
+
 class PreviousRound(_Strict):
     """The first round a runoff (round 2) follows from, named by id and base hash."""
 
@@ -100,6 +125,7 @@ class Manifest(_Strict):
     factions: list[Faction] = Field(default_factory=list)
     districts: list[District] = Field(min_length=1)
     stations: list[Station] = Field(default_factory=list)
+    polling: Polling = Field(default_factory=Polling)
 
     @model_validator(mode="after")
     def _references(self) -> Manifest:
@@ -138,7 +164,12 @@ class Manifest(_Strict):
 
     def canonical(self) -> bytes:
         """The canonical JSON of the manifest (what the board publishes and the hash covers)."""
-        return canonical_json({"type": "manifest", "manifest": self.model_dump(mode="json")})
+        doc = self.model_dump(mode="json")
+        if self.polling == Polling():
+            # A manifest of before issue 15, or one that keeps every default, hashes as it
+            # always did.
+            del doc["polling"]
+        return canonical_json({"type": "manifest", "manifest": doc})
 
 
 def _unique(what: str, ids: list[str]) -> None:

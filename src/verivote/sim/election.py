@@ -104,6 +104,8 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             "factions": [{"id": _faction_id(f), "name": f} for f in FACTIONS],
             "districts": districts,
             "stations": stations,
+            # Voters check in against a roll: one ballot per check-in, counted at the close.
+            "polling": {"roll": True},
         },
         "demo manifest",
     )
