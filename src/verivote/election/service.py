@@ -176,13 +176,60 @@ UNCHAINED = "unchained"
 (issue 14), the head only counts the station's cast ballots."""
 
 
-def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
-    """Check `ballot` and cast it at its station; the receipt's code is the tracking code the
-    device showed when it encrypted the ballot. PollsClosed if the station is not open."""
+@dataclass(frozen=True)
+class PreparedBallot:
+    """A ballot checked completely and ready to be recorded (`prepare_cast`): its canonical
+    JSON parsed back (`doc`) and as bytes (`body`), its tracking code and its board entry.
+    Plain data, so that a process pool can check ballots and hand them back."""
+
+    doc: dict[str, Any]
+    body: bytes
+    code: str
+    entry: bytes
+
+    @property
+    def station(self) -> str:
+        return str(self.doc["station"])
+
+    @property
+    def district(self) -> str:
+        return str(self.doc["district"])
+
+    @property
+    def nonce(self) -> str:
+        return str(self.doc["nonce"])
+
+
+class AlreadyCast(BallotError):
+    """This very ballot was accepted before: a device's retry or re-upload, answered with the
+    first receipt and recorded once."""
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__(f"ballot {receipt.code} was already accepted")
+        self.receipt = receipt
+
+
+def prepare_cast(ctx: ElectionContext, ballot: Any) -> PreparedBallot:
+    """Check `ballot` as the verifier will (every proof): CPU only, no database; BallotError
+    if it fails. Run in a process pool by the cast API."""
     doc, body = _checked(ctx, ballot)
     code = tracking_code(ctx.base_hash, body)
     entry = canonical_json({"type": "ballot-cast", "ballot": doc, "tracking_code": code})
-    return Receipt("cast", code, _publish(store, ctx, doc, code, entry, "cast"))
+    return PreparedBallot(doc, body, code, entry)
+
+
+def record_cast(store: Store, ctx: ElectionContext, prepared: PreparedBallot) -> Receipt:
+    """Record a ballot `prepare_cast` checked, at its station: AlreadyCast for this very ballot
+    accepted before, BallotError for a copy (its nonce used by another ballot), PollsClosed if
+    the station is not open, NoCheckin if the station's ballots would outnumber its check-ins."""
+    index = _publish(store, ctx, prepared.doc, prepared.code, prepared.entry, "cast")
+    return Receipt("cast", prepared.code, index)
+
+
+def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
+    """Check `ballot` and cast it at its station; the receipt's code is the tracking code the
+    device showed when it encrypted the ballot. PollsClosed if the station is not open."""
+    return record_cast(store, ctx, prepare_cast(ctx, ballot))
 
 
 def challenge(
