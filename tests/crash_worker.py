@@ -7,40 +7,45 @@ import time
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from verivote.store import Store, make_engine
+from verivote.store import Batching, Pending, Store, casting, make_engine
+
+STATIONS = ("s0", "s1", "s2")
 
 
-def _cast(store: Store, election_id: str, i: int) -> None:
-    station = f"s{i % 3}"
-    token = secrets.token_hex(4)
+def open_stations(store: Store, election_id: str) -> None:
+    for station in STATIONS:
+        store.set_polls(election_id, station, "open", b'{"type":"polls-open"}', "polls-open")
 
-    def build(previous: str) -> tuple[str, bytes]:
-        code = f"{station}-{token}-{i}"
-        return code, f'{{"previous":"{previous}","tracking_code":"{code}","type":"b"}}'.encode()
 
-    store.cast_chained(election_id, station, "d1", "start", build, "ballot-cast", "cast")
+def _cast(store: Store, election_id: str, i: int, size: int) -> None:
+    station = STATIONS[i % len(STATIONS)]
+    code = f"{station}-{secrets.token_hex(4)}-{i}"
+    entry = f'{{"tracking_code":"{code}","type":"b"}}'.encode()
+    pending = Pending(station, "d1", code, f"n-{code}", entry, "ballot-cast", "cast")
+    store.accept_ballot(election_id, pending, Batching(size, 900))
 
 
 def stall_mid_append(url: str, election_id: str, ready: Event) -> None:
-    """Cast one ballot, but stop forever right after its entry row is written, before commit."""
-    original: Any = Store.__dict__["_append"].__func__
+    """Cast one ballot that fills its batch, but stop forever right after the batch's entries
+    are written to the board, before commit."""
+    original: Any = casting.append_many
 
-    def append_then_stall(cls: type[Store], conn: Any, eid: str, entry: bytes, et: str) -> int:
-        idx: int = original(cls, conn, eid, entry, et)
+    def append_then_stall(conn: Any, eid: str, entries: Any) -> int:
+        idx: int = original(conn, eid, entries)
         ready.set()
         time.sleep(120)
         return idx
 
-    Store._append = classmethod(append_then_stall)  # type: ignore[method-assign, assignment]
-    _cast(Store(make_engine(url)), election_id, 999)
+    casting.append_many = append_then_stall  # type: ignore[assignment]
+    _cast(Store(make_engine(url)), election_id, 0, 1)
 
 
 def cast_forever(url: str, election_id: str, started: Event) -> None:
-    """Cast ballot after ballot until killed."""
+    """Cast ballot after ballot, in batches of three, until killed."""
     store = Store(make_engine(url))
     i = 0
     while True:
-        _cast(store, election_id, i)
+        _cast(store, election_id, i, 3)
         i += 1
         if i == 5:
             started.set()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from verivote.store import ChainConflict, Store, make_engine
+from verivote.store import Batching, NoCheckin, Pending, Store, make_engine
 from verivote.store.db import scratch_database
 
 POSTGRES_URL = os.environ.get(
@@ -69,30 +69,23 @@ def cast_in_process(
     election_id: str,
     station_id: str,
     tracking_code: str,
-    previous_code: str,
     barrier: Barrier,
     results: Queue[tuple[str, str]],
 ) -> None:
-    """Run in a child process: wait for the others, then cast; report "ok", "conflict" or the
-    unexpected error."""
+    """Run in a child process: wait for the others, then cast a ballot of its own at a station
+    of an election with a roll; report "ok", "no check-in" or the unexpected error."""
     engine = make_engine(url)
     try:
         store = Store(engine)
         store.entry_count(election_id)  # connect before the start line, not after it
         barrier.wait(timeout=30)
+        entry = f'{{"ballot":"{tracking_code}"}}'.encode()
+        pending = Pending(station_id, "d1", tracking_code, f"n-{tracking_code}", entry, "ballot",
+                          "cast")  # fmt: skip
         try:
-            store.cast_ballot(
-                election_id,
-                station_id,
-                "d1",
-                tracking_code,
-                previous_code,
-                f'{{"ballot":"{tracking_code}"}}'.encode(),
-                "ballot",
-                "cast",
-            )
-        except ChainConflict:
-            results.put((tracking_code, "conflict"))
+            store.accept_ballot(election_id, pending, Batching(), roll=True)
+        except NoCheckin:
+            results.put((tracking_code, "no check-in"))
         except Exception as exc:
             results.put((tracking_code, f"error: {exc!r}"))
         else:

@@ -7,10 +7,12 @@ Each change is a public board entry, written in one transaction with the station
     polls-close   {"type": "polls-close", "election": base hash, "station": id,
                    "ballots_cast": n[, "checked_in": m]}
 
-where n is the number of ballots cast at the station, counted inside that transaction, and m,
-when the election has a voter roll (issue 7), the number of voters checked in at the station
-(online or by an offline upload, which must come before the close): the verifier holds every
-station to n ≤ m, no more ballots than voters. Only the count is published, never who. Once a
+where n is the number of ballots cast at the station and m, when the election has a voter roll
+(issue 7; `polling.roll` in its manifest, issue 15), the number of voters checked in there
+(online or by an offline upload, which must come before the close), both read from the
+station's counters inside that transaction, after its last batch went onto the board: the
+verifier holds every station to n ≤ m, no more ballots than voters, and fails a station whose
+statement lacks m in an election with a roll. Only the count is published, never who. Once a
 station of an election has opened, ballots are cast only at open stations (the store's rule);
 a closed station never opens again, and the tally waits until no station is open.
 """
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
 from verivote.store import Store, StoreError
-from verivote.store.roll import has_roll, turnout
+from verivote.store.roll import has_roll
 
 
 def _check_stations(ctx: ElectionContext, station_ids: Sequence[str]) -> list[str]:
@@ -68,23 +70,21 @@ def close_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) 
     is closed too, with the ballots it holds (normally none)."""
     stations = _check_stations(ctx, station_ids)
     states = store.polls(ctx.election_id)
-    checked_in = (
-        turnout(store.engine, ctx.election_id) if has_roll(store.engine, ctx.election_id) else None
-    )
+    roll = ctx.manifest.polling.roll or has_roll(store.engine, ctx.election_id)
     closed = []
     for station in stations:
         if states.get(station) == "closed":
             continue
 
-        def entry(ballots_cast: int, station: str = station) -> bytes:
+        def entry(ballots_cast: int, checked_in: int, station: str = station) -> bytes:
             doc: dict[str, object] = {
                 "type": "polls-close",
                 "election": ctx.base_hash.hex(),
                 "station": station,
                 "ballots_cast": ballots_cast,
             }
-            if checked_in is not None:
-                doc["checked_in"] = checked_in.get(station, 0)
+            if roll:
+                doc["checked_in"] = checked_in
             return canonical_json(doc)
 
         try:

@@ -1,8 +1,9 @@
 """The election's steps over its store: publish the manifest, hold the key ceremony, cast and
 challenge ballots (issue 4, "Casting"; issue 5, steps 1–3).
 
-Every step writes an entry on the board (`Store.append_entry` or, for ballots, atomically with
-the ballot row in `Store.cast_ballot`), as canonical JSON with a `type`:
+Every step writes an entry on the board (`Store.append_entry`; ballots wait in their station's
+batch and go onto the board with their rows when it closes, `Store.accept_ballot`, issue 15),
+as canonical JSON with a `type`:
 
     manifest            {"type": "manifest", "manifest": {...}}
     ceremony            {"type": "ceremony", "election": base hash, "transcript": {...}}
@@ -44,7 +45,7 @@ from verivote.crypto.keyfile import write_key_share
 from verivote.crypto.tracking import tracking_code
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
-from verivote.store import ReplayError, Store
+from verivote.store import Admitted, Batching, Pending, ReplayError, Store
 
 
 class ElectionError(ValueError):
@@ -64,11 +65,12 @@ class ElectionContext:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What the voter takes home: the tracking code (or challenged-ballot id) and board index."""
+    """What the voter takes home: the tracking code (or challenged-ballot id) and board index,
+    None while the station's batch is open (the ballot goes onto the board when it closes)."""
 
     state: str
     code: str
-    board_index: int
+    board_index: int | None
 
 
 def init_election(store: Store, manifest: Manifest) -> bytes:
@@ -154,26 +156,35 @@ def _checked(ctx: ElectionContext, ballot: Any) -> tuple[dict[str, Any], bytes]:
 def _publish(
     store: Store, ctx: ElectionContext, ballot: dict[str, Any], code: str, entry: bytes,
     state: str,
-) -> int:  # fmt: skip
-    """Append the ballot's entry, refused (nothing written) if its station's polls are not
-    open, or if its code or its nonce is already on the board, cast or challenged."""
+) -> Admitted:  # fmt: skip
+    """Admit the ballot's entry into its station's batch (`Store.accept_ballot`), refused
+    (nothing written) if its station's polls are not open, if its station's cast ballots would
+    outnumber its check-ins, or if its code or its nonce is already used, cast or challenged."""
+    polling = ctx.manifest.polling
+    pending = Pending(
+        ballot["station"], ballot["district"], code, ballot["nonce"], entry, f"ballot-{state}",
+        state,
+    )  # fmt: skip
     try:
-        _, index = store.cast_chained(
-            ctx.election_id, ballot["station"], ballot["district"], UNCHAINED,
-            lambda _previous: (code, entry), f"ballot-{state}", state,
-            ballot_hash=ballot["nonce"], require_open=True,
-        )  # fmt: skip
+        return store.accept_ballot(ctx.election_id, pending, batching_of(ctx), roll=polling.roll)
     except ReplayError:
         raise BallotError(
             "this ballot is already on the board (a replayed or copied ballot: its tracking "
             "code or its nonce was used before)"
         ) from None
-    return index
 
 
-UNCHAINED = "unchained"
-"""What the store's per-station head starts from: tracking codes are no longer chained
-(issue 14), the head only counts the station's cast ballots."""
+def batching_of(ctx: ElectionContext) -> Batching:
+    """The election's batches, from its manifest (`polling.batch_ballots`, `batch_minutes`)."""
+    polling = ctx.manifest.polling
+    return Batching(polling.batch_ballots, polling.batch_minutes * 60)
+
+
+def _receipt(admitted: Admitted) -> Receipt:
+    receipt = Receipt(admitted.state, admitted.tracking_code, admitted.board_idx)
+    if admitted.again:
+        raise AlreadyCast(receipt)
+    return receipt
 
 
 @dataclass(frozen=True)
@@ -222,8 +233,7 @@ def record_cast(store: Store, ctx: ElectionContext, prepared: PreparedBallot) ->
     """Record a ballot `prepare_cast` checked, at its station: AlreadyCast for this very ballot
     accepted before, BallotError for a copy (its nonce used by another ballot), PollsClosed if
     the station is not open, NoCheckin if the station's ballots would outnumber its check-ins."""
-    index = _publish(store, ctx, prepared.doc, prepared.code, prepared.entry, "cast")
-    return Receipt("cast", prepared.code, index)
+    return _receipt(_publish(store, ctx, prepared.doc, prepared.code, prepared.entry, "cast"))
 
 
 def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
@@ -250,4 +260,4 @@ def challenge(
     entry = canonical_json(
         {"type": "ballot-challenged", "ballot": doc, "ballot_id": code, **opening}
     )
-    return Receipt("challenged", code, _publish(store, ctx, doc, code, entry, "challenged"))
+    return _receipt(_publish(store, ctx, doc, code, entry, "challenged"))

@@ -7,7 +7,6 @@ tally's partial products (DESIGN.md, "Persistence and services").
 """
 
 from verivote.store.db import (
-    ChainConflict,
     ReplayError,
     StoreError,
     UnknownElection,
@@ -15,13 +14,24 @@ from verivote.store.db import (
     make_engine,
     migrate,
 )
-from verivote.store.repo import BallotRecord, ElectionRecord, NoCheckin, PollsClosed, Store
+from verivote.store.repo import (
+    Admitted,
+    BallotRecord,
+    Batching,
+    ElectionRecord,
+    NoCheckin,
+    Pending,
+    PollsClosed,
+    Store,
+)
 
 __all__ = [
+    "Admitted",
     "BallotRecord",
-    "ChainConflict",
+    "Batching",
     "ElectionRecord",
     "NoCheckin",
+    "Pending",
     "PollsClosed",
     "ReplayError",
     "Store",

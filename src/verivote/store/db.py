@@ -44,10 +44,6 @@ class ReplayError(StoreError):
     """A tracking code that this election's board already carries."""
 
 
-class ChainConflict(StoreError):
-    """A ballot whose previous tracking code is not its station's current head."""
-
-
 class UnknownElection(StoreError):
     """An election id that the store does not hold."""
 

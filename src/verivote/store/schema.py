@@ -7,7 +7,12 @@ the repository's queries, and a test checks that the two agree.
 - `board_entries`: the public bulletin board, entries 0, 1, 2, … with no gaps. Append-only:
   database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
 - `checkpoints`: the signed notes of the board at a given size.
-- `station_chains`: each polling station's tracking-code chain head.
+- `station_counts`: per polling station, the voters checked in, the cast ballots accepted and
+  the ballots waiting in its open batch, with when that batch began (migration 0009, issue 15).
+  Counters, not links: casting compares two numbers in the transaction that admits a ballot.
+- `pending_ballots`: the ballots of each station's open batch (migration 0009). The batch goes
+  onto the board in a random order when it closes (`verivote.store.casting`), and its rows are
+  deleted; its key is random, so SQLite (a table WITHOUT ROWID) keeps them in no cast order.
 - `ballots`: each cast or challenged ballot, found by its tracking code. Privacy: nothing here
   identifies a voter or when the ballot was cast (no voter id, no timestamp, no key or sequence
   number shared with check-in), so the database cannot join a voter to a ballot.
@@ -82,13 +87,36 @@ checkpoints = Table(
     CheckConstraint("size >= 0", name="size_nonnegative"),
 )
 
-station_chains = Table(
-    "station_chains",
+station_counts = Table(
+    "station_counts",
     metadata,
     Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
     Column("station_id", Text, primary_key=True),
-    Column("head", Text, nullable=False),
+    Column("checked_in", BigInteger, nullable=False, server_default="0"),
     Column("ballots", BigInteger, nullable=False, server_default="0"),
+    Column("pending", BigInteger, nullable=False, server_default="0"),
+    # Unix seconds at which the open batch got its first ballot: one time per batch, which
+    # orders no ballot inside it.
+    Column("batch_since", BigInteger, nullable=True),
+    CheckConstraint("checked_in >= 0 AND ballots >= 0 AND pending >= 0", name="counts"),
+)
+
+pending_ballots = Table(
+    "pending_ballots",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("station_id", Text, primary_key=True),
+    Column("slot", Text, primary_key=True),
+    Column("tracking_code", Text, nullable=False),
+    Column("ballot_hash", Text, nullable=False),
+    Column("district_id", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("entry", LargeBinary, nullable=False),
+    Column("entry_type", Text, nullable=False),
+    UniqueConstraint("election_id", "tracking_code", name="uq_pending_ballots_tracking_code"),
+    UniqueConstraint("election_id", "ballot_hash", name="uq_pending_ballots_ballot_hash"),
+    CheckConstraint("state IN ('cast', 'challenged')", name="state_known"),
+    sqlite_with_rowid=False,
 )
 
 ballots = Table(

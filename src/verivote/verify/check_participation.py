@@ -4,7 +4,8 @@ each station's closing statement publishes as many ballots as the board holds fo
 The closing count (`ballots_cast` of polls-close) is counted from the cast ballots, so fewer
 ballots on the board than it says means ballots went missing. When the election has a voter
 roll, the close also publishes how many voters were checked in at the station (`checked_in`):
-a station's cast ballots may not outnumber its voters.
+a station's cast ballots may not outnumber its voters, and in an election whose manifest
+declares its roll (`polling.roll`, issue 15) a closing statement without that count fails.
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def check_participation(board: Board, election: Election) -> Check:
                 f"{cast[station]} on the board: ballots are missing",
             )
         if "checked_in" not in published:
+            if election.manifest.polling.roll:
+                check.fail(
+                    index,
+                    f"{station}: the closing statement lacks checked_in, and the election "
+                    "has a voter roll (polling.roll)",
+                )
             continue
         voters = published["checked_in"]
         if isinstance(voters, bool) or not isinstance(voters, int) or voters < 0:

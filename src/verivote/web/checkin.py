@@ -14,8 +14,9 @@ same request gets the same answer and no second record. The answers:
     accepted | already_voted (with the station and hour of the first check-in)
     | not_eligible | wrong_district
 
-A station whose polls are closed checks no one in (409). Offline records are still accepted
-from it: they were made while it was open.
+A station whose polls are not open (closed, or never opened) checks no one in (409), decided
+inside the check-in's own transaction (issue 15). Offline records are still accepted from a
+station that has closed: they were made while it was open.
 
 Bad input (a malformed national code, a missing or over-long request id, a body that is not
 JSON or too large, a token of a station the manifest does not have) gets a 4xx with a JSON
@@ -50,7 +51,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from verivote.model.manifest import Manifest
 from verivote.polling.roll import national_code_valid
-from verivote.store import Store
 from verivote.store.roll import (
     Checkin,
     RequestIdReused,
@@ -83,8 +83,6 @@ MAX_UPLOAD_BODY = 128 * MAX_UPLOAD_RECORDS
 """Bytes of an offline upload: about 90 per record, with room to spare."""
 TOKEN_CACHE_SECONDS = 60.0
 """How long a known token is trusted without asking the database again."""
-POLLS_CACHE_SECONDS = 2.0
-"""How long the list of stations whose polls are closed is used before it is read again."""
 TURNOUT_CACHE_SECONDS = 5.0
 """How long the public turnout is served before it is counted again: counting reads every
 check-in of the election (25 million by evening), too much to do for each visitor."""
@@ -160,7 +158,7 @@ class TokenCache:
 
 
 class PollsClosed(HttpError):
-    """A check-in at a station whose polls are closed (409)."""
+    """A check-in at a station whose polls are not open (409)."""
 
 
 class CheckinService:
@@ -175,18 +173,7 @@ class CheckinService:
         self.batcher = CheckinBatcher(engine, manifest.election_id)
         self._stations = TokenCache(lambda token: station_of_token(engine, token))
         self._supervisors = TokenCache(lambda token: supervisor_of_token(engine, token))
-        self._polls = Ttl(POLLS_CACHE_SECONDS)
         self._turnout = Ttl(TURNOUT_CACHE_SECONDS)
-
-    async def closed_stations(self) -> frozenset[str]:
-        """Stations whose polls are closed: they check no one in any more (their count of
-        check-ins was published when they closed). Read at most every POLLS_CACHE_SECONDS."""
-
-        def read() -> frozenset[str]:
-            states = Store(self.engine).polls(self.election_id)
-            return frozenset(s for s, state in states.items() if state == "closed")
-
-        return await self._polls.get_in_thread("closed", read)
 
     async def turnout(self) -> dict[str, int]:
         """Check-ins per station, counted at most every TURNOUT_CACHE_SECONDS."""
@@ -221,8 +208,6 @@ class CheckinService:
             raise HttpError(400, _first_error(exc.errors())) from None
         if not national_code_valid(request.national_code):
             raise HttpError(400, "malformed national code (wrong length or check digit)")
-        if station_id in await self.closed_stations():
-            raise PollsClosed(409, f"the polls are closed at {station_id}")
         item = Checkin(
             request.national_code, station_id, self.district_of[station_id], self.clock(),
             request.request_id,
@@ -231,6 +216,8 @@ class CheckinService:
             result = await self.batcher.check_in(item)
         except RequestIdReused as exc:
             raise HttpError(409, str(exc)) from None
+        if result.status == "polls_closed":
+            raise PollsClosed(409, f"the polls are not open at {station_id}")
         answer: dict[str, Any] = {"status": result.status}
         if result.station is not None:
             answer |= {"station": result.station, "hour": result.hour}
