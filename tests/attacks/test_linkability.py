@@ -176,6 +176,10 @@ def _orderings(
         }
         for at, name in enumerate(columns + system):
             keys[name] = [_sortable(row[at]) for row in rows]
+            try:
+                sorted(keys[name])
+            except TypeError:  # values that do not compare (JSON, say): by their text
+                keys[name] = [(0, _text(row[at])) for row in rows]
         for kind, found, into in (
             ("voters", found_voters, of_voters),
             ("ballots", found_ballots, of_ballots),
