@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.manifests import small_manifest_data
 from tests.store_fixtures import backend_database
@@ -39,15 +40,17 @@ class Polling:
 
 
 @contextmanager
-def polling_election(backend: str, directory: Path, open_all: bool = True) -> Iterator[Polling]:
-    """The small test election on `backend`, its key ceremony held (3 guardians, quorum 2) and,
-    with `open_all`, the polls open at every station."""
+def polling_election(
+    backend: str, directory: Path, open_all: bool = True, data: dict[str, Any] | None = None
+) -> Iterator[Polling]:
+    """The small test election on `backend` (or the manifest `data`), its key ceremony held
+    (3 guardians, quorum 2) and, with `open_all`, the polls open at every station."""
     with backend_database(backend, directory) as url:
         engine = make_engine(url)
         try:
             migrate(engine)
             store = Store(engine)
-            manifest = parse_manifest(small_manifest_data())
+            manifest = parse_manifest(small_manifest_data() if data is None else data)
             keys = directory / "keys"
             create_signers(keys, manifest)
             init_election(store, manifest)
