@@ -306,6 +306,11 @@ def prove_inclusion(
     """The inclusion proof of the ballot with tracking code (or challenged-ballot id) `code`
     in the latest checkpoint, checked before it is returned."""
     ballot = store.ballot(ctx.election_id, code)
+    if ballot is None and store.ballot_state(ctx.election_id, code) == "pending":
+        raise ElectionError(
+            "the ballot was accepted and waits in its station's batch, which goes onto the "
+            "board shuffled when it fills, ages or the station closes; ask again then"
+        )
     if ballot is None:
         raise ElectionError(f"no ballot with code {code} on the board of {ctx.election_id}")
     latest = store.latest_checkpoint(ctx.election_id)
