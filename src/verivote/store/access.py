@@ -159,15 +159,22 @@ def access_epoch(engine: Engine, election_id: str) -> int:
 
 
 def open_session(
-    engine: Engine, election_id: str, token: str, expires_at: int, now: float | None = None
+    engine: Engine,
+    election_id: str,
+    token: str,
+    expires_at: int,
+    now: float | None = None,
+    station_id: str | None = None,
 ) -> tuple[str, str] | None:
     """A new console session for the station of `token`, read from the database now (no
     cache), ending at `expires_at` or at the token's own expiry if sooner: (session id,
-    station), or None if the token is unknown, revoked, expired or of another election.
-    Sessions already over are cleared on the way."""
+    station), or None if the token is unknown, revoked, expired, of another election or (if
+    `station_id` is given) of another station. Sessions already over are cleared on the way."""
     when = _now() if now is None else now
     grant = grant_of_token(engine, token)
     if grant is None or grant.election != election_id or not grant.valid_at(when):
+        return None
+    if station_id is not None and grant.station != station_id:
         return None
     ends = expires_at if grant.expires_at is None else min(expires_at, grant.expires_at)
     session_id = secrets.token_urlsafe(32)
