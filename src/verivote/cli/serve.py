@@ -1,5 +1,5 @@
-"""`verivote stations issue-token`, and `verivote serve`: the public website with, from a
-database, the station console and the check-in API (issues 7 and 8)."""
+"""`verivote stations issue-token` and `revoke` (issue 15), and `verivote serve`: the public
+website with, from a database, the station console and the check-in API (issues 7 and 8)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rich.console import Console
 from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, _context, _store
 from verivote.cli.errors import UserError
 from verivote.election.publishing import VERIFIERS_FILE
+from verivote.store.access import issue_token, revoke_station
 from verivote.store.db import ENV_VAR
-from verivote.store.roll import issue_token
 
 stations_app = typer.Typer(help="Polling stations' devices.", no_args_is_help=True)
 
@@ -25,15 +25,37 @@ def stations_issue_token(
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
-    """Issue a new token for a station's device. It is shown once; only its hash is kept."""
+    """Issue a new token for a station's device. It is shown once; only its hash is kept. It
+    expires when polling day ends (the manifest's polling.ends), or when revoked."""
     store = _store(db)
     ctx = _context(store, election)
     if station not in {s.id for s in ctx.manifest.stations}:
         raise UserError(f"station {station!r} is not in the manifest of {ctx.election_id}")
-    token = issue_token(store.engine, ctx.election_id, station)
+    ends = ctx.manifest.polling.ends
+    expires_at = None if ends is None else int(ends.timestamp())
+    token = issue_token(store.engine, ctx.election_id, station, expires_at)
     typer.echo(token)
+    until = "until revoked" if ends is None else f"until {ends.isoformat()}"
     Console(stderr=True).print(
-        f"token for {station} (shown once; give it to the station's device only)"
+        f"token for {station}, valid {until} (shown once; give it to the station's device only)"
+    )
+
+
+@stations_app.command("revoke")
+def stations_revoke(
+    station: Annotated[str, typer.Argument(help="The station whose tokens to revoke.")],
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Revoke every token of a station and end its console sessions, on every server process
+    within a second. Issue a new token to let the station back in."""
+    store = _store(db)
+    ctx = _context(store, election)
+    if station not in {s.id for s in ctx.manifest.stations}:
+        raise UserError(f"station {station!r} is not in the manifest of {ctx.election_id}")
+    done = revoke_station(store.engine, ctx.election_id, station)
+    typer.echo(
+        f"revoked {station}: {done.tokens} token(s) and {done.sessions} console session(s) ended"
     )
 
 

@@ -14,8 +14,8 @@ import secrets
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from verivote.store.access import token_hash
 from verivote.store.db import StoreError
-from verivote.store.roll import token_hash
 from verivote.store.schema import CEREMONY_ROUNDS, ceremonies, ceremony_messages, guardian_tokens
 
 

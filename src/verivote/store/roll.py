@@ -19,8 +19,6 @@ refuses are not lost but kept in `checkin_conflicts` for the supervisors.
 from __future__ import annotations
 
 import functools
-import hashlib
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
@@ -30,15 +28,26 @@ from sqlalchemy import Connection, Dialect, Engine, Table, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from verivote.store.access import (  # the tokens moved there (issue 15); imported from here too
+    issue_supervisor_token,
+    issue_token,
+    station_of_token,
+    supervisor_of_token,
+    token_hash,
+)
 from verivote.store.schema import (
     checkin_conflicts,
     checkins,
     station_counts,
     station_polls,
-    station_tokens,
-    supervisor_tokens,
     voters,
 )
+
+__all__ = [
+    "Checkin", "CheckinResult", "RequestIdReused", "check_in", "check_in_many", "conflicts",
+    "has_roll", "import_voters", "issue_supervisor_token", "issue_token", "station_of_token",
+    "supervisor_of_token", "token_hash", "turnout",
+]  # fmt: skip
 
 Status = Literal["accepted", "already_voted", "not_eligible", "wrong_district", "polls_closed"]
 _ROWS = 5000
@@ -441,45 +450,3 @@ def turnout(engine: Engine, election_id: str) -> dict[str, int]:
             select(c.station_id, c.checked_in).where(c.election_id == election_id, c.checked_in > 0)
         ).all()
     return {station: int(n) for station, n in rows}
-
-
-def token_hash(token: str) -> str:
-    """What is stored of a token: its SHA-256 (the token itself is shown once, never kept)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def issue_token(engine: Engine, election_id: str, station_id: str) -> str:
-    """A new random token for a station's device; only its hash is stored. Shown once."""
-    return _issue(engine, station_tokens, election_id=election_id, station_id=station_id)
-
-
-def issue_supervisor_token(engine: Engine, election_id: str, name: str) -> str:
-    """A new random token for a supervisor (who reads the conflicts); only its hash is kept."""
-    return _issue(engine, supervisor_tokens, election_id=election_id, name=name)
-
-
-def _issue(engine: Engine, table: Table, **owner: str) -> str:
-    token = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        conn.execute(insert(table).values(token_hash=token_hash(token), **owner))
-    return token
-
-
-def station_of_token(engine: Engine, token: str) -> tuple[str, str] | None:
-    """(election, station) of a station token, or None for an unknown token."""
-    t = station_tokens.c
-    return _owner(
-        engine, select(t.election_id, t.station_id).where(t.token_hash == token_hash(token))
-    )
-
-
-def supervisor_of_token(engine: Engine, token: str) -> tuple[str, str] | None:
-    """(election, supervisor's name) of a supervisor token, or None for an unknown token."""
-    t = supervisor_tokens.c
-    return _owner(engine, select(t.election_id, t.name).where(t.token_hash == token_hash(token)))
-
-
-def _owner(engine: Engine, query: Any) -> tuple[str, str] | None:
-    with engine.begin() as conn:
-        row = conn.execute(query).first()
-    return None if row is None else (str(row[0]), str(row[1]))

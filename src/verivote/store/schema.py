@@ -23,6 +23,8 @@ the repository's queries, and a test checks that the two agree.
 - `ceremonies`, `guardian_tokens`, `ceremony_messages` (migration 0008, issue 14 item 1): the
   key ceremony the authority opened for guardians that run their own program, the hashes of
   their bearer tokens, and the public messages each posted in each round. Nothing secret.
+- `station_tokens`, `access_epochs`, `console_sessions` (migrations 0005 and 0010, issue 15
+  item 4): station tokens' hashes and expiry, the revocation counter, the console's sessions.
 """
 
 from __future__ import annotations
@@ -193,13 +195,40 @@ checkins = Table(
     Index("ix_checkins_station", "election_id", "station_id"),
 )
 
-# Only the SHA-256 of each station's token is kept (migration 0005).
+# Only the SHA-256 of each station's token is kept (migration 0005), with when it expires, in
+# seconds since the epoch (migration 0010; NULL: never). Revoking a station deletes its rows.
 station_tokens = Table(
     "station_tokens",
     metadata,
     Column("token_hash", Text, primary_key=True),
     Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
     Column("station_id", Text, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    # revoking finds a station's tokens (migration 0010)
+    Index("ix_station_tokens_station", "election_id", "station_id"),
+)
+
+# A counter per election bumped by every revocation (migration 0010): each server process
+# reads it twice a second and forgets the tokens it trusted when it moved.
+access_epochs = Table(
+    "access_epochs",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+)
+
+# The station console's sessions (migration 0010): the SHA-256 of the session id the cookie
+# carries, the station, the hash of the token it logged in with, and when it ends. Logout and
+# revocation delete rows; a session whose token is gone is over.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", Text, primary_key=True),
+    Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
+    Column("station_id", Text, nullable=False),
+    Column("token_hash", Text, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_console_sessions_station", "election_id", "station_id"),
 )
 
 # Uploaded offline check-ins that the once-only rule or the roll refused, kept for the

@@ -27,7 +27,7 @@ _HEADER_BYTES = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.i
 _ERROR_NAMES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 411: "length_required", 413: "too_large",
-    415: "unsupported_media_type", 500: "internal_error",
+    415: "unsupported_media_type", 429: "too_many_requests", 500: "internal_error",
 }  # fmt: skip
 
 
@@ -38,15 +38,18 @@ class HttpError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers: dict[str, str] = {}
+        """Headers the answer carries besides ours (`Retry-After` on a 429)."""
 
 
 def error_body(status: int, detail: str) -> dict[str, str]:
     return {"error": _ERROR_NAMES.get(status, "error"), "detail": detail}
 
 
-def json_error(status: int, detail: str) -> JSONResponse:
-    """An error answer for FastAPI's handlers, with the security headers."""
-    return JSONResponse(error_body(status, detail), status_code=status, headers=SECURITY_HEADERS)
+def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error answer for FastAPI's handlers, with the security headers (and `headers`)."""
+    return JSONResponse(error_body(status, detail), status_code=status,
+                        headers={**(headers or {}), **SECURITY_HEADERS})  # fmt: skip
 
 
 def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -54,10 +57,13 @@ def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byte
     return [(k, v) for k, v in headers if k.lower() not in _HEADER_NAMES] + _HEADER_BYTES
 
 
-async def send_json(send: Send, status: int, document: Any) -> None:
-    """A whole JSON response, with the security headers."""
+async def send_json(
+    send: Send, status: int, document: Any, extra: dict[str, str] | None = None
+) -> None:
+    """A whole JSON response, with the security headers (and the `extra` ones)."""
     body = json.dumps(document, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status,
                 "headers": with_security_headers(headers)})  # fmt: skip
     await send({"type": "http.response.body", "body": body})

@@ -7,7 +7,10 @@
                                at most every TURNOUT_CACHE_SECONDS)
 
 A station device authenticates with its own token (`verivote stations issue-token`), sent as
-`Authorization: Bearer <token>`; the server keeps only the token's hash. A check-in names the
+`Authorization: Bearer <token>`; the server keeps only the token's hash. A token expires at the
+end of polling day and fails on every server process within a second of `verivote stations
+revoke` (`verivote.web.tokens`); bad tokens are rate-limited per client address
+(`verivote.web.throttle`: 429 with `Retry-After`). A check-in names the
 voter's national code and a request id chosen by the device, so that a network retry of the
 same request gets the same answer and no second record. The answers:
 
@@ -35,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -51,14 +53,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from verivote.model.manifest import Manifest
 from verivote.polling.roll import national_code_valid
-from verivote.store.roll import (
-    Checkin,
-    RequestIdReused,
-    conflicts,
-    station_of_token,
-    supervisor_of_token,
-    turnout,
-)
+from verivote.store.access import access_epoch, grant_of_token, supervisor_of_token
+from verivote.store.roll import Checkin, RequestIdReused, conflicts, turnout
 from verivote.web.asgi import (
     MAX_BODY,
     SECURITY_HEADERS,
@@ -71,9 +67,14 @@ from verivote.web.asgi import (
     send_json,
 )
 from verivote.web.batcher import CheckinBatcher
+from verivote.web.throttle import Throttle
+from verivote.web.tokens import TOKEN_CACHE_SECONDS, Found, Revocations, TokenCache
 from verivote.web.ttl import Ttl
 
-__all__ = ["SECURITY_HEADERS", "CheckinService", "checkin_router", "create_app"]
+__all__ = [
+    "SECURITY_HEADERS", "TOKEN_CACHE_SECONDS", "CheckinService", "TokenCache", "checkin_router",
+    "create_app",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -81,8 +82,6 @@ CHECKIN_PATH = "/api/checkin"
 MAX_UPLOAD_RECORDS = 2000
 MAX_UPLOAD_BODY = 128 * MAX_UPLOAD_RECORDS
 """Bytes of an offline upload: about 90 per record, with room to spare."""
-TOKEN_CACHE_SECONDS = 60.0
-"""How long a known token is trusted without asking the database again."""
 TURNOUT_CACHE_SECONDS = 5.0
 """How long the public turnout is served before it is counted again: counting reads every
 check-in of the election (25 million by evening), too much to do for each visitor."""
@@ -136,27 +135,6 @@ def tehran_hour() -> int:
     return datetime.datetime.now(TEHRAN).hour
 
 
-class TokenCache:
-    """Tokens already seen, so that a check-in costs no database round trip for its token.
-    Only known tokens are kept, for TOKEN_CACHE_SECONDS, then asked for again."""
-
-    def __init__(self, lookup: Callable[[str], tuple[str, str] | None]) -> None:
-        self._lookup = lookup
-        self._known: dict[str, tuple[tuple[str, str], float]] = {}
-
-    async def owner(self, token: str) -> tuple[str, str] | None:
-        hit = self._known.get(token)
-        now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        found = await asyncio.to_thread(self._lookup, token)
-        if found is None:
-            self._known.pop(token, None)
-        else:
-            self._known[token] = (found, now + TOKEN_CACHE_SECONDS)
-        return found
-
-
 class PollsClosed(HttpError):
     """A check-in at a station whose polls are not open (409)."""
 
@@ -171,8 +149,12 @@ class CheckinService:
         self.province_of = {d.id: d.province or d.id for d in manifest.districts}
         self.clock = clock
         self.batcher = CheckinBatcher(engine, manifest.election_id)
-        self._stations = TokenCache(lambda token: station_of_token(engine, token))
-        self._supervisors = TokenCache(lambda token: supervisor_of_token(engine, token))
+        self.revocations = Revocations(lambda: access_epoch(engine, manifest.election_id))
+        self._stations = TokenCache(lambda token: _station_grant(engine, token), self.revocations)
+        self._supervisors = TokenCache(
+            lambda token: _supervisor_grant(engine, token), self.revocations
+        )
+        self.throttle = Throttle()
         self._turnout = Ttl(TURNOUT_CACHE_SECONDS)
 
     async def turnout(self) -> dict[str, int]:
@@ -181,23 +163,28 @@ class CheckinService:
             "turnout", lambda: turnout(self.engine, self.election_id)
         )
 
-    async def station(self, authorization: str | None) -> str:
-        """The station of a station token that belongs to this election and its manifest."""
-        station_id = await self._bearer(authorization, self._stations, "station")
+    async def station(self, authorization: str | None, client: str | None = None) -> str:
+        """The station of a station token that belongs to this election and its manifest;
+        `client` is the address bad tokens count against (see `verivote.web.throttle`)."""
+        station_id = await self._bearer(authorization, self._stations, "station", client)
         if station_id not in self.district_of:
             raise HttpError(403, f"station {station_id!r} is not in the manifest")
         return station_id
 
-    async def supervisor(self, authorization: str | None) -> str:
+    async def supervisor(self, authorization: str | None, client: str | None = None) -> str:
         """The name of a supervisor of this election."""
-        return await self._bearer(authorization, self._supervisors, "supervisor")
+        return await self._bearer(authorization, self._supervisors, "supervisor", client)
 
-    async def _bearer(self, authorization: str | None, cache: TokenCache, who: str) -> str:
+    async def _bearer(
+        self, authorization: str | None, cache: TokenCache, who: str, client: str | None
+    ) -> str:
         if authorization is None or not authorization.startswith("Bearer "):
             raise HttpError(401, f"a {who} token is required (Authorization: Bearer …)")
+        self.throttle.check(client)
         found = await cache.owner(authorization.removeprefix("Bearer ").strip())
         if found is None or found[0] != self.election_id:
-            raise HttpError(401, f"unknown {who} token")
+            self.throttle.failed(client)
+            raise HttpError(401, f"unknown, revoked or expired {who} token")
         return found[1]
 
     async def check_in(self, station_id: str, body: bytes) -> dict[str, Any]:
@@ -222,6 +209,22 @@ class CheckinService:
         if result.station is not None:
             answer |= {"station": result.station, "hour": result.hour}
         return answer
+
+
+def _station_grant(engine: Engine, token: str) -> Found | None:
+    grant = grant_of_token(engine, token)
+    return None if grant is None else ((grant.election, grant.station), grant.expires_at)
+
+
+def _supervisor_grant(engine: Engine, token: str) -> Found | None:
+    owner = supervisor_of_token(engine, token)
+    return None if owner is None else (owner, None)
+
+
+def client_of(scope: Scope) -> str | None:
+    """The address of the client of a request (the peer: behind a proxy, the proxy)."""
+    client = scope.get("client")
+    return None if not client else str(client[0])
 
 
 def _first_error(errors: Any) -> str:
@@ -254,10 +257,10 @@ class CheckinFastPath:
             authorization = next(
                 (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
             )
-            station_id = await self.service.station(authorization)
+            station_id = await self.service.station(authorization, client_of(scope))
             answer = await self.service.check_in(station_id, await read_body(receive, MAX_BODY))
         except HttpError as exc:
-            await send_json(send, exc.status, error_body(exc.status, exc.detail))
+            await send_json(send, exc.status, error_body(exc.status, exc.detail), exc.headers)
             return
         except Exception:  # the database failed: one line in the log, a JSON 500 to the device
             log.exception("check-in failed")
@@ -270,11 +273,11 @@ def checkin_router(service: CheckinService) -> APIRouter:
     """The check-in API's endpoints other than the hot path (see the module docstring)."""
     router = APIRouter()
 
-    async def station(authorization: str | None = Header(default=None)) -> str:
-        return await service.station(authorization)
+    async def station(request: Request, authorization: str | None = Header(default=None)) -> str:
+        return await service.station(authorization, client_of(request.scope))
 
-    async def supervisor(authorization: str | None = Header(default=None)) -> str:
-        return await service.supervisor(authorization)
+    async def supervisor(request: Request, authorization: str | None = Header(default=None)) -> str:
+        return await service.supervisor(authorization, client_of(request.scope))
 
     @router.post("/api/checkin/offline", response_model=OfflineReport)
     async def upload(body: OfflineUpload, station_id: str = Depends(station)) -> OfflineReport:
@@ -370,7 +373,7 @@ def install_json_errors(app: FastAPI) -> None:
 
     @app.exception_handler(HttpError)
     async def refused(request: Request, exc: HttpError) -> JSONResponse:
-        return json_error(exc.status, exc.detail)
+        return json_error(exc.status, exc.detail, exc.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -389,9 +392,10 @@ def openapi_with_checkin(app: FastAPI) -> dict[str, Any]:
         errors = {
             str(code): {"description": text}
             for code, text in [
-                (400, "malformed request"), (401, "missing or unknown token"),
+                (400, "malformed request"), (401, "missing, unknown, revoked or expired token"),
                 (403, "station not in the manifest"), (409, "request id reused for another voter"),
                 (411, "no Content-Length"), (413, "body too large"), (415, "body not JSON"),
+                (429, "too many bad tokens from this address lately (Retry-After)"),
             ]
         }  # fmt: skip
         schema["paths"][CHECKIN_PATH] = {"post": {

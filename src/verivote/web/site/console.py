@@ -2,7 +2,8 @@
 same operations as JSON for a station's device.
 
     GET  /station            the login form, or the console of the logged-in station
-    POST /station/login      the station's token → a session cookie
+    POST /station/login      the station's token (and, optionally, the station's id) → a
+                             session cookie
     POST /station/checkin    check a voter in (through the check-in API's own service)
     POST /station/polls      open or close the station's polls (a public board entry)
     POST /station/logout
@@ -15,6 +16,13 @@ guarantee. Each console form carries a request id made when the form was drawn, 
 form sent twice (a reload, a double click) is a retry with the first answer, not a second
 check-in. Only a database-backed server has a console; a server of a published record shows a
 page that says so.
+
+Sessions are kept in the database (`verivote.store.access`) and checked on every console
+request: logout ends one on every worker process, revoking a station (`verivote stations
+revoke`) ends all of its, and a session never outlives its token (the end of polling day). A
+login reads the token from the database, never from the check-in API's cache, so a revoked
+token cannot buy a fresh session. Failed logins are rate-limited per address and per the
+station the form names (`verivote.web.throttle`): past the limit the login page answers 429.
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ from pydantic import BaseModel, ConfigDict
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.store import Store
+from verivote.store.access import end_session, open_session, session_station
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.web.asgi import HttpError
-from verivote.web.checkin import CheckinService, PollsClosed
+from verivote.web.checkin import CheckinService, PollsClosed, client_of
 from verivote.web.site.i18n import to_ascii_digits
 from verivote.web.site.respond import Pages, set_cookie, visitor_of
 from verivote.web.site.sessions import (
@@ -48,10 +57,11 @@ from verivote.web.site.sessions import (
     csrf_token,
     issue_session,
     new_nonce,
-    read_session,
+    session_of,
     valid_nonce,
 )
 from verivote.web.site.views import View
+from verivote.web.throttle import TooManyFailures
 
 log = logging.getLogger(__name__)
 MAX_FIELD = 200
@@ -98,6 +108,27 @@ class Station:
     async def station_of_token(self, token: str) -> str:
         """The station a token belongs to (HttpError 401/403 as the check-in API says)."""
         return await self.service.station(f"Bearer {token.strip()}")
+
+    async def log_in(self, token: str, named: str | None, now: float) -> tuple[str, str] | None:
+        """A new console session, (session id, station), for a token read from the database
+        now (no cache), of a station of the manifest and, if the form named one, of that
+        station; else None."""
+        engine, election = self.store.engine, self.ctx.election_id
+        found = await asyncio.to_thread(
+            open_session, engine, election, token.strip(), int(now) + SESSION_SECONDS, now, named
+        )
+        if found is not None and found[1] not in self.service.district_of:
+            await asyncio.to_thread(end_session, engine, found[0])
+            return None
+        return found
+
+    async def session_station(self, session_id: str) -> str | None:
+        """The station of a console session still on (see the module docstring)."""
+        engine, election = self.store.engine, self.ctx.election_id
+        return await asyncio.to_thread(session_station, engine, election, session_id)
+
+    async def log_out(self, session_id: str) -> None:
+        await asyncio.to_thread(end_session, self.store.engine, session_id)
 
     async def check_in(self, station: str, national_code: str, request_id: str) -> dict[str, Any]:
         body = json.dumps({"national_code": national_code, "request_id": request_id})
@@ -155,18 +186,25 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
             set_cookie(response, visitor_of(request), CSRF_COOKIE, nonce, None)
         return response
 
-    def session(request: Request) -> str | None:
+    def cookie_session(request: Request) -> tuple[str, str] | None:
+        """(station, session id) of the visitor's signed session cookie, not yet checked."""
         if station is None:
             return None
-        found = read_session(station.secret, request.cookies.get(SESSION_COOKIE), time.time())
-        return found if found in station.service.district_of else None
+        return session_of(station.secret, request.cookies.get(SESSION_COOKIE), time.time())
+
+    async def session(request: Request) -> str | None:
+        """The logged-in station, if the visitor's session is on in the database."""
+        found = cookie_session(request)
+        if station is None or found is None or found[0] not in station.service.district_of:
+            return None
+        return found[0] if await station.session_station(found[1]) == found[0] else None
 
     async def console_page(request: Request, status: int = 200, **context: Any) -> Response:
         """The login form or the console, with a CSRF token for the visitor's cookie."""
         assert station is not None
         nonce, fresh = nonce_of(request)
         token = csrf_token(station.secret, nonce)
-        who = session(request)
+        who = await session(request)
         if who is None:
             page = pages.page(request, "station_login.html", status, csrf=token, **context)
             return with_nonce(request, page, nonce, fresh)
@@ -195,7 +233,7 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         form = await checked_form(request)
         if isinstance(form, Response):
             return form
-        who = session(request)
+        who = await session(request)
         if who is None:
             return await console_page(request, 401, error_key="login_needed")
         return form, who
@@ -213,15 +251,27 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
             return form
         assert station is not None  # checked_form refused the request otherwise
         token = form.get("token", "")
+        named = form.get("station", "").strip() or None
+        # Failures count against the station the form names only if it is one: a made-up
+        # name would fill the counts for nothing.
+        counted = named if named in station.service.district_of else None
+        client = client_of(request.scope)
+        throttle = station.service.throttle
         try:
-            who = await station.station_of_token(token) if token.strip() else None
-        except HttpError:
-            who = None
-        if who is None:
+            throttle.check(client, counted)
+        except TooManyFailures as exc:
+            page = await console_page(request, 429, error_key="login_throttled")
+            page.headers.update(exc.headers)
+            return page
+        now = time.time()
+        found = await station.log_in(token, named, now) if token.strip() else None
+        if found is None:
+            throttle.failed(client, counted)
             return await console_page(request, 401, error_key="login_refused")
+        session_id, who = found
         response = RedirectResponse("/station", status_code=303)
-        set_cookie(response, visitor_of(request), SESSION_COOKIE,
-                   issue_session(station.secret, who, time.time()), SESSION_SECONDS)  # fmt: skip
+        cookie = issue_session(station.secret, who, now, session_id)
+        set_cookie(response, visitor_of(request), SESSION_COOKIE, cookie, SESSION_SECONDS)
         return response
 
     @app.post("/station/logout", include_in_schema=False)
@@ -229,6 +279,10 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         form = await checked_form(request)
         if isinstance(form, Response):
             return form
+        assert station is not None  # checked_form refused the request otherwise
+        found = cookie_session(request)
+        if found is not None:  # ended in the database: a copy of the cookie is worth nothing
+            await station.log_out(found[1])
         response = RedirectResponse("/station", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
                                secure=visitor_of(request).secure)  # fmt: skip
@@ -276,8 +330,8 @@ def station_api(station: Station) -> APIRouter:
     """The console's operations as JSON, for a station's device (its token as Bearer)."""
     router = APIRouter()
 
-    async def who(authorization: str | None = Header(default=None)) -> str:
-        return await station.service.station(authorization)
+    async def who(request: Request, authorization: str | None = Header(default=None)) -> str:
+        return await station.service.station(authorization, client_of(request.scope))
 
     @router.get("/api/station", response_model=StationStatus)
     async def status(station_id: str = Depends(who)) -> StationStatus:

@@ -1,16 +1,17 @@
-"""The station console's session and CSRF tokens: signed values, no server-side state.
+"""The station console's session and CSRF tokens: signed values.
 
-    session   "<station>~<expiry>~<nonce>~<mac>"   in the HttpOnly, SameSite=Strict cookie
+    session   "<station>~<expiry>~<id>~<mac>"      in the HttpOnly, SameSite=Strict cookie
                                                   SESSION_COOKIE, set at login
     csrf      mac("csrf", nonce)                    in a hidden field of every form, where the
                                                   nonce is the CSRF_COOKIE cookie (HttpOnly,
                                                   SameSite=Strict)
 
-Both are HMAC-SHA-256 under the server's session secret. Stateless, so that every worker
-process of `verivote serve --workers N` accepts the sessions of the others when they share the
-secret (`verivote serve` hands one to them all); a session ends when its cookie expires
-(SESSION_SECONDS) or is dropped at logout. A login needs the station's token, which is checked
-against the database as the check-in API checks it.
+Both are HMAC-SHA-256 under the server's session secret, which every worker process of
+`verivote serve --workers N` shares. The signature only keeps forged cookies from costing a
+database query: a session is on only while its id's hash is in the database's
+`console_sessions` (`verivote.store.access`, issue 15), so it ends on every worker at logout,
+when its station is revoked, and when its token expires, whoever holds a copy of the cookie.
+A login reads the station's token from the database itself, never from a cache.
 
 The CSRF check is "double submit" with a signed token: a page on another site can neither read
 the cookie nor forge a token that matches a cookie it planted, as it lacks the secret; and
@@ -52,23 +53,32 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("ascii"))
 
 
-def issue_session(secret: bytes, station: str, now: float) -> str:
-    """A session cookie's value for `station`, valid for SESSION_SECONDS from `now`."""
-    payload = _SEPARATOR.join((station, str(int(now) + SESSION_SECONDS), new_nonce()))
+def issue_session(secret: bytes, station: str, now: float, session_id: str | None = None) -> str:
+    """A session cookie's value for `station` and the server-side session `session_id`
+    (base64url), valid for SESSION_SECONDS from `now`."""
+    sid = new_nonce() if session_id is None else session_id
+    payload = _SEPARATOR.join((station, str(int(now) + SESSION_SECONDS), sid))
     return payload + _SEPARATOR + _mac(secret, "session", payload)
 
 
-def read_session(secret: bytes, value: str | None, now: float) -> str | None:
-    """The station of a session cookie's value, or None if it is not one of ours or expired."""
+def session_of(secret: bytes, value: str | None, now: float) -> tuple[str, str] | None:
+    """(station, session id) of a session cookie's value, or None if it is not one of ours or
+    expired. The caller still asks the database whether that session is on."""
     if not value or len(value) > 512:
         return None
     payload, _, mac = value.rpartition(_SEPARATOR)
     if not _same(mac, _mac(secret, "session", payload)):
         return None
-    station, expiry, _nonce = [*payload.split(_SEPARATOR), "", "", ""][:3]
-    if not expiry.isdigit() or int(expiry) <= now:
+    station, expiry, sid = [*payload.split(_SEPARATOR), "", "", ""][:3]
+    if not expiry.isdigit() or int(expiry) <= now or not sid:
         return None
-    return station
+    return station, sid
+
+
+def read_session(secret: bytes, value: str | None, now: float) -> str | None:
+    """The station of a session cookie's value, or None if it is not one of ours or expired."""
+    found = session_of(secret, value, now)
+    return None if found is None else found[0]
 
 
 def valid_nonce(value: str | None) -> bool:
