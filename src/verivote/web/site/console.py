@@ -37,6 +37,7 @@ from verivote.store import Store
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.web.asgi import HttpError
+from verivote.web.ballots import BallotService
 from verivote.web.checkin import CheckinService, PollsClosed
 from verivote.web.site.i18n import to_ascii_digits
 from verivote.web.site.respond import Pages, set_cookie, visitor_of
@@ -87,9 +88,15 @@ class Station:
     the pages and the JSON endpoints."""
 
     def __init__(
-        self, service: CheckinService, store: Store, ctx: ElectionContext, secret: bytes
+        self,
+        service: CheckinService,
+        store: Store,
+        ctx: ElectionContext,
+        secret: bytes,
+        ballots: BallotService | None = None,
     ) -> None:
         self.service = service
+        self.ballots = ballots if ballots is not None else BallotService(store, ctx)
         self.store = store
         self.ctx = ctx
         self.secret = secret
