@@ -21,13 +21,14 @@ from tests.store_fixtures import BACKENDS
 from verivote.crypto.ballot import encrypt_ballot, opening_to_json
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
-from verivote.crypto.tracking import code_of
+from verivote.crypto.tracking import code_of, short
 from verivote.election.polls import close_polls
 from verivote.model.manifest import parse_manifest
 from verivote.store.roll import import_voters, issue_token
 from verivote.web.app import live_app
 from verivote.web.asgi import SECURITY_HEADERS
 from verivote.web.ballots import CAST_PATH, CHALLENGED_PATH, ballot_limit, body_limits
+from verivote.web.site.qr import qr_svg
 
 VOTERS = [national_code(n) for n in range(5001, 5011)]
 
@@ -177,3 +178,33 @@ def test_the_body_limit_holds_the_largest_ballot_and_not_much_more(group: str) -
     size = len(json.dumps({"ballot": ballot}, indent=1))
     limit = ballot_limit(manifest)
     assert size < limit < 2 * size + 8192
+
+
+def test_the_printable_receipt_of_a_cast_ballot_has_its_code_as_an_svg_qr_code(api: Api) -> None:
+    api.check_in("tabriz-001")
+    ballot, _ = api.ballot("tabriz-001", ["1103"])
+    code = api.cast("tabriz-001", ballot)[1]["tracking_code"]
+    for lang, title in (("en", "QR code of the tracking code"), ("fa", "کد QR کد رهگیری")):
+        r = api.client.get(f"/receipt/{code}?lang={lang}")
+        assert r.status_code == 200, r.text
+        assert "script" not in r.headers["content-security-policy"]
+        html = r.text
+        assert code in html
+        assert short(code) in html
+        assert "Test Majlis election" in html
+        assert "Tabriz" in html
+        # the QR code is segno's drawing of the code, inline: no image request, no script
+        assert str(qr_svg(code, title)) in html
+        assert "<script" not in html
+    assert "Ballot receipt" in api.client.get(f"/receipt/{code.upper()}?lang=en").text
+    # no receipt for a code never cast, a malformed one, or a challenged ballot
+    assert api.client.get("/receipt/" + "0" * 64).status_code == 404
+    assert api.client.get("/receipt/" + code[:16]).status_code == 404
+    assert api.client.get("/receipt/not-a-code").status_code == 404
+    ctx = api.polling.ctx
+    assert ctx.key is not None
+    challenged, opened = api.ballot("tabriz-001", ["1101"])
+    body = {"ballot": challenged, **opening_to_json(ctx.key.group, opened)}
+    r = api.client.post(CHALLENGED_PATH, json=body, headers=api.auth("tabriz-001"))
+    assert r.status_code == 200, r.text
+    assert api.client.get(f"/receipt/{api.code(challenged)}").status_code == 404
