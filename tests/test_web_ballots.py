@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.attacks.casting_fixtures import ELECTION, Polling, polling_election
 from tests.manifests import small_manifest_data
-from tests.site_fixtures import national_code
+from tests.site_fixtures import csrf_of, national_code
 from tests.store_fixtures import BACKENDS
 from verivote.crypto.ballot import encrypt_ballot, opening_to_json
 from verivote.crypto.elgamal import ElectionKey
@@ -208,3 +209,48 @@ def test_the_printable_receipt_of_a_cast_ballot_has_its_code_as_an_svg_qr_code(a
     r = api.client.post(CHALLENGED_PATH, json=body, headers=api.auth("tabriz-001"))
     assert r.status_code == 200, r.text
     assert api.client.get(f"/receipt/{api.code(challenged)}").status_code == 404
+
+
+_VOTE_ID = re.compile(
+    r'id="vote-form">\s*<input type="hidden" name="csrf" value="[0-9a-f]+">\s*'
+    r'<input type="hidden" name="request_id" value="([A-Za-z0-9_-]+)"'
+)
+_RECEIPT = re.compile(r'href="/receipt/([0-9a-f]{64})" id="vote-receipt"')
+
+
+def test_the_station_console_casts_a_checked_in_voters_ballot_and_links_the_receipt(
+    api: Api,
+) -> None:
+    c = api.client
+    csrf = csrf_of(c.get("/station").text)
+    c.post("/station/login", data={"csrf": csrf, "token": api.tokens["tabriz-001"]})
+    assert "the server never sees anyone" in c.get("/station?lang=en").text  # said plainly
+    api.check_in("tabriz-001")
+    page = c.get("/station?lang=en").text
+    found = _VOTE_ID.search(page)
+    assert found is not None, page
+    form = {"csrf": csrf_of(page), "request_id": found.group(1), "choices": "1101 ۱۱۰۴"}
+    # CSRF like the other console forms
+    assert c.post("/station/vote", data={**form, "csrf": "0" * 64}).status_code == 403
+    r = c.post("/station/vote", data=form)
+    assert r.status_code == 200, r.text
+    receipt = _RECEIPT.search(r.text)
+    assert receipt is not None, r.text
+    code = receipt.group(1)
+    assert api.stored(code)
+    assert c.get(f"/receipt/{code}").status_code == 200
+    # the form sent twice is one ballot
+    size = api.polling.store.entry_count(ELECTION)
+    again = c.post("/station/vote", data=form)
+    repeated = _RECEIPT.search(again.text)
+    assert repeated is not None
+    assert repeated.group(1) == code
+    assert api.polling.store.entry_count(ELECTION) == size
+    # one check-in, one ballot; and choices that are no ballot
+    fresh = {**form, "request_id": "another-form-1"}
+    r = c.post("/station/vote", data=fresh)
+    assert r.status_code == 409
+    assert "Check the voter in first" in r.text
+    r = c.post("/station/vote", data={**fresh, "request_id": "another-form-2", "choices": "9999"})
+    assert r.status_code == 400
+    assert 'id="vote-error-detail"' in r.text
