@@ -6,6 +6,8 @@
       PathDispatch
         /api/…, /openapi.json → JSON API: GuardMiddleware (JSON bodies, API headers)
                                   check-in API (`checkin_router`), site API, station API,
+                                  cast API (`ballots`: POST /api/ballots, proofs checked in
+                                  a process pool stopped at shutdown),
                                   guardians' API (`parties_api`: ceremony, decryption)
         everything else       → pages: PageGuard (form bodies, page CSP), site pages,
                                   station console
