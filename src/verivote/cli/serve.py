@@ -85,15 +85,26 @@ def serve_command(
             f"checkpoints' signatures (default: {DEFAULT_KEYS}/ if it holds them).",
         ),
     ] = None,
+    cast_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--cast-workers",
+            min=1,
+            max=256,
+            help="Processes that check cast ballots' proofs, per server process (default: "
+            "VERIVOTE_CAST_WORKERS, else the CPU count).",
+        ),
+    ] = None,
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
     """Serve the public website (results, ballot tracker, bulletin board; JSON API described
     at /openapi.json) and, from a database, the station console and the check-in API
-    (POST /api/checkin, GET /api/turnout)."""
+    (POST /api/checkin, GET /api/turnout) and the cast API (POST /api/ballots)."""
     import uvicorn
 
     from verivote.web.app import KeysUnusable, live_app, read_verifiers, record_app
+    from verivote.web.ballots import CAST_WORKERS_VAR
     from verivote.web.serving import (
         ELECTION_VAR,
         FACTORY,
@@ -123,6 +134,8 @@ def serve_command(
         os.environ[RECORD_VAR] = str(record.resolve())
         uvicorn.run(FACTORY, factory=True, workers=workers, **options)
         return
+    if cast_workers is not None:  # read by every server process's cast API
+        os.environ[CAST_WORKERS_VAR] = str(cast_workers)
     store = _store(db)
     ctx = _context(store, election)
     folder = keys_dir if keys_dir is not None else DEFAULT_KEYS

@@ -1,8 +1,9 @@
 """`verivote device …` (a polling station's device) and `verivote supervisors …` (issue 7).
 
-A station device checks voters in against the server, or, while the server cannot be reached,
-records them in a local journal that `verivote device upload` sends later. Supervisors read the
-uploaded records the server refused (a voter accepted offline at two stations, say).
+A station device checks voters in against the server and casts their encrypted ballots (issue
+15), or, while the server cannot be reached, records them in a local journal that `verivote
+device upload` sends later (check-ins first, then ballots). Supervisors read the uploaded
+records the server refused (a voter accepted offline at two stations, say).
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from verivote.cli.ballot import FORMAT as SEALED_FORMAT
 from verivote.cli.election import Db, ElectionId, _context, _store
 from verivote.cli.errors import UserError
 from verivote.crypto.keyfile import read_private
+from verivote.crypto.tracking import code_of, short
 from verivote.polling import station
 from verivote.store.roll import conflicts, issue_supervisor_token
 from verivote.web.checkin import tehran_hour
 
 device_app = typer.Typer(
-    help="A polling station's device: check voters in, online or offline.", no_args_is_help=True
+    help="A polling station's device: check voters in and cast ballots, online or offline.",
+    no_args_is_help=True,
 )
 supervisors_app = typer.Typer(help="Supervisors of polling day.", no_args_is_help=True)
 
@@ -36,7 +40,10 @@ TokenFile = Annotated[
 ]
 Journal = Annotated[
     Path,
-    typer.Option("--journal", help="This device's journal of offline check-ins (JSON lines)."),
+    typer.Option(
+        "--journal",
+        help="This device's journal of offline check-ins and ballots (JSON lines).",
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -91,6 +98,67 @@ def _describe(answer: dict[str, Any]) -> str:
     return "refused: not on the roll (not eligible)"
 
 
+def _read_ballot(path: Path) -> tuple[dict[str, Any], str, bool]:
+    """The encrypted ballot of a file `verivote ballot encrypt` wrote (or of a file holding
+    the ballot's wire form alone), its tracking code, and whether the file is a sealed ballot
+    (which holds the opening, to be destroyed once the ballot is cast)."""
+    try:
+        doc = json.loads(read_private(path))
+    except FileNotFoundError:
+        raise UserError(f"no ballot file at {path}") from None
+    except ValueError as exc:  # also a file others may read (read_private)
+        raise UserError(f"{path}: not a ballot ({exc})") from None
+    sealed = isinstance(doc, dict) and doc.get("format") == SEALED_FORMAT
+    ballot = doc.get("ballot") if sealed else doc
+    if not isinstance(ballot, dict) or ballot.get("type") != "ballot":
+        raise UserError(f"{path}: not an encrypted ballot (nor a sealed one, {SEALED_FORMAT})")
+    try:
+        code = code_of(bytes.fromhex(str(ballot.get("election"))), ballot)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: not an encrypted ballot ({exc})") from None
+    if sealed and doc.get("tracking_code") != code:
+        raise UserError(f"{path}: the ballot is not the one whose tracking code was shown")
+    return ballot, code, sealed
+
+
+@device_app.command("cast")
+def device_cast(
+    ballot_file: Annotated[
+        Path,
+        typer.Argument(
+            help="The encrypted ballot: a sealed ballot written by verivote ballot encrypt "
+            "(its opening is destroyed once the ballot is cast or journaled), or a ballot's "
+            "JSON alone."
+        ),
+    ],
+    server: ServerUrl,
+    token_file: TokenFile,
+    journal: Journal = Path("verivote-journal.jsonl"),
+    as_json: AsJson = False,
+) -> None:
+    """Cast a voter's encrypted ballot at this station; if the server cannot be reached,
+    record it in the journal (verivote device upload sends it later)."""
+    ballot, code, sealed = _read_ballot(ballot_file)
+    try:
+        answer = station.cast(_server(server, token_file), journal, ballot, code)
+    except station.Refused as exc:
+        raise UserError(f"the server refused the ballot: {exc}") from None
+    if sealed:  # cast (or journaled): the opening of a cast ballot must not outlive it
+        ballot_file.unlink()
+    if as_json:
+        typer.echo(json.dumps(answer))
+        return
+    status = answer["status"]
+    if status == "recorded_offline":
+        typer.echo(f"recorded offline ({answer['reason']}): tracking code {short(code)} ({code});"
+                   " upload the journal when the server is back")  # fmt: skip
+        return
+    index = answer.get("board_index")
+    where = "waiting in the station's batch" if index is None else f"board entry {index}"
+    typer.echo(f"{status.replace('_', ' ')}: tracking code {short(code)} ({code}), {where}; "
+               f"receipt: {server.rstrip('/')}/receipt/{code}")  # fmt: skip
+
+
 @device_app.command("upload")
 def device_upload(
     server: ServerUrl,
@@ -98,7 +166,8 @@ def device_upload(
     journal: Journal = Path("verivote-journal.jsonl"),
     as_json: AsJson = False,
 ) -> None:
-    """Upload the journal's offline check-ins; those refused are kept for the supervisors."""
+    """Upload the journal's offline check-ins, then its ballots; check-ins refused are kept
+    for the supervisors, ballots the server already has count as uploaded."""
     try:
         report = station.upload(_server(server, token_file), journal)
     except station.ServerUnreachable as exc:
@@ -118,15 +187,31 @@ def device_upload(
         typer.echo(f"  {r['request_id']}: {r['status']}" + (
             f" (first at {r['station']}, hour {r['hour']})" if r.get("station") else ""
         ))  # fmt: skip
+    b = report["ballots"]
+    if b["uploaded"]:
+        typer.echo(f"ballots uploaded {b['uploaded']}: {b['accepted']} accepted, "
+                   f"{b['already_accepted']} already accepted, {b['refused']} refused")  # fmt: skip
+    for r in report["refused_ballots"]:
+        typer.echo(f"  ballot {short(r['tracking_code'])}: refused ({r['detail']})")
+    if report["refused_ballots"]:
+        raise typer.Exit(3)
 
 
 @device_app.command("pending")
-def device_pending(journal: Journal = Path("verivote-journal.jsonl")) -> None:
-    """How many offline check-ins the journal holds that are not uploaded yet."""
+def device_pending(
+    journal: Journal = Path("verivote-journal.jsonl"), as_json: AsJson = False
+) -> None:
+    """How many offline check-ins and ballots the journal holds that are not uploaded yet
+    (their total; with --json, each)."""
     try:
-        typer.echo(str(len(station.pending(journal))))
+        todo = station.pending(journal)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    ballots = sum(station.is_ballot(r) for r in todo)
+    if as_json:
+        typer.echo(json.dumps({"checkins": len(todo) - ballots, "ballots": ballots}))
+        return
+    typer.echo(str(len(todo)))
 
 
 @supervisors_app.command("issue-token")

@@ -6,6 +6,8 @@
       PathDispatch
         /api/…, /openapi.json → JSON API: GuardMiddleware (JSON bodies, API headers)
                                   check-in API (`checkin_router`), site API, station API,
+                                  cast API (`ballots`: POST /api/ballots, proofs checked in
+                                  a process pool stopped at shutdown),
                                   guardians' API (`parties_api`: ceremony, decryption)
         everything else       → pages: PageGuard (form bodies, page CSP), site pages,
                                   station console
@@ -19,7 +21,9 @@ load the site's own stylesheet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -33,12 +37,12 @@ from verivote.election.publishing import VERIFIERS_FILE, origin
 from verivote.election.service import ElectionContext
 from verivote.store import Store
 from verivote.web.asgi import GuardMiddleware, json_error
+from verivote.web.ballots import BallotService, ballots_router, body_limits
 from verivote.web.checkin import (
     CheckinFastPath,
     CheckinService,
     Lifespan,
     install_json_errors,
-    stopping_batcher,
     tehran_hour,
     with_checkin_api,
 )
@@ -120,26 +124,47 @@ def read_verifiers(keys_dir: Path, election_id: str) -> tuple[str, ...]:
     return keys
 
 
+def stopping(service: CheckinService, ballots: BallotService) -> Lifespan:
+    """The live application's lifespan: at shutdown its check-in batcher stops and the cast
+    API's proof-checking processes end."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(ballots.close)
+            await service.batcher.close()
+
+    return lifespan
+
+
 def live_app(
     store: Store,
     ctx: ElectionContext,
     verifiers: tuple[str, ...] = (),
     secret: bytes | None = None,
     clock: Callable[[], int] = tehran_hour,
+    cast_workers: int | None = None,
 ) -> ASGIApp:
-    """The site of an election in its database, with the check-in API and the station
-    console. `verifiers` are the election's public keys (to check checkpoints' signatures);
-    `secret` signs the console's sessions (shared by every worker process); `clock` gives
-    the check-ins' hour."""
+    """The site of an election in its database, with the check-in and cast APIs and the
+    station console. `verifiers` are the election's public keys (to check checkpoints'
+    signatures); `secret` signs the console's sessions (shared by every worker process);
+    `clock` gives the check-ins' hour; `cast_workers` is the size of the pool that checks
+    ballots' proofs (default: VERIVOTE_CAST_WORKERS, else the CPU count)."""
     service = CheckinService(store.engine, ctx.manifest, clock)
+    ballots = BallotService(store, ctx, cast_workers)
     source = LiveSource(store, ctx, verifiers)
-    station = Station(service, store, ctx, secret if secret is not None else new_secret())
+    station = Station(service, store, ctx, secret if secret is not None else new_secret(),
+                      ballots)  # fmt: skip
 
-    api = _api(stopping_batcher(service))
+    api = _api(stopping(service, ballots))
     api.include_router(site_api(source))
     api.include_router(station_api(station))
+    api.include_router(ballots_router(ballots, service.station))
     api.include_router(parties_api(store, ctx.election_id, verifiers))
     guarded = with_checkin_api(api, service)
     guarded.limits.update(BODY_LIMITS)
+    guarded.limits.update(body_limits(ctx.manifest))
     pages = create_pages(source, station, api.openapi)
     return CheckinFastPath(PathDispatch(guarded, pages), service)

@@ -6,6 +6,9 @@ same operations as JSON for a station's device.
                              session cookie
     POST /station/checkin    check a voter in (through the check-in API's own service)
     POST /station/polls      open or close the station's polls (a public board entry)
+    POST /station/vote       cast a checked-in voter's ballot, encrypted on the server for the
+                             demo's sake (a real device encrypts on the device), through the
+                             cast API's own path (`BallotService.cast`); shows the receipt link
     POST /station/logout
     GET  /api/station        the station's polls and turnout (station token)
     POST /api/station/polls  {"action": "open" | "close"} (station token)
@@ -32,6 +35,7 @@ import json
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -39,6 +43,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 
+from verivote.crypto.ballot import BallotError, encrypt_ballot
+from verivote.crypto.tracking import short
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.store import Store
@@ -46,6 +52,7 @@ from verivote.store.access import end_session, open_session, session_station
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.web.asgi import HttpError
+from verivote.web.ballots import BallotService, CastRefused
 from verivote.web.checkin import CheckinService, PollsClosed, client_of
 from verivote.web.site.i18n import to_ascii_digits
 from verivote.web.site.respond import Pages, set_cookie, visitor_of
@@ -73,6 +80,11 @@ ANSWER_KEYS = {
 }
 ERROR_KEYS = {400: "checkin_malformed", 409: "checkin_form_reused"}
 POLL_ACTIONS: dict[str, Literal["open", "close"]] = {"open": "open", "close": "close"}
+REMEMBERED_VOTES = 1000
+"""Answers of the console's voting form kept, by request id, for a form sent twice."""
+VOTE_ERRORS = {"no_checkin": "vote_no_checkin", "polls_closed": "vote_polls_closed"}
+LISTED_CANDIDATES = 60
+"""A district with more candidates than this is not listed on the voting form (codes only)."""
 
 
 class StationStatus(View):
@@ -97,13 +109,20 @@ class Station:
     the pages and the JSON endpoints."""
 
     def __init__(
-        self, service: CheckinService, store: Store, ctx: ElectionContext, secret: bytes
+        self,
+        service: CheckinService,
+        store: Store,
+        ctx: ElectionContext,
+        secret: bytes,
+        ballots: BallotService | None = None,
     ) -> None:
         self.service = service
+        self.ballots = ballots if ballots is not None else BallotService(store, ctx)
         self.store = store
         self.ctx = ctx
         self.secret = secret
         self._reader = store.engine.execution_options(**{READ_ONLY: True})
+        self._votes: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     async def station_of_token(self, token: str) -> str:
         """The station a token belongs to (HttpError 401/403 as the check-in API says)."""
@@ -133,6 +152,25 @@ class Station:
     async def check_in(self, station: str, national_code: str, request_id: str) -> dict[str, Any]:
         body = json.dumps({"national_code": national_code, "request_id": request_id})
         return await self.service.check_in(station, body.encode())
+
+    async def vote(self, station: str, choices: list[str], request_id: str) -> dict[str, Any]:
+        """Encrypt `choices` here (the demo's shortcut: a real device encrypts on the device)
+        and cast the ballot as `POST /api/ballots` does. A form sent twice (same request id)
+        gets its first answer, not a second ballot. BallotError for choices that are not a
+        ballot, HttpError as the cast API refuses."""
+        key = (station, request_id)
+        if key in self._votes:
+            return self._votes[key]
+        ctx = await self.ballots.keyed()
+        assert ctx.key is not None
+        ballot, _ = await asyncio.to_thread(
+            encrypt_ballot, ctx.manifest, ctx.key, ctx.base_hash, station, choices
+        )
+        answer = await self.ballots.cast(station, json.dumps({"ballot": ballot}).encode())
+        self._votes[key] = answer
+        while len(self._votes) > REMEMBERED_VOTES:
+            self._votes.popitem(last=False)
+        return answer
 
     async def set_polls(self, station: str, action: Literal["open", "close"]) -> str:
         """Open or close the station's polls; raises ElectionError if it cannot be done."""
@@ -208,9 +246,12 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         if who is None:
             page = pages.page(request, "station_login.html", status, csrf=token, **context)
             return with_nonce(request, page, nonce, fresh)
+        district = station.ctx.manifest.district(station.service.district_of[who])
+        listed = district.candidates if len(district.candidates) <= LISTED_CANDIDATES else []
         page = pages.page(
             request, "station.html", status, csrf=token, status_view=await station.status(who),
-            request_id=secrets.token_urlsafe(12), **context,
+            request_id=secrets.token_urlsafe(12), vote_request_id=secrets.token_urlsafe(12),
+            candidates=listed, seats=district.seats, **context,
         )  # fmt: skip
         return with_nonce(request, page, nonce, fresh)
 
@@ -308,6 +349,32 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
             return await console_page(request, 503, error_key="checkin_failed")
         key = ANSWER_KEYS[answer["status"]]
         return await console_page(request, answer=answer, answer_key=key, national_code=code)
+
+    @app.post("/station/vote", include_in_schema=False)
+    async def vote(request: Request) -> Response:
+        staff = await staff_form(request)
+        if isinstance(staff, Response):
+            return staff
+        form, who = staff
+        assert station is not None  # staff_form refused the request otherwise
+        typed = form.get("choices", "")
+        choices = to_ascii_digits(typed).replace(",", " ").replace("،", " ").split()
+        try:
+            answer = await station.vote(who, choices, form.get("request_id", ""))
+        except BallotError as exc:
+            return await console_page(request, 400, error_key="vote_refused",
+                                      error_detail=str(exc), choices=typed)  # fmt: skip
+        except CastRefused as exc:
+            key = VOTE_ERRORS.get(exc.name, "vote_failed")
+            return await console_page(request, exc.status, error_key=key, choices=typed)
+        except HttpError as exc:
+            return await console_page(request, exc.status, error_key="vote_failed",
+                                      choices=typed)  # fmt: skip
+        except Exception:  # the staff see it, the log has the detail
+            log.exception("console vote failed")
+            return await console_page(request, 503, error_key="vote_failed", choices=typed)
+        return await console_page(request, vote_answer=answer, vote_short=short(
+            answer["tracking_code"]))  # fmt: skip
 
     @app.post("/station/polls", include_in_schema=False)
     async def polls(request: Request) -> Response:

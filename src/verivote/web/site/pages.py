@@ -3,6 +3,7 @@
     GET /                     home: the election, turnout, the latest checkpoint, districts
     GET /districts/{id}       a district's result, with its bar chart and any lot
     GET /track[?code=]        the ballot tracker
+    GET /receipt/{code}       a cast ballot's printable receipt, with its code as a QR code
     GET /board[?type=&page=]  the board: checkpoints, cosignatures, entries by type and page
     GET /station …            the station console (`console`)
     GET /api-docs             the JSON API, described from its OpenAPI document
@@ -30,6 +31,7 @@ from verivote.web.site.api import TYPE_PATTERN
 from verivote.web.site.console import Station, install_console
 from verivote.web.site.guard import PageGuard
 from verivote.web.site.i18n import Language
+from verivote.web.site.qr import qr_svg
 from verivote.web.site.render import static_files
 from verivote.web.site.respond import Pages, visitor_of
 from verivote.web.site.source import Source
@@ -120,6 +122,13 @@ def create_pages(
             return pages.page(request, "track.html", status, code=code[:views.MAX_CODE_INPUT],
                               found=None, error_key=exc.key)  # fmt: skip
         return pages.page(request, "track.html", code=code, found=found, error_key=None)
+
+    @app.get("/receipt/{code}", response_class=HTMLResponse)
+    def receipt(request: Request, code: str) -> HTMLResponse:
+        lang = visitor_of(request).lang
+        found = views.receipt_view(source, code)
+        return pages.page(request, "receipt.html", receipt=found,
+                          qr=qr_svg(found.code, lang.t("receipt_qr")))  # fmt: skip
 
     @app.get("/board", response_class=HTMLResponse)
     def board(

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from verivote.board.checkpoint import parse_checkpoint
 from verivote.board.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from verivote.board.note import parse_note, parse_verifier
+from verivote.crypto.tracking import short
 from verivote.election.publishing import check_inclusion
 from verivote.model.manifest import Manifest
 from verivote.rules.majlis import parse_fraction
@@ -522,6 +523,39 @@ def track(source: Source, text: str) -> TrackResult:
         proof_valid=proof_valid, signature_valid=signature_valid,
         signed_by=[s.name for s in view.signatures if s.verified],
         witnesses=sum(s.verified and s.role == "witness" for s in view.signatures),
+    )  # fmt: skip
+
+
+_FULL_CODE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class ReceiptView(View):
+    """What the voter's printed receipt shows: the ballot's tracking code (whole and in its
+    short form), its election and district."""
+
+    code: str
+    short: str
+    election: str
+    election_id: str
+    district: str
+    district_name: str
+
+
+def receipt_view(source: Source, code: str) -> ReceiptView:
+    """The receipt of the cast ballot whose tracking code is `code` (all 64 hex digits: a
+    receipt is for one ballot); NotFound for a code that is malformed or not of a ballot cast
+    here (a challenged ballot is not counted, so it gets no receipt)."""
+    if not _FULL_CODE.fullmatch(code):
+        raise NotFound("error_receipt_unknown", "a receipt's tracking code is 64 hex digits")
+    code = code.lower()
+    hits = [h for h in source.find_ballots(code) if h.code == code and h.state == "cast"]
+    if not hits:
+        raise NotFound("error_receipt_unknown", f"no ballot cast with tracking code {code}")
+    manifest = source.manifest
+    districts = {d.id: d.name for d in manifest.districts}
+    return ReceiptView(
+        code=code, short=short(code), election=manifest.name, election_id=manifest.election_id,
+        district=hits[0].district, district_name=districts.get(hits[0].district, hits[0].district),
     )  # fmt: skip
 
 

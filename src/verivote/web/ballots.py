@@ -1,0 +1,395 @@
+"""The cast API (issue 15, item 1): a station's ballot-marking device casts over the network.
+
+    POST /api/ballots             {"ballot": {...}}  the encrypted ballot (station token)
+    POST /api/ballots/challenged  {"ballot": {...}, "choices": [...], "nonces": [...]}
+                                  a ballot the voter challenged, with its opening (station token)
+
+The ballot is the wire form `verivote.crypto.ballot.encrypt_ballot` makes (as `verivote ballot
+encrypt` writes it); it must be of the token's station (403 otherwise). Every proof is checked
+in a process pool (`verivote.election.service.prepare_cast`, pure CPU) BEFORE anything is
+stored: a ballot that fails leaves no trace. Only then is it recorded (`record_cast`, in a
+thread), and the device gets the voter's receipt:
+
+    200 {"status": "accepted" | "already_accepted", "tracking_code": code,
+         "election_id": id, "district": id, "board_index": int | null}
+
+`board_index` is null while the ballot waits in its station's batch (ballots reach the board in
+batches, in a random order, so that the board's order does not follow the queue). Sending the
+same ballot again (a retry, or the upload of a device's journal) answers `already_accepted`
+with the same code and records nothing. The refusals, as `{"error": name, "detail": text}`:
+
+    400 not JSON, or not {"ballot": {...}}         403 a ballot of another station
+    401 no or unknown station token                409 polls_closed: the station is not open
+    413 a body larger than any ballot of the election   409 no_checkin: the station's ballots
+    422 the ballot fails a check (the detail says which)   would outnumber its check-ins
+    503 the ballot could not be recorded (the database failed): send it again
+
+The pool's workers are started once (spawned, not forked: the server has threads) with the
+election's public pieces, so that a ballot costs one round trip of its bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from verivote.crypto.ballot import BallotError, OpenedBallot
+from verivote.crypto.ceremony import CeremonyTranscript
+from verivote.crypto.elgamal import ElectionKey
+from verivote.crypto.groups import get_group
+from verivote.election.service import (
+    AlreadyCast,
+    ElectionContext,
+    ElectionError,
+    PreparedBallot,
+    Receipt,
+    challenge,
+    load_context,
+    prepare_cast,
+    record_cast,
+)
+from verivote.model.manifest import Manifest, parse_manifest
+from verivote.store import NoCheckin, PollsClosed, Store
+from verivote.web.asgi import SECURITY_HEADERS, HttpError
+
+log = logging.getLogger(__name__)
+CAST_PATH = "/api/ballots"
+CHALLENGED_PATH = "/api/ballots/challenged"
+CAST_WORKERS_VAR = "VERIVOTE_CAST_WORKERS"
+
+
+# --- how large a ballot can be ------------------------------------------------------------
+
+
+def _proof_bytes(element_hex: int, scalar_hex: int, limit: int) -> int:
+    """Bytes of a range proof's JSON (`wire.range_proof_to_json`) with its commitments."""
+    n = limit + 1
+    proof = {
+        "challenges": ["0" * scalar_hex] * n,
+        "responses": ["0" * scalar_hex] * n,
+        "commitments": [["0" * element_hex, "0" * element_hex]] * n,
+    }
+    return len(json.dumps(proof))
+
+
+def ballot_limit(manifest: Manifest) -> int:
+    """The most bytes a cast request of this election may take: the JSON of a ballot of its
+    largest district (every hex string at its full length, with the spaces `json.dumps` puts
+    after separators), a quarter more for other spacing, and 4 KiB for the envelope. A
+    ristretto255 ballot costs about 800 bytes per candidate: Tehran's 3,545 make ~2.8 MB."""
+    group = get_group(manifest.group)
+    element, scalar = 2 * group.element_bytes, 2 * group.scalar_bytes
+    ciphertext = len(json.dumps({"alpha": "0" * element, "beta": "0" * element}))
+    zero_one = _proof_bytes(element, scalar, 1)
+    part = len(json.dumps({"candidate": "", "ciphertext": None, "proof": None})) + ciphertext
+    largest = 0
+    for district in manifest.districts:
+        ids = max((len(s.id) for s in manifest.stations), default=0) + len(district.id)
+        size = (
+            sum(part + zero_one + len(c.code) + 2 for c in district.candidates)
+            + part + zero_one  # the blank flag
+            + _proof_bytes(element, scalar, district.seats)
+            + _proof_bytes(element, scalar, district.seats - 1)
+            + 2 * ids + 64 + 64 + 200  # station, district, election hash, nonce, keys
+        )  # fmt: skip
+        largest = max(largest, size)
+    return largest + largest // 4 + 4096
+
+
+# --- the process pool -----------------------------------------------------------------------
+
+_worker_ctx: ElectionContext | None = None
+
+ContextPieces = tuple[str, dict[str, Any], bytes, dict[str, Any] | None]
+
+
+def context_pieces(ctx: ElectionContext) -> ContextPieces:
+    """An election context as plain data a spawned worker can rebuild it from."""
+    transcript = None if ctx.transcript is None else ctx.transcript.model_dump(mode="json")
+    manifest = ctx.manifest.model_dump(mode="json")
+    return ctx.election_id, manifest, ctx.base_hash, transcript
+
+
+def rebuild_context(pieces: ContextPieces) -> ElectionContext:
+    election_id, manifest_doc, base_hash, transcript_doc = pieces
+    manifest = parse_manifest(manifest_doc, f"election {election_id}")
+    transcript = key = None
+    if transcript_doc is not None:
+        transcript = CeremonyTranscript.model_validate(transcript_doc)
+        group = get_group(transcript.group)
+        key = ElectionKey(group, group.decode(bytes.fromhex(transcript.joint_key)))
+    return ElectionContext(election_id, manifest, base_hash, key, transcript)
+
+
+def _init_worker(pieces: ContextPieces) -> None:
+    global _worker_ctx
+    _worker_ctx = rebuild_context(pieces)
+
+
+class WrongStation(Exception):
+    """A ballot of another station than the token's (403)."""
+
+
+class BadRequest(Exception):
+    """A body that is not `{"ballot": {...}}` (400)."""
+
+
+def parse_cast_body(body: bytes) -> Any:
+    """The ballot of a cast request's body; BadRequest if the body is not {"ballot": {...}}."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not JSON") from None
+    if not isinstance(doc, dict) or set(doc) != {"ballot"} or not isinstance(doc["ballot"], dict):
+        raise BadRequest('the body must be {"ballot": {...}}, the encrypted ballot')
+    return doc["ballot"]
+
+
+def prepare_body(ctx: ElectionContext, body: bytes, station_id: str) -> PreparedBallot:
+    """Read a cast request's body and check its ballot completely (`prepare_cast`), refusing
+    first, before any proof is checked, a ballot of another station than `station_id`."""
+    ballot = parse_cast_body(body)
+    if ballot.get("station") != station_id:
+        raise WrongStation(
+            f"this ballot is of station {ballot.get('station')!r}, not of {station_id}, whose "
+            "token this is"
+        )
+    return prepare_cast(ctx, ballot)
+
+
+def _prepare_in_worker(body: bytes, station_id: str) -> PreparedBallot:
+    assert _worker_ctx is not None, "the worker was not initialised"
+    return prepare_body(_worker_ctx, body, station_id)
+
+
+def pool_size() -> int:
+    """Workers of the pool: VERIVOTE_CAST_WORKERS if set, else the machine's CPU count."""
+    configured = os.environ.get(CAST_WORKERS_VAR, "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return os.cpu_count() or 1
+
+
+class BallotService:
+    """Casting for one election: proofs checked in a process pool (made at the first ballot,
+    so a server that is never cast to starts none), ballots recorded in a thread."""
+
+    def __init__(self, store: Store, ctx: ElectionContext, workers: int | None = None) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.workers = workers if workers is not None else pool_size()
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def keyed(self) -> ElectionContext:
+        """The election's context once its key ceremony is held: a server started before the
+        ceremony (the guardians hold it through this very server) reads it again until then."""
+        if self.ctx.key is None:
+            ctx = await asyncio.to_thread(load_context, self.store, self.ctx.election_id)
+            if ctx.key is None:
+                raise HttpError(409, "the key ceremony has not been held: no ballot can be cast")
+            self.ctx = ctx
+        return self.ctx
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(context_pieces(self.ctx),),
+            )  # fmt: skip
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the pool's workers (at the application's shutdown)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    async def prepare(self, body: bytes, station_id: str) -> PreparedBallot:
+        """The body's ballot checked completely, in the pool."""
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        try:
+            return await loop.run_in_executor(pool, _prepare_in_worker, body, station_id)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time
+            if self._pool is pool:
+                self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            log.error("a proof-checking worker died; the pool is started again")
+            raise HttpError(503, "the ballot could not be checked; send it again") from None
+
+    async def cast(self, station_id: str, body: bytes) -> dict[str, Any]:
+        """The answer to a cast request with this body from this station (HttpError else)."""
+        await self.keyed()
+        try:
+            prepared = await self.prepare(body, station_id)
+        except BadRequest as exc:
+            raise HttpError(400, str(exc)) from None
+        except WrongStation as exc:
+            raise HttpError(403, str(exc)) from None
+        except (BallotError, ElectionError) as exc:
+            raise HttpError(422, str(exc)) from None
+        return await self.record(prepared)
+
+    async def record(self, prepared: PreparedBallot) -> dict[str, Any]:
+        """Record a checked ballot: the receipt's answer, or HttpError."""
+        status = "accepted"
+        try:
+            receipt = await asyncio.to_thread(record_cast, self.store, self.ctx, prepared)
+        except AlreadyCast as exc:
+            receipt, status = exc.receipt, "already_accepted"
+        except PollsClosed as exc:
+            raise CastRefused(409, "polls_closed", str(exc)) from None
+        except NoCheckin as exc:
+            raise CastRefused(409, "no_checkin", str(exc)) from None
+        except BallotError as exc:
+            found = await asyncio.to_thread(self._already, prepared)
+            if found is None:
+                raise HttpError(422, str(exc)) from None
+            receipt, status = found, "already_accepted"
+        except Exception:  # the database failed: one line, and the device sends it again
+            log.exception("a ballot could not be recorded")
+            raise HttpError(503, "the ballot could not be recorded; send it again") from None
+        return self.answer(status, receipt, prepared.district)
+
+    def _already(self, prepared: PreparedBallot) -> Receipt | None:
+        """This very ballot's receipt if it was cast before (the same tracking code is the same
+        ballot, byte for byte), for a store that answers a re-upload as a replay."""
+        found = self.store.ballot(self.ctx.election_id, prepared.code)
+        if found is None or found.state != "cast" or found.station_id != prepared.station:
+            return None
+        return Receipt("cast", found.tracking_code, found.board_idx)
+
+    def answer(self, status: str, receipt: Receipt, district: str) -> dict[str, Any]:
+        return {
+            "status": status, "tracking_code": receipt.code,
+            "election_id": self.ctx.election_id, "district": district,
+            "board_index": receipt.board_index,
+        }  # fmt: skip
+
+    async def challenge(self, station_id: str, body: bytes) -> dict[str, Any]:
+        """The answer to a challenged ballot's upload (its opening published, never counted)."""
+        ctx = await self.keyed()
+        ballot, opened = parse_challenge_body(ctx, body)
+        if ballot.get("station") != station_id:
+            raise HttpError(403, f"this ballot is of station {ballot.get('station')!r}, not of "
+                                 f"{station_id}, whose token this is")  # fmt: skip
+        try:
+            receipt = await asyncio.to_thread(challenge, self.store, ctx, ballot, opened)
+        except PollsClosed as exc:
+            raise CastRefused(409, "polls_closed", str(exc)) from None
+        except (BallotError, ElectionError) as exc:
+            raise HttpError(422, str(exc)) from None
+        except Exception:
+            log.exception("a challenged ballot could not be recorded")
+            raise HttpError(503, "the ballot could not be recorded; send it again") from None
+        return {
+            "status": "challenged", "ballot_id": receipt.code, "election_id": ctx.election_id,
+            "district": str(ballot.get("district")), "board_index": receipt.board_index,
+        }  # fmt: skip
+
+
+def parse_challenge_body(ctx: ElectionContext, body: bytes) -> tuple[dict[str, Any], OpenedBallot]:
+    """The ballot and opening of `{"ballot", "choices", "nonces"}` (HttpError 400 if not)."""
+    assert ctx.key is not None
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise HttpError(400, "the body is not JSON") from None
+    if not isinstance(doc, dict) or set(doc) != {"ballot", "choices", "nonces"}:
+        raise HttpError(400, 'the body must be {"ballot": {...}, "choices": [...], '
+                             '"nonces": [...]}')  # fmt: skip
+    ballot, choices, nonces = doc["ballot"], doc["choices"], doc["nonces"]
+    if (
+        not isinstance(ballot, dict)
+        or not isinstance(choices, list)
+        or not all(isinstance(c, str) for c in choices)
+    ):
+        raise HttpError(400, "the ballot must be an object and the choices a list of codes")
+    group = ctx.key.group
+    try:
+        if not isinstance(nonces, list):
+            raise TypeError("not a list")
+        values = tuple(group.decode_scalar(bytes.fromhex(n)) for n in nonces)
+    except (TypeError, ValueError):
+        raise HttpError(400, "the nonces must be a list of hex scalars") from None
+    return ballot, OpenedBallot(tuple(choices), values)
+
+
+class CastRefused(HttpError):
+    """A refusal with its own error name (`polls_closed`, `no_checkin`)."""
+
+    def __init__(self, status: int, name: str, detail: str) -> None:
+        super().__init__(status, detail)
+        self.name = name
+
+
+def refused_response(exc: CastRefused) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.name, "detail": exc.detail}, status_code=exc.status,
+        headers=SECURITY_HEADERS,
+    )  # fmt: skip
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    body = await request.body()
+    if len(body) > limit:  # the guard refused a longer Content-Length; a body may still lie
+        raise HttpError(413, f"the body is larger than {limit} bytes")
+    return body
+
+
+def body_limits(manifest: Manifest) -> dict[str, int]:
+    """The cast API's limits on a body, for `GuardMiddleware`: a challenged ballot carries its
+    opening too (a scalar per candidate, under a tenth of the ballot)."""
+    limit = ballot_limit(manifest)
+    return {CAST_PATH: limit, CHALLENGED_PATH: limit + limit // 8}
+
+
+def ballots_router(
+    service: BallotService, station_of: Callable[[str | None], Awaitable[str]]
+) -> APIRouter:
+    """The cast API's routes; `station_of(authorization)` is the station of a token
+    (`CheckinService.station`)."""
+    router = APIRouter()
+    limits = body_limits(service.ctx.manifest)
+    body_doc = {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["ballot"],
+            "properties": {"ballot": {"type": "object"}}}}}},
+    }  # fmt: skip
+
+    async def answer(call: Any) -> Any:
+        try:
+            return await call
+        except CastRefused as exc:
+            return refused_response(exc)
+
+    @router.post(CAST_PATH, openapi_extra=body_doc)
+    async def cast(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
+        """Cast an encrypted ballot at this station: every proof is checked before anything is
+        stored; the answer holds the voter's tracking code. Sending the same ballot again
+        answers `already_accepted` with the same code."""
+        station_id = await station_of(authorization)
+        return await answer(service.cast(station_id, await _read(request, limits[CAST_PATH])))
+
+    @router.post(CHALLENGED_PATH)
+    async def challenged(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> Any:
+        """Publish a ballot the voter challenged, with its opening (the choices and every
+        encryption nonce): it is checked to open the ballot, then published, never counted."""
+        station_id = await station_of(authorization)
+        return await answer(
+            service.challenge(station_id, await _read(request, limits[CHALLENGED_PATH]))
+        )
+
+    return router
