@@ -38,6 +38,7 @@ from verivote.election.service import ElectionContext
 from verivote.store import Store
 from verivote.web.asgi import GuardMiddleware, json_error
 from verivote.web.ballots import BallotService, ballots_router, body_limits
+from verivote.web.batch_timer import batch_timer
 from verivote.web.checkin import (
     CheckinFastPath,
     CheckinService,
@@ -125,13 +126,15 @@ def read_verifiers(keys_dir: Path, election_id: str) -> tuple[str, ...]:
 
 
 def stopping(service: CheckinService, ballots: BallotService) -> Lifespan:
-    """The live application's lifespan: at shutdown its check-in batcher stops and the cast
-    API's proof-checking processes end."""
+    """The live application's lifespan: while it serves, old batches go onto the board
+    (`batch_timer`); at shutdown its check-in batcher stops and the cast API's proof-checking
+    processes end."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            yield
+            async with batch_timer(ballots.store, ballots.ctx):
+                yield
         finally:
             await asyncio.to_thread(ballots.close)
             await service.batcher.close()

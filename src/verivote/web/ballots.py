@@ -61,6 +61,7 @@ from verivote.election.service import (
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import NoCheckin, PollsClosed, Store
 from verivote.web.asgi import SECURITY_HEADERS, HttpError
+from verivote.web.checkin import client_of
 
 log = logging.getLogger(__name__)
 CAST_PATH = "/api/ballots"
@@ -252,22 +253,11 @@ class BallotService:
         except NoCheckin as exc:
             raise CastRefused(409, "no_checkin", str(exc)) from None
         except BallotError as exc:
-            found = await asyncio.to_thread(self._already, prepared)
-            if found is None:
-                raise HttpError(422, str(exc)) from None
-            receipt, status = found, "already_accepted"
+            raise HttpError(422, str(exc)) from None
         except Exception:  # the database failed: one line, and the device sends it again
             log.exception("a ballot could not be recorded")
             raise HttpError(503, "the ballot could not be recorded; send it again") from None
         return self.answer(status, receipt, prepared.district)
-
-    def _already(self, prepared: PreparedBallot) -> Receipt | None:
-        """This very ballot's receipt if it was cast before (the same tracking code is the same
-        ballot, byte for byte), for a store that answers a re-upload as a replay."""
-        found = self.store.ballot(self.ctx.election_id, prepared.code)
-        if found is None or found.state != "cast" or found.station_id != prepared.station:
-            return None
-        return Receipt("cast", found.tracking_code, found.board_idx)
 
     def answer(self, status: str, receipt: Receipt, district: str) -> dict[str, Any]:
         return {
@@ -355,10 +345,10 @@ def body_limits(manifest: Manifest) -> dict[str, int]:
 
 
 def ballots_router(
-    service: BallotService, station_of: Callable[[str | None], Awaitable[str]]
+    service: BallotService, station_of: Callable[[str | None, str | None], Awaitable[str]]
 ) -> APIRouter:
-    """The cast API's routes; `station_of(authorization)` is the station of a token
-    (`CheckinService.station`)."""
+    """The cast API's routes; `station_of(authorization, client address)` is the station of a
+    token (`CheckinService.station`: bad tokens count against the client's address)."""
     router = APIRouter()
     limits = body_limits(service.ctx.manifest)
     body_doc = {
@@ -378,7 +368,7 @@ def ballots_router(
         """Cast an encrypted ballot at this station: every proof is checked before anything is
         stored; the answer holds the voter's tracking code. Sending the same ballot again
         answers `already_accepted` with the same code."""
-        station_id = await station_of(authorization)
+        station_id = await station_of(authorization, client_of(request.scope))
         return await answer(service.cast(station_id, await _read(request, limits[CAST_PATH])))
 
     @router.post(CHALLENGED_PATH)
@@ -387,7 +377,7 @@ def ballots_router(
     ) -> Any:
         """Publish a ballot the voter challenged, with its opening (the choices and every
         encryption nonce): it is checked to open the ballot, then published, never counted."""
-        station_id = await station_of(authorization)
+        station_id = await station_of(authorization, client_of(request.scope))
         return await answer(
             service.challenge(station_id, await _read(request, limits[CHALLENGED_PATH]))
         )

@@ -26,7 +26,7 @@ from verivote.model.manifest import Manifest
 from verivote.store import Store
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
-from verivote.store.schema import ballots, board_entries, checkpoints, voters
+from verivote.store.schema import ballots, board_entries, checkpoints, pending_ballots, voters
 from verivote.web.site.source import BallotHit, Inclusion, Mode, Participation, RecordFile
 from verivote.web.ttl import Ttl
 
@@ -135,6 +135,16 @@ class LiveSource:
             return None
         found = self.store.entries(self._id, index, index + 1)
         return found[0] if found else None
+
+    def pending_district(self, code: str) -> str | None:
+        p = pending_ballots.c
+        with self._reader.begin() as conn:
+            found: str | None = conn.execute(
+                select(p.district_id).where(
+                    p.election_id == self._id, p.tracking_code == code, p.state == "cast"
+                )
+            ).scalar_one_or_none()
+        return found
 
     def find_ballots(self, code: str) -> list[BallotHit]:
         b = ballots.c

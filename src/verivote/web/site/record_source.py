@@ -156,6 +156,9 @@ class RecordSource:
     def entry(self, index: int) -> bytes | None:
         return self._board.entries[index] if 0 <= index < self.board_size() else None
 
+    def pending_district(self, code: str) -> str | None:
+        return None  # a published record holds every batch
+
     def find_ballots(self, code: str) -> list[BallotHit]:
         if len(code) == SHORT_CODE:
             return [self._ballots[c] for c in self._short.get(code, [])]

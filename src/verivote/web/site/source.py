@@ -112,6 +112,11 @@ class Source(Protocol):
         """The ballots whose code is `code` (64 hex digits) or starts with it (16)."""
         ...
 
+    def pending_district(self, code: str) -> str | None:
+        """The district of the cast ballot `code` (64 hex digits) if it was accepted and waits
+        in its station's open batch (issue 15), else None: a record has none."""
+        ...
+
     def inclusion(self, index: int) -> Inclusion | None:
         """The proof of entry `index` in the latest signed checkpoint; None if no signed
         checkpoint covers it yet."""

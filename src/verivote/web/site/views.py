@@ -549,13 +549,15 @@ def receipt_view(source: Source, code: str) -> ReceiptView:
         raise NotFound("error_receipt_unknown", "a receipt's tracking code is 64 hex digits")
     code = code.lower()
     hits = [h for h in source.find_ballots(code) if h.code == code and h.state == "cast"]
-    if not hits:
+    # A ballot accepted but still in its station's batch has its receipt too.
+    district = hits[0].district if hits else source.pending_district(code)
+    if district is None:
         raise NotFound("error_receipt_unknown", f"no ballot cast with tracking code {code}")
     manifest = source.manifest
     districts = {d.id: d.name for d in manifest.districts}
     return ReceiptView(
         code=code, short=short(code), election=manifest.name, election_id=manifest.election_id,
-        district=hits[0].district, district_name=districts.get(hits[0].district, hits[0].district),
+        district=district, district_name=districts.get(district, district),
     )  # fmt: skip
 
 
