@@ -448,3 +448,16 @@ def test_a_head_request_gets_the_headers_of_the_page_and_no_body(client: TestCli
     assert head.headers["content-type"] == got.headers["content-type"]
     assert head.headers["content-security-policy"] == got.headers["content-security-policy"]
     assert client.head("/districts/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["//evil.example/", "///evil.example/board", "//evil.example/%2F..", "/\\evil.example/"]
+)
+def test_no_link_on_a_page_leaves_the_site_whatever_the_path(client: TestClient, path: str) -> None:
+    # `GET //host/` once rendered a language switch to `//host/?lang=en`: a scheme-relative
+    # link, that is, an open redirect to any host a link's author chose.
+    page_url = f"http://testserver{path}"
+    text = client.get(page_url).text
+    for link in _LINK.findall(text):
+        target = urlsplit(urljoin(page_url, html.unescape(link)))
+        assert target.netloc in ("", "testserver"), (path, link)

@@ -47,7 +47,8 @@ def visitor_of(request: Request) -> Visitor:
     )
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     # The path as sent, percent-encoded again: whatever a visitor typed stays inert in a link.
-    path = quote(request.url.path, safe="/-._~")
+    # One leading slash only: `//host/…` in a link is another site (an open redirect).
+    path = "/" + quote(request.url.path, safe="/-._~").lstrip("/")
     switch = path + "?" + urlencode([*query, ("lang", lang.other)])
     return Visitor(lang, remember, request.url.scheme == "https", switch, request.url.path)
 
