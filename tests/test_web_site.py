@@ -461,3 +461,13 @@ def test_no_link_on_a_page_leaves_the_site_whatever_the_path(client: TestClient,
     for link in _LINK.findall(text):
         target = urlsplit(urljoin(page_url, html.unescape(link)))
         assert target.netloc in ("", "testserver"), (path, link)
+
+
+@pytest.mark.parametrize("url", ["/", "/board", "/track", "/api-docs", "/no-such-page"])
+def test_a_record_site_links_to_no_page_it_does_not_have(client: TestClient, url: str) -> None:
+    # A record has no station console; every page once linked to /station all the same (404).
+    text = client.get(url).text
+    for link in _LINK.findall(text):
+        target = urlsplit(urljoin(f"http://testserver{url}", html.unescape(link)))
+        if target.netloc == "testserver" and target.path not in (url, "/static/site.css"):
+            assert client.get(target.path).status_code != 404, (url, link)

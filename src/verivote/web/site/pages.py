@@ -90,7 +90,7 @@ def create_pages(
     """The pages of the site over `source`, with the console of `station` (None: no console,
     as for a published record). `openapi` gives the JSON API's description."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    pages = Pages(source)
+    pages = Pages(source, console=station is not None)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:

@@ -72,15 +72,17 @@ def set_cookie(
 class Pages:
     """Renders the site's pages for one source."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, console: bool = True) -> None:
         self.source = source
+        # No link to a console the site does not have (a published record's): it would 404.
+        self.nav = NAV if console else tuple(item for item in NAV if item[1] != "/station")
 
     def page(
         self, request: Request, template: str, status: int = 200, **context: Any
     ) -> HTMLResponse:
         visitor = visitor_of(request)
         html = render(
-            template, L=visitor.lang, switch_url=visitor.switch_url, nav=NAV, path=visitor.path,
+            template, L=visitor.lang, switch_url=visitor.switch_url, nav=self.nav, path=visitor.path,
             site_name=self.source.manifest.name, mode=self.source.mode, **context,
         )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
