@@ -84,7 +84,7 @@ def test_a_voter_accepted_offline_at_two_stations_is_kept_twice_and_reported(
     assert [(r["status"], r["conflict"]) for r in report["results"]] == [
         ("already_voted", True), ("accepted", False), ("not_eligible", True),
         ("wrong_district", True)]  # fmt: skip
-    assert report["results"][0]["station"] == "tabriz-002"
+    assert "station" not in report["results"][0]  # where and when: the supervisors' only
 
     seen = c.get("/api/conflicts", headers=auth(supervisor)).json()
     assert seen["count"] == 3
@@ -228,7 +228,7 @@ def test_a_device_cut_off_records_locally_and_its_upload_reports_the_conflict(
     refused = runner.invoke(cli, ["device", "checkin", VOTER, "--server", base, "--token-file",
                                   str(t2), "--journal", str(tmp_path / "j2.jsonl")])  # fmt: skip
     assert refused.exit_code == 3
-    assert "already checked in at tabriz-002" in refused.output
+    assert "already checked in" in refused.output
 
     uploaded = runner.invoke(cli, ["device", "upload", "--server", base, "--token-file", str(t1),
                                    "--journal", str(journal)])  # fmt: skip

@@ -67,13 +67,12 @@ def test_a_station_checks_voters_in_from_the_console(live: LiveElection) -> None
         status, page = _check_in(c, page, TABRIZ_VOTERS[0])
         assert status == 200
         assert 'data-status="accepted"' in page
-        # The same voter again, at any station: refused, with where and when.
+        # The same voter again, at any station: refused, and no more than that (issue 15:
+        # where and when are for the supervisors, tests/attacks/test_checkin_probe.py).
         status, page = _check_in(c, page, TABRIZ_VOTERS[0])
         assert status == 200
         assert 'data-status="already_voted"' in page
         assert "پذیرفته نشد" in page
-        assert "tabriz-001" in page
-        assert "۹" in page
         # Persian digits typed by the staff are read as the national code they are.
         persian = TABRIZ_VOTERS[1].translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
         status, page = _check_in(c, page, persian)
@@ -90,7 +89,7 @@ def test_a_station_checks_voters_in_from_the_console(live: LiveElection) -> None
         r = c.post("/api/checkin", json={"national_code": TABRIZ_VOTERS[0],
                                          "request_id": "api-0001"},
                    headers={"Authorization": f"Bearer {live.tokens['tabriz-002']}"})  # fmt: skip
-        assert r.json() == {"status": "already_voted", "station": "tabriz-001", "hour": 9}
+        assert r.json() == {"status": "already_voted"}
         assert c.get("/api/turnout").json()["stations"] == {"tabriz-001": 2}
 
 

@@ -60,7 +60,10 @@ class Checkin:
 @dataclass(frozen=True)
 class CheckinResult:
     """The answer to a check-in; for `already_voted`, where and in which hour it happened.
-    `conflict` marks an offline record that was refused and kept for the supervisors."""
+    `conflict` marks an offline record that was refused and kept for the supervisors.
+
+    Where and when are for the supervisors' conflict list only: a station is told the status
+    alone (`verivote.web.checkin`), else it could probe whether, where and when anyone voted."""
 
     status: Status
     station: str | None = None

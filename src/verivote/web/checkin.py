@@ -11,8 +11,12 @@ A station device authenticates with its own token (`verivote stations issue-toke
 voter's national code and a request id chosen by the device, so that a network retry of the
 same request gets the same answer and no second record. The answers:
 
-    accepted | already_voted (with the station and hour of the first check-in)
-    | not_eligible | wrong_district
+    accepted | already_voted | not_eligible | wrong_district
+
+The answer is the status alone. `already_voted` never says where or when the voter was checked
+in: any station's staff could otherwise type a neighbour's code and learn whether, where and at
+what hour they voted. The supervisors' conflict list keeps where and when, for the double
+check-ins they must settle.
 
 A station whose polls are closed checks no one in (409). Offline records are still accepted
 from it: they were made while it was open.
@@ -100,8 +104,6 @@ class CheckinRequest(BaseModel):
 
 class CheckinResponse(BaseModel):
     status: str
-    station: str | None = None
-    hour: int | None = None
 
 
 class OfflineRecord(BaseModel):
@@ -119,10 +121,10 @@ class OfflineUpload(BaseModel):
 
 
 class OfflineAnswer(BaseModel):
+    """One record's answer, to the station: its status alone (see the module docstring)."""
+
     request_id: str
     status: str
-    station: str | None = None
-    hour: int | None = None
     conflict: bool = False
     detail: str | None = None
 
@@ -231,10 +233,7 @@ class CheckinService:
             result = await self.batcher.check_in(item)
         except RequestIdReused as exc:
             raise HttpError(409, str(exc)) from None
-        answer: dict[str, Any] = {"status": result.status}
-        if result.station is not None:
-            answer |= {"station": result.station, "hour": result.hour}
-        return answer
+        return {"status": result.status}  # only the status: see the module docstring
 
 
 def _first_error(errors: Any) -> str:
@@ -312,9 +311,8 @@ def checkin_router(service: CheckinService) -> APIRouter:
                                              detail=str(result)))  # fmt: skip
             else:
                 answers.append(OfflineAnswer(
-                    request_id=item.request_id, status=result.status, station=result.station,
-                    hour=result.hour, conflict=result.conflict,
-                ))  # fmt: skip
+                    request_id=item.request_id, status=result.status, conflict=result.conflict
+                ))
         return OfflineReport(
             accepted=sum(a.status == "accepted" for a in answers),
             conflicts=sum(a.conflict for a in answers),
