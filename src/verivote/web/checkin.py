@@ -310,9 +310,10 @@ def checkin_router(service: CheckinService) -> APIRouter:
                 answers.append(OfflineAnswer(request_id=item.request_id, status="error",
                                              detail=str(result)))  # fmt: skip
             else:
-                answers.append(OfflineAnswer(
+                answer = OfflineAnswer(
                     request_id=item.request_id, status=result.status, conflict=result.conflict
-                ))
+                )
+                answers.append(answer)
         return OfflineReport(
             accepted=sum(a.status == "accepted" for a in answers),
             conflicts=sum(a.conflict for a in answers),

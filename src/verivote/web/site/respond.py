@@ -82,8 +82,9 @@ class Pages:
     ) -> HTMLResponse:
         visitor = visitor_of(request)
         html = render(
-            template, L=visitor.lang, switch_url=visitor.switch_url, nav=self.nav, path=visitor.path,
-            site_name=self.source.manifest.name, mode=self.source.mode, **context,
+            template, L=visitor.lang, switch_url=visitor.switch_url, nav=self.nav,
+            path=visitor.path, site_name=self.source.manifest.name, mode=self.source.mode,
+            **context,
         )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
         if visitor.remember:
