@@ -471,3 +471,10 @@ def test_a_record_site_links_to_no_page_it_does_not_have(client: TestClient, url
         target = urlsplit(urljoin(f"http://testserver{url}", html.unescape(link)))
         if target.netloc == "testserver" and target.path not in (url, "/static/site.css"):
             assert client.get(target.path).status_code != 404, (url, link)
+
+
+def test_a_record_site_over_https_carries_hsts(verify_election: VerifyElection) -> None:
+    with TestClient(record_app(verify_election.round1), base_url="https://testserver") as c:
+        for url in ("/", "/api/election", "/api/nothing", "/nothing"):
+            value = c.get(url).headers.get("strict-transport-security", "")
+            assert "max-age=31536000" in value, url

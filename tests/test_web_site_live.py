@@ -6,10 +6,12 @@ composed into the same application."""
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -344,3 +346,35 @@ def test_an_index_out_of_range_is_a_json_refusal_not_a_crash(live: LiveElection,
     else:
         assert r.headers["content-type"] == "application/json"
         assert set(r.json()) == {"error", "detail"}
+
+
+def _hsts_max_age(headers: httpx.Headers) -> int | None:
+    value = headers.get("strict-transport-security")
+    if value is None:
+        return None
+    found = re.search(r"max-age=(\d+)", value)
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.parametrize("https", [True, False])
+def test_https_answers_carry_hsts_for_a_year_and_http_ones_none(
+    live: LiveElection, https: bool
+) -> None:
+    with _client(live, https=https) as c:
+        answers = [
+            c.get("/"), c.get("/no-such-page"), c.get("/api/election"), c.get("/api/nothing"),
+            c.post("/api/checkin", json={"national_code": TABRIZ_VOTERS[0],
+                                         "request_id": "hsts-0001"}),  # fast path, no token
+            c.post("/api/checkin", json={"national_code": TABRIZ_VOTERS[0],
+                                         "request_id": "hsts-0001"},
+                   headers={"Authorization": f"Bearer {live.tokens['tabriz-001']}"}),
+            c.post("/station/login", content=b"x", headers={"content-type": "text/plain"}),
+            c.post("/api/checkin/offline", content=b"x"),
+        ]  # fmt: skip
+    for r in answers:
+        age = _hsts_max_age(r.headers)
+        if https:
+            assert age is not None, (r.request.url, r.status_code)
+            assert age >= 365 * 24 * 3600
+        else:
+            assert age is None, (r.request.url, r.status_code)

@@ -67,6 +67,7 @@ from verivote.web.asgi import (
     MAX_BODY,
     SECURITY_HEADERS,
     GuardMiddleware,
+    HstsMiddleware,
     HttpError,
     error_body,
     json_error,
@@ -345,13 +346,13 @@ def checkin_router(service: CheckinService) -> APIRouter:
 
 def create_app(
     engine: Engine, manifest: Manifest, clock: Callable[[], int] = tehran_hour
-) -> CheckinFastPath:
+) -> HstsMiddleware:
     """The check-in API of one election on its own (an ASGI application); `verivote serve`
     serves it inside the whole site (`verivote.web.app.live_app`), composed the same way."""
     service = CheckinService(engine, manifest, clock)
     app = FastAPI(title="verivote check-in", version="1", lifespan=stopping_batcher(service))
     install_json_errors(app)
-    return CheckinFastPath(with_checkin_api(app, service), service)
+    return HstsMiddleware(CheckinFastPath(with_checkin_api(app, service), service))
 
 
 def stopping_batcher(service: CheckinService) -> Lifespan:
