@@ -27,7 +27,7 @@ _HEADER_BYTES = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.i
 _ERROR_NAMES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 411: "length_required", 413: "too_large",
-    415: "unsupported_media_type", 500: "internal_error",
+    415: "unsupported_media_type", 422: "unprocessable", 500: "internal_error",
 }  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 
     POST /api/checkin          one voter, now (station token)
     POST /api/checkin/offline  records a station made while cut off, uploaded later (station token)
-    GET  /api/conflicts        uploaded records that were refused, kept (supervisor token)
+    GET  /api/conflicts        uploaded records that were refused, kept (supervisor token),
+                               by pages: ?limit= (at most MAX_CONFLICTS_PAGE), ?after=<next>
     GET  /api/turnout          check-ins per station, district and province (public; counted
                                at most every TURNOUT_CACHE_SECONDS)
 
@@ -36,7 +37,9 @@ description all the same.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -44,7 +47,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -58,6 +61,9 @@ from verivote.store import Store
 from verivote.store.roll import (
     Checkin,
     RequestIdReused,
+    TooManyConflicts,
+    conflict_count,
+    conflict_key,
     conflicts,
     station_of_token,
     supervisor_of_token,
@@ -93,6 +99,8 @@ POLLS_CACHE_SECONDS = 2.0
 TURNOUT_CACHE_SECONDS = 5.0
 """How long the public turnout is served before it is counted again: counting reads every
 check-in of the election (25 million by evening), too much to do for each visitor."""
+MAX_CONFLICTS_PAGE = 500
+"""Conflicts per page of /api/conflicts."""
 RequestId = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -237,6 +245,30 @@ class CheckinService:
         return {"status": result.status}  # only the status: see the module docstring
 
 
+MAX_CURSOR = 400
+"""Characters of a conflicts cursor: a station id, an hour and a request id, encoded."""
+
+
+def cursor(key: tuple[str, int, str]) -> str:
+    """A page's `next`: where the page ended, opaque to the client (base64url JSON; it holds
+    a station, an hour and a device's request id, never a national code)."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def read_cursor(text: str) -> tuple[str, int, str]:
+    """The key a `cursor` holds; HttpError 400 for anything else."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:  # not base64, not UTF-8, not JSON
+        key = None
+    if not (
+        isinstance(key, list) and len(key) == 3 and isinstance(key[0], str)
+        and type(key[1]) is int and isinstance(key[2], str)
+    ):  # fmt: skip
+        raise HttpError(400, "after: not a cursor this server gave")
+    return key[0], key[1], key[2]
+
+
 def _first_error(errors: Any) -> str:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
@@ -304,7 +336,10 @@ def checkin_router(service: CheckinService) -> APIRouter:
             Checkin(r.national_code, station_id, district, r.hour, r.request_id)
             for r in body.records
         ]
-        results = await service.batcher.check_in_many(items, offline=True)
+        try:
+            results = await service.batcher.check_in_many(items, offline=True)
+        except TooManyConflicts as exc:
+            raise HttpError(422, str(exc)) from None
         answers: list[OfflineAnswer] = []
         for item, result in zip(items, results, strict=True):
             if isinstance(result, RequestIdReused):
@@ -323,10 +358,26 @@ def checkin_router(service: CheckinService) -> APIRouter:
         )
 
     @router.get("/api/conflicts")
-    async def conflicts_now(_: str = Depends(supervisor)) -> dict[str, Any]:
-        """Uploaded offline check-ins that were refused and kept, for the supervisors."""
-        found = await asyncio.to_thread(conflicts, service.engine, service.election_id)
-        return {"election_id": service.election_id, "count": len(found), "conflicts": found}
+    async def conflicts_now(
+        _: str = Depends(supervisor),
+        limit: int = Query(default=MAX_CONFLICTS_PAGE, ge=1, le=MAX_CONFLICTS_PAGE),
+        after: str | None = Query(default=None, max_length=MAX_CURSOR),
+    ) -> dict[str, Any]:
+        """Uploaded offline check-ins that were refused and kept, for the supervisors, by
+        station and hour, a page at a time: `count` is all of them, `next` (null on the last
+        page) is the `after` of the next page."""
+        start = None if after is None else read_cursor(after)
+
+        def read() -> tuple[int, list[dict[str, Any]]]:
+            engine, election = service.engine, service.election_id
+            page = conflicts(engine, election, start, limit + 1)
+            return conflict_count(engine, election), page
+
+        count, page = await asyncio.to_thread(read)
+        more = len(page) > limit
+        page = page[:limit]
+        return {"election_id": service.election_id, "count": count, "conflicts": page,
+                "next": cursor(conflict_key(page[-1])) if more else None}  # fmt: skip
 
     @router.get("/api/turnout")
     async def turnout_now() -> dict[str, dict[str, int]]:
