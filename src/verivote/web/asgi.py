@@ -28,6 +28,7 @@ _ERROR_NAMES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 411: "length_required", 413: "too_large",
     415: "unsupported_media_type", 422: "unprocessable", 500: "internal_error",
+    503: "unavailable",
 }  # fmt: skip
 
 
@@ -44,9 +45,13 @@ def error_body(status: int, detail: str) -> dict[str, str]:
     return {"error": _ERROR_NAMES.get(status, "error"), "detail": detail}
 
 
-def json_error(status: int, detail: str) -> JSONResponse:
-    """An error answer for FastAPI's handlers, with the security headers."""
-    return JSONResponse(error_body(status, detail), status_code=status, headers=SECURITY_HEADERS)
+def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error answer for FastAPI's handlers, with the security headers (and `headers`)."""
+    return JSONResponse(
+        error_body(status, detail),
+        status_code=status,
+        headers={**SECURITY_HEADERS, **(headers or {})},
+    )
 
 
 def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -54,10 +59,13 @@ def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byte
     return [(k, v) for k, v in headers if k.lower() not in _HEADER_NAMES] + _HEADER_BYTES
 
 
-async def send_json(send: Send, status: int, document: Any) -> None:
-    """A whole JSON response, with the security headers."""
+async def send_json(
+    send: Send, status: int, document: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """A whole JSON response, with the security headers (and `extra` headers)."""
     body = json.dumps(document, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
     await send({"type": "http.response.start", "status": status,
                 "headers": with_security_headers(headers)})  # fmt: skip
     await send({"type": "http.response.body", "body": body})

@@ -82,6 +82,15 @@ from verivote.web.asgi import (
     send_json,
 )
 from verivote.web.batcher import CheckinBatcher
+from verivote.web.outage import (
+    DATABASE_ERRORS,
+    DETAIL,
+    RETRY_AFTER_BYTES,
+    install_json_outage,
+    is_outage,
+    log_failure,
+    monitor,
+)
 from verivote.web.ttl import Ttl
 
 __all__ = ["SECURITY_HEADERS", "CheckinService", "checkin_router", "create_app"]
@@ -184,6 +193,7 @@ class CheckinService:
         self.province_of = {d.id: d.province or d.id for d in manifest.districts}
         self.clock = clock
         self.batcher = CheckinBatcher(engine, manifest.election_id)
+        self.outage = monitor(engine)
         self._stations = TokenCache(lambda token: station_of_token(engine, token))
         self._supervisors = TokenCache(lambda token: supervisor_of_token(engine, token))
         self._polls = Ttl(POLLS_CACHE_SECONDS)
@@ -304,7 +314,15 @@ class CheckinFastPath:
         except HttpError as exc:
             await send_json(send, exc.status, error_body(exc.status, exc.detail))
             return
-        except Exception:  # the database failed: one line in the log, a JSON 500 to the device
+        except DATABASE_ERRORS as exc:
+            if is_outage(exc):  # the device keeps the check-in in its journal and retries
+                self.service.outage.failed(exc)
+                await send_json(send, 503, error_body(503, DETAIL), RETRY_AFTER_BYTES)
+                return
+            log_failure("check-in", exc)
+            await send_json(send, 500, error_body(500, "the check-in could not be recorded"))
+            return
+        except Exception:  # a bug: one traceback in the log, a JSON 500 to the device
             log.exception("check-in failed")
             await send_json(send, 500, error_body(500, "the check-in could not be recorded"))
             return
@@ -421,6 +439,7 @@ def with_checkin_api(app: FastAPI, service: CheckinService) -> GuardMiddleware:
     """`app` with the check-in API's routes and the OpenAPI entry of its hot path, behind the
     guard (security headers, bodies refused unread). Put `CheckinFastPath` in front of it."""
     app.include_router(checkin_router(service))
+    install_json_outage(app, service.outage)
     app.openapi = lambda: openapi_with_checkin(app)  # type: ignore[method-assign]
     return GuardMiddleware(app, limits={"/api/checkin/offline": MAX_UPLOAD_BODY})
 
@@ -456,6 +475,7 @@ def openapi_with_checkin(app: FastAPI) -> dict[str, Any]:
                 (400, "malformed request"), (401, "missing or unknown token"),
                 (403, "station not in the manifest"), (409, "request id reused for another voter"),
                 (411, "no Content-Length"), (413, "body too large"), (415, "body not JSON"),
+                (503, "the database is unreachable: keep the check-in, retry after Retry-After"),
             ]
         }  # fmt: skip
         schema["paths"][CHECKIN_PATH] = {"post": {
