@@ -61,7 +61,7 @@ def test_a_voter_is_accepted_once_and_refused_at_another_station(
 
     assert checkin("tabriz-001", "req-0001") == (200, {"status": "accepted"})
     status, doc = checkin("tabriz-002", "req-0002")
-    assert (status, doc) == (200, {"status": "already_voted", "station": "tabriz-001", "hour": 9})
+    assert (status, doc) == (200, {"status": "already_voted"})
     # the device's retry of the first request gets the first answer, and no second record
     assert checkin("tabriz-001", "req-0001") == (200, {"status": "accepted"})
     assert c.get("/api/turnout").json()["stations"] == {"tabriz-001": 1}

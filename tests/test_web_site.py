@@ -448,3 +448,33 @@ def test_a_head_request_gets_the_headers_of_the_page_and_no_body(client: TestCli
     assert head.headers["content-type"] == got.headers["content-type"]
     assert head.headers["content-security-policy"] == got.headers["content-security-policy"]
     assert client.head("/districts/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["//evil.example/", "///evil.example/board", "//evil.example/%2F..", "/\\evil.example/"]
+)
+def test_no_link_on_a_page_leaves_the_site_whatever_the_path(client: TestClient, path: str) -> None:
+    # `GET //host/` once rendered a language switch to `//host/?lang=en`: a scheme-relative
+    # link, that is, an open redirect to any host a link's author chose.
+    page_url = f"http://testserver{path}"
+    text = client.get(page_url).text
+    for link in _LINK.findall(text):
+        target = urlsplit(urljoin(page_url, html.unescape(link)))
+        assert target.netloc in ("", "testserver"), (path, link)
+
+
+@pytest.mark.parametrize("url", ["/", "/board", "/track", "/api-docs", "/no-such-page"])
+def test_a_record_site_links_to_no_page_it_does_not_have(client: TestClient, url: str) -> None:
+    # A record has no station console; every page once linked to /station all the same (404).
+    text = client.get(url).text
+    for link in _LINK.findall(text):
+        target = urlsplit(urljoin(f"http://testserver{url}", html.unescape(link)))
+        if target.netloc == "testserver" and target.path not in (url, "/static/site.css"):
+            assert client.get(target.path).status_code != 404, (url, link)
+
+
+def test_a_record_site_over_https_carries_hsts(verify_election: VerifyElection) -> None:
+    with TestClient(record_app(verify_election.round1), base_url="https://testserver") as c:
+        for url in ("/", "/api/election", "/api/nothing", "/nothing"):
+            value = c.get(url).headers.get("strict-transport-security", "")
+            assert "max-age=31536000" in value, url

@@ -92,7 +92,7 @@ def _describe(answer: dict[str, Any]) -> str:
     if status == "recorded_offline":
         return f"recorded offline ({answer['reason']}); upload the journal when the server is back"
     if status == "already_voted":
-        return f"refused: already checked in at {answer['station']} in hour {answer['hour']}"
+        return "refused: the voter was already checked in"
     if status == "wrong_district":
         return "refused: the voter is on another district's roll"
     return "refused: not on the roll (not eligible)"
@@ -184,9 +184,7 @@ def device_upload(
         f"{report['conflicts']} kept as conflicts for the supervisors, {report['errors']} errors"
     )
     for r in report["refused"]:
-        typer.echo(f"  {r['request_id']}: {r['status']}" + (
-            f" (first at {r['station']}, hour {r['hour']})" if r.get("station") else ""
-        ))  # fmt: skip
+        typer.echo(f"  {r['request_id']}: {r['status']}")
     b = report["ballots"]
     if b["uploaded"]:
         typer.echo(f"ballots uploaded {b['uploaded']}: {b['accepted']} accepted, "

@@ -70,7 +70,11 @@ class Server:
                 return answer
         except urllib.error.HTTPError as exc:
             if exc.code >= 500:
-                raise ServerUnreachable(f"the server failed (HTTP {exc.code})") from None
+                # 503 is the server's database out for a moment (Retry-After): journaled and
+                # uploaded later like any other failure to reach it.
+                wait = exc.headers.get("Retry-After") if exc.headers else None
+                later = f"; retry after {wait} s" if wait and wait.isdigit() else ""
+                raise ServerUnreachable(f"the server failed (HTTP {exc.code}{later})") from None
             try:
                 document = json.loads(exc.read())
             except ValueError:

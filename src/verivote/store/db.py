@@ -68,6 +68,9 @@ def make_engine(url: str | None = None) -> Engine:
     run one after another (a deferred BEGIN would let two writers both read the next board index
     and then fail or deadlock on upgrading their locks). PostgreSQL: psycopg 3; writers
     serialize per election on a row lock taken by the repository.
+
+    Every engine hides its statements' parameters from error messages and logs: they are
+    national codes and station tokens, and an error's text ends up in the server's log.
     """
     parsed = _normalise(make_url(url or database_url()))
     backend = parsed.get_backend_name()
@@ -80,12 +83,14 @@ def make_engine(url: str | None = None) -> Engine:
                 f"not {parsed.drivername}"
             )
         # pre_ping: a long-running server outlives PostgreSQL restarts and idle timeouts.
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     raise StoreError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:

@@ -50,6 +50,15 @@ _BULK_ROWS = 1000
 
 _POLLS_ENTRY = {"open": "polls-open", "closed": "polls-close"}
 
+MAX_INDEX = 2**63 - 1
+"""The largest board index a database column holds (a signed 64-bit integer)."""
+
+
+def _bounded(end: int | None) -> int | None:
+    """`end` within a 64-bit column: a range asked of the board from outside (`start` up to
+    2^63-1, `end = start + n`) must read as empty, not overflow the driver or the database."""
+    return None if end is None else min(end, MAX_INDEX)
+
 
 @dataclass(frozen=True)
 class ElectionRecord:
@@ -142,6 +151,9 @@ class Store:
         """The entries with start ≤ index < end (to the board's end if `end` is None), in order."""
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"bad entry range [{start}, {end})")
+        end = _bounded(end)
+        if start > MAX_INDEX:
+            return []
         query = (
             select(board_entries.c.entry)
             .where(board_entries.c.election_id == election_id, board_entries.c.idx >= start)
@@ -167,6 +179,9 @@ class Store:
         Served by an index on the type: the tally's few entries are found without reading a
         board of millions of ballots.
         """
+        end = _bounded(end)
+        if start > MAX_INDEX:
+            return []
         query = (
             select(board_entries.c.idx, board_entries.c.entry)
             .where(

@@ -13,7 +13,8 @@ database commits once for many check-ins. Rows are inserted in national-code ord
 two batches racing on the same voters take their locks in the same order and cannot deadlock.
 
 Check-ins recorded offline by a station and uploaded later go through the same check; those it
-refuses are not lost but kept in `checkin_conflicts` for the supervisors.
+refuses are not lost but kept in `checkin_conflicts` for the supervisors. An upload that would
+be mostly conflicts (`conflicts_allowed`) is refused whole, with nothing written.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Dialect, Engine, Table, insert, select, text
+from sqlalchemy import Connection, Dialect, Engine, Table, func, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -71,7 +72,10 @@ class Checkin:
 @dataclass(frozen=True)
 class CheckinResult:
     """The answer to a check-in; for `already_voted`, where and in which hour it happened.
-    `conflict` marks an offline record that was refused and kept for the supervisors."""
+    `conflict` marks an offline record that was refused and kept for the supervisors.
+
+    Where and when are for the supervisors' conflict list only: a station is told the status
+    alone (`verivote.web.checkin`), else it could probe whether, where and when anyone voted."""
 
     status: Status
     station: str | None = None
@@ -81,6 +85,27 @@ class CheckinResult:
 
 class RequestIdReused(ValueError):
     """A request id that was already used for another voter (a device bug, never a retry)."""
+
+
+class TooManyConflicts(ValueError):
+    """An offline upload that would be mostly conflicts: refused whole, nothing written."""
+
+
+CONFLICTS_ALWAYS_ALLOWED = 25
+
+
+def conflicts_allowed(records: int) -> int:
+    """How many of an offline upload's `records` may be refused and kept as conflicts.
+
+    A station cut off checks voters in on their word, so a few of its records turn out to be
+    double check-ins or voters of another roll, a handful in a day: up to 25 are always kept.
+    An upload mostly refused (more than half of its records beyond that) is not a station's day
+    but a device uploading another station's journal, a wrong roll, or a forgery; kept, it
+    would bury the supervisors' list under one request's worth of rows (an upload holds up to
+    2,000). It is refused whole instead, and stays in the device's journal, so nothing a
+    station recorded is lost while the supervisors look at the device.
+    """
+    return max(CONFLICTS_ALWAYS_ALLOWED, records // 2)
 
 
 def import_voters(
@@ -137,7 +162,8 @@ def check_in_many(
 
     With `offline`, the items are records a station made while it was cut off and the voters
     have already voted on their word: each one refused is also kept in `checkin_conflicts`
-    (marked `conflict`), so that the supervisors see both records.
+    (marked `conflict`), so that the supervisors see both records. Raises TooManyConflicts,
+    with nothing written, if more than `conflicts_allowed` of them would be.
     """
     for item in items:
         if not 0 <= item.hour <= 23:
@@ -190,6 +216,14 @@ def _check_in_batch(
             else a
             for a in answers
         ]  # fmt: skip
+        refused = sum(isinstance(a, CheckinResult) and a.conflict for a in answers)
+        if refused > conflicts_allowed(len(items)):
+            # Raised inside the transaction: the batch's accepted check-ins are undone too.
+            raise TooManyConflicts(
+                f"{refused} of the {len(items)} records would be refused; at most "
+                f"{conflicts_allowed(len(items))} are kept as conflicts per upload: ask the "
+                "supervisors to look at this device and its journal"
+            )
         _keep_conflicts(conn, election_id, items, answers)
     return answers
 
@@ -417,19 +451,44 @@ def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def conflicts(engine: Engine, election_id: str) -> list[dict[str, Any]]:
-    """The refused offline check-ins kept for the supervisors, by station and hour."""
+ConflictKey = tuple[str, int, str]
+"""Where a conflict sorts: (station, hour, request id), unique in an election."""
+
+
+def conflict_key(conflict: dict[str, Any]) -> ConflictKey:
+    return (conflict["station_id"], conflict["hour"], conflict["request_id"])
+
+
+def conflicts(
+    engine: Engine, election_id: str, after: ConflictKey | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The refused offline check-ins kept for the supervisors, by station and hour: those
+    after `after` (a `conflict_key`), at most `limit` of them (None: all)."""
+    c = checkin_conflicts.c
+    query = (
+        select(
+            c.kind, c.national_code, c.station_id, c.hour, c.first_station_id, c.first_hour,
+            c.request_id,
+        )
+        .where(c.election_id == election_id)
+        .order_by(c.station_id, c.hour, c.request_id)
+        .limit(limit)
+    )  # fmt: skip
+    if after is not None:
+        query = query.where(tuple_(c.station_id, c.hour, c.request_id) > tuple_(*after))
+    with engine.begin() as conn:
+        rows = conn.execute(query).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def conflict_count(engine: Engine, election_id: str) -> int:
+    """How many refused offline check-ins are kept."""
     c = checkin_conflicts.c
     with engine.begin() as conn:
-        rows = conn.execute(
-            select(
-                c.kind, c.national_code, c.station_id, c.hour, c.first_station_id,
-                c.first_hour, c.request_id,
-            )
-            .where(c.election_id == election_id)
-            .order_by(c.station_id, c.hour, c.national_code, c.request_id)
-        ).all()  # fmt: skip
-    return [dict(r._mapping) for r in rows]
+        found = conn.execute(
+            select(func.count()).select_from(checkin_conflicts).where(c.election_id == election_id)
+        ).scalar_one()
+    return int(found)
 
 
 def has_roll(engine: Engine, election_id: str) -> bool:

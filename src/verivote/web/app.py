@@ -2,6 +2,7 @@
 
     live (--db URL --election ID)         record (--record DIR)
 
+    HstsMiddleware   Strict-Transport-Security on every answer to an https request
     CheckinFastPath  POST /api/checkin     (none: a record takes no check-in)
       PathDispatch
         /api/…, /openapi.json → JSON API: GuardMiddleware (JSON bodies, API headers)
@@ -36,7 +37,7 @@ from verivote.board.note import parse_verifier
 from verivote.election.publishing import VERIFIERS_FILE, origin
 from verivote.election.service import ElectionContext
 from verivote.store import Store
-from verivote.web.asgi import GuardMiddleware, json_error
+from verivote.web.asgi import GuardMiddleware, HstsMiddleware, json_error
 from verivote.web.ballots import BallotService, ballots_router, body_limits
 from verivote.web.batch_timer import batch_timer
 from verivote.web.checkin import (
@@ -104,7 +105,7 @@ def record_app(directory: Path) -> ASGIApp:
     api = _api()
     api.include_router(site_api(source))
     pages = create_pages(source, None, api.openapi)
-    return PathDispatch(GuardMiddleware(api), pages)
+    return HstsMiddleware(PathDispatch(GuardMiddleware(api), pages))
 
 
 def read_verifiers(keys_dir: Path, election_id: str) -> tuple[str, ...]:
@@ -170,4 +171,4 @@ def live_app(
     guarded.limits.update(BODY_LIMITS)
     guarded.limits.update(body_limits(ctx.manifest))
     pages = create_pages(source, station, api.openapi)
-    return CheckinFastPath(PathDispatch(guarded, pages), service)
+    return HstsMiddleware(CheckinFastPath(PathDispatch(guarded, pages), service))

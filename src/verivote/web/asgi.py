@@ -49,8 +49,11 @@ def error_body(status: int, detail: str) -> dict[str, str]:
 
 def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """An error answer for FastAPI's handlers, with the security headers (and `headers`)."""
-    return JSONResponse(error_body(status, detail), status_code=status,
-                        headers={**(headers or {}), **SECURITY_HEADERS})  # fmt: skip
+    return JSONResponse(
+        error_body(status, detail),
+        status_code=status,
+        headers={**SECURITY_HEADERS, **(headers or {})},
+    )
 
 
 def with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -108,6 +111,39 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+"""Browsers that reached the site over https keep to https for a year: no later visit can be
+downgraded to plain http by someone on the network (a station's or a voter's)."""
+
+
+class HstsMiddleware:
+    """`Strict-Transport-Security` on every response to a request that came over https.
+
+    Outermost, so that every answer gets it: pages, the JSON API, and the check-in fast path,
+    which answers before any other layer. Over plain http the header would mean nothing
+    (browsers ignore it there) and is left out. Behind a TLS-terminating proxy, uvicorn sets
+    the scheme from the proxy's X-Forwarded-Proto for the addresses it trusts
+    (`--forwarded-allow-ips`, FORWARDED_ALLOW_IPS), so such requests count as https too;
+    `tls=True` says every request came over TLS whatever the scope says."""
+
+    def __init__(self, app: ASGIApp, tls: bool = False) -> None:
+        self.app = app
+        self.tls = tls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not (self.tls or scope.get("scheme") == "https"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != HSTS[0]]
+                message["headers"] = [*kept, HSTS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
 
 
 class GuardMiddleware:

@@ -62,6 +62,7 @@ from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import NoCheckin, PollsClosed, Store
 from verivote.web.asgi import SECURITY_HEADERS, HttpError
 from verivote.web.checkin import client_of
+from verivote.web.outage import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
 CAST_PATH = "/api/ballots"
@@ -254,9 +255,8 @@ class BallotService:
             raise CastRefused(409, "no_checkin", str(exc)) from None
         except BallotError as exc:
             raise HttpError(422, str(exc)) from None
-        except Exception:  # the database failed: one line, and the device sends it again
-            log.exception("a ballot could not be recorded")
-            raise HttpError(503, "the ballot could not be recorded; send it again") from None
+        except DATABASE_ERRORS:
+            raise  # the API's outage handler answers 503 + Retry-After, one log line per outage
         return self.answer(status, receipt, prepared.district)
 
     def answer(self, status: str, receipt: Receipt, district: str) -> dict[str, Any]:
@@ -279,9 +279,8 @@ class BallotService:
             raise CastRefused(409, "polls_closed", str(exc)) from None
         except (BallotError, ElectionError) as exc:
             raise HttpError(422, str(exc)) from None
-        except Exception:
-            log.exception("a challenged ballot could not be recorded")
-            raise HttpError(503, "the ballot could not be recorded; send it again") from None
+        except DATABASE_ERRORS:
+            raise  # the API's outage handler answers 503 + Retry-After, one log line per outage
         return {
             "status": "challenged", "ballot_id": receipt.code, "election_id": ctx.election_id,
             "district": str(ballot.get("district")), "board_index": receipt.board_index,

@@ -2,7 +2,8 @@
 
     POST /api/checkin          one voter, now (station token)
     POST /api/checkin/offline  records a station made while cut off, uploaded later (station token)
-    GET  /api/conflicts        uploaded records that were refused, kept (supervisor token)
+    GET  /api/conflicts        uploaded records that were refused, kept (supervisor token),
+                               by pages: ?limit= (at most MAX_CONFLICTS_PAGE), ?after=<next>
     GET  /api/turnout          check-ins per station, district and province (public; counted
                                at most every TURNOUT_CACHE_SECONDS)
 
@@ -14,8 +15,12 @@ revoke` (`verivote.web.tokens`); bad tokens are rate-limited per client address
 voter's national code and a request id chosen by the device, so that a network retry of the
 same request gets the same answer and no second record. The answers:
 
-    accepted | already_voted (with the station and hour of the first check-in)
-    | not_eligible | wrong_district
+    accepted | already_voted | not_eligible | wrong_district
+
+The answer is the status alone. `already_voted` never says where or when the voter was checked
+in: any station's staff could otherwise type a neighbour's code and learn whether, where and at
+what hour they voted. The supervisors' conflict list keeps where and when, for the double
+check-ins they must settle.
 
 A station whose polls are not open (closed, or never opened) checks no one in (409), decided
 inside the check-in's own transaction (issue 15). Offline records are still accepted from a
@@ -36,14 +41,16 @@ description all the same.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -54,11 +61,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from verivote.model.manifest import Manifest
 from verivote.polling.roll import national_code_valid
 from verivote.store.access import access_epoch, grant_of_token, supervisor_of_token
-from verivote.store.roll import Checkin, RequestIdReused, conflicts, turnout
+from verivote.store.roll import (
+    Checkin,
+    RequestIdReused,
+    TooManyConflicts,
+    conflict_count,
+    conflict_key,
+    conflicts,
+    turnout,
+)
 from verivote.web.asgi import (
     MAX_BODY,
     SECURITY_HEADERS,
     GuardMiddleware,
+    HstsMiddleware,
     HttpError,
     error_body,
     json_error,
@@ -67,6 +83,15 @@ from verivote.web.asgi import (
     send_json,
 )
 from verivote.web.batcher import CheckinBatcher
+from verivote.web.outage import (
+    DATABASE_ERRORS,
+    DETAIL,
+    RETRY_AFTER,
+    install_json_outage,
+    is_outage,
+    log_failure,
+    monitor,
+)
 from verivote.web.throttle import Throttle
 from verivote.web.tokens import TOKEN_CACHE_SECONDS, Found, Revocations, TokenCache
 from verivote.web.ttl import Ttl
@@ -85,6 +110,8 @@ MAX_UPLOAD_BODY = 128 * MAX_UPLOAD_RECORDS
 TURNOUT_CACHE_SECONDS = 5.0
 """How long the public turnout is served before it is counted again: counting reads every
 check-in of the election (25 million by evening), too much to do for each visitor."""
+MAX_CONFLICTS_PAGE = 500
+"""Conflicts per page of /api/conflicts."""
 RequestId = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -97,8 +124,6 @@ class CheckinRequest(BaseModel):
 
 class CheckinResponse(BaseModel):
     status: str
-    station: str | None = None
-    hour: int | None = None
 
 
 class OfflineRecord(BaseModel):
@@ -116,10 +141,10 @@ class OfflineUpload(BaseModel):
 
 
 class OfflineAnswer(BaseModel):
+    """One record's answer, to the station: its status alone (see the module docstring)."""
+
     request_id: str
     status: str
-    station: str | None = None
-    hour: int | None = None
     conflict: bool = False
     detail: str | None = None
 
@@ -155,6 +180,7 @@ class CheckinService:
             lambda token: _supervisor_grant(engine, token), self.revocations
         )
         self.throttle = Throttle()
+        self.outage = monitor(engine)
         self._turnout = Ttl(TURNOUT_CACHE_SECONDS)
 
     async def turnout(self) -> dict[str, int]:
@@ -205,10 +231,31 @@ class CheckinService:
             raise HttpError(409, str(exc)) from None
         if result.status == "polls_closed":
             raise PollsClosed(409, f"the polls are not open at {station_id}")
-        answer: dict[str, Any] = {"status": result.status}
-        if result.station is not None:
-            answer |= {"station": result.station, "hour": result.hour}
-        return answer
+        return {"status": result.status}  # only the status: see the module docstring
+
+
+MAX_CURSOR = 400
+"""Characters of a conflicts cursor: a station id, an hour and a request id, encoded."""
+
+
+def cursor(key: tuple[str, int, str]) -> str:
+    """A page's `next`: where the page ended, opaque to the client (base64url JSON; it holds
+    a station, an hour and a device's request id, never a national code)."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def read_cursor(text: str) -> tuple[str, int, str]:
+    """The key a `cursor` holds; HttpError 400 for anything else."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:  # not base64, not UTF-8, not JSON
+        key = None
+    if not (
+        isinstance(key, list) and len(key) == 3 and isinstance(key[0], str)
+        and type(key[1]) is int and isinstance(key[2], str)
+    ):  # fmt: skip
+        raise HttpError(400, "after: not a cursor this server gave")
+    return key[0], key[1], key[2]
 
 
 def _station_grant(engine: Engine, token: str) -> Found | None:
@@ -262,7 +309,15 @@ class CheckinFastPath:
         except HttpError as exc:
             await send_json(send, exc.status, error_body(exc.status, exc.detail), exc.headers)
             return
-        except Exception:  # the database failed: one line in the log, a JSON 500 to the device
+        except DATABASE_ERRORS as exc:
+            if is_outage(exc):  # the device keeps the check-in in its journal and retries
+                self.service.outage.failed(exc)
+                await send_json(send, 503, error_body(503, DETAIL), RETRY_AFTER)
+                return
+            log_failure("check-in", exc)
+            await send_json(send, 500, error_body(500, "the check-in could not be recorded"))
+            return
+        except Exception:  # a bug: one traceback in the log, a JSON 500 to the device
             log.exception("check-in failed")
             await send_json(send, 500, error_body(500, "the check-in could not be recorded"))
             return
@@ -294,17 +349,20 @@ def checkin_router(service: CheckinService) -> APIRouter:
             Checkin(r.national_code, station_id, district, r.hour, r.request_id)
             for r in body.records
         ]
-        results = await service.batcher.check_in_many(items, offline=True)
+        try:
+            results = await service.batcher.check_in_many(items, offline=True)
+        except TooManyConflicts as exc:
+            raise HttpError(422, str(exc)) from None
         answers: list[OfflineAnswer] = []
         for item, result in zip(items, results, strict=True):
             if isinstance(result, RequestIdReused):
                 answers.append(OfflineAnswer(request_id=item.request_id, status="error",
                                              detail=str(result)))  # fmt: skip
             else:
-                answers.append(OfflineAnswer(
-                    request_id=item.request_id, status=result.status, station=result.station,
-                    hour=result.hour, conflict=result.conflict,
-                ))  # fmt: skip
+                answer = OfflineAnswer(
+                    request_id=item.request_id, status=result.status, conflict=result.conflict
+                )
+                answers.append(answer)
         return OfflineReport(
             accepted=sum(a.status == "accepted" for a in answers),
             conflicts=sum(a.conflict for a in answers),
@@ -313,10 +371,26 @@ def checkin_router(service: CheckinService) -> APIRouter:
         )
 
     @router.get("/api/conflicts")
-    async def conflicts_now(_: str = Depends(supervisor)) -> dict[str, Any]:
-        """Uploaded offline check-ins that were refused and kept, for the supervisors."""
-        found = await asyncio.to_thread(conflicts, service.engine, service.election_id)
-        return {"election_id": service.election_id, "count": len(found), "conflicts": found}
+    async def conflicts_now(
+        _: str = Depends(supervisor),
+        limit: int = Query(default=MAX_CONFLICTS_PAGE, ge=1, le=MAX_CONFLICTS_PAGE),
+        after: str | None = Query(default=None, max_length=MAX_CURSOR),
+    ) -> dict[str, Any]:
+        """Uploaded offline check-ins that were refused and kept, for the supervisors, by
+        station and hour, a page at a time: `count` is all of them, `next` (null on the last
+        page) is the `after` of the next page."""
+        start = None if after is None else read_cursor(after)
+
+        def read() -> tuple[int, list[dict[str, Any]]]:
+            engine, election = service.engine, service.election_id
+            page = conflicts(engine, election, start, limit + 1)
+            return conflict_count(engine, election), page
+
+        count, page = await asyncio.to_thread(read)
+        more = len(page) > limit
+        page = page[:limit]
+        return {"election_id": service.election_id, "count": count, "conflicts": page,
+                "next": cursor(conflict_key(page[-1])) if more else None}  # fmt: skip
 
     @router.get("/api/turnout")
     async def turnout_now() -> dict[str, dict[str, int]]:
@@ -336,13 +410,13 @@ def checkin_router(service: CheckinService) -> APIRouter:
 
 def create_app(
     engine: Engine, manifest: Manifest, clock: Callable[[], int] = tehran_hour
-) -> CheckinFastPath:
+) -> HstsMiddleware:
     """The check-in API of one election on its own (an ASGI application); `verivote serve`
     serves it inside the whole site (`verivote.web.app.live_app`), composed the same way."""
     service = CheckinService(engine, manifest, clock)
     app = FastAPI(title="verivote check-in", version="1", lifespan=stopping_batcher(service))
     install_json_errors(app)
-    return CheckinFastPath(with_checkin_api(app, service), service)
+    return HstsMiddleware(CheckinFastPath(with_checkin_api(app, service), service))
 
 
 def stopping_batcher(service: CheckinService) -> Lifespan:
@@ -360,6 +434,7 @@ def with_checkin_api(app: FastAPI, service: CheckinService) -> GuardMiddleware:
     """`app` with the check-in API's routes and the OpenAPI entry of its hot path, behind the
     guard (security headers, bodies refused unread). Put `CheckinFastPath` in front of it."""
     app.include_router(checkin_router(service))
+    install_json_outage(app, service.outage)
     app.openapi = lambda: openapi_with_checkin(app)  # type: ignore[method-assign]
     return GuardMiddleware(app, limits={"/api/checkin/offline": MAX_UPLOAD_BODY})
 
@@ -396,6 +471,7 @@ def openapi_with_checkin(app: FastAPI) -> dict[str, Any]:
                 (403, "station not in the manifest"), (409, "request id reused for another voter"),
                 (411, "no Content-Length"), (413, "body too large"), (415, "body not JSON"),
                 (429, "too many bad tokens from this address lately (Retry-After)"),
+                (503, "the database is unreachable: keep the check-in, retry after Retry-After"),
             ]
         }  # fmt: skip
         schema["paths"][CHECKIN_PATH] = {"post": {

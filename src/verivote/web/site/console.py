@@ -54,6 +54,7 @@ from verivote.store.roll import turnout
 from verivote.web.asgi import HttpError
 from verivote.web.ballots import BallotService, CastRefused
 from verivote.web.checkin import CheckinService, PollsClosed, client_of
+from verivote.web.outage import is_outage
 from verivote.web.site.i18n import to_ascii_digits
 from verivote.web.site.respond import Pages, set_cookie, visitor_of
 from verivote.web.site.sessions import (
@@ -344,7 +345,9 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         except HttpError as exc:
             key = ERROR_KEYS.get(exc.status, "checkin_failed")
             return await console_page(request, exc.status, error_key=key, national_code=code)
-        except Exception:  # the database failed: the staff see it, the log has the detail
+        except Exception as exc:  # the database failed: the staff see it, the log has the detail
+            if is_outage(exc):
+                raise  # the 503 page of an outage (`create_pages`), logged once per outage
             log.exception("console check-in failed")
             return await console_page(request, 503, error_key="checkin_failed")
         key = ANSWER_KEYS[answer["status"]]

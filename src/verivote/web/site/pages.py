@@ -10,7 +10,8 @@
     GET /static/{name}        the stylesheet
 
 Every error is a page in the visitor's language with the right status (400, 403, 404, 405,
-413, 415, 500), never a stack trace.
+413, 415, 500), never a stack trace; a database outage is a 503 page with Retry-After
+(`verivote.web.outage`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Scope
 
+from verivote.web.outage import DATABASE_ERRORS, RETRY_AFTER, is_outage, log_failure
 from verivote.web.site import charts, views
 from verivote.web.site.api import TYPE_PATTERN
 from verivote.web.site.console import Station, install_console
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 STATUS_KEYS = {
     400: "error_bad_request", 403: "error_forbidden", 404: "error_not_found",
     405: "error_method", 411: "error_bad_form", 413: "error_too_large",
-    415: "error_bad_form", 500: "error_internal",
+    415: "error_bad_form", 500: "error_internal", 503: "error_unavailable",
 }  # fmt: skip
 
 
@@ -92,7 +94,7 @@ def create_pages(
     """The pages of the site over `source`, with the console of `station` (None: no console,
     as for a published record). `openapi` gives the JSON API's description."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    pages = Pages(source)
+    pages = Pages(source, console=station is not None)
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -169,6 +171,18 @@ def create_pages(
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         status = exc.status_code if exc.status_code in STATUS_KEYS else 500
         return pages.error(request, status, STATUS_KEYS[status])
+
+    async def database_failed(request: Request, exc: Exception) -> HTMLResponse:
+        if station is not None and is_outage(exc):
+            station.service.outage.failed(exc)
+            response = pages.error(request, 503, "error_unavailable")
+            response.headers.update(RETRY_AFTER)
+            return response
+        log_failure(f"page {request.url.path}", exc)
+        return pages.error(request, 500, "error_internal")
+
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, database_failed)
 
     @app.exception_handler(Exception)
     async def failed(request: Request, exc: Exception) -> HTMLResponse:

@@ -47,7 +47,8 @@ def visitor_of(request: Request) -> Visitor:
     )
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     # The path as sent, percent-encoded again: whatever a visitor typed stays inert in a link.
-    path = quote(request.url.path, safe="/-._~")
+    # One leading slash only: `//host/…` in a link is another site (an open redirect).
+    path = "/" + quote(request.url.path, safe="/-._~").lstrip("/")
     switch = path + "?" + urlencode([*query, ("lang", lang.other)])
     return Visitor(lang, remember, request.url.scheme == "https", switch, request.url.path)
 
@@ -71,16 +72,19 @@ def set_cookie(
 class Pages:
     """Renders the site's pages for one source."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, console: bool = True) -> None:
         self.source = source
+        # No link to a console the site does not have (a published record's): it would 404.
+        self.nav = NAV if console else tuple(item for item in NAV if item[1] != "/station")
 
     def page(
         self, request: Request, template: str, status: int = 200, **context: Any
     ) -> HTMLResponse:
         visitor = visitor_of(request)
         html = render(
-            template, L=visitor.lang, switch_url=visitor.switch_url, nav=NAV, path=visitor.path,
-            site_name=self.source.manifest.name, mode=self.source.mode, **context,
+            template, L=visitor.lang, switch_url=visitor.switch_url, nav=self.nav,
+            path=visitor.path, site_name=self.source.manifest.name, mode=self.source.mode,
+            **context,
         )  # fmt: skip
         response = HTMLResponse(html, status_code=status)
         if visitor.remember:
