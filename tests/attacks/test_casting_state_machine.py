@@ -123,7 +123,10 @@ class CastingMachine(RuleBasedStateMachine):
         before = self.size()
         receipt = cast(store, ctx, ballot) if decide == "cast" else challenge(
             store, ctx, ballot, opened)  # fmt: skip
-        assert receipt.board_index == before
+        # in its station's batch, or on the board if it filled the batch
+        assert (receipt.board_index is None) == (self.size() == before)
+        state = store.ballot_state(ctx.election_id, receipt.code)
+        assert state == ("pending" if receipt.board_index is None else receipt.state)
         assert ballot.get("nonce") not in self.seen_nonces
         self.seen_nonces.add(ballot.get("nonce"))
         return (copy.deepcopy(ballot), opened)

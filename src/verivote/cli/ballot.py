@@ -75,9 +75,14 @@ def _print_receipt(receipt: Receipt, station: str, as_json: bool) -> None:
             json.dumps({"state": receipt.state, "code": receipt.code, "index": receipt.board_index})
         )
         return
+    where = (
+        "waits in the station's batch, which goes onto the board shuffled"
+        if receipt.board_index is None
+        else f"board entry {receipt.board_index}"
+    )
     Console().print(
         f"ballot {receipt.state} at {station}: code [bold]{short(receipt.code)}[/] "
-        f"({receipt.code}), board entry {receipt.board_index}"
+        f"({receipt.code}), {where}"
     )
 
 
