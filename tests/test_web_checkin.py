@@ -27,14 +27,18 @@ def client(
         engine = make_engine(url)
         migrate(engine)
         manifest = parse_manifest(small_manifest_data())
-        Store(engine).create_election(manifest.election_id, "ab" * 32, b"{}")
+        store = Store(engine)
+        store.create_election(manifest.election_id, "ab" * 32, b"{}")
+        for station in ("tabriz-001", "tabriz-002"):  # tabriz-003 is never opened
+            store.set_polls(manifest.election_id, station, "open", b"{}")
         import_voters(
             engine,
             manifest.election_id,
             [(TABRIZ_VOTER, "tabriz", None), (ARMENIAN_VOTER, "armenians-south", "armenian-south")],
         )
         tokens = {
-            s: issue_token(engine, manifest.election_id, s) for s in ("tabriz-001", "tabriz-002")
+            s: issue_token(engine, manifest.election_id, s)
+            for s in ("tabriz-001", "tabriz-002", "tabriz-003")
         }
         app = create_app(engine, manifest, clock=lambda: 9)
         with TestClient(app) as c:
@@ -108,6 +112,23 @@ def test_a_station_token_is_required(
     status, doc = post(c, token, {"national_code": TABRIZ_VOTER, "request_id": "req-0006"})
     assert status == 401
     assert doc["error"] == "unauthorized"
+    assert c.get("/api/turnout").json()["stations"] == {}
+
+
+def test_no_check_in_at_a_station_never_opened_nor_once_it_has_closed(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    """Issue 15: a station never opened took check-ins, and a closed one took them for up to
+    2 s (the server's list of closed stations was read at most every 2 s)."""
+    c, tokens = client
+    body = {"national_code": TABRIZ_VOTER, "request_id": "req-0101"}
+    assert post(c, tokens["tabriz-003"], body)[0] == 409  # never opened
+    other = {"national_code": "0000000027", "request_id": "req-0102"}
+    assert post(c, tokens["tabriz-001"], other)[1] == {"status": "not_eligible"}
+    engine = c.app.app.service.engine  # type: ignore[attr-defined]
+    Store(engine).set_polls("test-2024", "tabriz-001", "closed", b"{}")
+    status, doc = post(c, tokens["tabriz-001"], body)  # at once, not 2 s later
+    assert (status, doc["error"]) == (409, "conflict")
     assert c.get("/api/turnout").json()["stations"] == {}
 
 

@@ -87,7 +87,8 @@ def measure_checkin(
     url: str, voters: int, clients: int, seconds: float, workers: int = 1
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring) and return its figures."""
-    from verivote.election.service import init_election
+    from verivote.election.polls import open_polls
+    from verivote.election.service import init_election, load_context
     from verivote.model.manifest import parse_manifest
 
     engine = make_engine(url)
@@ -110,6 +111,7 @@ def measure_checkin(
     import_voters(engine, election_id, ((_code(n), "d", None) for n in range(1, voters + 1)))
     load_s = time.perf_counter() - t0
     tokens = [issue_token(engine, election_id, s) for s in stations]
+    open_polls(store, load_context(store, election_id), stations)  # check-ins need open polls
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "verivote", "serve", "--db", url, "--election", election_id,
