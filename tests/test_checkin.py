@@ -29,6 +29,16 @@ from verivote.store.roll import (
 
 E = "roll-test"
 CODES = [f"{i:010d}" for i in range(1, 41)]
+STATIONS = [*(f"s{i}" for i in range(8)), "k1"]
+
+
+def create_open(engine: Engine) -> None:
+    """The election, with the polls open at every station the tests check voters in at (a
+    station takes check-ins only while its polls are open: issue 15)."""
+    store = Store(engine)
+    store.create_election(E, "ab" * 32, b"{}")
+    for station in STATIONS:
+        store.set_polls(E, station, "open", b"{}")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,7 +46,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with backend_database(request.param, tmp_path) as database:
         engine = make_engine(database)
         migrate(engine)
-        Store(engine).create_election(E, "ab" * 32, b"{}")
+        create_open(engine)
         import_voters(engine, E, [(c, "tabriz", None) for c in CODES])
         engine.dispose()
         yield database
@@ -179,7 +189,7 @@ def test_any_sequence_of_batches_answers_as_first_come_first_served(
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/model.db")
         migrate(engine)
-        Store(engine).create_election(E, "ab" * 32, b"{}")
+        create_open(engine)
         import_voters(engine, E, [(c, "tabriz", None) for c in voters])
         first: dict[str, tuple[str, int, str]] = {}  # voter -> station, hour, request id
         for b, batch in enumerate(batches):
@@ -223,7 +233,7 @@ def test_on_postgresql_the_batch_statement_is_planned_afresh_and_the_roll_analyz
     with backend_database("postgresql", tmp_path) as url:
         engine = make_engine(url)
         migrate(engine)
-        Store(engine).create_election(E, "ab" * 32, b"{}")
+        create_open(engine)
         import_voters(engine, E, [(c, "tabriz", None) for c in CODES])
         for k in range(12):  # psycopg prepares a statement after 5 runs
             check_in_many(engine, E, [Checkin(CODES[k], "s1", "tabriz", 9, f"plan-{k:04d}")])

@@ -253,8 +253,9 @@ def _count_checkins(conn: Connection, election_id: str, inserted: Sequence[Check
     """Add the batch's new check-ins to their stations' counters, in the same transaction (in
     station order, so that two batches take the counters' locks in the same order)."""
     per_station: dict[str, int] = {}
-    for item in inserted:
-        per_station[item.station_id] = per_station.get(item.station_id, 0) + 1
+    # One row per voter: a retry inside the same batch shows as inserted too.
+    for station in {item.national_code: item.station_id for item in inserted}.values():
+        per_station[station] = per_station.get(station, 0) + 1
     if not per_station:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
