@@ -41,7 +41,8 @@ def measure_checkin(
     url: str, voters: int, clients: int, seconds: float, workers: int = 1
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring) and return its figures."""
-    from verivote.election.service import init_election
+    from verivote.election.polls import open_polls
+    from verivote.election.service import init_election, load_context
     from verivote.model.manifest import parse_manifest
 
     engine = make_engine(url)
@@ -60,6 +61,8 @@ def measure_checkin(
         }
     )  # fmt: skip
     init_election(store, manifest)
+    # Check-ins are taken only at open stations (issue 15).
+    open_polls(store, load_context(store, election_id), stations)
     t0 = time.perf_counter()
     import_voters(engine, election_id, ((_code(n), "d", None) for n in range(1, voters + 1)))
     load_s = time.perf_counter() - t0
