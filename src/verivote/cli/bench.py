@@ -303,3 +303,84 @@ def bench_checkin(
     with scratch_database(db, BENCH_SCHEMA) as url:
         figures = measure_checkin(url, voters, clients, seconds, workers)
     typer.echo(json.dumps(figures) if as_json else json.dumps(figures, indent=2))
+
+
+@bench_app.command("cast-api")
+def bench_cast_api(
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db", help="PostgreSQL URL (the benchmark works in a new schema, dropped after)."
+        ),
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    seconds: Annotated[
+        float, typer.Option(min=1, help="How long to drive the server, per phase.")
+    ] = 20,
+    devices: Annotated[int, typer.Option(min=1, help="Concurrent station devices.")] = 16,
+    no_proofs: Annotated[
+        bool,
+        typer.Option(
+            "--no-proofs",
+            help="Only the append path: the benchmark's server takes ballots as already "
+            "checked (a benchmark's option, never a server's).",
+        ),
+    ] = False,
+    cast_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="The server's proof-checking processes (default: CPU count)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """Ballots of the demo's shape cast over HTTP into PostgreSQL by N station devices:
+    ballots/s with every proof checked, against the machine's proof-checking capacity
+    (cores ÷ the time to check one ballot), then the append path alone (proofs taken as
+    checked); p50/p99 latency, CPU per ballot by part, and ballots lost or duplicated, counted
+    from the database and the board after every station closed."""
+    from verivote.web.benchcast import measure_cast_api
+
+    with scratch_database(db, BENCH_SCHEMA) as url:
+        figures = measure_cast_api(url, seconds, devices, proofs=not no_proofs,
+                                   cast_workers=cast_workers)  # fmt: skip
+    print_cast_api(figures)
+    if as_json:
+        typer.echo(json.dumps(figures))
+
+
+def print_cast_api(figures: dict[str, Any]) -> None:
+    """The figures of `bench cast-api` as a table, on stderr (stdout keeps the JSON line)."""
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title=f"cast API, {figures['devices']} devices, {figures['cores']} cores, "
+                        f"{figures['backend']}")  # fmt: skip
+    columns = ("ballots/s", "p50 ms", "p99 ms", "proofs", "server", "database", "client")
+    table.add_column("phase")
+    for column in columns:
+        table.add_column(column, justify="right")
+
+    def cell(value: Any) -> str:
+        return "–" if value is None else f"{value:,}"
+
+    for name, phase in figures["phases"].items():
+        cpu = phase["cpu_ms_per_ballot"]
+        table.add_row(
+            name, cell(phase["ballots_per_s"]), cell(phase["p50_ms"]), cell(phase["p99_ms"]),
+            *(cell(cpu[k]) for k in ("proof_checking", "http_server", "database",
+                                      "load_generator")),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        "CPU columns: ms of CPU per ballot (proofs: the pool's workers; server: the server's "
+        "process, HTTP and driver; database: its PostgreSQL backends)"
+    )
+    share = figures["capacity_share"]
+    console.print(
+        f"capacity: {figures['capacity_per_s']:,} ballots/s ({figures['cores']} cores ÷ "
+        f"{figures['check_ms_per_ballot']} ms to check one ballot)"
+        + ("" if share is None else f"; the API reached {100 * share:.0f} % of it (goal 80 %)")
+    )
+    if figures["append_only_per_s"] is not None:
+        console.print(f"append path alone: {figures['append_only_per_s']:,} ballots/s (goal 3,000)")
+    console.print(f"lost {figures['lost']}, duplicated {figures['duplicated']}")

@@ -224,9 +224,29 @@ def prepare_cast(ctx: ElectionContext, ballot: Any) -> PreparedBallot:
     """Check `ballot` as the verifier will (every proof): CPU only, no database; BallotError
     if it fails. Run in a process pool by the cast API."""
     doc, body = _checked(ctx, ballot)
+    return _prepared(ctx, doc, body)
+
+
+def _prepared(ctx: ElectionContext, doc: dict[str, Any], body: bytes) -> PreparedBallot:
     code = tracking_code(ctx.base_hash, body)
     entry = canonical_json({"type": "ballot-cast", "ballot": doc, "tracking_code": code})
     return PreparedBallot(doc, body, code, entry)
+
+
+def prepare_unchecked(ctx: ElectionContext, ballot: Any) -> PreparedBallot:
+    """`prepare_cast` WITHOUT checking any proof, for `verivote bench cast-api --no-proofs`
+    only (the append path measured alone, as if the proofs had been checked elsewhere): the
+    same canonical JSON, tracking code and board entry. Never reachable from a served API."""
+    try:
+        body = canonical_json(ballot)
+        doc = json.loads(body)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BallotError(f"the ballot has no canonical JSON form ({exc})") from None
+    if not isinstance(doc, dict) or not all(
+        isinstance(doc.get(k), str) for k in ("station", "district", "nonce")
+    ):
+        raise BallotError("the ballot has no station, district or nonce")
+    return _prepared(ctx, doc, body)
 
 
 def record_cast(store: Store, ctx: ElectionContext, prepared: PreparedBallot) -> Receipt:

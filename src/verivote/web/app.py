@@ -150,14 +150,16 @@ def live_app(
     secret: bytes | None = None,
     clock: Callable[[], int] = tehran_hour,
     cast_workers: int | None = None,
+    check_proofs: bool = True,
 ) -> ASGIApp:
     """The site of an election in its database, with the check-in and cast APIs and the
     station console. `verifiers` are the election's public keys (to check checkpoints'
     signatures); `secret` signs the console's sessions (shared by every worker process);
     `clock` gives the check-ins' hour; `cast_workers` is the size of the pool that checks
-    ballots' proofs (default: VERIVOTE_CAST_WORKERS, else the CPU count)."""
+    ballots' proofs (default: VERIVOTE_CAST_WORKERS, else the CPU count). `check_proofs=False`
+    is for `verivote bench cast-api --no-proofs` only (`BallotService`): no CLI serves it."""
     service = CheckinService(store.engine, ctx.manifest, clock)
-    ballots = BallotService(store, ctx, cast_workers)
+    ballots = BallotService(store, ctx, cast_workers, check_proofs)
     source = LiveSource(store, ctx, verifiers)
     station = Station(service, store, ctx, secret if secret is not None else new_secret(),
                       ballots)  # fmt: skip

@@ -56,6 +56,7 @@ from verivote.election.service import (
     challenge,
     load_context,
     prepare_cast,
+    prepare_unchecked,
     record_cast,
 )
 from verivote.model.manifest import Manifest, parse_manifest
@@ -157,16 +158,19 @@ def parse_cast_body(body: bytes) -> Any:
     return doc["ballot"]
 
 
-def prepare_body(ctx: ElectionContext, body: bytes, station_id: str) -> PreparedBallot:
+def prepare_body(
+    ctx: ElectionContext, body: bytes, station_id: str, check: bool = True
+) -> PreparedBallot:
     """Read a cast request's body and check its ballot completely (`prepare_cast`), refusing
-    first, before any proof is checked, a ballot of another station than `station_id`."""
+    first, before any proof is checked, a ballot of another station than `station_id`.
+    `check=False` (the cast benchmark's append path only) checks no proof."""
     ballot = parse_cast_body(body)
     if ballot.get("station") != station_id:
         raise WrongStation(
             f"this ballot is of station {ballot.get('station')!r}, not of {station_id}, whose "
             "token this is"
         )
-    return prepare_cast(ctx, ballot)
+    return (prepare_cast if check else prepare_unchecked)(ctx, ballot)
 
 
 def _prepare_in_worker(body: bytes, station_id: str) -> PreparedBallot:
@@ -184,12 +188,20 @@ def pool_size() -> int:
 
 class BallotService:
     """Casting for one election: proofs checked in a process pool (made at the first ballot,
-    so a server that is never cast to starts none), ballots recorded in a thread."""
+    so a server that is never cast to starts none), ballots recorded in a thread.
 
-    def __init__(self, store: Store, ctx: ElectionContext, workers: int | None = None) -> None:
+    `check_proofs=False` is for `verivote bench cast-api --no-proofs` only, never a server's
+    option: ballots are taken as already checked (no pool; the tracking code and board entry
+    made as `prepare_cast` makes them), to measure the append path alone."""
+
+    def __init__(
+        self, store: Store, ctx: ElectionContext, workers: int | None = None,
+        check_proofs: bool = True,
+    ) -> None:  # fmt: skip
         self.store = store
         self.ctx = ctx
         self.workers = workers if workers is not None else pool_size()
+        self.check_proofs = check_proofs
         self._pool: ProcessPoolExecutor | None = None
 
     async def keyed(self) -> ElectionContext:
@@ -218,6 +230,8 @@ class BallotService:
 
     async def prepare(self, body: bytes, station_id: str) -> PreparedBallot:
         """The body's ballot checked completely, in the pool."""
+        if not self.check_proofs:  # the cast benchmark's append path: nothing to check
+            return prepare_body(self.ctx, body, station_id, check=False)
         loop = asyncio.get_running_loop()
         pool = self._executor()
         try:

@@ -15,12 +15,10 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,6 +27,7 @@ from verivote.polling.roll import check_digit
 from verivote.store import Store, make_engine, migrate
 from verivote.store.roll import import_voters, issue_token
 from verivote.store.schema import checkins
+from verivote.web.benchkit import content_length, cpu_seconds, free_port, postgres_cpu, wait_for
 
 STATIONS = 100
 
@@ -36,51 +35,6 @@ STATIONS = 100
 def _code(n: int) -> str:
     nine = f"{n:09d}"
     return nine + check_digit(nine)
-
-
-def _cpu_seconds(pid: int, children: bool = True) -> float:
-    """CPU time (user + system) of a process and its living children, from /proc (Linux)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for child in [pid, *(_children(pid) if children else [])]:
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def _postgres_cpu() -> float:
-    """CPU time of every process of this machine named `postgres` (a local server's)."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/comm") as f:
-                if f.read().strip() != "postgres":
-                    continue
-        except OSError:
-            continue
-        total += _cpu_seconds(int(entry), children=False)
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            direct = [int(c) for c in f.read().split()]
-    except OSError:
-        return []
-    return direct + [g for c in direct for g in _children(c)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure_checkin(
@@ -107,12 +61,13 @@ def measure_checkin(
         }
     )  # fmt: skip
     init_election(store, manifest)
+    # Check-ins are taken only at open stations (issue 15).
+    open_polls(store, load_context(store, election_id), stations)
     t0 = time.perf_counter()
     import_voters(engine, election_id, ((_code(n), "d", None) for n in range(1, voters + 1)))
     load_s = time.perf_counter() - t0
     tokens = [issue_token(engine, election_id, s) for s in stations]
-    open_polls(store, load_context(store, election_id), stations)  # check-ins need open polls
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "verivote", "serve", "--db", url, "--election", election_id,
          "--port", str(port), "--workers", str(workers)],
@@ -121,16 +76,11 @@ def measure_checkin(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"{base}/api/turnout", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        cpu0, client0, pg0 = _cpu_seconds(server.pid), time.process_time(), _postgres_cpu()
+        wait_for(f"{base}/api/turnout")
+        cpu0, client0, pg0 = cpu_seconds(server.pid), time.process_time(), postgres_cpu()
         results = _drive(base, tokens, voters, clients, seconds)
-        server_cpu, client_cpu = _cpu_seconds(server.pid) - cpu0, time.process_time() - client0
-        pg_cpu = _postgres_cpu() - pg0
+        server_cpu, client_cpu = cpu_seconds(server.pid) - cpu0, time.process_time() - client0
+        pg_cpu = postgres_cpu() - pg0
     finally:
         server.terminate()
         server.wait(30)
@@ -223,7 +173,7 @@ async def _drive_async(
                 try:
                     writer.write(request)
                     head = await reader.readuntil(b"\r\n\r\n")
-                    answer = json.loads(await reader.readexactly(_content_length(head)))
+                    answer = json.loads(await reader.readexactly(content_length(head)))
                     status = answer.get("status", f"http {head.split()[1].decode()}")
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     status = "error"
@@ -240,11 +190,3 @@ async def _drive_async(
 
     await asyncio.gather(*(client(k) for k in range(clients)))
     return {"latencies": latencies, "statuses": statuses, "errors": errors[0]}
-
-
-def _content_length(head: bytes) -> int:
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return int(value)
-    raise ValueError("no Content-Length in the response")
