@@ -110,7 +110,7 @@ def test_a_device_casts_online_and_offline_and_uploads_idempotently(
     assert (answer["status"], answer["tracking_code"]) == ("accepted", code)
     assert answer["board_index"] is None or isinstance(answer["board_index"], int)
     assert not sealed.exists()
-    assert live.polling.store.ballot(ELECTION, code) is not None
+    assert live.polling.store.ballot_state(ELECTION, code) == "pending"
 
     # offline: the check-in and the ballot are journaled, the ballot without its opening
     status, out = _run("device", "checkin", VOTERS[1], "--server", dead, *device, "--json")
@@ -125,7 +125,7 @@ def test_a_device_casts_online_and_offline_and_uploads_idempotently(
     assert opening["nonces"][0] not in live.journal.read_text()
     status, out = _run("device", "pending", "--journal", str(live.journal), "--json")
     assert json.loads(out) == {"checkins": 1, "ballots": 1}
-    assert live.polling.store.ballot(ELECTION, offline_code) is None
+    assert live.polling.store.ballot_state(ELECTION, offline_code) is None
 
     # back online: the check-in goes first, so that the ballot has its check-in
     journal_before_upload = live.journal.read_text()
@@ -135,7 +135,7 @@ def test_a_device_casts_online_and_offline_and_uploads_idempotently(
     assert (report["uploaded"], report["accepted"]) == (1, 1)
     assert report["ballots"] == {"uploaded": 1, "accepted": 1, "already_accepted": 0,
                                  "refused": 0}  # fmt: skip
-    assert live.polling.store.ballot(ELECTION, offline_code) is not None
+    assert live.polling.store.ballot_state(ELECTION, offline_code) == "pending"
     status, out = _run("device", "pending", "--journal", str(live.journal))
     assert (status, out) == (0, "0\n")
 

@@ -66,7 +66,8 @@ class Api:
         return code_of(self.polling.ctx.base_hash, ballot)
 
     def stored(self, code: str) -> bool:
-        return self.polling.store.ballot(ELECTION, code) is not None
+        """Accepted: waiting in its station's batch, or on the board."""
+        return self.polling.store.ballot_state(ELECTION, code) is not None
 
 
 @pytest.fixture(params=BACKENDS)
@@ -165,6 +166,8 @@ def test_a_challenged_ballot_is_published_with_its_opening(api: Api) -> None:
     assert r.status_code == 200, r.text
     doc = r.json()
     assert (doc["status"], doc["ballot_id"]) == ("challenged", api.code(ballot))
+    assert api.polling.store.ballot_state(ELECTION, api.code(ballot)) == "pending"
+    api.polling.store.flush_due(ELECTION, 0)  # its batch onto the board, as the timer does
     found = api.polling.store.ballot(ELECTION, api.code(ballot))
     assert found is not None
     assert found.state == "challenged"
