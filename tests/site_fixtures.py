@@ -73,7 +73,8 @@ def _roll_and_tokens(store: Store, election_id: str) -> dict[str, str]:
         [(c, "tabriz", None) for c in TABRIZ_VOTERS]
         + [(ARMENIAN_VOTER, "armenians-south", "armenian-south")],
     )  # fmt: skip
-    return {s: issue_token(engine, election_id, s) for s in ("tabriz-001", "tabriz-002")}
+    stations = ("tabriz-001", "tabriz-002", "tabriz-003")
+    return {s: issue_token(engine, election_id, s) for s in stations}
 
 
 def make_live(url: str, directory: Path) -> LiveElection:

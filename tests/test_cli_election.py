@@ -72,7 +72,7 @@ def test_an_election_from_init_to_exported_record(
         guardians_hold_ceremony(server, tokens, tmp_path, 3)
     code, out, err = cli(capsys, "cast", "--station", "tabriz-001", "--choose", "1101", *db)
     assert code == 1
-    assert "have not been opened" in err  # a ballot only at a station whose polls are open
+    assert "are not open" in err  # a ballot only at a station whose polls are open
     assert cli(capsys, "polls", "open", "--all", *db)[0] == 0
     code, out, err = cli(
         capsys, "cast", "--station", "tabriz-001", "--choose", "1101", "--choose", "1104",
@@ -88,10 +88,15 @@ def test_an_election_from_init_to_exported_record(
     assert "challenged" in out
     code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
     assert code == 1
+    assert "waits in its station's batch" in err  # batches go onto the board shuffled
+    assert cli(capsys, "polls", "close", "--all", *db)[0] == 0  # which puts them on
+    code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
+    assert code == 1
     assert "not yet in a signed checkpoint" in err
     code, out, err = cli(capsys, "board", "checkpoint", *db, *keys)
     assert code == 0, err
-    assert out.startswith("verivote/test-2024\n11\n")  # with 3 lot contributions
+    # 3 lot contributions, 4 polls opened, then each station's batch and closing statement
+    assert out.startswith("verivote/test-2024\n15\n")
     assert "cosigned by 3 witness(es)" in err
     code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
     assert code == 0, err

@@ -19,7 +19,8 @@ from tests.manifests import small_manifest_data
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.cli.app import app as cli
 from verivote.cli.app import run
-from verivote.election.service import init_election
+from verivote.election.polls import open_polls
+from verivote.election.service import init_election, load_context
 from verivote.model.manifest import parse_manifest
 from verivote.polling import station
 from verivote.polling.roll import check_digit
@@ -35,7 +36,10 @@ def _election(url: str) -> tuple[dict[str, str], str]:
     engine = make_engine(url)
     migrate(engine)
     manifest = parse_manifest(small_manifest_data())
-    init_election(Store(engine), manifest)
+    store = Store(engine)
+    init_election(store, manifest)
+    # check-ins only at open stations (issue 15); tabriz-003 stays unopened
+    open_polls(store, load_context(store, manifest.election_id), ["tabriz-001", "tabriz-002"])
     import_voters(engine, manifest.election_id, [
         (VOTER, "tabriz", None), (OTHER, "tabriz", None),
         (ARMENIAN, "armenians-south", "armenian-south"),
@@ -288,7 +292,7 @@ def test_a_station_whose_polls_closed_checks_no_one_in_but_still_uploads(
         late = c.post("/api/checkin", json={"national_code": VOTER, "request_id": "late-0001"},
                       headers=auth(tokens["tabriz-001"]))  # fmt: skip
         assert (late.status_code, late.json()["detail"]) == (
-            409, "the polls are closed at tabriz-001")  # fmt: skip
+            409, "the polls are not open at tabriz-001")  # fmt: skip
         still_open = c.post("/api/checkin", headers=auth(tokens["tabriz-002"]),
                             json={"national_code": VOTER, "request_id": "open-0001"})  # fmt: skip
         assert still_open.json() == {"status": "accepted"}

@@ -184,7 +184,7 @@ def _message(lang: str, key: str) -> str:
 
 def test_the_console_opens_and_closes_the_polls_on_the_board(live: LiveElection) -> None:
     with _client(live) as c:
-        page = _login(c, live.tokens["tabriz-002"])
+        page = _login(c, live.tokens["tabriz-003"])  # never opened yet
         assert 'id="polls-open"' in page
         r = c.post("/station/polls", data={"csrf": csrf_of(page), "action": "open"})
         assert r.status_code == 200
@@ -193,7 +193,7 @@ def test_the_console_opens_and_closes_the_polls_on_the_board(live: LiveElection)
         assert r.status_code == 200
         assert 'id="polls-open"' not in r.text
         closing = c.get("/api/board?type=polls-close").json()["entries"]
-        assert [e["station"] for e in closing] == ["tabriz-002"]
+        assert [e["station"] for e in closing] == ["tabriz-003"]
         # A closed station checks no one in any more: the console says so.
         assert 'id="checkin-form"' not in r.text
         form = {"csrf": csrf_of(r.text), "request_id": "req-closed",
@@ -234,7 +234,7 @@ def test_home_shows_turnout_from_the_check_ins(live: LiveElection) -> None:
         text = c.get("/?lang=en").text
         assert '<span class="figure">3</span>' in text
         assert "27.3% of 11 eligible voters" in text
-        assert "2 open, 0 closed, 2 not yet opened" in text
+        assert "3 open, 0 closed, 1 not yet opened" in text
         assert c.get("/api/election").json()["mode"] == "live"
 
 
