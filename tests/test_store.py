@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.store_fixtures import BACKENDS, backend_database, cast_in_process
 from verivote.store import (
+    Admitted,
     Batching,
     ElectionRecord,
     NoCheckin,
@@ -240,6 +241,35 @@ def test_a_roll_in_the_database_counts_without_the_flag(store: Store) -> None:
     cast(store, "c1")
     with pytest.raises(NoCheckin):
         cast(store, "c2")
+
+
+def test_many_ballots_admitted_in_one_transaction_each_get_their_answer(store: Store) -> None:
+    store.set_polls(E, "s1", "open", b"{}")
+    store.set_polls(E, "s2", "open", b"{}")
+    check_in(store, "s1", "v1", "v2", "v3")
+
+    def item(code: str, station: str = "s1", nonce: str | None = None) -> Pending:
+        return Pending(station, "d1", code, nonce or f"n-{code}", b"{}", "ballot", "cast")
+
+    answers = store.accept_ballots(E, [
+        item("a"), item("a"),  # a retry inside the same batch
+        item("b", nonce="n-a"),  # a copy of a's nonce
+        item("c", station="s9"),  # a station never opened
+        item("d"), item("e"),  # the third cast ballot fills the batch of three
+        item("f"),  # beyond the three check-ins
+    ], Batching(SIZE, 900), roll=True)  # fmt: skip
+    kinds = [type(a).__name__ for a in answers]
+    assert kinds == ["Admitted", "Admitted", "ReplayError", "PollsClosed", "Admitted",
+                     "Admitted", "NoCheckin"]  # fmt: skip
+    first, again = answers[0], answers[1]
+    assert isinstance(first, Admitted)
+    assert isinstance(again, Admitted)
+    assert (first.again, again.again) == (False, True)
+    placed = [a.board_idx for a in answers if isinstance(a, Admitted) and not a.again]
+    assert sorted(i for i in placed if i is not None) == [2, 3, 4]  # flushed, shuffled
+    assert store.station_counts(E) == {"s1": (3, 3), "s2": (0, 0)}
+    assert {store.ballot_state(E, c) for c in "ade"} == {"cast"}
+    assert store.ballot_state(E, "b") is store.ballot_state(E, "f") is None
 
 
 # -- polls ---------------------------------------------------------------------------------------

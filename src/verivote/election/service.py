@@ -26,6 +26,7 @@ verifier. A refused ballot leaves no trace.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,25 +154,53 @@ def _checked(ctx: ElectionContext, ballot: Any) -> tuple[dict[str, Any], bytes]:
     return doc, body
 
 
-def _publish(
-    store: Store, ctx: ElectionContext, ballot: dict[str, Any], code: str, entry: bytes,
-    state: str,
-) -> Admitted:  # fmt: skip
+def _pending(prepared: PreparedBallot, state: str) -> Pending:
+    return Pending(
+        prepared.station, prepared.district, prepared.code, prepared.nonce, prepared.entry,
+        f"ballot-{state}", state,
+    )  # fmt: skip
+
+
+_REPLAYED = (
+    "this ballot is already on the board (a replayed or copied ballot: its tracking code or its "
+    "nonce was used before)"
+)
+
+
+def _publish(store: Store, ctx: ElectionContext, prepared: PreparedBallot, state: str) -> Admitted:
     """Admit the ballot's entry into its station's batch (`Store.accept_ballot`), refused
     (nothing written) if its station's polls are not open, if its station's cast ballots would
     outnumber its check-ins, or if its code or its nonce is already used, cast or challenged."""
-    polling = ctx.manifest.polling
-    pending = Pending(
-        ballot["station"], ballot["district"], code, ballot["nonce"], entry, f"ballot-{state}",
-        state,
-    )  # fmt: skip
     try:
-        return store.accept_ballot(ctx.election_id, pending, batching_of(ctx), roll=polling.roll)
+        return store.accept_ballot(
+            ctx.election_id, _pending(prepared, state), batching_of(ctx),
+            roll=ctx.manifest.polling.roll,
+        )  # fmt: skip
     except ReplayError:
-        raise BallotError(
-            "this ballot is already on the board (a replayed or copied ballot: its tracking "
-            "code or its nonce was used before)"
-        ) from None
+        raise BallotError(_REPLAYED) from None
+
+
+def record_casts(
+    store: Store, ctx: ElectionContext, prepared: Sequence[PreparedBallot]
+) -> list[Receipt | Exception]:
+    """`record_cast` for many ballots in ONE transaction (the cast API's group commit): one
+    answer per ballot, in order, a Receipt or the error `record_cast` would raise."""
+    answers = store.accept_ballots(
+        ctx.election_id, [_pending(p, "cast") for p in prepared], batching_of(ctx),
+        roll=ctx.manifest.polling.roll,
+    )  # fmt: skip
+    out: list[Receipt | Exception] = []
+    for answer in answers:
+        if isinstance(answer, ReplayError):
+            out.append(BallotError(_REPLAYED))
+        elif isinstance(answer, Exception):
+            out.append(answer)
+        else:
+            try:
+                out.append(_receipt(answer))
+            except AlreadyCast as again:
+                out.append(again)
+    return out
 
 
 def batching_of(ctx: ElectionContext) -> Batching:
@@ -189,26 +218,16 @@ def _receipt(admitted: Admitted) -> Receipt:
 
 @dataclass(frozen=True)
 class PreparedBallot:
-    """A ballot checked completely and ready to be recorded (`prepare_cast`): its canonical
-    JSON parsed back (`doc`) and as bytes (`body`), its tracking code and its board entry.
-    Plain data, so that a process pool can check ballots and hand them back."""
+    """A ballot checked completely and ready to be recorded (`prepare_cast`): where it is cast,
+    its nonce, its tracking code and its board entry. Flat plain data, so that a process pool
+    can check ballots and hand them back at little cost (a parsed ballot is a tree of
+    hundreds of objects to pickle; its entry is one bytes object)."""
 
-    doc: dict[str, Any]
-    body: bytes
+    station: str
+    district: str
+    nonce: str
     code: str
     entry: bytes
-
-    @property
-    def station(self) -> str:
-        return str(self.doc["station"])
-
-    @property
-    def district(self) -> str:
-        return str(self.doc["district"])
-
-    @property
-    def nonce(self) -> str:
-        return str(self.doc["nonce"])
 
 
 class AlreadyCast(BallotError):
@@ -229,8 +248,19 @@ def prepare_cast(ctx: ElectionContext, ballot: Any) -> PreparedBallot:
 
 def _prepared(ctx: ElectionContext, doc: dict[str, Any], body: bytes) -> PreparedBallot:
     code = tracking_code(ctx.base_hash, body)
-    entry = canonical_json({"type": "ballot-cast", "ballot": doc, "tracking_code": code})
-    return PreparedBallot(doc, body, code, entry)
+    return PreparedBallot(
+        str(doc["station"]), str(doc["district"]), str(doc["nonce"]), code, cast_entry(body, code)
+    )
+
+
+def cast_entry(body: bytes, code: str) -> bytes:
+    """The board entry of a cast ballot whose canonical JSON is `body`: exactly
+    canonical_json({"type": "ballot-cast", "ballot": ballot, "tracking_code": code}), put
+    together from the bytes already made (its keys in canonical order, the ballot's bytes as
+    they are, the code hexadecimal), which saves serialising the ballot a second time."""
+    if not all(c in "0123456789abcdef" for c in code):
+        raise ValueError("a tracking code is lowercase hexadecimal")
+    return b'{"ballot":' + body + b',"tracking_code":"' + code.encode() + b'","type":"ballot-cast"}'
 
 
 def prepare_unchecked(ctx: ElectionContext, ballot: Any) -> PreparedBallot:
@@ -253,7 +283,7 @@ def record_cast(store: Store, ctx: ElectionContext, prepared: PreparedBallot) ->
     """Record a ballot `prepare_cast` checked, at its station: AlreadyCast for this very ballot
     accepted before, BallotError for a copy (its nonce used by another ballot), PollsClosed if
     the station is not open, NoCheckin if the station's ballots would outnumber its check-ins."""
-    return _receipt(_publish(store, ctx, prepared.doc, prepared.code, prepared.entry, "cast"))
+    return _receipt(_publish(store, ctx, prepared, "cast"))
 
 
 def cast(store: Store, ctx: ElectionContext, ballot: dict[str, Any]) -> Receipt:
@@ -280,4 +310,5 @@ def challenge(
     entry = canonical_json(
         {"type": "ballot-challenged", "ballot": doc, "ballot_id": code, **opening}
     )
-    return _receipt(_publish(store, ctx, doc, code, entry, "challenged"))
+    prepared = PreparedBallot(doc["station"], doc["district"], doc["nonce"], code, entry)
+    return _receipt(_publish(store, ctx, prepared, "challenged"))

@@ -25,7 +25,8 @@ BEGIN IMMEDIATE serializes every writer and renders no lock clause.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -115,73 +116,171 @@ def admit(
     now: int,
     roll: bool,
 ) -> Admitted:
-    """Admit `ballot` at its station, inside the caller's transaction (see the module
-    docstring); flushes the station's batch when this ballot fills it.
+    """Admit `ballot` at its station, inside the caller's transaction: `admit_many` of one,
+    its refusal raised."""
+    answer = admit_many(conn, election_id, [ballot], batching, now, roll)[0]
+    if isinstance(answer, StoreError):
+        raise answer
+    return answer
 
-    The same ballot admitted again in the same state is answered as before (`again`: a
-    device's retry); PollsClosed, ReplayError (its tracking code or nonce is used by another
-    ballot or state) and, with `roll` or a roll in the database, NoCheckin refuse it, and
-    nothing is written."""
-    station = ballot.station_id
-    if polls_state(conn, election_id, station, lock="share") != "open":
-        raise PollsClosed(f"the polls at station {station} are not open")
-    row = counts(conn, election_id, station)
-    earlier = _earlier(conn, election_id, ballot)
-    if earlier is not None:
-        return earlier
-    cast = ballot.state == "cast"
-    if cast and row.ballots >= row.checked_in and (roll or _has_roll(conn, election_id)):
-        raise NoCheckin(
-            f"station {station} holds {row.ballots} cast ballots for {row.checked_in} voters "
-            "checked in: a ballot is cast only for a voter checked in"
+
+def admit_many(
+    conn: Connection,
+    election_id: str,
+    items: Sequence[Pending],
+    batching: Batching,
+    now: int,
+    roll: bool,
+) -> list[Admitted | StoreError]:
+    """Admit ballots at their stations, inside the caller's transaction (see the module
+    docstring), one answer per ballot in order; flushes each station's batch that fills.
+
+    The same ballot admitted again in the same state (before, or earlier in `items`) is
+    answered as the first time (`again`: a device's retry). Refused, with nothing written for
+    it: a ballot at a station whose polls are not open (PollsClosed), one whose tracking code
+    or nonce belongs to another ballot or state (ReplayError) and, with `roll` or a roll in
+    the database, a cast ballot beyond its station's check-ins (NoCheckin). The statements
+    are a few per call, not per ballot: the cast API admits the ballots that arrive together
+    in one transaction."""
+    stations = sorted({b.station_id for b in items})
+    p = station_polls.c
+    open_here = {
+        r.station_id
+        for r in conn.execute(
+            select(p.station_id, p.state)
+            .where(p.election_id == election_id, p.station_id.in_(stations))
+            .order_by(p.station_id)
+            .with_for_update(read=True)
         )
-    conn.execute(
-        insert(pending_ballots).values(
-            election_id=election_id, station_id=station, slot=secrets.token_hex(16),
-            tracking_code=ballot.tracking_code, ballot_hash=ballot.ballot_hash,
-            district_id=ballot.district_id, state=ballot.state, entry=bytes(ballot.entry),
-            entry_type=ballot.entry_type,
-        )
-    )  # fmt: skip
-    conn.execute(
-        update(station_counts)
-        .where(station_counts.c.election_id == election_id, station_counts.c.station_id == station)
-        .values(
-            ballots=station_counts.c.ballots + int(cast),
-            pending=station_counts.c.pending + 1,
-            batch_since=row.batch_since if row.batch_since is not None else now,
-        )
+        if r.state == "open"
+    }
+    counters = _lock_counts(conn, election_id, sorted(open_here))
+    by_code, by_nonce = _earlier_many(
+        conn, election_id, [b for b in items if b.station_id in open_here]
     )
-    idx = None
-    if row.pending + 1 >= batching.size:
-        idx = flush(conn, election_id, station).get(ballot.tracking_code)
-    return Admitted(ballot.tracking_code, ballot.state, idx)
+    has_roll: bool | None = True if roll else None
+    answers: list[Admitted | StoreError] = []
+    new_rows: list[dict[str, Any]] = []
+    for b in items:
+        if b.station_id not in open_here:
+            answers.append(PollsClosed(f"the polls at station {b.station_id} are not open"))
+            continue
+        prior = by_code.get(b.tracking_code)
+        if prior is not None:
+            nonce, state, idx = prior
+            if nonce == b.ballot_hash and state == b.state:
+                answers.append(Admitted(b.tracking_code, b.state, idx, again=True))
+            else:
+                answers.append(ReplayError(_USED))
+            continue
+        if b.ballot_hash in by_nonce:
+            answers.append(ReplayError(_USED))
+            continue
+        count = counters[b.station_id]
+        cast = b.state == "cast"
+        if cast and count["ballots"] >= count["checked_in"]:
+            if has_roll is None:
+                has_roll = _has_roll(conn, election_id)
+            if has_roll:
+                answers.append(NoCheckin(
+                    f"station {b.station_id} holds {count['ballots']} cast ballots for "
+                    f"{count['checked_in']} voters checked in: a ballot is cast only for a "
+                    "voter checked in"
+                ))  # fmt: skip
+                continue
+        count["ballots"] += int(cast)
+        count["pending"] += 1
+        if count["batch_since"] is None:
+            count["batch_since"] = now
+        count["touched"] = True
+        new_rows.append({
+            "election_id": election_id, "station_id": b.station_id,
+            "slot": secrets.token_hex(16), "tracking_code": b.tracking_code,
+            "ballot_hash": b.ballot_hash, "district_id": b.district_id, "state": b.state,
+            "entry": bytes(b.entry), "entry_type": b.entry_type,
+        })  # fmt: skip
+        by_code[b.tracking_code] = (b.ballot_hash, b.state, None)
+        by_nonce.add(b.ballot_hash)
+        answers.append(Admitted(b.tracking_code, b.state, None))
+    if new_rows:
+        conn.execute(insert(pending_ballots), new_rows)
+    placed: dict[str, int] = {}
+    for station in sorted(s for s, c in counters.items() if c.get("touched")):
+        count = counters[station]
+        conn.execute(
+            update(station_counts)
+            .where(
+                station_counts.c.election_id == election_id,
+                station_counts.c.station_id == station,
+            )
+            .values(
+                ballots=count["ballots"], pending=count["pending"],
+                batch_since=count["batch_since"],
+            )
+        )  # fmt: skip
+        if count["pending"] >= batching.size:
+            placed |= flush(conn, election_id, station)
+    return [
+        replace(a, board_idx=placed[a.tracking_code])
+        if isinstance(a, Admitted) and a.tracking_code in placed
+        else a
+        for a in answers
+    ]
 
 
-def _earlier(conn: Connection, election_id: str, ballot: Pending) -> Admitted | None:
-    """This ballot as admitted before, or None; ReplayError if its tracking code or its
-    nonce belongs to another ballot or another state. The open batches are read before the
-    board's ballots: a batch flushed in between is then found on the board (READ COMMITTED)."""
-    for table, idx_column in ((pending_ballots, None), (ballots, ballots.c.board_idx)):
-        columns = [table.c.tracking_code, table.c.ballot_hash, table.c.state]
-        if idx_column is not None:
-            columns.append(idx_column)
+_USED = "this ballot is already on the board (its tracking code or nonce)"
+
+
+def _lock_counts(
+    conn: Connection, election_id: str, stations: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stations' counters rows, locked FOR UPDATE in station order (rows missing are
+    created, all zero), as mutable dicts."""
+    if not stations:
+        return {}
+    c = station_counts.c
+    query = (
+        select(c.station_id, c.checked_in, c.ballots, c.pending, c.batch_since)
+        .where(c.election_id == election_id, c.station_id.in_(stations))
+        .order_by(c.station_id)
+        .with_for_update()
+    )
+    rows = {r.station_id: dict(r._mapping) for r in conn.execute(query)}
+    missing = [s for s in stations if s not in rows]
+    for station in missing:
+        rows[station] = dict(counts(conn, election_id, station)._mapping)
+    return rows
+
+
+def _earlier_many(
+    conn: Connection, election_id: str, items: Sequence[Pending]
+) -> tuple[dict[str, tuple[str, str, int | None]], set[str]]:
+    """The ballots already admitted that share a tracking code or a nonce with `items`: by
+    tracking code (nonce, state, board index or None while in a batch), and their nonces. The
+    open batches are read before the board's ballots: a batch flushed in between is then
+    found on the board (READ COMMITTED)."""
+    by_code: dict[str, tuple[str, str, int | None]] = {}
+    nonces: set[str] = set()
+    if not items:
+        return by_code, nonces
+    codes = {b.tracking_code for b in items}
+    hashes = {b.ballot_hash for b in items}
+    for table in (pending_ballots, ballots):
+        t = table.c
+        columns = [t.tracking_code, t.ballot_hash, t.state]
+        if table is ballots:
+            columns.append(t.board_idx)
         found = conn.execute(
             select(*columns).where(
-                table.c.election_id == election_id,
-                (table.c.tracking_code == ballot.tracking_code)
-                | (table.c.ballot_hash == ballot.ballot_hash),
+                t.election_id == election_id,
+                t.tracking_code.in_(codes) | t.ballot_hash.in_(hashes),
             )
-        ).first()
-        if found is None:
-            continue
-        same = found.tracking_code == ballot.tracking_code
-        same = same and found.ballot_hash == ballot.ballot_hash
-        if same and found.state == ballot.state:
-            idx = None if idx_column is None else int(found.board_idx)
-            return Admitted(ballot.tracking_code, ballot.state, idx, again=True)
-        raise ReplayError("this ballot is already on the board (its tracking code or nonce)")
-    return None
+        )
+        for r in found:
+            idx = int(r.board_idx) if table is ballots else None
+            by_code.setdefault(r.tracking_code, (r.ballot_hash, r.state, idx))
+            nonces.add(r.ballot_hash)
+    return by_code, nonces
 
 
 def _has_roll(conn: Connection, election_id: str) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import string
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -309,6 +309,27 @@ class Store:
         with self._engine.begin() as conn:
             require_election(conn, election_id)
             return casting.admit(conn, election_id, ballot, batching, stamp, roll)
+
+    def accept_ballots(
+        self,
+        election_id: str,
+        items: Sequence[Pending],
+        batching: Batching,
+        *,
+        roll: bool = False,
+        now: float | None = None,
+    ) -> list[Admitted | StoreError]:
+        """`accept_ballot` for many ballots in ONE transaction (`casting.admit_many`): one
+        answer per ballot, in order, an Admitted or the StoreError that refused it."""
+        bad = [b.state for b in items if b.state not in BALLOT_STATES]
+        if bad:
+            raise ValueError(f"a ballot's state is one of {BALLOT_STATES}, not {bad[0]!r}")
+        if not items:
+            return []
+        stamp = int(time.time() if now is None else now)
+        with self._engine.begin() as conn:
+            require_election(conn, election_id)
+            return casting.admit_many(conn, election_id, items, batching, stamp, roll)
 
     def flush_due(self, election_id: str, seconds: int, now: float | None = None) -> int:
         """Put on the board every station's batch that began `seconds` ago or more; returns

@@ -137,6 +137,7 @@ def stopping(service: CheckinService, ballots: BallotService) -> Lifespan:
             async with batch_timer(ballots.store, ballots.ctx):
                 yield
         finally:
+            await ballots.batcher.close()
             await asyncio.to_thread(ballots.close)
             await service.batcher.close()
 

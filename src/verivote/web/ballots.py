@@ -7,8 +7,10 @@
 The ballot is the wire form `verivote.crypto.ballot.encrypt_ballot` makes (as `verivote ballot
 encrypt` writes it); it must be of the token's station (403 otherwise). Every proof is checked
 in a process pool (`verivote.election.service.prepare_cast`, pure CPU) BEFORE anything is
-stored: a ballot that fails leaves no trace. Only then is it recorded (`record_cast`, in a
-thread), and the device gets the voter's receipt:
+stored: a ballot that fails leaves no trace. Only then is it recorded, with the ballots checked
+at about the same time in one transaction (`verivote.web.cast_batcher`: group commit, each
+ballot answered as `record_cast` would answer it alone), and the device gets the voter's
+receipt:
 
     200 {"status": "accepted" | "already_accepted", "tracking_code": code,
          "election_id": id, "district": id, "board_index": int | null}
@@ -57,11 +59,11 @@ from verivote.election.service import (
     load_context,
     prepare_cast,
     prepare_unchecked,
-    record_cast,
 )
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import NoCheckin, PollsClosed, Store
 from verivote.web.asgi import SECURITY_HEADERS, HttpError
+from verivote.web.cast_batcher import CastBatcher
 from verivote.web.checkin import client_of
 from verivote.web.outage import DATABASE_ERRORS
 
@@ -203,6 +205,7 @@ class BallotService:
         self.workers = workers if workers is not None else pool_size()
         self.check_proofs = check_proofs
         self._pool: ProcessPoolExecutor | None = None
+        self.batcher = CastBatcher(store, ctx)
 
     async def keyed(self) -> ElectionContext:
         """The election's context once its key ceremony is held: a server started before the
@@ -260,7 +263,7 @@ class BallotService:
         """Record a checked ballot: the receipt's answer, or HttpError."""
         status = "accepted"
         try:
-            receipt = await asyncio.to_thread(record_cast, self.store, self.ctx, prepared)
+            receipt = await self.batcher.record(prepared)
         except AlreadyCast as exc:
             receipt, status = exc.receipt, "already_accepted"
         except PollsClosed as exc:
