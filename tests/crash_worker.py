@@ -28,15 +28,14 @@ def _cast(store: Store, election_id: str, i: int, size: int) -> None:
 def stall_mid_append(url: str, election_id: str, ready: Event) -> None:
     """Cast one ballot that fills its batch, but stop forever right after the batch's entries
     are written to the board, before commit."""
-    original: Any = casting.append_many
+    original: Any = casting.place
 
-    def append_then_stall(conn: Any, eid: str, entries: Any) -> int:
-        idx: int = original(conn, eid, entries)
+    def place_then_stall(conn: Any, slots: Any) -> None:
+        original(conn, slots)
         ready.set()
         time.sleep(120)
-        return idx
 
-    casting.append_many = append_then_stall  # type: ignore[assignment]
+    casting.place = place_then_stall
     _cast(Store(make_engine(url)), election_id, 0, 1)
 
 

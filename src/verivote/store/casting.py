@@ -29,12 +29,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, cast, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from verivote.store.db import ReplayError, StoreError
-from verivote.store.schema import ballots, pending_ballots, station_counts, station_polls, voters
-from verivote.store.txn import append_many, lock_election
+from verivote.store.schema import (
+    ballots,
+    board_entries,
+    pending_ballots,
+    station_counts,
+    station_polls,
+    voters,
+)
+from verivote.store.txn import board_size, lock_election
 
 
 class PollsClosed(StoreError):
@@ -177,8 +184,8 @@ def admit_many(
             answers.append(ReplayError(_USED))
             continue
         count = counters[b.station_id]
-        cast = b.state == "cast"
-        if cast and count["ballots"] >= count["checked_in"]:
+        is_cast = b.state == "cast"
+        if is_cast and count["ballots"] >= count["checked_in"]:
             if has_roll is None:
                 has_roll = _has_roll(conn, election_id)
             if has_roll:
@@ -188,7 +195,7 @@ def admit_many(
                     "voter checked in"
                 ))  # fmt: skip
                 continue
-        count["ballots"] += int(cast)
+        count["ballots"] += int(is_cast)
         count["pending"] += 1
         if count["batch_since"] is None:
             count["batch_since"] = now
@@ -294,25 +301,18 @@ def flush(conn: Connection, election_id: str, station_id: str) -> dict[str, int]
     """Put the station's open batch on the board in a random order, inside the caller's
     transaction (which holds the station's counters row); returns each tracking code's
     board index."""
-    where = (
-        pending_ballots.c.election_id == election_id,
-        pending_ballots.c.station_id == station_id,
-    )
-    rows = list(conn.execute(select(pending_ballots).where(*where)))
+    p = pending_ballots.c
+    where = (p.election_id == election_id, p.station_id == station_id)
+    rows = list(conn.execute(select(p.slot, p.tracking_code).where(*where)))
     if not rows:
         return {}
     secrets.SystemRandom().shuffle(rows)
     lock_election(conn, election_id)
-    first = append_many(conn, election_id, [(bytes(r.entry), r.entry_type) for r in rows])
-    conn.execute(
-        insert(ballots),
-        [
-            {"election_id": election_id, "tracking_code": r.tracking_code,
-             "station_id": station_id, "district_id": r.district_id, "state": r.state,
-             "board_idx": first + i, "ballot_hash": r.ballot_hash}
-            for i, r in enumerate(rows)
-        ],
-    )  # fmt: skip
+    first = board_size(conn, election_id)
+    place(conn, [
+        {"e": election_id, "s": station_id, "slot": r.slot, "idx": first + i}
+        for i, r in enumerate(rows)
+    ])  # fmt: skip
     conn.execute(delete(pending_ballots).where(*where))
     conn.execute(
         update(station_counts)
@@ -323,6 +323,35 @@ def flush(conn: Connection, election_id: str, station_id: str) -> dict[str, int]
         .values(pending=0, batch_since=None)
     )
     return {r.tracking_code: first + i for i, r in enumerate(rows)}
+
+
+def _from_pending(*columns: Any) -> Any:
+    p = pending_ballots.c
+    return select(*columns).where(
+        p.election_id == bindparam("e"), p.station_id == bindparam("s"),
+        p.slot == bindparam("slot"),
+    )  # fmt: skip
+
+
+_INDEX = cast(bindparam("idx"), BigInteger)
+_TO_BOARD = insert(board_entries).from_select(
+    ["election_id", "idx", "entry", "entry_type"],
+    _from_pending(pending_ballots.c.election_id, _INDEX, pending_ballots.c.entry,
+                  pending_ballots.c.entry_type),
+)  # fmt: skip
+_TO_BALLOTS = insert(ballots).from_select(
+    ["election_id", "tracking_code", "station_id", "district_id", "state", "board_idx",
+     "ballot_hash"],
+    _from_pending(*(pending_ballots.c[n] for n in ("election_id", "tracking_code", "station_id",
+                  "district_id", "state")), _INDEX, pending_ballots.c.ballot_hash),
+)  # fmt: skip
+
+
+def place(conn: Connection, slots: list[dict[str, Any]]) -> None:
+    """Copy pending ballots (`e`, `s`, `slot`) to the board at index `idx` and to `ballots`,
+    inside the database: the entries' bytes never travel to this process and back."""
+    conn.execute(_TO_BOARD, slots)
+    conn.execute(_TO_BALLOTS, slots)
 
 
 def stale_stations(conn: Connection, election_id: str, older_than: int) -> list[str]:
