@@ -9,20 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.attacks.casting_fixtures import ELECTION, Polling, polling_election
+from tests.serve_fixtures import serving
 from tests.site_fixtures import national_code
 from tests.store_fixtures import BACKENDS
 from verivote.crypto.ballot import encrypt_ballot
@@ -34,40 +29,6 @@ from verivote.store.roll import import_voters
 STATION = "tabriz-001"
 VOTERS = [national_code(n) for n in range(7001, 7007)]
 SRC = Path(__file__).resolve().parent.parent / "src"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(db: str, directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`verivote serve` of the election in a process of its own, until it answers."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "verivote", "serve", "--db", db, "--election", ELECTION,
-         "--port", str(port), "--cast-workers", "1"],
-        env={**os.environ, "PYTHONPATH": str(SRC)}, cwd=directory,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/api/turnout", timeout=2).close()
-                break
-            except OSError:
-                assert process.poll() is None, "verivote serve exited"
-                assert time.monotonic() < deadline, "verivote serve did not start"
-                time.sleep(0.2)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(30)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -91,7 +52,7 @@ def test_a_server_killed_mid_batch_loses_no_accepted_ballot(
     db = engine.url.render_as_string(hide_password=False)
     token = issue_token(engine, ELECTION, STATION)
     ballots = [_ballot(polling, code) for code in ("1101", "1102", "1103", "1101", "1102")]
-    with serving(db, tmp_path) as (base, process):
+    with serving(db, ELECTION, tmp_path) as (base, process):
         device = Server(base, token)
         for n, voter in enumerate(VOTERS):
             answer = device.post("/api/checkin", {"national_code": voter,
@@ -105,7 +66,7 @@ def test_a_server_killed_mid_batch_loses_no_accepted_ballot(
     codes = [a["tracking_code"] for a in first]
     assert [store.ballot_state(ELECTION, c) for c in codes] == ["pending"] * len(codes)
 
-    with serving(db, tmp_path) as (base, _):
+    with serving(db, ELECTION, tmp_path) as (base, _):
         device = Server(base, token)
         again = [device.post("/api/ballots", {"ballot": b}) for b in ballots]
         assert [(a["status"], a["tracking_code"]) for a in again] == [

@@ -7,12 +7,6 @@ accepted."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.attacks.casting_fixtures import ELECTION, Polling, polling_election
+from tests.serve_fixtures import free_port, serving
 from tests.site_fixtures import national_code
 from tests.store_fixtures import BACKENDS
 from verivote.cli.app import app as cli
@@ -40,12 +35,6 @@ class Live:
     journal: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(params=BACKENDS)
 def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
     with polling_election(request.param, tmp_path) as polling:
@@ -55,29 +44,8 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
         token_file.write_text(issue_token(engine, ELECTION, "tabriz-001"))
         token_file.chmod(0o600)
         db = engine.url.render_as_string(hide_password=False)
-        port = _free_port()
-        env = {**os.environ, "PYTHONPATH": str(SRC)}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "verivote", "serve", "--db", db, "--election", ELECTION,
-             "--port", str(port), "--cast-workers", "1"],
-            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/api/turnout", timeout=2).close()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        assert process.stderr is not None
-                        pytest.fail(f"verivote serve did not start: {process.stderr.read()}")
-                    time.sleep(0.2)
+        with serving(db, ELECTION, tmp_path) as (base, _):
             yield Live(base, db, polling, token_file, tmp_path / "journal.jsonl")
-        finally:
-            process.terminate()
-            process.wait(30)
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -97,7 +65,7 @@ def _encrypt(live: Live, name: str, *choices: str) -> tuple[Path, str]:
 def test_a_device_casts_online_and_offline_and_uploads_idempotently(
     live: Live, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there: the network is down
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there: the network is down
     device = ["--token-file", str(live.token_file), "--journal", str(live.journal)]
 
     # online: check the voter in, cast the sealed ballot; its opening goes with the file
