@@ -61,9 +61,9 @@ from verivote.store.access import issue_token
 from verivote.store.roll import Checkin, CheckinResult, check_in_many, import_voters
 from verivote.store.schema import ballots, board_entries, pending_ballots
 from verivote.web.benchkit import (
-    content_length,
     descendants,
     free_port,
+    post_json,
     postgres_cpu,
     process_cpu,
     wait_for,
@@ -364,19 +364,9 @@ async def _drive_async(
                     return
                 sent[0] += 1
                 token, body = item
-                request = (
-                    f"POST /api/ballots HTTP/1.1\r\nHost: {host}\r\n"
-                    f"Authorization: Bearer {token}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
                 t0 = time.perf_counter()
-                try:
-                    writer.write(request)
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    answer = json.loads(await reader.readexactly(content_length(head)))
-                    status = answer.get("status") or f"http {head.split()[1].decode()}"
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    status = "error"
+                answer = await post_json(reader, writer, host, "/api/ballots", token, body)
+                status = answer["status"]
                 phase.latencies.append(time.perf_counter() - t0)
                 phase.statuses[status] += 1
                 if status in ("accepted", "already_accepted"):

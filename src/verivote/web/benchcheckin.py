@@ -27,7 +27,7 @@ from verivote.polling.roll import check_digit
 from verivote.store import Store, make_engine, migrate
 from verivote.store.roll import import_voters, issue_token
 from verivote.store.schema import checkins
-from verivote.web.benchkit import content_length, cpu_seconds, free_port, postgres_cpu, wait_for
+from verivote.web.benchkit import cpu_seconds, free_port, post_json, postgres_cpu, wait_for
 
 STATIONS = 100
 
@@ -164,19 +164,10 @@ async def _drive_async(
                     {"national_code": code, "request_id": f"c{k}-{i}-{rng.getrandbits(32):08x}"}
                 ).encode()
                 i += 1
-                request = (
-                    f"POST /api/checkin HTTP/1.1\r\nHost: {host}\r\n"
-                    f"Authorization: Bearer {tokens[rng.randrange(len(tokens))]}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode() + body
+                token = tokens[rng.randrange(len(tokens))]
                 t0 = time.perf_counter()
-                try:
-                    writer.write(request)
-                    head = await reader.readuntil(b"\r\n\r\n")
-                    answer = json.loads(await reader.readexactly(content_length(head)))
-                    status = answer.get("status", f"http {head.split()[1].decode()}")
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    status = "error"
+                answer = await post_json(reader, writer, host, "/api/checkin", token, body)
+                status = answer["status"]
                 latencies.append(time.perf_counter() - t0)
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == "accepted":

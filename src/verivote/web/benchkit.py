@@ -4,11 +4,14 @@ reading a response's length on a hand-written HTTP/1.1 connection."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 
 def cpu_seconds(pid: int, children: bool = True) -> float:
@@ -78,3 +81,26 @@ def content_length(head: bytes) -> int:
         if name.strip().lower() == b"content-length":
             return int(value)
     raise ValueError("no Content-Length in the response")
+
+
+async def post_json(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str,
+    token: str, body: bytes,
+) -> dict[str, Any]:  # fmt: skip
+    """One POST on a kept-alive connection, written by hand (an HTTP client library would
+    cost the load generator more than the server it measures): the JSON answer, its `status`
+    set to "http <code>" when it has none, or {"status": "error"} when the connection failed."""
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    try:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        answer = json.loads(await reader.readexactly(content_length(head)))
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        return {"status": "error"}
+    if not isinstance(answer, dict):
+        return {"status": "error"}
+    answer["status"] = str(answer.get("status") or f"http {head.split()[1].decode()}")
+    return answer
