@@ -204,7 +204,7 @@ def test_a_station_checks_a_voter_in_and_a_second_check_in_is_refused(
 ) -> None:
     page = on_polling.page
     page.goto(on_polling.site + "/station")
-    page.fill("#token", polling_site[1].tokens["tabriz-002"])
+    page.fill("#token", polling_site[1].tokens["tabriz-003"])  # never opened yet
     page.click("#login")
     page.wait_for_selector("#checkin-form")
     # The staff open the polls first (a public entry on the board).
@@ -224,7 +224,7 @@ def test_a_station_checks_a_voter_in_and_a_second_check_in_is_refused(
     assert answer.get_attribute("data-status") == "already_voted"
     assert answer.is_visible()
     assert "پذیرفته نشد" in answer.inner_text()
-    assert "tabriz-002" not in answer.inner_text()  # the status only (issue 15)
+    assert "tabriz-003" not in answer.inner_text()  # the status only (issue 15)
     assert _text(page, "#station-checkins") == persian_digits(str(before + 1))
     page.screenshot(path=tmp_path / "station-refused.png", full_page=True)
 

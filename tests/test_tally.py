@@ -161,7 +161,7 @@ def test_the_polls_gate_casting_and_the_tally(election: Election) -> None:
                         "station": "tabriz-001"}  # fmt: skip
     size = store.entry_count(E)
     ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, "tabriz-002", ["1101"])
-    with pytest.raises(PollsClosed, match="tabriz-002 are closed"):
+    with pytest.raises(PollsClosed, match="tabriz-002 are not open"):
         cast(store, ctx, ballot)
     with pytest.raises(PollsClosed):
         challenge(store, ctx, ballot, opened)
