@@ -1,7 +1,9 @@
-"""`verivote demo` with every guardian and every witness as its own process (issue 14, "Done
-means", first item): after a whole two-round election, the authority's database (every row of
-every table) and every file of its folder hold no guardian secret and no witness secret key;
-each party's folder exists with its secrets 0600; both records verify; no party's process is
+"""`verivote demo` with every guardian, every witness and every station device as its own
+process (issue 14, "Done means", first item; issue 15, "Done means", first item): after a whole
+two-round election, the authority's database (every row of every table) and every file of its
+folder hold no guardian secret, no witness secret key and no station token; each party's folder
+exists with its secrets 0600; every ballot was cast over HTTP by a device after a check-in, one
+device journaling part of its day and uploading it; both records verify; no party's process is
 left running."""
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     assert doc["round2"] is not None
     assert doc["verified"] == [True, True]
     # 5 ceremonies, 5 runoff contributions, 2 x 4 decryptions; 5 witness servers, 5 inits,
-    # 5 add-logs for round 2
-    assert doc["processes"] == 33
+    # 5 add-logs for round 2; 4 station devices in each round
+    assert doc["processes"] == 41
     assert _processes_in(demo) == []
 
     authority = demo / "authority"
@@ -73,6 +75,36 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
         assert sorted(p.name for p in keys.iterdir()) == [
             "authority.key", "verifiers", "witnesses.json"
         ]  # fmt: skip
+    devices = [demo / f"device-{d}" for d in range(1, 5)]
+    tokens: list[bytes] = []
+    for n in (1, 2):
+        days = doc[f"round{n}"]["devices"]
+        assert [d["device"] for d in days] == [f.name for f in devices]
+        # every ballot cast over HTTP after a check-in, or journaled offline and uploaded
+        assert sum(d["cast"] + d["uploaded_ballots"] for d in days) == doc[f"round{n}"]["ballots"]
+        assert (
+            sum(d["checked_in"] + d["uploaded_checkins"] for d in days)
+            == doc[f"round{n}"]["checked_in"]
+        )
+        assert doc[f"round{n}"]["ballots"] == doc[f"round{n}"]["checked_in"]
+        offline = [d for d in days if d["journaled_ballots"]]
+        assert [d["device"] for d in offline] == ["device-1"]
+        assert offline[0]["uploaded_ballots"] == offline[0]["journaled_ballots"] > 0
+        assert offline[0]["uploaded_checkins"] == offline[0]["journaled_checkins"] > 0
+        for folder in devices:
+            day = folder / f"round{n}"
+            assert _mode(folder) == _mode(day) == 0o700
+            assert _mode(day / "queue.json") == 0o600
+            for token in (day / "tokens").iterdir():
+                assert _mode(token) == 0o600, token
+                tokens.append(token.read_text(encoding="utf-8").strip().encode())
+    # one per station and round, each station served by one device
+    stations = [s for n in (1, 2) for d in doc[f"round{n}"]["devices"] for s in d["stations"]]
+    assert len(tokens) == len(stations) == len(set(tokens))
+    assert sum(d["challenged"] for n in (1, 2) for d in doc[f"round{n}"]["devices"]) == (
+        doc["round1"]["challenged"] + doc["round2"]["challenged"]
+    )
+
     guardians = [demo / f"guardian-{g}" for g in range(1, GUARDIANS + 1)]
     for folder in guardians:
         assert _mode(folder) == 0o700
@@ -88,9 +120,12 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
         ["authority", "record-round1", "record-round2"]
         + [f.name for f in guardians]
         + [f.name for f in witnesses]
+        + [f.name for f in devices]
     )
 
-    secrets = guardian_secrets(get_group("ristretto255"), guardians) + witness_secrets(witnesses)
+    secrets = (
+        guardian_secrets(get_group("ristretto255"), guardians) + witness_secrets(witnesses) + tokens
+    )
     engine = make_engine(f"sqlite:///{authority / 'verivote.db'}")
     try:
         public = [authority, demo / "record-round1", demo / "record-round2"]
@@ -98,7 +133,7 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     finally:
         engine.dispose()
     # the scan does see a secret where there is one: in a guardian's or a witness's folder
-    for folder in (guardians[0], witnesses[0]):
+    for folder in (guardians[0], witnesses[0], devices[0]):
         with pytest.raises(AssertionError):
             assert_nothing_held(secrets, [folder], engine)
 

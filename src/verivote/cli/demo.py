@@ -113,6 +113,8 @@ def demo(
             for n, r in enumerate(rounds, 1)
         )
     )
+    for n, r in enumerate(rounds, 1):
+        console.print(f"round {n} polling day: {_devices_line(r)}")
     console.print(
         f"{sum(first.ballots.values()):,} ballots in round 1"
         + (f", {sum(second.ballots.values()):,} in round 2" if second else "")
@@ -126,6 +128,7 @@ def demo(
     console.print(
         f"folders: {folder}/authority (database, keys), guardian-1 … guardian-5, "
         + ", ".join(f"witness-{f.id}" for f in first.ctx.manifest.factions)
+        + (f", device-1 … device-{len(parties.devices)}" if parties.devices else "")
     )
     for report, name in zip(checked, ("round 1", "round 2"), strict=False):
         failed = report.failed()
@@ -136,6 +139,25 @@ def demo(
         )
     if not all(r.valid for r in checked):
         raise typer.Exit(1)
+
+
+def _devices_line(outcome: RoundOutcome) -> str:
+    """What the station devices did over HTTP, and the offline one's journal."""
+    days = outcome.devices
+    online = sum(d["cast"] for d in days)
+    text = (
+        f"{len(days)} station devices checked {sum(d['checked_in'] for d in days):,} voters in "
+        f"and cast {online:,} ballots through POST /api/ballots"
+    )
+    for d in days:
+        if d["journaled_checkins"] or d["journaled_ballots"]:
+            first, last = d["offline"]
+            text += (
+                f"; {d['device']} was offline for its voters {first}-{last}, journaled "
+                f"{d['journaled_checkins']} check-ins and {d['journaled_ballots']} ballots and "
+                f"uploaded them ({d['uploaded_checkins']} and {d['uploaded_ballots']} accepted)"
+            )
+    return text
 
 
 def _names(outcome: RoundOutcome) -> dict[str, str]:
@@ -181,4 +203,7 @@ def _round_json(outcome: RoundOutcome) -> dict[str, Any]:
         "record": str(outcome.record),
         "checked_in": outcome.checked_in,
         "turned_away": outcome.turned_away,
+        "challenged": outcome.challenged,
+        "ballots": sum(outcome.ballots.values()),
+        "devices": outcome.devices,
     }

@@ -21,7 +21,7 @@ from verivote.cli.election import Db, ElectionId, _context, _store
 from verivote.cli.errors import UserError
 from verivote.crypto.keyfile import read_private
 from verivote.crypto.tracking import code_of, short
-from verivote.polling import station
+from verivote.polling import device_day, station
 from verivote.store.roll import conflicts, issue_supervisor_token
 from verivote.web.checkin import tehran_hour
 
@@ -193,6 +193,58 @@ def device_upload(
         typer.echo(f"  ballot {short(r['tracking_code'])}: refused ({r['detail']})")
     if report["refused_ballots"]:
         raise typer.Exit(3)
+
+
+@device_app.command("run")
+def device_run(
+    queue: Annotated[
+        Path,
+        typer.Argument(
+            help="The device's queue of voters (JSON, 0600), as the authority wrote it: the "
+            "election, and each voter's national code, station, choices, whether they "
+            "challenge and whether they come back."
+        ),
+    ],
+    server: ServerUrl,
+    folder: Annotated[
+        Path,
+        typer.Option(
+            "--folder",
+            help="The device's folder: tokens/<station> (0600) for each station it serves; "
+            "its journals (journal-<station>.jsonl) are kept there.",
+        ),
+    ],
+    offline_between: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            "--offline-between",
+            help="A drill: for voters A to B of the queue (counting from 1) act as if the "
+            "server could not be reached, journaling their check-ins and ballots; the journals "
+            "are uploaded as soon as the drill is over.",
+        ),
+    ] = None,
+    every: Annotated[
+        int, typer.Option(min=1, help="Print a progress line every this many voters.")
+    ] = 25,
+    name: Annotated[
+        str | None,
+        typer.Option(help="The device's name in its summary (default: the folder's name)."),
+    ] = None,
+) -> None:
+    """A whole polling day from a queue of voters (the devices of verivote demo): check each
+    voter in, encrypt the ballot here, challenge it if the voter does, cast it; at the end
+    print one JSON line, the day's summary."""
+    try:
+        offline = device_day.parse_offline(offline_between)
+        summary = device_day.run_day(
+            device_day.read_queue(queue), server, folder, offline, every,
+            say=lambda line: typer.echo(line), device=name,
+        )  # fmt: skip
+    except (ValueError, device_day.DeviceError) as exc:
+        raise UserError(str(exc)) from None
+    except station.ServerUnreachable as exc:
+        raise UserError(f"the server cannot be reached ({exc})") from None
+    typer.echo(device_day.summary_line(summary))
 
 
 @device_app.command("pending")

@@ -123,6 +123,8 @@ class RoundOutcome:
     challenged: int = 0
     checked_in: int = 0
     turned_away: int = 0
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    """The station devices' summaries of polling day, when they ran as processes."""
     decrypted: dict[str, Any] = field(default_factory=dict)
     count: dict[str, Any] = field(default_factory=dict)
     record: Path | None = None
@@ -214,6 +216,39 @@ CHALLENGE_RATE = 0.01
 """The share of voters who challenge the ballot their device encrypted (then cast a fresh one)."""
 
 
+def open_day(store: Store, ctx: ElectionContext, jobs: list[tuple[str, list[str]]]) -> list[str]:
+    """Load the roll (one synthetic voter per job, at the job's station's district) and open
+    every station; the voters' national codes, in the jobs' order."""
+    station_district = {s.id: s.district for s in ctx.manifest.stations}
+    voters = [_national_code(ctx.manifest.round, n) for n in range(len(jobs))]
+    import_voters(store.engine, ctx.election_id, (
+        (code, station_district[station], None)
+        for code, (station, _) in zip(voters, jobs, strict=True)
+    ))  # fmt: skip
+    open_polls(store, ctx, [s.id for s in ctx.manifest.stations])
+    return voters
+
+
+def count_truth(outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]) -> None:
+    """The plaintext truth of the round's cast ballots (one per job): votes, ballots, blanks."""
+    station_district = {s.id: s.district for s in outcome.ctx.manifest.stations}
+    for station, codes in jobs:
+        district = station_district[station]
+        outcome.votes.setdefault(district, Counter()).update(codes)
+        outcome.ballots[district] += 1
+        if not codes:
+            outcome.blank[district] += 1
+
+
+def decisions(voters: int) -> tuple[list[bool], list[bool]]:
+    """Which of the round's voters come back a second time (about one in a hundred) and which
+    challenge their first ballot (CHALLENGE_RATE), drawn as `polling_day` draws them."""
+    again = random.Random(voters)
+    decide = random.Random(voters + 1)
+    returns = [again.random() < 0.01 for _ in range(voters)]
+    return returns, [decide.random() < CHALLENGE_RATE for _ in range(voters)]
+
+
 def polling_day(
     store: Store,
     outcome: RoundOutcome,
@@ -223,17 +258,14 @@ def polling_day(
 ) -> None:
     """Load the roll, open every station, check every voter in, let their device encrypt and
     show the tracking code, and only then let them decide: cast, or (about one in a hundred)
-    challenge it and cast a fresh ballot (issue 14, item 6). Then close every station."""
+    challenge it and cast a fresh ballot (issue 14, item 6). Then close every station.
+    Everything in this process, straight through the service (`InProcessParties`);
+    `verivote demo` does it over HTTP (`ProcessParties.polling_day`)."""
     ctx = outcome.ctx
     assert ctx.key is not None
     stations = [s.id for s in ctx.manifest.stations]
     station_district = {s.id: s.district for s in ctx.manifest.stations}
-    voters = [_national_code(ctx.manifest.round, n) for n in range(len(jobs))]
-    import_voters(store.engine, ctx.election_id, (
-        (code, station_district[station], None)
-        for code, (station, _) in zip(voters, jobs, strict=True)
-    ))  # fmt: skip
-    open_polls(store, ctx, stations)
+    voters = open_day(store, ctx, jobs)
     _check_in_all(store, outcome, jobs, voters, station_district, progress)
     decide = random.Random(len(jobs) + 1)
     done = 0
@@ -244,19 +276,15 @@ def polling_day(
     ) as pool:
         encrypted = pool.map(_encrypt, jobs, chunksize=16)
         for (station, codes), (ballot, opened) in zip(jobs, encrypted, strict=True):
-            district = station_district[station]
             # The tracking code is known (and shown) now; the voter decides only after it.
             if decide.random() < CHALLENGE_RATE:
                 challenge(store, ctx, ballot, opened)
                 outcome.challenged += 1
                 ballot, _ = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, codes)
             cast(store, ctx, ballot)
-            outcome.votes.setdefault(district, Counter()).update(codes)
-            outcome.ballots[district] += 1
-            if not codes:
-                outcome.blank[district] += 1
             done += 1
             progress("polling day", done, len(jobs))
+    count_truth(outcome, jobs)
     close_polls(store, ctx, stations)
 
 
@@ -297,6 +325,20 @@ class Parties(Protocol):
 
     def checkpoint(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
         """Sign the board and have it cosigned by the witnesses (before publishing)."""
+        ...
+
+    def polling_day(
+        self,
+        store: Store,
+        outcome: RoundOutcome,
+        jobs: list[tuple[str, list[str]]],
+        progress: Progress,
+        processes: int,
+        keys_dir: Path,
+    ) -> None:
+        """Polling day of `outcome.ctx`: every job a voter who checks in and casts (some
+        challenging first, some coming back and turned away), `outcome` filled, the stations
+        closed at the end."""
         ...
 
 
@@ -353,6 +395,17 @@ class InProcessParties:
     def checkpoint(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
         make_checkpoint(store, ctx, keys_dir)
 
+    def polling_day(
+        self,
+        store: Store,
+        outcome: RoundOutcome,
+        jobs: list[tuple[str, list[str]]],
+        progress: Progress,
+        processes: int,
+        keys_dir: Path,
+    ) -> None:
+        polling_day(store, outcome, jobs, progress, processes)
+
 
 def count_round(
     store: Store,
@@ -402,7 +455,7 @@ def run_election(
 
     first = RoundOutcome(ctx)
     jobs = list(_voters(manifest, models, voters, rng))
-    polling_day(store, first, jobs, in_round(1), processes)
+    parties.polling_day(store, first, jobs, in_round(1), processes, keys1)
     count_round(store, first, parties, keys1, present, in_round(1), processes)
     first.record = directory / "record-round1"
     parties.checkpoint(store, ctx, keys1)
@@ -421,7 +474,7 @@ def run_election(
     second = RoundOutcome(ctx2)
     turnout = int(voters * 0.7)
     jobs = list(_voters(round2, models, turnout, rng))
-    polling_day(store, second, jobs, in_round(2), processes)
+    parties.polling_day(store, second, jobs, in_round(2), processes, keys2)
     count_round(store, second, parties, keys2, present, in_round(2), processes)
     second.record = directory / "record-round2"
     parties.checkpoint(store, ctx2, keys2)

@@ -22,7 +22,9 @@ guardian's token there (as it would hand it over) and reads what the parties pri
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -39,11 +41,22 @@ from typing import Any
 import verivote
 from verivote.crypto.keyfile import write_private
 from verivote.election.guardians import open_ceremony
+from verivote.election.polls import close_polls
 from verivote.election.publishing import add_witness, create_signers, make_checkpoint
 from verivote.election.service import ElectionContext, load_context
 from verivote.model.manifest import Manifest
-from verivote.sim.election import GUARDIANS, QUORUM, Progress
+from verivote.polling.device_day import Queue, Voter, write_queue, write_token
+from verivote.sim.election import (
+    GUARDIANS,
+    QUORUM,
+    Progress,
+    RoundOutcome,
+    count_truth,
+    decisions,
+    open_day,
+)
 from verivote.store import Store
+from verivote.store.access import issue_token
 from verivote.web.app import live_app, read_verifiers
 from verivote.web.serving import in_thread
 
@@ -51,6 +64,10 @@ Show = Callable[[str, str, int, int | None], None]
 """show(party, line, done, total): a party's line (its process id and folder) and progress."""
 
 TOKEN_FILE = "token"
+QUEUE_FILE = "queue.json"
+DEVICE_ERR = "device.err"
+DEVICES = 4
+"""Station devices of the demo, each serving a group of the stations (at most this many)."""
 TIMEOUT = 600.0
 """Seconds a guardian or witness process may take for one step."""
 
@@ -67,6 +84,50 @@ class _Witness:
     url: str
     process: subprocess.Popen[bytes]
     cosigned: int = 0
+
+
+@dataclass
+class _Device:
+    index: int
+    folder: Path
+    runs: int = 0
+
+
+@dataclass
+class _Day:
+    """A device's polling day of one round: its folder, queue size and offline drill."""
+
+    device: _Device
+    folder: Path
+    stations: list[str]
+    voters: int
+    offline: tuple[int, int] | None
+    done: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _read_lines(
+    process: subprocess.Popen[bytes], day: _Day, lines: queue.Queue[tuple[_Day, str | None]]
+) -> None:
+    """Each line a device prints, then None when its output ends."""
+    assert process.stdout is not None
+    for raw in process.stdout:
+        lines.put((day, raw.decode("utf-8", "replace").strip()))
+    lines.put((day, None))
+
+
+def _describe_day(summary: dict[str, Any], process: subprocess.Popen[bytes] | None) -> str:
+    pid = "" if process is None else f" (pid {process.pid})"
+    text = (
+        f"done{pid}: {summary['checked_in']} checked in, {summary['cast']} cast, "
+        f"{summary['challenged']} challenged, {summary['turned_away']} turned away"
+    )
+    if summary["journaled_ballots"] or summary["journaled_checkins"]:
+        text += (f"; offline {summary['offline'][0]}-{summary['offline'][1]}: journaled "
+                 f"{summary['journaled_checkins']} check-ins and {summary['journaled_ballots']} "
+                 f"ballots, uploaded {summary['uploaded_checkins']} + "
+                 f"{summary['uploaded_ballots']}")  # fmt: skip
+    return text
 
 
 @dataclass
@@ -110,6 +171,7 @@ class ProcessParties:
         self.guardians = {
             g: _Guardian(g, self.directory / f"guardian-{g}") for g in range(1, GUARDIANS + 1)
         }
+        self.devices: dict[int, _Device] = {}
         self.processes = 0
         self.running: list[subprocess.Popen[bytes]] = []
         self._old_term: Any = None
@@ -134,15 +196,17 @@ class ProcessParties:
             signal.signal(signal.SIGTERM, self._old_term)
 
     def _start(
-        self, args: list[str], cwd: Path, out: Any = subprocess.PIPE
+        self, args: list[str], cwd: Path, out: Any = subprocess.PIPE, err: Any = None
     ) -> subprocess.Popen[bytes]:
+        if err is None:
+            err = subprocess.STDOUT if out is not subprocess.PIPE else subprocess.PIPE
         process = subprocess.Popen(
             [sys.executable, "-m", "verivote", *args],
             cwd=cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=subprocess.STDOUT if out is not subprocess.PIPE else subprocess.PIPE,
+            stderr=err,
         )
         self.processes += 1
         self.running.append(process)
@@ -342,14 +406,143 @@ class ProcessParties:
         with self._server(store, ctx, keys_dir) as server:
             self._guardians(server, "decrypt", present, *trust)
 
+    # -- station devices -----------------------------------------------------------------
+
+    def polling_day(
+        self,
+        store: Store,
+        outcome: RoundOutcome,
+        jobs: list[tuple[str, list[str]]],
+        progress: Progress,
+        processes: int,
+        keys_dir: Path,
+    ) -> None:
+        """Polling day over HTTP: load the roll and open every station; hand each device its
+        stations' tokens and its queue of voters (0600 in D/device-<n>/round<r>/); start the
+        devices' `verivote device run` all at once against the authority's real server
+        (device 1 offline for the middle third of its queue, a drill: it journals those
+        voters and uploads its journals when back); fill `outcome` from the devices'
+        summaries and the queues; close the polls once every device is done."""
+        ctx = outcome.ctx
+        voters = open_day(store, ctx, jobs)
+        returns, challenges = decisions(len(jobs))
+        stations = [s.id for s in ctx.manifest.stations]
+        k = min(DEVICES, len(stations))
+        groups = {d: stations[d - 1 :: k] for d in range(1, k + 1)}
+        device_of = {s: d for d, group in groups.items() for s in group}
+        queues: dict[int, list[Voter]] = {d: [] for d in groups}
+        for n, ((station, codes), code) in enumerate(zip(jobs, voters, strict=True)):
+            queues[device_of[station]].append(
+                Voter(code, station, codes, challenges[n], returns[n])
+            )
+        round_number = ctx.manifest.round
+        days = []
+        for d, group in groups.items():
+            device = self.devices.setdefault(d, _Device(d, self.directory / f"device-{d}"))
+            device.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder = device.folder / f"round{round_number}"
+            folder.mkdir(mode=0o700)
+            for station in group:  # handed over as issued: the authority keeps only the hash
+                write_token(folder, station, issue_token(store.engine, ctx.election_id, station))
+            write_queue(folder / QUEUE_FILE, Queue(ctx.election_id, queues[d]))
+            size = len(queues[d])
+            offline = (size // 3 + 1, 2 * size // 3) if d == 1 and size >= 3 else None
+            days.append(_Day(device, folder, group, size, offline))
+        with self._server(store, ctx, keys_dir) as server:
+            summaries = self._devices(server, days, progress, len(jobs))
+        close_polls(store, ctx, stations)
+        for day, summary in zip(days, summaries, strict=True):
+            counted = int(summary["cast"]) + int(summary["uploaded_ballots"])
+            if counted != day.voters or summary["conflicts"] or summary["refused_ballots"]:
+                raise PartyError(f"device {day.device.index}: {counted} of {day.voters} ballots "
+                                 f"cast, {summary['conflicts']} conflicts, "
+                                 f"{summary['refused_ballots']} ballots refused")  # fmt: skip
+            outcome.checked_in += int(summary["checked_in"]) + int(summary["uploaded_checkins"])
+            outcome.turned_away += int(summary["turned_away"])
+            outcome.challenged += int(summary["challenged"])
+            outcome.devices.append(summary)
+        count_truth(outcome, jobs)
+
+    def _devices(
+        self, server: str, days: list[_Day], progress: Progress, total: int
+    ) -> list[dict[str, Any]]:
+        """Every device's `verivote device run` at once; their summaries, in order. Each
+        device's lines are read as they come (a thread per device) and shown."""
+        lines: queue.Queue[tuple[_Day, str | None]] = queue.Queue()
+        running = []
+        for day in days:
+            every = str(max(1, day.voters // 20))
+            args = ["device", "run", str(day.folder / QUEUE_FILE), "--server", server,
+                    "--folder", str(day.folder), "--every", every,
+                    "--name", day.device.folder.name]  # fmt: skip
+            if day.offline:
+                args += ["--offline-between", *(str(v) for v in day.offline)]
+            with (day.folder / DEVICE_ERR).open("ab") as err:
+                process = self._start(args, day.folder, err=err)
+            day.process = process
+            threading.Thread(target=_read_lines, args=(process, day, lines), daemon=True).start()
+            running.append(day)
+            drill = f", offline {day.offline[0]}-{day.offline[1]}" if day.offline else ""
+            self._show_device(day, f"run (pid {process.pid}), {day.voters} voters{drill}")
+        deadline = time.monotonic() + TIMEOUT
+        summaries: dict[int, dict[str, Any]] = {}
+        while running:
+            try:
+                day, line = lines.get(timeout=1.0)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise PartyError(f"device {running[0].device.index} took more than "
+                                     f"{TIMEOUT:.0f} s") from None  # fmt: skip
+                continue
+            if line is None:  # its output ended: the process is ending
+                self._ended(day)
+                running.remove(day)
+                if day.device.index not in summaries:
+                    raise PartyError(f"device {day.device.index} ended without a summary")
+                continue
+            if line.startswith('{"summary"'):
+                summary = json.loads(line)["summary"]
+                summaries[day.device.index] = summary
+                day.done = day.voters
+                day.device.runs += 1
+                self._show_device(day, _describe_day(summary, day.process))
+            elif line.startswith("progress "):
+                day.done = int(line.split()[1].split("/")[0])
+                self._show_device(day, line.removeprefix("progress ").replace(" voters", "", 1))
+            progress("polling day (devices)", sum(d.done for d in days), total)
+        return [summaries[day.device.index] for day in days]
+
+    def _ended(self, day: _Day) -> None:
+        """Wait for a device whose output has ended; PartyError if it failed (the last line
+        of its errors, kept in its folder)."""
+        process = day.process
+        assert process is not None
+        try:
+            process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.running.remove(process)
+        if process.returncode != 0:
+            err = (day.folder / DEVICE_ERR).read_text(encoding="utf-8", errors="replace")
+            raise PartyError(f"device {day.device.index} run (pid {process.pid}) failed: "
+                             f"{_last_line(err)}")  # fmt: skip
+
+    def _show_device(self, day: _Day, state: str) -> None:
+        line = f"device {day.device.index} {day.device.folder.name}/{day.folder.name}/: {state}"
+        self.show(f"device-{day.device.index}", line, day.done, max(1, day.voters))
+
     def summary(self) -> str:
         """How many processes took part, by party."""
         runs = sum(len(g.steps) for g in self.guardians.values())
+        device_runs = sum(d.runs for d in self.devices.values())
         return (
             f"{self.processes} processes besides this one (the authority): "
             f"{len(self.guardians)} guardians ({runs} runs of verivote guardian), "
             f"{len(self.witnesses)} witnesses ({len(self.witnesses)} servers, "
-            f"{self.processes - runs - len(self.witnesses)} init and add-log runs)"
+            f"{self.processes - runs - device_runs - len(self.witnesses)} init and add-log "
+            f"runs), {len(self.devices)} station devices ({device_runs} runs of verivote "
+            "device run)"
         )
 
 
