@@ -383,4 +383,11 @@ def print_cast_api(figures: dict[str, Any]) -> None:
     )
     if figures["append_only_per_s"] is not None:
         console.print(f"append path alone: {figures['append_only_per_s']:,} ballots/s (goal 3,000)")
+    floor = figures.get("append_floor")
+    if floor:
+        console.print(
+            f"its floor: {floor['floor_per_s']:,} ballots/s if it cost only the unavoidable: "
+            f"canonical JSON {floor['canonical_ms']} ms, PostgreSQL storing the entry twice "
+            f"{floor['postgres_ms']} ms, the driver {floor['driver_ms']} ms per ballot"
+        )
     console.print(f"lost {figures['lost']}, duplicated {figures['duplicated']}")
