@@ -29,7 +29,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, bindparam, cast, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from verivote.store.db import ReplayError, StoreError
@@ -41,7 +52,7 @@ from verivote.store.schema import (
     station_polls,
     voters,
 )
-from verivote.store.txn import board_size, lock_election
+from verivote.store.txn import board_size, lock_election, require_election
 
 
 class PollsClosed(StoreError):
@@ -161,6 +172,8 @@ def admit_many(
         )
         if r.state == "open"
     }
+    if not open_here:
+        require_election(conn, election_id)  # else UnknownElection reads as polls closed
     counters = _lock_counts(conn, election_id, sorted(open_here))
     by_code, by_nonce = _earlier_many(
         conn, election_id, [b for b in items if b.station_id in open_here]
@@ -263,13 +276,33 @@ def _earlier_many(
     conn: Connection, election_id: str, items: Sequence[Pending]
 ) -> tuple[dict[str, tuple[str, str, int | None]], set[str]]:
     """The ballots already admitted that share a tracking code or a nonce with `items`: by
-    tracking code (nonce, state, board index or None while in a batch), and their nonces. The
-    open batches are read before the board's ballots: a batch flushed in between is then
-    found on the board (READ COMMITTED)."""
+    tracking code (nonce, state, board index or None while in a batch), and their nonces.
+    Read in one statement, so from one snapshot: a batch flushed meanwhile is found whole,
+    either still waiting or on the board."""
     by_code: dict[str, tuple[str, str, int | None]] = {}
     nonces: set[str] = set()
     if not items:
         return by_code, nonces
+    codes = {b.tracking_code for b in items}
+    hashes = {b.ballot_hash for b in items}
+    p, b = pending_ballots.c, ballots.c
+    # One statement: the open batches first (rank 0), then the board's ballots.
+    waiting = select(
+        p.tracking_code,
+        p.ballot_hash,
+        p.state,
+        literal(None, BigInteger).label("idx"),
+        literal(0).label("rank"),
+    ).where(p.election_id == election_id, p.tracking_code.in_(codes) | p.ballot_hash.in_(hashes))
+    placed = select(
+        b.tracking_code, b.ballot_hash, b.state, b.board_idx.label("idx"), literal(1).label("rank")
+    ).where(b.election_id == election_id, b.tracking_code.in_(codes) | b.ballot_hash.in_(hashes))
+    rows = conn.execute(union_all(waiting, placed)).all()
+    for r in sorted(rows, key=lambda r: int(r.rank)):
+        idx = None if r.idx is None else int(r.idx)
+        by_code.setdefault(r.tracking_code, (r.ballot_hash, r.state, idx))
+        nonces.add(r.ballot_hash)
+    return by_code, nonces
     codes = {b.tracking_code for b in items}
     hashes = {b.ballot_hash for b in items}
     for table in (pending_ballots, ballots):

@@ -225,8 +225,9 @@ def _append_floor(engine: Any, ballot: dict[str, Any], cores: int) -> dict[str, 
     """The cost of what the append path cannot avoid, per ballot: its canonical JSON and
     tracking code (in this process), and PostgreSQL storing its entry twice, once in its
     station's batch and once on the board, committed 32 at a time (two logged tables in the
-    benchmark's scratch schema, one connection, the backend's CPU read from /proc). `floor_per_s` is the rate 2 cores would
-    reach if the append path cost only that."""
+    benchmark's scratch schema, one connection, the backend's CPU read from /proc).
+    `floor_per_s` is the rate the machine's cores would reach if the append path cost only
+    that."""
     from verivote.crypto.tracking import tracking_code
     from verivote.election.service import cast_entry
     from verivote.model.canonical import canonical_json
