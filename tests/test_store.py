@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -329,6 +330,45 @@ def test_check_ins_only_while_the_polls_are_open(store: Store) -> None:
     # records made offline while the station was open are still taken after it closed
     assert status("v3", offline=True) == "accepted"
     assert store.station_counts(E) == {"s1": (2, 0)}
+
+
+def test_the_closing_count_holds_exactly_the_check_ins_accepted_before_it(store: Store) -> None:
+    """Check-ins race the closing (issue 15): every check-in answered `accepted` is in the
+    count the closing publishes, and none is accepted after it."""
+    voters = [f"v{n:04d}" for n in range(600)]
+    import_voters(store.engine, E, [(v, "d1", None) for v in voters])
+    store.set_polls(E, "s1", "open", b"{}")
+    start = threading.Barrier(5)
+    published: list[int] = []
+
+    def device(k: int) -> list[str]:
+        start.wait()
+        out = []
+        for v in voters[k::4]:
+            answer = check_in_many(store.engine, E, [Checkin(v, "s1", "d1", 9, f"r-{v}")])[0]
+            assert not isinstance(answer, Exception)
+            out.append(answer.status)
+        return out
+
+    def closing() -> None:
+        start.wait()
+        while store.station_counts(E)["s1"][0] < 60:  # close while devices check voters in
+            time.sleep(0.001)
+
+        def entry(_ballots: int, checked_in: int) -> bytes:
+            published.append(checked_in)
+            return b"{}"
+
+        store.set_polls(E, "s1", "closed", entry)
+
+    with ThreadPoolExecutor(5) as pool:
+        closer = pool.submit(closing)
+        answers = [a for f in [pool.submit(device, k) for k in range(4)] for a in f.result()]
+        closer.result()
+    assert set(answers) <= {"accepted", "polls_closed"}
+    assert "polls_closed" in answers  # the closing came while devices were checking in
+    assert published == [answers.count("accepted")]
+    assert store.station_counts(E)["s1"][0] == answers.count("accepted")
 
 
 def test_flush_due_puts_old_batches_on_the_board(store: Store) -> None:

@@ -16,10 +16,13 @@ the order in which voters cast, and no table holds a time per ballot. Tracking c
 chained (issue 14): a deleted ballot is caught by the Merkle log and by the voter's own
 inclusion proof, not by a chain that would order the station's ballots.
 
-Locks are taken in one order everywhere, so that writers never deadlock: the station's
-`station_polls` row (FOR SHARE to cast or check in, FOR UPDATE to open or close), then its
-`station_counts` row, then the election's row (only to append to the board). SQLite's
-BEGIN IMMEDIATE serializes every writer and renders no lock clause.
+Locks are taken in one order, so that writers never deadlock: opening or closing locks the
+station's `station_polls` row, then its `station_counts` row, then the election's row (to
+append to the board); casting and checking in lock the `station_counts` rows (in station
+order) and read the polls rows without a lock, after that lock: a closing that committed is
+then seen, and one under way waits for them and counts what they admitted (no row lock on
+the polls, which would write to its rows for every batch). SQLite's BEGIN IMMEDIATE
+serializes every writer and renders no lock clause.
 """
 
 from __future__ import annotations
@@ -101,13 +104,12 @@ class Admitted:
     again: bool = False
 
 
-def polls_state(conn: Connection, election_id: str, station_id: str, *, lock: str) -> str | None:
-    """The station's polls state, its row locked FOR SHARE (`lock="share"`) or FOR UPDATE."""
+def lock_polls(conn: Connection, election_id: str, station_id: str) -> str | None:
+    """The station's polls state, its row locked FOR UPDATE (to open or close it)."""
     query = select(station_polls.c.state).where(
         station_polls.c.election_id == election_id, station_polls.c.station_id == station_id
     )
-    query = query.with_for_update(read=lock == "share")
-    state: str | None = conn.execute(query).scalar_one_or_none()
+    state: str | None = conn.execute(query.with_for_update()).scalar_one_or_none()
     return state
 
 
@@ -161,20 +163,23 @@ def admit_many(
     are a few per call, not per ballot: the cast API admits the ballots that arrive together
     in one transaction."""
     stations = sorted({b.station_id for b in items})
+    # The counters rows first (a station that ever opened has one), then the polls read
+    # without a lock: a closing locks the polls row and then waits for these counters rows,
+    # so it either committed before this read, which then sees "closed", or counts and
+    # flushes what this transaction admits.
+    counters = _lock_counts(conn, election_id, stations)
     p = station_polls.c
     open_here = {
         r.station_id
         for r in conn.execute(
-            select(p.station_id, p.state)
-            .where(p.election_id == election_id, p.station_id.in_(stations))
-            .order_by(p.station_id)
-            .with_for_update(read=True)
+            select(p.station_id, p.state).where(
+                p.election_id == election_id, p.station_id.in_(list(counters))
+            )
         )
         if r.state == "open"
     }
     if not open_here:
         require_election(conn, election_id)  # else UnknownElection reads as polls closed
-    counters = _lock_counts(conn, election_id, sorted(open_here))
     by_code, by_nonce = _earlier_many(
         conn, election_id, [b for b in items if b.station_id in open_here]
     )
@@ -254,8 +259,9 @@ _USED = "this ballot is already on the board (its tracking code or nonce)"
 def _lock_counts(
     conn: Connection, election_id: str, stations: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """The stations' counters rows, locked FOR UPDATE in station order (rows missing are
-    created, all zero), as mutable dicts."""
+    """The counters rows of those of `stations` that have one (every station that ever
+    opened: `Store.set_polls` makes it), locked FOR UPDATE in station order, as mutable
+    dicts."""
     if not stations:
         return {}
     c = station_counts.c
@@ -265,11 +271,7 @@ def _lock_counts(
         .order_by(c.station_id)
         .with_for_update()
     )
-    rows = {r.station_id: dict(r._mapping) for r in conn.execute(query)}
-    missing = [s for s in stations if s not in rows]
-    for station in missing:
-        rows[station] = dict(counts(conn, election_id, station)._mapping)
-    return rows
+    return {r.station_id: dict(r._mapping) for r in conn.execute(query)}
 
 
 def _earlier_many(

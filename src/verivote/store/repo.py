@@ -338,7 +338,6 @@ class Store:
         flushed = 0
         for station in stale:
             with self._engine.begin() as conn:
-                casting.polls_state(conn, election_id, station, lock="share")
                 row = casting.counts(conn, election_id, station)
                 if row.pending and row.batch_since is not None and row.batch_since <= limit:
                     flushed += len(casting.flush(conn, election_id, station))
@@ -410,7 +409,7 @@ class Store:
         try:
             with self._engine.begin() as conn:
                 require_election(conn, election_id)
-                now = casting.polls_state(conn, election_id, station_id, lock="update")
+                now = casting.lock_polls(conn, election_id, station_id)
                 if now == "closed":
                     raise StoreError(f"the polls at station {station_id} are closed for good")
                 if now == state:

@@ -174,6 +174,8 @@ def check_in_many(
         try:
             with engine.begin() as conn:
                 return _check_in_batch(conn, election_id, items, offline)
+        except _ClosedMeanwhile:
+            continue  # run again: this time the closed station's items are refused
         except DBAPIError as exc:
             # A deadlock or serialization failure that PostgreSQL resolved by aborting this
             # transaction: the batch is simply run again.
@@ -204,7 +206,11 @@ def _check_in_batch(
     else:
         facts = _facts_portable(conn, election_id, taken)
     facts = _settle(conn, election_id, taken, facts)
-    _count_checkins(conn, election_id, [i for i, f in zip(taken, facts, strict=True) if f.inserted])
+    counted = _count_checkins(
+        conn, election_id, [i for i, f in zip(taken, facts, strict=True) if f.inserted]
+    )
+    if not offline:
+        _still_open(conn, election_id, counted)
     answered = iter([_answer(item, f) for item, f in zip(taken, facts, strict=True)])
     answers = [
         next(answered) if item.station_id in open_here else CheckinResult("polls_closed")
@@ -235,39 +241,65 @@ def _stations_checking_in(
     conn: Connection, election_id: str, stations: set[str], offline: bool
 ) -> set[str]:
     """The stations among `stations` that take these check-ins: online, those whose polls are
-    open; offline records (made while the station was cut off), those that ever opened. The
-    polls rows are locked FOR SHARE until the batch commits, so a closing waits for it and
-    then counts it, and a batch that comes after the closing reads "closed" (issue 15: no
-    check-in after a station closes, none at a station never opened)."""
+    open; offline records (made while the station was cut off), those that ever opened
+    (issue 15: no check-in after a station closes, none at a station never opened). Read
+    without a lock (a row lock would write to the polls rows for every batch): a closing that
+    commits meanwhile is caught by `_still_open`."""
     p = station_polls.c
     rows = conn.execute(
-        select(p.station_id, p.state)
-        .where(p.election_id == election_id, p.station_id.in_(stations))
-        .order_by(p.station_id)
-        .with_for_update(read=True)
+        select(p.station_id, p.state).where(
+            p.election_id == election_id, p.station_id.in_(stations)
+        )
     )
     return {r.station_id for r in rows if offline or r.state == "open"}
 
 
-def _count_checkins(conn: Connection, election_id: str, inserted: Sequence[Checkin]) -> None:
+class _ClosedMeanwhile(Exception):
+    """A station of the batch closed while the batch ran: it is run again from the start."""
+
+
+def _still_open(conn: Connection, election_id: str, stations: set[str]) -> None:
+    """Read again, once the batch holds its stations' counters rows, that their polls are
+    still open. A closing locks the polls row, then the counters row, and reads the count:
+    either it committed before this read (which then sees "closed": _ClosedMeanwhile) or it
+    waits for this batch's commit and counts its check-ins."""
+    if not stations:
+        return
+    p = station_polls.c
+    states = conn.execute(
+        select(p.state).where(p.election_id == election_id, p.station_id.in_(stations))
+    ).scalars()
+    if any(state != "open" for state in states):
+        raise _ClosedMeanwhile
+
+
+def _count_checkins(conn: Connection, election_id: str, inserted: Sequence[Checkin]) -> set[str]:
     """Add the batch's new check-ins to their stations' counters, in the same transaction (in
-    station order, so that two batches take the counters' locks in the same order)."""
+    station order, so that two batches take the counters' locks in the same order); returns
+    the stations counted."""
     per_station: dict[str, int] = {}
     # One row per voter: a retry inside the same batch shows as inserted too.
     for station in {item.national_code: item.station_id for item in inserted}.values():
         per_station[station] = per_station.get(station, 0) + 1
-    if not per_station:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(station_counts).values(
-        [{"election_id": election_id, "station_id": station, "checked_in": n}
-         for station, n in sorted(per_station.items())]
-    )  # fmt: skip
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[station_counts.c.election_id, station_counts.c.station_id],
-            set_={"checked_in": station_counts.c.checked_in + stmt.excluded.checked_in},
-        )
+    if per_station:
+        conn.execute(
+            _upsert_counts(conn.dialect.name),
+            [{"election_id": election_id, "station_id": station, "checked_in": n}
+             for station, n in sorted(per_station.items())],
+        )  # fmt: skip
+    return set(per_station)
+
+
+@functools.cache
+def _upsert_counts(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE adding to a station's check-ins: one statement, built
+    once and run for many rows (a statement of N rows' VALUES would be compiled anew for
+    every batch size)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(station_counts)
+    return stmt.on_conflict_do_update(
+        index_elements=[station_counts.c.election_id, station_counts.c.station_id],
+        set_={"checked_in": station_counts.c.checked_in + stmt.excluded.checked_in},
     )
 
 

@@ -75,6 +75,12 @@ def upgrade() -> None:
         "SELECT 1 FROM station_counts s WHERE s.election_id = c.election_id "
         "AND s.station_id = c.station_id)"
     )
+    op.execute(  # every station that ever opened has its counters row
+        "INSERT INTO station_counts (election_id, station_id, checked_in, ballots, pending) "
+        "SELECT p.election_id, p.station_id, 0, 0, 0 FROM station_polls p "
+        "WHERE NOT EXISTS (SELECT 1 FROM station_counts s WHERE s.election_id = p.election_id "
+        "AND s.station_id = p.station_id)"
+    )
     op.execute(
         "UPDATE station_counts SET checked_in = (SELECT count(*) FROM checkins c "
         "WHERE c.election_id = station_counts.election_id "
