@@ -239,7 +239,7 @@ def test_on_postgresql_the_batch_statement_is_planned_afresh_and_the_roll_analyz
             check_in_many(engine, E, [Checkin(CODES[k], "s1", "tabriz", 9, f"plan-{k:04d}")])
         with engine.connect() as conn:
             prepared = conn.execute(text(
-                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%unnest%'"
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%INTO checkins%'"
             )).scalar_one()  # fmt: skip
             analyzed = conn.execute(text(
                 "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "

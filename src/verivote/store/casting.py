@@ -16,13 +16,16 @@ the order in which voters cast, and no table holds a time per ballot. Tracking c
 chained (issue 14): a deleted ballot is caught by the Merkle log and by the voter's own
 inclusion proof, not by a chain that would order the station's ballots.
 
-Locks are taken in one order, so that writers never deadlock: opening or closing locks the
+Whether a station's polls are open is read from its `station_counts` row (`polls_open`, which
+`Store.set_polls` keeps with `station_polls` in one transaction), under that row's lock:
+casting locks the rows (in station order), checking in updates them, and a closing changes
+the flag and reads the counts under the same lock. A closing therefore either committed first
+and is seen, or waits and counts what the cast or check-in admitted; none is admitted after
+it. Locks are taken in one order, so that writers never deadlock: opening or closing locks the
 station's `station_polls` row, then its `station_counts` row, then the election's row (to
-append to the board); casting and checking in lock the `station_counts` rows (in station
-order) and read the polls rows without a lock, after that lock: a closing that committed is
-then seen, and one under way waits for them and counts what they admitted (no row lock on
-the polls, which would write to its rows for every batch). SQLite's BEGIN IMMEDIATE
-serializes every writer and renders no lock clause.
+append to the board); casting and checking in take only `station_counts` rows, in station
+order, and the election's row to flush. SQLite's BEGIN IMMEDIATE serializes every writer and
+renders no lock clause.
 """
 
 from __future__ import annotations
@@ -163,21 +166,11 @@ def admit_many(
     are a few per call, not per ballot: the cast API admits the ballots that arrive together
     in one transaction."""
     stations = sorted({b.station_id for b in items})
-    # The counters rows first (a station that ever opened has one), then the polls read
-    # without a lock: a closing locks the polls row and then waits for these counters rows,
-    # so it either committed before this read, which then sees "closed", or counts and
-    # flushes what this transaction admits.
+    # The counters rows, locked, say whether the polls are open: a closing changes that flag
+    # under the same row lock, so it either committed before and is seen, or waits for this
+    # transaction and counts and flushes what it admits.
     counters = _lock_counts(conn, election_id, stations)
-    p = station_polls.c
-    open_here = {
-        r.station_id
-        for r in conn.execute(
-            select(p.station_id, p.state).where(
-                p.election_id == election_id, p.station_id.in_(list(counters))
-            )
-        )
-        if r.state == "open"
-    }
+    open_here = {station for station, count in counters.items() if count["polls_open"]}
     if not open_here:
         require_election(conn, election_id)  # else UnknownElection reads as polls closed
     by_code, by_nonce = _earlier_many(
@@ -266,7 +259,7 @@ def _lock_counts(
         return {}
     c = station_counts.c
     query = (
-        select(c.station_id, c.checked_in, c.ballots, c.pending, c.batch_since)
+        select(c.station_id, c.checked_in, c.ballots, c.pending, c.batch_since, c.polls_open)
         .where(c.election_id == election_id, c.station_id.in_(stations))
         .order_by(c.station_id)
         .with_for_update()
@@ -387,6 +380,18 @@ def place(conn: Connection, slots: list[dict[str, Any]]) -> None:
     inside the database: the entries' bytes never travel to this process and back."""
     conn.execute(_TO_BOARD, slots)
     conn.execute(_TO_BALLOTS, slots)
+
+
+def set_polls_open(conn: Connection, election_id: str, station_id: str, is_open: bool) -> None:
+    """Set the station's `polls_open` flag (its counters row is locked by the caller)."""
+    conn.execute(
+        update(station_counts)
+        .where(
+            station_counts.c.election_id == election_id,
+            station_counts.c.station_id == station_id,
+        )
+        .values(polls_open=is_open)
+    )
 
 
 def stale_stations(conn: Connection, election_id: str, older_than: int) -> list[str]:

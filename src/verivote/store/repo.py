@@ -415,6 +415,7 @@ class Store:
                 if now == state:
                     raise StoreError(f"the polls at station {station_id} are already {state}")
                 row = casting.counts(conn, election_id, station_id)
+                casting.set_polls_open(conn, election_id, station_id, state == "open")
                 if state == "closed":
                     casting.flush(conn, election_id, station_id)
                 if callable(entry):

@@ -25,7 +25,19 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Dialect, Engine, Table, func, insert, select, text, tuple_
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -40,7 +52,6 @@ from verivote.store.schema import (
     checkin_conflicts,
     checkins,
     station_counts,
-    station_polls,
     voters,
 )
 
@@ -199,23 +210,20 @@ class _Facts:
 def _check_in_batch(
     conn: Connection, election_id: str, items: Sequence[Checkin], offline: bool
 ) -> list[CheckinResult | RequestIdReused]:
-    open_here = _stations_checking_in(conn, election_id, {i.station_id for i in items}, offline)
-    taken = [item for item in items if item.station_id in open_here]
     if conn.dialect.name == "postgresql":
-        facts = _facts_postgresql(conn, election_id, taken)
+        every, allowed = _facts_postgresql(conn, election_id, items, offline)
+        facts = [f for f, ok in zip(every, allowed, strict=True) if ok]
+        taken = [i for i, ok in zip(items, allowed, strict=True) if ok]
     else:
+        open_here = _stations_checking_in(conn, election_id, {i.station_id for i in items}, offline)
+        allowed = [item.station_id in open_here for item in items]
+        taken = [item for item in items if item.station_id in open_here]
         facts = _facts_portable(conn, election_id, taken)
     facts = _settle(conn, election_id, taken, facts)
-    counted = _count_checkins(
-        conn, election_id, [i for i, f in zip(taken, facts, strict=True) if f.inserted]
-    )
-    if not offline:
-        _still_open(conn, election_id, counted)
+    inserted = [i for i, f in zip(taken, facts, strict=True) if f.inserted]
+    _count_checkins(conn, election_id, inserted, offline)
     answered = iter([_answer(item, f) for item, f in zip(taken, facts, strict=True)])
-    answers = [
-        next(answered) if item.station_id in open_here else CheckinResult("polls_closed")
-        for item in items
-    ]
+    answers = [next(answered) if ok else CheckinResult("polls_closed") for ok in allowed]
     if offline:
         answers = [
             replace(a, conflict=True) if isinstance(a, CheckinResult) and a.status in _CONFLICTS
@@ -240,66 +248,65 @@ _CONFLICTS = ("already_voted", "not_eligible", "wrong_district")
 def _stations_checking_in(
     conn: Connection, election_id: str, stations: set[str], offline: bool
 ) -> set[str]:
-    """The stations among `stations` that take these check-ins: online, those whose polls are
-    open; offline records (made while the station was cut off), those that ever opened
-    (issue 15: no check-in after a station closes, none at a station never opened). Read
-    without a lock (a row lock would write to the polls rows for every batch): a closing that
-    commits meanwhile is caught by `_still_open`."""
-    p = station_polls.c
+    """The stations among `stations` that take these check-ins (SQLite, whose writers run
+    one at a time): online, those whose polls are open; offline records (made while the
+    station was cut off), those that ever opened (issue 15: no check-in after a station
+    closes, none at a station never opened). A station that ever opened has a counters row,
+    whose `polls_open` follows its polls."""
+    c = station_counts.c
     rows = conn.execute(
-        select(p.station_id, p.state).where(
-            p.election_id == election_id, p.station_id.in_(stations)
+        select(c.station_id, c.polls_open).where(
+            c.election_id == election_id, c.station_id.in_(stations)
         )
     )
-    return {r.station_id for r in rows if offline or r.state == "open"}
+    return {r.station_id for r in rows if offline or r.polls_open}
 
 
 class _ClosedMeanwhile(Exception):
     """A station of the batch closed while the batch ran: it is run again from the start."""
 
 
-def _still_open(conn: Connection, election_id: str, stations: set[str]) -> None:
-    """Read again, once the batch holds its stations' counters rows, that their polls are
-    still open. A closing locks the polls row, then the counters row, and reads the count:
-    either it committed before this read (which then sees "closed": _ClosedMeanwhile) or it
-    waits for this batch's commit and counts its check-ins."""
-    if not stations:
-        return
-    p = station_polls.c
-    states = conn.execute(
-        select(p.state).where(p.election_id == election_id, p.station_id.in_(stations))
-    ).scalars()
-    if any(state != "open" for state in states):
-        raise _ClosedMeanwhile
+_COUNT_POSTGRESQL = text("""
+INSERT INTO station_counts (election_id, station_id, checked_in)
+SELECT :election, s, n FROM unnest(CAST(:stations AS text[]), CAST(:counts AS bigint[])) AS t(s, n)
+ORDER BY s
+ON CONFLICT (election_id, station_id) DO UPDATE
+SET checked_in = station_counts.checked_in + EXCLUDED.checked_in
+WHERE station_counts.polls_open OR CAST(:offline AS boolean)
+RETURNING station_id
+""")
+"""The batch's new check-ins added to their stations' counters (PostgreSQL), in station order
+so that two batches take the rows' locks in the same order. A row locked by a closing is
+waited for and then checked again as the closing left it: a station closed meanwhile is not
+updated, not returned, and the batch runs again."""
 
 
-def _count_checkins(conn: Connection, election_id: str, inserted: Sequence[Checkin]) -> set[str]:
-    """Add the batch's new check-ins to their stations' counters, in the same transaction (in
-    station order, so that two batches take the counters' locks in the same order); returns
-    the stations counted."""
+def _count_checkins(
+    conn: Connection, election_id: str, inserted: Sequence[Checkin], offline: bool
+) -> None:
+    """Add the batch's new check-ins to their stations' counters, in the same transaction;
+    _ClosedMeanwhile if a station closed since the batch read its polls (online only)."""
     per_station: dict[str, int] = {}
     # One row per voter: a retry inside the same batch shows as inserted too.
     for station in {item.national_code: item.station_id for item in inserted}.values():
         per_station[station] = per_station.get(station, 0) + 1
-    if per_station:
-        conn.execute(
-            _upsert_counts(conn.dialect.name),
-            [{"election_id": election_id, "station_id": station, "checked_in": n}
-             for station, n in sorted(per_station.items())],
-        )  # fmt: skip
-    return set(per_station)
-
-
-@functools.cache
-def _upsert_counts(dialect_name: str) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE adding to a station's check-ins: one statement, built
-    once and run for many rows (a statement of N rows' VALUES would be compiled anew for
-    every batch size)."""
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(station_counts)
-    return stmt.on_conflict_do_update(
-        index_elements=[station_counts.c.election_id, station_counts.c.station_id],
-        set_={"checked_in": station_counts.c.checked_in + stmt.excluded.checked_in},
+    if not per_station:
+        return
+    stations = sorted(per_station)
+    if conn.dialect.name == "postgresql":
+        counted = conn.execute(_COUNT_POSTGRESQL, {
+            "election": election_id, "stations": stations,
+            "counts": [per_station[s] for s in stations], "offline": offline,
+        }).scalars()  # fmt: skip
+        if len(set(counted)) != len(stations):
+            raise _ClosedMeanwhile
+        return
+    c = station_counts.c
+    conn.execute(
+        update(station_counts)
+        .where(c.election_id == bindparam("e"), c.station_id == bindparam("s"))
+        .values(checked_in=c.checked_in + bindparam("n")),
+        [{"e": election_id, "s": s, "n": per_station[s]} for s in stations],
     )
 
 
@@ -324,10 +331,14 @@ WITH input AS (
                          CAST(:districts AS text[]), CAST(:hours AS smallint[]),
                          CAST(:requests AS text[]))
         WITH ORDINALITY AS t(code, station, district, hour, request, ord)
-), eligible AS (
+), allowed AS (
     SELECT i.* FROM input i
-    JOIN voters v ON v.election_id = :election AND v.national_code = i.code
-    WHERE v.district_id = i.district
+    JOIN station_counts s ON s.election_id = :election AND s.station_id = i.station
+    WHERE s.polls_open OR CAST(:offline AS boolean)
+), eligible AS (
+    SELECT a.* FROM allowed a
+    JOIN voters v ON v.election_id = :election AND v.national_code = a.code
+    WHERE v.district_id = a.district
 ), inserted AS (
     INSERT INTO checkins (election_id, national_code, station_id, hour, request_id)
     SELECT :election, code, station, hour, request FROM eligible ORDER BY code
@@ -335,27 +346,31 @@ WITH input AS (
     RETURNING national_code, request_id
 )
 SELECT i.ord, v.district_id, n.national_code IS NOT NULL AS inserted,
-       c.station_id, c.hour, c.request_id
+       c.station_id, c.hour, c.request_id,
+       i.ord IN (SELECT ord FROM allowed) AS allowed
 FROM input i
 LEFT JOIN voters v ON v.election_id = :election AND v.national_code = i.code
 LEFT JOIN inserted n ON n.national_code = i.code AND n.request_id = i.request
 LEFT JOIN checkins c ON c.election_id = :election AND c.national_code = i.code
 ORDER BY i.ord
 """)
-"""The whole batch in one statement (PostgreSQL). The final SELECT reads `checkins` as of the
+"""The whole batch in one statement (PostgreSQL): only the items of stations taking check-ins
+(`allowed`: polls open, or ever opened for offline records, from the stations' counters
+rows) are looked up and inserted. The final SELECT reads `checkins` as of the
 statement's start, so a voter checked in by a transaction that committed meanwhile shows as
 refused with no row; `_settle` reads those few again in a statement of their own, which in
 READ COMMITTED sees them (ON CONFLICT waited for that transaction to commit)."""
 
 
-def _facts_postgresql(conn: Connection, election_id: str, items: Sequence[Checkin]) -> list[_Facts]:
-    if not items:
-        return []
+def _facts_postgresql(
+    conn: Connection, election_id: str, items: Sequence[Checkin], offline: bool
+) -> tuple[list[_Facts], list[bool]]:
+    """Each item's facts and whether its station takes it, from one statement."""
     params = {
         "election": election_id, "codes": [i.national_code for i in items],
         "stations": [i.station_id for i in items], "hours": [i.hour for i in items],
         "requests": [i.request_id for i in items],
-        "districts": [i.station_district for i in items],
+        "districts": [i.station_district for i in items], "offline": offline,
     }  # fmt: skip
     # Planned afresh each time, never as a prepared statement: psycopg prepares a statement
     # after a few runs, and PostgreSQL's generic plan made while the check-ins table is still
@@ -368,10 +383,11 @@ def _facts_postgresql(conn: Connection, election_id: str, items: Sequence[Checki
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return [
+    facts = [
         _Facts(district, inserted, None if station is None else (station, hour, request_id))
-        for _ord, district, inserted, station, hour, request_id in rows
+        for _ord, district, inserted, station, hour, request_id, _allowed in rows
     ]
+    return facts, [bool(row[-1]) for row in rows]
 
 
 @functools.cache

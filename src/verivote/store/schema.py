@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -42,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 BALLOT_STATES = ("cast", "challenged")
@@ -97,6 +99,10 @@ station_counts = Table(
     Column("checked_in", BigInteger, nullable=False, server_default="0"),
     Column("ballots", BigInteger, nullable=False, server_default="0"),
     Column("pending", BigInteger, nullable=False, server_default="0"),
+    # A copy of whether the station's polls are open, kept by `Store.set_polls` in the
+    # transaction that changes `station_polls`: the check-ins' and casts' own transactions
+    # read it under this row's lock, with the counters they update (migration 0009).
+    Column("polls_open", Boolean, nullable=False, server_default=false()),
     # Unix seconds at which the open batch got its first ballot: one time per batch, which
     # orders no ballot inside it.
     Column("batch_since", BigInteger, nullable=True),

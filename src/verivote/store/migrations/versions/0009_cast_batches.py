@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("checked_in", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("ballots", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("pending", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("polls_open", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("batch_since", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
             "checked_in >= 0 AND ballots >= 0 AND pending >= 0", name="ck_station_counts_counts"
@@ -85,6 +86,11 @@ def upgrade() -> None:
         "UPDATE station_counts SET checked_in = (SELECT count(*) FROM checkins c "
         "WHERE c.election_id = station_counts.election_id "
         "AND c.station_id = station_counts.station_id)"
+    )
+    op.execute(
+        "UPDATE station_counts SET polls_open = EXISTS (SELECT 1 FROM station_polls p "
+        "WHERE p.election_id = station_counts.election_id "
+        "AND p.station_id = station_counts.station_id AND p.state = 'open')"
     )
     op.drop_table("station_chains")
 
