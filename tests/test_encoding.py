@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from typing import Any
 
 import pytest
@@ -284,21 +283,3 @@ def test_too_many_codes_for_the_width_are_refused() -> None:
         encode_codes(R, [], 0)
     with pytest.raises(EncodingError):
         decode_codes(R, [])
-
-
-# --- speed ----------------------------------------------------------------------------------------
-def test_speed_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    for group, width, n in ((R, 2, 300), (EG, 17, 3)):
-        decode_codes(group, encode_codes(group, TEHRAN, width))  # tables built
-        t0 = time.perf_counter()
-        for _ in range(n):
-            elements = encode_codes(group, TEHRAN, width)
-        t1 = time.perf_counter()
-        for _ in range(n):
-            decode_codes(group, elements)
-        t2 = time.perf_counter()
-        with capsys.disabled():
-            print(
-                f"\n{group.name}: Tehran ballot ({width} elements) "
-                f"encode {(t1 - t0) / n * 1e3:.3f} ms, decode {(t2 - t1) / n * 1e3:.3f} ms"
-            )
