@@ -192,7 +192,7 @@ def test_malformed_input_is_refused_without_raising(case: Any) -> None:
         CONTEXT,
         rows,
         outputs,
-        dataclasses.replace(proof, s3=True),  # type: ignore[arg-type]
+        dataclasses.replace(proof, s3=True),
     )
     assert not check_shuffle(ek, CONTEXT, rows, outputs, dataclasses.replace(proof, s4=(1,)))
     assert not check_shuffle(
