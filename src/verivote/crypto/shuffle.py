@@ -3,10 +3,11 @@
 The shuffle and its proof are those of Terelius and Wikström ("Proofs of restricted
 shuffles", AFRICACRYPT 2010) in the optimised form written as pseudo-code by Haenni, Locher,
 Koenig and Dubuis ("Pseudo-Code Algorithms for Verifiable Re-Encryption Mix-Nets", Voting'17,
-LNCS 10323: section 3 for the proof, section 4 for the algorithms GenShuffle, GenPermutation,
-GenShuffleProof, GenPermutationCommitment, GenCommitmentChain and CheckShuffleProof), the same
-algorithms as in the CHVote protocol specification's chapter on mixing. Names below follow
-that pseudo-code; indices run from 0 here instead of 1.
+LNCS 10323: section 3 for the proof, section 4 for its algorithms GenShuffle, GenPermutation,
+GenProof, GenPermutationCommitment, GenCommitmentChain and CheckProof). The CHVote protocol
+specification carries the same algorithms in its chapter on mixing as GenShuffle,
+GenShuffleProof and CheckShuffleProof (its section numbers move between versions). Names below
+follow that pseudo-code; indices run from 0 here instead of 1.
 
 Rows
 ----
