@@ -145,13 +145,18 @@ def _checked(ctx: ElectionContext, ballot: Any) -> tuple[dict[str, Any], bytes]:
     """The ballot exactly as the board and the verifier will read it (its canonical JSON
     parsed back), checked completely, and that canonical JSON; BallotError otherwise."""
     ek = _require_key(ctx)
-    try:
-        body = canonical_json(ballot)
-        doc = json.loads(body)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise BallotError(f"the ballot has no canonical JSON form ({exc})") from None
+    doc, body = _canonical(ballot)
     check_ballot(ctx.manifest, ek, ctx.base_hash, doc)
     return doc, body
+
+
+def _canonical(ballot: Any) -> tuple[Any, bytes]:
+    """The ballot's canonical JSON and that JSON parsed back; BallotError if it has none."""
+    try:
+        body = canonical_json(ballot)
+        return json.loads(body), body
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BallotError(f"the ballot has no canonical JSON form ({exc})") from None
 
 
 def _pending(prepared: PreparedBallot, state: str) -> Pending:
@@ -267,11 +272,7 @@ def prepare_unchecked(ctx: ElectionContext, ballot: Any) -> PreparedBallot:
     """`prepare_cast` WITHOUT checking any proof, for `verivote bench cast-api --no-proofs`
     only (the append path measured alone, as if the proofs had been checked elsewhere): the
     same canonical JSON, tracking code and board entry. Never reachable from a served API."""
-    try:
-        body = canonical_json(ballot)
-        doc = json.loads(body)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise BallotError(f"the ballot has no canonical JSON form ({exc})") from None
+    doc, body = _canonical(ballot)
     if not isinstance(doc, dict) or not all(
         isinstance(doc.get(k), str) for k in ("station", "district", "nonce")
     ):

@@ -131,22 +131,6 @@ def counts(conn: Connection, election_id: str, station_id: str) -> Any:
     return row
 
 
-def admit(
-    conn: Connection,
-    election_id: str,
-    ballot: Pending,
-    batching: Batching,
-    now: int,
-    roll: bool,
-) -> Admitted:
-    """Admit `ballot` at its station, inside the caller's transaction: `admit_many` of one,
-    its refusal raised."""
-    answer = admit_many(conn, election_id, [ballot], batching, now, roll)[0]
-    if isinstance(answer, StoreError):
-        raise answer
-    return answer
-
-
 def admit_many(
     conn: Connection,
     election_id: str,
@@ -179,6 +163,7 @@ def admit_many(
     has_roll: bool | None = True if roll else None
     answers: list[Admitted | StoreError] = []
     new_rows: list[dict[str, Any]] = []
+    touched: set[str] = set()
     for b in items:
         if b.station_id not in open_here:
             answers.append(PollsClosed(f"the polls at station {b.station_id} are not open"))
@@ -210,7 +195,7 @@ def admit_many(
         count["pending"] += 1
         if count["batch_since"] is None:
             count["batch_since"] = now
-        count["touched"] = True
+        touched.add(b.station_id)
         new_rows.append({
             "election_id": election_id, "station_id": b.station_id,
             "slot": secrets.token_hex(16), "tracking_code": b.tracking_code,
@@ -223,7 +208,7 @@ def admit_many(
     if new_rows:
         conn.execute(insert(pending_ballots), new_rows)
     placed: dict[str, int] = {}
-    for station in sorted(s for s, c in counters.items() if c.get("touched")):
+    for station in sorted(touched):
         count = counters[station]
         conn.execute(
             update(station_counts)
@@ -297,24 +282,6 @@ def _earlier_many(
         idx = None if r.idx is None else int(r.idx)
         by_code.setdefault(r.tracking_code, (r.ballot_hash, r.state, idx))
         nonces.add(r.ballot_hash)
-    return by_code, nonces
-    codes = {b.tracking_code for b in items}
-    hashes = {b.ballot_hash for b in items}
-    for table in (pending_ballots, ballots):
-        t = table.c
-        columns = [t.tracking_code, t.ballot_hash, t.state]
-        if table is ballots:
-            columns.append(t.board_idx)
-        found = conn.execute(
-            select(*columns).where(
-                t.election_id == election_id,
-                t.tracking_code.in_(codes) | t.ballot_hash.in_(hashes),
-            )
-        )
-        for r in found:
-            idx = int(r.board_idx) if table is ballots else None
-            by_code.setdefault(r.tracking_code, (r.ballot_hash, r.state, idx))
-            nonces.add(r.ballot_hash)
     return by_code, nonces
 
 

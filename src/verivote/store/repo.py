@@ -298,16 +298,15 @@ class Store:
         roll: bool = False,
         now: float | None = None,
     ) -> Admitted:
-        """Admit a checked ballot at its station, in one transaction (`casting.admit`): a
+        """Admit a checked ballot at its station, in one transaction (`casting.admit_many`): a
         station whose polls are not open refuses it (PollsClosed), so does one whose cast
         ballots would outnumber its check-ins when the election has a roll (`roll`, or voters
         in the database: NoCheckin), and a tracking code or nonce used by another ballot
         (ReplayError). The same ballot again is answered as the first time (`again`)."""
-        if ballot.state not in BALLOT_STATES:
-            raise ValueError(f"a ballot's state is one of {BALLOT_STATES}, not {ballot.state!r}")
-        stamp = int(time.time() if now is None else now)
-        with self._engine.begin() as conn:
-            return casting.admit(conn, election_id, ballot, batching, stamp, roll)
+        answer = self.accept_ballots(election_id, [ballot], batching, roll=roll, now=now)[0]
+        if isinstance(answer, StoreError):
+            raise answer
+        return answer
 
     def accept_ballots(
         self,

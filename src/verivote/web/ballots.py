@@ -62,7 +62,7 @@ from verivote.election.service import (
 )
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import NoCheckin, PollsClosed, Store
-from verivote.web.asgi import SECURITY_HEADERS, HttpError
+from verivote.web.asgi import SECURITY_HEADERS, HttpError, read_body
 from verivote.web.cast_batcher import CastBatcher
 from verivote.web.checkin import client_of
 from verivote.web.outage import DATABASE_ERRORS
@@ -347,10 +347,9 @@ def refused_response(exc: CastRefused) -> JSONResponse:
 
 
 async def _read(request: Request, limit: int) -> bytes:
-    body = await request.body()
-    if len(body) > limit:  # the guard refused a longer Content-Length; a body may still lie
-        raise HttpError(413, f"the body is larger than {limit} bytes")
-    return body
+    # The guard refused a longer Content-Length; a body may still lie, and is refused as
+    # soon as it grows past the limit.
+    return await read_body(request.receive, limit)
 
 
 def body_limits(manifest: Manifest) -> dict[str, int]:
