@@ -6,10 +6,12 @@ stations checking in one voter at the same instant can never both insert, on SQL
 PostgreSQL; the loser reads the winner's row. A retried request (the same request id) finds its
 own row and gets the same answer, without a second record.
 
-A batch of check-ins is one transaction of three statements (look the voters up, insert the
-eligible ones with ON CONFLICT DO NOTHING, read the first check-in of those refused), whatever
-its size: the web server gathers the requests that arrive together into one batch, so the
-database commits once for many check-ins. Rows are inserted in national-code order, so that
+A batch of check-ins is one transaction of a few statements whatever its size (on PostgreSQL:
+one that keeps the items of stations whose polls are open, looks the voters up, inserts the
+eligible ones with ON CONFLICT DO NOTHING and reads the first check-in of those refused; then
+one adding the new check-ins to their stations' counters, issue 15): the web server gathers
+the requests that arrive together into one batch, so the database commits once for many
+check-ins. Rows are inserted in national-code order, so that
 two batches racing on the same voters take their locks in the same order and cannot deadlock.
 
 Check-ins recorded offline by a station and uploaded later go through the same check; those it
