@@ -207,6 +207,40 @@ def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
+Block = tuple[int, int, int, int]
+"""Rows a … b−1, columns ka … kb−1 of the ciphertexts: a task's share of the t₄ work."""
+
+
+def _tasks(group: Group[Any], n: int, w: int, parts: int) -> list[tuple[tuple[int, int], Block]]:
+    """For each task, its rows for the per-row work, and its block of ciphertexts for the
+    per-column products of t₄ (where the ciphertexts are also checked). Rows are split into
+    `parts` chunks. The ciphertexts are split by rows too, except in a group with a real
+    multi-exponentiation (eg4096) when there are at least `parts` columns: then by columns,
+    since cutting a multi-exponentiation in pieces repeats its 256 squarings in each piece.
+    A task may get no rows, or an empty block."""
+    rows = _ranges(n, parts)
+    if group.name == "eg4096" and w >= parts > 1:
+        blocks = [(0, n, ka, kb) for ka, kb in _ranges(w, parts)]
+    else:
+        blocks = [(a, b, 0, w) for a, b in rows]
+    count = max(len(rows), len(blocks))
+    rows += [(n, n)] * (count - len(rows))
+    blocks += [(n, n, w, w)] * (count - len(blocks))
+    return list(zip(rows, blocks, strict=True))
+
+
+def _pack_block(group: Group[E], rows: Sequence[Row[E]], block: Block) -> bytes:
+    a, b, ka, kb = block
+    return _pack(
+        group, (x for i in range(a, b) for ct in rows[i][ka:kb] for x in (ct.alpha, ct.beta))
+    )
+
+
+def _columns(xs: list[E], width: int) -> list[tuple[list[E], list[E]]]:
+    """The α and β column of each of the `width` columns of packed rows."""
+    return [(xs[2 * k :: 2 * width], xs[2 * k + 1 :: 2 * width]) for k in range(width)]
+
+
 @contextmanager
 def _runner(jobs: int | None, executor: Executor | None) -> Iterator[tuple[Runner, int]]:
     """(run, parts): run(fn, argument tuples) calls fn on each, in order, in this process or
@@ -439,16 +473,17 @@ def _final_challenge(
 
 def _commit_task(
     ek: ElectionKey[E],
-    w: int,
     r: list[int],
     preimages: list[bytes],
     hs_blob: bytes,
     w_prime: list[int],
-    out_blob: bytes,
-) -> tuple[bytes, bytes]:
-    """The prover's work on a chunk before the challenges u: commitments cⱼ = g^rⱼ·∏ h_ψ⁻¹(j)
-    for the chunk's j, and the chunk's factors ∏ hᵢ^ω′ᵢ (of t₃) and, per column k,
-    ∏ α′ᵢₖ^ω′ᵢ and ∏ β′ᵢₖ^ω′ᵢ (of t₄,ₖ) for the chunk's i. Returns (commitments, factors)."""
+    block_blob: bytes,
+    block_w_prime: list[int],
+    block_width: int,
+) -> tuple[bytes, bytes, bytes]:
+    """The prover's work of a task before the challenges u: for its rows, the commitments
+    cⱼ = g^rⱼ·∏ h_ψ⁻¹(j) and the factor ∏ hᵢ^ω′ᵢ of t₃; for its block, per column k the
+    factors ∏ α′ᵢₖ^ω′ᵢ and ∏ β′ᵢₖ^ω′ᵢ of t₄,ₖ. Returns the three packed."""
     g = ek.group
     commitments = []
     for rj, pre in zip(r, preimages, strict=True):
@@ -456,14 +491,13 @@ def _commit_task(
         for h in _unpack(g, pre):
             c = g.mul(c, h)
         commitments.append(c)
-    hs = _unpack(g, hs_blob)
-    out = _unpack(g, out_blob)
-    factors = [_multi_pow(g, list(zip(hs, w_prime, strict=True)))]
-    for k in range(w):
-        for part in (0, 1):
-            column = out[2 * k + part :: 2 * w]
-            factors.append(_multi_pow(g, list(zip(column, w_prime, strict=True))))
-    return _pack(g, commitments), _pack(g, factors)
+    t3 = _multi_pow(g, list(zip(_unpack(g, hs_blob), w_prime, strict=True)))
+    t4 = [
+        _multi_pow(g, list(zip(column, block_w_prime, strict=True)))
+        for pair in _columns(_unpack(g, block_blob), block_width)
+        for column in pair
+    ]
+    return _pack(g, commitments), _pack(g, [t3]), _pack(g, t4)
 
 
 def _gh_task(group: Group[E], h_blob: bytes, pairs: list[tuple[int, int]]) -> bytes:
@@ -524,25 +558,31 @@ def prove_shuffle(
         preimages[j].append(i)
 
     with _runner(jobs, executor) as (run, parts):
-        chunks = _ranges(n, parts)
+        tasks = _tasks(g, n, w, parts)
+        chunks = [rows_ab for rows_ab, _ in tasks]
         # GenPermutationCommitment, and the factors of t₃ and t₄ that need no challenge
         results = run(
             _commit_task,
             [
                 (
                     ek,
-                    w,
                     r[a:b],
                     [_pack(g, [hs[i] for i in preimages[j]]) for j in range(a, b)],
                     _pack(g, hs[a:b]),
                     w_prime[a:b],
-                    _pack_rows(g, outputs[a:b]),
+                    _pack_block(g, outputs, block),
+                    w_prime[block[0] : block[1]],
+                    block[3] - block[2],
                 )
-                for a, b in chunks
+                for (a, b), block in tasks
             ],
         )
-        commitments = [c for blob, _ in results for c in _unpack(g, blob)]
-        factors = [_unpack(g, blob) for _, blob in results]
+        commitments = [c for blob, _, _ in results for c in _unpack(g, blob)]
+        t3_factors = [_unpack(g, blob)[0] for _, blob, _ in results]
+        t4_factors: list[list[E]] = [[] for _ in range(2 * w)]
+        for (_, block), (_, _, blob) in zip(tasks, results, strict=True):
+            for index, x in enumerate(_unpack(g, blob)):
+                t4_factors[2 * block[2] + index].append(x)
 
         digest = _statement_digest(ek, context, rows, outputs, commitments)
         u = _challenges_u(q, digest, n)
@@ -567,14 +607,14 @@ def prove_shuffle(
         t_hat.extend(xs[b - a :])
 
     # the commitments of the Σ-protocol
-    def combined(index: int) -> E:
-        return _prod(g, [f[index] for f in factors])
-
     t1 = g.pow_g(w1)
     t2 = g.pow_g(w2)
-    t3 = g.mul(g.pow_g(w3), combined(0))
+    t3 = g.mul(g.pow_g(w3), _prod(g, t3_factors))
     t4 = [
-        (g.mul(g.pow_g(-w4[k]), combined(1 + 2 * k)), g.mul(ek.pow_k(-w4[k]), combined(2 + 2 * k)))
+        (
+            g.mul(g.pow_g(-w4[k]), _prod(g, t4_factors[2 * k])),
+            g.mul(ek.pow_k(-w4[k]), _prod(g, t4_factors[2 * k + 1])),
+        )
         for k in range(w)
     ]
     c = _final_challenge(g, digest, chain, (t1, t2, t3), t4, t_hat)
@@ -703,29 +743,31 @@ def check_shuffle(
 
 def _check_task(
     ek: ElectionKey[E],
-    w: int,
     minus_c: int,
-    in_blob: bytes,
-    out_blob: bytes,
     commitments_blob: bytes,
     chain_blob: bytes,
     hs_blob: bytes,
     u: list[int],
     s_prime: list[int],
     s_hat: list[int],
-) -> tuple[bytes, bytes] | None:
-    """The verifier's work on a chunk of rows: membership of its inputs, outputs, commitments
-    and chain elements (chain_blob starts with the element before the chunk, h for the first
-    chunk, not checked here); then the chunk's factors ∏cᵢ, ∏hᵢ, ∏cᵢ^(−c·uᵢ)·hᵢ^s′ᵢ and per
-    column ∏ inᵢₖ^(−c·uᵢ)·α′ᵢₖ^s′ᵢ (and β), and its t̂ᵢ. None if an element is not in the
-    group."""
+    in_blob: bytes,
+    out_blob: bytes,
+    block_u: list[int],
+    block_s_prime: list[int],
+    block_width: int,
+) -> tuple[bytes, bytes, bytes] | None:
+    """The verifier's work of a task. For its rows: membership of the commitments and chain
+    elements (chain_blob starts with the element before the rows, h for the first, not
+    checked here), the factors ∏cᵢ, ∏hᵢ and ∏cᵢ^(−c·uᵢ)·hᵢ^s′ᵢ, and the t̂ᵢ. For its block:
+    membership of the input and output ciphertexts, and per column k the factors
+    ∏ inᵢₖ^(−c·uᵢ)·α′ᵢₖ^s′ᵢ and the same in β. None if an element is not in the group."""
     g = ek.group
     q = g.q
-    ins = _unpack(g, in_blob)
-    outs = _unpack(g, out_blob)
     coms = _unpack(g, commitments_blob)
     chain = _unpack(g, chain_blob)
-    if not _all_members(g, [*ins, *outs, *coms, *chain[1:]]):
+    ins = _unpack(g, in_blob)
+    outs = _unpack(g, out_blob)
+    if not _all_members(g, [*coms, *chain[1:], *ins, *outs]):
         return None
     hs = _unpack(g, hs_blob)
     cu = [minus_c * x % q for x in u]
@@ -734,20 +776,19 @@ def _check_task(
         _prod(g, hs),
         _multi_pow(g, [*zip(coms, cu, strict=True), *zip(hs, s_prime, strict=True)]),
     ]
-    for k in range(w):
-        for part in (0, 1):
-            column_in = ins[2 * k + part :: 2 * w]
-            column_out = outs[2 * k + part :: 2 * w]
-            factors.append(
-                _multi_pow(
-                    g, [*zip(column_in, cu, strict=True), *zip(column_out, s_prime, strict=True)]
-                )
-            )
     t_hat = [
         g.mul(g.pow_g(s_hat[i]), _multi_pow(g, [(chain[i + 1], minus_c), (chain[i], s_prime[i])]))
         for i in range(len(u))
     ]
-    return _pack(g, factors), _pack(g, t_hat)
+    block_cu = [minus_c * x % q for x in block_u]
+    t4 = [
+        _multi_pow(g, [*zip(c_in, block_cu, strict=True), *zip(c_out, block_s_prime, strict=True)])
+        for (in_a, in_b), (out_a, out_b) in zip(
+            _columns(ins, block_width), _columns(outs, block_width), strict=True
+        )
+        for c_in, c_out in ((in_a, out_a), (in_b, out_b))
+    ]
+    return _pack(g, factors), _pack(g, t_hat), _pack(g, t4)
 
 
 def _check(
@@ -778,32 +819,38 @@ def _check(
     for x in u:
         u_prod = u_prod * x % q
 
+    h_blob = _pack(g, [h])
     with _runner(jobs, executor) as (run, parts):
-        chunks = _ranges(n, parts)
+        tasks = _tasks(g, n, w, parts)
         results = run(
             _check_task,
             [
                 (
                     ek,
-                    w,
                     minus_c,
-                    _pack_rows(g, rows[a:b]),
-                    _pack_rows(g, outputs[a:b]),
                     commitments_blob[a * size : b * size],
-                    (_pack(g, [h]) if a == 0 else b"")
-                    + chain_blob[max(a - 1, 0) * size : b * size],
+                    (h_blob if a == 0 else b"") + chain_blob[max(a - 1, 0) * size : b * size],
                     _pack(g, hs[a:b]),
                     u[a:b],
                     list(proof.s_prime[a:b]),
                     list(proof.s_hat[a:b]),
+                    _pack_block(g, rows, block),
+                    _pack_block(g, outputs, block),
+                    u[block[0] : block[1]],
+                    list(proof.s_prime[block[0] : block[1]]),
+                    block[3] - block[2],
                 )
-                for a, b in chunks
+                for (a, b), block in tasks
             ],
         )
     if any(result is None for result in results):
         return False
-    factors = [_unpack(g, f) for f, _ in results]
-    t_hat = [x for _, blob in results for x in _unpack(g, blob)]
+    factors = [_unpack(g, f) for f, _, _ in results if f]
+    t_hat = [x for _, blob, _ in results for x in _unpack(g, blob)]
+    t4_factors: list[list[E]] = [[] for _ in range(2 * w)]
+    for (_, block), (_, _, blob) in zip(tasks, results, strict=True):
+        for index, x in enumerate(_unpack(g, blob)):
+            t4_factors[2 * block[2] + index].append(x)
 
     def combined(index: int) -> E:
         return _prod(g, [f[index] for f in factors])
@@ -815,8 +862,8 @@ def _check(
     t3 = g.mul(combined(2), g.pow_g(proof.s3))
     t4 = [
         (
-            g.mul(combined(3 + 2 * k), g.pow_g(-proof.s4[k])),
-            g.mul(combined(4 + 2 * k), ek.pow_k(-proof.s4[k])),
+            g.mul(_prod(g, t4_factors[2 * k]), g.pow_g(-proof.s4[k])),
+            g.mul(_prod(g, t4_factors[2 * k + 1]), ek.pow_k(-proof.s4[k])),
         )
         for k in range(w)
     ]
