@@ -646,12 +646,12 @@ def exponentiations(n: int, w: int) -> dict[str, dict[str, int]]:
     prove: re-encryption g^r′, K^r′ per ciphertext; commitments g^rⱼ; chain g^Rᵢ·h^Uᵢ and
     t̂ᵢ the same shape; t₁, t₂, t₃ one power of g each, t₃ also hᵢ^ω′ᵢ; t₄,ₖ g^(−ω₄,ₖ),
     K^(−ω₄,ₖ) and α′ᵢₖ^ω′ᵢ, β′ᵢₖ^ω′ᵢ.
-    verify: c̄^(−c), ĉ^(−c), h^(∏u); t₃ cᵢ^(−c·uᵢ) and hᵢ^s′ᵢ; t₄,ₖ inᵢₖ^(−c·uᵢ) and
-    α′ᵢₖ^s′ᵢ for α and for β; t̂ᵢ ĉᵢ^(−c), ĉᵢ₋₁^s′ᵢ; and g^s₁, g^s₂, g^s₃, g^(−s₄,ₖ),
-    K^(−s₄,ₖ), g^ŝᵢ."""
+    verify: c̄^(−c), ĉ^(−c), h^(∏u) and h^s′₀ (in t̂₀); t₃ cᵢ^(−c·uᵢ) and hᵢ^s′ᵢ;
+    t₄,ₖ inᵢₖ^(−c·uᵢ) and α′ᵢₖ^s′ᵢ for α and for β; t̂ᵢ ĉᵢ^(−c), ĉᵢ₋₁^s′ᵢ; and g^s₁,
+    g^s₂, g^s₃, g^(−s₄,ₖ), K^(−s₄,ₖ), g^ŝᵢ."""
     return {
         "prove": {"g": n * w + 3 * n + 3 + w, "key": n * w + w, "h": 2 * n, "other": n + 2 * n * w},
-        "verify": {"g": 3 + w + n, "key": w, "h": 1, "other": 2 + 4 * n + 4 * n * w},
+        "verify": {"g": 3 + w + n, "key": w, "h": 2, "other": 1 + 4 * n + 4 * n * w},
     }
 
 
@@ -816,8 +816,8 @@ def _check(
     digest = _statement_digest(ek, context, rows, outputs, proof.commitments)
     u = _challenges_u(q, digest, n)
     u_prod = 1
-    for x in u:
-        u_prod = u_prod * x % q
+    for ui in u:
+        u_prod = u_prod * ui % q
 
     h_blob = _pack(g, [h])
     with _runner(jobs, executor) as (run, parts):
@@ -845,7 +845,7 @@ def _check(
         )
     if any(result is None for result in results):
         return False
-    factors = [_unpack(g, f) for f, _, _ in results if f]
+    factors = [_unpack(g, f) for f, _, _ in results]
     t_hat = [x for _, blob, _ in results for x in _unpack(g, blob)]
     t4_factors: list[list[E]] = [[] for _ in range(2 * w)]
     for (_, block), (_, _, blob) in zip(tasks, results, strict=True):
