@@ -6,8 +6,10 @@ Koenig and Dubuis ("Pseudo-Code Algorithms for Verifiable Re-Encryption Mix-Nets
 LNCS 10323: section 3 for the proof, section 4 for its algorithms GenShuffle, GenPermutation,
 GenProof, GenPermutationCommitment, GenCommitmentChain and CheckProof). The CHVote protocol
 specification carries the same algorithms in its chapter on mixing as GenShuffle,
-GenShuffleProof and CheckShuffleProof (its section numbers move between versions). Names below
-follow that pseudo-code; indices run from 0 here instead of 1.
+GenShuffleProof and CheckShuffleProof (its numbers move between versions: Algorithms 5.41
+GenShuffle, 5.44 GenShuffleProof and 5.46 GenPermutationCommitment in the 1.x drafts that the
+Geneva proof of concept follows; 8.47 GenShuffleProof and 8.51 CheckShuffleProof in 3.1).
+Names below follow that pseudo-code; indices run from 0 here instead of 1.
 
 Rows
 ----
