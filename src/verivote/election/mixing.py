@@ -87,6 +87,7 @@ MIX_DECRYPTION_TYPE = "mix-decryption"
 BATCH = 500
 """Rows per mix-partial-decryption entry."""
 
+
 class MixError(ValueError):
     """A mix entry that is not what the chain needs; the message says why."""
 
