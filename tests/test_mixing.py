@@ -336,3 +336,77 @@ def test_guardians_decrypt_only_a_closed_mix_and_the_server_checks_them(
     with pytest.raises(Refused, match="already decrypted"):
         accept_mix_partial(store, ctx, 2, doc)
     assert decrypt_mix_as_guardian(store, ctx, share) == 0
+
+
+# --- the in-process flow, the decrypted tally and the authority's commands ------------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from verivote.cli.app import run
+
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_decrypted_tally_holds_the_mixnet_district(
+    backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tally, the in-process mixers (`InProcessParties.mix`), the guardians' decryptions of
+    the tally and of the mix, and `decryption.combine`: the mixnet district's counts are the
+    law's count of the written ballots, the homomorphic district's are unchanged; `verivote
+    mix status/close` report and refuse as they should."""
+    from verivote.crypto.ballot import encrypt_ballot
+    from verivote.election.decryption import combine
+    from verivote.election.polls import close_polls, open_polls
+    from verivote.election.tally import run_tally
+    from verivote.sim.election import InProcessParties
+
+    with backend_database(backend, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine)
+        store = Store(engine)
+        init_election(store, MANIFEST)
+        parties = InProcessParties(tmp_path)
+        keys = tmp_path / "keys"
+        parties.ceremony(store, load_context(store, MANIFEST.election_id), keys)
+        ctx = load_context(store, MANIFEST.election_id)
+        assert ctx.key is not None
+        open_polls(store, ctx, ["tabriz-001"])
+        from verivote.election.service import cast
+
+        for choices in (["1101", "1102"], ["1101"], []):
+            ballot, _ = encrypt_ballot(MANIFEST, ctx.key, ctx.base_hash, "tabriz-001", choices)
+            cast(store, ctx, ballot)
+        close_polls(store, ctx, ["tabriz-001"])
+        # TODO(merge "written"): run_tally publishes the mix-input of the cast written ballots.
+        publish_mix_input(store, ctx, BALLOTS)
+        run_tally(store, ctx, processes=1)
+        db = ["--db", url, "--election", MANIFEST.election_id]
+        code, out, err = _cli(capsys, "mix", "close", *db)
+        assert code != 0
+        assert "tehran has 0 of 3 shuffles" in err
+        assert "Traceback" not in err
+        steps: list[str] = []
+        parties.mix(store, ctx, lambda step, _done, _total: steps.append(step))
+        assert steps[-1] == "mixing"
+        code, out, _ = _cli(capsys, "mix", "status", *db, "--json")
+        assert code == 0
+        status = json.loads(out)
+        assert status["closed"] is True
+        assert status["districts"][MIXED]["shuffled_by"] == MIXERS
+        assert status["districts"][MIXED]["waiting_for"] == []
+        code, out, _ = _cli(capsys, "mix", "close", *db, "--json")  # already closed: as it was
+        assert code == 0
+        assert json.loads(out)["districts"][MIXED]["shuffles"] == 3
+        parties.decrypt(store, ctx, keys, [1, 2, 3], lambda *_: None)
+        parties.decrypt_mix(store, ctx, [1, 2, 3], lambda *_: None)
+        code, out, _ = _cli(capsys, "mix", "status", *db)
+        assert code == 0
+        assert "guardian 3: 1/1" in out
+        decrypted = combine(store, ctx)
+        assert decrypted["districts"][MIXED] == expected_counts(BALLOTS)
+        assert decrypted["districts"]["tabriz"]["votes"]["1101"] == 2
+        assert decrypted["districts"]["tabriz"]["blank"] == 1
+        engine.dispose()

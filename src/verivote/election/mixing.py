@@ -836,3 +836,37 @@ def _publish_decryption(store: Store, ctx: ElectionContext, doc: dict[str, Any])
     except _Raced:
         return find_mix_decryptions(store, ctx)[district]
     return doc
+
+
+def mix_status(store: Store, ctx: ElectionContext) -> dict[str, Any]:
+    """Where the mix stands, for `verivote mix status`: per mixnet district its rows (None
+    before the tally), who has mixed it and who not yet, each guardian's decrypted batches,
+    and whether its mix-decryption is published."""
+    state = mix_state(store, ctx)
+    mixers = mixers_of(ctx.manifest)
+    batches: dict[str, dict[int, int]] = {}
+    for _, doc in _mix_partials(store, ctx):
+        district, guardian = doc.get("district"), doc.get("guardian")
+        if isinstance(district, str) and isinstance(guardian, int):
+            per = batches.setdefault(district, {})
+            per[guardian] = per.get(guardian, 0) + 1
+    decrypted = find_mix_decryptions(store, ctx)
+    districts: dict[str, Any] = {}
+    for district in mixnet_districts(ctx.manifest):
+        chain = state.districts.get(district)
+        rows = chain.rows if chain is not None else None
+        done = chain.mixers if chain is not None else []
+        districts[district] = {
+            "rows": rows,
+            "shuffled_by": done,
+            "waiting_for": [m for m in mixers if m not in done] if rows else [],
+            "batches": -(-rows // BATCH) if rows else 0,
+            "decrypted_batches": {str(g): n for g, n in sorted(batches.get(district, {}).items())},
+            "decrypted": district in decrypted,
+        }
+    return {
+        "closed": state.closed is not None,
+        "mixers": mixers,
+        "quorum": mix_quorum_of(ctx.manifest),
+        "districts": districts,
+    }
