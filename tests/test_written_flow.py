@@ -275,3 +275,15 @@ def test_the_verifier_and_the_guardian_recompute_the_mix_input(
     missing = [*entries[: ti - 1], *entries[ti:]]
     assert any("mix-input entries at no index" in f for f in _verify_tally(ctx, missing))
     assert "mix-input entries at no index" in str(_guardian_refusal(ctx, missing, tmp_path / "g"))
+
+
+def test_the_verifier_rejects_a_written_ballot_opened_wrongly(written: Written) -> None:
+    ctx, _, _ = _tallied(written)
+    entries = written.store.entries(E)
+    for i, raw in enumerate(entries):
+        doc = json.loads(raw)
+        if doc["type"] == "ballot-challenged":
+            doc["choices"] = ["1102", "8"]
+            entries[i] = canonical_json(doc)
+    failures = _verify_tally(ctx, entries)
+    assert any(f.startswith("challenged: ") and "do not re-encrypt" in f for f in failures)
