@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,101 @@ def test_unreadable_files_give_clear_errors(tmp_path: Path) -> None:
     bad_yaml.write_text("a: [1, 2\nb: 3\n", encoding="utf-8")
     with pytest.raises(ManifestError, match="not valid YAML at line"):
         load_manifest(bad_yaml)
+
+
+# --- issue 16: District.mode and Manifest.mixing ---------------------------------------------
+
+
+def _with_candidates(n: int) -> dict[str, Any]:
+    data = small_manifest_data()
+    data["districts"][0]["candidates"] = [
+        {"code": str(1000 + i), "name": f"Candidate {i}"} for i in range(n)
+    ]
+    return data
+
+
+def test_the_default_mode_follows_the_candidate_count() -> None:
+    from verivote.model.manifest import MIXNET_ABOVE
+
+    at = parse_manifest(_with_candidates(MIXNET_ABOVE))
+    above = parse_manifest(_with_candidates(MIXNET_ABOVE + 1))
+    assert at.district("tabriz").counted_by == "homomorphic"
+    assert above.district("tabriz").counted_by == "mixnet"
+    assert [d.id for d in above.mixnet_districts()] == ["tabriz"]
+    data = _with_candidates(MIXNET_ABOVE + 1)
+    data["districts"][0]["mode"] = "homomorphic"
+    data["districts"][1]["mode"] = "mixnet"
+    chosen = parse_manifest(data)
+    assert chosen.district("tabriz").counted_by == "homomorphic"
+    assert chosen.district("armenians-south").counted_by == "mixnet"
+
+
+def test_mixers_default_to_every_faction_and_quorum_to_all() -> None:
+    m = parse_manifest(small_manifest_data())
+    assert m.mixers() == ["principlists", "reformists", "independents"]
+    assert m.mix_quorum() == 3
+    data = small_manifest_data()
+    data["mixing"] = {"mixers": ["reformists", "principlists"], "quorum": 1}
+    m = parse_manifest(data)
+    assert m.mixers() == ["reformists", "principlists"]
+    assert m.mix_quorum() == 1
+
+
+@pytest.mark.parametrize(
+    ("mixing", "message"),
+    [
+        ({"mixers": ["nobody"]}, "mixer 'nobody' is not a faction"),
+        ({"mixers": ["reformists", "reformists"]}, "mixer id 'reformists' appears twice"),
+        ({"quorum": 4}, "mixing.quorum is 4 but there are only 3 mixers"),
+        ({"quorum": -1}, "mixing.quorum"),
+        ({"order": []}, "mixing.order"),
+    ],
+)
+def test_bad_mixing_is_refused_clearly(mixing: dict[str, Any], message: str) -> None:
+    data = small_manifest_data()
+    data["mixing"] = mixing
+    with pytest.raises(ManifestError, match=message):
+        parse_manifest(data)
+
+
+def test_a_mixnet_district_needs_mixers() -> None:
+    data = small_manifest_data()
+    data["factions"] = []
+    for c in data["districts"][0]["candidates"]:
+        c.pop("faction")
+    data["districts"][0]["mode"] = "mixnet"
+    with pytest.raises(ManifestError, match="district tabriz is counted by mixnet but the "):
+        parse_manifest(data)
+    data["districts"][0]["mode"] = "wrong"
+    with pytest.raises(ManifestError, match=r"districts\[0\]\.mode"):
+        parse_manifest(data)
+
+
+def test_unused_new_fields_leave_the_canonical_form_as_it_was() -> None:
+    plain = parse_manifest(small_manifest_data())
+    doc = json.loads(plain.canonical())["manifest"]
+    assert "mixing" not in doc
+    assert all("mode" not in d for d in doc["districts"])
+    explicit = small_manifest_data()
+    explicit["mixing"] = {"mixers": [], "quorum": 0}
+    assert parse_manifest(explicit).canonical() == plain.canonical()
+    used = small_manifest_data()
+    used["districts"][0]["mode"] = "homomorphic"
+    used["mixing"] = {"quorum": 2}
+    doc = json.loads(parse_manifest(used).canonical())["manifest"]
+    assert doc["districts"][0]["mode"] == "homomorphic"
+    assert "mode" not in doc["districts"][1]
+    assert doc["mixing"] == {"mixers": [], "quorum": 2}
+    # What the board publishes reads back as the same manifest.
+    assert parse_manifest(doc).canonical() == parse_manifest(used).canonical()
+
+
+def test_a_manifest_of_before_issue_16_hashes_as_it_did() -> None:
+    """Base hashes computed before District.mode and Manifest.mixing existed."""
+    assert election_base_hash(parse_manifest(small_manifest_data()).canonical()).hex() == (
+        "ec33f5bc22b9c5f2f416ed77a50b2d3fb379e2cbc336823f3c86b120d54ff0e0"
+    )
+    eg = parse_manifest(small_manifest_data("eg4096"))
+    assert election_base_hash(eg.canonical()).hex() == (
+        "8bf183a068ef09d0e47f754285038da91e568e8c309263d109b70130cf0a6010"
+    )

@@ -23,6 +23,7 @@ from verivote.crypto.ballot import encrypt_ballot, opening_to_json
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.crypto.tracking import code_of, short
+from verivote.crypto.written import encrypt_for_station
 from verivote.election.polls import close_polls
 from verivote.model.manifest import parse_manifest
 from verivote.store.roll import import_voters, issue_token
@@ -54,7 +55,7 @@ class Api:
     def ballot(self, station: str, choices: list[str]) -> tuple[dict[str, Any], Any]:
         ctx = self.polling.ctx
         assert ctx.key is not None
-        return encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
+        return encrypt_for_station(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
 
     def cast(self, token_of: str, ballot: object) -> tuple[int, dict[str, Any]]:
         r = self.client.post(CAST_PATH, json={"ballot": ballot}, headers=self.auth(token_of))
@@ -70,15 +71,27 @@ class Api:
         return self.polling.store.ballot_state(ELECTION, code) is not None
 
 
-@pytest.fixture(params=BACKENDS)
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    with polling_election(request.param, tmp_path) as polling:
+def _api(backend: str, tmp_path: Path, data: dict[str, Any] | None = None) -> Iterator[Api]:
+    with polling_election(backend, tmp_path, data=data) as polling:
         engine = polling.store.engine
         import_voters(engine, ELECTION, [(c, "tabriz", None) for c in VOTERS])
         tokens = {s: issue_token(engine, ELECTION, s) for s in ("tabriz-001", "tabriz-002")}
         app = live_app(polling.store, polling.ctx, (), clock=lambda: 9, cast_workers=1)
         with TestClient(app) as client:
             yield Api(client, polling, tokens)
+
+
+@pytest.fixture(params=BACKENDS)
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    yield from _api(request.param, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def written_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The same, with Tabriz counted by mixnet: its ballots are written (issue 16)."""
+    data = small_manifest_data()
+    data["districts"][0]["mode"] = "mixnet"
+    yield from _api(request.param, tmp_path, data)
 
 
 def test_a_checked_in_voter_casts_and_a_re_upload_is_the_same_receipt(api: Api) -> None:
@@ -255,5 +268,79 @@ def test_the_station_console_casts_a_checked_in_voters_ballot_and_links_the_rece
     assert r.status_code == 409
     assert "Check the voter in first" in r.text
     r = c.post("/station/vote", data={**fresh, "request_id": "another-form-2", "choices": "9999"})
+    assert r.status_code == 400
+    assert 'id="vote-error-detail"' in r.text
+
+
+# --- written ballots (issue 16): a mixnet district through the same API and console ---------
+
+
+def test_written_ballots_are_cast_and_challenged_through_the_api(written_api: Api) -> None:
+    api = written_api
+    ctx = api.polling.ctx
+    assert ctx.key is not None
+    api.check_in("tabriz-001")
+    ballot, _ = api.ballot("tabriz-001", ["1101", "1101", "0042"])  # as written
+    assert "written" in ballot
+    # a ballot marking candidates is not a ballot of this district
+    plain = parse_manifest(small_manifest_data())
+    marked, _ = encrypt_ballot(plain, ctx.key, ctx.base_hash, "tabriz-001", ["1101"])
+    status, doc = api.cast("tabriz-001", marked)
+    assert (status, doc["error"]) == (422, "unprocessable"), doc
+    assert "counted by mixnet" in doc["detail"]
+    status, doc = api.cast("tabriz-001", ballot)
+    assert (status, doc["status"]) == (200, "accepted"), doc
+    assert doc["tracking_code"] == api.code(ballot)
+    challenged, opened = api.ballot("tabriz-002", ["1105", "7"])
+    body = {"ballot": challenged, **opening_to_json(ctx.key.group, opened)}
+    wrong = {**body, "choices": ["1105"]}
+    r = api.client.post(CHALLENGED_PATH, json=wrong, headers=api.auth("tabriz-002"))
+    assert r.status_code == 422, r.text
+    assert "do not re-encrypt" in r.json()["detail"]
+    r = api.client.post(CHALLENGED_PATH, json=body, headers=api.auth("tabriz-002"))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "challenged"
+    assert len(json.dumps({"ballot": ballot}, indent=1)) < body_limits(ctx.manifest)[CAST_PATH]
+
+
+def test_the_body_limit_of_a_tehran_shaped_mixnet_district_is_a_few_kilobytes() -> None:
+    data = small_manifest_data()
+    data["districts"][0]["seats"] = 30
+    data["districts"][0]["candidates"] = [
+        {"code": str(1000 + i), "name": f"Candidate {i}"} for i in range(3545)
+    ]
+    assert parse_manifest(data).district("tabriz").counted_by == "mixnet"  # by default
+    data["districts"] = data["districts"][:1]
+    data["stations"] = data["stations"][:3]
+    manifest = parse_manifest(data)
+    g = get_group(manifest.group)
+    key = ElectionKey(g, g.pow_g(12345))
+    codes = [str(1000 + i) for i in range(30)]
+    ballot, _ = encrypt_for_station(manifest, key, b"\x01" * 32, "tabriz-001", codes)
+    size = len(json.dumps({"ballot": ballot}, indent=1))
+    assert size < ballot_limit(manifest) < 8192
+
+
+def test_the_station_console_writes_the_codes_as_typed(written_api: Api) -> None:
+    api, c = written_api, written_api.client
+    csrf = csrf_of(c.get("/station").text)
+    c.post("/station/login", data={"csrf": csrf, "token": api.tokens["tabriz-001"]})
+    api.check_in("tabriz-001")
+    page = c.get("/station?lang=en").text
+    found = _VOTE_ID.search(page)
+    assert found is not None, page
+    # a repeat and a code of no candidate: written as typed, the law deals with them later
+    form = {"csrf": csrf_of(page), "request_id": found.group(1), "choices": "1101 ۱۱۰۱ 9999"}
+    r = c.post("/station/vote", data=form)
+    assert r.status_code == 200, r.text
+    receipt = _RECEIPT.search(r.text)
+    assert receipt is not None, r.text
+    assert api.stored(receipt.group(1))
+    api.check_in("tabriz-001")
+    page = c.get("/station?lang=en").text
+    found = _VOTE_ID.search(page)
+    assert found is not None
+    too_many = {"csrf": csrf_of(page), "request_id": found.group(1), "choices": "1 2 3 4"}
+    r = c.post("/station/vote", data=too_many)
     assert r.status_code == 400
     assert 'id="vote-error-detail"' in r.text

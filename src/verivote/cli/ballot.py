@@ -26,9 +26,10 @@ from rich.console import Console
 
 from verivote.cli.election import Db, ElectionId, _context, _store
 from verivote.cli.errors import UserError
-from verivote.crypto.ballot import BallotError, OpenedBallot, encrypt_ballot, opening_to_json
+from verivote.crypto.ballot import BallotError, OpenedBallot, opening_to_json
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.tracking import code_of, short
+from verivote.crypto.written import encrypt_for_station
 from verivote.election.service import ElectionContext, ElectionError, Receipt, cast, challenge
 from verivote.store import Store, StoreError
 
@@ -41,7 +42,12 @@ ballot_app = typer.Typer(
 
 Station = Annotated[str, typer.Option(help="The polling station.")]
 Choose = Annotated[
-    list[str] | None, typer.Option("--choose", help="A candidate code (repeat, up to the seats).")
+    list[str] | None,
+    typer.Option(
+        "--choose",
+        help="A candidate code (repeat, up to the seats; in a mixnet district the codes are "
+        "written as given, repeats and unknown codes included).",
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -52,7 +58,7 @@ def _encrypt(
     if ctx.key is None:
         raise UserError("the key ceremony has not been held yet (run verivote election ceremony)")
     try:
-        ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
+        ballot, opened = encrypt_for_station(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
     except BallotError as exc:
         raise UserError(f"ballot refused: {exc}") from None
     return ballot, opened, code_of(ctx.base_hash, ballot)

@@ -134,6 +134,11 @@ def encrypt_ballot(
         district = manifest.district(manifest.station(station_id).district)
     except KeyError:
         raise BallotError(f"station {station_id!r} is not in the manifest") from None
+    if district.counted_by != "homomorphic":
+        raise BallotError(
+            f"district {district.id} is counted by mixnet: its ballots are written "
+            "(encrypt_for_station in verivote.crypto.written), they do not mark candidates"
+        )
     codes = [c.code for c in district.candidates]
     chosen = set(choices)
     if len(chosen) != len(choices):
@@ -241,6 +246,11 @@ def ballot_binding(
         if not is_nonce(ballot["nonce"]):
             raise BallotError("the ballot's nonce is not 64 lowercase hex digits")
         district = manifest.district(station.district)
+        if district.counted_by != "homomorphic":
+            raise BallotError(
+                f"district {district.id} is counted by mixnet: its ballots are written "
+                "(verivote.crypto.written), they do not mark candidates"
+            )
         selections = ballot["selections"]
         if not isinstance(selections, list) or not all(
             isinstance(s, dict) and set(s) == _SELECTION_KEYS for s in selections

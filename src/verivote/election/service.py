@@ -11,7 +11,10 @@ as canonical JSON with a `type`:
     ballot-challenged   {"type": "ballot-challenged", "ballot": {...}, "ballot_id": code,
                          "choices": [codes], "nonces": [hex scalars]}
 
-where code is the ballot's tracking code, H("tracking-code", base hash, ballot), which the
+where the ballot is the district's kind (issue 16, `District.counted_by`): marks per candidate
+(`verivote.crypto.ballot`) or, in a mixnet district, the codes as written
+(`verivote.crypto.written`, whose challenged ballots reveal the codes as written and the w
+nonces), and code is the ballot's tracking code, H("tracking-code", base hash, ballot), which the
 device showed before the voter chose to cast or challenge (issue 14, item 6).
 
 `cast` and `challenge` refuse, before anything is written, every ballot the verifier would
@@ -31,19 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verivote.crypto.ballot import (
-    BallotError,
-    OpenedBallot,
-    check_ballot,
-    opening_problem,
-    opening_to_json,
-)
+from verivote.crypto.ballot import BallotError, OpenedBallot, opening_to_json
 from verivote.crypto.ceremony import CeremonyTranscript, run_ceremony
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import write_key_share
 from verivote.crypto.tracking import tracking_code
+from verivote.crypto.written import any_opening_problem, check_any_ballot
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import Admitted, Batching, Pending, ReplayError, Store
@@ -146,7 +144,7 @@ def _checked(ctx: ElectionContext, ballot: Any) -> tuple[dict[str, Any], bytes]:
     parsed back), checked completely, and that canonical JSON; BallotError otherwise."""
     ek = _require_key(ctx)
     doc, body = _canonical(ballot)
-    check_ballot(ctx.manifest, ek, ctx.base_hash, doc)
+    check_any_ballot(ctx.manifest, ek, ctx.base_hash, doc)
     return doc, body
 
 
@@ -302,7 +300,7 @@ def challenge(
     ek = _require_key(ctx)
     try:
         opening = opening_to_json(ek.group, opened)
-        problem = opening_problem(ctx.manifest, ek, doc, opening["choices"], opening["nonces"])
+        problem = any_opening_problem(ctx.manifest, ek, doc, opening["choices"], opening["nonces"])
     except (TypeError, ValueError, OverflowError, AttributeError) as exc:
         problem = f"the opening is malformed ({exc})"
     if problem is not None:

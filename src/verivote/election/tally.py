@@ -11,8 +11,22 @@ published once, as
              "districts": {id: {"ballots": n, "blank": ciphertext,
                                 "candidates": {code: ciphertext}}}}
 
-with every district of the manifest (one without ballots holds ciphertexts of the identity,
-α = β = 1: the value 0 with nonce 0) and ciphertexts in the wire form of `crypto.wire`.
+with every district of the manifest counted homomorphically (one without ballots holds
+ciphertexts of the identity, α = β = 1: the value 0 with nonce 0) and ciphertexts in the wire
+form of `crypto.wire`.
+
+A district counted by mixnet (issue 16, `District.counted_by`) is not in the tally: its cast
+ballots are written ballots (`verivote.crypto.written`), whose ciphertexts the mix servers
+shuffle. For each such district, in manifest order, one entry is published just before the
+tally entry, in the same transaction and with the same cut-off:
+
+    mix-input  {"type": "mix-input", "election": base hash, "district": id, "cutoff": n,
+                "width": w, "rows": [[[alpha hex, beta hex] × w] × ballots]}
+
+whose rows are the written ciphertexts of every "ballot-cast" entry of the district below the
+cut-off, in board order (`verivote.crypto.written.written_width` gives w). Its bytes are put
+together from each chunk's canonical rows (`mix_input_entry`), so the rows of a Tehran-sized
+district are held as bytes, never as millions of Python objects.
 
 The work goes in chunks of board entries, on a process pool. Each chunk's partial product is
 stored (`Store.put_tally_part`, under the tally id "tally-<cutoff>") as soon as it is known, so
@@ -32,9 +46,11 @@ from typing import Any
 from verivote.crypto import wire
 from verivote.crypto.group import Group, InvalidElement
 from verivote.crypto.groups import get_group
+from verivote.crypto.written import written_ciphertexts, written_width
 from verivote.election.lot import require_contributions
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
+from verivote.model.manifest import Manifest
 from verivote.store import Store
 
 Progress = Callable[[int, int], None]
@@ -42,6 +58,9 @@ Progress = Callable[[int, int], None]
 Layout = dict[str, tuple[str, ...]]
 
 TALLY_TYPE = "tally"
+MIX_INPUT_TYPE = "mix-input"
+Widths = Mapping[str, int]
+"""A mixnet district's written-ballot width w, by district id."""
 
 
 @dataclass
@@ -99,17 +118,38 @@ def merge_json(
             acc.candidates[code] = _mul(group, acc.candidates[code], _ct_from_json(group, ct))
 
 
+def _written_row(group: Group[Any], ballot: Mapping[str, Any], width: int) -> list[list[str]]:
+    """A written ballot's row for the mix: its w ciphertexts as [alpha hex, beta hex], every
+    element decoded (validated) and written back in its canonical encoding."""
+    cts = ballot["written"]["ciphertexts"]
+    if not isinstance(cts, list) or len(cts) != width:
+        raise ElectionError(f"a written ballot of this district has {width} ciphertexts")
+    return [
+        [wire.element_hex(group, ct.alpha), wire.element_hex(group, ct.beta)]
+        for ct in written_ciphertexts(group, ballot)
+    ]
+
+
 def tally_chunk(
-    group: Group[Any], layout: Layout, election: str, start: int, entries: Sequence[bytes]
+    group: Group[Any],
+    layout: Layout,
+    election: str,
+    start: int,
+    entries: Sequence[bytes],
+    widths: Widths | None = None,
 ) -> bytes:
     """The partial product of the board entries at start, start + 1, …: canonical JSON
-    {"districts": {...}} with only the districts that have a ballot here.
+    {"districts": {...}} with only the districts that have a ballot here, and, when a ballot
+    of a mixnet district (`widths`) is here, "rows": {district: [row, …]} in board order.
 
     Only "ballot-cast" entries count. Their proofs were checked when they were cast and are not
     checked again; their shape is: the election's hash, a district of the manifest and its
-    candidates in order, and every element must decode (InvalidElement otherwise).
+    candidates in order (or, in a mixnet district, w written ciphertexts), and every element
+    must decode (InvalidElement otherwise).
     """
     products: dict[str, DistrictProduct] = {}
+    rows: dict[str, list[list[list[str]]]] = {}
+    widths = widths or {}
     for offset, raw in enumerate(entries):
         doc = json.loads(raw)
         if doc.get("type") != "ballot-cast":
@@ -118,8 +158,14 @@ def tally_chunk(
         try:
             ballot = doc["ballot"]
             district = ballot["district"]
+            if ballot.get("election") != election:
+                raise ElectionError("not a ballot of this election")
+            if district in widths:
+                row = _written_row(group, ballot, widths[district])
+                rows.setdefault(district, []).append(row)
+                continue
             codes = layout.get(district)
-            if ballot.get("election") != election or codes is None:
+            if codes is None:
                 raise ElectionError("not a ballot of this election's districts")
             selections = ballot["selections"]
             if tuple(s["candidate"] for s in selections) != codes:
@@ -138,28 +184,59 @@ def tally_chunk(
             # InvalidElement is a ValueError; ElectionError too.
             what = "an element is not in the group" if isinstance(exc, InvalidElement) else exc
             raise ElectionError(f"board entry {index} is not a countable ballot ({what})") from None
-    return canonical_json({"districts": products_to_json(group, products)})
+    part: dict[str, Any] = {"districts": products_to_json(group, products)}
+    if rows:
+        part["rows"] = rows
+    return canonical_json(part)
 
 
 # --- the process pool ----------------------------------------------------------------------
 
-_WORKER: tuple[Group[Any], Layout, str] | None = None
+_WORKER: tuple[Group[Any], Layout, str, dict[str, int]] | None = None
 
 
-def _init_worker(group_name: str, layout: Layout, election: str) -> None:
+def _init_worker(group_name: str, layout: Layout, election: str, widths: dict[str, int]) -> None:
     global _WORKER
-    _WORKER = (get_group(group_name), layout, election)
+    _WORKER = (get_group(group_name), layout, election, widths)
 
 
 def _pool_chunk(start: int, entries: list[bytes]) -> bytes:
     assert _WORKER is not None, "the worker was not initialised"
-    group, layout, election = _WORKER
-    return tally_chunk(group, layout, election, start, entries)
+    group, layout, election, widths = _WORKER
+    return tally_chunk(group, layout, election, start, entries, widths)
 
 
 def layout_of(ctx: ElectionContext) -> Layout:
-    """Each district's candidate codes, in the manifest's (and the ballots') order."""
-    return {d.id: tuple(c.code for c in d.candidates) for d in ctx.manifest.districts}
+    """Each district's candidate codes, in the manifest's (and the ballots') order: the
+    districts counted homomorphically only, those the tally entry holds."""
+    return {
+        d.id: tuple(c.code for c in d.candidates)
+        for d in ctx.manifest.districts
+        if d.counted_by == "homomorphic"
+    }
+
+
+def widths_of(manifest: Manifest, group: Group[Any]) -> dict[str, int]:
+    """Each mixnet district's written-ballot width, in manifest order."""
+    return {d.id: written_width(group, d) for d in manifest.mixnet_districts()}
+
+
+def rows_fragment(rows: Sequence[Any]) -> bytes:
+    """The canonical JSON of a list of rows without its brackets: fragments of consecutive
+    chunks joined by commas are the canonical JSON of all their rows."""
+    return canonical_json(list(rows))[1:-1]
+
+
+def mix_input_entry(
+    election: str, district: str, cutoff: int, width: int, fragments: Sequence[bytes]
+) -> bytes:
+    """The canonical JSON of a `mix-input` entry (module docstring) from its rows' fragments
+    (`rows_fragment`) in board order, put together as bytes: exactly canonical_json of the
+    entry with the rows parsed back."""
+    head = canonical_json({"cutoff": cutoff, "district": district, "election": election})
+    rows = b",".join(f for f in fragments if f)
+    tail = canonical_json({"type": MIX_INPUT_TYPE, "width": width})
+    return head[:-1] + b',"rows":[' + rows + b"]," + tail[1:]
 
 
 def _plan(
@@ -200,19 +277,44 @@ def accumulate(
     chunk: int = 2000,
     progress: Progress | None = None,
 ) -> dict[str, DistrictProduct]:
-    """The product of the board's entries below `cutoff`, per district of the manifest,
-    resuming from (and adding to) the parts stored under `tally_id`. `run_tally` uses
-    "tally-<cutoff>"; another id recomputes everything (tests compare the two)."""
+    """The product of the board's entries below `cutoff`, per homomorphic district of the
+    manifest, resuming from (and adding to) the parts stored under `tally_id`. `run_tally`
+    uses "tally-<cutoff>"; another id recomputes everything (tests compare the two)."""
+    return accumulate_all(store, ctx, cutoff, tally_id, processes, chunk, progress)[0]
+
+
+def accumulate_all(
+    store: Store,
+    ctx: ElectionContext,
+    cutoff: int,
+    tally_id: str,
+    processes: int | None = None,
+    chunk: int = 2000,
+    progress: Progress | None = None,
+) -> tuple[dict[str, DistrictProduct], dict[str, list[bytes]]]:
+    """`accumulate`, and each mixnet district's rows below `cutoff` as fragments of canonical
+    JSON in board order (`rows_fragment`, for `mix_input_entry`)."""
     if chunk < 1:
         raise ValueError(f"a chunk holds at least one board entry, not {chunk}")
     group = get_group(ctx.manifest.group)
     layout = layout_of(ctx)
+    widths = widths_of(ctx.manifest, group)
     election = ctx.base_hash.hex()
     used, todo = _plan(store.tally_parts(ctx.election_id, tally_id), cutoff, chunk)
     products = {d: _identity_product(group, codes) for d, codes in layout.items()}
+    fragments: dict[str, dict[int, bytes]] = {d: {} for d in widths}
     done = 0
+
+    def merge(start: int, part: bytes) -> None:
+        doc = json.loads(part)
+        merge_json(group, products, layout, doc["districts"])
+        for district, rows in doc.get("rows", {}).items():
+            if district not in fragments:
+                raise ElectionError(f"a tally part has rows of {district!r}, no mixnet district")
+            fragments[district][start] = rows_fragment(rows)
+
     for start, end, part in used:
-        merge_json(group, products, layout, json.loads(part)["districts"])
+        merge(start, part)
         done += end - start
     report = progress or (lambda _done, _total: None)
     report(done, cutoff)
@@ -221,7 +323,7 @@ def accumulate(
         nonlocal done
         # Stored before anything else happens: from here on a restart skips this chunk.
         store.put_tally_part(ctx.election_id, tally_id, start, end, part)
-        merge_json(group, products, layout, json.loads(part)["districts"])
+        merge(start, part)
         done += end - start
         report(done, cutoff)
 
@@ -229,10 +331,11 @@ def accumulate(
     if workers <= 1 or len(todo) <= 1:
         for start, end in todo:
             entries = store.entries(ctx.election_id, start, end)
-            finished(start, end, tally_chunk(group, layout, election, start, entries))
+            finished(start, end, tally_chunk(group, layout, election, start, entries, widths))
     else:
-        _run_pool(store, ctx, todo, workers, (group.name, layout, election), finished)
-    return products
+        _run_pool(store, ctx, todo, workers, (group.name, layout, election, widths), finished)
+    rows = {d: [by_start[s] for s in sorted(by_start)] for d, by_start in fragments.items()}
+    return products, rows
 
 
 def _run_pool(
@@ -240,7 +343,7 @@ def _run_pool(
     ctx: ElectionContext,
     todo: Sequence[tuple[int, int]],
     workers: int,
-    init: tuple[str, Layout, str],
+    init: tuple[str, Layout, str, dict[str, int]],
     finished: Callable[[int, int, bytes], None],
 ) -> None:
     # A bounded window of chunks in flight: the board is read as the workers need it, never
@@ -304,8 +407,18 @@ def run_tally(
     # The tally closes the lot (issue 14, item 4): a quorum of guardians must be in it.
     require_contributions(store, ctx)
     cutoff = store.entry_count(ctx.election_id)
-    products = accumulate(store, ctx, cutoff, f"tally-{cutoff}", processes, chunk, progress)
+    products, rows = accumulate_all(
+        store, ctx, cutoff, f"tally-{cutoff}", processes, chunk, progress
+    )
     group = get_group(ctx.manifest.group)
+    widths = widths_of(ctx.manifest, group)
+    mix_inputs = [
+        (
+            mix_input_entry(ctx.base_hash.hex(), district, cutoff, widths[district], fragments),
+            MIX_INPUT_TYPE,
+        )
+        for district, fragments in rows.items()
+    ]
     entry = canonical_json(
         {
             "type": TALLY_TYPE,
@@ -314,8 +427,8 @@ def run_tally(
             "districts": products_to_json(group, products),
         }
     )
-    # append_once: a second tally finishing at the same time publishes nothing; both return
-    # the entry on the board.
-    _, published = store.append_once(ctx.election_id, entry, TALLY_TYPE)
+    # append_once: a second tally finishing at the same time publishes nothing (neither its
+    # mix inputs nor its tally); both return the entry on the board.
+    _, published = store.append_once(ctx.election_id, entry, TALLY_TYPE, before=mix_inputs)
     doc: dict[str, Any] = json.loads(published)
     return doc

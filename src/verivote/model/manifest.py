@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +31,41 @@ MINORITIES = (
     "armenian-south",
 )
 """The five religious-minority seats of the Majlis, each a district of its own."""
+
+MIXNET_ABOVE = 30
+"""A district with more candidates than this is counted on the `mixnet` path by default
+(issue 16, item 1: "the default is `mixnet` above a candidate count you choose from measured
+costs"); `District.mode` overrides it.
+
+Measured per-ballot costs (ristretto255, one core of the 2-core development machine,
+districts of 5 seats; `tests/test_written.py::test_costs_behind_mixnet_above` measures
+them again and prints them with `pytest -s`):
+
+- homomorphic ballot, checked once: 5.6 ms for 10 candidates, 12.3 ms for 30, 35.9 ms for 100,
+  i.e. about 2.3 ms + 0.34 ms per candidate (a 0/1 proof each); 27 KB of JSON at 30
+  candidates, 82 KB at 100; Tehran's 3,545 candidates: 1.6 s and 2.78 MB (issue 16);
+- written ballot, checked once: 0.08 ms (1 element, up to ~17 codes of 4 digits), 0.15 ms
+  (2 elements, Tehran's 30 of 3,545), 0.55–0.77 KB, whatever the number of candidates;
+- but a written ballot then costs each mixer 0.42 ms per element to shuffle and prove and
+  every checker 0.50 ms per element per shuffle, and each guardian of the quorum 0.09 ms to
+  decrypt with a proof (0.15 ms to check it). With 5 mixers and 3 guardians, every proof
+  checked once: about 5.3 ms per 1-element ballot; checked by every party that must (each
+  mixer the shuffles before it, each of 5 guardians and the verifier all 5): about 23 ms.
+  A homomorphic ballot is checked at cast, by each guardian and by the verifier (7 times
+  with 5 guardians): 16 ms + 2.4 ms per candidate.
+
+So on cost alone the written path wins from about 3 (every party checking) to 10 (one check
+of each proof) candidates. The default keeps the homomorphic path up to 30 anyway, where its
+ballot costs 2–2.5× the mix path's, because it never decrypts a single ballot (the pattern
+attack on published decoded ballots, README "Privacy", does not exist there) and needs no
+quorum of mix servers to be up after the polls close; above 30 its cost grows by 0.34 ms per
+candidate per check without bound (Tehran: 1.6 s a check), while the written path's does not.
+"""
+
+Mode = Literal["homomorphic", "mixnet"]
+"""How a district's ballots are encrypted and counted: `homomorphic`, one ciphertext and one
+0/1 proof per candidate, added up (`verivote.crypto.ballot`); `mixnet`, the codes as written,
+mixed by the factions and decrypted ballot by ballot (`verivote.crypto.written`, issue 16)."""
 
 
 class _Strict(BaseModel):
@@ -56,6 +92,20 @@ class District(_Strict):
     province: str | None = None
     minority: Literal[MINORITIES] | None = None  # type: ignore[valid-type]
     candidates: list[Candidate] = Field(min_length=1)
+    mode: Mode | None = None
+    """None: by the default rule, `mixnet` iff more than MIXNET_ABOVE candidates."""
+
+    @cached_property
+    def longest_code(self) -> int:
+        """The digits of the district's longest candidate code (a written ballot's width)."""
+        return max(len(c.code) for c in self.candidates)
+
+    @property
+    def counted_by(self) -> Mode:
+        """The effective mode: `mode` if the manifest sets it, else the default rule."""
+        if self.mode is not None:
+            return self.mode
+        return "mixnet" if len(self.candidates) > MIXNET_ABOVE else "homomorphic"
 
     @model_validator(mode="after")
     def _distinct_candidates(self) -> District:
@@ -102,6 +152,19 @@ class Polling(_Strict):
         return self
 
 
+class Mixing(_Strict):
+    """Who mixes the written ballots of the `mixnet` districts (issue 16, item 2).
+
+    - `mixers`: faction ids, in mixing order; empty (the default) means every faction of the
+      manifest, in the manifest's order.
+    - `quorum`: how many distinct mixers must have shuffled a district before its mix can be
+      closed; 0 (the default) means every mixer.
+    """
+
+    mixers: list[str] = Field(default_factory=list)
+    quorum: int = Field(default=0, ge=0)
+
+
 class PreviousRound(_Strict):
     """The first round a runoff (round 2) follows from, named by id and base hash."""
 
@@ -126,6 +189,7 @@ class Manifest(_Strict):
     districts: list[District] = Field(min_length=1)
     stations: list[Station] = Field(default_factory=list)
     polling: Polling = Field(default_factory=Polling)
+    mixing: Mixing = Field(default_factory=Mixing)
 
     @model_validator(mode="after")
     def _references(self) -> Manifest:
@@ -148,7 +212,38 @@ class Manifest(_Strict):
                 raise ValueError(
                     f"station {s.id} names district {s.district!r}, which does not exist"
                 )
+        self._check_mixing(factions)
         return self
+
+    def _check_mixing(self, factions: set[str]) -> None:
+        _unique("mixer", self.mixing.mixers)
+        for m in self.mixing.mixers:
+            if m not in factions:
+                raise ValueError(f"mixer {m!r} is not a faction of the manifest")
+        mixers = self.mixers()
+        if self.mixing.quorum > len(mixers):
+            raise ValueError(
+                f"mixing.quorum is {self.mixing.quorum} but there are only {len(mixers)} mixers"
+            )
+        mixed = [d.id for d in self.districts if d.counted_by == "mixnet"]
+        if mixed and not mixers:
+            raise ValueError(
+                f"district {mixed[0]} is counted by mixnet but the manifest has no mixers: "
+                "list factions (every faction mixes by default) or set mixing.mixers"
+            )
+
+    def mixers(self) -> list[str]:
+        """The mixers in mixing order: `mixing.mixers`, or every faction in manifest order."""
+        return list(self.mixing.mixers) or [f.id for f in self.factions]
+
+    def mix_quorum(self) -> int:
+        """How many distinct mixers must shuffle each mixnet district: `mixing.quorum`, or
+        every mixer when it is 0."""
+        return self.mixing.quorum or len(self.mixers())
+
+    def mixnet_districts(self) -> list[District]:
+        """The districts counted by mixnet, in manifest order."""
+        return [d for d in self.districts if d.counted_by == "mixnet"]
 
     def district(self, district_id: str) -> District:
         for d in self.districts:
@@ -169,6 +264,11 @@ class Manifest(_Strict):
             # A manifest of before issue 15, or one that keeps every default, hashes as it
             # always did.
             del doc["polling"]
+        if self.mixing == Mixing():
+            del doc["mixing"]  # likewise for a manifest of before issue 16
+        for district in doc["districts"]:
+            if district["mode"] is None:
+                del district["mode"]
         return canonical_json({"type": "manifest", "manifest": doc})
 
 

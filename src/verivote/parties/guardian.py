@@ -59,7 +59,7 @@ from typing import Any
 from verivote.board.checkpoint import Checkpoint, open_checkpoint
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
-from verivote.crypto.ballot import BallotError, check_ballot
+from verivote.crypto.ballot import BallotError
 from verivote.crypto.ceremony import (
     CeremonyTranscript,
     CommitmentHash,
@@ -87,9 +87,11 @@ from verivote.crypto.lot import (
     make_contribution,
     make_lot_decryption,
 )
+from verivote.crypto.written import check_any_ballot, is_written
 from verivote.election.decryption import partial_entry, tally_ciphertexts
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import (
+    MIX_INPUT_TYPE,
     TALLY_TYPE,
     DistrictProduct,
     _identity_product,
@@ -97,6 +99,7 @@ from verivote.election.tally import (
     merge_json,
     products_to_json,
     tally_chunk,
+    widths_of,
 )
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import ManifestError, parse_manifest
@@ -796,8 +799,12 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
         try:
             if not isinstance(ballot, dict):
                 raise BallotError("no ballot")
-            check_ballot(ctx.manifest, ctx.key, ctx.base_hash, ballot)
-            cts = [s["ciphertext"] for s in ballot["selections"]] + [ballot["blank"]["ciphertext"]]
+            check_any_ballot(ctx.manifest, ctx.key, ctx.base_hash, ballot)
+            if is_written(ballot):
+                cts = ballot["written"]["ciphertexts"]
+            else:
+                cts = [s["ciphertext"] for s in ballot["selections"]]
+                cts.append(ballot["blank"]["ciphertext"])
         except (BallotError, ElectionError, KeyError, TypeError, ValueError) as exc:
             raise refuse(folder, f"board entry {i} is not a valid cast ballot ({exc})") from None
         for ct in cts:
@@ -812,11 +819,15 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
     products: dict[str, DistrictProduct] = {
         d: _identity_product(group, codes) for d, codes in layout.items()
     }
+    widths = widths_of(ctx.manifest, group)
     try:
-        part = tally_chunk(group, layout, ctx.base_hash.hex(), 0, board.entries[:cutoff])
+        part = json.loads(
+            tally_chunk(group, layout, ctx.base_hash.hex(), 0, board.entries[:cutoff], widths)
+        )
     except ElectionError as exc:
         raise refuse(folder, str(exc)) from None
-    merge_json(group, products, layout, json.loads(part)["districts"])
+    merge_json(group, products, layout, part["districts"])
+    _check_mix_inputs(folder, board, index, widths, part.get("rows", {}))
     districts = products_to_json(group, products)
     mine: dict[str, Any] = {
         "type": TALLY_TYPE,
@@ -834,6 +845,41 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
             f"{len(cast)} cast ballots (it differs in {', '.join(wrong)})",
         )
     return index, mine
+
+
+def _check_mix_inputs(
+    folder: Path,
+    board: Board,
+    tally_index: int,
+    widths: dict[str, int],
+    rows: dict[str, Any],
+) -> None:
+    """The `mix-input` entries (issue 16, `verivote.election.tally`): one per mixnet district,
+    in manifest order, just before the tally, each exactly the rows this guardian recomputed
+    from the cast written ballots below the tally's cut-off, in board order. A refusal
+    otherwise."""
+    docs = board.docs
+    cutoff = docs[tally_index]["cutoff"]
+    found = [i for i, d in enumerate(docs) if d.get("type") == MIX_INPUT_TYPE]
+    expected_at = list(range(tally_index - len(widths), tally_index))
+    if found != expected_at:
+        raise refuse(
+            folder,
+            f"the signed board holds mix-input entries at {found or 'no index'}; there is one "
+            f"per mixnet district ({len(widths)}), just before the tally (entry {tally_index})",
+        )
+    election = board.ctx.base_hash.hex()
+    for i, (district, width) in zip(found, widths.items(), strict=True):
+        mine = {
+            "type": MIX_INPUT_TYPE, "election": election, "district": district,
+            "cutoff": cutoff, "width": width, "rows": rows.get(district, []),
+        }  # fmt: skip
+        if docs[i] != mine:
+            raise refuse(
+                folder,
+                f"the mix input of district {district} (board entry {i}) is not exactly the "
+                "written ballots cast there below the tally's cut-off, in board order",
+            )
 
 
 def decryption_items(

@@ -36,13 +36,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verivote.crypto.ballot import encrypt_ballot, opening_to_json
+from verivote.crypto.ballot import opening_to_json
 from verivote.crypto.ceremony import CeremonyTranscript
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.tracking import code_of
+from verivote.crypto.written import encrypt_for_station
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.polling import station
 
@@ -273,8 +274,8 @@ def run_day(
 
 
 def _encrypt(election: Election, voter: Voter) -> tuple[dict[str, Any], Any]:
-    return encrypt_ballot(election.manifest, election.key, election.base_hash, voter.station,
-                          voter.choices)  # fmt: skip
+    return encrypt_for_station(election.manifest, election.key, election.base_hash,
+                               voter.station, voter.choices)  # fmt: skip
 
 
 def _post(server: station.Server, path: str, body: Any, timeout: float) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.keyfile import read_key_share
+from verivote.crypto.written import encrypt_for_station
 from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
@@ -216,7 +216,7 @@ def _init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
 def _encrypt(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
     assert _WORKER is not None
     manifest, key, base_hash = _WORKER
-    return encrypt_ballot(manifest, key, base_hash, job[0], job[1])
+    return encrypt_for_station(manifest, key, base_hash, job[0], job[1])
 
 
 CHALLENGE_RATE = 0.01
@@ -287,7 +287,9 @@ def polling_day(
             if decide.random() < CHALLENGE_RATE:
                 challenge(store, ctx, ballot, opened)
                 outcome.challenged += 1
-                ballot, _ = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, codes)
+                ballot, _ = encrypt_for_station(
+                    ctx.manifest, ctx.key, ctx.base_hash, station, codes
+                )
             cast(store, ctx, ballot)
             done += 1
             progress("polling day", done, len(jobs))

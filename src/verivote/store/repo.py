@@ -40,7 +40,13 @@ from verivote.store.schema import (
     station_polls,
     tally_parts,
 )
-from verivote.store.txn import append, board_size, lock_election, require_election
+from verivote.store.txn import (
+    append,
+    append_many,
+    board_size,
+    lock_election,
+    require_election,
+)
 
 __all__ = ["Admitted", "Batching", "NoCheckin", "Pending", "PollsClosed", "Store"]
 
@@ -197,12 +203,20 @@ class Store:
             require_election(conn, election_id)
             return [(int(row.idx), bytes(row.entry)) for row in conn.execute(query)]
 
-    def append_once(self, election_id: str, entry: bytes, entry_type: str) -> tuple[int, bytes]:
+    def append_once(
+        self,
+        election_id: str,
+        entry: bytes,
+        entry_type: str,
+        before: Sequence[tuple[bytes, str]] = (),
+    ) -> tuple[int, bytes]:
         """Append `entry` unless the board already has an entry of `entry_type`; returns the
         (index, entry) that is on the board afterwards, the earlier one if there was one.
 
         For entries an election has once (the tally, the decrypted tally): two processes that
-        finish the same step together publish one entry, not two.
+        finish the same step together publish one entry, not two. `before` are (entry, type)
+        pairs appended just before `entry`, in the same transaction, and only with it (the
+        tally's `mix-input` entries, issue 16).
         """
         with self._engine.begin() as conn:
             lock_election(conn, election_id)
@@ -217,7 +231,8 @@ class Store:
             ).first()
             if first is not None:
                 return int(first.idx), bytes(first.entry)
-            return append(conn, election_id, entry, entry_type), bytes(entry)
+            start = append_many(conn, election_id, [*before, (entry, entry_type)])
+            return start + len(before), bytes(entry)
 
     def bulk_append(self, election_id: str, entries: Iterable[bytes], entry_type: str) -> int:
         """Append many entries of one type in ONE transaction; returns the board's size after.

@@ -10,14 +10,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from verivote.crypto.ballot import BallotError, check_ballot
-from verivote.crypto.ballot import opening_problem as ballot_opening_problem
+from verivote.crypto.ballot import BallotError
 from verivote.crypto.elgamal import ElectionKey
+from verivote.crypto.group import Group
 from verivote.crypto.groups import get_group
+from verivote.crypto.written import any_opening_problem, check_any_ballot, is_written, written_width
 from verivote.model.manifest import Manifest
 from verivote.verify.ballot_batch import batch_accepts
 from verivote.verify.ballot_facts import Facts, entry_facts
-from verivote.verify.sums import DistrictSum, Encoded, Pair, Sums, countable, encode_sums
+from verivote.verify.context import homomorphic_layout
+from verivote.verify.sums import (
+    DistrictSum,
+    Encoded,
+    Pair,
+    Row,
+    Sums,
+    countable,
+    encode_row,
+    encode_sums,
+    written_row,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,10 @@ class Setup:
     key: ElectionKey[Any] | None
     cutoff: int | None
 
+    def widths(self, group: Group[Any]) -> dict[str, int]:
+        """Each mixnet district's written-ballot width."""
+        return {d.id: written_width(group, d) for d in self.manifest.mixnet_districts()}
+
 
 @dataclass
 class ChunkResult:
@@ -41,13 +57,14 @@ class ChunkResult:
     sums: Encoded = field(default_factory=dict)
     facts: dict[int, Facts] = field(default_factory=dict)
     ballots: int = 0
+    rows: dict[int, tuple[str, Row]] = field(default_factory=dict)
+    """Each cast written ballot below the cutoff: (district, its mix-input row), by index."""
 
 
 def opening_problem(manifest: Manifest, key: ElectionKey[Any], doc: dict[str, Any]) -> str | None:
-    """Why a challenged ballot's revealed choices and nonces do not open it, or None."""
-    return ballot_opening_problem(
-        manifest, key, doc["ballot"], doc.get("choices"), doc.get("nonces")
-    )
+    """Why a challenged ballot's revealed choices (codes as written, for a written ballot)
+    and nonces do not open it, or None."""
+    return any_opening_problem(manifest, key, doc["ballot"], doc.get("choices"), doc.get("nonces"))
 
 
 def _proofs(
@@ -68,7 +85,7 @@ def _proofs(
             continue
         if pairs is None:
             try:
-                cts = check_ballot(setup.manifest, key, setup.base_hash, ballot)
+                cts = check_any_ballot(setup.manifest, key, setup.base_hash, ballot)
             except BallotError as exc:
                 refused.append((index, str(exc)))
                 continue
@@ -100,7 +117,8 @@ def check_chunk(setup: Setup, chunk: Sequence[tuple[int, bytes]]) -> ChunkResult
         result.refused, accepted = _proofs(setup, docs)
     if setup.cutoff is None:
         return result
-    layout = {d.id: tuple(c.code for c in d.candidates) for d in setup.manifest.districts}
+    layout = homomorphic_layout(setup.manifest)
+    mixnet = {d.id for d in setup.manifest.mixnet_districts()}
     election = setup.base_hash.hex()
     sums: Sums = {}
     for index, doc in docs:
@@ -108,6 +126,19 @@ def check_chunk(setup: Setup, chunk: Sequence[tuple[int, bytes]]) -> ChunkResult
             continue
         ballot = doc.get("ballot")
         pairs = accepted.get(index)
+        if is_written(ballot) or (isinstance(ballot, dict) and ballot.get("district") in mixnet):
+            try:
+                row = (
+                    encode_row(group, pairs)
+                    if pairs is not None
+                    else written_row(group, setup.widths(group), election, ballot)
+                )
+            except ValueError as exc:
+                result.uncountable.append((index, str(exc)))
+                continue
+            assert isinstance(ballot, dict)
+            result.rows[index] = (ballot["district"], row)
+            continue
         if pairs is None:
             try:
                 pairs = countable(group, layout, election, ballot)

@@ -8,6 +8,7 @@ from typing import Any
 from verivote.crypto.ceremony import CeremonyTranscript
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.group import Group
+from verivote.crypto.written import written_width
 from verivote.model.manifest import Manifest
 
 Layout = dict[str, tuple[str, ...]]
@@ -28,7 +29,22 @@ class Election:
 
     @property
     def layout(self) -> Layout:
-        return {d.id: tuple(c.code for c in d.candidates) for d in self.manifest.districts}
+        """The districts counted homomorphically (those of the tally entry, issue 16)."""
+        return homomorphic_layout(self.manifest)
+
+    @property
+    def widths(self) -> dict[str, int]:
+        """Each mixnet district's written-ballot width, in manifest order (issue 16)."""
+        return {d.id: written_width(self.group, d) for d in self.manifest.mixnet_districts()}
+
+
+def homomorphic_layout(manifest: Manifest) -> Layout:
+    """Each homomorphic district's candidate codes, in the manifest's order."""
+    return {
+        d.id: tuple(c.code for c in d.candidates)
+        for d in manifest.districts
+        if d.counted_by == "homomorphic"
+    }
 
     @property
     def homomorphic_layout(self) -> Layout:

@@ -8,6 +8,7 @@ elements to be members, and a record where it fails is invalid whatever the sums
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,33 @@ def countable(group: Group[Any], layout: Layout, election: str, ballot: Any) -> 
     except (AttributeError, KeyError, TypeError) as exc:
         raise ValueError(f"the ballot is malformed ({exc!r})") from None
     return pairs
+
+
+Row = list[list[str]]
+"""A written ballot's ciphertexts as the `mix-input` entry lists them: [[alpha hex, beta hex] × w],
+each element in its canonical encoding."""
+
+
+def written_row(group: Group[Any], widths: Mapping[str, int], election: str, ballot: Any) -> Row:
+    """The row a cast written ballot adds to its district's `mix-input` (issue 16), its elements
+    read loosely and written back canonically; ValueError saying why it cannot be mixed."""
+    try:
+        if ballot.get("election") != election:
+            raise ValueError("the ballot is of another election")
+        width = widths.get(ballot["district"])
+        if width is None:
+            raise ValueError(f"district {ballot['district']!r} is not counted by mixnet")
+        cts = ballot["written"]["ciphertexts"]
+        if not isinstance(cts, list) or len(cts) != width:
+            raise ValueError(f"a written ballot of district {ballot['district']} has {width} "
+                             "ciphertexts")  # fmt: skip
+        return encode_row(group, [loose_pair(group, ct) for ct in cts])
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"the ballot is malformed ({exc!r})") from None
+
+
+def encode_row(group: Group[Any], pairs: Sequence[Pair]) -> Row:
+    return [[group.encode(a).hex(), group.encode(b).hex()] for a, b in pairs]
 
 
 @dataclass

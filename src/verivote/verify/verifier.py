@@ -88,8 +88,9 @@ def _verify(
     refused = [r for result in results for r in result.refused]
     uncountable = [u for result in results for u in result.uncountable]
     facts = {index: f for result in results for index, f in result.facts.items()}
+    rows = {index: r for result in results for index, r in result.rows.items()}
     checks.extend(check_ballots(board, election, keys is not None, refused, facts))
-    checks.append(check_tally(board, election, sums, uncountable))
+    checks.append(check_tally(board, election, sums, uncountable, rows))
     if keys is None:
         checks.append(blocked("decryption", "no usable election key (see ceremony)"))
     else:

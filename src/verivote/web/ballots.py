@@ -4,13 +4,14 @@
     POST /api/ballots/challenged  {"ballot": {...}, "choices": [...], "nonces": [...]}
                                   a ballot the voter challenged, with its opening (station token)
 
-The ballot is the wire form `verivote.crypto.ballot.encrypt_ballot` makes (as `verivote ballot
-encrypt` writes it); it must be of the token's station (403 otherwise). Every proof is checked
-in a process pool (`verivote.election.service.prepare_cast`, pure CPU) BEFORE anything is
-stored: a ballot that fails leaves no trace. Only then is it recorded, with the ballots checked
-at about the same time in one transaction (`verivote.web.cast_batcher`: group commit, each
-ballot answered as `record_cast` would answer it alone), and the device gets the voter's
-receipt:
+The ballot is the wire form `verivote.crypto.written.encrypt_for_station` makes for the
+station's district (marks per candidate, or the codes as written in a mixnet district; as
+`verivote ballot encrypt` writes it); it must be of the token's station (403 otherwise). Every
+proof is checked in a process pool (`verivote.election.service.prepare_cast`, pure CPU) BEFORE
+anything is stored: a ballot that fails leaves no trace. Only then is it recorded, with the
+ballots checked at about the same time in one transaction (`verivote.web.cast_batcher`: group
+commit, each ballot answered as `record_cast` would answer it alone), and the device gets the
+voter's receipt:
 
     200 {"status": "accepted" | "already_accepted", "tracking_code": code,
          "election_id": id, "district": id, "board_index": int | null}
@@ -49,6 +50,7 @@ from verivote.crypto.ballot import BallotError, OpenedBallot
 from verivote.crypto.ceremony import CeremonyTranscript
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.groups import get_group
+from verivote.crypto.written import written_width
 from verivote.election.service import (
     AlreadyCast,
     ElectionContext,
@@ -91,7 +93,9 @@ def ballot_limit(manifest: Manifest) -> int:
     """The most bytes a cast request of this election may take: the JSON of a ballot of its
     largest district (every hex string at its full length, with the spaces `json.dumps` puts
     after separators), a quarter more for other spacing, and 4 KiB for the envelope. A
-    ristretto255 ballot costs about 800 bytes per candidate: Tehran's 3,545 make ~2.8 MB."""
+    ristretto255 ballot costs about 800 bytes per candidate: Tehran's 3,545 make ~2.8 MB. A
+    written ballot (a mixnet district, issue 16) costs about 200 bytes per element: Tehran's
+    2 make a limit of ~5 KiB."""
     group = get_group(manifest.group)
     element, scalar = 2 * group.element_bytes, 2 * group.scalar_bytes
     ciphertext = len(json.dumps({"alpha": "0" * element, "beta": "0" * element}))
@@ -100,6 +104,11 @@ def ballot_limit(manifest: Manifest) -> int:
     largest = 0
     for district in manifest.districts:
         ids = max((len(s.id) for s in manifest.stations), default=0) + len(district.id)
+        if district.counted_by == "mixnet":  # a written ballot: w ciphertexts and w responses
+            width = written_width(group, district)
+            size = width * (ciphertext + scalar + 8) + scalar + 2 * ids + 64 + 64 + 300
+            largest = max(largest, size)
+            continue
         size = (
             sum(part + zero_one + len(c.code) + 2 for c in district.candidates)
             + part + zero_one  # the blank flag

@@ -43,8 +43,9 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from verivote.crypto.ballot import BallotError, encrypt_ballot
+from verivote.crypto.ballot import BallotError
 from verivote.crypto.tracking import short
+from verivote.crypto.written import encrypt_for_station
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.store import Store
@@ -165,7 +166,7 @@ class Station:
         ctx = await self.ballots.keyed()
         assert ctx.key is not None
         ballot, _ = await asyncio.to_thread(
-            encrypt_ballot, ctx.manifest, ctx.key, ctx.base_hash, station, choices
+            encrypt_for_station, ctx.manifest, ctx.key, ctx.base_hash, station, choices
         )
         answer = await self.ballots.cast(station, json.dumps({"ballot": ballot}).encode())
         self._votes[key] = answer
