@@ -23,9 +23,11 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.written import encrypt_for_station
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
+from verivote.election.mixing import close_mix, decrypt_mix_as_guardian, mix_as
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import (
     ElectionContext,
+    ElectionError,
     cast,
     challenge,
     hold_ceremony,
@@ -165,13 +167,21 @@ def test_the_tally_leaves_mixnet_districts_to_their_mix_input(written: Written) 
     size = store.entry_count(E)
     assert run_tally(store, ctx) == tally
     assert store.entry_count(E) == size
-    # The homomorphic district still decrypts as before.
-    for g in (1, 3, 5):
-        decrypt_as_guardian(store, ctx, read_key_share(written.keys / f"guardian-{g}.key"))
+    # The homomorphic district still decrypts as before; the count waits for the mix.
+    shares = [read_key_share(written.keys / f"guardian-{g}.key") for g in (1, 3, 5)]
+    for share in shares:
+        decrypt_as_guardian(store, ctx, share)
+    with pytest.raises(ElectionError, match="mix is not closed"):
+        combine(store, ctx)
+    for mixer in ctx.manifest.mixers():
+        mix_as(store, ctx, mixer)
+    close_mix(store, ctx)
+    for share in shares:
+        decrypt_mix_as_guardian(store, ctx, share)
     counts = combine(store, ctx)["districts"]
     assert counts["armenians-south"]["votes"] == {"2201": 1, "2202": 0}
     assert counts["armenians-south"]["blank"] == 1
-    assert "tabriz" not in counts
+    assert counts["tabriz"]["ballots"] == 5
 
 
 def test_an_empty_mixnet_district_has_an_empty_mix_input(tmp_path: Path) -> None:

@@ -93,40 +93,11 @@ class MixError(ValueError):
 
 
 # --- the manifest's mix settings ----------------------------------------------------------------
-# TODO(merge "written"): District.counted_by, Manifest.mixers() and Manifest.mix_quorum() come
-# with the written branch; until then these read them if present and otherwise apply the plan's
-# default rules (mixnet above 30 candidates, every faction mixes, every mixer is needed).
-_MIXNET_ABOVE = 30
-
-
-def counted_by(manifest: Manifest, district: str) -> str:
-    """ "mixnet" or "homomorphic": how `district` is counted."""
-    d = manifest.district(district)
-    mode = getattr(d, "counted_by", None)
-    if isinstance(mode, str):
-        return mode
-    return "mixnet" if len(d.candidates) > _MIXNET_ABOVE else "homomorphic"
 
 
 def mixnet_districts(manifest: Manifest) -> list[str]:
     """The ids of the districts counted by the mix path, in manifest order."""
-    return [d.id for d in manifest.districts if counted_by(manifest, d.id) == "mixnet"]
-
-
-def mixers_of(manifest: Manifest) -> list[str]:
-    """The factions that mix, in mixing order (`Manifest.mixers()`)."""
-    found = getattr(manifest, "mixers", None)
-    if callable(found):
-        return [str(m) for m in found()]
-    return [f.id for f in manifest.factions]
-
-
-def mix_quorum_of(manifest: Manifest) -> int:
-    """How many distinct mixers each district needs (`Manifest.mix_quorum()`)."""
-    found = getattr(manifest, "mix_quorum", None)
-    if callable(found):
-        return int(found())
-    return len(mixers_of(manifest))
+    return [d.id for d in manifest.mixnet_districts()]
 
 
 # --- shuffles (pure) ----------------------------------------------------------------------------
@@ -222,7 +193,7 @@ def check_shuffle_entry(
         raise MixError(f"district {district!r} is not a mixnet district of the manifest")
     if _doc(previous_entry).get("district") != district:
         raise MixError("the previous entry is of another district")
-    if not isinstance(mixer, str) or mixer not in mixers_of(manifest):
+    if not isinstance(mixer, str) or mixer not in manifest.mixers():
         raise MixError(f"{mixer!r} is not a mixer of this election")
     expected = next_position(previous_entry)
     if position != expected or isinstance(position, bool):
@@ -489,7 +460,7 @@ def accept_shuffle(store: Store, ctx: ElectionContext, mixer: str, doc: Any) -> 
     key = _key(ctx)
     if not isinstance(doc, dict) or set(doc) != SHUFFLE_FIELDS:
         raise Refused(400, f"a shuffle entry has exactly the fields {sorted(SHUFFLE_FIELDS)}")
-    if mixer not in mixers_of(ctx.manifest):
+    if mixer not in ctx.manifest.mixers():
         raise Refused(403, f"{mixer!r} is not a mixer of this election")
     if doc.get("mixer") != mixer:
         raise Refused(403, f"the shuffle names mixer {doc.get('mixer')!r}, not {mixer!r}")
@@ -566,8 +537,8 @@ def close_mix(store: Store, ctx: ElectionContext) -> dict[str, Any]:
         raise ElectionError(
             f"no mix-input for district(s) {', '.join(missing)}: run verivote tally first"
         )
-    quorum = mix_quorum_of(ctx.manifest)
-    mixers = mixers_of(ctx.manifest)
+    quorum = ctx.manifest.mix_quorum()
+    mixers = ctx.manifest.mixers()
     short = []
     for district, chain in state.districts.items():
         if chain.rows and len(chain.shuffles) < quorum:
@@ -843,7 +814,7 @@ def mix_status(store: Store, ctx: ElectionContext) -> dict[str, Any]:
     before the tally), who has mixed it and who not yet, each guardian's decrypted batches,
     and whether its mix-decryption is published."""
     state = mix_state(store, ctx)
-    mixers = mixers_of(ctx.manifest)
+    mixers = ctx.manifest.mixers()
     batches: dict[str, dict[int, int]] = {}
     for _, doc in _mix_partials(store, ctx):
         district, guardian = doc.get("district"), doc.get("guardian")
@@ -867,6 +838,6 @@ def mix_status(store: Store, ctx: ElectionContext) -> dict[str, Any]:
     return {
         "closed": state.closed is not None,
         "mixers": mixers,
-        "quorum": mix_quorum_of(ctx.manifest),
+        "quorum": ctx.manifest.mix_quorum(),
         "districts": districts,
     }

@@ -27,7 +27,6 @@ from verivote.election.mixing import (
     close_mix,
     decrypt_mix_as_guardian,
     mix_as,
-    mixers_of,
     mixnet_districts,
 )
 from verivote.election.polls import close_polls, open_polls
@@ -408,7 +407,7 @@ class InProcessParties:
         an election without mixnet districts."""
         if not mixnet_districts(ctx.manifest):
             return
-        mixers = mixers_of(ctx.manifest)
+        mixers = ctx.manifest.mixers()
         for n, mixer in enumerate(mixers):
             progress("mixing", n, len(mixers))
             mix_as(store, ctx, mixer)

@@ -38,7 +38,7 @@ def _tally(election: Election, board: Board) -> tuple[Tally, dict[str, Any]] | N
     out: Tally = {}
     ballots: dict[str, Any] = {}
     try:
-        for district, codes in election.homomorphic_layout.items():
+        for district, codes in election.layout.items():
             d = doc["districts"][district]
             items = [(c, wire.ciphertext_from_json(group, d["candidates"][c])) for c in codes]
             items.append((BLANK, wire.ciphertext_from_json(group, d["blank"])))

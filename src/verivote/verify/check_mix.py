@@ -4,9 +4,9 @@ does not import: the verifier has its own copy of every rule).
 
 For each district the manifest counts on the mix path:
 
-- exactly one `mix-input`, of this election, before the tally, of the district's width;
-  (TODO(merge "written"): its rows must be the written ciphertexts of the district's
-  `ballot-cast` entries below its cutoff, in board order; see `_input_problem`);
+- exactly one `mix-input`, of this election, before the tally, of the district's width (that
+  its rows are the written ciphertexts of the district's `ballot-cast` entries below the
+  cutoff, in board order, is the `tally` check's: `verivote.verify.check_tally`);
 - its chain of `shuffle` entries in board order: position 1, 2, …, each naming the SHA-256 of
   the entry before it, by a mixer of the manifest that has not mixed the district before,
   before `mix-closed`, with rows of the input's shape and a shuffle proof that verifies under
@@ -45,7 +45,7 @@ from verivote.crypto.shuffle import check_shuffle, shuffle_proof_from_json
 from verivote.crypto.threshold import combine
 from verivote.model.ballots import Ballot
 from verivote.rules.majlis import tally_majlis
-from verivote.verify.context import Election, Keys, mix_quorum_of, mixers_of, mixnet_districts
+from verivote.verify.context import Election, Keys, mixnet_districts
 from verivote.verify.loader import Board, Doc
 from verivote.verify.report import Check
 
@@ -176,11 +176,8 @@ def _int(value: Any) -> bool:
 
 
 def _input_problem(board: Board, election: Election, district: str, doc: Doc) -> str | None:
-    """What is wrong with a district's mix-input apart from its rows' elements.
-
-    TODO(merge "written"): recompute the rows from the district's `ballot-cast` entries below
-    the cutoff (their written ciphertexts, `crypto.written.written_ciphertexts`, in board
-    order) and require equality; until the written ballots exist that cannot be done."""
+    """What is wrong with a district's mix-input apart from its rows' elements (the rows
+    themselves are compared with the cast ballots by the `tally` check)."""
     if doc.get("election") != election.base_hash.hex():
         return "it is for another election"
     if not _int(doc.get("cutoff")) or not _int(doc.get("width")) or doc["width"] < 1:
@@ -267,7 +264,7 @@ class _Mix:
                     self.check.fail(tally[0], f"no valid mix-input for mixnet district {district}")
 
     def check_chains(self) -> None:
-        mixers = mixers_of(self.election.manifest)
+        mixers = self.election.manifest.mixers()
         closed = self.board.indices("mix-closed")
         seen: dict[str, list[str]] = {d: [] for d in self.mixed}
         tasks: list[tuple[int, tuple[bytes, bytes, bytes, int]]] = []
@@ -329,7 +326,7 @@ class _Mix:
         for extra, _ in found[1:]:
             self.check.fail(extra, "a second mix-closed entry")
         self.closed = index
-        quorum = mix_quorum_of(self.election.manifest)
+        quorum = self.election.manifest.mix_quorum()
         listed: Any = doc.get("districts")
         ok = doc.get("election") == self.base and isinstance(listed, dict)
         if not ok or set(listed) != set(self.inputs) or set(self.inputs) != set(self.mixed):
