@@ -134,17 +134,18 @@ class ServerError(Exception):
 # --- the folder -----------------------------------------------------------------------------
 
 
-def log(folder: Path, line: str) -> None:
-    """Append one timestamped line to the guardian's log."""
+def log(folder: Path, line: str, name: str = LOG_FILE) -> None:
+    """Append one timestamped line to the party's log, `folder/name` (the guardian's by
+    default; a mixer keeps its own, `verivote.parties.mixer`)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with (folder / LOG_FILE).open("a", encoding="utf-8") as fh:
+    with (folder / name).open("a", encoding="utf-8") as fh:
         fh.write(f"{stamp} {' '.join(line.split())}\n")
 
 
-def refuse(folder: Path, reason: str) -> GuardianRefusal:
-    """Log a refusal and return it, to raise."""
-    log(folder, f"refused: {reason}")
+def refuse(folder: Path, reason: str, name: str = LOG_FILE) -> GuardianRefusal:
+    """Log a refusal (in `folder/name`) and return it, to raise."""
+    log(folder, f"refused: {reason}", name)
     return GuardianRefusal(reason, logged=True)
 
 
@@ -174,39 +175,49 @@ def read_trust(folder: Path, name: str = TRUST_FILE) -> list[str]:
     return keys
 
 
-def trust_for(folder: Path, origin: str, given: list[str] | None = None) -> list[str]:
+def trust_for(
+    folder: Path, origin: str, given: list[str] | None = None, log_name: str = LOG_FILE
+) -> list[str]:
     """The pinned keys of the log `origin` (the authority's key name): DIR/trust, pinned at
-    the ceremony, for the ceremony's election; DIR/trust-<origin> for another election that
-    uses the same key (a runoff reusing round 1's key), pinned from `given` the first time."""
+    the ceremony (or a mixer's `init`), for the ceremony's election; DIR/trust-<origin> for
+    another election that uses the same key (a runoff reusing round 1's key), pinned from
+    `given` the first time. Refusals and pinnings go to the log `folder/log_name`."""
     main = folder / TRUST_FILE
     if main.is_file():
         keys = read_trust(folder)
         if parse_verifier(keys[0]).name == origin:
             if given is not None and given != keys:
-                raise refuse(folder, f"{main} already pins other keys; they are not replaced")
+                raise refuse(
+                    folder, f"{main} already pins other keys; they are not replaced", log_name
+                )
             return keys
     name = f"{TRUST_FILE}-{origin.replace('/', '_')}"
     if (folder / name).is_file():
         keys = read_trust(folder, name)
         if given is not None and given != keys:
-            raise refuse(folder, f"{folder / name} already pins other keys; they are not replaced")
+            raise refuse(
+                folder, f"{folder / name} already pins other keys; they are not replaced", log_name
+            )
         return keys
     if given is None:
         raise refuse(
             folder,
             f"no keys pinned for {origin}: give --trust FILE (its authority's verifier key "
             "first, then the witnesses')",
+            log_name,
         )
     try:
         authority = parse_verifier(given[0]).name if given else None
         for key in given[1:]:
             parse_verifier(key)
     except ValueError as exc:
-        raise refuse(folder, f"a key to pin is not a verifier key ({exc})") from None
+        raise refuse(folder, f"a key to pin is not a verifier key ({exc})", log_name) from None
     if authority != origin:
-        raise refuse(folder, f"the first key to pin is {authority!r}, not the authority {origin!r}")
+        raise refuse(
+            folder, f"the first key to pin is {authority!r}, not the authority {origin!r}", log_name
+        )
     (folder / name).write_text("\n".join(given) + "\n", encoding="utf-8")
-    log(folder, f"pinned {len(given)} verifier keys for {origin}")
+    log(folder, f"pinned {len(given)} verifier keys for {origin}", log_name)
     return given
 
 
@@ -662,14 +673,74 @@ class CeremonyRun:
 
 
 @dataclass(frozen=True)
-class Board:
-    """The entries of a checkpoint this guardian has verified, and what it read from them."""
+class SignedBoard:
+    """The entries of the latest checkpoint, checked with a party's pinned keys."""
 
     checkpoint: Checkpoint
     entries: list[bytes]
     docs: list[dict[str, Any]]
     """The entries parsed, once."""
+
+
+@dataclass(frozen=True)
+class Board(SignedBoard):
+    """The entries of a checkpoint this party has verified, and the election they tell."""
+
     ctx: ElectionContext
+
+
+def signed_board(
+    client: Client,
+    folder: Path,
+    witness_quorum: int | None = None,
+    given: list[str] | None = None,
+    log_name: str = LOG_FILE,
+) -> SignedBoard:
+    """The latest checkpoint, checked with the keys pinned in `folder` (the authority's
+    signature and at least `witness_quorum` witness cosignatures: by default a majority of
+    the pinned witnesses), and its entries, checked against its Merkle root. What any party
+    (a guardian, a mixer) acts on; refusals go to its log `folder/log_name`."""
+    note = client.latest_checkpoint()
+    if note is None:
+        raise refuse(folder, "the server has no signed checkpoint to act under", log_name)
+    trust = trust_for(folder, note.split("\n", 1)[0], given, log_name)
+    authority = parse_verifier(trust[0]).name
+    witnesses = {parse_verifier(key).name for key in trust[1:]}
+    if not witnesses:
+        raise refuse(folder, f"no witness key is pinned for {authority}", log_name)
+    needed = len(witnesses) // 2 + 1 if witness_quorum is None else witness_quorum
+    if not 1 <= needed <= len(witnesses):
+        raise refuse(
+            folder, f"the witness quorum must be 1 to {len(witnesses)}, not {needed}", log_name
+        )
+    try:
+        checkpoint, names = open_checkpoint(note, trust)
+    except ValueError as exc:
+        raise refuse(
+            folder, f"the latest checkpoint does not verify with the pinned keys: {exc}", log_name
+        ) from None
+    if authority not in names or checkpoint.origin != authority:
+        raise refuse(
+            folder, f"the latest checkpoint is not signed by the authority {authority}", log_name
+        )
+    cosigned = sorted(witnesses.intersection(names))
+    if len(cosigned) < needed:
+        raise refuse(
+            folder,
+            f"the checkpoint of size {checkpoint.size} is cosigned by {len(cosigned)} pinned "
+            f"witness(es), fewer than {needed}",
+            log_name,
+        )
+    entries = client.entries(0, checkpoint.size)
+    log_tree = MerkleLog(leaf_hash(e) for e in entries)
+    if log_tree.root() != checkpoint.root:
+        raise refuse(
+            folder,
+            f"the server's entries do not give the root of the signed checkpoint of size "
+            f"{checkpoint.size}",
+            log_name,
+        )
+    return SignedBoard(checkpoint, entries, _parsed(folder, entries, log_name))
 
 
 def verified_board(
@@ -679,48 +750,14 @@ def verified_board(
     witness_quorum: int | None = None,
     given: list[str] | None = None,
 ) -> Board:
-    """The latest checkpoint, checked with the pinned keys (the authority's signature and at
-    least `witness_quorum` witness cosignatures: by default a majority of the pinned
-    witnesses), and its entries, checked against its Merkle root."""
-    note = client.latest_checkpoint()
-    if note is None:
-        raise refuse(folder, "the server has no signed checkpoint to decrypt under")
-    trust = trust_for(folder, note.split("\n", 1)[0], given)
-    authority = parse_verifier(trust[0]).name
-    witnesses = {parse_verifier(key).name for key in trust[1:]}
-    if not witnesses:
-        raise refuse(folder, f"no witness key is pinned for {authority}")
-    needed = len(witnesses) // 2 + 1 if witness_quorum is None else witness_quorum
-    if not 1 <= needed <= len(witnesses):
-        raise refuse(folder, f"the witness quorum must be 1 to {len(witnesses)}, not {needed}")
-    try:
-        checkpoint, names = open_checkpoint(note, trust)
-    except ValueError as exc:
-        raise refuse(
-            folder, f"the latest checkpoint does not verify with the pinned keys: {exc}"
-        ) from None
-    if authority not in names or checkpoint.origin != authority:
-        raise refuse(folder, f"the latest checkpoint is not signed by the authority {authority}")
-    cosigned = sorted(witnesses.intersection(names))
-    if len(cosigned) < needed:
-        raise refuse(
-            folder,
-            f"the checkpoint of size {checkpoint.size} is cosigned by {len(cosigned)} pinned "
-            f"witness(es), fewer than {needed}",
-        )
-    entries = client.entries(0, checkpoint.size)
-    log_tree = MerkleLog(leaf_hash(e) for e in entries)
-    if log_tree.root() != checkpoint.root:
-        raise refuse(
-            folder,
-            f"the server's entries do not give the root of the signed checkpoint of size "
-            f"{checkpoint.size}",
-        )
-    docs = _parsed(folder, entries)
-    return Board(checkpoint, entries, docs, _context(folder, entries, docs, share))
+    """The latest signed, witnessed checkpoint and its entries (`signed_board`), and the
+    election they tell, whose key must be the one `share` is of."""
+    signed = signed_board(client, folder, witness_quorum, given)
+    ctx = _context(folder, signed.entries, signed.docs, share)
+    return Board(signed.checkpoint, signed.entries, signed.docs, ctx)
 
 
-def _parsed(folder: Path, entries: list[bytes]) -> list[dict[str, Any]]:
+def _parsed(folder: Path, entries: list[bytes], log_name: str = LOG_FILE) -> list[dict[str, Any]]:
     """Every entry as a JSON object, parsed once; a refusal for one that is not."""
     docs = []
     for i, raw in enumerate(entries):
@@ -729,34 +766,51 @@ def _parsed(folder: Path, entries: list[bytes]) -> list[dict[str, Any]]:
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
-            raise refuse(folder, f"board entry {i} is not a JSON object")
+            raise refuse(folder, f"board entry {i} is not a JSON object", log_name)
         docs.append(doc)
     return docs
+
+
+def board_context(
+    folder: Path, entries: list[bytes], docs: list[dict[str, Any]], log_name: str = LOG_FILE
+) -> ElectionContext:
+    """The election as its board tells it (`docs`, the `entries` parsed): the manifest of
+    entry 0, its base hash, the key of its one `ceremony` entry."""
+    if not entries:
+        raise refuse(folder, "the signed checkpoint holds no entry", log_name)
+    try:
+        manifest = parse_manifest(docs[0]["manifest"], "board entry 0")
+    except (KeyError, ValueError, ManifestError) as exc:
+        raise refuse(folder, f"board entry 0 is not a manifest ({exc})", log_name) from None
+    base_hash = election_base_hash(entries[0])
+    ceremonies = [d for d in docs if d.get("type") == "ceremony"]
+    if len(ceremonies) != 1:
+        raise refuse(
+            folder, f"the signed board holds {len(ceremonies)} ceremony entries, not 1", log_name
+        )
+    try:
+        transcript = CeremonyTranscript.model_validate(ceremonies[0]["transcript"])
+        group = get_group(transcript.group)
+        key = ElectionKey(group, group.decode(bytes.fromhex(transcript.joint_key)))
+    except (KeyError, ValueError) as exc:
+        raise refuse(folder, f"the board's ceremony entry is malformed ({exc})", log_name) from None
+    return ElectionContext(manifest.election_id, manifest, base_hash, key, transcript)
 
 
 def _context(
     folder: Path, entries: list[bytes], docs: list[dict[str, Any]], share: KeyShare
 ) -> ElectionContext:
-    """The election as its board tells it (`docs`, the `entries` parsed), with this share
-    checked to be its key's."""
-    if not entries:
-        raise refuse(folder, "the signed checkpoint holds no entry")
-    try:
-        manifest = parse_manifest(docs[0]["manifest"], "board entry 0")
-    except (KeyError, ValueError, ManifestError) as exc:
-        raise refuse(folder, f"board entry 0 is not a manifest ({exc})") from None
-    base_hash = election_base_hash(entries[0])
-    ceremonies = [d for d in docs if d.get("type") == "ceremony"]
-    if len(ceremonies) != 1:
-        raise refuse(folder, f"the signed board holds {len(ceremonies)} ceremony entries, not 1")
-    transcript = CeremonyTranscript.model_validate(ceremonies[0]["transcript"])
+    """The election as its board tells it (`board_context`), with this share checked to be
+    its key's."""
+    ctx = board_context(folder, entries, docs)
+    transcript = ctx.transcript
+    assert transcript is not None
     if transcript.base_hash != share.base_hash or transcript.joint_key != share.joint_key:
         raise refuse(folder, "the board's key ceremony is not the one this key share is from")
     group = get_group(transcript.group)
     if group.pow_g(share.secret) != public_share(group, transcript, share.guardian):
         raise refuse(folder, "this key share does not match its public share on the board")
-    key = ElectionKey(group, group.decode(bytes.fromhex(transcript.joint_key)))
-    return ElectionContext(manifest.election_id, manifest, base_hash, key, transcript)
+    return ctx
 
 
 def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
