@@ -24,6 +24,7 @@ from verivote.crypto.shuffle import (
     generators,
     prove_shuffle,
     shuffle,
+    shuffle_pool,
     shuffle_proof_from_json,
     shuffle_proof_to_json,
 )
@@ -374,3 +375,88 @@ def known_answer() -> dict[str, Any]:
 
 def test_known_answer() -> None:
     assert known_answer() == KNOWN_ANSWER
+
+
+# --- the process pool -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("group_name", "n", "w"), [("ristretto255", 7, 2), ("eg4096", 3, 4)])
+def test_the_pool_gives_the_serial_results(group_name: str, n: int, w: int) -> None:
+    """Seeded: a shuffle and a proof made on a pool are those made without one; proofs made
+    either way verify either way, and the pool's check agrees with the serial one on bad
+    proofs and bad outputs. eg4096 with 4 columns on 2 processes takes the split by columns."""
+    _, _, ek = keypair(group_name)
+    rows = make_rows(ek, n, w)
+    seed = b"pool versus serial"
+    with shuffle_pool(ek, 2) as pool:
+        serial_out, serial_wit = shuffle(ek, rows, Nonces(ek.group, seed))
+        pool_out, pool_wit = shuffle(ek, rows, Nonces(ek.group, seed), jobs=2, executor=pool)
+        assert (pool_out, pool_wit) == (serial_out, serial_wit)
+        serial = prove_shuffle(ek, CONTEXT, rows, serial_out, serial_wit, Nonces(ek.group, seed))
+        pooled = prove_shuffle(
+            ek, CONTEXT, rows, serial_out, serial_wit, Nonces(ek.group, seed), jobs=2,
+            executor=pool,
+        )  # fmt: skip
+        assert pooled == serial
+        fresh = prove_shuffle(ek, CONTEXT, rows, serial_out, serial_wit, jobs=2, executor=pool)
+        for proof in (serial, fresh):
+            assert check_shuffle(ek, CONTEXT, rows, serial_out, proof)
+            assert check_shuffle(ek, CONTEXT, rows, serial_out, proof, jobs=2, executor=pool)
+        bad_proof = dataclasses.replace(serial, s_prime=(*serial.s_prime[:-1], 1))
+        swapped = [serial_out[1], serial_out[0], *serial_out[2:]]
+        bad_point = list(serial_out)
+        bad_point[-1] = (
+            Ciphertext(ek.group.identity(), serial_out[-1][0].beta),
+            *serial_out[-1][1:],
+        )
+        for outputs, proof in ((serial_out, bad_proof), (swapped, serial), (bad_point, serial)):
+            assert not check_shuffle(ek, CONTEXT, rows, outputs, proof)
+            assert not check_shuffle(ek, CONTEXT, rows, outputs, proof, jobs=2, executor=pool)
+    # and a pool made for the call, then shut down
+    assert check_shuffle(ek, CONTEXT, rows, serial_out, serial, jobs=2)
+    assert not check_shuffle(ek, CONTEXT, rows, serial_out, bad_proof, jobs=2)
+
+
+def test_the_exponentiation_count_is_what_the_code_computes() -> None:
+    """`exponentiations` (the benchmark's floor) against the powers the code really takes,
+    counted by wrapping the group's operations (serial path, ristretto255)."""
+    from verivote.crypto.shuffle import exponentiations
+
+    group, _, ek = keypair("ristretto255")
+    n, w = 5, 3
+    rows = make_rows(ek, n, w)
+    counted = {"g": 0, "key": 0, "h": 0, "other": 0}
+    h = generator(group, 0)
+    real_pow, real_pow_g, real_pow_k = group.pow, group.pow_g, ek.pow_k
+
+    inside_key: list[bool] = []
+
+    def pow_(a: Any, k: int) -> Any:
+        if not inside_key:  # ristretto255's pow_k is a pow: counted once, as "key"
+            counted["h" if a == h else "other"] += 1
+        return real_pow(a, k)
+
+    def pow_g(k: int) -> Any:
+        counted["g"] += 1
+        return real_pow_g(k)
+
+    def pow_k(k: int) -> Any:
+        counted["key"] += 1
+        inside_key.append(True)
+        try:
+            return real_pow_k(k)
+        finally:
+            inside_key.pop()
+
+    object.__setattr__(ek, "pow_k", pow_k)
+    group.pow, group.pow_g = pow_, pow_g  # type: ignore[method-assign]
+    try:
+        outputs, witness = shuffle(ek, rows)
+        proof = prove_shuffle(ek, CONTEXT, rows, outputs, witness)
+        proved = dict(counted)
+        counted.update(dict.fromkeys(counted, 0))
+        assert check_shuffle(ek, CONTEXT, rows, outputs, proof)
+    finally:
+        del group.pow, group.pow_g
+        object.__setattr__(ek, "pow_k", real_pow_k)
+    assert {"prove": proved, "verify": counted} == exponentiations(n, w)

@@ -6,6 +6,7 @@ Benchmarks report rates measured on this machine; they are never timed assertion
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
 import time
@@ -391,3 +392,78 @@ def print_cast_api(figures: dict[str, Any]) -> None:
             f"{floor['postgres_ms']} ms, the driver {floor['driver_ms']} ms per ballot"
         )
     console.print(f"lost {figures['lost']}, duplicated {figures['duplicated']}")
+
+
+@bench_app.command("mix")
+def bench_mix(
+    ciphertexts: Annotated[
+        int, typer.Option(help="Ciphertexts to shuffle (a multiple of --width, at least 2).")
+    ] = 2000,
+    width: Annotated[int, typer.Option(help="Ciphertexts per row (one ballot's width).")] = 2,
+    group: Annotated[
+        str,
+        typer.Option(
+            help="Group to measure.", click_type=click.Choice(GROUP_NAMES, case_sensitive=False)
+        ),
+    ] = DEFAULT_GROUP,
+    jobs: Annotated[
+        int | None,
+        typer.Option(help="Processes for the parallel measurement (default: every core)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """The verifiable shuffle of N ciphertexts in rows of W: shuffle + proof and proof check
+    per ciphertext on one core and on J processes, against the floor, the time of exactly
+    their exponentiations one by one, measured in the same run."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from verivote.bench.mix import measure_mix, phases, validate
+
+    problem = validate(ciphertexts, width, jobs)
+    if problem:
+        raise click.BadParameter(problem)
+    console = Console(stderr=True)
+    workers = jobs or os.cpu_count() or 1
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console,
+        transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=phases(workers))
+
+        def step(what: str, done: float) -> None:
+            progress.update(task, description=what, advance=done)
+
+        figures = measure_mix(group.lower(), ciphertexts, width, jobs, step)
+    print_mix(console, figures)
+    if as_json:
+        typer.echo(json.dumps(figures))
+
+
+def print_mix(console: Console, figures: dict[str, Any]) -> None:
+    """The figures of `bench mix` as a table (on stderr when stdout keeps the JSON line)."""
+    from rich.table import Table
+
+    m = figures["machine"]
+    table = Table(
+        title=f"{figures['group']}: {figures['ciphertexts']:,} ciphertexts in {figures['rows']:,}"
+        f" rows of {figures['width']} — {m['cpu']}, {m['cores']} cores"
+    )
+    table.add_column("ms per ciphertext")
+    for column in ("1 core", "floor", "floor ÷ step",
+                   f"{figures['jobs']} processes", "speed-up"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for step in ("prove", "verify"):
+        table.add_row(
+            "shuffle + proof" if step == "prove" else "proof check",
+            f"{figures[f'{step}_ms_per_ciphertext']:.4f}",
+            f"{figures[f'{step}_floor_ms_per_ciphertext']:.4f}",
+            f"{figures[f'{step}_floor_ratio']:.2f}",
+            f"{figures[f'{step}_ms_per_ciphertext_jobs']:.4f}",
+            f"{figures[f'{step}_speedup_jobs']:.2f}×",
+        )
+    console.print(table)
+    console.print(
+        "floor: the same exponentiations one by one (g and the key with their fixed-base "
+        "tables, other bases with group.pow); a ratio of 1 is no overhead, above 1 means "
+        "multi-exponentiation beat them"
+    )

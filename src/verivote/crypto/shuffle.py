@@ -6,8 +6,10 @@ Koenig and Dubuis ("Pseudo-Code Algorithms for Verifiable Re-Encryption Mix-Nets
 LNCS 10323: section 3 for the proof, section 4 for its algorithms GenShuffle, GenPermutation,
 GenProof, GenPermutationCommitment, GenCommitmentChain and CheckProof). The CHVote protocol
 specification carries the same algorithms in its chapter on mixing as GenShuffle,
-GenShuffleProof and CheckShuffleProof (its section numbers move between versions). Names below
-follow that pseudo-code; indices run from 0 here instead of 1.
+GenShuffleProof and CheckShuffleProof (its numbers move between versions: Algorithms 5.41
+GenShuffle, 5.44 GenShuffleProof and 5.46 GenPermutationCommitment in the 1.x drafts that the
+Geneva proof of concept follows; 8.47 GenShuffleProof and 8.51 CheckShuffleProof in 3.1).
+Names below follow that pseudo-code; indices run from 0 here instead of 1.
 
 Rows
 ----
@@ -70,13 +72,16 @@ the recomputed challenge equals c (equivalent to the spec's check t = t′ with 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from verivote.crypto import wire
-from verivote.crypto.elgamal import Ciphertext, ElectionKey, reencrypt
+from verivote.crypto.elgamal import Ciphertext, ElectionKey
 from verivote.crypto.group import E, Group, InvalidElement
 from verivote.crypto.hashing import challenge, encode_items, hash_items
 
@@ -89,7 +94,6 @@ GENERATOR_TAG = "shuffle/generator"
 # --- independent generators ----------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
 def _generator(group_name: str, index: int) -> Any:
     from verivote.crypto.groups import get_group
 
@@ -124,13 +128,195 @@ def generator(group: Group[E], index: int) -> E:
     which never happens in practice); nobody knows its discrete log to g or to another one."""
     if index < 0:
         raise ValueError("generator indices are non-negative")
-    h: E = _generator(group.name, index)
-    return h
+    return _derived(group, index + 1)[index]
+
+
+_DERIVED: dict[str, list[Any]] = {}
+_DERIVED_LOCK = threading.Lock()
+
+
+def _derived(group: Group[E], count: int) -> list[E]:
+    """The first `count` generators of `group`, derived once per process and kept (32 bytes
+    each for ristretto255, 512 for eg4096, where deriving one costs a 3,840-bit power)."""
+    with _DERIVED_LOCK:
+        known = _DERIVED.setdefault(group.name, [])
+        while len(known) < count:
+            known.append(_generator(group.name, len(known)))
+        return known[:count]
 
 
 def generators(group: Group[E], n: int) -> tuple[E, list[E]]:
     """(h, [h₀, …, h_(n−1)]): the generators a shuffle of n rows needs."""
-    return generator(group, 0), [generator(group, i + 1) for i in range(n)]
+    known = _derived(group, n + 1)
+    return known[0], known[1:]
+
+
+# --- process pools and bytes -----------------------------------------------------------------
+# The per-row work of the shuffle, the proof and the check is split into contiguous chunks of
+# rows. Each chunk is one call of a module-level `_…_task` function taking and returning
+# elements packed as bytes (the group's canonical encodings back to back): the serial path
+# runs the same functions in this process on one chunk, a pool runs them on many, so the two
+# paths compute the same elements, and a worker never holds more than its chunk.
+
+Runner = Callable[..., list[Any]]
+
+
+def _pack(group: Group[E], elements: Iterable[E]) -> bytes:
+    """The canonical encodings of `elements` back to back (checked to be of the right length,
+    so that a malformed value cannot shift the others)."""
+    parts = [group.encode(e) for e in elements]
+    blob = b"".join(parts)
+    if len(blob) != len(parts) * group.element_bytes:
+        raise ValueError("a value is not an encodable group element")
+    return blob
+
+
+def _unpack(group: Group[E], blob: bytes) -> list[E]:
+    """The values packed by `_pack`, NOT checked for membership (the callers check it when the
+    bytes come from outside: `_check_task`)."""
+    size = group.element_bytes
+    if group.name == "ristretto255":
+        return [blob[i : i + size] for i in range(0, len(blob), size)]  # type: ignore[misc]
+    if group.name == "eg4096":
+        import gmpy2
+
+        return [gmpy2.mpz.from_bytes(blob[i : i + size], "big") for i in range(0, len(blob), size)]
+    return [group.decode(blob[i : i + size]) for i in range(0, len(blob), size)]
+
+
+def _pack_rows(group: Group[E], rows: Iterable[Row[E]]) -> bytes:
+    return _pack(group, (x for row in rows for ct in row for x in (ct.alpha, ct.beta)))
+
+
+def _unpack_rows(group: Group[E], blob: bytes, w: int) -> list[tuple[Ciphertext[E], ...]]:
+    xs = _unpack(group, blob)
+    return [
+        tuple(Ciphertext(xs[i + 2 * k], xs[i + 2 * k + 1]) for k in range(w))
+        for i in range(0, len(xs), 2 * w)
+    ]
+
+
+def _ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` (at most n) contiguous ranges covering 0 … n−1, sizes differing by at most 1."""
+    parts = max(1, min(n, parts))
+    size, extra = divmod(n, parts)
+    out = []
+    start = 0
+    for p in range(parts):
+        end = start + size + (1 if p < extra else 0)
+        out.append((start, end))
+        start = end
+    return out
+
+
+Block = tuple[int, int, int, int]
+"""Rows a … b−1, columns ka … kb−1 of the ciphertexts: a task's share of the t₄ work."""
+
+
+def _tasks(group: Group[Any], n: int, w: int, parts: int) -> list[tuple[tuple[int, int], Block]]:
+    """For each task, its rows for the per-row work, and its block of ciphertexts for the
+    per-column products of t₄ (where the ciphertexts are also checked). Rows are split into
+    `parts` chunks. The ciphertexts are split by rows too, except in a group with a real
+    multi-exponentiation (eg4096) when there are at least `parts` columns: then by columns,
+    since cutting a multi-exponentiation in pieces repeats its 256 squarings in each piece.
+    A task may get no rows, or an empty block."""
+    rows = _ranges(n, parts)
+    if group.name == "eg4096" and w >= parts > 1:
+        blocks = [(0, n, ka, kb) for ka, kb in _ranges(w, parts)]
+    else:
+        blocks = [(a, b, 0, w) for a, b in rows]
+    count = max(len(rows), len(blocks))
+    rows += [(n, n)] * (count - len(rows))
+    blocks += [(n, n, w, w)] * (count - len(blocks))
+    return list(zip(rows, blocks, strict=True))
+
+
+def _pack_block(group: Group[E], rows: Sequence[Row[E]], block: Block) -> bytes:
+    a, b, ka, kb = block
+    return _pack(
+        group, (x for i in range(a, b) for ct in rows[i][ka:kb] for x in (ct.alpha, ct.beta))
+    )
+
+
+def _columns(xs: list[E], width: int) -> list[tuple[list[E], list[E]]]:
+    """The α and β column of each of the `width` columns of packed rows."""
+    return [(xs[2 * k :: 2 * width], xs[2 * k + 1 :: 2 * width]) for k in range(width)]
+
+
+@contextmanager
+def _runner(jobs: int | None, executor: Executor | None) -> Iterator[tuple[Runner, int]]:
+    """(run, parts): run(fn, argument tuples) calls fn on each, in order, in this process or
+    in the pool; parts is the number of chunks to cut the rows into.
+
+    jobs=1 and no executor: no pool at all. jobs=None: every core. An executor (for example
+    `shuffle_pool`) is used as it is and left running; otherwise a pool of `jobs` processes
+    is made for the call and shut down after it."""
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    if workers < 1:
+        raise ValueError("jobs must be at least 1")
+    if executor is None and workers == 1:
+        yield (lambda fn, calls: [fn(*args) for args in calls]), 1
+        return
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+
+    def run(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+        futures = [pool.submit(fn, *args) for args in calls]
+        return [f.result() for f in futures]
+
+    try:
+        yield run, workers
+    finally:
+        if executor is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _warm(ek: ElectionKey[Any]) -> None:
+    ek.group.pow_g(1)
+    ek.pow_k(1)
+
+
+def shuffle_pool(ek: ElectionKey[Any], jobs: int | None = None) -> ProcessPoolExecutor:
+    """A process pool for `shuffle`, `prove_shuffle` and `check_shuffle` (pass it as
+    `executor`, with `jobs` = its size, to reuse it across calls): each worker builds the
+    fixed-base tables of g and of the election key once, when it starts."""
+    return ProcessPoolExecutor(
+        max_workers=jobs or os.cpu_count() or 1, initializer=_warm, initargs=(ek,)
+    )
+
+
+# Above this many uses of one base in one chunk, eg4096 builds a fixed-base table for it (0.5 s
+# to build, then ~0.11 ms an exponentiation instead of 1.2 ms: it pays after ~450 uses).
+_TABLE_USES = 1000
+
+
+def power_of(group: Group[E], base: E, uses: int) -> Callable[[int], E]:
+    """k ↦ base^k for a base about to be raised `uses` times: a fixed-base table where the group
+    has them and it pays (eg4096, `_TABLE_USES`), else `group.pow`."""
+    if group.name == "eg4096" and uses >= _TABLE_USES:
+        return group.fixed_base(base)
+    return lambda k: group.pow(base, k)
+
+
+def _multi_pow(group: Group[E], pairs: Sequence[tuple[E, int]]) -> E:
+    """∏ aᵢ^kᵢ: the group's multi-exponentiation where it has one (eg4096), else one power per
+    term and one product fewer than `Group.multi_pow` (which starts from the identity)."""
+    if group.name == "eg4096":
+        return group.multi_pow(pairs)
+    acc: E | None = None
+    pow_, mul = group.pow, group.mul
+    for a, k in pairs:
+        x = pow_(a, k)
+        acc = x if acc is None else mul(acc, x)
+    return group.identity() if acc is None else acc
+
+
+def _prod(group: Group[E], elements: Sequence[E]) -> E:
+    if not elements:
+        return group.identity()
+    acc = elements[0]
+    for x in elements[1:]:
+        acc = group.mul(acc, x)
+    return acc
 
 
 # --- the shuffle ---------------------------------------------------------------------------
@@ -164,22 +350,50 @@ def _width(rows: Sequence[Row[Any]]) -> int:
     return w
 
 
+def _reencrypt_task(ek: ElectionKey[E], blob: bytes, nonces: list[int]) -> bytes:
+    """GenReEncryption for a chunk: (α·g^r, β·K^r) for each packed (α, β) and its nonce."""
+    g = ek.group
+    xs = _unpack(g, blob)
+    pow_g, pow_k, mul = g.pow_g, ek.pow_k, g.mul
+    out: list[E] = []
+    for idx, r in enumerate(nonces):
+        out.append(mul(xs[2 * idx], pow_g(r)))
+        out.append(mul(xs[2 * idx + 1], pow_k(r)))
+    return _pack(g, out)
+
+
 def shuffle(
-    ek: ElectionKey[E], rows: Sequence[Row[E]], rng: NonceSource | None = None
+    ek: ElectionKey[E],
+    rows: Sequence[Row[E]],
+    rng: NonceSource | None = None,
+    *,
+    jobs: int | None = 1,
+    executor: Executor | None = None,
 ) -> tuple[list[tuple[Ciphertext[E], ...]], ShuffleWitness]:
-    """GenShuffle (Haenni et al., section 4; CHVote, mixing): a random permutation ψ
-    (GenPermutation) and out[i][k] = ReEnc(rows[ψ(i)][k]; r′ᵢₖ) with fresh r′ᵢₖ.
+    """GenShuffle (Haenni et al.; CHVote, mixing): a random permutation ψ (GenPermutation) and
+    out[i][k] = ReEnc(rows[ψ(i)][k]; r′ᵢₖ) with fresh r′ᵢₖ (GenReEncryption).
 
     `rng` returns uniform scalars in [0, q) (default: the group's CSPRNG); tests inject a
-    seeded one. Returns the output rows and the witness the proof needs."""
+    seeded one. Every random scalar is drawn here, in this order, whatever `jobs` is, so a
+    seeded shuffle is the same with or without a pool. `jobs`/`executor`: the re-encryptions
+    in chunks on a process pool (`_runner`). Returns the output rows and the witness."""
     w = _width(rows)
-    rand = rng or ek.group.random_scalar
-    perm = _random_permutation(len(rows), rand)
+    g = ek.group
+    rand = rng or g.random_scalar
+    n = len(rows)
+    perm = _random_permutation(n, rand)
     randomness = tuple(tuple(rand() for _ in range(w)) for _ in rows)
-    outputs = [
-        tuple(reencrypt(ek, ct, r) for ct, r in zip(rows[j], randomness[i], strict=True))
-        for i, j in enumerate(perm)
-    ]
+    with _runner(jobs, executor) as (run, parts):
+        calls = [
+            (
+                ek,
+                _pack_rows(g, (rows[perm[i]] for i in range(a, b))),
+                [r for i in range(a, b) for r in randomness[i]],
+            )
+            for a, b in _ranges(n, parts)
+        ]
+        blobs = run(_reencrypt_task, calls)
+    outputs = [row for blob in blobs for row in _unpack_rows(g, blob, w)]
     return outputs, ShuffleWitness(perm, randomness)
 
 
@@ -259,6 +473,42 @@ def _final_challenge(
     )
 
 
+def _commit_task(
+    ek: ElectionKey[E],
+    r: list[int],
+    preimages: list[bytes],
+    hs_blob: bytes,
+    w_prime: list[int],
+    block_blob: bytes,
+    block_w_prime: list[int],
+    block_width: int,
+) -> tuple[bytes, bytes, bytes]:
+    """The prover's work of a task before the challenges u: for its rows, the commitments
+    cⱼ = g^rⱼ·∏ h_ψ⁻¹(j) and the factor ∏ hᵢ^ω′ᵢ of t₃; for its block, per column k the
+    factors ∏ α′ᵢₖ^ω′ᵢ and ∏ β′ᵢₖ^ω′ᵢ of t₄,ₖ. Returns the three packed."""
+    g = ek.group
+    commitments = []
+    for rj, pre in zip(r, preimages, strict=True):
+        c = g.pow_g(rj)
+        for h in _unpack(g, pre):
+            c = g.mul(c, h)
+        commitments.append(c)
+    t3 = _multi_pow(g, list(zip(_unpack(g, hs_blob), w_prime, strict=True)))
+    t4 = [
+        _multi_pow(g, list(zip(column, block_w_prime, strict=True)))
+        for pair in _columns(_unpack(g, block_blob), block_width)
+        for column in pair
+    ]
+    return _pack(g, commitments), _pack(g, [t3]), _pack(g, t4)
+
+
+def _gh_task(group: Group[E], h_blob: bytes, pairs: list[tuple[int, int]]) -> bytes:
+    """g^x · h^y for each (x, y): the chain elements and the t̂ᵢ of a chunk."""
+    (h,) = _unpack(group, h_blob)
+    pow_h = power_of(group, h, len(pairs))
+    return _pack(group, [group.mul(group.pow_g(x), pow_h(y)) for x, y in pairs])
+
+
 def prove_shuffle(
     ek: ElectionKey[E],
     context: bytes,
@@ -266,13 +516,23 @@ def prove_shuffle(
     outputs: Sequence[Row[E]],
     witness: ShuffleWitness,
     nonce: NonceSource | None = None,
+    *,
+    jobs: int | None = 1,
+    executor: Executor | None = None,
 ) -> ShuffleProof:
-    """GenShuffleProof (Haenni et al., section 4; CHVote, mixing), for rows (module docstring).
+    """GenShuffleProof (Haenni et al.'s GenProof; CHVote, mixing), for rows (module docstring).
 
     The permutation commitment is cⱼ = g^rⱼ · ∏_{i: ψ(i) = j} hᵢ: for a permutation that is the
     spec's c_ψ(i) = g^r_ψ(i)·hᵢ; written as a product it also runs, unchanged, on a witness
     that is no permutation (the tests feed it such witnesses to see the proof fail).
-    `nonce` supplies the prover's random scalars (default: the group's CSPRNG)."""
+
+    The commitment chain ĉᵢ = g^r̂ᵢ·ĉᵢ₋₁^ũᵢ (GenCommitmentChain, ĉ₋₁ = h) is computed in its
+    closed form ĉᵢ = g^Rᵢ·h^Uᵢ with Uᵢ = ũ₀⋯ũᵢ and Rᵢ = Σ_{j ≤ i} r̂ⱼ·ũⱼ₊₁⋯ũᵢ (the same
+    elements), and likewise t̂ᵢ = g^ω̂ᵢ·ĉᵢ₋₁^ω′ᵢ = g^(ω̂ᵢ + Rᵢ₋₁·ω′ᵢ)·h^(Uᵢ₋₁·ω′ᵢ): no
+    element waits for the one before, so chunks of rows run in parallel (`jobs`/`executor`,
+    as in `shuffle`). `nonce` supplies the prover's random scalars (default: the group's
+    CSPRNG), all drawn here in a fixed order, so a seeded proof is the same with or without a
+    pool."""
     g = ek.group
     q = g.q
     w = _width(rows)
@@ -287,57 +547,82 @@ def prove_shuffle(
     rand = nonce or g.random_scalar
     h, hs = generators(g, n)
 
-    # GenPermutationCommitment
+    # every random scalar, in the order of the serial algorithm
     r = [rand() for _ in range(n)]
-    preimages: list[list[int]] = [[] for _ in range(n)]
-    for i, j in enumerate(perm):
-        preimages[j].append(i)
-    commitments = [g.mul(g.pow_g(r[j]), g.prod([hs[i] for i in preimages[j]])) for j in range(n)]
-
-    digest = _statement_digest(ek, context, rows, outputs, commitments)
-    u = _challenges_u(q, digest, n)
-    u_tilde = [u[perm[i]] for i in range(n)]
-
-    # GenCommitmentChain
     r_hat = [rand() for _ in range(n)]
-    chain: list[E] = []
-    previous = h
-    for i in range(n):
-        previous = g.mul(g.pow_g(r_hat[i]), g.pow(previous, u_tilde[i]))
-        chain.append(previous)
-
-    # commitments of the Σ-protocol
     w1, w2, w3 = rand(), rand(), rand()
     w4 = [rand() for _ in range(w)]
     w_hat = [rand() for _ in range(n)]
     w_prime = [rand() for _ in range(n)]
+
+    preimages: list[list[int]] = [[] for _ in range(n)]
+    for i, j in enumerate(perm):
+        preimages[j].append(i)
+
+    with _runner(jobs, executor) as (run, parts):
+        tasks = _tasks(g, n, w, parts)
+        chunks = [rows_ab for rows_ab, _ in tasks]
+        # GenPermutationCommitment, and the factors of t₃ and t₄ that need no challenge
+        results = run(
+            _commit_task,
+            [
+                (
+                    ek,
+                    r[a:b],
+                    [_pack(g, [hs[i] for i in preimages[j]]) for j in range(a, b)],
+                    _pack(g, hs[a:b]),
+                    w_prime[a:b],
+                    _pack_block(g, outputs, block),
+                    w_prime[block[0] : block[1]],
+                    block[3] - block[2],
+                )
+                for (a, b), block in tasks
+            ],
+        )
+        commitments = [c for blob, _, _ in results for c in _unpack(g, blob)]
+        t3_factors = [_unpack(g, blob)[0] for _, blob, _ in results]
+        t4_factors: list[list[E]] = [[] for _ in range(2 * w)]
+        for (_, block), (_, _, blob) in zip(tasks, results, strict=True):
+            for index, x in enumerate(_unpack(g, blob)):
+                t4_factors[2 * block[2] + index].append(x)
+
+        digest = _statement_digest(ek, context, rows, outputs, commitments)
+        u = _challenges_u(q, digest, n)
+        u_tilde = [u[perm[i]] for i in range(n)]
+
+        # GenCommitmentChain and t̂ in closed form: (exponent of g, exponent of h) per element
+        chain_exp: list[tuple[int, int]] = []
+        t_hat_exp: list[tuple[int, int]] = []
+        big_r, big_u = 0, 1
+        for i in range(n):
+            t_hat_exp.append(((w_hat[i] + big_r * w_prime[i]) % q, big_u * w_prime[i] % q))
+            big_r = (r_hat[i] + u_tilde[i] * big_r) % q
+            big_u = big_u * u_tilde[i] % q
+            chain_exp.append((big_r, big_u))
+        h_blob = _pack(g, [h])
+        done = run(_gh_task, [(g, h_blob, chain_exp[a:b] + t_hat_exp[a:b]) for a, b in chunks])
+    chain: list[E] = []
+    t_hat: list[E] = []
+    for (a, b), blob in zip(chunks, done, strict=True):
+        xs = _unpack(g, blob)
+        chain.extend(xs[: b - a])
+        t_hat.extend(xs[b - a :])
+
+    # the commitments of the Σ-protocol
     t1 = g.pow_g(w1)
     t2 = g.pow_g(w2)
-    t3 = g.mul(g.pow_g(w3), g.multi_pow(list(zip(hs, w_prime, strict=True))))
+    t3 = g.mul(g.pow_g(w3), _prod(g, t3_factors))
     t4 = [
         (
-            g.mul(
-                g.pow_g(-w4[k]),
-                g.multi_pow([(outputs[i][k].alpha, w_prime[i]) for i in range(n)]),
-            ),
-            g.mul(
-                ek.pow_k(-w4[k]),
-                g.multi_pow([(outputs[i][k].beta, w_prime[i]) for i in range(n)]),
-            ),
+            g.mul(g.pow_g(-w4[k]), _prod(g, t4_factors[2 * k])),
+            g.mul(ek.pow_k(-w4[k]), _prod(g, t4_factors[2 * k + 1])),
         )
         for k in range(w)
     ]
-    t_hat = [
-        g.mul(g.pow_g(w_hat[i]), g.pow(chain[i - 1] if i else h, w_prime[i])) for i in range(n)
-    ]
     c = _final_challenge(g, digest, chain, (t1, t2, t3), t4, t_hat)
 
-    # responses: vᵢ = ∏_{j > i} ũⱼ, so that ĉ_(N−1) = g^(Σ r̂ᵢ·vᵢ) · h^(∏ uᵢ)
-    v = [1] * n
-    for i in range(n - 2, -1, -1):
-        v[i] = u_tilde[i + 1] * v[i + 1] % q
+    # responses; Σ r̂ᵢ·ũᵢ₊₁⋯ũ_(N−1) is R_(N−1), so that ĉ_(N−1) = g^R_(N−1) · h^(∏ uᵢ)
     r_bar = sum(r) % q
-    r_hat_sum = sum(a * b for a, b in zip(r_hat, v, strict=True)) % q
     r_u = sum(a * b for a, b in zip(r, u, strict=True)) % q
     r4 = [sum(witness.randomness[i][k] * u_tilde[i] for i in range(n)) % q for k in range(w)]
     return ShuffleProof(
@@ -345,12 +630,31 @@ def prove_shuffle(
         commitments=tuple(commitments),
         chain=tuple(chain),
         s1=(w1 + c * r_bar) % q,
-        s2=(w2 + c * r_hat_sum) % q,
+        s2=(w2 + c * big_r) % q,
         s3=(w3 + c * r_u) % q,
         s4=tuple((w4[k] + c * r4[k]) % q for k in range(w)),
         s_hat=tuple((w_hat[i] + c * r_hat[i]) % q for i in range(n)),
         s_prime=tuple((w_prime[i] + c * u_tilde[i]) % q for i in range(n)),
     )
+
+
+def exponentiations(n: int, w: int) -> dict[str, dict[str, int]]:
+    """How many exponentiations `shuffle` + `prove_shuffle` ("prove") and `check_shuffle`
+    ("verify") compute for n rows of w ciphertexts, by kind: "g" (`pow_g`, fixed base), "key"
+    (`ek.pow_k`, the election key), "h" (powers of the generator h, `power_of`) and "other"
+    (variable bases: ciphertexts, commitments, chain, the hᵢ). The benchmark times exactly
+    these, one by one, as the floor (`verivote.bench.mix`).
+
+    prove: re-encryption g^r′, K^r′ per ciphertext; commitments g^rⱼ; chain g^Rᵢ·h^Uᵢ and
+    t̂ᵢ the same shape; t₁, t₂, t₃ one power of g each, t₃ also hᵢ^ω′ᵢ; t₄,ₖ g^(−ω₄,ₖ),
+    K^(−ω₄,ₖ) and α′ᵢₖ^ω′ᵢ, β′ᵢₖ^ω′ᵢ.
+    verify: c̄^(−c), ĉ^(−c), h^(∏u) and h^s′₀ (in t̂₀); t₃ cᵢ^(−c·uᵢ) and hᵢ^s′ᵢ;
+    t₄,ₖ inᵢₖ^(−c·uᵢ) and α′ᵢₖ^s′ᵢ for α and for β; t̂ᵢ ĉᵢ^(−c), ĉᵢ₋₁^s′ᵢ; and g^s₁,
+    g^s₂, g^s₃, g^(−s₄,ₖ), K^(−s₄,ₖ), g^ŝᵢ."""
+    return {
+        "prove": {"g": n * w + 3 * n + 3 + w, "key": n * w + w, "h": 2 * n, "other": n + 2 * n * w},
+        "verify": {"g": 3 + w + n, "key": w, "h": 2, "other": 1 + 4 * n + 4 * n * w},
+    }
 
 
 # --- verification --------------------------------------------------------------------------
@@ -378,7 +682,8 @@ def _well_formed(
     outputs: Sequence[Row[Any]],
     proof: ShuffleProof,
 ) -> bool:
-    """Shapes, scalars in [0, q), and every element in the group."""
+    """Shapes, scalars in [0, q) and the key in the group; the membership of the ciphertexts,
+    commitments and chain is checked chunk by chunk in `_check_task`."""
     g = ek.group
     q = g.q
     n = len(rows)
@@ -387,15 +692,11 @@ def _well_formed(
     w = len(rows[0])
     if w < 1:
         return False
-    elements: list[Any] = [ek.key]
     for row in (*rows, *outputs):
         if not isinstance(row, Sequence) or len(row) != w:
             return False
-        for ct in row:
-            if not isinstance(ct, Ciphertext):
-                return False
-            elements.append(ct.alpha)
-            elements.append(ct.beta)
+        if not all(isinstance(ct, Ciphertext) for ct in row):
+            return False
     if not isinstance(proof, ShuffleProof):
         return False
     vectors = (proof.commitments, proof.chain, proof.s_hat, proof.s_prime)
@@ -406,9 +707,7 @@ def _well_formed(
     scalars = (proof.challenge, proof.s1, proof.s2, proof.s3, *proof.s4)
     if not all(_is_scalar(q, k) for k in (*scalars, *proof.s_hat, *proof.s_prime)):
         return False
-    elements.extend(proof.commitments)
-    elements.extend(proof.chain)
-    return _all_members(g, elements)
+    return _all_members(g, [ek.key])
 
 
 def check_shuffle(
@@ -417,8 +716,11 @@ def check_shuffle(
     rows: Sequence[Row[E]],
     outputs: Sequence[Row[E]],
     proof: ShuffleProof,
+    *,
+    jobs: int | None = 1,
+    executor: Executor | None = None,
 ) -> bool:
-    """CheckShuffleProof (Haenni et al., section 4; CHVote, mixing), for rows.
+    """CheckShuffleProof (Haenni et al.'s CheckProof; CHVote, mixing), for rows.
 
     First every shape, scalar and element is checked (the key, every α and β of the inputs and
     outputs, the commitments and the chain must be group elements; every scalar in [0, q));
@@ -429,14 +731,66 @@ def check_shuffle(
         t₄,ₖ = (ẽₖ,α^(−c)·g^(−s₄,ₖ)·∏ᵢ α′ᵢₖ^s′ᵢ ,  ẽₖ,β^(−c)·K^(−s₄,ₖ)·∏ᵢ β′ᵢₖ^s′ᵢ)
         t̂ᵢ = ĉᵢ^(−c)·g^ŝᵢ·ĉᵢ₋₁^s′ᵢ      (ĉ₋₁ = h)
 
-    and the proof holds iff c = H(statement, ĉ, t) (module docstring). Returns False for
-    anything malformed; never raises on bad input."""
+    and the proof holds iff c = H(statement, ĉ, t) (module docstring). c̃^(−c) and ẽₖ^(−c)
+    are computed as ∏cᵢ^(−c·uᵢ) and ∏ inᵢₖ^(−c·uᵢ) (the same elements, one exponentiation
+    fewer each), in chunks of rows (`_check_task`), on a process pool with `jobs`/`executor`
+    as in `shuffle`. Returns False for anything malformed; never raises on bad input."""
     try:
         if not _well_formed(ek, rows, outputs, proof):
             return False
-        return _check(ek, context, rows, outputs, proof)
+        return _check(ek, context, rows, outputs, proof, jobs, executor)
     except (InvalidElement, ValueError, TypeError, AttributeError, IndexError, OverflowError):
         return False
+
+
+def _check_task(
+    ek: ElectionKey[E],
+    minus_c: int,
+    commitments_blob: bytes,
+    chain_blob: bytes,
+    hs_blob: bytes,
+    u: list[int],
+    s_prime: list[int],
+    s_hat: list[int],
+    in_blob: bytes,
+    out_blob: bytes,
+    block_u: list[int],
+    block_s_prime: list[int],
+    block_width: int,
+) -> tuple[bytes, bytes, bytes] | None:
+    """The verifier's work of a task. For its rows: membership of the commitments and chain
+    elements (chain_blob starts with the element before the rows, h for the first, not
+    checked here), the factors ∏cᵢ, ∏hᵢ and ∏cᵢ^(−c·uᵢ)·hᵢ^s′ᵢ, and the t̂ᵢ. For its block:
+    membership of the input and output ciphertexts, and per column k the factors
+    ∏ inᵢₖ^(−c·uᵢ)·α′ᵢₖ^s′ᵢ and the same in β. None if an element is not in the group."""
+    g = ek.group
+    q = g.q
+    coms = _unpack(g, commitments_blob)
+    chain = _unpack(g, chain_blob)
+    ins = _unpack(g, in_blob)
+    outs = _unpack(g, out_blob)
+    if not _all_members(g, [*coms, *chain[1:], *ins, *outs]):
+        return None
+    hs = _unpack(g, hs_blob)
+    cu = [minus_c * x % q for x in u]
+    factors = [
+        _prod(g, coms),
+        _prod(g, hs),
+        _multi_pow(g, [*zip(coms, cu, strict=True), *zip(hs, s_prime, strict=True)]),
+    ]
+    t_hat = [
+        g.mul(g.pow_g(s_hat[i]), _multi_pow(g, [(chain[i + 1], minus_c), (chain[i], s_prime[i])]))
+        for i in range(len(u))
+    ]
+    block_cu = [minus_c * x % q for x in block_u]
+    t4 = [
+        _multi_pow(g, [*zip(c_in, block_cu, strict=True), *zip(c_out, block_s_prime, strict=True)])
+        for (in_a, in_b), (out_a, out_b) in zip(
+            _columns(ins, block_width), _columns(outs, block_width), strict=True
+        )
+        for c_in, c_out in ((in_a, out_a), (in_b, out_b))
+    ]
+    return _pack(g, factors), _pack(g, t_hat), _pack(g, t4)
 
 
 def _check(
@@ -445,6 +799,8 @@ def _check(
     rows: Sequence[Row[E]],
     outputs: Sequence[Row[E]],
     proof: ShuffleProof,
+    jobs: int | None,
+    executor: Executor | None,
 ) -> bool:
     g = ek.group
     q = g.q
@@ -455,46 +811,63 @@ def _check(
     h, hs = generators(g, n)
     chain = proof.chain
 
+    # packing first: a value that is no encodable element fails here, before any hashing
+    commitments_blob = _pack(g, proof.commitments)
+    chain_blob = _pack(g, chain)
+    size = g.element_bytes
     digest = _statement_digest(ek, context, rows, outputs, proof.commitments)
     u = _challenges_u(q, digest, n)
     u_prod = 1
-    for x in u:
-        u_prod = u_prod * x % q
+    for ui in u:
+        u_prod = u_prod * ui % q
 
-    c_bar = g.div(g.prod(list(proof.commitments)), g.prod(hs))
+    h_blob = _pack(g, [h])
+    with _runner(jobs, executor) as (run, parts):
+        tasks = _tasks(g, n, w, parts)
+        results = run(
+            _check_task,
+            [
+                (
+                    ek,
+                    minus_c,
+                    commitments_blob[a * size : b * size],
+                    (h_blob if a == 0 else b"") + chain_blob[max(a - 1, 0) * size : b * size],
+                    _pack(g, hs[a:b]),
+                    u[a:b],
+                    list(proof.s_prime[a:b]),
+                    list(proof.s_hat[a:b]),
+                    _pack_block(g, rows, block),
+                    _pack_block(g, outputs, block),
+                    u[block[0] : block[1]],
+                    list(proof.s_prime[block[0] : block[1]]),
+                    block[3] - block[2],
+                )
+                for (a, b), block in tasks
+            ],
+        )
+    if any(result is None for result in results):
+        return False
+    factors = [_unpack(g, f) for f, _, _ in results]
+    t_hat = [x for _, blob, _ in results for x in _unpack(g, blob)]
+    t4_factors: list[list[E]] = [[] for _ in range(2 * w)]
+    for (_, block), (_, _, blob) in zip(tasks, results, strict=True):
+        for index, x in enumerate(_unpack(g, blob)):
+            t4_factors[2 * block[2] + index].append(x)
+
+    def combined(index: int) -> E:
+        return _prod(g, [f[index] for f in factors])
+
+    c_bar = g.div(combined(0), combined(1))
     c_hat = g.div(chain[-1], g.pow(h, u_prod))
-    c_tilde = g.multi_pow(list(zip(proof.commitments, u, strict=True)))
     t1 = g.mul(g.pow(c_bar, minus_c), g.pow_g(proof.s1))
     t2 = g.mul(g.pow(c_hat, minus_c), g.pow_g(proof.s2))
-    t3 = g.multi_pow(
-        [(c_tilde, minus_c), (g.generator(), proof.s3), *zip(hs, proof.s_prime, strict=True)]
-    )
-    t4 = []
-    for k in range(w):
-        e_alpha = g.multi_pow([(rows[i][k].alpha, u[i]) for i in range(n)])
-        e_beta = g.multi_pow([(rows[i][k].beta, u[i]) for i in range(n)])
-        s4 = proof.s4[k]
-        t4.append(
-            (
-                g.mul(
-                    g.mul(g.pow(e_alpha, minus_c), g.pow_g(-s4)),
-                    g.multi_pow([(outputs[i][k].alpha, proof.s_prime[i]) for i in range(n)]),
-                ),
-                g.mul(
-                    g.mul(g.pow(e_beta, minus_c), ek.pow_k(-s4)),
-                    g.multi_pow([(outputs[i][k].beta, proof.s_prime[i]) for i in range(n)]),
-                ),
-            )
+    t3 = g.mul(combined(2), g.pow_g(proof.s3))
+    t4 = [
+        (
+            g.mul(_prod(g, t4_factors[2 * k]), g.pow_g(-proof.s4[k])),
+            g.mul(_prod(g, t4_factors[2 * k + 1]), ek.pow_k(-proof.s4[k])),
         )
-    t_hat = [
-        g.multi_pow(
-            [
-                (chain[i], minus_c),
-                (g.generator(), proof.s_hat[i]),
-                (chain[i - 1] if i else h, proof.s_prime[i]),
-            ]
-        )
-        for i in range(n)
+        for k in range(w)
     ]
     return c == _final_challenge(g, digest, chain, (t1, t2, t3), t4, t_hat)
 

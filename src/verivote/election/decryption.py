@@ -95,11 +95,17 @@ def _require_tally(store: Store, ctx: ElectionContext) -> dict[str, Any]:
 def tally_ciphertexts(
     group: Group[Any], ctx: ElectionContext, tally: Mapping[str, Any]
 ) -> dict[str, list[tuple[str, Ciphertext[Any]]]]:
-    """Each district's ciphertexts of the tally, as (code or "blank", ciphertext), in the
-    manifest's candidate order with the blank flag last."""
+    """Each homomorphic district's ciphertexts of the tally, as (code or "blank", ciphertext),
+    in the manifest's candidate order with the blank flag last (the mixnet districts' are on
+    the mix path)."""
+    from verivote.election.mixing import mixnet_districts  # mixing imports this module
+
+    mixed = set(mixnet_districts(ctx.manifest))
     out: dict[str, list[tuple[str, Ciphertext[Any]]]] = {}
     try:
         for district, codes in layout_of(ctx).items():
+            if district in mixed:
+                continue  # counted on the mix path (`verivote.election.mixing`)
             doc = tally["districts"][district]
             items = [(c, wire.ciphertext_from_json(group, doc["candidates"][c])) for c in codes]
             items.append((BLANK, wire.ciphertext_from_json(group, doc["blank"])))
@@ -393,7 +399,13 @@ def find_decrypted(store: Store, ctx: ElectionContext) -> dict[str, Any] | None:
 
 def combine(store: Store, ctx: ElectionContext) -> dict[str, Any]:
     """Combine the published partial decryptions into the counts and publish them once; the
-    decrypted tally already published is returned as it is."""
+    decrypted tally already published is returned as it is.
+
+    The mixnet districts' counts come from the mix path (`verivote.election.mixing.combine_mix`,
+    which first publishes each district's mix-decryption entry): the decrypted tally holds
+    every district of the manifest, each in the same form."""
+    from verivote.election.mixing import combine_mix  # mixing imports this module
+
     existing = find_decrypted(store, ctx)
     if existing is not None:
         return existing
@@ -401,6 +413,7 @@ def combine(store: Store, ctx: ElectionContext) -> dict[str, Any]:
     tally = _require_tally(store, ctx)
     lot = lot_of_board(store, ctx)
     doc = combine_partials(ctx, tally, _partials(store, ctx), lot, _lot_decryptions(store, ctx))
+    doc["districts"].update(combine_mix(store, ctx))
     _, published = store.append_once(ctx.election_id, canonical_json(doc), DECRYPTED_TYPE)
     result: dict[str, Any] = json.loads(published)
     return result

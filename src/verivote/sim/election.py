@@ -23,6 +23,13 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
+from verivote.election.mixing import (
+    close_mix,
+    decrypt_mix_as_guardian,
+    mix_as,
+    mixers_of,
+    mixnet_districts,
+)
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import create_signers, local_witnesses, make_checkpoint
 from verivote.election.report import publish
@@ -391,6 +398,40 @@ class InProcessParties:
                 progress(step, done, total)
 
             decrypt_as_guardian(store, ctx, share, progress=report)
+
+    def mix(self, store: Store, ctx: ElectionContext, progress: Progress) -> None:
+        """Between the tally and the decryption (issue 16): each mixer of the manifest
+        shuffles every mixnet district in turn, in this process, then the mix is closed; the
+        `present` guardians then decrypt the last rows with `decrypt_mix`. Nothing to do for
+        an election without mixnet districts."""
+        if not mixnet_districts(ctx.manifest):
+            return
+        mixers = mixers_of(ctx.manifest)
+        for n, mixer in enumerate(mixers):
+            progress("mixing", n, len(mixers))
+            mix_as(store, ctx, mixer)
+        progress("mixing", len(mixers), len(mixers))
+        close_mix(store, ctx)
+
+    def decrypt_mix(
+        self,
+        store: Store,
+        ctx: ElectionContext,
+        present: list[int],
+        progress: Progress,
+    ) -> None:
+        """The `present` guardians' partial decryptions of the closed mix's last rows."""
+        if not mixnet_districts(ctx.manifest):
+            return
+        assert self.shares is not None
+        for g in present:
+            share = read_key_share(self.shares / f"guardian-{g}.key")
+            step = f"guardian {g} decrypts the mix"
+
+            def report(done: int, total: int, step: str = step) -> None:
+                progress(step, done, total)
+
+            decrypt_mix_as_guardian(store, ctx, share, progress=report)
 
     def checkpoint(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
         make_checkpoint(store, ctx, keys_dir)

@@ -14,6 +14,7 @@ CHECKS: dict[str, str] = {
     "challenged": "challenged ballots: proofs, openings, never cast",
     "tally": "encrypted tally is the product of the cast ballots",
     "decryption": "threshold decryption of the tally",
+    "mix": "mix path: inputs, every shuffle proof, decryptions, decoding and count",
     "lot": "lot: guardians' contributions before the tally, decrypted by a quorum",
     "count": "seats by the counting law, lots seeded by the board and the guardians' lot",
     "runoff": "round 2 holds exactly round 1's runoff fields",

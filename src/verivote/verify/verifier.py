@@ -21,6 +21,7 @@ from verivote.verify.check_count import check_count
 from verivote.verify.check_decryption import check_decryption
 from verivote.verify.check_lot import check_lot
 from verivote.verify.check_manifest import check_manifest
+from verivote.verify.check_mix import check_mix
 from verivote.verify.check_participation import check_participation
 from verivote.verify.check_runoff import PreviousRound, check_runoff
 from verivote.verify.check_tally import check_tally, tally_cutoff
@@ -91,9 +92,12 @@ def _verify(
     checks.append(check_tally(board, election, sums, uncountable))
     if keys is None:
         checks.append(blocked("decryption", "no usable election key (see ceremony)"))
-        checks.append(blocked("lot", "no usable election key (see ceremony)"))
     else:
         checks.append(check_decryption(board, election, keys))
+    checks.append(check_mix(board, election, keys, jobs))
+    if keys is None:
+        checks.append(blocked("lot", "no usable election key (see ceremony)"))
+    else:
         checks.append(check_lot(board, election, keys))
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))

@@ -1,0 +1,492 @@
+"""Check `mix`: the mix path of written ballots, rechecked from the record alone (issue 16,
+item 4; the entries are described in the election package's `mixing` module, which this one
+does not import: the verifier has its own copy of every rule).
+
+For each district the manifest counts on the mix path:
+
+- exactly one `mix-input`, of this election, before the tally, of the district's width;
+  (TODO(merge "written"): its rows must be the written ciphertexts of the district's
+  `ballot-cast` entries below its cutoff, in board order; see `_input_problem`);
+- its chain of `shuffle` entries in board order: position 1, 2, …, each naming the SHA-256 of
+  the entry before it, by a mixer of the manifest that has not mixed the district before,
+  before `mix-closed`, with rows of the input's shape and a shuffle proof that verifies under
+  H("mix/shuffle", base hash, district, mixer, position, previous);
+- `mix-closed` (once, when the record has a decrypted tally): its districts are the mixnet
+  ones, each with its chain's length, the hash of its last entry, and at least the mix quorum
+  of shuffles when it has rows;
+- every `mix-partial-decryption` entry: after mix-closed, a guardian of the election, a batch
+  of the final rows, every Chaum–Pedersen proof verifying against the guardian's public share;
+- one `mix-decryption` per district whose listed guardians are a quorum with every batch
+  valid, and whose ballots are exactly what combining their shares and decoding gives (null
+  for a row that does not decode);
+- the decrypted tally's entry of the district equals the Majlis law's count of those ballots
+  (`rules.majlis.tally_majlis`; null rows void).
+
+The shuffle proofs and the decryption proofs are checked on `jobs` processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from verivote.crypto import wire
+from verivote.crypto.ceremony import public_share
+from verivote.crypto.elgamal import Ciphertext, ElectionKey
+from verivote.crypto.encoding import EncodingError, decode_codes
+from verivote.crypto.group import Group, InvalidElement
+from verivote.crypto.hashing import hash_items
+from verivote.crypto.proofs import verify_decryption
+from verivote.crypto.shuffle import check_shuffle, shuffle_proof_from_json
+from verivote.crypto.threshold import combine
+from verivote.model.ballots import Ballot
+from verivote.rules.majlis import tally_majlis
+from verivote.verify.context import Election, Keys, mix_quorum_of, mixers_of, mixnet_districts
+from verivote.verify.loader import Board, Doc
+from verivote.verify.report import Check
+
+BATCH = 500
+"""Rows per mix-partial-decryption entry."""
+
+Row = tuple[Ciphertext[Any], ...]
+
+
+def _hash(entry: bytes) -> str:
+    return hashlib.sha256(entry).hexdigest()
+
+
+def _shuffle_context(
+    base_hash: bytes, district: str, mixer: str, position: int, previous: bytes
+) -> bytes:
+    return hash_items("mix/shuffle", base_hash, district, mixer, position, previous)
+
+
+def _decryption_context(base_hash: bytes, district: str, row: int, k: int) -> list[Any]:
+    return [base_hash, "decryption", district, f"mix/{row}/{k}"]
+
+
+def _rows(group: Group[Any], doc: Any, width: int) -> list[Row]:
+    """The rows of an entry, every element checked; ValueError otherwise."""
+    if not isinstance(doc, list):
+        raise ValueError("the rows are not a list")
+    out = []
+    for i, row in enumerate(doc):
+        if not isinstance(row, list) or len(row) != width:
+            raise ValueError(f"row {i} is not a list of {width} ciphertexts")
+        cts = []
+        for pair in row:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise ValueError(f"row {i} holds a ciphertext that is not [alpha, beta]")
+            try:
+                cts.append(
+                    Ciphertext(
+                        wire.element_from_hex(group, pair[0]), wire.element_from_hex(group, pair[1])
+                    )
+                )
+            except (InvalidElement, TypeError, ValueError):
+                raise ValueError(f"row {i} holds an element that is not in the group") from None
+        out.append(tuple(cts))
+    return out
+
+
+# --- work for the processes --------------------------------------------------------------------
+
+_KEY: ElectionKey[Any] | None = None
+
+
+def _init(key: ElectionKey[Any]) -> None:
+    global _KEY
+    _KEY = key
+
+
+def _shuffle_task(task: tuple[bytes, bytes, bytes, int]) -> str | None:
+    """Why the shuffle (output entry) of the input entry does not verify, or None."""
+    context, input_raw, output_raw, width = task
+    assert _KEY is not None
+    group = _KEY.group
+    try:
+        inputs = _rows(group, json.loads(input_raw).get("rows"), width)
+        doc = json.loads(output_raw)
+        outputs = _rows(group, doc.get("rows"), width)
+        proof = shuffle_proof_from_json(group, doc.get("proof"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return f"malformed: {exc}"
+    if len(outputs) != len(inputs):
+        return f"it has {len(outputs)} rows, its input {len(inputs)}"
+    if not check_shuffle(_KEY, context, inputs, outputs, proof):
+        return "its shuffle proof does not verify"
+    return None
+
+
+def _partial_task(
+    task: tuple[bytes, str, int, Any, bytes, int, int, bytes],
+) -> tuple[str | None, list[list[str]]]:
+    """(why the partial decryption is invalid or None, its shares as hex)."""
+    base_hash, district, start, public_hex, rows_raw, width, end, entry_raw = task
+    assert _KEY is not None
+    group = _KEY.group
+    try:
+        public = wire.element_from_hex(group, public_hex)
+        rows = _rows(group, json.loads(rows_raw).get("rows"), width)[start:end]
+        shares = json.loads(entry_raw).get("shares")
+    except (ValueError, TypeError, AttributeError) as exc:
+        return f"malformed: {exc}", []
+    if not isinstance(shares, list) or len(shares) != len(rows):
+        return f"it does not hold one list of shares for each of its {len(rows)} rows", []
+    out: list[list[str]] = []
+    for n, (row, row_shares) in enumerate(zip(rows, shares, strict=True)):
+        if not isinstance(row_shares, list) or len(row_shares) != len(row):
+            return f"row {start + n} does not have one share per ciphertext", []
+        values = []
+        for k, (ct, item) in enumerate(zip(row, row_shares, strict=True)):
+            try:
+                value = wire.element_from_hex(group, item["share"])
+                proof = wire.decryption_proof_from_json(group, item["proof"])
+            except (InvalidElement, KeyError, TypeError, ValueError):
+                return f"the share of row {start + n}, ciphertext {k} is malformed", []
+            context = _decryption_context(base_hash, district, start + n, k)
+            if not verify_decryption(group, public, ct.alpha, value, proof, context):
+                return f"the proof of the share of row {start + n}, ciphertext {k} fails", []
+            values.append(item["share"])
+        out.append(values)
+    return None, out
+
+
+def _run(
+    key: ElectionKey[Any], fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int | None
+) -> list[Any]:
+    """fn over the tasks, in order, on `jobs` processes (1, or one task: in this process)."""
+    workers = min(jobs or os.cpu_count() or 1, len(tasks))
+    if workers <= 1:
+        _init(key)
+        return [fn(t) for t in tasks]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(key,)) as pool:
+        return list(pool.map(fn, tasks))
+
+
+# --- the check ----------------------------------------------------------------------------------
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _input_problem(board: Board, election: Election, district: str, doc: Doc) -> str | None:
+    """What is wrong with a district's mix-input apart from its rows' elements.
+
+    TODO(merge "written"): recompute the rows from the district's `ballot-cast` entries below
+    the cutoff (their written ciphertexts, `crypto.written.written_ciphertexts`, in board
+    order) and require equality; until the written ballots exist that cannot be done."""
+    if doc.get("election") != election.base_hash.hex():
+        return "it is for another election"
+    if not _int(doc.get("cutoff")) or not _int(doc.get("width")) or doc["width"] < 1:
+        return "its cutoff or width is malformed"
+    return None
+
+
+def check_mix(
+    board: Board, election: Election, keys: Keys | None, jobs: int | None = None
+) -> Check:
+    """The `mix` check (module docstring)."""
+    check = Check("mix")
+    mixed = mixnet_districts(election.manifest)
+    types = ("mix-input", "shuffle", "mix-closed", "mix-partial-decryption", "mix-decryption")
+    if not mixed:
+        for entry_type in types:
+            for index, _ in board.of_type(entry_type):
+                check.fail(index, f"a {entry_type} entry, but no district is counted by mixnet")
+        return check.close()
+    if keys is None:
+        check.fail(None, "not checked: no usable election key (see ceremony)")
+        return check.close()
+    _Mix(board, election, keys, mixed, check, jobs).run()
+    return check.close()
+
+
+class _Mix:
+    def __init__(
+        self,
+        board: Board,
+        election: Election,
+        keys: Keys,
+        mixed: list[str],
+        check: Check,
+        jobs: int | None,
+    ) -> None:
+        self.board, self.election, self.keys = board, election, keys
+        self.mixed, self.check, self.jobs = mixed, check, jobs
+        self.group = election.group
+        self.base = election.base_hash.hex()
+        self.inputs: dict[str, tuple[int, int]] = {}  # district → (index, width)
+        self.chains: dict[str, list[int]] = {d: [] for d in mixed}
+        self.last: dict[str, int] = {}  # district → the index of its chain's last entry
+        self.closed: int | None = None
+        self.ballots: dict[str, list[list[str] | None]] = {}
+
+    def raw(self, index: int) -> bytes:
+        return self.board.entries[index]
+
+    def run(self) -> None:
+        self.check_inputs()
+        self.check_chains()
+        if not self.check_closed():
+            return
+        shares = self.check_partials()
+        self.check_decryptions(shares)
+        self.check_counts()
+
+    def check_inputs(self) -> None:
+        tally = self.board.indices("tally")
+        for index, doc in self.board.of_type("mix-input"):
+            district = doc.get("district")
+            if district not in self.mixed:
+                self.check.fail(index, f"a mix-input of district {district!r}, not a mixnet one")
+            elif district in self.inputs:
+                self.check.fail(index, f"a second mix-input of district {district}")
+            elif tally and index > tally[0]:
+                self.check.fail(index, "a mix-input after the tally")
+            else:
+                problem = _input_problem(self.board, self.election, district, doc)
+                if problem is None:
+                    try:
+                        _rows(self.group, doc.get("rows"), doc["width"])
+                    except ValueError as exc:
+                        problem = str(exc)
+                if problem is not None:
+                    self.check.fail(index, f"mix-input of {district}: {problem}")
+                    continue
+                self.inputs[district] = (index, doc["width"])
+                self.last[district] = index
+        if tally:
+            for district in self.mixed:
+                if district not in self.inputs:
+                    self.check.fail(tally[0], f"no valid mix-input for mixnet district {district}")
+
+    def check_chains(self) -> None:
+        mixers = mixers_of(self.election.manifest)
+        closed = self.board.indices("mix-closed")
+        seen: dict[str, list[str]] = {d: [] for d in self.mixed}
+        tasks: list[tuple[int, tuple[bytes, bytes, bytes, int]]] = []
+        for index, doc in self.board.of_type("shuffle"):
+            self.check.items += 1
+            district, mixer, position = doc.get("district"), doc.get("mixer"), doc.get("position")
+            where = f"shuffle of {district!r} by {mixer!r}"
+            if not isinstance(district, str) or district not in self.inputs:
+                self.check.fail(index, f"{where}: no mix-input of a mixnet district to shuffle")
+                continue
+            problem = None
+            previous = self.last[district]
+            if doc.get("election") != self.base:
+                problem = "it is for another election"
+            elif closed and index > closed[0]:
+                problem = "it comes after mix-closed"
+            elif mixer not in mixers:
+                problem = "not a mixer of this election"
+            elif mixer in seen[district]:
+                problem = "this mixer has already mixed the district"
+            elif position != len(self.chains[district]) + 1 or not _int(position):
+                problem = (
+                    f"position {position!r}, the chain's next is {len(self.chains[district]) + 1}"
+                )
+            elif doc.get("previous") != _hash(self.raw(previous)):
+                problem = "its previous hash is not the hash of the chain's last entry"
+            if problem is not None:
+                self.check.fail(index, f"{where}: {problem}")
+                continue
+            assert isinstance(mixer, str)
+            assert isinstance(position, int)
+            seen[district].append(mixer)
+            self.chains[district].append(index)
+            self.last[district] = index
+            context = _shuffle_context(
+                self.election.base_hash, district, mixer, position, bytes.fromhex(doc["previous"])
+            )
+            width = self.inputs[district][1]
+            tasks.append((index, (context, self.raw(previous), self.raw(index), width)))
+        results = _run(self.keys.key, _shuffle_task, [t for _, t in tasks], self.jobs)
+        for (index, _), problem in zip(tasks, results, strict=True):
+            if problem is not None:
+                self.check.fail(index, f"shuffle: {problem}")
+
+    def rows_of(self, district: str) -> int:
+        doc = self.board.docs[self.inputs[district][0]]
+        assert doc is not None
+        return len(doc["rows"])
+
+    def check_closed(self) -> bool:
+        """Whether mix-closed is there and right (the decryptions are checked only then)."""
+        found = self.board.of_type("mix-closed")
+        decrypted = self.board.indices("decrypted-tally")
+        if not found:
+            if decrypted or self.board.indices("mix-partial-decryption"):
+                self.check.fail(None, "no mix-closed entry, yet the mix has been decrypted")
+            return False
+        index, doc = found[0]
+        for extra, _ in found[1:]:
+            self.check.fail(extra, "a second mix-closed entry")
+        self.closed = index
+        quorum = mix_quorum_of(self.election.manifest)
+        listed: Any = doc.get("districts")
+        ok = doc.get("election") == self.base and isinstance(listed, dict)
+        if not ok or set(listed) != set(self.inputs) or set(self.inputs) != set(self.mixed):
+            self.check.fail(index, "mix-closed does not name exactly the mixnet districts' chains")
+            return False
+        for district in self.mixed:
+            chain = self.chains[district]
+            item = listed[district]
+            if not isinstance(item, dict) or item.get("shuffles") != len(chain):
+                self.check.fail(index, f"mix-closed: {district} has {len(chain)} valid shuffles")
+                return False
+            if item.get("last") != _hash(self.raw(self.last[district])):
+                self.check.fail(index, f"mix-closed: {district}'s last entry is not its chain's")
+                return False
+            if self.rows_of(district) and len(chain) < quorum:
+                self.check.fail(
+                    index,
+                    f"mix-closed: {district} has {len(chain)} shuffles, the quorum is {quorum}",
+                )
+        return True
+
+    def check_partials(self) -> dict[str, dict[int, dict[int, list[list[str]]]]]:
+        """The valid shares: district → guardian → batch start → shares (hex)."""
+        t = self.keys.transcript
+        publics = {
+            g: wire.element_hex(self.group, public_share(self.group, t, g))
+            for g in range(1, t.guardians + 1)
+        }
+        tasks = []
+        for index, doc in self.board.of_type("mix-partial-decryption"):
+            self.check.items += 1
+            guardian: Any = doc.get("guardian")
+            district: Any = doc.get("district")
+            start: Any = doc.get("start")
+            problem = None
+            if doc.get("election") != self.base:
+                problem = "it is for another election"
+            elif self.closed is None or index < self.closed:
+                problem = "it comes before mix-closed"
+            elif not _int(guardian) or guardian not in publics:
+                problem = f"guardian {guardian!r} is not a guardian of this election"
+            elif district not in self.inputs:
+                problem = f"district {district!r} has no mix"
+            elif not _int(start) or start % BATCH or not 0 <= start < self.rows_of(district):
+                problem = f"start {start!r} is not the start of a batch"
+            if problem is not None:
+                self.check.fail(index, f"mix partial decryption: {problem}")
+                continue
+            assert isinstance(district, str)
+            assert isinstance(guardian, int)
+            assert isinstance(start, int)
+            width = self.inputs[district][1]
+            end = min(start + BATCH, self.rows_of(district))
+            task = (
+                self.election.base_hash, district, start, publics[guardian],
+                self.raw(self.last[district]), width, end, self.raw(index),
+            )  # fmt: skip
+            tasks.append((index, guardian, district, start, task))
+        results = _run(self.keys.key, _partial_task, [t[-1] for t in tasks], self.jobs)
+        valid: dict[str, dict[int, dict[int, list[list[str]]]]] = {d: {} for d in self.mixed}
+        for (index, guardian, district, start, _), (problem, shares) in zip(
+            tasks, results, strict=True
+        ):
+            if problem is not None:
+                self.check.fail(index, f"mix partial decryption of guardian {guardian}: {problem}")
+            else:
+                valid[district].setdefault(guardian, {}).setdefault(start, shares)
+        return valid
+
+    def check_decryptions(self, valid: dict[str, dict[int, dict[int, list[list[str]]]]]) -> None:
+        found: dict[str, tuple[int, Doc]] = {}
+        for index, doc in self.board.of_type("mix-decryption"):
+            district = doc.get("district")
+            if district not in self.inputs or doc.get("election") != self.base:
+                self.check.fail(index, f"a mix-decryption of {district!r}, not a mixed district")
+            elif district in found:
+                self.check.fail(index, f"a second mix-decryption of {district}")
+            else:
+                found[district] = (index, doc)
+        decrypted = bool(self.board.indices("decrypted-tally"))
+        for district in self.mixed:
+            if district not in found:
+                if decrypted:
+                    self.check.fail(None, f"no mix-decryption of district {district}")
+                continue
+            index, doc = found[district]
+            self.check.items += 1
+            problem = self.decryption_problem(district, doc, valid[district])
+            if problem is not None:
+                self.check.fail(index, f"mix-decryption of {district}: {problem}")
+
+    def decryption_problem(
+        self, district: str, doc: Doc, valid: dict[int, dict[int, list[list[str]]]]
+    ) -> str | None:
+        k = self.keys.transcript.quorum
+        n = self.rows_of(district)
+        starts = list(range(0, n, BATCH))
+        listed = doc.get("guardians")
+        if (
+            not isinstance(listed, list)
+            or len(listed) != k
+            or len(set(listed)) != k
+            or not all(_int(g) for g in listed)
+        ):
+            return f"its guardians are not {k} distinct guardians"
+        for g in listed:
+            if not all(s in valid.get(g, {}) for s in starts):
+                return f"guardian {g} does not have a valid partial decryption of every batch"
+        ballots = doc.get("ballots")
+        if not isinstance(ballots, list) or len(ballots) != n:
+            return f"it does not hold one ballot for each of the {n} rows"
+        width = self.inputs[district][1]
+        doc_last = json.loads(self.raw(self.last[district]))
+        rows = _rows(self.group, doc_last.get("rows"), width)
+        decoded: list[list[str] | None] = []
+        for i, row in enumerate(rows):
+            start = i - i % BATCH
+            elements = []
+            for k_, ct in enumerate(row):
+                shares = {
+                    g: wire.element_from_hex(self.group, valid[g][start][i - start][k_])
+                    for g in listed
+                }
+                elements.append(combine(self.group, k, ct, shares))
+            try:
+                codes: list[str] | None = decode_codes(self.group, elements)
+            except EncodingError:
+                codes = None
+            if ballots[i] != codes:
+                return f"row {i} decrypts to {codes!r}, not {ballots[i]!r}"
+            decoded.append(codes)
+        self.ballots[district] = decoded
+        return None
+
+    def check_counts(self) -> None:
+        found = self.board.of_type("decrypted-tally")
+        if not found:
+            return
+        index, doc = found[0]
+        districts = doc.get("districts")
+        for district in self.mixed:
+            if district not in self.ballots:
+                continue
+            d = self.election.manifest.district(district)
+            codes = [c.code for c in d.candidates]
+            ballots = self.ballots[district]
+            tally = tally_majlis(
+                (Ballot(tuple(b) if b is not None else ()) for b in ballots), codes, d.seats
+            )
+            expected = {
+                "ballots": len(ballots),
+                "blank": tally.void,
+                "votes": {c: tally.votes.get(c, 0) for c in codes},
+            }
+            got = districts.get(district) if isinstance(districts, dict) else None
+            if got != expected:
+                self.check.fail(
+                    index,
+                    f"decrypted tally of {district} is not the law's count of its decoded ballots",
+                )
