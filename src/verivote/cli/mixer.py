@@ -5,11 +5,13 @@ in the folder's mixer.log."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from verivote.cli.errors import UserError
 from verivote.parties.guardian import Client, read_token
@@ -18,8 +20,11 @@ from verivote.parties.mixer import (
     TOKEN_FILE,
     MixerRefusal,
     ServerError,
+    folder_token,
     init,
     log,
+    mix,
+    read_state,
 )
 
 mixer_app = typer.Typer(
@@ -86,5 +91,64 @@ def mixer_init(
     Console().print(
         f"mixer {state['mixer']} of election {state['election']} ready in {folder}/ (token "
         f"0600, keys pinned in {folder / 'trust'}, log {folder / LOG_FILE})",
+        highlight=False,
+    )
+
+
+@mixer_app.command("mix")
+def mixer_mix(
+    folder: Folder,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="The authority's server (default: the one of init)."),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option(
+            "--witness-quorum",
+            min=1,
+            help="Witness cosignatures the checkpoint needs (default: a majority of the "
+            "witnesses pinned in DIR/trust).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Check the latest signed, witnessed board (every cast ballot of each mixnet district
+    against its mix-input, every earlier shuffle proof), then shuffle each district this
+    mixer has not mixed yet, prove it and post it."""
+    try:
+        state = read_state(folder)
+        client = Client(server or str(state["server"]), folder_token(folder))
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            disable=as_json,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = int(bar.add_task(step, total=total))
+                bar.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
+
+            posted = mix(client, folder, witness_quorum, progress)
+    except (MixerRefusal, ServerError) as exc:
+        raise _fail(folder, exc) from None
+    if as_json:
+        typer.echo(json.dumps({"mixer": state["mixer"], "posted": dict(posted)}))
+        return
+    if not posted:
+        Console().print(
+            f"mixer {state['mixer']}: nothing left to mix (every district with ballots is mixed)",
+            highlight=False,
+        )
+        return
+    Console().print(
+        f"mixer {state['mixer']}: "
+        + ", ".join(f"{d} shuffled (board entry {i})" for d, i in posted),
         highlight=False,
     )

@@ -54,7 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint
 from verivote.board.merkle import MerkleLog, leaf_hash
@@ -100,6 +100,9 @@ from verivote.election.tally import (
 )
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import ManifestError, parse_manifest
+
+if TYPE_CHECKING:
+    from verivote.parties.mixer import VerifiedMix
 
 STATE_FILE = "guardian.json"
 SECRETS_FILE = "secrets.json"
@@ -933,6 +936,7 @@ def decrypt(
     board = verified_board(client, folder, share, witness_quorum, trust)
     ctx = board.ctx
     tally_index, tally = recompute_tally(folder, board)
+    mixed = closed_mix(folder, board)  # before anything is decrypted
     election = ctx.base_hash.hex()
     what = leaf_hash(board.entries[tally_index]).hex()
     records = _records(folder)
@@ -978,9 +982,86 @@ def decrypt(
         report(n, total)
     published.append(_decrypt_lot(client, folder, board, share, tally_index))
     record["posted"]["lot"] = published[-1]
+    _write_json(folder / DECRYPTED_FILE, records)
+    if mixed is not None:
+        done = record.setdefault("mix", {})
+        for index in _decrypt_mix(client, folder, board, share, mixed, done):
+            published.append(index)
+            _write_json(folder / DECRYPTED_FILE, records)
     record["done"] = True
     _write_json(folder / DECRYPTED_FILE, records)
     return published
+
+
+def closed_mix(folder: Path, board: Board) -> VerifiedMix | None:
+    """The verified mix of the board's mixnet districts (`verivote.parties.mixer.verified_mix`:
+    each mix-input recomputed from the cast ballots, every shuffle proof checked, mix-closed
+    naming the end of each chain after a quorum of mixers), or None for an election without
+    mixnet districts. A refusal while the signed board has no mix-closed entry: a guardian
+    decrypts only the rows the closed mix ends with (issue 16, item 3)."""
+    from verivote.election.mixing import mixnet_districts
+    from verivote.parties.mixer import verified_mix  # the mixer's module imports this one
+
+    if not mixnet_districts(board.ctx.manifest):
+        return None
+    checked = verified_mix(folder, board, board.ctx, LOG_FILE)
+    if checked.closed is None:
+        raise refuse(
+            folder,
+            f"the mix is not closed on the signed board of size {board.checkpoint.size} (no "
+            "mix-closed entry): nothing is decrypted before it",
+        )
+    return checked
+
+
+def _decrypt_mix(
+    client: Client,
+    folder: Path,
+    board: Board,
+    share: KeyShare,
+    mixed: VerifiedMix,
+    done: dict[str, Any],
+) -> list[int]:
+    """Post this guardian's partial decryptions of the last rows of every mixnet district's
+    verified, closed chain (`closed_mix`), one entry per batch of `BATCH` rows
+    (`verivote.election.mixing.mix_partial_entry`); `done` records the batches acknowledged
+    (district → start → board index) and is skipped on a run resumed after a crash. Returns
+    the board indices acknowledged now."""
+    from verivote.election.mixing import BATCH, mix_partial_entry
+
+    ctx = board.ctx
+    assert ctx.key is not None
+    assert ctx.transcript is not None
+    group = ctx.key.group
+    public = public_share(group, ctx.transcript, share.guardian)
+    out: list[int] = []
+    for district, chain in mixed.chains.items():
+        posted = done.setdefault(district, {})
+        rows = chain.last_rows
+        for start in range(0, len(rows), BATCH):
+            if str(start) in posted:
+                continue
+            entry = mix_partial_entry(
+                group, ctx.base_hash, share, public, district, start, rows[start : start + BATCH]
+            )
+            try:
+                index = int(client.post_json("/api/decryption/mix-partials", entry)["index"])
+            except ServerError as exc:
+                if exc.status != 409 or "already decrypted" not in str(exc):
+                    raise
+                index = -1  # posted by a run that crashed before the acknowledgement
+            posted[str(start)] = index
+            if index >= 0:
+                out.append(index)
+            log(
+                folder,
+                f"guardian {share.guardian}: partial decryption of rows {start}–"
+                f"{min(start + BATCH, len(rows)) - 1} of the closed mix of {district} "
+                + (
+                    f"acknowledged as board entry {index}" if index >= 0 else "already on the board"
+                ),
+            )
+    return out
 
 
 def _decrypt_lot(

@@ -41,7 +41,8 @@ from fastapi.responses import Response
 
 from verivote.election import guardians as service
 from verivote.election.mixers import manifest_mixers, mixer_of
-from verivote.election.service import ElectionContext, load_context
+from verivote.election.mixing import accept_mix_partial, accept_shuffle
+from verivote.election.service import ElectionContext, ElectionError, load_context
 from verivote.store import Store
 from verivote.store.schema import CEREMONY_ROUNDS
 from verivote.web.asgi import HttpError
@@ -165,6 +166,29 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
             }
         except service.Refused as exc:
             raise refused(exc) from None
+
+    @router.post("/api/mix/shuffles")
+    def post_shuffle(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A mixer's shuffle of one district's chain, with its proof (issue 16, item 2)."""
+        ctx = context()
+        try:
+            mixer = mixer_of(store, ctx, _bearer(authorization))
+            return {"index": accept_shuffle(store, ctx, mixer, entry)}
+        except service.Refused as exc:
+            raise refused(exc) from None
+        except ElectionError as exc:
+            raise HttpError(409, str(exc)) from None
+
+    @router.post("/api/decryption/mix-partials")
+    def post_mix_partial(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A guardian's partial decryption of a batch of the closed mix's last rows."""
+        return by_guardian(authorization, accept_mix_partial, entry)
 
     @router.get("/api/board/entries")
     def entries(
