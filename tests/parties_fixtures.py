@@ -86,12 +86,15 @@ class Authority:
 
 
 @contextmanager
-def authority(url: str, directory: Path) -> Iterator[Authority]:
-    """The election with its ceremony opened, served by `live_app` on a loopback port."""
+def authority(
+    url: str, directory: Path, data: dict[str, Any] | None = None
+) -> Iterator[Authority]:
+    """The election (`data`, by default `small_manifest_data`) with its ceremony opened,
+    served by `live_app` on a loopback port."""
     engine = make_engine(url)
     migrate(engine)
     store = Store(engine)
-    manifest = parse_manifest(small_manifest_data())
+    manifest = parse_manifest(data or small_manifest_data())
     keys = directory / "authority-keys"
     create_signers(keys, manifest)
     local_witnesses(keys, directory / "witnesses", manifest)  # each faction's, its own folder

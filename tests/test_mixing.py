@@ -389,7 +389,7 @@ def test_the_decrypted_tally_holds_the_mixnet_district(
         assert "tehran has 0 of 3 shuffles" in err
         assert "Traceback" not in err
         steps: list[str] = []
-        parties.mix(store, ctx, lambda step, _done, _total: steps.append(step))
+        parties.mix(store, ctx, keys, lambda step, _done, _total: steps.append(step))
         assert steps[-1] == "mixing"
         code, out, _ = _cli(capsys, "mix", "status", *db, "--json")
         assert code == 0

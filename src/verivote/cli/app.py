@@ -21,6 +21,7 @@ from verivote.cli.guardian import guardian_app
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.lot import lot_app
 from verivote.cli.mix import mix_app
+from verivote.cli.mixer import mixer_app
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
 from verivote.cli.station import device_app, supervisors_app
@@ -57,6 +58,7 @@ app.command("tally")(tally_command)
 app.command("decrypt")(decrypt_command)
 app.add_typer(guardian_app, name="guardian")
 app.add_typer(mix_app, name="mix")
+app.add_typer(mixer_app, name="mixer")
 app.command("count")(count_command)
 app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)

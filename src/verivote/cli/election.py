@@ -13,6 +13,7 @@ from rich.console import Console
 from verivote.cli.errors import UserError
 from verivote.crypto.keyfile import write_private
 from verivote.election.guardians import open_ceremony
+from verivote.election.mixers import issue_mixer_tokens
 from verivote.election.publishing import (
     add_witness,
     check_inclusion,
@@ -32,7 +33,8 @@ from verivote.model.manifest import ManifestError, load_manifest
 from verivote.store import Store, StoreError, database_url, make_engine, migrate
 
 election_app = typer.Typer(
-    help="Create an election and hold its key ceremony.", no_args_is_help=True
+    help="Create an election, hold its key ceremony and issue its mixers' tokens.",
+    no_args_is_help=True,
 )
 board_app = typer.Typer(help="Sign, prove and export the bulletin board.", no_args_is_help=True)
 
@@ -150,6 +152,61 @@ def election_ceremony(
     console.print(
         f"key ceremony opened: {n} guardians, quorum {k}; {where}. Each guardian runs "
         "`verivote guardian ceremony --server URL --token-file F --dir D --index I`."
+    )
+
+
+@election_app.command("mixers")
+def election_mixers(
+    mixer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mixer",
+            help="A mixer (faction id) to issue a token to; repeat it (default: every mixer "
+            "of the manifest).",
+        ),
+    ] = None,
+    tokens_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--tokens-dir",
+            help="Write each mixer's token to DIR/mixer-<faction>.token (mode 0600) instead "
+            "of printing them.",
+        ),
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Issue a new token to a mixer that already holds one (its old token stops "
+            "working).",
+        ),
+    ] = False,
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Issue each faction's mix server its token (shown once; only hashes are kept). Each
+    mixer then runs `verivote mixer init` and, after the tally, `verivote mixer mix` against
+    `verivote serve`; the server appends a shuffle only once its proof checks."""
+    store = _store(db)
+    ctx = _context(store, election)
+    try:
+        tokens = issue_mixer_tokens(store, ctx, mixer or None, replace)
+    except (ElectionError, StoreError) as exc:
+        raise UserError(str(exc)) from None
+    console = Console()
+    if tokens_dir is not None:
+        tokens_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name, token in tokens.items():
+            write_private(tokens_dir / f"mixer-{name}.token", token + "\n", overwrite=replace)
+        where = f"tokens in {tokens_dir}/mixer-<faction>.token (mode 0600)"
+    else:
+        for name, token in tokens.items():
+            console.print(f"mixer {name}: {token}", highlight=False)
+        where = "tokens above (shown once; only their hashes are kept)"
+    console.print(
+        f"{len(tokens)} mixer token(s) issued: {', '.join(tokens)}; {where}. Each mixer runs "
+        "`verivote mixer init --server URL --token-file F --dir D --mixer FACTION`.",
+        highlight=False,
     )
 
 

@@ -151,10 +151,13 @@ def guardian_decrypt(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Check the signed board and its tally; post partial decryptions of its own tally.
+    """Check the signed board and its tally; post partial decryptions of its own tally, and
+    of the closed mix's last rows when the election has districts counted by mixnet.
 
     The latest checkpoint must be signed by the pinned authority key and cosigned by enough
-    pinned witnesses; the tally must be the product of exactly the cast ballots in it."""
+    pinned witnesses; the tally must be the product of exactly the cast ballots in it; each
+    mixnet district's mix-input must be its cast written ballots, every shuffle proof must
+    verify and the board's mix-closed entry must name the end of each chain."""
     try:
         client = Client(server, read_token(token_file))
         published = decrypt(client, folder, witness_quorum, None, _keys(trust))
@@ -164,6 +167,6 @@ def guardian_decrypt(
         typer.echo(json.dumps({"published": published}))
         return
     Console().print(
-        f"partial decryptions of {len(published)} district(s) published "
+        f"{len(published)} partial decryption entries published "
         f"(board entries {', '.join(map(str, published))})"
     )

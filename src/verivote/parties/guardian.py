@@ -54,7 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint
 from verivote.board.merkle import MerkleLog, leaf_hash
@@ -104,6 +104,9 @@ from verivote.election.tally import (
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import ManifestError, parse_manifest
 
+if TYPE_CHECKING:
+    from verivote.parties.mixer import VerifiedMix
+
 STATE_FILE = "guardian.json"
 SECRETS_FILE = "secrets.json"
 SHARES_FILE = "shares.json"
@@ -137,17 +140,18 @@ class ServerError(Exception):
 # --- the folder -----------------------------------------------------------------------------
 
 
-def log(folder: Path, line: str) -> None:
-    """Append one timestamped line to the guardian's log."""
+def log(folder: Path, line: str, name: str = LOG_FILE) -> None:
+    """Append one timestamped line to the party's log, `folder/name` (the guardian's by
+    default; a mixer keeps its own, `verivote.parties.mixer`)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with (folder / LOG_FILE).open("a", encoding="utf-8") as fh:
+    with (folder / name).open("a", encoding="utf-8") as fh:
         fh.write(f"{stamp} {' '.join(line.split())}\n")
 
 
-def refuse(folder: Path, reason: str) -> GuardianRefusal:
-    """Log a refusal and return it, to raise."""
-    log(folder, f"refused: {reason}")
+def refuse(folder: Path, reason: str, name: str = LOG_FILE) -> GuardianRefusal:
+    """Log a refusal (in `folder/name`) and return it, to raise."""
+    log(folder, f"refused: {reason}", name)
     return GuardianRefusal(reason, logged=True)
 
 
@@ -177,39 +181,49 @@ def read_trust(folder: Path, name: str = TRUST_FILE) -> list[str]:
     return keys
 
 
-def trust_for(folder: Path, origin: str, given: list[str] | None = None) -> list[str]:
+def trust_for(
+    folder: Path, origin: str, given: list[str] | None = None, log_name: str = LOG_FILE
+) -> list[str]:
     """The pinned keys of the log `origin` (the authority's key name): DIR/trust, pinned at
-    the ceremony, for the ceremony's election; DIR/trust-<origin> for another election that
-    uses the same key (a runoff reusing round 1's key), pinned from `given` the first time."""
+    the ceremony (or a mixer's `init`), for the ceremony's election; DIR/trust-<origin> for
+    another election that uses the same key (a runoff reusing round 1's key), pinned from
+    `given` the first time. Refusals and pinnings go to the log `folder/log_name`."""
     main = folder / TRUST_FILE
     if main.is_file():
         keys = read_trust(folder)
         if parse_verifier(keys[0]).name == origin:
             if given is not None and given != keys:
-                raise refuse(folder, f"{main} already pins other keys; they are not replaced")
+                raise refuse(
+                    folder, f"{main} already pins other keys; they are not replaced", log_name
+                )
             return keys
     name = f"{TRUST_FILE}-{origin.replace('/', '_')}"
     if (folder / name).is_file():
         keys = read_trust(folder, name)
         if given is not None and given != keys:
-            raise refuse(folder, f"{folder / name} already pins other keys; they are not replaced")
+            raise refuse(
+                folder, f"{folder / name} already pins other keys; they are not replaced", log_name
+            )
         return keys
     if given is None:
         raise refuse(
             folder,
             f"no keys pinned for {origin}: give --trust FILE (its authority's verifier key "
             "first, then the witnesses')",
+            log_name,
         )
     try:
         authority = parse_verifier(given[0]).name if given else None
         for key in given[1:]:
             parse_verifier(key)
     except ValueError as exc:
-        raise refuse(folder, f"a key to pin is not a verifier key ({exc})") from None
+        raise refuse(folder, f"a key to pin is not a verifier key ({exc})", log_name) from None
     if authority != origin:
-        raise refuse(folder, f"the first key to pin is {authority!r}, not the authority {origin!r}")
+        raise refuse(
+            folder, f"the first key to pin is {authority!r}, not the authority {origin!r}", log_name
+        )
     (folder / name).write_text("\n".join(given) + "\n", encoding="utf-8")
-    log(folder, f"pinned {len(given)} verifier keys for {origin}")
+    log(folder, f"pinned {len(given)} verifier keys for {origin}", log_name)
     return given
 
 
@@ -665,14 +679,74 @@ class CeremonyRun:
 
 
 @dataclass(frozen=True)
-class Board:
-    """The entries of a checkpoint this guardian has verified, and what it read from them."""
+class SignedBoard:
+    """The entries of the latest checkpoint, checked with a party's pinned keys."""
 
     checkpoint: Checkpoint
     entries: list[bytes]
     docs: list[dict[str, Any]]
     """The entries parsed, once."""
+
+
+@dataclass(frozen=True)
+class Board(SignedBoard):
+    """The entries of a checkpoint this party has verified, and the election they tell."""
+
     ctx: ElectionContext
+
+
+def signed_board(
+    client: Client,
+    folder: Path,
+    witness_quorum: int | None = None,
+    given: list[str] | None = None,
+    log_name: str = LOG_FILE,
+) -> SignedBoard:
+    """The latest checkpoint, checked with the keys pinned in `folder` (the authority's
+    signature and at least `witness_quorum` witness cosignatures: by default a majority of
+    the pinned witnesses), and its entries, checked against its Merkle root. What any party
+    (a guardian, a mixer) acts on; refusals go to its log `folder/log_name`."""
+    note = client.latest_checkpoint()
+    if note is None:
+        raise refuse(folder, "the server has no signed checkpoint to act under", log_name)
+    trust = trust_for(folder, note.split("\n", 1)[0], given, log_name)
+    authority = parse_verifier(trust[0]).name
+    witnesses = {parse_verifier(key).name for key in trust[1:]}
+    if not witnesses:
+        raise refuse(folder, f"no witness key is pinned for {authority}", log_name)
+    needed = len(witnesses) // 2 + 1 if witness_quorum is None else witness_quorum
+    if not 1 <= needed <= len(witnesses):
+        raise refuse(
+            folder, f"the witness quorum must be 1 to {len(witnesses)}, not {needed}", log_name
+        )
+    try:
+        checkpoint, names = open_checkpoint(note, trust)
+    except ValueError as exc:
+        raise refuse(
+            folder, f"the latest checkpoint does not verify with the pinned keys: {exc}", log_name
+        ) from None
+    if authority not in names or checkpoint.origin != authority:
+        raise refuse(
+            folder, f"the latest checkpoint is not signed by the authority {authority}", log_name
+        )
+    cosigned = sorted(witnesses.intersection(names))
+    if len(cosigned) < needed:
+        raise refuse(
+            folder,
+            f"the checkpoint of size {checkpoint.size} is cosigned by {len(cosigned)} pinned "
+            f"witness(es), fewer than {needed}",
+            log_name,
+        )
+    entries = client.entries(0, checkpoint.size)
+    log_tree = MerkleLog(leaf_hash(e) for e in entries)
+    if log_tree.root() != checkpoint.root:
+        raise refuse(
+            folder,
+            f"the server's entries do not give the root of the signed checkpoint of size "
+            f"{checkpoint.size}",
+            log_name,
+        )
+    return SignedBoard(checkpoint, entries, _parsed(folder, entries, log_name))
 
 
 def verified_board(
@@ -682,48 +756,14 @@ def verified_board(
     witness_quorum: int | None = None,
     given: list[str] | None = None,
 ) -> Board:
-    """The latest checkpoint, checked with the pinned keys (the authority's signature and at
-    least `witness_quorum` witness cosignatures: by default a majority of the pinned
-    witnesses), and its entries, checked against its Merkle root."""
-    note = client.latest_checkpoint()
-    if note is None:
-        raise refuse(folder, "the server has no signed checkpoint to decrypt under")
-    trust = trust_for(folder, note.split("\n", 1)[0], given)
-    authority = parse_verifier(trust[0]).name
-    witnesses = {parse_verifier(key).name for key in trust[1:]}
-    if not witnesses:
-        raise refuse(folder, f"no witness key is pinned for {authority}")
-    needed = len(witnesses) // 2 + 1 if witness_quorum is None else witness_quorum
-    if not 1 <= needed <= len(witnesses):
-        raise refuse(folder, f"the witness quorum must be 1 to {len(witnesses)}, not {needed}")
-    try:
-        checkpoint, names = open_checkpoint(note, trust)
-    except ValueError as exc:
-        raise refuse(
-            folder, f"the latest checkpoint does not verify with the pinned keys: {exc}"
-        ) from None
-    if authority not in names or checkpoint.origin != authority:
-        raise refuse(folder, f"the latest checkpoint is not signed by the authority {authority}")
-    cosigned = sorted(witnesses.intersection(names))
-    if len(cosigned) < needed:
-        raise refuse(
-            folder,
-            f"the checkpoint of size {checkpoint.size} is cosigned by {len(cosigned)} pinned "
-            f"witness(es), fewer than {needed}",
-        )
-    entries = client.entries(0, checkpoint.size)
-    log_tree = MerkleLog(leaf_hash(e) for e in entries)
-    if log_tree.root() != checkpoint.root:
-        raise refuse(
-            folder,
-            f"the server's entries do not give the root of the signed checkpoint of size "
-            f"{checkpoint.size}",
-        )
-    docs = _parsed(folder, entries)
-    return Board(checkpoint, entries, docs, _context(folder, entries, docs, share))
+    """The latest signed, witnessed checkpoint and its entries (`signed_board`), and the
+    election they tell, whose key must be the one `share` is of."""
+    signed = signed_board(client, folder, witness_quorum, given)
+    ctx = _context(folder, signed.entries, signed.docs, share)
+    return Board(signed.checkpoint, signed.entries, signed.docs, ctx)
 
 
-def _parsed(folder: Path, entries: list[bytes]) -> list[dict[str, Any]]:
+def _parsed(folder: Path, entries: list[bytes], log_name: str = LOG_FILE) -> list[dict[str, Any]]:
     """Every entry as a JSON object, parsed once; a refusal for one that is not."""
     docs = []
     for i, raw in enumerate(entries):
@@ -732,34 +772,51 @@ def _parsed(folder: Path, entries: list[bytes]) -> list[dict[str, Any]]:
         except ValueError:
             doc = None
         if not isinstance(doc, dict):
-            raise refuse(folder, f"board entry {i} is not a JSON object")
+            raise refuse(folder, f"board entry {i} is not a JSON object", log_name)
         docs.append(doc)
     return docs
+
+
+def board_context(
+    folder: Path, entries: list[bytes], docs: list[dict[str, Any]], log_name: str = LOG_FILE
+) -> ElectionContext:
+    """The election as its board tells it (`docs`, the `entries` parsed): the manifest of
+    entry 0, its base hash, the key of its one `ceremony` entry."""
+    if not entries:
+        raise refuse(folder, "the signed checkpoint holds no entry", log_name)
+    try:
+        manifest = parse_manifest(docs[0]["manifest"], "board entry 0")
+    except (KeyError, ValueError, ManifestError) as exc:
+        raise refuse(folder, f"board entry 0 is not a manifest ({exc})", log_name) from None
+    base_hash = election_base_hash(entries[0])
+    ceremonies = [d for d in docs if d.get("type") == "ceremony"]
+    if len(ceremonies) != 1:
+        raise refuse(
+            folder, f"the signed board holds {len(ceremonies)} ceremony entries, not 1", log_name
+        )
+    try:
+        transcript = CeremonyTranscript.model_validate(ceremonies[0]["transcript"])
+        group = get_group(transcript.group)
+        key = ElectionKey(group, group.decode(bytes.fromhex(transcript.joint_key)))
+    except (KeyError, ValueError) as exc:
+        raise refuse(folder, f"the board's ceremony entry is malformed ({exc})", log_name) from None
+    return ElectionContext(manifest.election_id, manifest, base_hash, key, transcript)
 
 
 def _context(
     folder: Path, entries: list[bytes], docs: list[dict[str, Any]], share: KeyShare
 ) -> ElectionContext:
-    """The election as its board tells it (`docs`, the `entries` parsed), with this share
-    checked to be its key's."""
-    if not entries:
-        raise refuse(folder, "the signed checkpoint holds no entry")
-    try:
-        manifest = parse_manifest(docs[0]["manifest"], "board entry 0")
-    except (KeyError, ValueError, ManifestError) as exc:
-        raise refuse(folder, f"board entry 0 is not a manifest ({exc})") from None
-    base_hash = election_base_hash(entries[0])
-    ceremonies = [d for d in docs if d.get("type") == "ceremony"]
-    if len(ceremonies) != 1:
-        raise refuse(folder, f"the signed board holds {len(ceremonies)} ceremony entries, not 1")
-    transcript = CeremonyTranscript.model_validate(ceremonies[0]["transcript"])
+    """The election as its board tells it (`board_context`), with this share checked to be
+    its key's."""
+    ctx = board_context(folder, entries, docs)
+    transcript = ctx.transcript
+    assert transcript is not None
     if transcript.base_hash != share.base_hash or transcript.joint_key != share.joint_key:
         raise refuse(folder, "the board's key ceremony is not the one this key share is from")
     group = get_group(transcript.group)
     if group.pow_g(share.secret) != public_share(group, transcript, share.guardian):
         raise refuse(folder, "this key share does not match its public share on the board")
-    key = ElectionKey(group, group.decode(bytes.fromhex(transcript.joint_key)))
-    return ElectionContext(manifest.election_id, manifest, base_hash, key, transcript)
+    return ctx
 
 
 def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
@@ -925,6 +982,7 @@ def decrypt(
     board = verified_board(client, folder, share, witness_quorum, trust)
     ctx = board.ctx
     tally_index, tally = recompute_tally(folder, board)
+    mixed = closed_mix(folder, board)  # before anything is decrypted
     election = ctx.base_hash.hex()
     what = leaf_hash(board.entries[tally_index]).hex()
     records = _records(folder)
@@ -970,9 +1028,86 @@ def decrypt(
         report(n, total)
     published.append(_decrypt_lot(client, folder, board, share, tally_index))
     record["posted"]["lot"] = published[-1]
+    _write_json(folder / DECRYPTED_FILE, records)
+    if mixed is not None:
+        done = record.setdefault("mix", {})
+        for index in _decrypt_mix(client, folder, board, share, mixed, done):
+            published.append(index)
+            _write_json(folder / DECRYPTED_FILE, records)
     record["done"] = True
     _write_json(folder / DECRYPTED_FILE, records)
     return published
+
+
+def closed_mix(folder: Path, board: Board) -> VerifiedMix | None:
+    """The verified mix of the board's mixnet districts (`verivote.parties.mixer.verified_mix`:
+    each mix-input recomputed from the cast ballots, every shuffle proof checked, mix-closed
+    naming the end of each chain after a quorum of mixers), or None for an election without
+    mixnet districts. A refusal while the signed board has no mix-closed entry: a guardian
+    decrypts only the rows the closed mix ends with (issue 16, item 3)."""
+    from verivote.election.mixing import mixnet_districts
+    from verivote.parties.mixer import verified_mix  # the mixer's module imports this one
+
+    if not mixnet_districts(board.ctx.manifest):
+        return None
+    checked = verified_mix(folder, board, board.ctx, LOG_FILE)
+    if checked.closed is None:
+        raise refuse(
+            folder,
+            f"the mix is not closed on the signed board of size {board.checkpoint.size} (no "
+            "mix-closed entry): nothing is decrypted before it",
+        )
+    return checked
+
+
+def _decrypt_mix(
+    client: Client,
+    folder: Path,
+    board: Board,
+    share: KeyShare,
+    mixed: VerifiedMix,
+    done: dict[str, Any],
+) -> list[int]:
+    """Post this guardian's partial decryptions of the last rows of every mixnet district's
+    verified, closed chain (`closed_mix`), one entry per batch of `BATCH` rows
+    (`verivote.election.mixing.mix_partial_entry`); `done` records the batches acknowledged
+    (district → start → board index) and is skipped on a run resumed after a crash. Returns
+    the board indices acknowledged now."""
+    from verivote.election.mixing import BATCH, mix_partial_entry
+
+    ctx = board.ctx
+    assert ctx.key is not None
+    assert ctx.transcript is not None
+    group = ctx.key.group
+    public = public_share(group, ctx.transcript, share.guardian)
+    out: list[int] = []
+    for district, chain in mixed.chains.items():
+        posted = done.setdefault(district, {})
+        rows = chain.last_rows
+        for start in range(0, len(rows), BATCH):
+            if str(start) in posted:
+                continue
+            entry = mix_partial_entry(
+                group, ctx.base_hash, share, public, district, start, rows[start : start + BATCH]
+            )
+            try:
+                index = int(client.post_json("/api/decryption/mix-partials", entry)["index"])
+            except ServerError as exc:
+                if exc.status != 409 or "already decrypted" not in str(exc):
+                    raise
+                index = -1  # posted by a run that crashed before the acknowledgement
+            posted[str(start)] = index
+            if index >= 0:
+                out.append(index)
+            log(
+                folder,
+                f"guardian {share.guardian}: partial decryption of rows {start}–"
+                f"{min(start + BATCH, len(rows)) - 1} of the closed mix of {district} "
+                + (
+                    f"acknowledged as board entry {index}" if index >= 0 else "already on the board"
+                ),
+            )
+    return out
 
 
 def _decrypt_lot(

@@ -335,6 +335,12 @@ class Parties(Protocol):
         """Sign the board and have it cosigned by the witnesses (before publishing)."""
         ...
 
+    def mix(self, store: Store, ctx: ElectionContext, keys_dir: Path, progress: Progress) -> None:
+        """After the tally (issue 16, item 2): every mixer of the manifest shuffles each
+        mixnet district in turn, then the authority closes the mix. Nothing to do for an
+        election without mixnet districts. `decrypt` then decrypts the closed mix too."""
+        ...
+
     def polling_day(
         self,
         store: Store,
@@ -399,12 +405,13 @@ class InProcessParties:
                 progress(step, done, total)
 
             decrypt_as_guardian(store, ctx, share, progress=report)
+        self.decrypt_mix(store, ctx, present, progress)
 
-    def mix(self, store: Store, ctx: ElectionContext, progress: Progress) -> None:
+    def mix(self, store: Store, ctx: ElectionContext, keys_dir: Path, progress: Progress) -> None:
         """Between the tally and the decryption (issue 16): each mixer of the manifest
         shuffles every mixnet district in turn, in this process, then the mix is closed; the
-        `present` guardians then decrypt the last rows with `decrypt_mix`. Nothing to do for
-        an election without mixnet districts."""
+        `present` guardians then decrypt the last rows (`decrypt` calls `decrypt_mix`).
+        Nothing to do for an election without mixnet districts."""
         if not mixnet_districts(ctx.manifest):
             return
         mixers = ctx.manifest.mixers()
@@ -458,9 +465,11 @@ def count_round(
     progress: Progress,
     processes: int,
 ) -> None:
-    """Tally, decrypt with the `present` guardians, combine, count."""
+    """Tally, mix (the mixnet districts), decrypt with the `present` guardians, combine,
+    count."""
     ctx = outcome.ctx
     run_tally(store, ctx, processes=processes, progress=lambda d, t: progress("tally", d, t))
+    parties.mix(store, ctx, keys_dir, progress)
     parties.decrypt(store, ctx, keys_dir, present, progress)
     combine(store, ctx)
     outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}

@@ -10,6 +10,9 @@ A demo folder D:
                               authority gave it, its secrets, key share, pinned keys and log
     D/witness-<faction>/      the faction's witness (`verivote.parties.witness`): its key,
                               state, pinned log keys and log, and serve.out (its server's output)
+    D/mixer-<faction>/        the faction's mix server (`verivote.parties.mixer`), for each
+                              mixer of the manifest: its token, pinned keys, mixed.json and log
+                              (a later round's in D/mixer-<faction>-round<r>/)
 
 The witnesses are `verivote witness init` then `verivote witness serve` processes, started
 once and stopped at the end (also on an error or Ctrl-C); round 2's authority key is pinned by
@@ -18,6 +21,11 @@ once and stopped at the end (also on an error or Ctrl-C); round 2's authority ke
 server (`verivote.web.app.live_app` of the round's election, in a thread of this process,
 on a free loopback port). The authority never reads a party's folder: it writes each
 guardian's token there (as it would hand it over) and reads what the parties print.
+
+The mix (issue 16, item 2): after the tally, each mixer's `verivote mixer init`, all at once,
+then each mixer's `verivote mixer mix` in the manifest's mixing order, each after a new
+checkpoint cosigned by the witnesses (a mixer acts only on the signed board, so it sees the
+shuffle before its own there); then the authority closes the mix.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ from typing import Any
 import verivote
 from verivote.crypto.keyfile import write_private
 from verivote.election.guardians import open_ceremony
+from verivote.election.mixers import issue_mixer_tokens
+from verivote.election.mixing import close_mix, mixers_of, mixnet_districts
 from verivote.election.polls import close_polls
 from verivote.election.publishing import add_witness, create_signers, make_checkpoint
 from verivote.election.service import ElectionContext, load_context
@@ -172,6 +182,8 @@ class ProcessParties:
             g: _Guardian(g, self.directory / f"guardian-{g}") for g in range(1, GUARDIANS + 1)
         }
         self.devices: dict[int, _Device] = {}
+        self.mixer_runs = 0
+        self.mixers: set[str] = set()
         self.processes = 0
         self.running: list[subprocess.Popen[bytes]] = []
         self._old_term: Any = None
@@ -406,6 +418,52 @@ class ProcessParties:
         with self._server(store, ctx, keys_dir) as server:
             self._guardians(server, "decrypt", present, *trust)
 
+    # -- mixers --------------------------------------------------------------------------
+
+    def mix(self, store: Store, ctx: ElectionContext, keys_dir: Path, progress: Progress) -> None:
+        """Issue each mixer its token (0600 in its folder), run every `mixer init` at once
+        (pinning the round's verifier keys), then each `mixer mix` in mixing order, each after
+        a checkpoint cosigned by the witnesses; close the mix. Nothing for an election
+        without mixnet districts."""
+        if not mixnet_districts(ctx.manifest):
+            return
+        mixers = mixers_of(ctx.manifest)
+        round_number = ctx.manifest.round
+        suffix = "" if round_number == 1 else f"-round{round_number}"
+        folders = {m: self.directory / f"mixer-{m}{suffix}" for m in mixers}
+        for mixer, token in issue_mixer_tokens(store, ctx, mixers).items():
+            folders[mixer].mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(folders[mixer] / TOKEN_FILE, token + "\n")
+        trust = str(keys_dir / "verifiers")
+        with self._server(store, ctx, keys_dir) as server:
+            inits = [
+                (m, self._start(["mixer", "init", "--server", server, "--token-file",
+                                 str(folders[m] / TOKEN_FILE), "--dir", str(folders[m]),
+                                 "--mixer", m, "--trust", trust], folders[m]))
+                for m in mixers
+            ]  # fmt: skip
+            for m, process in inits:
+                self._finish(process, f"mixer {m} init")
+                self.mixers.add(m)
+                self._show_mixer(m, folders[m], f"ready (pid {process.pid})", 0)
+            for n, m in enumerate(mixers):
+                progress("mixing", n, len(mixers))
+                self.checkpoint(store, ctx, keys_dir)
+                process = self._start(
+                    ["mixer", "mix", "--dir", str(folders[m]), "--server", server, "--json"],
+                    folders[m],
+                )
+                self._show_mixer(m, folders[m], f"mix (pid {process.pid})", 0)
+                posted = json.loads(_last_line(self._finish(process, f"mixer {m} mix")))
+                self.mixer_runs += 1
+                shuffles = ", ".join(f"{d} → entry {i}" for d, i in posted["posted"].items())
+                self._show_mixer(m, folders[m], f"shuffled {shuffles} (pid {process.pid})", 1)
+            progress("mixing", len(mixers), len(mixers))
+        close_mix(store, ctx)
+
+    def _show_mixer(self, mixer: str, folder: Path, state: str, done: int) -> None:
+        self.show(f"mixer-{mixer}", f"mixer {mixer} {folder.name}/: {state}", done, 1)
+
     # -- station devices -----------------------------------------------------------------
 
     def polling_day(
@@ -536,13 +594,15 @@ class ProcessParties:
         """How many processes took part, by party."""
         runs = sum(len(g.steps) for g in self.guardians.values())
         device_runs = sum(d.runs for d in self.devices.values())
+        mixer_runs = 2 * self.mixer_runs  # an init and a mix each
+        others = self.processes - runs - device_runs - len(self.witnesses) - mixer_runs
         return (
             f"{self.processes} processes besides this one (the authority): "
             f"{len(self.guardians)} guardians ({runs} runs of verivote guardian), "
             f"{len(self.witnesses)} witnesses ({len(self.witnesses)} servers, "
-            f"{self.processes - runs - device_runs - len(self.witnesses)} init and add-log "
-            f"runs), {len(self.devices)} station devices ({device_runs} runs of verivote "
-            "device run)"
+            f"{others} init and add-log runs), {len(self.mixers)} mixers ({mixer_runs} runs "
+            f"of verivote mixer), {len(self.devices)} station devices ({device_runs} runs of "
+            "verivote device run)"
         )
 
 

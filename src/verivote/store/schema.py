@@ -25,6 +25,8 @@ the repository's queries, and a test checks that the two agree.
   their bearer tokens, and the public messages each posted in each round. Nothing secret.
 - `station_tokens`, `access_epochs`, `console_sessions` (migrations 0005 and 0010, issue 15
   item 4): station tokens' hashes and expiry, the revocation counter, the console's sessions.
+- `mixer_tokens` (migration 0011, issue 16 item 2): the hashes of the bearer tokens of the
+  factions' mix servers, one per mixer and election.
 """
 
 from __future__ import annotations
@@ -299,4 +301,15 @@ ceremony_messages = Table(
     CheckConstraint(
         "round IN ('commitment', 'reveal', 'shares', 'complaints', 'answers')", name="round_known"
     ),
+)
+
+# The mix servers of the factions (issue 16, item 2; migration 0011): the SHA-256 of each
+# mixer's bearer token, one per mixer (a faction id of the manifest) and election.
+mixer_tokens = Table(
+    "mixer_tokens",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
+    Column("mixer", Text, nullable=False),
+    UniqueConstraint("election_id", "mixer", name="uq_mixer_tokens_mixer"),
 )

@@ -14,6 +14,18 @@ server (`verivote serve`, mounted by `verivote.web.app.live_app`):
                                          JSON lines, byte for byte as on the board, so that a
                                          guardian recomputes the Merkle root itself
 
+The factions' mix servers (issue 16, item 2; `verivote.parties.mixer`) and the guardians'
+decryption of the mix:
+
+    GET  /api/mix                        the election, its base hash, its mixers in mixing
+                                         order and its published verifier keys
+    GET  /api/mix/me                     which mixer a token is (Bearer token)
+    POST /api/mix/shuffles               a mixer's shuffle entry (Bearer token), appended only
+                                         once its proof checks (`mixing.accept_shuffle`)
+    POST /api/decryption/mix-partials    a guardian's mix-partial-decryption entry (Bearer
+                                         token), appended only once every proof in it checks
+                                         against the board's final mix (`accept_mix_partial`)
+
 The latest cosigned checkpoint is `GET /api/checkpoints` (the site API, newest first).
 The election is read again from the database on every request: the ceremony's entry, the
 tally and the guardians' posts arrive while the server runs. Errors are `{"error", "detail"}`.
@@ -28,7 +40,9 @@ from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response
 
 from verivote.election import guardians as service
-from verivote.election.service import ElectionContext, load_context
+from verivote.election.mixers import manifest_mixers, mixer_of
+from verivote.election.mixing import accept_mix_partial, accept_shuffle
+from verivote.election.service import ElectionContext, ElectionError, load_context
 from verivote.store import Store
 from verivote.store.schema import CEREMONY_ROUNDS
 from verivote.web.asgi import HttpError
@@ -44,6 +58,12 @@ BODY_LIMITS = {
     # an eg4096 contribution (a ciphertext and two proofs) or lot share is a few KiB
     "/api/lot/contributions": 64 << 10,
     "/api/decryption/lot": 64 << 10,
+    # A shuffle holds every row of a district and its proof (ristretto255, width 1: about
+    # 0.5 KiB a row): 256 MiB is some 400,000 ballots of width 1; a national district's mix
+    # needs its rows streamed, which this API does not do yet.
+    "/api/mix/shuffles": 256 << 20,
+    # a batch of at most 500 rows, a share and a proof per ciphertext (eg4096: 17 a row)
+    "/api/decryption/mix-partials": 32 << 20,
 }
 """Bytes of a POST body on these paths (the guard's default is 1 KiB): a partial decryption of
 a district with thousands of candidates holds a share and a proof for each."""
@@ -123,6 +143,52 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
     ) -> dict[str, int]:
         """A guardian's partial decryption of the lot ciphertext, with the tally's."""
         return by_guardian(authorization, service.accept_lot_decryption, entry)
+
+    @router.get("/api/mix")
+    def mix() -> dict[str, Any]:
+        """The election's mixers, in mixing order, and its published verifier keys."""
+        ctx = context()
+        return {
+            "election": ctx.election_id,
+            "base_hash": ctx.base_hash.hex(),
+            "mixers": manifest_mixers(ctx.manifest),
+            "verifiers": list(verifiers),
+        }
+
+    @router.get("/api/mix/me")
+    def mixer_me(authorization: Annotated[str | None, Header()] = None) -> dict[str, str]:
+        """Which mixer of this election the token is."""
+        ctx = context()
+        try:
+            return {
+                "election": ctx.election_id,
+                "mixer": mixer_of(store, ctx, _bearer(authorization)),
+            }
+        except service.Refused as exc:
+            raise refused(exc) from None
+
+    @router.post("/api/mix/shuffles")
+    def post_shuffle(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A mixer's shuffle of one district's chain, with its proof (issue 16, item 2)."""
+        ctx = context()
+        try:
+            mixer = mixer_of(store, ctx, _bearer(authorization))
+            return {"index": accept_shuffle(store, ctx, mixer, entry)}
+        except service.Refused as exc:
+            raise refused(exc) from None
+        except ElectionError as exc:
+            raise HttpError(409, str(exc)) from None
+
+    @router.post("/api/decryption/mix-partials")
+    def post_mix_partial(
+        entry: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A guardian's partial decryption of a batch of the closed mix's last rows."""
+        return by_guardian(authorization, accept_mix_partial, entry)
 
     @router.get("/api/board/entries")
     def entries(
