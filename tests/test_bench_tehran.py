@@ -44,6 +44,7 @@ STEP_KEYS = {
     "peak_rss_main_mib",
     "peak_rss_worker_mib",
     "rss_main_at_start_mib",
+    "traced_peak_main_mib",
     "tehran_core_hours",
 }
 
@@ -68,7 +69,8 @@ def check_consistent(figures: dict[str, Any]) -> None:
     n = figures["ballots"]
     for name, step in figures["steps"].items():
         assert set(step) == STEP_KEYS, name
-        assert step["wall_s"] >= 0 and step["cpu_s"] >= 0
+        assert step["wall_s"] >= 0
+        assert step["cpu_s"] >= 0
         # cpu_s is rounded to the ms
         assert step["cpu_ms_per_ballot"] == pytest.approx(1000 * step["cpu_s"] / n, abs=0.6 / n)
         assert step["tehran_core_hours"] == pytest.approx(
@@ -97,14 +99,19 @@ def test_tehran_shape_as_a_real_process() -> None:
     assert (figures["ballots"], figures["jobs"], figures["group"]) == (40, 1, "ristretto255")
     check_consistent(figures)
     assert figures["steps"]["check_at_cast"]["peak_rss_worker_mib"] == 0  # no workers
+    assert figures["trace_memory"] is False
+    assert all(s["traced_peak_main_mib"] is None for s in figures["steps"].values())
     assert "equal to the plaintext count" in done.stderr  # the table went to stderr
     assert "core-hours" in done.stderr
 
 
 def test_smaller_district_on_two_processes() -> None:
     done = bench("--ballots", "41", "--candidates", "60", "--seats", "8", "--jobs", "2",
-                 "--seed", "7", "--json")  # fmt: skip
+                 "--seed", "7", "--trace-memory", "--json")  # fmt: skip
     figures = figures_of(done)
+    assert figures["trace_memory"] is True
+    assert all(s["traced_peak_main_mib"] >= 0 for s in figures["steps"].values())
+    assert "traced MiB" in done.stderr
     assert (figures["candidates"], figures["seats"], figures["width"]) == (60, 8, 1)
     assert (figures["ballots"], figures["jobs"], figures["seed"]) == (41, 2, 7)
     check_consistent(figures)
@@ -148,7 +155,8 @@ def test_the_seeded_ballots_are_reproducible_and_have_every_oddity() -> None:
     assert any(b == [] for b in a)  # blank
     assert any(len(set(b)) < len(b) for b in a)  # a name twice
     assert any(c not in CODES and 5000 <= int(c) <= 9999 for b in a for c in b)  # a stranger
-    assert any(len(b) == 6 for b in a) and any(0 < len(b) < 6 for b in a)
+    assert any(len(b) == 6 for b in a)
+    assert any(0 < len(b) < 6 for b in a)
     votes = Counter(c for b in a for c in b)
     assert votes.most_common(1)[0][1] > 4 * votes[CODES[-1]]  # popular names
 

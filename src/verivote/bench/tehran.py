@@ -55,6 +55,7 @@ import random
 import re
 import tempfile
 import time
+import tracemalloc
 from bisect import bisect
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -536,6 +537,7 @@ class Figures:
     peak_worker_mib: float = 0.0
     parts: int = 0
     start_main_mib: float | None = None
+    traced_mib: float | None = None
 
     def add(self, other: Figures) -> None:
         self.wall_s += other.wall_s
@@ -545,6 +547,8 @@ class Figures:
         self.parts += other.parts
         if self.start_main_mib is None:
             self.start_main_mib = other.start_main_mib
+        if other.traced_mib is not None:
+            self.traced_mib = max(self.traced_mib or 0.0, other.traced_mib)
 
     def as_json(self, ballots: int) -> dict[str, Any]:
         per_ballot = self.cpu_s / ballots
@@ -555,17 +559,21 @@ class Figures:
             "peak_rss_main_mib": round(self.peak_main_mib, 1),
             "peak_rss_worker_mib": round(self.peak_worker_mib, 1),
             "rss_main_at_start_mib": round(self.start_main_mib or 0.0, 1),
+            "traced_peak_main_mib": None if self.traced_mib is None else round(self.traced_mib, 1),
             "tehran_core_hours": round(per_ballot * TEHRAN_BALLOTS / 3600, 3),
         }
 
 
 class Meter:
     """Measures a step: `with meter.step(name) as extra:` (extra[0] += CPU seconds to leave
-    out of the step, measured where it was spent)."""
+    out of the step, measured where it was spent). With `trace`, also the peak of the Python
+    allocations of this process during the step above those alive at its start
+    (tracemalloc, which slows Python code down: times of such a run are not the figures)."""
 
-    def __init__(self) -> None:
+    def __init__(self, trace: bool = False) -> None:
         self.steps: dict[str, Figures] = {}
         self.workers: list[int] = []
+        self.trace = trace
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[list[float]]:
@@ -574,11 +582,15 @@ class Meter:
         for pid in pids:
             _reset_peak(pid)
         rss0 = _peak_kib("self", "VmRSS") / 1024
+        if self.trace:
+            tracemalloc.reset_peak()
+        traced0 = tracemalloc.get_traced_memory()[0] if self.trace else 0
         cpu0 = time.process_time() + sum(_cpu_of(p) for p in workers)
         t0 = time.perf_counter()
         extra = [0.0]
         yield extra
         wall = time.perf_counter() - t0
+        traced = (tracemalloc.get_traced_memory()[1] - traced0) / 2**20 if self.trace else None
         cpu = time.process_time() + sum(_cpu_of(p) for p in workers) - cpu0 - extra[0]
         fig = Figures(
             wall,
@@ -587,6 +599,7 @@ class Meter:
             max((_peak_kib(p) for p in workers), default=0) / 1024,
             1,
             rss0,
+            traced,
         )
         self.steps.setdefault(name, Figures()).add(fig)
 
@@ -646,6 +659,7 @@ def measure_tehran(
     seats: int = TEHRAN_SEATS,
     seed: int = 1,
     step: Step | None = None,
+    trace_memory: bool = False,
 ) -> dict[str, Any]:
     """The figures of `verivote bench tehran` (module docstring). Raises ValueError for bad
     sizes, CountMismatch if the decrypted count is not the plaintext count."""
@@ -655,7 +669,7 @@ def measure_tehran(
     report = step or (lambda _what, _done: None)
     workers = jobs or os.cpu_count() or 1
     started = time.perf_counter()
-    meter = Meter()
+    meter = Meter(trace_memory)
 
     report("holding the key ceremony (5 guardians, quorum 3)", 0)
     setup = make_setup(candidates, seats, seed)
@@ -666,6 +680,8 @@ def measure_tehran(
     report(f"starting {workers} process(es)", 1)
     runner = Runner(setup, workers)
     meter.workers = _children() if workers > 1 else []
+    if trace_memory:
+        tracemalloc.start()  # after the workers started: they are not traced
     spools: list[Spool] = []
 
     def spool() -> Spool:
@@ -834,6 +850,8 @@ def measure_tehran(
         if (reference.elected, reference.runoff) != (result.elected, result.runoff):
             raise CountMismatch("the elected or the runoff field differ from the plaintext count")
     finally:
+        if trace_memory:
+            tracemalloc.stop()
         runner.close()
         for s in spools:
             s.close()
@@ -877,7 +895,14 @@ def measure_tehran(
             "partial_decryption_entries": partial_bytes,
         },
         "memory": "peak resident set (VmHWM from /proc, reset at each step's start through "
-        "/proc/<pid>/clear_refs) of this process and of the largest worker",
+        "/proc/<pid>/clear_refs) of this process and of the largest worker"
+        + (
+            "; traced: peak of this process's Python allocations during the step above those "
+            "alive at its start (tracemalloc, which slows the run: its times are not figures)"
+            if trace_memory
+            else ""
+        ),
+        "trace_memory": trace_memory,
         "wall_s": round(time.perf_counter() - started, 3),
         "machine": machine(),
     }

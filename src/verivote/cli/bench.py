@@ -480,6 +480,14 @@ def bench_tehran(
     ] = 3545,
     seats: Annotated[int, typer.Option(help="Seats, i.e. codes a ballot holds (Tehran: 30).")] = 30,
     seed: Annotated[int, typer.Option(help="Seed of the plaintext ballots.")] = 1,
+    trace_memory: Annotated[
+        bool,
+        typer.Option(
+            "--trace-memory",
+            help="Also trace this process's Python allocations per step (tracemalloc; slows "
+            "the run, so its times are not the figures).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
 ) -> None:
     """Tehran's shape on the mix path, end to end on ristretto255: N written ballots
@@ -507,7 +515,7 @@ def bench_tehran(
             progress.update(task, description=what, advance=done)
 
         try:
-            figures = measure_tehran(ballots, jobs, candidates, seats, seed, step)
+            figures = measure_tehran(ballots, jobs, candidates, seats, seed, step, trace_memory)
         except CountMismatch as exc:
             raise UserError(f"the mix path's count is wrong: {exc}") from None
     print_tehran(console, figures)
@@ -539,17 +547,20 @@ def print_tehran(console: Console, figures: dict[str, Any]) -> None:
         f"{figures['jobs']} process(es) — {m['cpu']}, {m['cores']} cores"
     )
     table.add_column("step")
-    for column in ("wall s", "CPU s", "CPU ms/ballot", "peak MiB main / worker",
-                   "core-hours at 1.85 M"):  # fmt: skip
+    traced = figures["trace_memory"]
+    columns = ["wall s", "CPU s", "CPU ms/ballot", "peak RSS MiB main / worker"]
+    columns += ["traced MiB"] if traced else []
+    for column in (*columns, "core-hours at 1.85 M"):
         table.add_column(column, justify="right")
     for name, label in TEHRAN_STEPS.items():
         s = figures["steps"][name]
         table.add_row(
             label, f"{s['wall_s']:,.2f}", f"{s['cpu_s']:,.2f}", f"{s['cpu_ms_per_ballot']:.4f}",
             f"{s['peak_rss_main_mib']:,.0f} / {s['peak_rss_worker_mib']:,.0f}",
+            *([f"{s['traced_peak_main_mib']:,.1f}"] if traced else []),
             f"{s['tehran_core_hours']:.3f}",
         )  # fmt: skip
-    table.add_row("total", "", "", "", "", f"{figures['tehran_core_hours_total']:.2f}")
+    table.add_row("total", *[""] * len(columns), f"{figures['tehran_core_hours_total']:.2f}")
     console.print(table)
     console.print(
         f"count: {figures['valid']:,} valid, {figures['void']:,} void, {figures['elected']} "
