@@ -86,9 +86,7 @@ class Authority:
 
 
 @contextmanager
-def authority(
-    url: str, directory: Path, data: dict[str, Any] | None = None
-) -> Iterator[Authority]:
+def authority(url: str, directory: Path, data: dict[str, Any] | None = None) -> Iterator[Authority]:
     """The election (`data`, by default `small_manifest_data`) with its ceremony opened,
     served by `live_app` on a loopback port."""
     engine = make_engine(url)

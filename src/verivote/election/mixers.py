@@ -18,9 +18,7 @@ from verivote.store import mixers as db
 def manifest_mixers(manifest: Manifest) -> list[str]:
     """The manifest's mixers, in mixing order (`Manifest.mixers()`: the `mixing.mixers` it
     names, else every faction in manifest order)."""
-    # TODO(issue 16, after the "written" branch): `return manifest.mixers()`; until then the
-    # default rule, every faction in manifest order.
-    return [f.id for f in manifest.factions]
+    return manifest.mixers()
 
 
 def issue_mixer_tokens(

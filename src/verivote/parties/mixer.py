@@ -48,6 +48,7 @@ from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.rows import Row, entry_hash, rows_to_json
 from verivote.crypto.shuffle import NonceSource
+from verivote.crypto.written import check_written, written_width
 from verivote.election.mixers import manifest_mixers
 from verivote.election.mixing import (
     MIX_CLOSED_TYPE,
@@ -56,8 +57,6 @@ from verivote.election.mixing import (
     MixError,
     check_shuffle_entry,
     make_shuffle_entry,
-    mix_quorum_of,
-    mixers_of,
     mixnet_districts,
 )
 from verivote.election.service import ElectionContext, ElectionError
@@ -278,7 +277,6 @@ def verified_mix(
     if the board holds it (its chains' lengths and last hashes and the quorum checked).
     A refusal, logged in `folder/log_name`, for the first thing that is not so. Used by the
     mixer before it mixes and by a guardian before it decrypts the mix."""
-    from verivote.crypto.written import written_width  # TODO(merge "written"): at the top
 
     report = progress or _no_report
 
@@ -348,7 +346,7 @@ def verified_mix(
     closed = None
     if closed_at:
         closed = (closed_at[0], docs[closed_at[0]])
-        _check_closed(no, closed, chains, mix_quorum_of(manifest), election, len(closed_at))
+        _check_closed(no, closed, chains, manifest.mix_quorum(), election, len(closed_at))
     return VerifiedMix(chains, closed)
 
 
@@ -395,7 +393,6 @@ def _cast_rows(
     """Each mixnet district's written ciphertexts of its cast ballots before its mix-input's
     cut-off, in board order, every ballot's proof checked (`check_written`) and no
     ciphertext cast twice; a refusal for a ballot cast at or after a cut-off."""
-    from verivote.crypto.written import check_written  # TODO(merge "written"): at the top
 
     key = ctx.key
     assert key is not None
@@ -475,7 +472,7 @@ def mix(
             f"the signed board is of election {ctx.election_id}, not of {state['election']} "
             "that this folder mixes for",
         )
-    if mixer not in mixers_of(ctx.manifest):
+    if mixer not in ctx.manifest.mixers():
         raise refuse(folder, f"{mixer} is not a mixer of election {ctx.election_id}")
     if not mixnet_districts(ctx.manifest):
         raise refuse(folder, f"election {ctx.election_id} has no district counted by mixnet")

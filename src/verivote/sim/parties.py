@@ -50,7 +50,7 @@ import verivote
 from verivote.crypto.keyfile import write_private
 from verivote.election.guardians import open_ceremony
 from verivote.election.mixers import issue_mixer_tokens
-from verivote.election.mixing import close_mix, mixers_of, mixnet_districts
+from verivote.election.mixing import close_mix, mixnet_districts
 from verivote.election.polls import close_polls
 from verivote.election.publishing import add_witness, create_signers, make_checkpoint
 from verivote.election.service import ElectionContext, load_context
@@ -427,7 +427,7 @@ class ProcessParties:
         without mixnet districts."""
         if not mixnet_districts(ctx.manifest):
             return
-        mixers = mixers_of(ctx.manifest)
+        mixers = ctx.manifest.mixers()
         round_number = ctx.manifest.round
         suffix = "" if round_number == 1 else f"-round{round_number}"
         folders = {m: self.directory / f"mixer-{m}{suffix}" for m in mixers}
