@@ -51,7 +51,7 @@ def _fail(folder: Path, exc: GuardianRefusal | ServerError) -> UserError:
     return UserError(str(exc))
 
 
-def _keys(trust: Path | None) -> list[str] | None:
+def trust_keys(trust: Path | None) -> list[str] | None:
     """The verifier keys in a --trust file, one a line."""
     if trust is None:
         return None
@@ -85,7 +85,7 @@ def guardian_ceremony(
 ) -> None:
     """Take part in the key ceremony as guardian INDEX; write DIR/guardian.key (mode 0600),
     then contribute to the election's lot."""
-    keys = _keys(trust)
+    keys = trust_keys(trust)
     err = Console(stderr=True)
     try:
         client = Client(server, read_token(token_file))
@@ -160,7 +160,7 @@ def guardian_decrypt(
     verify and the board's mix-closed entry must name the end of each chain."""
     try:
         client = Client(server, read_token(token_file))
-        published = decrypt(client, folder, witness_quorum, None, _keys(trust))
+        published = decrypt(client, folder, witness_quorum, None, trust_keys(trust))
     except (GuardianRefusal, ServerError) as exc:
         raise _fail(folder, exc) from None
     if as_json:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from verivote.cli.errors import UserError
+from verivote.cli.guardian import trust_keys
 from verivote.parties.guardian import Client, read_token
 from verivote.parties.mixer import (
     LOG_FILE,
@@ -47,14 +48,6 @@ def _fail(folder: Path, exc: MixerRefusal | ServerError) -> UserError:
     return UserError(str(exc))
 
 
-def _keys(trust: Path | None) -> list[str] | None:
-    """The verifier keys in a --trust file, one a line."""
-    if trust is None:
-        return None
-    lines = trust.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip()]
-
-
 @mixer_app.command("init")
 def mixer_init(
     server: Annotated[
@@ -82,7 +75,7 @@ def mixer_init(
 ) -> None:
     """Make DIR mixer FACTION's folder for the server's election: the server must know the
     token as this mixer's and the board's manifest must name it a mixer."""
-    keys = _keys(trust)
+    keys = trust_keys(trust)
     try:
         client = Client(server, read_token(token_file))
         state = init(client, folder, mixer, client.token or "", keys)

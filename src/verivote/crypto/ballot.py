@@ -365,6 +365,16 @@ def opening_to_json(group: Any, opened: OpenedBallot) -> dict[str, Any]:
     }
 
 
+def revealed_nonces(group: Any, nonces: Any) -> list[int] | str:
+    """The scalars of a published opening's `nonces` (a list of hex scalars), or why not."""
+    if not isinstance(nonces, list):
+        return "the revealed nonces are not a list"
+    try:
+        return [group.decode_scalar(bytes.fromhex(n)) for n in nonces]
+    except (TypeError, ValueError):
+        return "a revealed nonce is not a scalar"
+
+
 def opening_problem(
     manifest: Manifest, key: ElectionKey[Any], ballot: dict[str, Any], choices: Any, nonces: Any
 ) -> str | None:
@@ -379,12 +389,9 @@ def opening_problem(
         return "the revealed choices are not distinct candidates of the ballot's district"
     if len(choices) > district.seats:
         return f"{len(choices)} revealed choices for {district.seats} seats"
-    if not isinstance(nonces, list):
-        return "the revealed nonces are not a list"
-    try:
-        values = [key.group.decode_scalar(bytes.fromhex(n)) for n in nonces]
-    except (TypeError, ValueError):
-        return "a revealed nonce is not a scalar"
+    values = revealed_nonces(key.group, nonces)
+    if isinstance(values, str):
+        return values
     if not check_opened(key, ballot, choices, values):
         return "the revealed choices and nonces do not re-encrypt to the ballot"
     return None

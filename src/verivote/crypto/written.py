@@ -73,6 +73,7 @@ from verivote.crypto.ballot import (
     is_nonce,
     new_nonce,
     opening_problem,
+    revealed_nonces,
 )
 from verivote.crypto.elgamal import Ciphertext, ElectionKey, encrypt_element
 from verivote.crypto.encoding import BallotTooLong, elements_needed, encode_codes
@@ -308,12 +309,9 @@ def written_opening_problem(
     district = manifest.district(ballot["district"])
     if len(codes) > district.seats:
         return f"{len(codes)} revealed codes for {district.seats} seats"
-    if not isinstance(nonces, list):
-        return "the revealed nonces are not a list"
-    try:
-        values = [key.group.decode_scalar(bytes.fromhex(n)) for n in nonces]
-    except (TypeError, ValueError):
-        return "a revealed nonce is not a scalar"
+    values = revealed_nonces(key.group, nonces)
+    if isinstance(values, str):
+        return values
     if not check_written_opened(key, ballot, codes, values):
         return "the revealed codes and nonces do not re-encrypt to the ballot"
     return None
