@@ -106,7 +106,7 @@ HOMOMORPHIC_CHECK_MS = 1600.0
 GOAL_CHECK_SPEEDUP = 1000
 GOAL_CORE_HOURS = 12.0
 CHUNK = 500
-"""Rows per task, and per mix-partial-decryption entry (the plan's batches of ≤ 500)."""
+"""Rows per task, and per mix-partial-decryption entry (as `verivote.election.mixing.BATCH`)."""
 MAX_CANDIDATES = 3999
 """Candidate codes are 1001 … 1000 + C (4 digits); codes 5000 … 9999 are strangers."""
 

@@ -1,6 +1,6 @@
 """The mix path of written ballots: shuffles by the factions' mix servers, threshold decryption
 of the last mix, decoding and count by the law (issue 16, items 2 and 3; DESIGN.md,
-"Cryptography"; plan of issue 16, "Board entries of the mix path").
+"Cryptography").
 
 A district counted by `mixnet` gets, from the tally, a `mix-input` entry: the rows (one per
 cast ballot, w ciphertexts each) in board order. Then, per district, a chain of shuffles
