@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verivote.crypto.hashing import challenge, encode_items, hash_items
+from verivote.crypto.hashing import ItemHasher, challenge, encode_items, hash_items
 
 items = st.recursive(
     st.binary(max_size=8) | st.text(max_size=4) | st.integers(min_value=0, max_value=2**80),
@@ -60,3 +61,23 @@ def test_unhashable_items_are_refused() -> None:
         hash_items("t", True)
     with pytest.raises(TypeError):
         hash_items("t", 1.5)  # type: ignore[arg-type]
+
+
+_ITEMS = st.recursive(
+    st.binary(max_size=40) | st.text(max_size=10) | st.integers(min_value=0, max_value=2**300),
+    lambda inner: st.lists(inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.lists(_ITEMS, max_size=5), st.lists(_ITEMS, max_size=5))
+def test_the_incremental_hasher_equals_hash_items(head: list[Any], tail: list[Any]) -> None:
+    """A statement fed piece by piece (a sequence opened by its count, then its items) hashes
+    exactly as the whole list of items does."""
+    hasher = ItemHasher("incremental")
+    for item in head:
+        hasher.add(item)
+    hasher.open_sequence(len(tail))
+    for item in tail:
+        hasher.add(item)
+    assert hasher.digest() == hash_items("incremental", *head, tail)

@@ -73,6 +73,27 @@ def encode_items(tag: str, items: Sequence[Item]) -> bytes:
     return b"".join(out)
 
 
+class ItemHasher:
+    """`hash_items` fed piece by piece, for statements too large to hold as one list of items
+    (a shuffle's rows): `add(x)` appends enc(x), `open_sequence(n)` the header of a sequence of
+    n items that the next n `add`s then form. The digest equals `hash_items(tag, …)` of the
+    same items."""
+
+    def __init__(self, tag: str) -> None:
+        self._sha = hashlib.sha256(encode_items(tag, ()))
+
+    def add(self, item: Item) -> None:
+        out: list[bytes] = []
+        _encode(item, out)
+        self._sha.update(b"".join(out))
+
+    def open_sequence(self, count: int) -> None:
+        self._sha.update(_SEQ + count.to_bytes(8, "big"))
+
+    def digest(self) -> bytes:
+        return self._sha.digest()
+
+
 def hash_items(tag: str, *items: Item) -> bytes:
     """SHA-256 of the tagged, length-prefixed items: 32 bytes."""
     return hashlib.sha256(encode_items(tag, items)).digest()

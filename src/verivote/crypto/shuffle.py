@@ -83,7 +83,7 @@ from typing import Any
 from verivote.crypto import wire
 from verivote.crypto.elgamal import Ciphertext, ElectionKey
 from verivote.crypto.group import E, Group, InvalidElement
-from verivote.crypto.hashing import challenge, encode_items, hash_items
+from verivote.crypto.hashing import ItemHasher, challenge, encode_items
 
 NonceSource = Callable[[], int]
 Row = Sequence[Ciphertext[E]]
@@ -422,9 +422,13 @@ class ShuffleProof:
     s_prime: tuple[int, ...]
 
 
-def _rows_encoded(group: Group[E], rows: Sequence[Row[E]]) -> list[list[list[bytes]]]:
+def _add_rows(hasher: ItemHasher, group: Group[E], rows: Sequence[Row[E]]) -> None:
+    """enc([[[enc(α), enc(β)] per ciphertext] per row]), one row at a time: a national
+    district's rows are never all held as nested lists of encodings."""
     enc = group.encode
-    return [[[enc(ct.alpha), enc(ct.beta)] for ct in row] for row in rows]
+    hasher.open_sequence(len(rows))
+    for row in rows:
+        hasher.add([[enc(ct.alpha), enc(ct.beta)] for ct in row])
 
 
 def _statement_digest(
@@ -435,17 +439,15 @@ def _statement_digest(
     commitments: Sequence[E],
 ) -> bytes:
     g = ek.group
-    return hash_items(
-        "shuffle/statement",
-        context,
-        g.name,
-        ek.encoded(),
-        len(rows),
-        len(rows[0]),
-        _rows_encoded(g, rows),
-        _rows_encoded(g, outputs),
-        [g.encode(c) for c in commitments],
-    )
+    hasher = ItemHasher("shuffle/statement")
+    for item in (context, g.name, ek.encoded(), len(rows), len(rows[0])):
+        hasher.add(item)
+    _add_rows(hasher, g, rows)
+    _add_rows(hasher, g, outputs)
+    hasher.open_sequence(len(commitments))
+    for c in commitments:
+        hasher.add(g.encode(c))
+    return hasher.digest()
 
 
 def _challenges_u(q: int, digest: bytes, n: int) -> list[int]:
