@@ -42,8 +42,10 @@ from verivote.election.service import (
     load_context,
 )
 from verivote.election.tally import run_tally
-from verivote.model.manifest import Manifest, parse_manifest
+from verivote.model.ballots import Ballot
+from verivote.model.manifest import Manifest, Mode, parse_manifest
 from verivote.polling.roll import check_digit
+from verivote.rules.majlis import tally_majlis
 from verivote.sim.ballots import FACTIONS, District, iter_ballots, make_district
 from verivote.store import Store
 from verivote.store.roll import Checkin, CheckinResult, check_in_many, import_voters
@@ -65,13 +67,19 @@ class DistrictPlan:
     stations: int
     voter_share: float
     minority: str | None = None
+    mode: Mode | None = None
 
 
 PROVINCE = (
     DistrictPlan("tehran", "Tehran, Rey, Shemiranat", 4, 24, 6, 0.62),
     DistrictPlan("karaj", "Karaj", 1, 9, 3, 0.30),
     DistrictPlan("armenians-south", "Armenians of the south", 1, 3, 1, 0.08, "armenian-south"),
+    # Written ballots, mixed by three factions (issue 16): last, so that the districts above
+    # draw the same ballots from the same seed as before it was added.
+    DistrictPlan("shahriar", "Shahriar, Qods, Malard", 8, 60, 3, 0.25, mode="mixnet"),
 )
+MIXERS = FACTIONS[:3]
+"""The factions whose mix servers shuffle the written ballots, in mixing order."""
 
 
 def _faction_id(name: str) -> str:
@@ -93,10 +101,13 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             candidates.append(
                 {"code": code, "name": name, "faction": _faction_id(model.faction[label])}
             )
-        districts.append(
-            {"id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
-             "candidates": candidates}
-        )  # fmt: skip
+        district: dict[str, Any] = {
+            "id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
+            "candidates": candidates,
+        }  # fmt: skip
+        if plan.mode is not None:
+            district["mode"] = plan.mode
+        districts.append(district)
         stations += [
             {"id": f"{plan.id}-{i:03d}", "name": f"{plan.name} station {i}", "district": plan.id}
             for i in range(1, plan.stations + 1)
@@ -112,6 +123,7 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             "stations": stations,
             # Voters check in against a roll: one ballot per check-in, counted at the close.
             "polling": {"roll": True},
+            "mixing": {"mixers": [_faction_id(f) for f in MIXERS]},
         },
         "demo manifest",
     )
@@ -147,6 +159,20 @@ def normalise(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list
     return out[:seats]
 
 
+STRANGER = "0"
+"""The code a synthetic voter writes for a name that is no candidate of the district (no
+candidate code of the demo has fewer than 4 digits)."""
+
+
+def as_written(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list[str]:
+    """What a voter writes on the S lines of a written ballot (mixnet path): each name's
+    code as it comes, repeats included, STRANGER for a name of no candidate; a name beyond the
+    S-th line does not fit. The device encrypts its canonical form
+    (`verivote.crypto.written.canonical_written`), the count applies the law
+    (`count_truth`)."""
+    return [codes.get(name, STRANGER) for name in names[:seats]]
+
+
 def _voters(
     manifest: Manifest, models: dict[str, District], voters: int, rng: random.Random
 ) -> Iterator[tuple[str, list[str]]]:
@@ -162,8 +188,9 @@ def _voters(
         codes = {label: label.split(" ", 1)[0] for label in model.candidates}
         stations = [s.id for s in manifest.stations if s.district == district.id]
         size = max(20, int(voters * shares[district.id]))
+        write = as_written if district.counted_by == "mixnet" else normalise
         for ballot in iter_ballots(model, size, rng, **VOTER_MODEL):
-            yield rng.choice(stations), normalise(ballot.names(), codes, district.seats)
+            yield rng.choice(stations), write(ballot.names(), codes, district.seats)
 
 
 _WORKER: tuple[Manifest, Any, bytes] | None = None
@@ -236,14 +263,26 @@ def open_day(store: Store, ctx: ElectionContext, jobs: list[tuple[str, list[str]
 
 
 def count_truth(outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]) -> None:
-    """The plaintext truth of the round's cast ballots (one per job): votes, ballots, blanks."""
-    station_district = {s.id: s.district for s in outcome.ctx.manifest.stations}
+    """The plaintext truth of the round's cast ballots (one per job): votes, ballots, blanks
+    (void ballots), each district's jobs counted by the law (`tally_majlis`: codes of no
+    candidate ignored, repeats once, the first S). On the homomorphic path the jobs are already
+    normalised; on the mixnet path they are the codes as written, so this is the plaintext
+    path the decoded ballots must agree with."""
+    manifest = outcome.ctx.manifest
+    station_district = {s.id: s.district for s in manifest.stations}
+    written: dict[str, list[Ballot]] = {d.id: [] for d in manifest.districts}
     for station, codes in jobs:
-        district = station_district[station]
-        outcome.votes.setdefault(district, Counter()).update(codes)
-        outcome.ballots[district] += 1
-        if not codes:
-            outcome.blank[district] += 1
+        written[station_district[station]].append(Ballot(tuple(codes)))
+    for district in manifest.districts:
+        ballots = written[district.id]
+        if not ballots:
+            continue
+        law = tally_majlis(ballots, [c.code for c in district.candidates], district.seats)
+        outcome.votes.setdefault(district.id, Counter()).update(
+            {code: n for code, n in law.votes.items() if n}
+        )
+        outcome.ballots[district.id] += len(ballots)
+        outcome.blank[district.id] += law.void
 
 
 def decisions(voters: int) -> tuple[list[bool], list[bool]]:
