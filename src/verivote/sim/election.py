@@ -10,6 +10,7 @@ main process, as they would run on different machines.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
 from verivote.election.mixing import (
+    MIX_DECRYPTION_TYPE,
+    SHUFFLE_TYPE,
     close_mix,
     decrypt_mix_as_guardian,
     mix_as,
@@ -137,6 +140,9 @@ class RoundOutcome:
     ctx: ElectionContext
     votes: dict[str, Counter[str]] = field(default_factory=dict)
     ballots: Counter[str] = field(default_factory=Counter)
+    written: dict[str, list[list[str]]] = field(default_factory=dict)
+    """Each mixnet district's ballots as its voters wrote them (the codes handed to the
+    devices), for comparing with the decoded ballots."""
     blank: Counter[str] = field(default_factory=Counter)
     challenged: int = 0
     checked_in: int = 0
@@ -144,6 +150,9 @@ class RoundOutcome:
     devices: list[dict[str, Any]] = field(default_factory=list)
     """The station devices' summaries of polling day, when they ran as processes."""
     decrypted: dict[str, Any] = field(default_factory=dict)
+    mix: dict[str, Any] = field(default_factory=dict)
+    """Each mixnet district's mix as the board shows it: its mixers in order, the guardians
+    whose shares decrypted it, its decoded ballots and how many of them did not decode."""
     count: dict[str, Any] = field(default_factory=dict)
     record: Path | None = None
 
@@ -210,13 +219,20 @@ def _check_in_all(
     ctx = outcome.ctx
     rng = random.Random(len(jobs))
     items: list[Checkin] = []
+    returns: list[Checkin] = []
     for n, (station, _) in enumerate(jobs):
         hour = 8 + 10 * n // len(jobs)
         items.append(Checkin(voters[n], station, station_district[station], hour, f"demo-{n:07d}"))
         if rng.random() < 0.01:
-            items.append(replace(items[-1], request_id=f"demo-{n:07d}-again"))
-    for start in range(0, len(items), 500):
-        batch = items[start : start + 500]
+            returns.append(replace(items[-1], request_id=f"demo-{n:07d}-again"))
+    # Those who come back do so after every first check-in, in batches of their own: two
+    # check-ins of one voter in one batch may be settled in either order (PostgreSQL's
+    # statement inserts a batch in order of national code).
+    batches = [items[i : i + 500] for i in range(0, len(items), 500)]
+    batches += [returns[i : i + 500] for i in range(0, len(returns), 500)]
+    total = len(items) + len(returns)
+    done = 0
+    for batch in batches:
         for item, answer in zip(
             batch, check_in_many(store.engine, ctx.election_id, batch), strict=True
         ):
@@ -225,7 +241,8 @@ def _check_in_all(
             assert answer.status == ("already_voted" if again else "accepted"), answer
             outcome.turned_away += again
             outcome.checked_in += not again
-        progress("check-in", min(start + 500, len(items)), len(items))
+        done += len(batch)
+        progress("check-in", done, total)
 
 
 def _national_code(round_number: int, n: int) -> str:
@@ -277,6 +294,8 @@ def count_truth(outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]) -> Non
         ballots = written[district.id]
         if not ballots:
             continue
+        if district.counted_by == "mixnet":
+            outcome.written.setdefault(district.id, []).extend(list(b.names()) for b in ballots)
         law = tally_majlis(ballots, [c.code for c in district.candidates], district.seats)
         outcome.votes.setdefault(district.id, Counter()).update(
             {code: n for code, n in law.votes.items() if n}
@@ -512,7 +531,27 @@ def count_round(
     parties.decrypt(store, ctx, keys_dir, present, progress)
     combine(store, ctx)
     outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}
+    outcome.mix = mix_summary(store, ctx)
     outcome.count = run_count(store, ctx)
+
+
+def mix_summary(store: Store, ctx: ElectionContext) -> dict[str, Any]:
+    """`RoundOutcome.mix` from the board's shuffle and mix-decryption entries."""
+    summary: dict[str, Any] = {
+        d.id: {"mixers": [], "guardians": [], "ballots": 0, "undecodable": 0}
+        for d in ctx.manifest.mixnet_districts()
+    }
+    for _, raw in store.entries_of_type(ctx.election_id, SHUFFLE_TYPE):
+        doc = json.loads(raw)
+        summary[doc["district"]]["mixers"].append(doc["mixer"])
+    for _, raw in store.entries_of_type(ctx.election_id, MIX_DECRYPTION_TYPE):
+        doc = json.loads(raw)
+        summary[doc["district"]].update(
+            guardians=doc["guardians"],
+            ballots=len(doc["ballots"]),
+            undecodable=sum(row is None for row in doc["ballots"]),
+        )
+    return summary
 
 
 def run_election(
