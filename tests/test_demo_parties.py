@@ -1,7 +1,8 @@
-"""`verivote demo` with every guardian, every witness and every station device as its own
-process (issue 14, "Done means", first item; issue 15, "Done means", first item): after a whole
-two-round election, the authority's database (every row of every table) and every file of its
-folder hold no guardian secret, no witness secret key and no station token; each party's folder
+"""`verivote demo` with every guardian, every witness, every station device and every mixer as
+its own process (issue 14, "Done means", first item; issue 15, "Done means", first item; issue
+16, "Done means", first item): after a whole two-round election, the authority's database
+(every row of every table) and every file of its folder hold no guardian secret, no witness
+secret key, no station token and no mixer token; each party's folder
 exists with its secrets 0600; every ballot was cast over HTTP by a device after a check-in, one
 device journaling part of its day and uploading it; both records verify; no party's process is
 left running."""
@@ -24,6 +25,7 @@ from verivote.store import make_engine
 from verivote.verify import verify_record
 
 FACTIONS = ["principlists", "reformists", "moderates", "independents", "new-generation"]
+MIXERS = FACTIONS[:3]
 
 
 def _environment() -> dict[str, str]:
@@ -64,8 +66,10 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     assert doc["round2"] is not None
     assert doc["verified"] == [True, True]
     # 5 ceremonies, 5 runoff contributions, 2 x 4 decryptions; 5 witness servers, 5 inits,
-    # 5 add-logs for round 2; 4 station devices in each round
-    assert doc["processes"] == 41
+    # 5 add-logs for round 2; 4 station devices in each round; 3 mixers' init and mix in each
+    # round (Shahriar, counted by mixnet, has a runoff too)
+    assert doc["processes"] == 53
+    assert "shahriar" in doc["round2"]["count"]["districts"]
     assert _processes_in(demo) == []
 
     authority = demo / "authority"
@@ -114,13 +118,24 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     for folder in witnesses:
         assert _mode(folder / "witness.key") == 0o600
         log = (folder / "witness.log").read_text(encoding="utf-8")
-        assert log.count(" cosigned verivote/demo-1 ") == 2  # before decryption, at publishing
-        assert log.count(" cosigned verivote/demo-1-r2 ") == 2
+        # before each mixer's turn, before decryption, at publishing
+        assert log.count(" cosigned verivote/demo-1 ") == len(MIXERS) + 2
+        assert log.count(" cosigned verivote/demo-1-r2 ") == len(MIXERS) + 2
+    mixers = [demo / f"mixer-{m}{suffix}" for suffix in ("", "-round2") for m in MIXERS]
+    for n, folder in enumerate(mixers):
+        assert _mode(folder) == 0o700
+        assert _mode(folder / "token") == 0o600
+        tokens.append((folder / "token").read_text(encoding="utf-8").strip().encode())
+        # each mixer shuffled Shahriar once, in its turn in the mixing order
+        log = (folder / "mixer.log").read_text(encoding="utf-8")
+        assert log.count(" of shahriar ") == 1
+        assert f"shuffle {n % len(MIXERS) + 1} of shahriar " in log
     assert sorted(p.name for p in demo.iterdir()) == sorted(
         ["authority", "record-round1", "record-round2"]
         + [f.name for f in guardians]
         + [f.name for f in witnesses]
         + [f.name for f in devices]
+        + [f.name for f in mixers]
     )
 
     secrets = (

@@ -312,6 +312,33 @@ def test_cli_option_errors_are_one_line(
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--record", "R"], "the record has 0 mixnet districts: name one with --district"),
+        (["--record", "R", "--district", "tabriz"], "district tabriz is counted homomorphically"),
+        (["--record", "R", "--district", "nowhere"], "the manifest has no district 'nowhere'"),
+        ([], "give a ballot CSV, or --record alone for a mixnet district's ballots"),
+        (["--record", "R", "--station", "tabriz-001"], "--station goes with a ballot CSV"),
+    ],
+)
+def test_decoded_ballots_come_only_from_a_records_mixnet_district(
+    capsys: pytest.CaptureFixture[str],
+    verify_election: VerifyElection,
+    extra: list[str],
+    message: str,
+) -> None:
+    """Without a ballot CSV the CVRs are a mixnet district's `mix-decryption` entry (the
+    end-to-end test exports one, tests/test_e2e.py); anything else is a one-line error."""
+    args = [str(verify_election.round1) if a == "R" else a for a in extra]
+    code, out, err = cli(capsys, "export", "nist-cvr", *args)
+    assert code == 1
+    assert out == ""
+    assert err.startswith("verivote: error: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
 def test_a_bad_ballot_file_leaves_no_output(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

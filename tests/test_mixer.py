@@ -1,6 +1,8 @@
 """A faction's mix server as its own program (issue 16, item 2): `verivote mixer init` against
 the authority's real server; its folder (token 0600, pinned keys, log) and its one-line
-refusals."""
+refusals. `verivote mixer mix` after a real polling day of written ballots: every mixer in
+turn, the mix decrypted to what the law counts; a refusal of a mix-input that is not the cast
+ballots and of a tampered shuffle on the signed board."""
 
 from __future__ import annotations
 
@@ -11,11 +13,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.parties_fixtures import Authority, authority
+from tests.manifests import small_manifest_data
+from tests.parties_fixtures import Authority, E, authority, held_ceremony
 from tests.store_fixtures import sqlite_database
 from verivote.cli.app import run
-from verivote.crypto.keyfile import write_private
+from verivote.crypto.keyfile import read_key_share, write_private
+from verivote.crypto.written import canonical_written, encrypt_for_station, encrypt_written
 from verivote.election.mixers import issue_mixer_tokens
+from verivote.election.mixing import (
+    close_mix,
+    combine_mix,
+    decrypt_mix_as_guardian,
+    entry_rows,
+    make_shuffle_entry,
+    mix_state,
+)
+from verivote.election.polls import close_polls, open_polls
+from verivote.election.publishing import make_checkpoint
+from verivote.election.service import cast
+from verivote.election.tally import run_tally
+from verivote.model.ballots import Ballot
+from verivote.model.canonical import canonical_json
+from verivote.rules.majlis import tally_majlis
 
 
 @pytest.fixture
@@ -103,3 +122,164 @@ def test_mixer_init_refuses_in_one_line(
         code, out, _ = cli(capsys, *help_args)
         assert code == 0
         assert "--help" in out
+
+
+# --- `verivote mixer mix` after a real polling day ---------------------------------------------
+
+WRITTEN = [
+    ("tabriz-001", ["1101", "1102"]),
+    ("tabriz-002", ["1103", "1103", "0042"]),  # encrypted in its canonical form: ["1103"]
+    ("tabriz-003", []),
+    ("tabriz-001", ["1105", "1104", "1101"]),
+    ("isfahan-arm-1", ["2201"]),
+]
+STATIONS = ["tabriz-001", "tabriz-002", "tabriz-003", "isfahan-arm-1"]
+AS_WRITTEN = ("tabriz-002", ["1102", "1102", "9"])
+"""Cast by a device that encrypts the codes as written (`encrypt_written`): still a ballot."""
+
+
+@pytest.fixture
+def voted(tmp_path: Path) -> Iterator[Authority]:
+    """Tabriz counted by mixnet (mixed by every faction, in manifest order): the guardians'
+    ceremony as processes, a polling day of written ballots cast through the service, the
+    polls closed."""
+    data = small_manifest_data()
+    data["districts"][0]["mode"] = "mixnet"
+    with sqlite_database(tmp_path) as url, authority(url, tmp_path, data) as a:
+        held_ceremony(a)
+        ctx = a.ctx
+        assert ctx.key is not None
+        open_polls(a.store, ctx, STATIONS)
+        for station, codes in WRITTEN:
+            cast(a.store, ctx, encrypt_for_station(ctx.manifest, ctx.key, ctx.base_hash,
+                                                   station, codes)[0])  # fmt: skip
+        station, codes = AS_WRITTEN
+        cast(a.store, ctx, encrypt_written(ctx.manifest, ctx.key, ctx.base_hash, station, codes)[0])
+        close_polls(a.store, ctx, STATIONS)
+        yield a
+
+
+def _mixers_ready(a: Authority, capsys: pytest.CaptureFixture[str]) -> dict[str, Path]:
+    folders = {}
+    for mixer, token in mixer_tokens(a).items():
+        folder = a.base / f"mixer-{mixer}"
+        code, _, err = cli(capsys, "mixer", "init", "--server", a.server, "--token-file",
+                           str(token), "--dir", str(folder), "--mixer", mixer)  # fmt: skip
+        assert code == 0, err
+        folders[mixer] = folder
+    return folders
+
+
+def _mix(a: Authority, capsys: pytest.CaptureFixture[str], folder: Path) -> tuple[int, str, str]:
+    """The mixer's turn: on the board as signed and cosigned now."""
+    make_checkpoint(a.store, a.ctx, a.keys)
+    return cli(capsys, "mixer", "mix", "--dir", str(folder), "--json")
+
+
+def _refused_in_one_line(err: str, folder: Path, reason: str) -> None:
+    assert err.startswith("verivote: error: "), err
+    assert reason in err
+    assert len(err.strip().splitlines()) == 1
+    assert reason in (folder / "mixer.log").read_text(encoding="utf-8")
+
+
+def _tabriz_rows(a: Authority) -> list[list[list[str]]]:
+    rows = []
+    for _, raw in a.store.entries_of_type(E, "ballot-cast"):
+        ballot = json.loads(raw)["ballot"]
+        if ballot["district"] == "tabriz":
+            rows.append([[c["alpha"], c["beta"]] for c in ballot["written"]["ciphertexts"]])
+    return rows
+
+
+def test_every_mixer_mixes_in_turn_and_the_mix_decrypts_to_the_law(
+    voted: Authority, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = voted
+    run_tally(a.store, a.ctx, processes=1)
+    folders = _mixers_ready(a, capsys)
+    assert list(folders) == a.ctx.manifest.mixers() == ["principlists", "reformists",
+                                                         "independents"]  # fmt: skip
+    for n, folder in enumerate(folders.values(), start=1):
+        code, out, err = _mix(a, capsys, folder)
+        assert code == 0, err
+        assert f"shuffle {n} of tabriz (5 ballots" in (folder / "mixer.log").read_text("utf-8")
+        posted = json.loads(out.strip().splitlines()[-1])["posted"]
+        assert list(posted) == ["tabriz"]
+        # a second run in the same turn posts nothing: it finds its shuffle on the board
+        code, out, err = _mix(a, capsys, folder)
+        assert code == 0, err
+        assert json.loads(out.strip().splitlines()[-1])["posted"] == {}
+    close_mix(a.store, a.ctx)
+    # after the close a mixer refuses, in one line
+    code, _, err = _mix(a, capsys, folders["principlists"])
+    assert code == 1
+    _refused_in_one_line(err, folders["principlists"], "the mix is closed on the signed board")
+    ctx = a.ctx
+    for g in (1, 3):  # a quorum of the 3 guardians, each with its own key share
+        decrypt_mix_as_guardian(a.store, ctx, read_key_share(a.folder(g) / "guardian.key"))
+    decoded = combine_mix(a.store, ctx)["tabriz"]
+    (_, raw), = a.store.entries_of_type(E, "mix-decryption")  # fmt: skip
+    ballots = json.loads(raw)["ballots"]
+    tabriz = ctx.manifest.district("tabriz")
+    honest = [canonical_written(tabriz, c) for s, c in WRITTEN if s.startswith("tabriz")]
+    assert sorted(ballots) == sorted([*honest, AS_WRITTEN[1]])
+    codes = [c.code for c in tabriz.candidates]
+    voters = [Ballot(tuple(c)) for s, c in [*WRITTEN, AS_WRITTEN] if s.startswith("tabriz")]
+    law = tally_majlis(voters, codes, tabriz.seats)
+    assert decoded["votes"] == law.votes
+    assert (decoded["ballots"], decoded["blank"]) == (5, law.void) == (5, 1)
+
+
+def test_a_mixer_refuses_a_mix_input_that_is_not_the_cast_ballots(
+    voted: Authority, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The authority publishes a mix-input with one cast ballot left out (and signs it): the
+    first mixer recomputes it from the cast ballots and refuses to mix."""
+    a = voted
+    ctx = a.ctx
+    rows = _tabriz_rows(a)
+    assert len(rows) == 5
+    doc = {"type": "mix-input", "election": ctx.base_hash.hex(), "district": "tabriz",
+           "cutoff": a.store.entry_count(E), "width": 1, "rows": rows[:-1]}  # fmt: skip
+    index = a.store.append_entry(E, canonical_json(doc), "mix-input")
+    folders = _mixers_ready(a, capsys)
+    code, out, err = _mix(a, capsys, folders["principlists"])
+    assert (code, out) == (1, "")
+    _refused_in_one_line(
+        err, folders["principlists"],
+        f"the mix-input of district tabriz (board entry {index}) is not the written "
+        "ciphertexts of its 5 valid cast ballots",
+    )  # fmt: skip
+    assert a.store.entries_of_type(E, "shuffle") == []
+
+
+@pytest.mark.parametrize("tamper", ["replace", "drop", "swap"])
+def test_a_mixer_refuses_a_tampered_shuffle_before_it(
+    voted: Authority, capsys: pytest.CaptureFixture[str], tamper: str
+) -> None:
+    """The second shuffle reaches the board tampered after its proof was made (as only a
+    dishonest server could put it there): the third mixer checks the chain and refuses."""
+    a = voted
+    run_tally(a.store, a.ctx, processes=1)
+    folders = _mixers_ready(a, capsys)
+    code, _, err = _mix(a, capsys, folders["principlists"])
+    assert code == 0, err
+    ctx = a.ctx
+    assert ctx.key is not None
+    chain = mix_state(a.store, ctx).districts["tabriz"]
+    rows = entry_rows(ctx.key.group, chain.last_entry)
+    entry = make_shuffle_entry(ctx.key, ctx.base_hash, "tabriz", "reformists", 2,
+                               chain.last_entry, rows)  # fmt: skip
+    out_rows = entry["rows"]
+    if tamper == "replace":
+        out_rows[0] = out_rows[1]  # one ballot replaced by a copy of another
+    elif tamper == "drop":
+        del out_rows[0]
+    else:
+        out_rows[0], out_rows[1] = out_rows[1], out_rows[0]
+    index = a.store.append_entry(E, canonical_json(entry), "shuffle")
+    code, out, err = _mix(a, capsys, folders["independents"])
+    assert (code, out) == (1, "")
+    _refused_in_one_line(err, folders["independents"], f"board entry {index}, shuffle of tabriz: ")
+    assert len(a.store.entries_of_type(E, "shuffle")) == 2

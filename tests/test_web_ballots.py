@@ -280,7 +280,7 @@ def test_written_ballots_are_cast_and_challenged_through_the_api(written_api: Ap
     ctx = api.polling.ctx
     assert ctx.key is not None
     api.check_in("tabriz-001")
-    ballot, _ = api.ballot("tabriz-001", ["1101", "1101", "0042"])  # as written
+    ballot, _ = api.ballot("tabriz-001", ["1101", "1101", "0042"])  # encrypted as ["1101"]
     assert "written" in ballot
     # a ballot marking candidates is not a ballot of this district
     plain = parse_manifest(small_manifest_data())
@@ -293,7 +293,8 @@ def test_written_ballots_are_cast_and_challenged_through_the_api(written_api: Ap
     assert doc["tracking_code"] == api.code(ballot)
     challenged, opened = api.ballot("tabriz-002", ["1105", "7"])
     body = {"ballot": challenged, **opening_to_json(ctx.key.group, opened)}
-    wrong = {**body, "choices": ["1105"]}
+    # the device encrypted the canonical ["1105"]: the codes as written do not open it
+    wrong = {**body, "choices": ["1105", "7"]}
     r = api.client.post(CHALLENGED_PATH, json=wrong, headers=api.auth("tabriz-002"))
     assert r.status_code == 422, r.text
     assert "do not re-encrypt" in r.json()["detail"]
@@ -321,7 +322,7 @@ def test_the_body_limit_of_a_tehran_shaped_mixnet_district_is_a_few_kilobytes() 
     assert size < ballot_limit(manifest) < 8192
 
 
-def test_the_station_console_writes_the_codes_as_typed(written_api: Api) -> None:
+def test_the_station_console_encrypts_the_codes_typed(written_api: Api) -> None:
     api, c = written_api, written_api.client
     csrf = csrf_of(c.get("/station").text)
     c.post("/station/login", data={"csrf": csrf, "token": api.tokens["tabriz-001"]})
@@ -329,7 +330,7 @@ def test_the_station_console_writes_the_codes_as_typed(written_api: Api) -> None
     page = c.get("/station?lang=en").text
     found = _VOTE_ID.search(page)
     assert found is not None, page
-    # a repeat and a code of no candidate: written as typed, the law deals with them later
+    # a repeat and a code of no candidate: the device encrypts the canonical ["1101"]
     form = {"csrf": csrf_of(page), "request_id": found.group(1), "choices": "1101 ۱۱۰۱ 9999"}
     r = c.post("/station/vote", data=form)
     assert r.status_code == 200, r.text

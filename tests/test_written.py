@@ -19,6 +19,7 @@ from verivote.crypto.groups import get_group
 from verivote.crypto.hashing import election_base_hash, encode_items
 from verivote.crypto.proofs import Nonces
 from verivote.crypto.written import (
+    canonical_written,
     check_any_ballot,
     check_written,
     check_written_opened,
@@ -28,8 +29,10 @@ from verivote.crypto.written import (
     written_opening_problem,
     written_width,
 )
+from verivote.model.ballots import Ballot
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import Manifest, parse_manifest
+from verivote.rules.majlis import tally_majlis
 
 Setup = tuple[Manifest, ElectionKey[Any], bytes, int]
 
@@ -115,6 +118,55 @@ def test_codes_too_long_for_the_width_are_refused() -> None:
     manifest, key, base, _ = make_setup("eg4096")
     with pytest.raises(BallotError, match=r"does not fit.*width is 2"):
         encrypt_written(manifest, key, base, "tabriz-001", ["12345678", "12345678", "1"])
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        (["1104", "1101"], ["1101", "1104"]),  # the order of the names means nothing
+        (["1103", "1103"], ["1103"]),  # a repeat counts once
+        (["9999", "1102", "0077"], ["1102"]),  # codes of no candidate are ignored
+        (["9", "9"], []),  # nothing left: a blank ballot
+        ([], []),
+    ],
+)
+def test_a_station_device_encrypts_the_canonical_form(
+    setup: Setup, written: list[str], canonical: list[str]
+) -> None:
+    """README, "Privacy": an honest device encrypts the distinct candidate codes in increasing
+    order, the same ballot for the count (majlis-2024) with no free marks."""
+    manifest, key, base, _ = setup
+    tabriz = manifest.district("tabriz")
+    codes = [c.code for c in tabriz.candidates]
+    assert canonical_written(tabriz, written) == canonical
+    ballot, opened = encrypt_for_station(manifest, key, base, "tabriz-001", written)
+    check_written(manifest, key, base, ballot)
+    assert decrypt_written(setup, ballot) == canonical
+    assert list(opened.choices) == canonical
+    law = tally_majlis([Ballot(tuple(written))], codes, tabriz.seats)
+    assert tally_majlis([Ballot(tuple(canonical))], codes, tabriz.seats) == law
+    # A device that encrypts the codes as written (`encrypt_written`) makes a ballot still
+    # counted by the law: the same count once decrypted.
+    raw, _ = encrypt_written(manifest, key, base, "tabriz-001", written)
+    check_written(manifest, key, base, raw)
+    assert decrypt_written(setup, raw) == written
+    assert tally_majlis([Ballot(tuple(decrypt_written(setup, raw)))], codes, 3) == law
+
+
+@pytest.mark.parametrize(
+    ("codes", "reason"),
+    [
+        (["1101", "1102", "1103", "1104"], "^4 codes written for 3 seats: a ballot of district"),
+        (["1101", "???"], r"^code 2 of the ballot is '\?\?\?': a candidate code is 1 to 8"),
+        (["123456789"], "^code 1 of the ballot is '123456789'"),
+        ("1101", "^a written ballot is a list of codes, not one string$"),
+    ],
+)
+def test_a_station_device_refuses_what_is_no_ballot(setup: Setup, codes: Any, reason: str) -> None:
+    manifest, key, base, _ = setup
+    with pytest.raises(BallotError, match=reason) as refused:
+        encrypt_for_station(manifest, key, base, "tabriz-001", codes)
+    assert "\n" not in str(refused.value)
 
 
 def test_the_mode_decides_the_path(setup: Setup) -> None:

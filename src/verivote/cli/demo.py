@@ -2,8 +2,11 @@
 SQLite file in a fresh folder: five factions as guardians (quorum 3) and witnesses, polling
 day with encrypted ballots and a few Benaloh challenges, tally, decryption with one guardian
 absent, the count under `majlis-2024`, the runoff and its second round, and the published
-records. This process is the authority; every guardian and every witness is an OS process of
-its own with its own folder (`verivote.sim.parties`, issue 14).
+records. One district (Shahriar, 60 candidates for 8 seats) is counted by mixnet (issue 16):
+its written ballots are shuffled by three factions' mixers in turn, decrypted row by row by
+the guardians and counted by the law. This process is the authority; every guardian, witness,
+station device and mixer is an OS process of its own with its own folder
+(`verivote.sim.parties`, issues 14 and 16).
 """
 
 from __future__ import annotations
@@ -115,6 +118,8 @@ def demo(
     )
     for n, r in enumerate(rounds, 1):
         console.print(f"round {n} polling day: {_devices_line(r)}")
+        for line in _mix_lines(r):
+            console.print(f"round {n} mix: {line}")
     console.print(
         f"{sum(first.ballots.values()):,} ballots in round 1"
         + (f", {sum(second.ballots.values()):,} in round 2" if second else "")
@@ -129,7 +134,14 @@ def demo(
         f"folders: {folder}/authority (database, keys), guardian-1 … guardian-5, "
         + ", ".join(f"witness-{f.id}" for f in first.ctx.manifest.factions)
         + (f", device-1 … device-{len(parties.devices)}" if parties.devices else "")
+        + "".join(f", mixer-{m}" for m in first.ctx.manifest.mixers() if m in parties.mixers)
+        + (" (and -round2)" if second is not None and second.mix else "")
     )
+    if first.mix:
+        console.print(
+            "cast vote records of the decoded ballots: verivote export nist-cvr --record "
+            f"{first.record} [--district ID] (NIST SP 1500-103)"
+        )
     for report, name in zip(checked, ("round 1", "round 2"), strict=False):
         failed = report.failed()
         verdict = "[bold green]valid[/]" if report.valid else f"[bold red]INVALID[/] ({failed})"
@@ -158,6 +170,20 @@ def _devices_line(outcome: RoundOutcome) -> str:
                 f"uploaded them ({d['uploaded_checkins']} and {d['uploaded_ballots']} accepted)"
             )
     return text
+
+
+def _mix_lines(outcome: RoundOutcome) -> list[str]:
+    """What the mixers and the guardians did with each mixnet district's written ballots."""
+    lines = []
+    for district, mix in outcome.mix.items():
+        name = outcome.ctx.manifest.district(district).name
+        undecodable = f", {mix['undecodable']} not decodable" if mix["undecodable"] else ""
+        lines.append(
+            f"{name}: {mix['ballots']:,} written ballots shuffled with proofs by "
+            f"{', '.join(mix['mixers'])} in turn, decrypted by guardians "
+            f"{', '.join(map(str, mix['guardians']))}{undecodable}, counted by the law"
+        )
+    return lines
 
 
 def _names(outcome: RoundOutcome) -> dict[str, str]:
@@ -206,4 +232,5 @@ def _round_json(outcome: RoundOutcome) -> dict[str, Any]:
         "challenged": outcome.challenged,
         "ballots": sum(outcome.ballots.values()),
         "devices": outcome.devices,
+        "mix": outcome.mix,
     }

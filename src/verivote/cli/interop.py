@@ -25,7 +25,11 @@ from verivote.interop.nist.ballot_definition import import_ballot_definition
 from verivote.interop.nist.common import InteropError
 from verivote.interop.nist.cvr import CvrContest, contest_from_file, contest_from_manifest
 from verivote.interop.nist.cvr import write_cvr_report as write_cvr
-from verivote.interop.nist.record import load_published_round, load_record_manifest
+from verivote.interop.nist.record import (
+    load_decoded_ballots,
+    load_published_round,
+    load_record_manifest,
+)
 from verivote.interop.nist.results import RESULTS_STATUSES, ReportOptions, results_report
 from verivote.model.ballot_csv import iter_ballots
 from verivote.model.contest import load_contest
@@ -155,11 +159,13 @@ def export_nist_results(
 @export_app.command("nist-cvr")
 def export_nist_cvr(
     ballots: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Ballot CSV: count,rank1,rank2,... (see DESIGN.md).", show_default=False
+            help="Ballot CSV: count,rank1,rank2,... (see DESIGN.md). Leave out with --record "
+            "to take a mixnet district's decoded ballots from the record.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     output: Output = None,
     manifest: Annotated[
         Path | None, typer.Option(help="Manifest (JSON or YAML) of the ballots' election.")
@@ -186,9 +192,14 @@ def export_nist_cvr(
     """NIST SP 1500-103 cast vote records (JSON) of one contest's plaintext ballots.
 
     BALLOTS: a ballot CSV (count,rank1,rank2,...; see DESIGN.md), e.g. a mixnet's output.
+    Without it, --record gives a mixnet district's decoded ballots: its `mix-decryption`
+    entry (issue 16, item 3), one CVR per row of the last mix.
 
     The contest comes from --manifest or --record (with --district), or from --contest.
     """
+    if ballots is None:
+        _export_decoded(output, manifest, record, contest, district, station, notes)
+        return
     spec = _cvr_contest(manifest, record, contest, district, station)
     if not ballots.is_file():
         raise UserError(f"no such ballot file: {ballots}")
@@ -199,6 +210,40 @@ def export_nist_cvr(
             count = write_cvr(fh, spec, iter_ballots(source), notes=note)
     except InteropError as exc:
         raise UserError(str(exc)) from None
+    _cvr_written(count, spec, output)
+
+
+def _export_decoded(
+    output: Path | None,
+    manifest: Path | None,
+    record: Path | None,
+    contest: Path | None,
+    district: str | None,
+    station: str | None,
+    notes: str | None,
+) -> None:
+    """`export nist-cvr --record R [--district D]`: the CVRs of a mixnet district's decoded
+    ballots, as its record's `mix-decryption` entry publishes them."""
+    if record is None or manifest is not None or contest is not None:
+        raise UserError("give a ballot CSV, or --record alone for a mixnet district's ballots")
+    if station is not None:
+        raise UserError("--station goes with a ballot CSV: the mixed ballots have no station")
+    try:
+        decoded = load_decoded_ballots(record, district)
+        spec = contest_from_manifest(decoded.manifest, decoded.district)
+        note = notes or (
+            f"the decoded ballots of the mix-decryption entry of {decoded.district} in "
+            f"{record.name}, in the order of the last shuffle"
+            + (f" ({decoded.undecodable} rows did not decode)" if decoded.undecodable else "")
+        )
+        with _output(output) as fh:
+            count = write_cvr(fh, spec, decoded.ballots, notes=note)
+    except InteropError as exc:
+        raise UserError(str(exc)) from None
+    _cvr_written(count, spec, output)
+
+
+def _cvr_written(count: int, spec: CvrContest, output: Path | None) -> None:
     Console(stderr=True).print(
         f"NIST SP 1500-103: {count:,} cast vote records of {escape(spec.name)}"
         + (f", written to {escape(str(output))}" if output else ""),

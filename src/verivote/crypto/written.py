@@ -12,6 +12,11 @@ and each is encrypted as a plain ElGamal ciphertext of an element under the elec
 
     (αₖ, βₖ) = (g^rₖ, mₖ·K^rₖ)          rₖ random, k = 1 … w
 
+An honest station device encrypts the canonical form of what the voter wrote
+(`encrypt_for_station`, `canonical_written`: the distinct candidate codes, in increasing
+order), the same ballot for the count without order, repeats or strangers to mark it with
+(issue 16, item 5: pattern attacks); the ballot format and the count take any list of codes.
+
 The ballot's wire form (the "ballot" of a "ballot-cast" board entry) has exactly these keys:
 
     {"type": "ballot", "election": base hash (hex), "station": id, "district": id,
@@ -59,6 +64,7 @@ commitments; checking is w fixed-base ones in g and w variable-base ones (αₖ^
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -87,6 +93,7 @@ WRITTEN_BALLOT_KEYS = frozenset({"type", "election", "station", "district", "non
 _WRITTEN_KEYS = frozenset({"ciphertexts", "proof"})
 _CIPHERTEXT_KEYS = frozenset({"alpha", "beta"})
 _PROOF_KEYS = frozenset({"challenge", "responses"})
+_CODE = re.compile(r"[0-9]{1,8}")
 
 
 def written_width(group: Group[Any], district: District) -> int:
@@ -323,6 +330,35 @@ def station_mode(manifest: Manifest, station_id: str) -> str:
     return _station_district(manifest, station_id).counted_by
 
 
+def canonical_written(district: District, codes: Sequence[str]) -> list[str]:
+    """The canonical form of what a voter wrote on a ballot of `district` (issue 16, item 5:
+    pattern attacks; majlis-2024, the count's normalisation as in
+    `verivote.rules.majlis.tally_majlis`): the
+    distinct codes of the district's candidates among `codes`, in increasing order.
+
+    A ballot has one line per seat, so at most S codes are written and the law's "first S"
+    never applies: dropping codes of no candidate and repeats, then sorting, gives the same
+    ballot for the count, while order, repeats and strangers can no longer mark a ballot.
+    BallotError (one line) for a single string, more than S codes, or a code that is not 1 to
+    8 decimal digits."""
+    if isinstance(codes, str):
+        raise BallotError("a written ballot is a list of codes, not one string")
+    written = list(codes)
+    if len(written) > district.seats:
+        raise BallotError(
+            f"{len(written)} codes written for {district.seats} seats: a ballot of district "
+            f"{district.id} has {district.seats} lines"
+        )
+    for i, code in enumerate(written):
+        if not isinstance(code, str) or not _CODE.fullmatch(code):
+            raise BallotError(
+                f"code {i + 1} of the ballot is {code!r}: a candidate code is 1 to 8 decimal "
+                "digits (0-9)"
+            )
+    known = {c.code for c in district.candidates}
+    return sorted({c for c in written if c in known}, key=lambda c: (int(c), c))
+
+
 def encrypt_for_station(
     manifest: Manifest,
     ek: ElectionKey[Any],
@@ -333,9 +369,14 @@ def encrypt_for_station(
     nonce: str | None = None,
 ) -> tuple[dict[str, Any], OpenedBallot]:
     """Encrypt a voter's choices the way the station's district is counted: marks per
-    candidate (`encrypt_ballot`) or the codes as written (`encrypt_written`)."""
+    candidate (`encrypt_ballot`), or, on the mixnet path, the codes written in their canonical
+    form (`canonical_written`, then `encrypt_written`): what an honest station device
+    encrypts. `encrypt_written` itself takes the codes as written, so that a ballot some
+    other device encrypted another way is still a ballot, counted by the law."""
     if station_mode(manifest, station_id) == "mixnet":
-        return encrypt_written(manifest, ek, base_hash, station_id, choices, rand, nonce)
+        district = _station_district(manifest, station_id)
+        codes = canonical_written(district, choices)
+        return encrypt_written(manifest, ek, base_hash, station_id, codes, rand, nonce)
     return encrypt_ballot(manifest, ek, base_hash, station_id, choices, rand, nonce)
 
 

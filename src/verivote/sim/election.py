@@ -10,6 +10,7 @@ main process, as they would run on different machines.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,6 +25,8 @@ from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.lot import contribute_lot
 from verivote.election.mixing import (
+    MIX_DECRYPTION_TYPE,
+    SHUFFLE_TYPE,
     close_mix,
     decrypt_mix_as_guardian,
     mix_as,
@@ -42,8 +45,10 @@ from verivote.election.service import (
     load_context,
 )
 from verivote.election.tally import run_tally
-from verivote.model.manifest import Manifest, parse_manifest
+from verivote.model.ballots import Ballot
+from verivote.model.manifest import Manifest, Mode, parse_manifest
 from verivote.polling.roll import check_digit
+from verivote.rules.majlis import tally_majlis
 from verivote.sim.ballots import FACTIONS, District, iter_ballots, make_district
 from verivote.store import Store
 from verivote.store.roll import Checkin, CheckinResult, check_in_many, import_voters
@@ -65,13 +70,19 @@ class DistrictPlan:
     stations: int
     voter_share: float
     minority: str | None = None
+    mode: Mode | None = None
 
 
 PROVINCE = (
     DistrictPlan("tehran", "Tehran, Rey, Shemiranat", 4, 24, 6, 0.62),
     DistrictPlan("karaj", "Karaj", 1, 9, 3, 0.30),
     DistrictPlan("armenians-south", "Armenians of the south", 1, 3, 1, 0.08, "armenian-south"),
+    # Written ballots, mixed by three factions (issue 16): last, so that the districts above
+    # draw the same ballots from the same seed as before it was added.
+    DistrictPlan("shahriar", "Shahriar, Qods, Malard", 8, 60, 3, 0.25, mode="mixnet"),
 )
+MIXERS = FACTIONS[:3]
+"""The factions whose mix servers shuffle the written ballots, in mixing order."""
 
 
 def _faction_id(name: str) -> str:
@@ -93,10 +104,13 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             candidates.append(
                 {"code": code, "name": name, "faction": _faction_id(model.faction[label])}
             )
-        districts.append(
-            {"id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
-             "candidates": candidates}
-        )  # fmt: skip
+        district: dict[str, Any] = {
+            "id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
+            "candidates": candidates,
+        }  # fmt: skip
+        if plan.mode is not None:
+            district["mode"] = plan.mode
+        districts.append(district)
         stations += [
             {"id": f"{plan.id}-{i:03d}", "name": f"{plan.name} station {i}", "district": plan.id}
             for i in range(1, plan.stations + 1)
@@ -112,6 +126,7 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             "stations": stations,
             # Voters check in against a roll: one ballot per check-in, counted at the close.
             "polling": {"roll": True},
+            "mixing": {"mixers": [_faction_id(f) for f in MIXERS]},
         },
         "demo manifest",
     )
@@ -125,6 +140,9 @@ class RoundOutcome:
     ctx: ElectionContext
     votes: dict[str, Counter[str]] = field(default_factory=dict)
     ballots: Counter[str] = field(default_factory=Counter)
+    written: dict[str, list[list[str]]] = field(default_factory=dict)
+    """Each mixnet district's ballots as its voters wrote them (the codes handed to the
+    devices), for comparing with the decoded ballots."""
     blank: Counter[str] = field(default_factory=Counter)
     challenged: int = 0
     checked_in: int = 0
@@ -132,6 +150,9 @@ class RoundOutcome:
     devices: list[dict[str, Any]] = field(default_factory=list)
     """The station devices' summaries of polling day, when they ran as processes."""
     decrypted: dict[str, Any] = field(default_factory=dict)
+    mix: dict[str, Any] = field(default_factory=dict)
+    """Each mixnet district's mix as the board shows it: its mixers in order, the guardians
+    whose shares decrypted it, its decoded ballots and how many of them did not decode."""
     count: dict[str, Any] = field(default_factory=dict)
     record: Path | None = None
 
@@ -145,6 +166,20 @@ def normalise(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list
         if code is not None and code not in out:
             out.append(code)
     return out[:seats]
+
+
+STRANGER = "0"
+"""The code a synthetic voter writes for a name that is no candidate of the district (no
+candidate code of the demo has fewer than 4 digits)."""
+
+
+def as_written(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list[str]:
+    """What a voter writes on the S lines of a written ballot (mixnet path): each name's
+    code as it comes, repeats included, STRANGER for a name of no candidate; a name beyond the
+    S-th line does not fit. The device encrypts its canonical form
+    (`verivote.crypto.written.canonical_written`), the count applies the law
+    (`count_truth`)."""
+    return [codes.get(name, STRANGER) for name in names[:seats]]
 
 
 def _voters(
@@ -162,8 +197,9 @@ def _voters(
         codes = {label: label.split(" ", 1)[0] for label in model.candidates}
         stations = [s.id for s in manifest.stations if s.district == district.id]
         size = max(20, int(voters * shares[district.id]))
+        write = as_written if district.counted_by == "mixnet" else normalise
         for ballot in iter_ballots(model, size, rng, **VOTER_MODEL):
-            yield rng.choice(stations), normalise(ballot.names(), codes, district.seats)
+            yield rng.choice(stations), write(ballot.names(), codes, district.seats)
 
 
 _WORKER: tuple[Manifest, Any, bytes] | None = None
@@ -183,13 +219,20 @@ def _check_in_all(
     ctx = outcome.ctx
     rng = random.Random(len(jobs))
     items: list[Checkin] = []
+    returns: list[Checkin] = []
     for n, (station, _) in enumerate(jobs):
         hour = 8 + 10 * n // len(jobs)
         items.append(Checkin(voters[n], station, station_district[station], hour, f"demo-{n:07d}"))
         if rng.random() < 0.01:
-            items.append(replace(items[-1], request_id=f"demo-{n:07d}-again"))
-    for start in range(0, len(items), 500):
-        batch = items[start : start + 500]
+            returns.append(replace(items[-1], request_id=f"demo-{n:07d}-again"))
+    # Those who come back do so after every first check-in, in batches of their own: two
+    # check-ins of one voter in one batch may be settled in either order (PostgreSQL's
+    # statement inserts a batch in order of national code).
+    batches = [items[i : i + 500] for i in range(0, len(items), 500)]
+    batches += [returns[i : i + 500] for i in range(0, len(returns), 500)]
+    total = len(items) + len(returns)
+    done = 0
+    for batch in batches:
         for item, answer in zip(
             batch, check_in_many(store.engine, ctx.election_id, batch), strict=True
         ):
@@ -198,7 +241,8 @@ def _check_in_all(
             assert answer.status == ("already_voted" if again else "accepted"), answer
             outcome.turned_away += again
             outcome.checked_in += not again
-        progress("check-in", min(start + 500, len(items)), len(items))
+        done += len(batch)
+        progress("check-in", done, total)
 
 
 def _national_code(round_number: int, n: int) -> str:
@@ -236,14 +280,28 @@ def open_day(store: Store, ctx: ElectionContext, jobs: list[tuple[str, list[str]
 
 
 def count_truth(outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]) -> None:
-    """The plaintext truth of the round's cast ballots (one per job): votes, ballots, blanks."""
-    station_district = {s.id: s.district for s in outcome.ctx.manifest.stations}
+    """The plaintext truth of the round's cast ballots (one per job): votes, ballots, blanks
+    (void ballots), each district's jobs counted by the law (`tally_majlis`: codes of no
+    candidate ignored, repeats once, the first S). On the homomorphic path the jobs are already
+    normalised; on the mixnet path they are the codes as written, so this is the plaintext
+    path the decoded ballots must agree with."""
+    manifest = outcome.ctx.manifest
+    station_district = {s.id: s.district for s in manifest.stations}
+    written: dict[str, list[Ballot]] = {d.id: [] for d in manifest.districts}
     for station, codes in jobs:
-        district = station_district[station]
-        outcome.votes.setdefault(district, Counter()).update(codes)
-        outcome.ballots[district] += 1
-        if not codes:
-            outcome.blank[district] += 1
+        written[station_district[station]].append(Ballot(tuple(codes)))
+    for district in manifest.districts:
+        ballots = written[district.id]
+        if not ballots:
+            continue
+        if district.counted_by == "mixnet":
+            outcome.written.setdefault(district.id, []).extend(list(b.names()) for b in ballots)
+        law = tally_majlis(ballots, [c.code for c in district.candidates], district.seats)
+        outcome.votes.setdefault(district.id, Counter()).update(
+            {code: n for code, n in law.votes.items() if n}
+        )
+        outcome.ballots[district.id] += len(ballots)
+        outcome.blank[district.id] += law.void
 
 
 def decisions(voters: int) -> tuple[list[bool], list[bool]]:
@@ -473,7 +531,27 @@ def count_round(
     parties.decrypt(store, ctx, keys_dir, present, progress)
     combine(store, ctx)
     outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}
+    outcome.mix = mix_summary(store, ctx)
     outcome.count = run_count(store, ctx)
+
+
+def mix_summary(store: Store, ctx: ElectionContext) -> dict[str, Any]:
+    """`RoundOutcome.mix` from the board's shuffle and mix-decryption entries."""
+    summary: dict[str, Any] = {
+        d.id: {"mixers": [], "guardians": [], "ballots": 0, "undecodable": 0}
+        for d in ctx.manifest.mixnet_districts()
+    }
+    for _, raw in store.entries_of_type(ctx.election_id, SHUFFLE_TYPE):
+        doc = json.loads(raw)
+        summary[doc["district"]]["mixers"].append(doc["mixer"])
+    for _, raw in store.entries_of_type(ctx.election_id, MIX_DECRYPTION_TYPE):
+        doc = json.loads(raw)
+        summary[doc["district"]].update(
+            guardians=doc["guardians"],
+            ballots=len(doc["ballots"]),
+            undecodable=sum(row is None for row in doc["ballots"]),
+        )
+    return summary
 
 
 def run_election(

@@ -350,8 +350,12 @@ class ProcessParties:
         with in_thread(live_app(store, fresh, read_verifiers(keys_dir, ctx.election_id))) as url:
             yield url
 
-    def _guardians(self, server: str, command: str, who: list[int], *extra: str) -> None:
-        """`verivote guardian COMMAND` for each guardian in `who`, all at once."""
+    def _guardians(
+        self, server: str, command: str, who: list[int], *extra: str, label: str | None = None
+    ) -> None:
+        """`verivote guardian COMMAND` for each guardian in `who`, all at once (shown as
+        `label`, by default the command)."""
+        shown = label or command
         started = []
         for g in who:
             guardian = self.guardians[g]
@@ -362,7 +366,7 @@ class ProcessParties:
                 args += ["--index", str(g), "--poll", str(self.poll), "--timeout", str(TIMEOUT)]
             process = self._start(args, guardian.folder)
             started.append((guardian, process))
-            self._show_guardian(guardian, f"{command} (pid {process.pid})", running=True)
+            self._show_guardian(guardian, f"{shown} (pid {process.pid})", running=True)
         # Whichever ends first is looked at first: a guardian that fails stops the step at
         # once, rather than after the others have waited for it until their timeout.
         deadline = time.monotonic() + TIMEOUT
@@ -371,7 +375,7 @@ class ProcessParties:
                 started.remove((guardian, process))
                 self._finish(process, f"guardian {guardian.index} {command}")
                 guardian.steps.append(command)
-                self._show_guardian(guardian, f"{command} done (pid {process.pid})")
+                self._show_guardian(guardian, f"{shown} done (pid {process.pid})")
             if started and time.monotonic() > deadline:
                 late = started[0][0].index
                 raise PartyError(f"guardian {late} {command} took more than {TIMEOUT:.0f} s")
@@ -409,14 +413,18 @@ class ProcessParties:
         progress: Progress,
     ) -> None:
         """A checkpoint cosigned by the witnesses, then the present guardians' `guardian
-        decrypt` at once, each checking that board and recomputing the tally itself. For an
-        election other than the ceremony's (round 2) they pin its verifier keys (--trust)."""
+        decrypt` at once, each checking that board and recomputing the tally itself, and the
+        closed mix's last rows too when there are mixnet districts (each checking the whole
+        chain of shuffles first). For an election other than the ceremony's (round 2) they pin
+        its verifier keys (--trust)."""
         self.checkpoint(store, ctx, keys_dir)
         transcript = load_context(store, ctx.election_id).transcript
         reused = transcript is not None and transcript.base_hash != ctx.base_hash.hex()
         trust = ("--trust", str(keys_dir / "verifiers")) if reused else ()
         with self._server(store, ctx, keys_dir) as server:
-            self._guardians(server, "decrypt", present, *trust)
+            mixed = bool(mixnet_districts(ctx.manifest))
+            label = "decrypt the tally and the mix" if mixed else None
+            self._guardians(server, "decrypt", present, *trust, label=label)
 
     # -- mixers --------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Reading what the NIST results export needs from a published election record, without a
-database: the manifest (entry 0), the `count` entry and the stations' `polls-close` entries.
+"""Reading what the NIST exports need from a published election record, without a
+database: the manifest (entry 0), the `count` entry and the stations' `polls-close` entries
+(results), and a mixnet district's `mix-decryption` entry (its decoded ballots, for CVRs).
 
 The record is read with the verifier's loader (`verivote.verify.loader`) after the board's own
 integrity check (`verivote.board.record.check_record`: Merkle root and signatures), so the
@@ -20,9 +21,13 @@ from pydantic import ValidationError
 from verivote.board.record import ENTRIES, check_record
 from verivote.crypto.hashing import election_base_hash
 from verivote.interop.nist.common import InteropError
+from verivote.model.ballots import Ballot
 from verivote.model.manifest import Manifest, ManifestError, parse_manifest
 from verivote.model.result import Result
 from verivote.verify.loader import Board, RecordError, load_board
+
+MIX_DECRYPTION = "mix-decryption"
+"""The board entry of a mixnet district's decoded ballots (`verivote.election.mixing`)."""
 
 
 @dataclass(frozen=True)
@@ -119,3 +124,70 @@ def load_published_round(directory: str | os.PathLike[str]) -> PublishedRound:
         return published_round(manifest, base_hash, counts[-1][1], stations)
     except InteropError as exc:
         raise InteropError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class DecodedBallots:
+    """A mixnet district's decoded ballots as its record publishes them (issue 16, item 3):
+    the rows of the last shuffle, decrypted and decoded, in that (shuffled) order."""
+
+    manifest: Manifest
+    district: str
+    ballots: list[Ballot]
+    undecodable: int
+    """Rows that did not decode (null in the entry): ballots with no candidate, void."""
+
+
+def load_decoded_ballots(
+    directory: str | os.PathLike[str], district_id: str | None = None
+) -> DecodedBallots:
+    """The decoded ballots of a mixnet district (the only one when `district_id` is None) from
+    its `mix-decryption` entry in a published record, once the record's signatures check.
+    Each ballot holds the codes as decrypted (what the station device encrypted); a row that
+    does not decode is a ballot with no mark. `verivote verify` checks the decryption."""
+    path = Path(directory)
+    board, manifest = _board(path)
+    mixed = [d.id for d in manifest.mixnet_districts()]
+    if district_id is None:
+        if len(mixed) != 1:
+            raise InteropError(
+                f"{path}: the record has {len(mixed)} mixnet districts: name one with --district"
+                + (f" ({', '.join(mixed)})" if mixed else "")
+            )
+        district_id = mixed[0]
+    elif district_id not in mixed:
+        known = {d.id for d in manifest.districts}
+        raise InteropError(
+            f"{path}: district {district_id} is counted homomorphically: no ballot of it is "
+            "ever decrypted (give a ballot CSV instead)"
+            if district_id in known
+            else f"{path}: the manifest has no district {district_id!r}"
+        )
+    base_hash = election_base_hash(board.entries[0]).hex()
+    found = [
+        doc
+        for _, doc in board.of_type(MIX_DECRYPTION)
+        if doc.get("election") == base_hash and doc.get("district") == district_id
+    ]
+    if not found:
+        raise InteropError(
+            f"{path}: the record has no mix-decryption entry for district {district_id} "
+            "(was the mix decrypted and the record published?)"
+        )
+    rows = found[0].get("ballots")
+    if not isinstance(rows, list):
+        raise InteropError(f"{path}: the mix-decryption entry of {district_id} has no ballots")
+    ballots: list[Ballot] = []
+    undecodable = 0
+    for n, row in enumerate(rows, 1):
+        if row is None:
+            undecodable += 1
+            ballots.append(Ballot(()))
+        elif isinstance(row, list) and all(isinstance(code, str) for code in row):
+            ballots.append(Ballot(tuple(row)))
+        else:
+            raise InteropError(
+                f"{path}: ballot {n} of the mix-decryption entry of {district_id} is not a "
+                "list of codes"
+            )
+    return DecodedBallots(manifest, district_id, ballots, undecodable)
