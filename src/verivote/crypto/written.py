@@ -15,7 +15,8 @@ and each is encrypted as a plain ElGamal ciphertext of an element under the elec
 An honest station device encrypts the canonical form of what the voter wrote
 (`encrypt_for_station`, `canonical_written`: the distinct candidate codes, in increasing
 order), the same ballot for the count without order, repeats or strangers to mark it with
-(README, "Secrecy on the written-ballot path"); the ballot format and the count take any list of codes.
+(README, "Secrecy on the written-ballot path"); the ballot format and the count take any
+list of codes.
 
 The ballot's wire form (the "ballot" of a "ballot-cast" board entry) has exactly these keys:
 
@@ -331,8 +332,8 @@ def station_mode(manifest: Manifest, station_id: str) -> str:
 
 
 def canonical_written(district: District, codes: Sequence[str]) -> list[str]:
-    """The canonical form of what a voter wrote on a ballot of `district` (README, "Secrecy on the written-ballot path";
-    pattern attacks; majlis-2024, the count's normalisation as in
+    """The canonical form of what a voter wrote on a ballot of `district` (README, "Secrecy on
+    the written-ballot path"; majlis-2024, the count's normalisation as in
     `verivote.rules.majlis.tally_majlis`): the
     distinct codes of the district's candidates among `codes`, in increasing order.
 
