@@ -6,6 +6,7 @@ and talks to the authority's server over HTTP only. Every refusal is one line on
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -42,13 +43,21 @@ Folder = Annotated[
 ]
 
 
+def party_failure(
+    folder: Path, exc: GuardianRefusal | ServerError, log_line: Callable[[Path, str], None]
+) -> UserError:
+    """The one line a party's command prints; written to the party's log by `log_line`
+    unless it already is."""
+    if isinstance(exc, ServerError):
+        log_line(folder, f"error: {exc}")
+    elif not exc.logged:
+        log_line(folder, f"refused: {exc}")
+    return UserError(str(exc))
+
+
 def _fail(folder: Path, exc: GuardianRefusal | ServerError) -> UserError:
     """The one line to print; logged in the guardian's folder unless it already is."""
-    if isinstance(exc, ServerError):
-        log(folder, f"error: {exc}")
-    elif not exc.logged:
-        log(folder, f"refused: {exc}")
-    return UserError(str(exc))
+    return party_failure(folder, exc, log)
 
 
 def trust_keys(trust: Path | None) -> list[str] | None:

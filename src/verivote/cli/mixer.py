@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from verivote.cli.errors import UserError
-from verivote.cli.guardian import trust_keys
+from verivote.cli.guardian import party_failure, trust_keys
 from verivote.parties.guardian import Client, read_token
 from verivote.parties.mixer import (
     LOG_FILE,
@@ -41,11 +41,7 @@ Folder = Annotated[
 
 def _fail(folder: Path, exc: MixerRefusal | ServerError) -> UserError:
     """The one line to print; logged in the mixer's folder unless it already is."""
-    if isinstance(exc, ServerError):
-        log(folder, f"error: {exc}")
-    elif not exc.logged:
-        log(folder, f"refused: {exc}")
-    return UserError(str(exc))
+    return party_failure(folder, exc, log)
 
 
 @mixer_app.command("init")

@@ -205,6 +205,18 @@ def decrypt_as_guardian(
     return count
 
 
+def share_json(
+    group: Group[Any], share: KeyShare, public: Any, ct: Ciphertext[Any], context: list[Item]
+) -> dict[str, Any]:
+    """Guardian `share.guardian`'s share α^s of `ct` with its Chaum–Pedersen proof against its
+    `public` share, under `context`, in the wire form of a partial decryption."""
+    p = partial_decrypt(group, share.guardian, share.secret, public, ct, context)
+    return {
+        "share": wire.element_hex(group, p.share),
+        "proof": wire.schnorr_to_json(group, p.proof),
+    }
+
+
 def partial_entry(
     group: Group[Any],
     base_hash: bytes,
@@ -219,18 +231,9 @@ def partial_entry(
     `progress(n)` is told how many ciphertexts are done."""
     shares: dict[str, Any] = {}
     for n, (label, ct) in enumerate(cts, start=1):
-        p = partial_decrypt(
-            group,
-            share.guardian,
-            share.secret,
-            public,
-            ct,
-            decryption_context(base_hash, district, label),
+        shares[label] = share_json(
+            group, share, public, ct, decryption_context(base_hash, district, label)
         )
-        shares[label] = {
-            "share": wire.element_hex(group, p.share),
-            "proof": wire.schnorr_to_json(group, p.proof),
-        }
         if progress is not None:
             progress(n)
     return {

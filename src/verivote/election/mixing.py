@@ -66,9 +66,9 @@ from verivote.crypto.shuffle import (
     shuffle_proof_from_json,
     shuffle_proof_to_json,
 )
-from verivote.crypto.threshold import QuorumError, partial_decrypt
+from verivote.crypto.threshold import QuorumError
 from verivote.crypto.threshold import combine as lagrange_combine
-from verivote.election.decryption import check_share, decryption_context
+from verivote.election.decryption import check_share, decryption_context, share_json
 from verivote.election.guardians import Refused
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.ballots import Ballot
@@ -240,23 +240,18 @@ def mix_partial_entry(
     start, start + 1, … of `district`'s last mix."""
     shares = []
     for n, row in enumerate(rows):
-        one = []
-        for k, ct in enumerate(row):
-            p = partial_decrypt(
-                group,
-                share.guardian,
-                share.secret,
-                public,
-                ct,
-                decryption_context(base_hash, district, mix_label(start + n, k)),
-            )
-            one.append(
-                {
-                    "share": wire.element_hex(group, p.share),
-                    "proof": wire.schnorr_to_json(group, p.proof),
-                }
-            )
-        shares.append(one)
+        shares.append(
+            [
+                share_json(
+                    group,
+                    share,
+                    public,
+                    ct,
+                    decryption_context(base_hash, district, mix_label(start + n, k)),
+                )
+                for k, ct in enumerate(row)
+            ]
+        )
     return {
         "type": MIX_PARTIAL_TYPE,
         "election": base_hash.hex(),

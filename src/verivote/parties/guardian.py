@@ -155,11 +155,13 @@ def refuse(folder: Path, reason: str, name: str = LOG_FILE) -> GuardianRefusal:
     return GuardianRefusal(reason, logged=True)
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A party's JSON file."""
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _write_json(path: Path, doc: Any) -> None:
+def write_json(path: Path, doc: Any) -> None:
+    """A party's JSON file, replaced whole (a crash leaves the old one or the new one)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -468,7 +470,7 @@ class CeremonyRun:
             "base_hash": state["base_hash"],
         }
         if path.is_file():
-            old = _read_json(path)
+            old = read_json(path)
             for field in ("guardian", "base_hash"):
                 if old.get(field) != mine[field]:
                     raise self._refuse(
@@ -476,7 +478,7 @@ class CeremonyRun:
                         f"election {old.get('election')}; use a folder of its own"
                     )
             return
-        _write_json(path, mine)
+        write_json(path, mine)
 
     def _pin_trust(self, state: dict[str, Any]) -> None:
         path = self.folder / TRUST_FILE
@@ -554,10 +556,10 @@ class CeremonyRun:
         self._wait_for("shares")
         path = self.folder / SHARES_FILE
         if path.is_file():
-            sealed = [EncryptedShare.model_validate(d) for d in _read_json(path)]
+            sealed = [EncryptedShare.model_validate(d) for d in read_json(path)]
         else:
             sealed = send_shares(self.group, self.secrets, self._all_keys(), self.base_hash)
-            _write_json(path, [s.model_dump(mode="json") for s in sealed])
+            write_json(path, [s.model_dump(mode="json") for s in sealed])
         if self._mine("shares") is None:
             self._post("shares", [s.model_dump(mode="json") for s in sealed])
 
@@ -965,7 +967,7 @@ def own_share(folder: Path) -> KeyShare:
 
 def _records(folder: Path) -> dict[str, Any]:
     path = folder / DECRYPTED_FILE
-    return _read_json(path) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def decrypt(
@@ -1003,7 +1005,7 @@ def decrypt(
     else:
         record = {"tally": what, "index": tally_index, "posted": {}, "done": False}
     records[election] = record
-    _write_json(folder / DECRYPTED_FILE, records)  # before anything is decrypted
+    write_json(folder / DECRYPTED_FILE, records)  # before anything is decrypted
     items = decryption_items(board, tally_index, tally)
     assert ctx.key is not None
     assert ctx.transcript is not None
@@ -1019,7 +1021,7 @@ def decrypt(
         index = int(ack["index"])
         published.append(index)
         record["posted"][district] = index
-        _write_json(folder / DECRYPTED_FILE, records)
+        write_json(folder / DECRYPTED_FILE, records)
         log(
             folder,
             f"guardian {share.guardian}: partial decryption of {district} of the tally "
@@ -1028,14 +1030,14 @@ def decrypt(
         report(n, total)
     published.append(_decrypt_lot(client, folder, board, share, tally_index))
     record["posted"]["lot"] = published[-1]
-    _write_json(folder / DECRYPTED_FILE, records)
+    write_json(folder / DECRYPTED_FILE, records)
     if mixed is not None:
         done = record.setdefault("mix", {})
         for index in _decrypt_mix(client, folder, board, share, mixed, done):
             published.append(index)
-            _write_json(folder / DECRYPTED_FILE, records)
+            write_json(folder / DECRYPTED_FILE, records)
     record["done"] = True
-    _write_json(folder / DECRYPTED_FILE, records)
+    write_json(folder / DECRYPTED_FILE, records)
     return published
 
 
@@ -1151,11 +1153,11 @@ def contribute(client: Client, folder: Path, done_is_fine: bool = False) -> int:
     assert ctx.transcript is not None
     election = ctx.base_hash.hex()
     path = folder / LOT_FILE
-    records: dict[str, Any] = _read_json(path) if path.is_file() else {}
+    records: dict[str, Any] = read_json(path) if path.is_file() else {}
     for i, doc in enumerate(docs):
         if doc.get("type") == CONTRIBUTION_TYPE and doc.get("guardian") == share.guardian:
             records[election] = i
-            _write_json(path, records)
+            write_json(path, records)
             if done_is_fine:
                 return i
             raise refuse(
@@ -1168,7 +1170,7 @@ def contribute(client: Client, folder: Path, done_is_fine: bool = False) -> int:
     entry = make_contribution(group, ctx.base_hash, share, public)
     index = int(client.post_json("/api/lot/contributions", entry)["index"])
     records[election] = index
-    _write_json(path, records)
+    write_json(path, records)
     log(
         folder,
         f"guardian {share.guardian}: contribution to the lot of election {ctx.election_id} "

@@ -68,8 +68,10 @@ from verivote.parties.guardian import (
     ServerError,
     SignedBoard,
     board_context,
+    read_json,
     read_trust,
     signed_board,
+    write_json,
 )
 from verivote.parties.guardian import log as party_log
 from verivote.parties.guardian import refuse as party_refuse
@@ -99,23 +101,13 @@ def refuse(folder: Path, reason: str) -> MixerRefusal:
     return party_refuse(folder, reason, LOG_FILE)
 
 
-def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def read_state(folder: Path) -> dict[str, Any]:
     """The folder's mixer.json (a refusal if the folder is no mixer's)."""
     path = folder / STATE_FILE
     if not path.is_file():
         raise GuardianRefusal(f"{folder} is not a mixer's folder (run verivote mixer init first)")
     try:
-        doc = _read_json(path)
+        doc = read_json(path)
     except ValueError as exc:
         raise GuardianRefusal(f"{path} is not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -192,7 +184,7 @@ def init(
     else:
         write_private(token_path, token + "\n")
     if not path.is_file():
-        _write_json(path, state)
+        write_json(path, state)
         log(folder, f"mixer {mixer} of election {manifest.election_id} ready ({client.base})")
     return state
 
@@ -281,7 +273,7 @@ def verified_mix(
     report = progress or _no_report
 
     def no(reason: str) -> GuardianRefusal:
-        return refuse_in(folder, reason, log_name)
+        return party_refuse(folder, reason, log_name)
 
     key = ctx.key
     if key is None:
@@ -350,11 +342,6 @@ def verified_mix(
     return VerifiedMix(chains, closed)
 
 
-def refuse_in(folder: Path, reason: str, log_name: str) -> GuardianRefusal:
-    """A refusal logged in the party's own log."""
-    return party_refuse(folder, reason, log_name)
-
-
 def _check_closed(
     no: Callable[[str], GuardianRefusal],
     closed: tuple[int, dict[str, Any]],
@@ -402,7 +389,7 @@ def _cast_rows(
     for d, index in inputs.items():
         cutoff = docs[index].get("cutoff")
         if isinstance(cutoff, bool) or not isinstance(cutoff, int) or not 0 <= cutoff <= index:
-            raise refuse_in(folder, f"the mix-input of {d} has the cut-off {cutoff!r}", log_name)
+            raise party_refuse(folder, f"the mix-input of {d} has the cut-off {cutoff!r}", log_name)
         cutoffs[d] = cutoff
     cast = [
         i for i, doc in enumerate(docs)
@@ -416,7 +403,7 @@ def _cast_rows(
         ballot = docs[i]["ballot"]
         district = str(ballot["district"])
         if i >= cutoffs[district]:
-            raise refuse_in(
+            raise party_refuse(
                 folder,
                 f"board entry {i} is a ballot of {district} cast at or after the cut-off "
                 f"{cutoffs[district]} of its mix-input",
@@ -425,13 +412,13 @@ def _cast_rows(
         try:
             cts = check_written(ctx.manifest, key, ctx.base_hash, ballot)
         except (BallotError, ElectionError, KeyError, TypeError, ValueError) as exc:
-            raise refuse_in(
+            raise party_refuse(
                 folder, f"board entry {i} is not a valid cast written ballot ({exc})", log_name
             ) from None
         for ct in cts:
             pair = key.group.encode(ct.alpha) + key.group.encode(ct.beta)
             if pair in seen:
-                raise refuse_in(
+                raise party_refuse(
                     folder,
                     f"board entries {seen[pair]} and {i} cast the same ciphertext: a copied ballot",
                     log_name,
@@ -447,7 +434,7 @@ def _cast_rows(
 
 def _records(folder: Path) -> dict[str, Any]:
     path = folder / MIXED_FILE
-    return _read_json(path) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def mix(
@@ -506,7 +493,7 @@ def mix(
         report(step, 1, 1)
         index = int(client.post_json("/api/mix/shuffles", entry)["index"])
         mine[district] = index
-        _write_json(folder / MIXED_FILE, records)
+        write_json(folder / MIXED_FILE, records)
         posted.append((district, index))
         log(
             folder,
@@ -514,5 +501,5 @@ def mix(
             f"entry {chain.shuffles[-1][0] if chain.shuffles else chain.input_index}) "
             f"acknowledged as board entry {index}",
         )
-    _write_json(folder / MIXED_FILE, records)
+    write_json(folder / MIXED_FILE, records)
     return posted
