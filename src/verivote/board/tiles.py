@@ -1,0 +1,351 @@
+"""A Merkle tree stored as tiles: the layout of C2SP tlog-tiles, over the RFC 6962 tree of
+RFC 9162 §2.1 (`verivote.board.merkle`). Pure: every read goes through a caller's function.
+
+Stored hashes. The hash of the perfect subtree of leaves [i·2^h, (i+1)·2^h) is named (h, i)
+here. A tree of n leaves has every (h, i) with (i+1)·2^h ≤ n; once written it never changes,
+since the tree only grows.
+
+Tiles (C2SP tlog-tiles, "Merkle Tree"). A tile has height 8: the tile at level L and index N
+holds, in order, the hashes (8L, 256·N + k) for k = 0 … W−1, its width W at most 256. Hashes
+of the heights between two tile levels (8L+1 … 8L+7) are not kept: they are the roots of
+runs of a tile's row, computed when needed (at most 255 node hashes per tile). Level 0 tiles
+hold the leaf hashes. In a tree of n leaves, level L has ⌊n / 256^L⌋ hashes, so the tiles of
+level L are full up to index ⌊n / 256^(L+1)⌋ − 1, followed by one partial tile of width
+⌊n / 256^L⌋ mod 256 when that is not 0.
+
+Paths (C2SP tlog-tiles, "Tiles"): `tile/<L>/<N>` for a full tile, `tile/<L>/<N>.p/<W>` for
+a partial one; N is written in groups of three decimal digits, zero-padded, every group but
+the last prefixed with "x" (1234067 → `x001/x234/067`).
+
+The root, an inclusion proof (PATH, §2.1.3.1) and a consistency proof (PROOF, §2.1.4.1) of a
+tree of n leaves each need the hashes of O(log n) ranges, each the right fold of at most
+log₂ n perfect subtrees: `*_hashes` name the stored hashes they need, `*_tiles` the tiles
+those are read from (about ⌈log₂ n / 8⌉ per range, shared between ranges), and `tree_root`,
+`prove_inclusion` and `prove_consistency` compute them from a `TileReader`. The reader may be
+backed by the store, a folder of tiles or an HTTP client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from verivote.board.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
+
+__all__ = [
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "StoredHash",
+    "Tile",
+    "TileReader",
+    "append_leaves",
+    "consistency_ranges",
+    "edge_tiles",
+    "inclusion_ranges",
+    "level_size",
+    "prove_consistency",
+    "prove_inclusion",
+    "range_hashes",
+    "tile_for",
+    "tile_path",
+    "tiles_for",
+    "tiles_of_tree",
+    "tree_root",
+]
+
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes in a full tile
+
+
+@dataclass(frozen=True, order=True)
+class StoredHash:
+    """The hash of the perfect subtree of leaves [index·2^height, (index+1)·2^height)."""
+
+    height: int
+    index: int
+
+    def __post_init__(self) -> None:
+        if self.height < 0 or self.index < 0:
+            raise ValueError(f"a stored hash has a height and index ≥ 0, not {self}")
+
+
+@dataclass(frozen=True, order=True)
+class Tile:
+    """Tile (level, index) of width `width` (1 … 256): the hashes
+    (8·level, 256·index + k), k < width."""
+
+    level: int
+    index: int
+    width: int = TILE_WIDTH
+
+    def __post_init__(self) -> None:
+        if self.level < 0 or self.index < 0 or not 1 <= self.width <= TILE_WIDTH:
+            raise ValueError(f"no such tile: {self}")
+
+    @property
+    def path(self) -> str:
+        return tile_path(self.level, self.index, self.width)
+
+
+TileReader = Callable[[Sequence[Tile]], Sequence[bytes]]
+"""Reads tiles: for each tile asked, its row of hashes (32 bytes each), at least `width` of
+them. A reader may answer with a wider version of the same tile (a later tree's): a tile's
+hashes never change, so the first `width` are the same."""
+
+
+def _index_path(index: int) -> str:
+    digits = f"{index:d}"
+    digits = digits.zfill(-(-len(digits) // 3) * 3)
+    groups = [digits[i : i + 3] for i in range(0, len(digits), 3)]
+    return "/".join([*("x" + g for g in groups[:-1]), groups[-1]])
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """The tile's path in C2SP tlog-tiles: `tile/<L>/<N>`, or `tile/<L>/<N>.p/<W>` if partial."""
+    if level < 0 or index < 0 or not 1 <= width <= TILE_WIDTH:
+        raise ValueError(f"no tile at level {level}, index {index}, width {width}")
+    path = f"tile/{level}/{_index_path(index)}"
+    return path if width == TILE_WIDTH else f"{path}.p/{width}"
+
+
+def level_size(size: int, level: int) -> int:
+    """How many hashes tile level `level` has in a tree of `size` leaves: ⌊size / 256^level⌋."""
+    return size >> (TILE_HEIGHT * level)
+
+
+def _tile_width(size: int, level: int, index: int) -> int:
+    return min(TILE_WIDTH, level_size(size, level) - index * TILE_WIDTH)
+
+
+def tile_for(node: StoredHash, size: int) -> Tile:
+    """The tile of the tree of `size` leaves that holds `node` or the row it is computed from;
+    its width is the tile's width in that tree."""
+    if (node.index + 1) << node.height > size:
+        raise ValueError(f"{node} is not in a tree of {size} leaves")
+    level = node.height // TILE_HEIGHT
+    # The node's first hash on its tile level's row, and which tile that row position is in.
+    first = node.index << (node.height - level * TILE_HEIGHT)
+    index = first // TILE_WIDTH
+    return Tile(level, index, _tile_width(size, level, index))
+
+
+def tiles_of_tree(size: int) -> list[Tile]:
+    """Every tile of the tree of `size` leaves, level by level, each at its width there."""
+    tiles: list[Tile] = []
+    level = 0
+    while (count := level_size(size, level)) > 0:
+        tiles.extend(
+            Tile(level, n, _tile_width(size, level, n)) for n in range(-(-count // TILE_WIDTH))
+        )
+        level += 1
+    return tiles
+
+
+def edge_tiles(size: int) -> list[Tile]:
+    """The partial tiles of the tree of `size` leaves (its right edge), lowest level first:
+    what an append must read to continue the tree."""
+    tiles: list[Tile] = []
+    level = 0
+    while (count := level_size(size, level)) > 0:
+        if count % TILE_WIDTH:
+            tiles.append(Tile(level, count // TILE_WIDTH, count % TILE_WIDTH))
+        level += 1
+    return tiles
+
+
+# -- the ranges the RFC's algorithms need ----------------------------------------------------
+
+
+def _split(n: int) -> int:
+    """k of RFC 9162 §2.1.1: the largest power of two smaller than n (n ≥ 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def range_hashes(lo: int, hi: int) -> list[StoredHash]:
+    """The perfect subtrees whose right fold is MTH(D[lo:hi]), largest first, for a range the
+    RFC's recursion visits (lo a multiple of the power of two ≥ hi − lo)."""
+    nodes: list[StoredHash] = []
+    start, remaining = lo, hi - lo
+    while remaining:
+        height = remaining.bit_length() - 1
+        if start % (1 << height):
+            raise ValueError(f"[{lo}, {hi}) is not a range of the RFC 6962 tree")
+        nodes.append(StoredHash(height, start >> height))
+        start += 1 << height
+        remaining -= 1 << height
+    return nodes
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs are PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf upward."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} outside a tree of {size} leaves")
+    ranges: list[tuple[int, int]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:  # PATH(m, D[n]) for n > 1: recurse into the half that holds m
+        k = _split(hi - lo)
+        if index - lo < k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo += k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_ranges(old: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs are PROOF(old, D[size]) (RFC 9162 §2.1.4.1), old tree
+    upward; none when old is 0 or size."""
+    if not 0 <= old <= size:
+        raise ValueError(f"old size {old} outside 0..{size}")
+    if old in (0, size):
+        return []
+    ranges: list[tuple[int, int]] = []
+    lo, hi, b = 0, size, True  # SUBPROOF(m, D[lo:hi], b)
+    while True:
+        m = old - lo
+        if m == hi - lo:
+            if not b:
+                ranges.append((lo, hi))
+            break
+        k = _split(hi - lo)
+        if m <= k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo += k
+            b = False
+    ranges.reverse()
+    return ranges
+
+
+def tiles_for(nodes: Iterable[StoredHash], size: int) -> list[Tile]:
+    """The distinct tiles of the tree of `size` leaves that `nodes` are read from, sorted."""
+    return sorted({tile_for(node, size) for node in nodes})
+
+
+# -- computing from tiles ---------------------------------------------------------------------
+
+
+def _fold(hashes: Sequence[bytes]) -> bytes:
+    """The root of a perfect subtree from its 2^s hashes of one row, pairwise upward."""
+    row = list(hashes)
+    while len(row) > 1:
+        row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+    return row[0]
+
+
+class _Hashes:
+    """Stored hashes of one tree, computed from tiles read in one call of the reader."""
+
+    def __init__(self, nodes: Iterable[StoredHash], size: int, read: TileReader) -> None:
+        wanted = sorted(set(nodes))
+        tiles = tiles_for(wanted, size)
+        rows = read(tiles) if tiles else []
+        if len(rows) != len(tiles):
+            raise ValueError(f"the tile reader gave {len(rows)} tiles for {len(tiles)} asked")
+        self._rows: dict[tuple[int, int], bytes] = {}
+        for tile, row in zip(tiles, rows, strict=True):
+            if not isinstance(row, bytes) or len(row) % HASH_SIZE:
+                raise ValueError(f"tile {tile.path}: not a row of {HASH_SIZE}-byte hashes")
+            if len(row) < tile.width * HASH_SIZE:
+                raise ValueError(
+                    f"tile {tile.path}: {len(row) // HASH_SIZE} hashes, not {tile.width}"
+                )
+            self._rows[(tile.level, tile.index)] = row[: tile.width * HASH_SIZE]
+        self._known: dict[StoredHash, bytes] = {}
+        self._size = size
+
+    def __getitem__(self, node: StoredHash) -> bytes:
+        found = self._known.get(node)
+        if found is not None:
+            return found
+        tile = tile_for(node, self._size)
+        row = self._rows[(tile.level, tile.index)]
+        span = 1 << (node.height - tile.level * TILE_HEIGHT)
+        first = (node.index * span) % TILE_WIDTH
+        hashes = [row[(first + k) * HASH_SIZE : (first + k + 1) * HASH_SIZE] for k in range(span)]
+        value = _fold(hashes)
+        self._known[node] = value
+        return value
+
+    def range_hash(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]): the right fold of its perfect subtrees."""
+        pieces = [self[node] for node in range_hashes(lo, hi)]
+        result = pieces[-1]
+        for left in reversed(pieces[:-1]):
+            result = node_hash(left, result)
+        return result
+
+
+def _nodes(ranges: Iterable[tuple[int, int]]) -> list[StoredHash]:
+    return [node for lo, hi in ranges for node in range_hashes(lo, hi)]
+
+
+def tree_root(size: int, read: TileReader) -> bytes:
+    """MTH(D[size]) (RFC 9162 §2.1.1) from the tree's tiles: popcount(size) stored hashes."""
+    if size < 0:
+        raise ValueError(f"a tree size must not be negative, not {size}")
+    if size == 0:
+        return EMPTY_ROOT
+    return _Hashes(range_hashes(0, size), size, read).range_hash(0, size)
+
+
+def prove_inclusion(index: int, size: int, read: TileReader) -> list[bytes]:
+    """PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf upward, from the tree's tiles."""
+    ranges = inclusion_ranges(index, size)
+    hashes = _Hashes(_nodes(ranges), size, read)
+    return [hashes.range_hash(lo, hi) for lo, hi in ranges]
+
+
+def prove_consistency(old: int, size: int, read: TileReader) -> list[bytes]:
+    """PROOF(old, D[size]) (RFC 9162 §2.1.4.1), old tree upward, from the tree's tiles."""
+    ranges = consistency_ranges(old, size)
+    hashes = _Hashes(_nodes(ranges), size, read)
+    return [hashes.range_hash(lo, hi) for lo, hi in ranges]
+
+
+# -- growing the tree -------------------------------------------------------------------------
+
+
+def append_leaves(
+    size: int, edge: dict[tuple[int, int], bytes], leaves: Sequence[bytes]
+) -> dict[tuple[int, int], bytes]:
+    """The tiles that change when `leaves` (leaf hashes) are appended to the tree of `size`
+    leaves, as {(level, index): row}; `edge` holds the rows of its partial tiles
+    (`edge_tiles(size)`), by (level, index).
+
+    A tile that fills is final; its root (a hash of height 8·(level+1)) is appended to the
+    level above, so each append costs about one node hash (255 per 256 leaves).
+    """
+    changed: dict[tuple[int, int], bytes] = {}
+    level, new = 0, list(leaves)
+    while new:
+        count = level_size(size, level)
+        index, width = divmod(count, TILE_WIDTH)
+        row = bytearray(edge.get((level, index), b"") if width else b"")
+        if len(row) != width * HASH_SIZE:
+            raise ValueError(
+                f"tile {tile_path(level, index, max(width, 1))}: the edge row holds "
+                f"{len(row) // HASH_SIZE} hashes, not {width}"
+            )
+        above: list[bytes] = []
+        for value in new:
+            if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+                raise ValueError(f"a hash must be {HASH_SIZE} bytes")
+            row += value
+            if len(row) == TILE_WIDTH * HASH_SIZE:
+                full = bytes(row)
+                changed[(level, index)] = full
+                above.append(
+                    _fold([full[k : k + HASH_SIZE] for k in range(0, len(full), HASH_SIZE)])
+                )
+                index += 1
+                row = bytearray()
+        if row:
+            changed[(level, index)] = bytes(row)
+        new = above
+        level += 1
+    return changed
