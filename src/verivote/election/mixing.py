@@ -77,7 +77,7 @@ from verivote.model.manifest import Manifest
 from verivote.rules.majlis import tally_majlis
 from verivote.store import Store
 from verivote.store.schema import board_entries
-from verivote.store.txn import append, lock_election
+from verivote.store.txn import NATIONAL, append, lock_log
 
 MIX_INPUT_TYPE = "mix-input"
 SHUFFLE_TYPE = "shuffle"
@@ -422,11 +422,12 @@ def _append_guarded(
     mix-closed and mix-decryption entry appended after index `after` (as (type, entry)) and
     not raised: what was checked before the lock still holds when the entry goes on."""
     with store.engine.begin() as conn:
-        lock_election(conn, ctx.election_id)
+        lock_log(conn, ctx.election_id)  # the national log's lock: every append to it waits
         newer = conn.execute(
             select(board_entries.c.entry_type, board_entries.c.entry)
             .where(
                 board_entries.c.election_id == ctx.election_id,
+                board_entries.c.log == NATIONAL,
                 board_entries.c.idx > after,
                 board_entries.c.entry_type.in_(
                     [SHUFFLE_TYPE, MIX_CLOSED_TYPE, MIX_DECRYPTION_TYPE]

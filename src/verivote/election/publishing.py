@@ -30,7 +30,7 @@ from verivote.board.checkpoint import (
     format_checkpoint,
     open_checkpoint,
 )
-from verivote.board.merkle import MerkleLog, leaf_hash, verify_inclusion
+from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.board.note import (
     generate_signer,
     open_note,
@@ -199,14 +199,6 @@ def local_witnesses(keys_dir: Path, directory: Path, manifest: Manifest) -> list
     return keys
 
 
-def _board_log(store: Store, election_id: str) -> tuple[MerkleLog, list[bytes]]:
-    entries = store.entries(election_id)
-    log = MerkleLog()
-    for entry in entries:
-        log.append_entry(entry)
-    return log, entries
-
-
 @dataclass(frozen=True)
 class CheckpointResult:
     """A checkpoint made: its note, size, the witnesses that cosigned it now, each refusal
@@ -243,13 +235,17 @@ def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> Check
     except ValueError as exc:
         raise ElectionError(f"{keys_dir / AUTHORITY_FILE}: {exc}") from None
     witnesses = registered_witnesses(keys_dir)
-    log, _ = _board_log(store, ctx.election_id)
-    checkpoint = Checkpoint(origin(ctx.election_id), log.size, log.root())
+    # The root and the proofs come from the board's stored tree (O(log n) stored hashes),
+    # all at this one size, whatever is appended meanwhile.
+    size = store.entry_count(ctx.election_id)
+    checkpoint = Checkpoint(origin(ctx.election_id), size, store.tree_root(ctx.election_id, size))
     signed = sign(format_checkpoint(checkpoint), [authority])
     latest = store.latest_checkpoint(ctx.election_id)
 
     def prove(old_size: int) -> list[bytes]:
-        return log.consistency_proof(old_size) if 0 < old_size < log.size else []
+        return (
+            store.consistency_proof(ctx.election_id, old_size, size) if 0 < old_size < size else []
+        )
 
     note = signed
     cosigned: list[str] = []
@@ -269,12 +265,12 @@ def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> Check
             note += lines
             cosigned.append(witness.name)
             continue
-        earlier = _earlier_cosignature(latest, log.size, signed, witness.key)
+        earlier = _earlier_cosignature(latest, size, signed, witness.key)
         if earlier is not None:  # the same checkpoint, cosigned before: not lost now
             note += earlier
             kept.append(witness.name)
-    store.put_checkpoint(ctx.election_id, log.size, note)
-    return CheckpointResult(note, log.size, cosigned, refusals, kept)
+    store.put_checkpoint(ctx.election_id, size, note)
+    return CheckpointResult(note, size, cosigned, refusals, kept)
 
 
 def _earlier_cosignature(
@@ -321,9 +317,8 @@ def prove_inclusion(
         )
     size, note = latest
     checkpoint, _ = open_checkpoint(note, verifier_keys(keys_dir)[:1])
-    log, entries = _board_log(store, ctx.election_id)
-    proof = log.inclusion_proof(ballot.board_idx, size)
-    entry = entries[ballot.board_idx]
+    proof = store.inclusion_proof(ctx.election_id, ballot.board_idx, size)
+    entry = store.entries(ctx.election_id, ballot.board_idx, ballot.board_idx + 1)[0]
     if not verify_inclusion(leaf_hash(entry), ballot.board_idx, size, proof, checkpoint.root):
         raise ElectionError("internal error: the inclusion proof does not verify")
     return {

@@ -22,9 +22,10 @@ casting locks the rows (in station order), checking in updates them, and a closi
 the flag and reads the counts under the same lock. A closing therefore either committed first
 and is seen, or waits and counts what the cast or check-in admitted; none is admitted after
 it. Locks are taken in one order, so that writers never deadlock: opening or closing locks the
-station's `station_polls` row, then its `station_counts` row, then the election's row (to
+station's `station_polls` row, then its `station_counts` row, then its log's row (to
 append to the board); casting and checking in take only `station_counts` rows, in station
-order, and the election's row to flush. SQLite's BEGIN IMMEDIATE serializes every writer and
+order, and the log's `board_logs` row to flush (issue 17: a log per district, so that
+districts never wait for one another). SQLite's BEGIN IMMEDIATE serializes every writer and
 renders no lock clause.
 """
 
@@ -38,6 +39,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Text,
     bindparam,
     cast,
     delete,
@@ -49,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from verivote.board.merkle import leaf_hash
 from verivote.store.db import ReplayError, StoreError
 from verivote.store.schema import (
     ballots,
@@ -58,7 +61,7 @@ from verivote.store.schema import (
     station_polls,
     voters,
 )
-from verivote.store.txn import board_size, lock_election, require_election
+from verivote.store.txn import NATIONAL, grown, lock_log, require_election
 
 
 class PollsClosed(StoreError):
@@ -292,22 +295,24 @@ def _has_roll(conn: Connection, election_id: str) -> bool:
     return found is not None
 
 
-def flush(conn: Connection, election_id: str, station_id: str) -> dict[str, int]:
-    """Put the station's open batch on the board in a random order, inside the caller's
-    transaction (which holds the station's counters row); returns each tracking code's
-    board index."""
+def flush(
+    conn: Connection, election_id: str, station_id: str, log: str = NATIONAL
+) -> dict[str, int]:
+    """Put the station's open batch on the board (the log `log`) in a random order, with the
+    log's new tiles, inside the caller's transaction (which holds the station's counters
+    row); returns each tracking code's board index."""
     p = pending_ballots.c
     where = (p.election_id == election_id, p.station_id == station_id)
-    rows = list(conn.execute(select(p.slot, p.tracking_code).where(*where)))
+    rows = list(conn.execute(select(p.slot, p.tracking_code, p.entry).where(*where)))
     if not rows:
         return {}
     secrets.SystemRandom().shuffle(rows)
-    lock_election(conn, election_id)
-    first = board_size(conn, election_id)
+    first = lock_log(conn, election_id, log)
     place(conn, [
-        {"e": election_id, "s": station_id, "slot": r.slot, "idx": first + i}
+        {"e": election_id, "s": station_id, "slot": r.slot, "idx": first + i, "log": log}
         for i, r in enumerate(rows)
     ])  # fmt: skip
+    grown(conn, election_id, log, first, [leaf_hash(bytes(r.entry)) for r in rows])
     conn.execute(delete(pending_ballots).where(*where))
     conn.execute(
         update(station_counts)
@@ -329,21 +334,22 @@ def _from_pending(*columns: Any) -> Any:
 
 
 _INDEX = cast(bindparam("idx"), BigInteger)
+_LOG = cast(bindparam("log"), Text)
 _TO_BOARD = insert(board_entries).from_select(
-    ["election_id", "idx", "entry", "entry_type"],
-    _from_pending(pending_ballots.c.election_id, _INDEX, pending_ballots.c.entry,
+    ["election_id", "log", "idx", "entry", "entry_type"],
+    _from_pending(pending_ballots.c.election_id, _LOG, _INDEX, pending_ballots.c.entry,
                   pending_ballots.c.entry_type),
 )  # fmt: skip
 _TO_BALLOTS = insert(ballots).from_select(
-    ["election_id", "tracking_code", "station_id", "district_id", "state", "board_idx",
-     "ballot_hash"],
+    ["election_id", "tracking_code", "station_id", "district_id", "state", "board_log",
+     "board_idx", "ballot_hash"],
     _from_pending(*(pending_ballots.c[n] for n in ("election_id", "tracking_code", "station_id",
-                  "district_id", "state")), _INDEX, pending_ballots.c.ballot_hash),
+                  "district_id", "state")), _LOG, _INDEX, pending_ballots.c.ballot_hash),
 )  # fmt: skip
 
 
 def place(conn: Connection, slots: list[dict[str, Any]]) -> None:
-    """Copy pending ballots (`e`, `s`, `slot`) to the board at index `idx` and to `ballots`,
+    """Copy pending ballots (`e`, `s`, `slot`) to the board at (`log`, `idx`) and to `ballots`,
     inside the database: the entries' bytes never travel to this process and back."""
     conn.execute(_TO_BOARD, slots)
     conn.execute(_TO_BALLOTS, slots)

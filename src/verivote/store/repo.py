@@ -1,10 +1,13 @@
 """The store's repository: the election's bulletin board and casting state, one transaction per
 call (DESIGN.md, "Persistence and services", "Bulletin board", "Privacy").
 
-Every write that touches the board first locks the election (`verivote.store.txn`): holding
-that lock, a writer reads the board's size, appends at exactly that index and commits, so
-indices stay unique and gap-free however many threads or processes write. Any refusal raises
-before commit, so nothing of a refused call is written.
+Every write that touches the board first locks the log it appends to (`verivote.store.txn`;
+"" is the national log, the default everywhere, and any other name a district's log): holding
+that lock, a writer reads the log's size, appends at exactly that index, stores the new tiles
+of the log's Merkle tree (`verivote.store.tree`) and commits, so indices stay unique and
+gap-free however many threads or processes write, and the tree always matches the entries.
+Any refusal raises before commit, so nothing of a refused call is written. Roots and proofs
+(`tree_root`, `inclusion_proof`, `consistency_proof`) read O(log n) stored hashes.
 
 The board is append-only: this class has no way to change or remove an entry, and the
 database's own triggers refuse UPDATE and DELETE on `board_entries`.
@@ -22,10 +25,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from verivote.board import tiles
+from verivote.board.merkle import leaf_hash
 from verivote.store import casting
 from verivote.store.casting import Admitted, Batching, NoCheckin, Pending, PollsClosed
 from verivote.store.db import READ_ONLY, StoreError
@@ -34,17 +40,22 @@ from verivote.store.schema import (
     POLL_STATES,
     ballots,
     board_entries,
+    board_logs,
     checkpoints,
     elections,
     station_counts,
     station_polls,
     tally_parts,
 )
+from verivote.store.tree import read_tiles
 from verivote.store.txn import (
+    NATIONAL,
     append,
     append_many,
     board_size,
+    grown,
     lock_election,
+    lock_log,
     require_election,
 )
 
@@ -147,13 +158,16 @@ class Store:
 
     # -- the bulletin board ----------------------------------------------------------------
 
-    def append_entry(self, election_id: str, entry: bytes, entry_type: str) -> int:
-        """Append `entry` to the election's board; returns its index (0, 1, 2, …)."""
+    def append_entry(
+        self, election_id: str, entry: bytes, entry_type: str, log: str = NATIONAL
+    ) -> int:
+        """Append `entry` to the election's log; returns its index (0, 1, 2, …)."""
         with self._engine.begin() as conn:
-            lock_election(conn, election_id)
-            return append(conn, election_id, entry, entry_type)
+            return append(conn, election_id, entry, entry_type, log)
 
-    def entries(self, election_id: str, start: int = 0, end: int | None = None) -> list[bytes]:
+    def entries(
+        self, election_id: str, start: int = 0, end: int | None = None, log: str = NATIONAL
+    ) -> list[bytes]:
         """The entries with start ≤ index < end (to the board's end if `end` is None), in order."""
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"bad entry range [{start}, {end})")
@@ -162,7 +176,11 @@ class Store:
             return []
         query = (
             select(board_entries.c.entry)
-            .where(board_entries.c.election_id == election_id, board_entries.c.idx >= start)
+            .where(
+                board_entries.c.election_id == election_id,
+                board_entries.c.log == log,
+                board_entries.c.idx >= start,
+            )
             .order_by(board_entries.c.idx)
         )
         if end is not None:
@@ -172,13 +190,29 @@ class Store:
             # bytes(): drivers may hand back memoryview for binary columns.
             return [bytes(entry) for entry in conn.execute(query).scalars()]
 
-    def entry_count(self, election_id: str) -> int:
+    def entry_count(self, election_id: str, log: str = NATIONAL) -> int:
         with self._reader.begin() as conn:
             require_election(conn, election_id)
-            return board_size(conn, election_id)
+            return board_size(conn, election_id, log)
+
+    def logs(self, election_id: str) -> dict[str, int]:
+        """The election's logs that have a row (every log ever appended to) and their sizes."""
+        with self._reader.begin() as conn:
+            require_election(conn, election_id)
+            rows = conn.execute(
+                select(board_logs.c.log, board_logs.c.size)
+                .where(board_logs.c.election_id == election_id)
+                .order_by(board_logs.c.log)
+            )
+            return {row.log: int(row.size) for row in rows}
 
     def entries_of_type(
-        self, election_id: str, entry_type: str, start: int = 0, end: int | None = None
+        self,
+        election_id: str,
+        entry_type: str,
+        start: int = 0,
+        end: int | None = None,
+        log: str = NATIONAL,
     ) -> list[tuple[int, bytes]]:
         """The (index, entry) pairs of type `entry_type` with start ≤ index < end, in order.
 
@@ -192,6 +226,7 @@ class Store:
             select(board_entries.c.idx, board_entries.c.entry)
             .where(
                 board_entries.c.election_id == election_id,
+                board_entries.c.log == log,
                 board_entries.c.entry_type == entry_type,
                 board_entries.c.idx >= start,
             )
@@ -219,11 +254,12 @@ class Store:
         tally's `mix-input` entries, issue 16).
         """
         with self._engine.begin() as conn:
-            lock_election(conn, election_id)
+            lock_log(conn, election_id)
             first = conn.execute(
                 select(board_entries.c.idx, board_entries.c.entry)
                 .where(
                     board_entries.c.election_id == election_id,
+                    board_entries.c.log == NATIONAL,
                     board_entries.c.entry_type == entry_type,
                 )
                 .order_by(board_entries.c.idx)
@@ -234,8 +270,11 @@ class Store:
             start = append_many(conn, election_id, [*before, (entry, entry_type)])
             return start + len(before), bytes(entry)
 
-    def bulk_append(self, election_id: str, entries: Iterable[bytes], entry_type: str) -> int:
-        """Append many entries of one type in ONE transaction; returns the board's size after.
+    def bulk_append(
+        self, election_id: str, entries: Iterable[bytes], entry_type: str, log: str = NATIONAL
+    ) -> int:
+        """Append many entries of one type to a log in ONE transaction, with its tree; returns
+        the log's size after.
 
         For imports and benchmarks, which load a board wholesale: no ballot rows, no chains and
         no polls check are written or made, only board entries. `entries` is consumed lazily,
@@ -245,29 +284,75 @@ class Store:
         if not entry_type:
             raise ValueError("an entry type must not be empty")
         with self._engine.begin() as conn:
-            lock_election(conn, election_id)
-            idx = board_size(conn, election_id)
+            idx = lock_log(conn, election_id, log)
+            edge: dict[tuple[int, int], bytes] | None = None
             stream = iter(entries)
-            while batch := list(islice(stream, _BULK_ROWS)):
+            while batch := [bytes(entry) for entry in islice(stream, _BULK_ROWS)]:
                 conn.execute(
                     insert(board_entries),
                     [
                         {
                             "election_id": election_id,
+                            "log": log,
                             "idx": idx + i,
-                            "entry": bytes(entry),
+                            "entry": entry,
                             "entry_type": entry_type,
                         }
                         for i, entry in enumerate(batch)
                     ],
                 )
+                # the edge tiles stay in memory between batches: one tile write per level
+                edge = grown(conn, election_id, log, idx, [leaf_hash(e) for e in batch], edge)
                 idx += len(batch)
             return idx
 
+    # -- the logs' Merkle trees ------------------------------------------------------------
+
+    def _tree_size(self, conn: Any, election_id: str, log: str, size: int | None) -> int:
+        require_election(conn, election_id)
+        count = board_size(conn, election_id, log)
+        if size is None:
+            return count
+        if not 0 <= size <= count:
+            raise ValueError(f"tree size {size} outside 0..{count} of log {log!r}")
+        return size
+
+    def tree_root(self, election_id: str, size: int | None = None, log: str = NATIONAL) -> bytes:
+        """MTH of the log's first `size` entries (default: all), from its stored tiles."""
+        with self._reader.begin() as conn:
+            n = self._tree_size(conn, election_id, log, size)
+            return tiles.tree_root(n, read_tiles(conn, election_id, log))
+
+    def inclusion_proof(
+        self, election_id: str, index: int, size: int | None = None, log: str = NATIONAL
+    ) -> list[bytes]:
+        """PATH(index, D[size]) of RFC 9162 §2.1.3.1 in the log, from its stored tiles."""
+        with self._reader.begin() as conn:
+            n = self._tree_size(conn, election_id, log, size)
+            return tiles.prove_inclusion(index, n, read_tiles(conn, election_id, log))
+
+    def consistency_proof(
+        self, election_id: str, old: int, new: int | None = None, log: str = NATIONAL
+    ) -> list[bytes]:
+        """PROOF(old, D[new]) of RFC 9162 §2.1.4.1 in the log, from its stored tiles."""
+        with self._reader.begin() as conn:
+            n = self._tree_size(conn, election_id, log, new)
+            return tiles.prove_consistency(old, n, read_tiles(conn, election_id, log))
+
+    def read_tiles(self, election_id: str, log: str = NATIONAL) -> tiles.TileReader:
+        """A reader of the log's stored tiles, each call in its own read transaction (for
+        code that plans its own reads with `verivote.board.tiles`)."""
+
+        def read(wanted: Sequence[tiles.Tile]) -> Sequence[bytes]:
+            with self._reader.begin() as conn:
+                return read_tiles(conn, election_id, log)(wanted)
+
+        return read
+
     # -- checkpoints -----------------------------------------------------------------------
 
-    def put_checkpoint(self, election_id: str, size: int, note: str) -> None:
-        """Store the signed note of the board at `size` entries.
+    def put_checkpoint(self, election_id: str, size: int, note: str, log: str = NATIONAL) -> None:
+        """Store the signed note of the log at `size` entries.
 
         A note for a size already stored may only be replaced by one with the same text (the
         same origin, size and root) and other signatures, as when witnesses cosign it; a
@@ -276,27 +361,32 @@ class Store:
         if size < 0:
             raise ValueError(f"a checkpoint size must not be negative, not {size}")
         with self._engine.begin() as conn:
-            lock_election(conn, election_id)
-            count = board_size(conn, election_id)
+            count = lock_log(conn, election_id, log)
             if size > count:
                 raise StoreError(f"checkpoint at size {size} but the board has {count} entries")
-            where = (checkpoints.c.election_id == election_id, checkpoints.c.size == size)
+            where = (
+                checkpoints.c.election_id == election_id,
+                checkpoints.c.log == log,
+                checkpoints.c.size == size,
+            )
             old = conn.execute(select(checkpoints.c.note).where(*where)).scalar_one_or_none()
             if old is None:
                 conn.execute(
-                    insert(checkpoints).values(election_id=election_id, size=size, note=note)
+                    insert(checkpoints).values(
+                        election_id=election_id, log=log, size=size, note=note
+                    )
                 )
             elif _note_body(old) != _note_body(note):
                 raise StoreError(f"a different checkpoint at size {size} is already stored")
             elif old != note:
                 conn.execute(update(checkpoints).where(*where).values(note=note))
 
-    def latest_checkpoint(self, election_id: str) -> tuple[int, str] | None:
-        """The stored checkpoint of the largest size, as (size, note)."""
+    def latest_checkpoint(self, election_id: str, log: str = NATIONAL) -> tuple[int, str] | None:
+        """The log's stored checkpoint of the largest size, as (size, note)."""
         with self._reader.begin() as conn:
             row = conn.execute(
                 select(checkpoints.c.size, checkpoints.c.note)
-                .where(checkpoints.c.election_id == election_id)
+                .where(checkpoints.c.election_id == election_id, checkpoints.c.log == log)
                 .order_by(checkpoints.c.size.desc())
                 .limit(1)
             ).first()
@@ -434,7 +524,6 @@ class Store:
                     casting.flush(conn, election_id, station_id)
                 if callable(entry):
                     entry = entry(int(row.ballots), int(row.checked_in))
-                lock_election(conn, election_id)
                 idx = append(conn, election_id, entry, entry_type or _POLLS_ENTRY[state])
                 where = (
                     station_polls.c.election_id == election_id,

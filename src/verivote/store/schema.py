@@ -4,9 +4,17 @@ The migrations in `migrations/versions` create these tables; this module describ
 the repository's queries, and a test checks that the two agree.
 
 - `elections`: one row per election; the repository locks it to serialize writers.
-- `board_entries`: the public bulletin board, entries 0, 1, 2, … with no gaps. Append-only:
-  database triggers refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
-- `checkpoints`: the signed notes of the board at a given size.
+- `board_entries`: the public bulletin board, entries 0, 1, 2, … with no gaps in each of the
+  election's logs (`log`: "" is the national log, otherwise a district id; migration 0012,
+  issue 17). Append-only: database triggers refuse UPDATE and DELETE (and TRUNCATE on
+  PostgreSQL).
+- `board_logs`: one row per log with its size; an append locks this row (not the election's),
+  so appends to different logs never wait for one another (migration 0012).
+- `board_tiles`: each log's Merkle tree, stored as it grows in the tiles of C2SP tlog-tiles
+  (`verivote.board.tiles`): the row of up to 256 hashes of tile (level, idx), written in the
+  transaction that appends the entries (migration 0012). A partial tile's row grows; the
+  hashes already in it never change.
+- `checkpoints`: the signed notes of each log at a given size.
 - `station_counts`: per polling station, the voters checked in, the cast ballots accepted and
   the ballots waiting in its open batch, with when that batch began (migration 0009, issue 15).
   Counters, not links: casting compares two numbers in the transaction that admits a ballot.
@@ -75,19 +83,41 @@ board_entries = Table(
     "board_entries",
     metadata,
     Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("log", Text, primary_key=True),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("entry", LargeBinary, nullable=False),
     Column("entry_type", Text, nullable=False),
     CheckConstraint("idx >= 0", name="idx_nonnegative"),
     # The few entries of a kind (the tally, the partial decryptions) are found without reading
-    # a board of millions of ballots (migration 0003).
-    Index("ix_board_entries_type", "election_id", "entry_type", "idx"),
+    # a board of millions of ballots (migration 0003; per log since 0012).
+    Index("ix_board_entries_type", "election_id", "log", "entry_type", "idx"),
+)
+
+board_logs = Table(
+    "board_logs",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("log", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    CheckConstraint("size >= 0", name="size_nonnegative"),
+)
+
+board_tiles = Table(
+    "board_tiles",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("log", Text, primary_key=True),
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+    CheckConstraint("level >= 0 AND idx >= 0", name="coordinates"),
 )
 
 checkpoints = Table(
     "checkpoints",
     metadata,
     Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("log", Text, primary_key=True),
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("note", Text, nullable=False),
     CheckConstraint("size >= 0", name="size_nonnegative"),
@@ -138,16 +168,18 @@ ballots = Table(
     Column("district_id", Text, nullable=False),
     Column("state", Text, nullable=False),
     Column("board_idx", BigInteger, nullable=False),
+    # The log its entry is in ("" the national log; migration 0012).
+    Column("board_log", Text, nullable=False),
     # The hash of the encrypted ballot itself (migration 0002): the same ballot can be on the
     # board once, cast or challenged, whatever tracking code its chain would give it now.
     Column("ballot_hash", Text, nullable=True),
     ForeignKeyConstraint(
-        ["election_id", "board_idx"],
-        ["board_entries.election_id", "board_entries.idx"],
+        ["election_id", "board_log", "board_idx"],
+        ["board_entries.election_id", "board_entries.log", "board_entries.idx"],
         name="fk_ballots_board_entries",
     ),
     # A board entry carries at most one ballot.
-    UniqueConstraint("election_id", "board_idx", name="uq_ballots_board_idx"),
+    UniqueConstraint("election_id", "board_log", "board_idx", name="uq_ballots_board_idx"),
     UniqueConstraint("election_id", "ballot_hash", name="uq_ballots_ballot_hash"),
     CheckConstraint("state IN ('cast', 'challenged')", name="state_known"),
 )

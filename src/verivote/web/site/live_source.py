@@ -7,19 +7,18 @@ Reads only. The store's repository covers most of it; the few questions it has n
 the roll's size per district) are asked here of its tables directly, read-only.
 
 Counts that cost a scan of a national table (check-ins per station, entries per type) are kept
-for a few seconds, so that a busy home page does not run them for every visitor. The Merkle
-tree over the board is kept between requests and only extended: the board only grows.
+for a few seconds, so that a busy home page does not run them for every visitor. Inclusion
+proofs come from the board's tree stored in the database (`Store.inclusion_proof`, O(log n)
+stored hashes): nothing grows in this process's memory.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 from sqlalchemy import func, select
 
-from verivote.board.merkle import MerkleLog
 from verivote.board.record import CHECKPOINT, ENTRIES, KEYS
 from verivote.election.service import ElectionContext
 from verivote.model.manifest import Manifest
@@ -27,12 +26,13 @@ from verivote.store import Store
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.store.schema import ballots, board_entries, checkpoints, pending_ballots, voters
+from verivote.store.txn import NATIONAL
 from verivote.web.site.source import BallotHit, Inclusion, Mode, Participation, RecordFile
 from verivote.web.ttl import Ttl
 
 CACHE_SECONDS = 5.0
 PAGE_ROWS = 2000
-"""Entries read from the database at a time when the tree is extended or the record sent."""
+"""Entries read from the database at a time when the record is sent."""
 SHORT_CODE = 16
 
 
@@ -48,8 +48,6 @@ class LiveSource:
         # the check-ins for the write lock.
         self._reader = store.engine.execution_options(**{READ_ONLY: True})
         self._cache = Ttl(CACHE_SECONDS)
-        self._log = MerkleLog()
-        self._log_lock = threading.Lock()
 
     @property
     def mode(self) -> Mode:
@@ -94,7 +92,7 @@ class LiveSource:
         with self._reader.begin() as conn:
             notes = conn.execute(
                 select(checkpoints.c.note)
-                .where(checkpoints.c.election_id == self._id)
+                .where(checkpoints.c.election_id == self._id, checkpoints.c.log == NATIONAL)
                 .order_by(checkpoints.c.size.desc())
                 .limit(limit)
             ).scalars()
@@ -110,7 +108,7 @@ class LiveSource:
         with self._reader.begin() as conn:
             rows = conn.execute(
                 select(board_entries.c.entry_type, func.count())
-                .where(board_entries.c.election_id == self._id)
+                .where(board_entries.c.election_id == self._id, board_entries.c.log == NATIONAL)
                 .group_by(board_entries.c.entry_type)
             ).all()
         return {str(kind): int(n) for kind, n in rows}
@@ -123,7 +121,7 @@ class LiveSource:
         with self._reader.begin() as conn:
             rows = conn.execute(
                 select(e.idx, e.entry)
-                .where(e.election_id == self._id, e.entry_type == entry_type)
+                .where(e.election_id == self._id, e.log == NATIONAL, e.entry_type == entry_type)
                 .order_by(e.idx)
                 .offset(offset)
                 .limit(limit)
@@ -173,20 +171,12 @@ class LiveSource:
         if latest is None or not 0 <= index < latest[0]:
             return None
         size, note = latest
-        log = self._tree(size)
         entry = self.entry(index)
         if entry is None:
             return None
-        return Inclusion(index, size, entry, log.inclusion_proof(index, size), note)
-
-    def _tree(self, size: int) -> MerkleLog:
-        """The tree over at least the first `size` entries, extended from where it was."""
-        with self._log_lock:
-            while self._log.size < size:
-                start = self._log.size
-                for entry in self.store.entries(self._id, start, min(size, start + PAGE_ROWS)):
-                    self._log.append_entry(entry)
-            return self._log
+        # from the stored tree: O(log n) stored hashes, nothing kept in this process
+        proof = self.store.inclusion_proof(self._id, index, size)
+        return Inclusion(index, size, entry, proof, note)
 
     def record_files(self) -> list[RecordFile] | None:
         latest = self.store.latest_checkpoint(self._id)
@@ -197,7 +187,7 @@ class LiveSource:
         with self._reader.begin() as conn:
             length = conn.execute(
                 select(func.coalesce(func.sum(func.length(e.entry)), 0)).where(
-                    e.election_id == self._id, e.idx < size
+                    e.election_id == self._id, e.log == NATIONAL, e.idx < size
                 )
             ).scalar_one()
         raw_note = note.encode("utf-8")
