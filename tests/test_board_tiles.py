@@ -19,9 +19,11 @@ from verivote.board.tiles import (
     StoredHash,
     Tile,
     TileReader,
+    TileRow,
     append_leaves,
     edge_tiles,
     inclusion_ranges,
+    interior,
     prove_consistency,
     prove_inclusion,
     range_hashes,
@@ -173,3 +175,38 @@ def test_bad_tiles_and_arguments_are_refused() -> None:
         append_leaves(0, {}, [b"short"])
     assert prove_consistency(0, 5, _reader(rows)) == []
     assert prove_consistency(5, 5, _reader(rows)) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=TILE_WIDTH), st.integers(min_value=0, max_value=256))
+def test_a_grown_interior_equals_one_computed_at_once(known: int, width: int) -> None:
+    known, width = min(known, width), max(known, width)
+    row = b"".join(_leaf(i) for i in range(width))
+    at_once = interior(row)
+    assert interior(row, interior(row[: known * 32]), known) == at_once
+    # level k holds the nodes of height k over the row: check each against merkle.py
+    at = 0
+    for k in range(1, 8):
+        for j in range(width >> k):
+            span = [row[i * 32 : (i + 1) * 32] for i in range(j << k, (j + 1) << k)]
+            assert at_once[at : at + 32] == merkle.root(span)
+            at += 32
+    assert at == len(at_once)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_SIZES, st.data())
+def test_tiles_with_their_interior_give_the_same_proofs(size: int, data: st.DataObject) -> None:
+    log, rows = big_tree()
+    with_interior = {key: TileRow(row, interior(row)) for key, row in rows.items()}
+
+    def read(tiles: Sequence[Tile]) -> list[bytes | TileRow]:
+        return [with_interior[(t.level, t.index)] for t in tiles]
+
+    index = data.draw(st.integers(min_value=0, max_value=size - 1), label="index")
+    old = data.draw(st.integers(min_value=0, max_value=size), label="old")
+    assert tree_root(size, read) == log.root(size)
+    assert prove_inclusion(index, size, read) == log.inclusion_proof(index, size)
+    assert prove_consistency(old, size, read) == log.consistency_proof(old, size)
+    with pytest.raises(ValueError, match="interior of the wrong length"):
+        tree_root(size, lambda tiles: [TileRow(rows[(t.level, t.index)], b"x") for t in tiles])

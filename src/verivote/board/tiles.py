@@ -38,10 +38,12 @@ __all__ = [
     "StoredHash",
     "Tile",
     "TileReader",
+    "TileRow",
     "append_leaves",
     "consistency_ranges",
     "edge_tiles",
     "inclusion_ranges",
+    "interior",
     "level_size",
     "prove_consistency",
     "prove_inclusion",
@@ -87,10 +89,19 @@ class Tile:
         return tile_path(self.level, self.index, self.width)
 
 
-TileReader = Callable[[Sequence[Tile]], Sequence[bytes]]
+@dataclass(frozen=True)
+class TileRow:
+    """A tile's row of hashes, with the hashes of its interior levels when the reader keeps
+    them: `interior(hashes)`, which spares recomputing up to 255 node hashes per tile."""
+
+    hashes: bytes
+    interior: bytes = b""
+
+
+TileReader = Callable[[Sequence[Tile]], Sequence[bytes | TileRow]]
 """Reads tiles: for each tile asked, its row of hashes (32 bytes each), at least `width` of
-them. A reader may answer with a wider version of the same tile (a later tree's): a tile's
-hashes never change, so the first `width` are the same."""
+them, as bytes or as a TileRow. A reader may answer with a wider version of the same tile (a
+later tree's): a tile's hashes never change, so the first `width` are the same."""
 
 
 def _index_path(index: int) -> str:
@@ -237,6 +248,37 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return row[0]
 
 
+def _interior_offset(width: int, sub_height: int) -> int:
+    """Where interior level `sub_height` (1 … 7) starts in the interior of a row of `width`."""
+    return sum(width >> k for k in range(1, sub_height)) * HASH_SIZE
+
+
+def interior(hashes: bytes, known: bytes = b"", known_width: int = 0) -> bytes:
+    """The interior of a tile whose row is `hashes`: for k = 1 … 7, the ⌊W / 2^k⌋ hashes of
+    height 8L + k over it (each the node hash of two of level k − 1), level after level.
+
+    `known` is the interior of the same tile at an earlier width `known_width`; only the
+    hashes that the wider row completes are computed (about one per hash added).
+    """
+    width = len(hashes) // HASH_SIZE
+    if len(hashes) % HASH_SIZE or not 0 <= known_width <= width <= TILE_WIDTH:
+        raise ValueError("not a tile row of 32-byte hashes")
+    if len(known) != _interior_offset(known_width, TILE_HEIGHT):
+        raise ValueError(f"an interior of width {known_width} has the wrong length")
+    out = bytearray()
+    below = hashes
+    for k in range(1, TILE_HEIGHT):
+        start = _interior_offset(known_width, k)
+        level = bytearray(known[start : start + (known_width >> k) * HASH_SIZE])
+        for j in range(known_width >> k, width >> k):
+            left = below[2 * j * HASH_SIZE : (2 * j + 1) * HASH_SIZE]
+            right = below[(2 * j + 1) * HASH_SIZE : (2 * j + 2) * HASH_SIZE]
+            level += node_hash(left, right)
+        out += level
+        below = bytes(level)
+    return bytes(out)
+
+
 class _Hashes:
     """Stored hashes of one tree, computed from tiles read in one call of the reader."""
 
@@ -247,7 +289,9 @@ class _Hashes:
         if len(rows) != len(tiles):
             raise ValueError(f"the tile reader gave {len(rows)} tiles for {len(tiles)} asked")
         self._rows: dict[tuple[int, int], bytes] = {}
-        for tile, row in zip(tiles, rows, strict=True):
+        self._interiors: dict[tuple[int, int], tuple[int, bytes]] = {}
+        for tile, answer in zip(tiles, rows, strict=True):
+            row = answer.hashes if isinstance(answer, TileRow) else answer
             if not isinstance(row, bytes) or len(row) % HASH_SIZE:
                 raise ValueError(f"tile {tile.path}: not a row of {HASH_SIZE}-byte hashes")
             if len(row) < tile.width * HASH_SIZE:
@@ -255,6 +299,11 @@ class _Hashes:
                     f"tile {tile.path}: {len(row) // HASH_SIZE} hashes, not {tile.width}"
                 )
             self._rows[(tile.level, tile.index)] = row[: tile.width * HASH_SIZE]
+            if isinstance(answer, TileRow) and answer.interior:
+                width = len(row) // HASH_SIZE
+                if len(answer.interior) != _interior_offset(width, TILE_HEIGHT):
+                    raise ValueError(f"tile {tile.path}: an interior of the wrong length")
+                self._interiors[(tile.level, tile.index)] = (width, answer.interior)
         self._known: dict[StoredHash, bytes] = {}
         self._size = size
 
@@ -263,8 +312,17 @@ class _Hashes:
         if found is not None:
             return found
         tile = tile_for(node, self._size)
+        sub_height = node.height - tile.level * TILE_HEIGHT
+        stored = self._interiors.get((tile.level, tile.index))
+        if sub_height and stored is not None:
+            width, inside = stored
+            at = (
+                _interior_offset(width, sub_height)
+                + (node.index - (tile.index << (TILE_HEIGHT - sub_height))) * HASH_SIZE
+            )
+            return inside[at : at + HASH_SIZE]
         row = self._rows[(tile.level, tile.index)]
-        span = 1 << (node.height - tile.level * TILE_HEIGHT)
+        span = 1 << sub_height
         first = (node.index * span) % TILE_WIDTH
         hashes = [row[(first + k) * HASH_SIZE : (first + k + 1) * HASH_SIZE] for k in range(span)]
         value = _fold(hashes)

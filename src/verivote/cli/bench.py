@@ -578,3 +578,83 @@ def print_tehran(console: Console, figures: dict[str, Any]) -> None:
         f"{figures['goal_core_hours']:g}: {'met' if figures['goal_core_hours_met'] else 'NOT met'})"
     )
     console.print(f"memory: {figures['memory']}")
+
+
+@bench_app.command("board")
+def bench_board(
+    entries: Annotated[int, typer.Option(help="Entries to append, and the proof log's size.")],
+    districts: Annotated[int, typer.Option(help="District logs appended to at once.")] = 8,
+    batch: Annotated[int, typer.Option(help="Entries per transaction (group commit).")] = 500,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (default: a temporary SQLite file; PostgreSQL: a new schema, "
+            "dropped after), e.g. postgresql+psycopg://@127.0.0.1:5432/test.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """The board's logs and stored trees (issue 17): appends into D district logs at once
+    (one writer each, a transaction per batch), inclusion proofs and checkpoints from the
+    stored tiles of a log of N entries, each beside its SHA-256 floor."""
+    import tempfile
+    from pathlib import Path
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from verivote.bench.board import PHASES, measure_board, validate
+
+    problem = validate(entries, districts, batch)
+    if problem:
+        raise click.BadParameter(problem)
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory(prefix="verivote-bench-board-") as tmp:
+        url = db or f"sqlite:///{Path(tmp) / 'board.db'}"
+        with (
+            scratch_database(url, BENCH_SCHEMA) as scratch,
+            Progress(
+                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                console=console, transient=True,
+            ) as progress,
+        ):  # fmt: skip
+            task = progress.add_task("starting", total=PHASES)
+
+            def step(what: str, done: float) -> None:
+                progress.update(task, description=what, advance=done)
+
+            try:
+                figures = measure_board(scratch, entries, districts, batch, step)
+            except Exception as exc:  # a database that refuses: one line, not a traceback
+                raise click.ClickException(f"bench board failed: {exc}") from None
+    print_board(console, figures)
+    if as_json:
+        typer.echo(json.dumps(figures))
+
+
+def print_board(console: Console, figures: dict[str, Any]) -> None:
+    """The figures of `bench board` (on stderr when stdout keeps the JSON line)."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"{figures['backend']}: {figures['entries']:,} entries of {figures['entry_bytes']}"
+        f" bytes, {figures['districts']} district logs, batches of {figures['batch']}, "
+        f"{figures['cores']} cores"
+    )
+    for column in ("", "measured", "floor (SHA-256 alone)"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        "appends/s",
+        f"{figures['appends_per_s']:,.0f}",
+        f"{figures['append_hash_floor_per_s']:,.0f}",
+    )
+    table.add_row(
+        f"proofs/s (log of {figures['entries']:,}, {figures['proof_hashes']} hashes)",
+        f"{figures['proofs_per_s']:,.0f}",
+        f"{figures['proof_verify_floor_per_s']:,.0f}",
+    )
+    table.add_row(
+        "checkpoint ms", f"{figures['checkpoint_ms']:.3f}", f"{figures['checkpoint_hash_ms']:.3f}"
+    )
+    console.print(table)
+    console.print(f"bulk load of the proof log: {figures['load_per_s']:,.0f} entries/s")

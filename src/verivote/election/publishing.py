@@ -317,8 +317,7 @@ def prove_inclusion(
         )
     size, note = latest
     checkpoint, _ = open_checkpoint(note, verifier_keys(keys_dir)[:1])
-    proof = store.inclusion_proof(ctx.election_id, ballot.board_idx, size)
-    entry = store.entries(ctx.election_id, ballot.board_idx, ballot.board_idx + 1)[0]
+    entry, proof = store.proved_entry(ctx.election_id, ballot.board_idx, size)
     if not verify_inclusion(leaf_hash(entry), ballot.board_idx, size, proof, checkpoint.root):
         raise ElectionError("internal error: the inclusion proof does not verify")
     return {

@@ -47,7 +47,7 @@ from verivote.store.schema import (
     station_polls,
     tally_parts,
 )
-from verivote.store.tree import read_tiles
+from verivote.store.tree import Edge, read_tiles
 from verivote.store.txn import (
     NATIONAL,
     append,
@@ -285,7 +285,7 @@ class Store:
             raise ValueError("an entry type must not be empty")
         with self._engine.begin() as conn:
             idx = lock_log(conn, election_id, log)
-            edge: dict[tuple[int, int], bytes] | None = None
+            edge: Edge | None = None
             stream = iter(entries)
             while batch := [bytes(entry) for entry in islice(stream, _BULK_ROWS)]:
                 conn.execute(
@@ -309,8 +309,15 @@ class Store:
     # -- the logs' Merkle trees ------------------------------------------------------------
 
     def _tree_size(self, conn: Any, election_id: str, log: str, size: int | None) -> int:
-        require_election(conn, election_id)
-        count = board_size(conn, election_id, log)
+        count = conn.execute(
+            select(board_logs.c.size).where(
+                board_logs.c.election_id == election_id, board_logs.c.log == log
+            )
+        ).scalar_one_or_none()
+        if count is None:  # a log never appended to, or no such election
+            require_election(conn, election_id)
+            count = 0
+        count = int(count)
         if size is None:
             return count
         if not 0 <= size <= count:
@@ -331,6 +338,23 @@ class Store:
             n = self._tree_size(conn, election_id, log, size)
             return tiles.prove_inclusion(index, n, read_tiles(conn, election_id, log))
 
+    def proved_entry(
+        self, election_id: str, index: int, size: int | None = None, log: str = NATIONAL
+    ) -> tuple[bytes, list[bytes]]:
+        """The entry at `index` and its inclusion proof in the log's tree of `size`, read in
+        one transaction (the ballot tracker's question)."""
+        with self._reader.begin() as conn:
+            n = self._tree_size(conn, election_id, log, size)
+            proof = tiles.prove_inclusion(index, n, read_tiles(conn, election_id, log))
+            entry = conn.execute(
+                select(board_entries.c.entry).where(
+                    board_entries.c.election_id == election_id,
+                    board_entries.c.log == log,
+                    board_entries.c.idx == index,
+                )
+            ).scalar_one()
+            return bytes(entry), proof
+
     def consistency_proof(
         self, election_id: str, old: int, new: int | None = None, log: str = NATIONAL
     ) -> list[bytes]:
@@ -343,7 +367,7 @@ class Store:
         """A reader of the log's stored tiles, each call in its own read transaction (for
         code that plans its own reads with `verivote.board.tiles`)."""
 
-        def read(wanted: Sequence[tiles.Tile]) -> Sequence[bytes]:
+        def read(wanted: Sequence[tiles.Tile]) -> Sequence[bytes | tiles.TileRow]:
             with self._reader.begin() as conn:
                 return read_tiles(conn, election_id, log)(wanted)
 

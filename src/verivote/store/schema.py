@@ -11,9 +11,9 @@ the repository's queries, and a test checks that the two agree.
 - `board_logs`: one row per log with its size; an append locks this row (not the election's),
   so appends to different logs never wait for one another (migration 0012).
 - `board_tiles`: each log's Merkle tree, stored as it grows in the tiles of C2SP tlog-tiles
-  (`verivote.board.tiles`): the row of up to 256 hashes of tile (level, idx), written in the
-  transaction that appends the entries (migration 0012). A partial tile's row grows; the
-  hashes already in it never change.
+  (`verivote.board.tiles`): the row of up to 256 hashes of tile (level, idx) and its interior
+  levels, written in the transaction that appends the entries (migration 0012). A partial
+  tile's row grows; the hashes already in it never change.
 - `checkpoints`: the signed notes of each log at a given size.
 - `station_counts`: per polling station, the voters checked in, the cast ballots accepted and
   the ballots waiting in its open batch, with when that batch began (migration 0009, issue 15).
@@ -110,6 +110,8 @@ board_tiles = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hashes", LargeBinary, nullable=False),
+    # the tile's interior levels (`verivote.board.tiles.interior`): read, not recomputed
+    Column("interior", LargeBinary, nullable=False),
     CheckConstraint("level >= 0 AND idx >= 0", name="coordinates"),
 )
 

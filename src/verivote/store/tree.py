@@ -1,6 +1,10 @@
 """Each log's Merkle tree in the database, as C2SP tlog-tiles tiles (`verivote.board.tiles`,
 table `board_tiles`): grown in the transaction that appends the entries, read for a root or a
 proof a few tiles at a time (O(log n) stored hashes, one query).
+
+Each row keeps the tile (its row of up to 256 hashes, exactly the C2SP tile) and the tile's
+interior levels (`tiles.interior`), kept up to date as the row grows (about one node hash per
+hash added): a proof then reads its hashes instead of recomputing up to 255 per tile level.
 """
 
 from __future__ import annotations
@@ -10,26 +14,33 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from verivote.board.tiles import Tile, TileReader, append_leaves, edge_tiles
+from verivote.board.tiles import Tile, TileReader, TileRow, append_leaves, edge_tiles, interior
 from verivote.store.schema import board_tiles
+
+Edge = dict[tuple[int, int], TileRow]
+"""The partial tiles of a tree, by (level, index)."""
+
+
+def _read(conn: Connection, election_id: str, log: str, tiles: Sequence[Tile]) -> list[TileRow]:
+    t = board_tiles.c
+    keys = [(tile.level, tile.index) for tile in tiles]
+    rows = conn.execute(
+        select(t.level, t.idx, t.hashes, t.interior).where(
+            t.election_id == election_id, t.log == log, tuple_(t.level, t.idx).in_(keys)
+        )
+    )
+    found = {(int(r.level), int(r.idx)): TileRow(bytes(r.hashes), bytes(r.interior)) for r in rows}
+    missing = [tile.path for tile in tiles if (tile.level, tile.index) not in found]
+    if missing:
+        raise LookupError(f"log {log!r} of {election_id!r} has no tile {missing[0]}")
+    return [found[key] for key in keys]
 
 
 def read_tiles(conn: Connection, election_id: str, log: str) -> TileReader:
     """A tile reader over the log's stored tiles, inside `conn`'s transaction."""
-    t = board_tiles.c
 
-    def read(tiles: Sequence[Tile]) -> list[bytes]:
-        keys = [(tile.level, tile.index) for tile in tiles]
-        rows = conn.execute(
-            select(t.level, t.idx, t.hashes).where(
-                t.election_id == election_id, t.log == log, tuple_(t.level, t.idx).in_(keys)
-            )
-        )
-        found = {(int(r.level), int(r.idx)): bytes(r.hashes) for r in rows}
-        missing = [tile.path for tile in tiles if (tile.level, tile.index) not in found]
-        if missing:
-            raise LookupError(f"log {log!r} of {election_id!r} has no tile {missing[0]}")
-        return [found[key] for key in keys]
+    def read(tiles: Sequence[Tile]) -> list[TileRow]:
+        return _read(conn, election_id, log, tiles) if tiles else []
 
     return read
 
@@ -40,29 +51,34 @@ def grow(
     log: str,
     size: int,
     leaves: Sequence[bytes],
-    edge: dict[tuple[int, int], bytes] | None = None,
-) -> dict[tuple[int, int], bytes]:
+    edge: Edge | None = None,
+) -> Edge:
     """Store the tiles that change when `leaves` are appended to the log's tree of `size`
-    leaves; `edge`, if given, holds its partial tiles' rows (else they are read). Returns the
-    partial tiles' rows of the tree grown."""
+    leaves; `edge`, if given, holds its partial tiles (else they are read). Returns the
+    partial tiles of the tree grown."""
     if not leaves:
         return edge if edge is not None else {}
-    wanted = edge_tiles(size)
     if edge is None:
-        edge = dict(zip(((x.level, x.index) for x in wanted),
-                        read_tiles(conn, election_id, log)(wanted), strict=True))  # fmt: skip
-    changed = append_leaves(size, edge, leaves)
+        wanted = edge_tiles(size)
+        rows = _read(conn, election_id, log, wanted) if wanted else []
+        edge = {(x.level, x.index): row for x, row in zip(wanted, rows, strict=True)}
+    changed = append_leaves(size, {key: row.hashes for key, row in edge.items()}, leaves)
+    new: Edge = {}
+    for key, hashes in changed.items():
+        old = edge.get(key, TileRow(b""))
+        new[key] = TileRow(hashes, interior(hashes, old.interior, len(old.hashes) // 32))
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     upsert = dialect.insert(board_tiles)
     conn.execute(
         upsert.on_conflict_do_update(
             index_elements=["election_id", "log", "level", "idx"],
-            set_={"hashes": upsert.excluded.hashes},
+            set_={"hashes": upsert.excluded.hashes, "interior": upsert.excluded.interior},
         ),
         [
-            {"election_id": election_id, "log": log, "level": level, "idx": idx, "hashes": row}
-            for (level, idx), row in sorted(changed.items())
+            {"election_id": election_id, "log": log, "level": level, "idx": idx,
+             "hashes": row.hashes, "interior": row.interior}
+            for (level, idx), row in sorted(new.items())
         ],
-    )
-    rows = {**edge, **changed}
-    return {(x.level, x.index): rows[(x.level, x.index)] for x in edge_tiles(size + len(leaves))}
+    )  # fmt: skip
+    grown = {**edge, **new}
+    return {(x.level, x.index): grown[(x.level, x.index)] for x in edge_tiles(size + len(leaves))}

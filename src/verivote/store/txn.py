@@ -107,8 +107,8 @@ def grown(
     log: str,
     size: int,
     leaves: Sequence[bytes],
-    edge: dict[tuple[int, int], bytes] | None = None,
-) -> dict[tuple[int, int], bytes]:
+    edge: tree.Edge | None = None,
+) -> tree.Edge:
     """After entries with these leaf hashes were inserted at `size` … (the log locked): store
     the tree's new tiles and the log's new size. Returns the new edge tiles' rows, which a
     caller appending again in the same transaction may hand back as `edge`."""

@@ -5,7 +5,8 @@
 - `ballots` gets `board_log`, the log of its entry, and its link to the board names it.
 - `board_logs` (election_id, log, size): the row an append locks, one per log, so that appends
   to different logs never contend.
-- `board_tiles`: each log's tree in C2SP tlog-tiles tiles (`verivote.board.tiles`).
+- `board_tiles`: each log's tree in C2SP tlog-tiles tiles (`verivote.board.tiles`), each
+  with its interior levels.
 - `checkpoints` are per log.
 
 Existing data: every entry goes to the national log, and its tree is built here, in the
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from verivote.board.tiles import append_leaves, edge_tiles
+from verivote.board.tiles import append_leaves, edge_tiles, interior
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -199,10 +200,10 @@ def _build_trees() -> None:
 def _put_tile(election_id: str, key: tuple[int, int], hashes: bytes) -> None:
     op.get_bind().execute(
         sa.text(
-            "INSERT INTO board_tiles (election_id, log, level, idx, hashes) "
-            "VALUES (:e, '', :level, :idx, :h)"
+            "INSERT INTO board_tiles (election_id, log, level, idx, hashes, interior) "
+            "VALUES (:e, '', :level, :idx, :h, :i)"
         ),
-        {"e": election_id, "level": key[0], "idx": key[1], "h": hashes},
+        {"e": election_id, "level": key[0], "idx": key[1], "h": hashes, "i": interior(hashes)},
     )
 
 
@@ -233,6 +234,7 @@ def upgrade() -> None:
         sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("hashes", sa.LargeBinary(), nullable=False),
+        sa.Column("interior", sa.LargeBinary(), nullable=False),
         sa.CheckConstraint("level >= 0 AND idx >= 0", name="ck_board_tiles_coordinates"),
         sa.ForeignKeyConstraint(
             ["election_id"], ["elections.id"], name="fk_board_tiles_election_id_elections"

@@ -1,0 +1,204 @@
+"""`verivote bench board` (issue 17, "Speed"): the board's logs and their stored trees.
+
+In one run, in a new election of the database, on this machine:
+
+- appends: N ballot-sized entries (about 800 bytes of canonical JSON each, their proofs taken
+  as checked) appended into D district logs at once, one writer thread per district, each
+  committing a batch of entries per transaction (group commit), tiles included:
+  `appends_per_s`. Its floor, `append_hash_floor_per_s`: the SHA-256 work of the tree alone
+  (a leaf hash per entry and the node hashes of its full tiles) on one core.
+- proofs: a log of N entries (bulk loaded, `load_per_s`), then inclusion proofs at random
+  indices, each read from the stored tree with its entry and verified against the log's
+  root: `proofs_per_s`. Floor, `proof_verify_floor_per_s`: verifying the proofs alone.
+- checkpoint: the root of the whole log of N from its stored tiles, `checkpoint_ms` (median
+  of repeated reads); floor, `checkpoint_hash_ms`: the same from tiles already in memory.
+
+A proof or a root reads O(log n) stored hashes: the tiles of the ⌈log₂ n / 8⌉ tile levels
+the path crosses (3 at 65,536 < n ≤ 16.7 M), one query each time, whatever n is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import secrets
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from verivote.board import merkle, tiles
+from verivote.store import Store, make_engine, migrate
+from verivote.store.txn import append_many
+
+Step = Callable[[str, float], None]
+"""step(what comes next, phases just completed): the progress callback."""
+
+PHASES = 4
+ENTRY_TYPE = "ballot-cast"
+PROOF_SECONDS = 5.0
+"""How long proofs are drawn for (at least 200 of them)."""
+CHECKPOINT_READS = 50
+
+
+def validate(entries: int, districts: int, batch: int) -> str | None:
+    """The one-line reason the run cannot be made with these sizes, or None."""
+    if entries < 1:
+        return f"--entries must be at least 1, not {entries}"
+    if not 1 <= districts <= 1000:
+        return f"--districts must be between 1 and 1000, not {districts}"
+    if batch < 1:
+        return f"--batch must be at least 1, not {batch}"
+    return None
+
+
+def ballot_entry(district: str, n: int, filler: str) -> bytes:
+    """A ballot-sized board entry: canonical JSON (sorted keys, no spaces), about 800 bytes."""
+    doc = {"ballot": filler, "district": district, "n": n, "type": ENTRY_TYPE}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _entries(district: str, start: int, count: int) -> Iterator[bytes]:
+    filler = secrets.token_hex(370)  # the encrypted ballot's bytes stand-in: 740 hex digits
+    for n in range(start, start + count):
+        yield ballot_entry(district, n, filler)
+
+
+def _append_log(store: Store, election: str, log: str, count: int, batch: int) -> None:
+    made = _entries(log, 0, count)
+    while chunk := [(e, ENTRY_TYPE) for e in (next(made, None) for _ in range(batch)) if e]:
+        with store.engine.begin() as conn:
+            append_many(conn, election, chunk, log)
+
+
+def measure_appends(store: Store, election: str, entries: int, districts: int, batch: int
+                    ) -> dict[str, Any]:  # fmt: skip
+    """D writers append N entries into D district logs, a transaction per batch."""
+    shares = [entries // districts + (d < entries % districts) for d in range(districts)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(districts + 1)
+
+    def writer(d: int) -> None:
+        start.wait()
+        try:
+            _append_log(store, election, f"d{d}", shares[d], batch)
+        except BaseException as exc:  # reported after the join, never swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(d,)) for d in range(districts)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    logs = store.logs(election)
+    if [logs.get(f"d{d}", 0) for d in range(districts)] != shares:
+        raise RuntimeError(f"the district logs hold {logs}, not {shares}")
+    return {"append_seconds": round(seconds, 3), "appends_per_s": round(entries / seconds, 1)}
+
+
+def append_hash_floor(entries: Sequence[bytes]) -> float:
+    """Entries per second for the tree's SHA-256 work alone: leaf hashes and full tiles."""
+    t0 = time.perf_counter()
+    tiles.append_leaves(0, {}, [merkle.leaf_hash(e) for e in entries])
+    return len(entries) / (time.perf_counter() - t0)
+
+
+def measure_proofs(store: Store, election: str, log: str, size: int, seed: int
+                   ) -> dict[str, Any]:  # fmt: skip
+    """Inclusion proofs at random indices of the log, each with its entry, verified."""
+    rng = random.Random(seed)
+    root = store.tree_root(election, size, log)
+    done: list[tuple[bytes, int, list[bytes]]] = []
+    t0 = time.perf_counter()
+    while len(done) < 200 or time.perf_counter() - t0 < PROOF_SECONDS:
+        index = rng.randrange(size)
+        entry, proof = store.proved_entry(election, index, size, log)
+        leaf = merkle.leaf_hash(entry)
+        if not merkle.verify_inclusion(leaf, index, size, proof, root):
+            raise RuntimeError(f"the proof of entry {index} does not verify")
+        done.append((leaf, index, proof))
+    seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    for leaf, index, proof in done:
+        merkle.verify_inclusion(leaf, index, size, proof, root)
+    floor = time.perf_counter() - t1
+    return {
+        "proofs": len(done),
+        "proofs_per_s": round(len(done) / seconds, 1),
+        "proof_verify_floor_per_s": round(len(done) / floor, 1),
+        "proof_hashes": len(done[0][2]),
+    }
+
+
+def measure_checkpoint(store: Store, election: str, log: str, size: int) -> dict[str, Any]:
+    """The root of the whole log from the store, and from its tiles already in memory."""
+    times = []
+    root = b""
+    for _ in range(CHECKPOINT_READS):
+        t0 = time.perf_counter()
+        root = store.tree_root(election, size, log)
+        times.append(time.perf_counter() - t0)
+    read = store.read_tiles(election, log)
+    wanted = tiles.tiles_for(tiles.range_hashes(0, size), size)
+    rows = dict(zip(wanted, read(wanted), strict=True))
+
+    def cached(asked: Sequence[tiles.Tile]) -> list[bytes | tiles.TileRow]:
+        return [rows[tile] for tile in asked]
+
+    hash_times = []
+    for _ in range(CHECKPOINT_READS):
+        t0 = time.perf_counter()
+        tiles.tree_root(size, cached)
+        hash_times.append(time.perf_counter() - t0)
+    return {
+        "checkpoint_ms": round(statistics.median(times) * 1000, 3),
+        "checkpoint_hash_ms": round(statistics.median(hash_times) * 1000, 3),
+        "root": root.hex(),
+    }
+
+
+def measure_board(url: str, entries: int, districts: int, batch: int, step: Step,
+                  seed: int = 1) -> dict[str, Any]:  # fmt: skip
+    """Every figure of the module docstring, in a new election of the database at `url`."""
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        store = Store(engine)
+        election = f"bench-board-{secrets.token_hex(4)}"
+        store.create_election(election, "00" * 32, b"{}")
+        step(f"appending {entries:,} entries into {districts} district logs", 0)
+        figures: dict[str, Any] = {
+            "backend": engine.dialect.name,
+            "entries": entries,
+            "districts": districts,
+            "batch": batch,
+            "entry_bytes": len(ballot_entry("d0", entries, secrets.token_hex(370))),
+        }
+        figures |= measure_appends(store, election, entries, districts, batch)
+        sample = list(_entries("d0", 0, min(entries, 50_000)))
+        figures["append_hash_floor_per_s"] = round(append_hash_floor(sample), 1)
+        step(f"loading a log of {entries:,} entries", 1)
+        t0 = time.perf_counter()
+        store.bulk_append(election, _entries("", 0, entries), ENTRY_TYPE)
+        figures["load_per_s"] = round(entries / (time.perf_counter() - t0), 1)
+        step("inclusion proofs", 1)
+        figures |= measure_proofs(store, election, "", entries, seed)
+        step("checkpoints", 1)
+        figures |= measure_checkpoint(store, election, "", entries)
+        step("done", 1)
+        figures |= {
+            "python": platform.python_version(),
+            "cores": os.cpu_count(),
+            "machine": platform.machine(),
+        }
+        return figures
+    finally:
+        engine.dispose()
