@@ -68,6 +68,7 @@ def _check_against_merkle(store: Store, election: str, log: str, entries: list[b
             proof = store.inclusion_proof(election, index, size, log)
             assert proof == reference.inclusion_proof(index, size)
             assert merkle.verify_inclusion(reference.leaf_hash(index), index, size, proof, root)
+            assert store.proved_entry(election, index, size, log) == (entries[index], proof)
         for old in sorted({0, 1, size // 2, size}):
             proof = store.consistency_proof(election, old, size, log)
             assert proof == reference.consistency_proof(old, size)
@@ -137,6 +138,12 @@ def test_two_logs_grow_independently(store: Store) -> None:
     assert store.latest_checkpoint(E, log="d1") == (200, "origin d1\n200\nroot\n")
     with pytest.raises(ValueError, match="outside"):
         store.tree_root(E, 101)
+    with pytest.raises(ValueError, match="outside"):
+        store.proved_entry(E, 5, 101)
+    with pytest.raises(ValueError, match="outside"):
+        store.proved_entry(E, 100)
+    with pytest.raises(ValueError, match="outside"):
+        store.proved_entry(E, 0, log="d9")
 
 
 def test_casting_stores_the_tree_of_the_shuffled_batch(store: Store) -> None:

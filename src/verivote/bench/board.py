@@ -8,8 +8,10 @@ In one run, in a new election of the database, on this machine:
   `appends_per_s`. Its floor, `append_hash_floor_per_s`: the SHA-256 work of the tree alone
   (a leaf hash per entry and the node hashes of its full tiles) on one core.
 - proofs: a log of N entries (bulk loaded, `load_per_s`), then inclusion proofs at random
-  indices, each read from the stored tree with its entry and verified against the log's
-  root: `proofs_per_s`. Floor, `proof_verify_floor_per_s`: verifying the proofs alone.
+  indices by R reader threads at once (a tracker serving its visitors), each read from the
+  stored tree with its entry (`Store.proved_entry`: one read transaction, two queries) and
+  verified against the log's root: `proofs_per_s`. Floor, `proof_verify_floor_per_s`:
+  verifying the same proofs alone, one thread.
 - checkpoint: the root of the whole log of N from its stored tiles, `checkpoint_ms` (median
   of repeated reads); floor, `checkpoint_hash_ms`: the same from tiles already in memory.
 
@@ -44,7 +46,7 @@ PROOF_SECONDS = 5.0
 CHECKPOINT_READS = 50
 
 
-def validate(entries: int, districts: int, batch: int) -> str | None:
+def validate(entries: int, districts: int, batch: int, readers: int = 1) -> str | None:
     """The one-line reason the run cannot be made with these sizes, or None."""
     if entries < 1:
         return f"--entries must be at least 1, not {entries}"
@@ -52,6 +54,8 @@ def validate(entries: int, districts: int, batch: int) -> str | None:
         return f"--districts must be between 1 and 1000, not {districts}"
     if batch < 1:
         return f"--batch must be at least 1, not {batch}"
+    if not 1 <= readers <= 64:
+        return f"--readers must be between 1 and 64, not {readers}"
     return None
 
 
@@ -111,30 +115,51 @@ def append_hash_floor(entries: Sequence[bytes]) -> float:
     return len(entries) / (time.perf_counter() - t0)
 
 
-def measure_proofs(store: Store, election: str, log: str, size: int, seed: int
+def measure_proofs(store: Store, election: str, log: str, size: int, readers: int, seed: int
                    ) -> dict[str, Any]:  # fmt: skip
-    """Inclusion proofs at random indices of the log, each with its entry, verified."""
-    rng = random.Random(seed)
+    """Inclusion proofs at random indices of the log, each with its entry and verified, by
+    `readers` threads at once (as a tracker serves its visitors)."""
     root = store.tree_root(election, size, log)
-    done: list[tuple[bytes, int, list[bytes]]] = []
+    done: list[list[tuple[bytes, int, list[bytes]]]] = [[] for _ in range(readers)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(readers + 1)
+
+    def reader(r: int) -> None:
+        rng = random.Random(seed * 1000 + r)
+        start.wait()
+        mine = done[r]
+        try:
+            while len(mine) < 200 // readers + 1 or time.perf_counter() - t0 < PROOF_SECONDS:
+                index = rng.randrange(size)
+                entry, proof = store.proved_entry(election, index, size, log)
+                leaf = merkle.leaf_hash(entry)
+                if not merkle.verify_inclusion(leaf, index, size, proof, root):
+                    raise RuntimeError(f"the proof of entry {index} does not verify")
+                mine.append((leaf, index, proof))
+        except BaseException as exc:  # reported after the join, never swallowed
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(r,)) for r in range(readers)]
+    for thread in threads:
+        thread.start()
     t0 = time.perf_counter()
-    while len(done) < 200 or time.perf_counter() - t0 < PROOF_SECONDS:
-        index = rng.randrange(size)
-        entry, proof = store.proved_entry(election, index, size, log)
-        leaf = merkle.leaf_hash(entry)
-        if not merkle.verify_inclusion(leaf, index, size, proof, root):
-            raise RuntimeError(f"the proof of entry {index} does not verify")
-        done.append((leaf, index, proof))
+    start.wait()
+    for thread in threads:
+        thread.join()
     seconds = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    proofs = [item for mine in done for item in mine]
     t1 = time.perf_counter()
-    for leaf, index, proof in done:
+    for leaf, index, proof in proofs:
         merkle.verify_inclusion(leaf, index, size, proof, root)
     floor = time.perf_counter() - t1
     return {
-        "proofs": len(done),
-        "proofs_per_s": round(len(done) / seconds, 1),
-        "proof_verify_floor_per_s": round(len(done) / floor, 1),
-        "proof_hashes": len(done[0][2]),
+        "readers": readers,
+        "proofs": len(proofs),
+        "proofs_per_s": round(len(proofs) / seconds, 1),
+        "proof_verify_floor_per_s": round(len(proofs) / floor, 1),
+        "proof_hashes": max(len(p) for _, _, p in proofs),
     }
 
 
@@ -165,8 +190,8 @@ def measure_checkpoint(store: Store, election: str, log: str, size: int) -> dict
     }
 
 
-def measure_board(url: str, entries: int, districts: int, batch: int, step: Step,
-                  seed: int = 1) -> dict[str, Any]:  # fmt: skip
+def measure_board(url: str, entries: int, districts: int, batch: int, readers: int,
+                  step: Step, seed: int = 1) -> dict[str, Any]:  # fmt: skip
     """Every figure of the module docstring, in a new election of the database at `url`."""
     engine = make_engine(url)
     try:
@@ -190,7 +215,7 @@ def measure_board(url: str, entries: int, districts: int, batch: int, step: Step
         store.bulk_append(election, _entries("", 0, entries), ENTRY_TYPE)
         figures["load_per_s"] = round(entries / (time.perf_counter() - t0), 1)
         step("inclusion proofs", 1)
-        figures |= measure_proofs(store, election, "", entries, seed)
+        figures |= measure_proofs(store, election, "", entries, readers, seed)
         step("checkpoints", 1)
         figures |= measure_checkpoint(store, election, "", entries)
         step("done", 1)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from verivote.board.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
 
@@ -43,6 +44,7 @@ __all__ = [
     "consistency_ranges",
     "edge_tiles",
     "inclusion_ranges",
+    "inclusion_tiles",
     "interior",
     "level_size",
     "prove_consistency",
@@ -249,8 +251,15 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
 
 
 def _interior_offset(width: int, sub_height: int) -> int:
-    """Where interior level `sub_height` (1 … 7) starts in the interior of a row of `width`."""
+    """Where interior level `sub_height` (1 … 8) starts in the interior of a row of `width`
+    (at 8: its end)."""
     return sum(width >> k for k in range(1, sub_height)) * HASH_SIZE
+
+
+@cache
+def _offsets(width: int) -> tuple[int, ...]:
+    """_interior_offset(width, k) for k = 0 … 8 (0 unused)."""
+    return tuple(_interior_offset(width, k) for k in range(TILE_HEIGHT + 1))
 
 
 def interior(hashes: bytes, known: bytes = b"", known_width: int = 0) -> bytes:
@@ -280,16 +289,17 @@ def interior(hashes: bytes, known: bytes = b"", known_width: int = 0) -> bytes:
 
 
 class _Hashes:
-    """Stored hashes of one tree, computed from tiles read in one call of the reader."""
+    """The MTHs of some ranges of one tree, from tiles read in one call of the reader."""
 
-    def __init__(self, nodes: Iterable[StoredHash], size: int, read: TileReader) -> None:
-        wanted = sorted(set(nodes))
-        tiles = tiles_for(wanted, size)
+    def __init__(self, ranges: Iterable[tuple[int, int]], size: int, read: TileReader) -> None:
+        self._ranges = {r: range_hashes(*r) for r in ranges}
+        self._tile_of = {n: tile_for(n, size) for nodes in self._ranges.values() for n in nodes}
+        tiles = sorted(set(self._tile_of.values()))
         rows = read(tiles) if tiles else []
         if len(rows) != len(tiles):
             raise ValueError(f"the tile reader gave {len(rows)} tiles for {len(tiles)} asked")
-        self._rows: dict[tuple[int, int], bytes] = {}
-        self._interiors: dict[tuple[int, int], tuple[int, bytes]] = {}
+        self._rows: dict[Tile, bytes] = {}
+        self._interiors: dict[Tile, tuple[tuple[int, ...], bytes]] = {}
         for tile, answer in zip(tiles, rows, strict=True):
             row = answer.hashes if isinstance(answer, TileRow) else answer
             if not isinstance(row, bytes) or len(row) % HASH_SIZE:
@@ -298,48 +308,38 @@ class _Hashes:
                 raise ValueError(
                     f"tile {tile.path}: {len(row) // HASH_SIZE} hashes, not {tile.width}"
                 )
-            self._rows[(tile.level, tile.index)] = row[: tile.width * HASH_SIZE]
+            self._rows[tile] = row
             if isinstance(answer, TileRow) and answer.interior:
-                width = len(row) // HASH_SIZE
-                if len(answer.interior) != _interior_offset(width, TILE_HEIGHT):
+                offsets = _offsets(len(row) // HASH_SIZE)
+                if len(answer.interior) != offsets[TILE_HEIGHT]:
                     raise ValueError(f"tile {tile.path}: an interior of the wrong length")
-                self._interiors[(tile.level, tile.index)] = (width, answer.interior)
-        self._known: dict[StoredHash, bytes] = {}
-        self._size = size
+                self._interiors[tile] = (offsets, answer.interior)
 
-    def __getitem__(self, node: StoredHash) -> bytes:
-        found = self._known.get(node)
-        if found is not None:
-            return found
-        tile = tile_for(node, self._size)
+    def _hash(self, node: StoredHash) -> bytes:
+        tile = self._tile_of[node]
         sub_height = node.height - tile.level * TILE_HEIGHT
-        stored = self._interiors.get((tile.level, tile.index))
+        stored = self._interiors.get(tile)
         if sub_height and stored is not None:
-            width, inside = stored
+            offsets, inside = stored
             at = (
-                _interior_offset(width, sub_height)
+                offsets[sub_height]
                 + (node.index - (tile.index << (TILE_HEIGHT - sub_height))) * HASH_SIZE
             )
             return inside[at : at + HASH_SIZE]
-        row = self._rows[(tile.level, tile.index)]
+        row = self._rows[tile]
         span = 1 << sub_height
         first = (node.index * span) % TILE_WIDTH
-        hashes = [row[(first + k) * HASH_SIZE : (first + k + 1) * HASH_SIZE] for k in range(span)]
-        value = _fold(hashes)
-        self._known[node] = value
-        return value
+        return _fold(
+            [row[(first + k) * HASH_SIZE : (first + k + 1) * HASH_SIZE] for k in range(span)]
+        )
 
     def range_hash(self, lo: int, hi: int) -> bytes:
         """MTH(D[lo:hi]): the right fold of its perfect subtrees."""
-        pieces = [self[node] for node in range_hashes(lo, hi)]
+        pieces = [self._hash(node) for node in self._ranges[(lo, hi)]]
         result = pieces[-1]
         for left in reversed(pieces[:-1]):
             result = node_hash(left, result)
         return result
-
-
-def _nodes(ranges: Iterable[tuple[int, int]]) -> list[StoredHash]:
-    return [node for lo, hi in ranges for node in range_hashes(lo, hi)]
 
 
 def tree_root(size: int, read: TileReader) -> bytes:
@@ -348,20 +348,26 @@ def tree_root(size: int, read: TileReader) -> bytes:
         raise ValueError(f"a tree size must not be negative, not {size}")
     if size == 0:
         return EMPTY_ROOT
-    return _Hashes(range_hashes(0, size), size, read).range_hash(0, size)
+    return _Hashes([(0, size)], size, read).range_hash(0, size)
+
+
+def inclusion_tiles(index: int, size: int) -> list[Tile]:
+    """The tiles `prove_inclusion(index, size, …)` reads, sorted: to fetch them ahead."""
+    ranges = inclusion_ranges(index, size)
+    return tiles_for((n for lo, hi in ranges for n in range_hashes(lo, hi)), size)
 
 
 def prove_inclusion(index: int, size: int, read: TileReader) -> list[bytes]:
     """PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf upward, from the tree's tiles."""
     ranges = inclusion_ranges(index, size)
-    hashes = _Hashes(_nodes(ranges), size, read)
+    hashes = _Hashes(ranges, size, read)
     return [hashes.range_hash(lo, hi) for lo, hi in ranges]
 
 
 def prove_consistency(old: int, size: int, read: TileReader) -> list[bytes]:
     """PROOF(old, D[size]) (RFC 9162 §2.1.4.1), old tree upward, from the tree's tiles."""
     ranges = consistency_ranges(old, size)
-    hashes = _Hashes(_nodes(ranges), size, read)
+    hashes = _Hashes(ranges, size, read)
     return [hashes.range_hash(lo, hi) for lo, hi in ranges]
 
 

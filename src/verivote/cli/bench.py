@@ -585,6 +585,7 @@ def bench_board(
     entries: Annotated[int, typer.Option(help="Entries to append, and the proof log's size.")],
     districts: Annotated[int, typer.Option(help="District logs appended to at once.")] = 8,
     batch: Annotated[int, typer.Option(help="Entries per transaction (group commit).")] = 500,
+    readers: Annotated[int, typer.Option(help="Threads asking for proofs at once.")] = 4,
     db: Annotated[
         str | None,
         typer.Option(
@@ -605,7 +606,7 @@ def bench_board(
 
     from verivote.bench.board import PHASES, measure_board, validate
 
-    problem = validate(entries, districts, batch)
+    problem = validate(entries, districts, batch, readers)
     if problem:
         raise click.BadParameter(problem)
     console = Console(stderr=True)
@@ -624,7 +625,7 @@ def bench_board(
                 progress.update(task, description=what, advance=done)
 
             try:
-                figures = measure_board(scratch, entries, districts, batch, step)
+                figures = measure_board(scratch, entries, districts, batch, readers, step)
             except Exception as exc:  # a database that refuses: one line, not a traceback
                 raise click.ClickException(f"bench board failed: {exc}") from None
     print_board(console, figures)
@@ -649,7 +650,8 @@ def print_board(console: Console, figures: dict[str, Any]) -> None:
         f"{figures['append_hash_floor_per_s']:,.0f}",
     )
     table.add_row(
-        f"proofs/s (log of {figures['entries']:,}, {figures['proof_hashes']} hashes)",
+        f"proofs/s (log of {figures['entries']:,}, {figures['proof_hashes']} hashes, "
+        f"{figures['readers']} readers)",
         f"{figures['proofs_per_s']:,.0f}",
         f"{figures['proof_verify_floor_per_s']:,.0f}",
     )

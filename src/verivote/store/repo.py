@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from verivote.board import tiles
 from verivote.board.merkle import leaf_hash
-from verivote.store import casting
+from verivote.store import casting, tree
 from verivote.store.casting import Admitted, Batching, NoCheckin, Pending, PollsClosed
 from verivote.store.db import READ_ONLY, StoreError
 from verivote.store.schema import (
@@ -108,6 +108,13 @@ class Store:
         # Same pool and hooks; on SQLite its transactions begin DEFERRED and so do not queue
         # behind writers for the write lock.
         self._reader = engine.execution_options(**{READ_ONLY: True})
+        # One-statement reads on PostgreSQL: a statement sees one snapshot by itself, and
+        # autocommit spares the BEGIN and COMMIT round trips (the tracker's proofs).
+        self._single = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else self._reader
+        )
 
     # -- elections -------------------------------------------------------------------------
 
@@ -341,19 +348,21 @@ class Store:
     def proved_entry(
         self, election_id: str, index: int, size: int | None = None, log: str = NATIONAL
     ) -> tuple[bytes, list[bytes]]:
-        """The entry at `index` and its inclusion proof in the log's tree of `size`, read in
-        one transaction (the ballot tracker's question)."""
-        with self._reader.begin() as conn:
-            n = self._tree_size(conn, election_id, log, size)
-            proof = tiles.prove_inclusion(index, n, read_tiles(conn, election_id, log))
-            entry = conn.execute(
-                select(board_entries.c.entry).where(
-                    board_entries.c.election_id == election_id,
-                    board_entries.c.log == log,
-                    board_entries.c.idx == index,
-                )
-            ).scalar_one()
-            return bytes(entry), proof
+        """The entry at `index` and its inclusion proof in the log's tree of `size` (default:
+        all of it), read in one transaction (the ballot tracker's question): with `size`
+        given, ONE query reads the log's size, the entry and the tiles of the proof."""
+        if size is None:
+            size = self.entry_count(election_id, log)
+        wanted = tiles.inclusion_tiles(index, size)  # checks 0 ≤ index < size
+        with self._single.begin() as conn:
+            count, entry, rows = tree.read_with_entry(conn, election_id, log, index, wanted)
+            if count is None:
+                require_election(conn, election_id)
+            if size > (count or 0):
+                raise ValueError(f"tree size {size} outside 0..{count or 0} of log {log!r}")
+        assert entry is not None  # index < size ≤ count: the entry is there
+        proof = tiles.prove_inclusion(index, size, lambda asked: [rows[t] for t in asked])
+        return entry, proof
 
     def consistency_proof(
         self, election_id: str, old: int, new: int | None = None, log: str = NATIONAL

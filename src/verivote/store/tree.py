@@ -14,8 +14,16 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from verivote.board.tiles import Tile, TileReader, TileRow, append_leaves, edge_tiles, interior
-from verivote.store.schema import board_tiles
+from verivote.board.tiles import (
+    Tile,
+    TileReader,
+    TileRow,
+    append_leaves,
+    edge_tiles,
+    interior,
+    level_size,
+)
+from verivote.store.schema import board_entries, board_logs, board_tiles
 
 Edge = dict[tuple[int, int], TileRow]
 """The partial tiles of a tree, by (level, index)."""
@@ -34,6 +42,47 @@ def _read(conn: Connection, election_id: str, log: str, tiles: Sequence[Tile]) -
     if missing:
         raise LookupError(f"log {log!r} of {election_id!r} has no tile {missing[0]}")
     return [found[key] for key in keys]
+
+
+def read_with_entry(
+    conn: Connection, election_id: str, log: str, index: int, tiles: Sequence[Tile]
+) -> tuple[int | None, bytes | None, dict[Tile, TileRow]]:
+    """In ONE query: the log's size (None: no such log), its entry at `index` (None: none)
+    and the `tiles` (a LookupError if the log has one of them missing while its size is
+    known)."""
+    g, e, t = board_logs.c, board_entries.c, board_tiles.c
+    keys = [(tile.level, tile.index) for tile in tiles]
+    rows = conn.execute(
+        select(g.size, e.entry, t.level, t.idx, t.hashes, t.interior)
+        .select_from(board_logs)
+        .outerjoin(
+            board_entries,
+            (e.election_id == g.election_id) & (e.log == g.log) & (e.idx == index),
+        )
+        .outerjoin(
+            board_tiles,
+            (t.election_id == g.election_id) & (t.log == g.log)
+            & tuple_(t.level, t.idx).in_(keys),
+        )
+        .where(g.election_id == election_id, g.log == log)
+    ).all()  # fmt: skip
+    if not rows:
+        return None, None, {}
+    found = {
+        (int(r.level), int(r.idx)): TileRow(bytes(r.hashes), bytes(r.interior))
+        for r in rows
+        if r.level is not None
+    }
+    size = int(rows[0].size)
+    entry = None if rows[0].entry is None else bytes(rows[0].entry)
+    by_tile: dict[Tile, TileRow] = {}
+    for tile in tiles:
+        row = found.get((tile.level, tile.index))
+        if row is not None:
+            by_tile[tile] = row
+        elif tile.width <= level_size(size, tile.level) - tile.index * 256:
+            raise LookupError(f"log {log!r} of {election_id!r} has no tile {tile.path}")
+    return size, entry, by_tile
 
 
 def read_tiles(conn: Connection, election_id: str, log: str) -> TileReader:

@@ -1,0 +1,70 @@
+"""`verivote bench board` (issue 17, "Speed") run as a real process at a tiny size: its JSON
+line holds the figures other tools read, the logs it built have the right roots (merkle.py
+over their entries), and bad sizes are one-line errors. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verivote.board import merkle
+from verivote.store import Store, make_engine
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.run(
+        [sys.executable, "-m", "verivote", "bench", "board", *args],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_the_json_line_and_the_logs_it_built(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'board.db'}"
+    done = bench("--entries", "700", "--districts", "3", "--batch", "64", "--db", url, "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (figures["entries"], figures["districts"], figures["batch"]) == (700, 3, 64)
+    assert figures["backend"] == "sqlite"
+    for key in ("appends_per_s", "proofs_per_s", "checkpoint_ms", "append_hash_floor_per_s",
+                "proof_verify_floor_per_s", "checkpoint_hash_ms", "load_per_s"):  # fmt: skip
+        assert figures[key] > 0, key
+    assert figures["proofs"] >= 200
+    assert 750 <= figures["entry_bytes"] <= 850  # ballot-sized entries
+
+    engine = make_engine(url)
+    try:
+        store = Store(engine)
+        [election] = store.election_ids()
+        assert store.logs(election) == {"": 700, "d0": 234, "d1": 233, "d2": 233}
+        for log in ("", "d0", "d1", "d2"):
+            entries = store.entries(election, log=log)
+            assert all(json.loads(e)["district"] == log for e in entries)
+            expected = merkle.root([merkle.leaf_hash(e) for e in entries])
+            assert store.tree_root(election, log=log) == expected
+            if not log:
+                assert figures["root"] == expected.hex()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--entries", "0"], "--entries must be at least 1"),
+        (["--entries", "10", "--districts", "0"], "--districts must be between 1 and 1000"),
+        (["--entries", "10", "--batch", "0"], "--batch must be at least 1"),
+    ],
+)
+def test_bad_sizes_are_one_line_errors(args: list[str], message: str) -> None:
+    done = bench(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
