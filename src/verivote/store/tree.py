@@ -10,8 +10,9 @@ hash added): a proof then reads its hashes instead of recomputing up to 255 per 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import BigInteger, Connection, LargeBinary, SmallInteger, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from verivote.board.tiles import (
@@ -29,19 +30,37 @@ Edge = dict[tuple[int, int], TileRow]
 """The partial tiles of a tree, by (level, index)."""
 
 
-def _read(conn: Connection, election_id: str, log: str, tiles: Sequence[Tile]) -> list[TileRow]:
+def _tile_lookups(election_id: str, log: str, tiles: Sequence[Tile]) -> list[Any]:
+    """One primary-key lookup per tile, to be UNIONed: whatever the planner's statistics, each
+    reads one row, never a scan of the log's tiles (an IN over (level, idx) pairs may be
+    planned as one, O(n / 256))."""
     t = board_tiles.c
-    keys = [(tile.level, tile.index) for tile in tiles]
-    rows = conn.execute(
-        select(t.level, t.idx, t.hashes, t.interior).where(
-            t.election_id == election_id, t.log == log, tuple_(t.level, t.idx).in_(keys)
+    return [
+        select(
+            literal(None, BigInteger).label("size"),
+            literal(None, LargeBinary).label("entry"),
+            t.level, t.idx, t.hashes, t.interior,
+        ).where(
+            t.election_id == election_id, t.log == log, t.level == tile.level,
+            t.idx == tile.index,
         )
-    )
+        for tile in tiles
+    ]  # fmt: skip
+
+
+def _rows(conn: Connection, selects: list[Any]) -> list[Any]:
+    if len(selects) == 1:
+        return list(conn.execute(selects[0]))
+    return list(conn.execute(union_all(*selects)))
+
+
+def _read(conn: Connection, election_id: str, log: str, tiles: Sequence[Tile]) -> list[TileRow]:
+    rows = _rows(conn, _tile_lookups(election_id, log, tiles))
     found = {(int(r.level), int(r.idx)): TileRow(bytes(r.hashes), bytes(r.interior)) for r in rows}
     missing = [tile.path for tile in tiles if (tile.level, tile.index) not in found]
     if missing:
         raise LookupError(f"log {log!r} of {election_id!r} has no tile {missing[0]}")
-    return [found[key] for key in keys]
+    return [found[(tile.level, tile.index)] for tile in tiles]
 
 
 def read_with_entry(
@@ -50,31 +69,32 @@ def read_with_entry(
     """In ONE query: the log's size (None: no such log), its entry at `index` (None: none)
     and the `tiles` (a LookupError if the log has one of them missing while its size is
     known)."""
-    g, e, t = board_logs.c, board_entries.c, board_tiles.c
-    keys = [(tile.level, tile.index) for tile in tiles]
-    rows = conn.execute(
-        select(g.size, e.entry, t.level, t.idx, t.hashes, t.interior)
+    g, e = board_logs.c, board_entries.c
+    head = (
+        select(
+            g.size, e.entry,
+            literal(None, SmallInteger).label("level"), literal(None, BigInteger).label("idx"),
+            literal(None, LargeBinary).label("hashes"),
+            literal(None, LargeBinary).label("interior"),
+        )
         .select_from(board_logs)
         .outerjoin(
             board_entries,
             (e.election_id == g.election_id) & (e.log == g.log) & (e.idx == index),
         )
-        .outerjoin(
-            board_tiles,
-            (t.election_id == g.election_id) & (t.log == g.log)
-            & tuple_(t.level, t.idx).in_(keys),
-        )
         .where(g.election_id == election_id, g.log == log)
-    ).all()  # fmt: skip
-    if not rows:
+    )  # fmt: skip
+    rows = _rows(conn, [head, *_tile_lookups(election_id, log, tiles)])
+    heads = [r for r in rows if r.level is None]
+    if not heads:
         return None, None, {}
     found = {
         (int(r.level), int(r.idx)): TileRow(bytes(r.hashes), bytes(r.interior))
         for r in rows
         if r.level is not None
     }
-    size = int(rows[0].size)
-    entry = None if rows[0].entry is None else bytes(rows[0].entry)
+    size = int(heads[0].size)
+    entry = None if heads[0].entry is None else bytes(heads[0].entry)
     by_tile: dict[Tile, TileRow] = {}
     for tile in tiles:
         row = found.get((tile.level, tile.index))
