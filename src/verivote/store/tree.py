@@ -10,9 +10,19 @@ hash added): a proof then reads its hashes instead of recomputing up to 255 per 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, LargeBinary, SmallInteger, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    LargeBinary,
+    SmallInteger,
+    bindparam,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from verivote.board.tiles import (
@@ -30,32 +40,60 @@ Edge = dict[tuple[int, int], TileRow]
 """The partial tiles of a tree, by (level, index)."""
 
 
-def _tile_lookups(election_id: str, log: str, tiles: Sequence[Tile]) -> list[Any]:
-    """One primary-key lookup per tile, to be UNIONed: whatever the planner's statistics, each
-    reads one row, never a scan of the log's tiles (an IN over (level, idx) pairs may be
-    planned as one, O(n / 256))."""
+def _tile_lookup(n: int) -> Any:
+    """Tile n's primary-key lookup (parameters e, log, level_n, idx_n), to be UNIONed: each
+    reads one row whatever the planner's statistics (an IN over (level, idx) pairs may be
+    planned as a scan of the log's tiles, O(n / 256))."""
     t = board_tiles.c
-    return [
+    return select(
+        literal(None, BigInteger).label("size"), literal(None, LargeBinary).label("entry"),
+        t.level, t.idx, t.hashes, t.interior,
+    ).where(
+        t.election_id == bindparam("e"), t.log == bindparam("log"),
+        t.level == bindparam(f"level_{n}"), t.idx == bindparam(f"idx_{n}"),
+    )  # fmt: skip
+
+
+@cache
+def _tiles_query(count: int) -> Any:
+    """The lookups of `count` tiles in one statement, built once per count (a statement made
+    anew for every proof costs more than the proof)."""
+    parts = [_tile_lookup(n) for n in range(count)]
+    return parts[0] if count == 1 else union_all(*parts)
+
+
+@cache
+def _entry_and_tiles_query(count: int) -> Any:
+    """The log's size and its entry at `index` (level NULL), then `count` tiles' lookups."""
+    g, e = board_logs.c, board_entries.c
+    head = (
         select(
-            literal(None, BigInteger).label("size"),
-            literal(None, LargeBinary).label("entry"),
-            t.level, t.idx, t.hashes, t.interior,
-        ).where(
-            t.election_id == election_id, t.log == log, t.level == tile.level,
-            t.idx == tile.index,
+            g.size, e.entry,
+            literal(None, SmallInteger).label("level"), literal(None, BigInteger).label("idx"),
+            literal(None, LargeBinary).label("hashes"),
+            literal(None, LargeBinary).label("interior"),
         )
-        for tile in tiles
-    ]  # fmt: skip
+        .select_from(board_logs)
+        .outerjoin(
+            board_entries,
+            (e.election_id == g.election_id) & (e.log == g.log)
+            & (e.idx == bindparam("index", type_=BigInteger)),
+        )
+        .where(g.election_id == bindparam("e"), g.log == bindparam("log"))
+    )  # fmt: skip
+    return union_all(head, *(_tile_lookup(n) for n in range(count)))
 
 
-def _rows(conn: Connection, selects: list[Any]) -> list[Any]:
-    if len(selects) == 1:
-        return list(conn.execute(selects[0]))
-    return list(conn.execute(union_all(*selects)))
+def _params(election_id: str, log: str, tiles: Sequence[Tile]) -> dict[str, Any]:
+    params: dict[str, Any] = {"e": election_id, "log": log}
+    for n, tile in enumerate(tiles):
+        params[f"level_{n}"] = tile.level
+        params[f"idx_{n}"] = tile.index
+    return params
 
 
 def _read(conn: Connection, election_id: str, log: str, tiles: Sequence[Tile]) -> list[TileRow]:
-    rows = _rows(conn, _tile_lookups(election_id, log, tiles))
+    rows = conn.execute(_tiles_query(len(tiles)), _params(election_id, log, tiles))
     found = {(int(r.level), int(r.idx)): TileRow(bytes(r.hashes), bytes(r.interior)) for r in rows}
     missing = [tile.path for tile in tiles if (tile.level, tile.index) not in found]
     if missing:
@@ -69,22 +107,8 @@ def read_with_entry(
     """In ONE query: the log's size (None: no such log), its entry at `index` (None: none)
     and the `tiles` (a LookupError if the log has one of them missing while its size is
     known)."""
-    g, e = board_logs.c, board_entries.c
-    head = (
-        select(
-            g.size, e.entry,
-            literal(None, SmallInteger).label("level"), literal(None, BigInteger).label("idx"),
-            literal(None, LargeBinary).label("hashes"),
-            literal(None, LargeBinary).label("interior"),
-        )
-        .select_from(board_logs)
-        .outerjoin(
-            board_entries,
-            (e.election_id == g.election_id) & (e.log == g.log) & (e.idx == index),
-        )
-        .where(g.election_id == election_id, g.log == log)
-    )  # fmt: skip
-    rows = _rows(conn, [head, *_tile_lookups(election_id, log, tiles)])
+    params = _params(election_id, log, tiles) | {"index": index}
+    rows = list(conn.execute(_entry_and_tiles_query(len(tiles)), params))
     heads = [r for r in rows if r.level is None]
     if not heads:
         return None, None, {}
