@@ -61,10 +61,18 @@ def test_the_json_line_and_the_logs_it_built(tmp_path: Path) -> None:
         (["--entries", "0"], "--entries must be at least 1"),
         (["--entries", "10", "--districts", "0"], "--districts must be between 1 and 1000"),
         (["--entries", "10", "--batch", "0"], "--batch must be at least 1"),
+        (["--entries", "10", "--readers", "0"], "--readers must be between 1 and 64"),
     ],
 )
 def test_bad_sizes_are_one_line_errors(args: list[str], message: str) -> None:
     done = bench(*args)
     assert done.returncode == 2
     assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_database_that_cannot_be_reached_is_a_one_line_error() -> None:
+    done = bench("--entries", "10", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert done.returncode == 1
+    assert "bench board failed" in done.stderr
     assert "Traceback" not in done.stderr

@@ -612,22 +612,23 @@ def bench_board(
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="verivote-bench-board-") as tmp:
         url = db or f"sqlite:///{Path(tmp) / 'board.db'}"
-        with (
-            scratch_database(url, BENCH_SCHEMA) as scratch,
-            Progress(
-                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                console=console, transient=True,
-            ) as progress,
-        ):  # fmt: skip
-            task = progress.add_task("starting", total=PHASES)
+        try:
+            with (
+                scratch_database(url, BENCH_SCHEMA) as scratch,
+                Progress(
+                    TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=console, transient=True,
+                ) as progress,
+            ):  # fmt: skip
+                task = progress.add_task("starting", total=PHASES)
 
-            def step(what: str, done: float) -> None:
-                progress.update(task, description=what, advance=done)
+                def step(what: str, done: float) -> None:
+                    progress.update(task, description=what, advance=done)
 
-            try:
                 figures = measure_board(scratch, entries, districts, batch, readers, step)
-            except Exception as exc:  # a database that refuses: one line, not a traceback
-                raise click.ClickException(f"bench board failed: {exc}") from None
+        except Exception as exc:  # a database that refuses: one line, not a traceback
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(f"bench board failed: {first}") from None
     print_board(console, figures)
     if as_json:
         typer.echo(json.dumps(figures))

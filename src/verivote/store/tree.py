@@ -19,7 +19,8 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     bindparam,
-    literal,
+    cast,
+    null,
     select,
     union_all,
 )
@@ -46,7 +47,7 @@ def _tile_lookup(n: int) -> Any:
     planned as a scan of the log's tiles, O(n / 256))."""
     t = board_tiles.c
     return select(
-        literal(None, BigInteger).label("size"), literal(None, LargeBinary).label("entry"),
+        cast(null(), BigInteger).label("size"), cast(null(), LargeBinary).label("entry"),
         t.level, t.idx, t.hashes, t.interior,
     ).where(
         t.election_id == bindparam("e"), t.log == bindparam("log"),
@@ -69,9 +70,9 @@ def _entry_and_tiles_query(count: int) -> Any:
     head = (
         select(
             g.size, e.entry,
-            literal(None, SmallInteger).label("level"), literal(None, BigInteger).label("idx"),
-            literal(None, LargeBinary).label("hashes"),
-            literal(None, LargeBinary).label("interior"),
+            cast(null(), SmallInteger).label("level"), cast(null(), BigInteger).label("idx"),
+            cast(null(), LargeBinary).label("hashes"),
+            cast(null(), LargeBinary).label("interior"),
         )
         .select_from(board_logs)
         .outerjoin(
