@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from tests.test_merkle import CT_EMPTY_ROOT, CT_LEAF_HASHES, CT_PATHS, CT_PROOFS, CT_ROOTS
 from verivote.board import merkle
 from verivote.board.tiles import (
-    INTERIOR_HASHES,
     TILE_WIDTH,
     StoredHash,
     Tile,
@@ -23,11 +22,8 @@ from verivote.board.tiles import (
     TileRow,
     append_leaves,
     edge_tiles,
-    inclusion_hashes,
     inclusion_ranges,
     interior,
-    interior_offset,
-    node_place,
     prove_consistency,
     prove_inclusion,
     range_hashes,
@@ -68,11 +64,6 @@ def big_tree() -> tuple[merkle.MerkleLog, Rows]:
     rows: Rows = {}
     _grow(rows, 0, leaves)
     return merkle.MerkleLog(leaves), rows
-
-
-@cache
-def big_tree_with_interiors() -> dict[tuple[int, int], TileRow]:
-    return {key: TileRow(row, interior(row)) for key, row in big_tree()[1].items()}
 
 
 def test_tile_paths_are_the_c2sp_ones() -> None:
@@ -192,46 +183,30 @@ def test_a_grown_interior_equals_one_computed_at_once(known: int, width: int) ->
     known, width = min(known, width), max(known, width)
     row = b"".join(_leaf(i) for i in range(width))
     at_once = interior(row)
-    assert len(at_once) == INTERIOR_HASHES * 32
     assert interior(row, interior(row[: known * 32]), known) == at_once
-    # level k holds the nodes of height k over the row at fixed places: check against merkle.py
+    # level k holds the nodes of height k over the row: check each against merkle.py
+    at = 0
     for k in range(1, 8):
         for j in range(width >> k):
             span = [row[i * 32 : (i + 1) * 32] for i in range(j << k, (j + 1) << k)]
-            at = interior_offset(k, j)
             assert at_once[at : at + 32] == merkle.root(span)
-    assert interior_offset(1, 0) == 0
-    assert interior_offset(7, 1) == (INTERIOR_HASHES - 1) * 32
-    with pytest.raises(ValueError, match="no interior hash"):
-        interior_offset(7, 2)
+            at += 32
+    assert at == len(at_once)
 
 
 @settings(max_examples=60, deadline=None)
 @given(_SIZES, st.data())
 def test_tiles_with_their_interior_give_the_same_proofs(size: int, data: st.DataObject) -> None:
     log, rows = big_tree()
-    with_interior = big_tree_with_interiors()
+    with_interior = {key: TileRow(row, interior(row)) for key, row in rows.items()}
 
     def read(tiles: Sequence[Tile]) -> list[bytes | TileRow]:
         return [with_interior[(t.level, t.index)] for t in tiles]
 
-    def hashes(asked: Sequence[tuple[Tile, StoredHash]]) -> list[bytes]:
-        out = []
-        for tile, node in asked:
-            row = with_interior[(tile.level, tile.index)]
-            inside, at = node_place(node, tile)
-            out.append((row.interior if inside else row.hashes)[at : at + 32])
-        return out
-
     index = data.draw(st.integers(min_value=0, max_value=size - 1), label="index")
     old = data.draw(st.integers(min_value=0, max_value=size), label="old")
-    for kw in ({"read": read}, {"hashes": hashes}):
-        assert tree_root(size, **kw) == log.root(size)  # type: ignore[arg-type]
-        assert prove_inclusion(index, size, **kw) == log.inclusion_proof(index, size)  # type: ignore[arg-type]
-        assert prove_consistency(old, size, **kw) == log.consistency_proof(old, size)  # type: ignore[arg-type]
-    asked = inclusion_hashes(index, size)
-    assert len(asked) <= 2 * size.bit_length()  # O(log n) stored hashes
+    assert tree_root(size, read) == log.root(size)
+    assert prove_inclusion(index, size, read) == log.inclusion_proof(index, size)
+    assert prove_consistency(old, size, read) == log.consistency_proof(old, size)
     with pytest.raises(ValueError, match="interior of the wrong length"):
         tree_root(size, lambda tiles: [TileRow(rows[(t.level, t.index)], b"x") for t in tiles])
-    with pytest.raises(ValueError, match="did not give"):
-        tree_root(size, hashes=lambda asked: [b"short" for _ in asked])

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from verivote.board.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
 
 __all__ = [
-    "INTERIOR_HASHES",
     "TILE_HEIGHT",
     "TILE_WIDTH",
-    "HashReader",
     "StoredHash",
     "Tile",
     "TileReader",
@@ -44,12 +43,10 @@ __all__ = [
     "append_leaves",
     "consistency_ranges",
     "edge_tiles",
-    "inclusion_hashes",
     "inclusion_ranges",
+    "inclusion_tiles",
     "interior",
-    "interior_offset",
     "level_size",
-    "node_place",
     "prove_consistency",
     "prove_inclusion",
     "range_hashes",
@@ -253,23 +250,21 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return row[0]
 
 
-INTERIOR_HASHES = TILE_WIDTH - 2
-"""Hashes in a tile's interior: 128 + 64 + … + 2, levels 1 … 7 of a full tile."""
+def _interior_offset(width: int, sub_height: int) -> int:
+    """Where interior level `sub_height` (1 … 8) starts in the interior of a row of `width`
+    (at 8: its end)."""
+    return sum(width >> k for k in range(1, sub_height)) * HASH_SIZE
 
 
-def interior_offset(sub_height: int, position: int) -> int:
-    """Where, in a tile's interior, the hash at `position` of level `sub_height` (1 … 7)
-    starts: each level has the room of a full tile's, whatever the tile's width."""
-    if not 1 <= sub_height < TILE_HEIGHT or not 0 <= position < TILE_WIDTH >> sub_height:
-        raise ValueError(f"no interior hash {position} at level {sub_height}")
-    return (TILE_WIDTH - (TILE_WIDTH >> (sub_height - 1)) + position) * HASH_SIZE
+@cache
+def _offsets(width: int) -> tuple[int, ...]:
+    """_interior_offset(width, k) for k = 0 … 8 (0 unused)."""
+    return tuple(_interior_offset(width, k) for k in range(TILE_HEIGHT + 1))
 
 
 def interior(hashes: bytes, known: bytes = b"", known_width: int = 0) -> bytes:
     """The interior of a tile whose row is `hashes`: for k = 1 … 7, the ⌊W / 2^k⌋ hashes of
-    height 8L + k over it (each the node hash of two of level k − 1), level k at
-    `interior_offset(k, 0)`, the room of the hashes not complete yet zeros (never read: a
-    tree only reads complete nodes).
+    height 8L + k over it (each the node hash of two of level k − 1), level after level.
 
     `known` is the interior of the same tile at an earlier width `known_width`; only the
     hashes that the wider row completes are computed (about one per hash added).
@@ -277,66 +272,34 @@ def interior(hashes: bytes, known: bytes = b"", known_width: int = 0) -> bytes:
     width = len(hashes) // HASH_SIZE
     if len(hashes) % HASH_SIZE or not 0 <= known_width <= width <= TILE_WIDTH:
         raise ValueError("not a tile row of 32-byte hashes")
-    if known_width and len(known) != INTERIOR_HASHES * HASH_SIZE:
-        raise ValueError("an interior has the wrong length")
-    out = bytearray(known if known_width else bytes(INTERIOR_HASHES * HASH_SIZE))
+    if len(known) != _interior_offset(known_width, TILE_HEIGHT):
+        raise ValueError(f"an interior of width {known_width} has the wrong length")
+    out = bytearray()
+    below = hashes
     for k in range(1, TILE_HEIGHT):
+        start = _interior_offset(known_width, k)
+        level = bytearray(known[start : start + (known_width >> k) * HASH_SIZE])
         for j in range(known_width >> k, width >> k):
-            if k == 1:
-                pair = hashes[2 * j * HASH_SIZE : (2 * j + 2) * HASH_SIZE]
-            else:
-                at = interior_offset(k - 1, 2 * j)
-                pair = bytes(out[at : at + 2 * HASH_SIZE])
-            at = interior_offset(k, j)
-            out[at : at + HASH_SIZE] = node_hash(pair[:HASH_SIZE], pair[HASH_SIZE:])
+            left = below[2 * j * HASH_SIZE : (2 * j + 1) * HASH_SIZE]
+            right = below[(2 * j + 1) * HASH_SIZE : (2 * j + 2) * HASH_SIZE]
+            level += node_hash(left, right)
+        out += level
+        below = bytes(level)
     return bytes(out)
-
-
-def node_place(node: StoredHash, tile: Tile) -> tuple[bool, int]:
-    """Where the stored hash `node` is in the row of `tile` that holds it: (False, offset in
-    its hashes) on the tile's own level, else (True, offset in its interior)."""
-    sub_height = node.height - tile.level * TILE_HEIGHT
-    position = node.index - (tile.index << (TILE_HEIGHT - sub_height))
-    if sub_height == 0:
-        return False, position * HASH_SIZE
-    return True, interior_offset(sub_height, position)
-
-
-HashReader = Callable[[Sequence[tuple[Tile, StoredHash]]], Sequence[bytes]]
-"""Reads stored hashes: for each (tile, node) asked, the 32-byte hash of `node`, which `tile`
-holds (`node_place`). For a store that keeps each tile's interior: no tile is read whole."""
 
 
 class _Hashes:
     """The MTHs of some ranges of one tree, from tiles read in one call of the reader."""
 
-    def __init__(
-        self,
-        ranges: Iterable[tuple[int, int]],
-        size: int,
-        read: TileReader | None,
-        hashes: HashReader | None = None,
-    ) -> None:
+    def __init__(self, ranges: Iterable[tuple[int, int]], size: int, read: TileReader) -> None:
         self._ranges = {r: range_hashes(*r) for r in ranges}
         self._tile_of = {n: tile_for(n, size) for nodes in self._ranges.values() for n in nodes}
-        self._rows: dict[Tile, bytes] = {}
-        self._interiors: dict[Tile, bytes] = {}
-        self._read: dict[StoredHash, bytes] = {}
-        if hashes is not None:
-            asked = sorted((tile, node) for node, tile in self._tile_of.items())
-            found = hashes(asked) if asked else []
-            if len(found) != len(asked) or any(
-                not isinstance(h, bytes) or len(h) != HASH_SIZE for h in found
-            ):
-                raise ValueError(f"the hash reader did not give {len(asked)} hashes")
-            self._read = {node: h for (_, node), h in zip(asked, found, strict=True)}
-            return
-        if read is None:
-            raise ValueError("a tile reader or a hash reader is needed")
         tiles = sorted(set(self._tile_of.values()))
         rows = read(tiles) if tiles else []
         if len(rows) != len(tiles):
             raise ValueError(f"the tile reader gave {len(rows)} tiles for {len(tiles)} asked")
+        self._rows: dict[Tile, bytes] = {}
+        self._interiors: dict[Tile, tuple[tuple[int, ...], bytes]] = {}
         for tile, answer in zip(tiles, rows, strict=True):
             row = answer.hashes if isinstance(answer, TileRow) else answer
             if not isinstance(row, bytes) or len(row) % HASH_SIZE:
@@ -347,18 +310,21 @@ class _Hashes:
                 )
             self._rows[tile] = row
             if isinstance(answer, TileRow) and answer.interior:
-                if len(answer.interior) != INTERIOR_HASHES * HASH_SIZE:
+                offsets = _offsets(len(row) // HASH_SIZE)
+                if len(answer.interior) != offsets[TILE_HEIGHT]:
                     raise ValueError(f"tile {tile.path}: an interior of the wrong length")
-                self._interiors[tile] = answer.interior
+                self._interiors[tile] = (offsets, answer.interior)
 
     def _hash(self, node: StoredHash) -> bytes:
-        if self._read:
-            return self._read[node]
         tile = self._tile_of[node]
         sub_height = node.height - tile.level * TILE_HEIGHT
-        inside = self._interiors.get(tile)
-        if sub_height and inside is not None:
-            at = node_place(node, tile)[1]
+        stored = self._interiors.get(tile)
+        if sub_height and stored is not None:
+            offsets, inside = stored
+            at = (
+                offsets[sub_height]
+                + (node.index - (tile.index << (TILE_HEIGHT - sub_height))) * HASH_SIZE
+            )
             return inside[at : at + HASH_SIZE]
         row = self._rows[tile]
         span = 1 << sub_height
@@ -376,39 +342,33 @@ class _Hashes:
         return result
 
 
-def tree_root(size: int, read: TileReader | None = None, *, hashes: HashReader | None = None
-              ) -> bytes:  # fmt: skip
+def tree_root(size: int, read: TileReader) -> bytes:
     """MTH(D[size]) (RFC 9162 §2.1.1) from the tree's tiles: popcount(size) stored hashes."""
     if size < 0:
         raise ValueError(f"a tree size must not be negative, not {size}")
     if size == 0:
         return EMPTY_ROOT
-    return _Hashes([(0, size)], size, read, hashes).range_hash(0, size)
+    return _Hashes([(0, size)], size, read).range_hash(0, size)
 
 
-def inclusion_hashes(index: int, size: int) -> list[tuple[Tile, StoredHash]]:
-    """The stored hashes `prove_inclusion(index, size, hashes=…)` reads, with their tiles,
-    sorted as it asks for them: to fetch them ahead."""
-    nodes = {n for lo, hi in inclusion_ranges(index, size) for n in range_hashes(lo, hi)}
-    return sorted((tile_for(n, size), n) for n in nodes)
+def inclusion_tiles(index: int, size: int) -> list[Tile]:
+    """The tiles `prove_inclusion(index, size, …)` reads, sorted: to fetch them ahead."""
+    ranges = inclusion_ranges(index, size)
+    return tiles_for((n for lo, hi in ranges for n in range_hashes(lo, hi)), size)
 
 
-def prove_inclusion(
-    index: int, size: int, read: TileReader | None = None, *, hashes: HashReader | None = None
-) -> list[bytes]:
+def prove_inclusion(index: int, size: int, read: TileReader) -> list[bytes]:
     """PATH(index, D[size]) (RFC 9162 §2.1.3.1), leaf upward, from the tree's tiles."""
     ranges = inclusion_ranges(index, size)
-    found = _Hashes(ranges, size, read, hashes)
-    return [found.range_hash(lo, hi) for lo, hi in ranges]
+    hashes = _Hashes(ranges, size, read)
+    return [hashes.range_hash(lo, hi) for lo, hi in ranges]
 
 
-def prove_consistency(
-    old: int, size: int, read: TileReader | None = None, *, hashes: HashReader | None = None
-) -> list[bytes]:
+def prove_consistency(old: int, size: int, read: TileReader) -> list[bytes]:
     """PROOF(old, D[size]) (RFC 9162 §2.1.4.1), old tree upward, from the tree's tiles."""
     ranges = consistency_ranges(old, size)
-    found = _Hashes(ranges, size, read, hashes)
-    return [found.range_hash(lo, hi) for lo, hi in ranges]
+    hashes = _Hashes(ranges, size, read)
+    return [hashes.range_hash(lo, hi) for lo, hi in ranges]
 
 
 # -- growing the tree -------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from verivote.store.schema import (
     station_polls,
     tally_parts,
 )
-from verivote.store.tree import Edge, read_hashes, read_tiles
+from verivote.store.tree import Edge, read_tiles
 from verivote.store.txn import (
     NATIONAL,
     append,
@@ -335,7 +335,7 @@ class Store:
         """MTH of the log's first `size` entries (default: all), from its stored tiles."""
         with self._reader.begin() as conn:
             n = self._tree_size(conn, election_id, log, size)
-            return tiles.tree_root(n, hashes=read_hashes(conn, election_id, log))
+            return tiles.tree_root(n, read_tiles(conn, election_id, log))
 
     def inclusion_proof(
         self, election_id: str, index: int, size: int | None = None, log: str = NATIONAL
@@ -343,7 +343,7 @@ class Store:
         """PATH(index, D[size]) of RFC 9162 §2.1.3.1 in the log, from its stored tiles."""
         with self._reader.begin() as conn:
             n = self._tree_size(conn, election_id, log, size)
-            return tiles.prove_inclusion(index, n, hashes=read_hashes(conn, election_id, log))
+            return tiles.prove_inclusion(index, n, read_tiles(conn, election_id, log))
 
     def proved_entry(
         self, election_id: str, index: int, size: int | None = None, log: str = NATIONAL
@@ -353,21 +353,15 @@ class Store:
         given, ONE query reads the log's size, the entry and the tiles of the proof."""
         if size is None:
             size = self.entry_count(election_id, log)
-        asked = tiles.inclusion_hashes(index, size)  # checks 0 ≤ index < size
+        wanted = tiles.inclusion_tiles(index, size)  # checks 0 ≤ index < size
         with self._single.begin() as conn:
-            count, entry, found = tree.read_with_entry(conn, election_id, log, index, asked)
+            count, entry, rows = tree.read_with_entry(conn, election_id, log, index, wanted)
             if count is None:
                 require_election(conn, election_id)
             if size > (count or 0):
                 raise ValueError(f"tree size {size} outside 0..{count or 0} of log {log!r}")
-        missing = [tile.path for (tile, _), value in zip(asked, found, strict=True) if not value]
-        if missing:
-            raise LookupError(f"log {log!r} of {election_id!r} has no tile {missing[0]}")
         assert entry is not None  # index < size ≤ count: the entry is there
-        by_node = {node: value for (_, node), value in zip(asked, found, strict=True)}
-        proof = tiles.prove_inclusion(
-            index, size, hashes=lambda wanted: [by_node[node] or b"" for _, node in wanted]
-        )
+        proof = tiles.prove_inclusion(index, size, lambda asked: [rows[t] for t in asked])
         return entry, proof
 
     def consistency_proof(
@@ -376,7 +370,7 @@ class Store:
         """PROOF(old, D[new]) of RFC 9162 §2.1.4.1 in the log, from its stored tiles."""
         with self._reader.begin() as conn:
             n = self._tree_size(conn, election_id, log, new)
-            return tiles.prove_consistency(old, n, hashes=read_hashes(conn, election_id, log))
+            return tiles.prove_consistency(old, n, read_tiles(conn, election_id, log))
 
     def read_tiles(self, election_id: str, log: str = NATIONAL) -> tiles.TileReader:
         """A reader of the log's stored tiles, each call in its own read transaction (for

@@ -241,11 +241,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("election_id", "log", "level", "idx", name="pk_board_tiles"),
     )
-    if dialect == "postgresql":
-        # Random hashes do not compress: EXTERNAL spares the attempt on every write, and a
-        # value stored out of line uncompressed is read by slices (a proof's 32 bytes).
-        for column in ("hashes", "interior"):
-            op.execute(f"ALTER TABLE board_tiles ALTER COLUMN {column} SET STORAGE EXTERNAL")
     _build_trees()
 
 
