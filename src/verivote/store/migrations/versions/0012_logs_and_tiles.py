@@ -13,7 +13,7 @@ Existing data: every entry goes to the national log, and its tree is built here,
 migration's transaction (one pass over the entries, about one hash per entry): afterwards
 every log's tree is complete, and no reader has to tell an old log from a new one.
 
-SQLite cannot change a table's key in place: the four tables are rebuilt (renamed, created
+SQLite cannot change a table's key in place: the three tables are rebuilt (renamed, created
 anew, copied, dropped), with the board's append-only triggers and the type index made again.
 
 Revision ID: 0012
