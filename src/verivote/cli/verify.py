@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verivote.cli.cluster import RayOption, check_ray_option, cluster_for
+from verivote.cli.errors import UserError
 from verivote.interop.electionguard import verify_electionguard_record
 from verivote.verify import Check, RecordError, Report, verify_record
 
@@ -138,19 +140,28 @@ def verify_command(
             click_type=click.Choice(FORMATS),
         ),
     ] = "verivote",
+    ray: RayOption = None,
 ) -> None:
     """Verify a published election record on its own: every check, pass or fail."""
     if record_format == "electionguard" and (since is not None or previous is not None):
         raise click.UsageError("--since and --previous apply to verivote records only")
+    if record_format == "electionguard" and ray is not None:
+        raise click.UsageError("--ray applies to verivote records only")
+    check_ray_option(ray, jobs)
     console = Console(stderr=as_json)
     try:
-        with _ballot_bar(console) as progress:
+        with cluster_for(ray) as cluster, _ballot_bar(console) as progress:
             if record_format == "electionguard":
                 report = verify_electionguard_record(record, jobs, progress)
             else:
-                report = verify_record(record, since, previous, jobs, progress)
+                report = verify_record(record, since, previous, jobs, progress, cluster)
     except RecordError as exc:
         sys.stderr.write(f"verivote: error: cannot read the record: {exc}\n")
+        raise typer.Exit(2) from None
+    except UserError as exc:
+        # The cluster could not be started or reached: nothing was verified (exit 2, as for
+        # a record that cannot be read; 1 means the record does not verify).
+        sys.stderr.write(f"verivote: error: {exc}\n")
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
