@@ -1,0 +1,255 @@
+"""verivote on a Ray cluster (issue 17, item 4): the executor keeps the process pool's
+promises, and verify and tally give the same results through Ray as on local processes.
+
+One local cluster (127.0.0.1 only) is started for the whole session by the `cluster`
+fixture; if Ray cannot start, these tests fail. The CLI's `--ray auto` starts its own in a
+child process, as a user's command does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import ray_tasks
+from tests.manifests import small_manifest_data
+from tests.store_fixtures import BACKENDS, backend_database
+from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
+from verivote.cluster import Cluster, ClusterError, make_pool, open_cluster, width
+from verivote.cluster.connect import check_address, host_port
+from verivote.crypto.ballot import encrypt_ballot
+from verivote.crypto.keyfile import read_key_share
+from verivote.election.lot import contribute_lot
+from verivote.election.polls import close_polls, open_polls
+from verivote.election.service import cast, hold_ceremony, init_election, load_context
+from verivote.election.tally import accumulate_all, products_to_json
+from verivote.model.manifest import parse_manifest
+from verivote.store import Store, make_engine, migrate
+from verivote.verify import verify_record
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """The session's local Ray cluster, bound to 127.0.0.1."""
+    with open_cluster("auto") as opened:
+        yield opened
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    return subprocess.run(
+        [sys.executable, "-m", "verivote", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240, check=False,
+    )  # fmt: skip
+
+
+def _without_rate(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its ballots/s, which is a measurement, not a result."""
+    return {k: v for k, v in report.items() if k != "ballots_per_second"}
+
+
+# --- the executor -------------------------------------------------------------------------
+
+
+def test_the_local_cluster_listens_on_the_loopback_address_only(cluster: Cluster) -> None:
+    import ray
+
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+    assert cluster.cpus == (os.cpu_count() or 1)
+    assert width(cluster, 7) == cluster.cpus  # Ray's width is the cluster's, not --jobs
+    assert width(None, 3) == 3
+
+
+def test_the_initializer_runs_once_per_worker_process_before_its_tasks(cluster: Cluster) -> None:
+    with make_pool(cluster, 2, ray_tasks.init, ("first",)) as pool:
+        results = list(pool.map(ray_tasks.tagged, range(12)))
+    assert [r[1] for r in results] == [x * x for x in range(12)]  # in order, like map
+    assert {r[0] for r in results} == {"first"}
+    inits: dict[int, set[int]] = {}
+    for _, _, pid, count in results:
+        inits.setdefault(pid, set()).add(count)
+    # Each process ran the initializer once for all of this executor's tasks.
+    assert all(len(counts) == 1 for counts in inits.values())
+    # A second executor with other initargs: its initializer runs again in a reused process.
+    with make_pool(cluster, 2, ray_tasks.init, ("second",)) as pool:
+        futures = [pool.submit(ray_tasks.tagged, x) for x in range(6)]
+        again = [f.result() for f in as_completed(futures)]
+    assert {r[0] for r in again} == {"second"}
+    for _, _, pid, count in again:
+        if pid in inits:
+            assert count == max(inits[pid]) + 1
+
+
+def test_futures_work_with_wait_and_carry_exceptions(cluster: Cluster) -> None:
+    with make_pool(cluster, 2) as pool:
+        good = pool.submit(ray_tasks.tagged, 3)
+        bad = pool.submit(ray_tasks.fail, 4)
+        done, _ = wait([good, bad], return_when=FIRST_COMPLETED)
+        assert done
+        wait([good, bad])
+        assert good.result()[1] == 9
+        with pytest.raises(ValueError, match="refused 4"):
+            bad.result()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(ray_tasks.tagged, 1)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(min_value=-(10**6), max_value=10**6), max_size=20))
+def test_ray_map_equals_the_process_pools_map(cluster: Cluster, xs: list[int]) -> None:
+    with make_pool(cluster, 2, ray_tasks.init, ("t",)) as pool:
+        through_ray = [r[:2] for r in pool.map(ray_tasks.tagged, xs)]
+    assert through_ray == [("t", x * x) for x in xs]
+
+
+def test_process_pool_map_agrees_with_the_same_tasks() -> None:
+    with make_pool(None, 2, ray_tasks.init, ("t",)) as pool:
+        assert isinstance(pool, ProcessPoolExecutor)
+        assert [r[:2] for r in pool.map(ray_tasks.tagged, [2, 5])] == [("t", 4), ("t", 25)]
+
+
+@given(st.text(max_size=30))
+def test_only_auto_and_host_port_addresses_are_accepted(address: str) -> None:
+    try:
+        checked = check_address(address)
+    except ClusterError:
+        return
+    assert checked == "auto" or 0 <= host_port(checked)[1] <= 99999
+
+
+def test_an_address_where_nothing_listens_is_one_clear_error() -> None:
+    refused = r"cannot connect to the Ray cluster at 127\.0\.0\.1:1"
+    with pytest.raises(ClusterError, match=refused), open_cluster("127.0.0.1:1"):
+        pass
+
+
+# --- verify and tally through Ray ---------------------------------------------------------
+
+
+def test_verify_through_ray_gives_the_local_report(
+    cluster: Cluster, verify_election: VerifyElection
+) -> None:
+    rounds = ((verify_election.round1, None), (verify_election.round2, verify_election.round1))
+    for record, previous in rounds:
+        local = verify_record(record, previous=previous, jobs=2)
+        seen: list[tuple[int, int]] = []
+        through_ray = verify_record(
+            record,
+            previous=previous,
+            cluster=cluster,
+            progress=lambda d, t: seen.append((d, t)),  # noqa: B023
+        )
+        assert local.valid
+        assert _without_rate(through_ray.to_json()) == _without_rate(local.to_json())
+        assert seen[-1][0] == seen[-1][1] > 0
+
+
+def test_verify_through_ray_finds_the_same_failures(
+    cluster: Cluster, verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    record = copy_record(verify_election.round1, tmp_path / "record")
+    docs = read_entries(record)
+    casts = [d for d in docs if d.get("type") == "ballot-cast"]
+    # Two ballots' blank-flag proofs broken (their responses swapped), the record re-signed.
+    for doc in casts[2:4]:
+        doc["ballot"]["blank"]["proof"]["responses"].reverse()
+    write_entries(record, docs)
+    resign(record, verify_election.keys1)
+    local = verify_record(record, jobs=2)
+    through_ray = verify_record(record, cluster=cluster)
+    # The two ballots fail (and the count then differs from the ballots that are valid).
+    assert "ballots" in local.failed()
+    assert {f.entry for f in local.check("ballots").failures} == {
+        i for i, d in enumerate(docs) if d in casts[2:4]
+    }
+    assert _without_rate(through_ray.to_json()) == _without_rate(local.to_json())
+
+
+def test_the_verify_command_with_ray_auto_prints_the_local_report(
+    verify_election: VerifyElection,
+) -> None:
+    record = str(verify_election.round1)
+    local = _cli("verify", record, "--json", "--jobs", "2")
+    through_ray = _cli("verify", record, "--json", "--ray", "auto")
+    assert local.returncode == 0, local.stderr
+    assert through_ray.returncode == 0, through_ray.stderr
+    assert _without_rate(json.loads(through_ray.stdout)) == _without_rate(json.loads(local.stdout))
+
+
+def test_the_verify_command_refuses_bad_ray_options_in_one_line(
+    verify_election: VerifyElection,
+) -> None:
+    record = str(verify_election.round1)
+    for args, code, says in (
+        (["--ray", "somewhere"], 2, "expected 'auto', HOST:PORT"),
+        (["--ray", "auto", "--jobs", "2"], 2, "exclude each other"),
+        (["--ray", "127.0.0.1:1"], 2, "cannot connect to the Ray cluster at 127.0.0.1:1"),
+    ):
+        done = _cli("verify", record, *args)
+        assert done.returncode == code
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert says in lines[0]
+
+
+@pytest.fixture(params=BACKENDS)
+def closed_election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """tests/manifests.py's small election, 14 ballots cast, the polls closed."""
+    with backend_database(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        migrate(engine)
+        store = Store(engine)
+        manifest = parse_manifest(small_manifest_data())
+        init_election(store, manifest)
+        hold_ceremony(store, load_context(store, manifest.election_id), 5, 3, tmp_path / "keys")
+        ctx = load_context(store, manifest.election_id)
+        assert ctx.key is not None
+        for g in range(1, 6):
+            contribute_lot(store, ctx, read_key_share(tmp_path / "keys" / f"guardian-{g}.key"))
+        stations = ["tabriz-001", "tabriz-002", "isfahan-arm-1"]
+        open_polls(store, ctx, stations)
+        votes = [["1101"], ["1102", "1103"], [], ["1101", "1105"], ["2201"], ["2202"], []]
+        for n in range(14):
+            station = stations[2] if n % 3 == 2 else stations[n % 2]
+            armenian = station == stations[2]
+            choices = [c for c in votes[n % len(votes)] if c.startswith("2") == armenian]
+            cast(store, ctx, encrypt_ballot(manifest, ctx.key, ctx.base_hash, station, choices)[0])
+        close_polls(store, ctx, stations)
+        yield store
+        engine.dispose()
+
+
+def test_a_tally_through_ray_equals_the_local_tally(
+    cluster: Cluster, closed_election: Store
+) -> None:
+    store = closed_election
+    ctx = load_context(store, parse_manifest(small_manifest_data()).election_id)
+    assert ctx.key is not None
+    cutoff = store.entry_count(ctx.election_id)
+    local, local_rows = accumulate_all(store, ctx, cutoff, "local", processes=2, chunk=4)
+    seen: list[tuple[int, int]] = []
+    through_ray, ray_rows = accumulate_all(
+        store, ctx, cutoff, "ray", chunk=4, cluster=cluster,
+        progress=lambda d, t: seen.append((d, t)),
+    )  # fmt: skip
+    group = ctx.key.group
+    assert products_to_json(group, through_ray) == products_to_json(group, local)
+    assert sum(p.ballots for p in through_ray.values()) == 14
+    assert ray_rows == local_rows
+    assert seen[-1] == (cutoff, cutoff)
+    # Every chunk was stored as a part: a tally cut off under Ray resumes like a local one.
+    assert len(store.tally_parts(ctx.election_id, "ray")) == -(-cutoff // 4)
