@@ -1,5 +1,5 @@
 """verivote on a Ray cluster (issue 17, item 4): the executor keeps the process pool's
-promises, and verify and tally give the same results through Ray as on local processes.
+promises, and verify, tally and the mix give the same results through Ray as locally.
 
 One local cluster (127.0.0.1 only) is started for the whole session by the `cluster`
 fixture; if Ray cannot start, these tests fail. The CLI's `--ray auto` starts its own in a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,17 +23,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import ray_tasks
+from tests.crypto_helpers import keypair
 from tests.manifests import small_manifest_data
+from tests.mix_fixtures import BALLOTS, MIXED, mix_manifest_data, written_rows
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
 from verivote.cluster import Cluster, ClusterError, make_pool, open_cluster, width
 from verivote.cluster.connect import check_address, host_port
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.keyfile import read_key_share
+from verivote.crypto.rows import rows_to_json
 from verivote.election.lot import contribute_lot
+from verivote.election.mix_workers import HERE, mix_workers
+from verivote.election.mixing import MixError, check_shuffle_entry, make_shuffle_entry
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import cast, hold_ceremony, init_election, load_context
 from verivote.election.tally import accumulate_all, products_to_json
+from verivote.model.canonical import canonical_json
 from verivote.model.manifest import parse_manifest
 from verivote.store import Store, make_engine, migrate
 from verivote.verify import verify_record
@@ -253,3 +260,32 @@ def test_a_tally_through_ray_equals_the_local_tally(
     assert seen[-1] == (cutoff, cutoff)
     # Every chunk was stored as a part: a tally cut off under Ray resumes like a local one.
     assert len(store.tally_parts(ctx.election_id, "ray")) == -(-cutoff // 4)
+
+
+def test_a_seeded_shuffle_through_ray_equals_the_local_one_and_checks(cluster: Cluster) -> None:
+    _, _, ek = keypair()
+    manifest = parse_manifest(mix_manifest_data())
+    base = b"\x07" * 32
+    rows = written_rows(ek, BALLOTS, 2)
+    doc = {"type": "mix-input", "election": base.hex(), "district": MIXED, "cutoff": 9,
+           "width": 2, "rows": rows_to_json(ek.group, rows)}  # fmt: skip
+    first = canonical_json(doc)
+
+    def seeded(seed: int) -> Any:
+        r = random.Random(seed)
+        return lambda: r.randrange(ek.group.q)
+
+    local = make_shuffle_entry(ek, base, MIXED, "principlists", 1, first, rows, seeded(3), HERE)
+    with mix_workers(cluster, ek) as workers:
+        assert workers.jobs == cluster.cpus
+        through_ray = make_shuffle_entry(
+            ek, base, MIXED, "principlists", 1, first, rows, seeded(3), workers
+        )
+        assert through_ray == local
+        outputs = check_shuffle_entry(ek, base, through_ray, first, rows, manifest, workers)
+        assert outputs == check_shuffle_entry(ek, base, local, first, rows, manifest, HERE)
+        # A proof of another shuffle fails through Ray as it does here.
+        other = make_shuffle_entry(ek, base, MIXED, "principlists", 1, first, rows, seeded(4))
+        forged = {**through_ray, "proof": other["proof"]}
+        with pytest.raises(MixError, match="its shuffle proof does not verify"):
+            check_shuffle_entry(ek, base, forged, first, rows, manifest, workers)

@@ -70,6 +70,7 @@ from verivote.crypto.threshold import QuorumError
 from verivote.crypto.threshold import combine as lagrange_combine
 from verivote.election.decryption import check_share, decryption_context, share_json
 from verivote.election.guardians import Refused
+from verivote.election.mix_workers import HERE, MixWorkers
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.ballots import Ballot
 from verivote.model.canonical import canonical_json
@@ -152,13 +153,15 @@ def make_shuffle_entry(
     previous_entry: bytes,
     rows: Sequence[Row[Any]],
     rng: NonceSource | None = None,
+    workers: MixWorkers = HERE,
 ) -> dict[str, Any]:
     """Mixer `mixer`'s shuffle of `rows` (the rows of `previous_entry`) with its proof, as
-    the board entry of position `position` (module docstring)."""
+    the board entry of position `position` (module docstring), computed on `workers`."""
     previous = entry_hash(previous_entry)
     context = shuffle_context(base_hash, district, mixer, position, bytes.fromhex(previous))
-    outputs, witness = shuffle(ek, rows, rng)
-    proof = prove_shuffle(ek, context, rows, outputs, witness, rng)
+    jobs, executor = workers.jobs, workers.executor
+    outputs, witness = shuffle(ek, rows, rng, jobs=jobs, executor=executor)
+    proof = prove_shuffle(ek, context, rows, outputs, witness, rng, jobs=jobs, executor=executor)
     return {
         "type": SHUFFLE_TYPE,
         "election": base_hash.hex(),
@@ -178,12 +181,13 @@ def check_shuffle_entry(
     previous_entry: bytes,
     input_rows: Sequence[Row[Any]],
     manifest: Manifest,
+    workers: MixWorkers = HERE,
 ) -> list[Row[Any]]:
     """The output rows of shuffle entry `doc`, once it is the next link after `previous_entry`
     (whose rows are `input_rows`): of this election, a mixnet district, a mixer of the
     manifest, the next position, the previous entry's hash, rows of the input's shape, and a
-    proof that verifies. Raises MixError saying what is wrong. That the mixer has not mixed
-    this district before is the chain's to check."""
+    proof that verifies (checked on `workers`). Raises MixError saying what is wrong. That the
+    mixer has not mixed this district before is the chain's to check."""
     if doc.get("type") != SHUFFLE_TYPE:
         raise MixError("it is not a shuffle entry")
     if doc.get("election") != base_hash.hex():
@@ -214,7 +218,9 @@ def check_shuffle_entry(
     except (ValueError, KeyError, TypeError) as exc:
         raise MixError(f"its proof is malformed: {exc}") from None
     context = shuffle_context(base_hash, district, mixer, expected, bytes.fromhex(previous))
-    if not check_shuffle(ek, context, input_rows, outputs, proof):
+    if not check_shuffle(
+        ek, context, input_rows, outputs, proof, jobs=workers.jobs, executor=workers.executor
+    ):
         raise MixError("its shuffle proof does not verify")
     return outputs
 

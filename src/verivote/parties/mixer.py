@@ -43,12 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from verivote.board.note import parse_verifier
+from verivote.cluster import Cluster
 from verivote.crypto.ballot import BallotError
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.rows import Row, entry_hash, rows_to_json
 from verivote.crypto.shuffle import NonceSource
 from verivote.crypto.written import check_written, written_width
+from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
 from verivote.election.mixers import manifest_mixers
 from verivote.election.mixing import (
     MIX_CLOSED_TYPE,
@@ -262,13 +264,15 @@ def verified_mix(
     ctx: ElectionContext,
     log_name: str = LOG_FILE,
     progress: Progress | None = None,
+    workers: MixWorkers = HERE,
 ) -> VerifiedMix:
     """Every mixnet district's chain on the verified `board` of election `ctx`, each link
     checked (see the module docstring: the mix-input is the valid cast ballots' written
     ciphertexts, every shuffle the next link with a proof that verifies), and `mix-closed`
     if the board holds it (its chains' lengths and last hashes and the quorum checked).
     A refusal, logged in `folder/log_name`, for the first thing that is not so. Used by the
-    mixer before it mixes and by a guardian before it decrypts the mix."""
+    mixer before it mixes and by a guardian before it decrypts the mix; the shuffle proofs
+    are checked on `workers`."""
 
     report = progress or _no_report
 
@@ -327,7 +331,7 @@ def verified_mix(
             raise no(f"board entry {i}: mixer {doc.get('mixer')} mixes {chain.district} twice")
         try:
             outputs = check_shuffle_entry(
-                key, ctx.base_hash, doc, chain.last_entry, chain.last_rows, manifest
+                key, ctx.base_hash, doc, chain.last_entry, chain.last_rows, manifest, workers
             )
         except MixError as exc:
             raise no(f"board entry {i}, shuffle of {chain.district}: {exc}") from None
@@ -443,12 +447,14 @@ def mix(
     witness_quorum: int | None = None,
     progress: Progress | None = None,
     rng: NonceSource | None = None,
+    cluster: Cluster | None = None,
 ) -> list[tuple[str, int]]:
     """Check the latest signed, witnessed board and every mixnet district's chain on it
     (`verified_mix`), then shuffle each district this mixer has not mixed yet and post the
     shuffle with its proof. Returns (district, board index) of each shuffle the server
-    acknowledged now; none if this mixer has mixed every district with ballots already."""
-    report = progress or _no_report
+    acknowledged now; none if this mixer has mixed every district with ballots already.
+    `cluster`: the checks, shuffles and proofs run as Ray tasks there, in chunks of rows
+    (the mixer's own machines: its permutation and nonces go to them)."""
     state = read_state(folder)
     mixer = str(state["mixer"])
     board = signed_board(client, folder, witness_quorum, None, LOG_FILE)
@@ -463,7 +469,24 @@ def mix(
         raise refuse(folder, f"{mixer} is not a mixer of election {ctx.election_id}")
     if not mixnet_districts(ctx.manifest):
         raise refuse(folder, f"election {ctx.election_id} has no district counted by mixnet")
-    checked = verified_mix(folder, board, ctx, LOG_FILE, progress)
+    with mix_workers(cluster, ctx.key) as workers:
+        return _mix_on(client, folder, state, board, ctx, progress, rng, workers)
+
+
+def _mix_on(
+    client: Client,
+    folder: Path,
+    state: dict[str, Any],
+    board: SignedBoard,
+    ctx: ElectionContext,
+    progress: Progress | None,
+    rng: NonceSource | None,
+    workers: MixWorkers,
+) -> list[tuple[str, int]]:
+    """`mix` once the board is this folder's election's, on `workers`."""
+    report = progress or _no_report
+    mixer = str(state["mixer"])
+    checked = verified_mix(folder, board, ctx, LOG_FILE, progress, workers)
     if checked.closed is not None:
         raise refuse(
             folder,
@@ -488,8 +511,9 @@ def mix(
         step = f"shuffling and proving {district} ({chain.rows} ballots)"
         report(step, 0, 1)
         entry = make_shuffle_entry(
-            key, ctx.base_hash, district, mixer, position, chain.last_entry, chain.last_rows, rng
-        )
+            key, ctx.base_hash, district, mixer, position, chain.last_entry, chain.last_rows, rng,
+            workers,
+        )  # fmt: skip
         report(step, 1, 1)
         index = int(client.post_json("/api/mix/shuffles", entry)["index"])
         mine[district] = index
