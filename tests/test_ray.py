@@ -23,9 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import ray_tasks
+from tests import test_mixer as mixer_tests
 from tests.crypto_helpers import keypair
 from tests.manifests import small_manifest_data
 from tests.mix_fixtures import BALLOTS, MIXED, mix_manifest_data, written_rows
+from tests.parties_fixtures import Authority, guardian
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
 from verivote.cluster import Cluster, ClusterError, make_pool, open_cluster, width
@@ -35,12 +37,21 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.rows import rows_to_json
 from verivote.election.lot import contribute_lot
 from verivote.election.mix_workers import HERE, mix_workers
-from verivote.election.mixing import MixError, check_shuffle_entry, make_shuffle_entry
+from verivote.election.mixing import (
+    MixError,
+    check_shuffle_entry,
+    close_mix,
+    combine_mix,
+    make_shuffle_entry,
+)
 from verivote.election.polls import close_polls, open_polls
+from verivote.election.publishing import make_checkpoint
 from verivote.election.service import cast, hold_ceremony, init_election, load_context
-from verivote.election.tally import accumulate_all, products_to_json
+from verivote.election.tally import accumulate_all, products_to_json, run_tally
+from verivote.model.ballots import Ballot
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import parse_manifest
+from verivote.rules.majlis import tally_majlis
 from verivote.store import Store, make_engine, migrate
 from verivote.verify import verify_record
 
@@ -289,3 +300,42 @@ def test_a_seeded_shuffle_through_ray_equals_the_local_one_and_checks(cluster: C
         forged = {**through_ray, "proof": other["proof"]}
         with pytest.raises(MixError, match="its shuffle proof does not verify"):
             check_shuffle_entry(ek, base, forged, first, rows, manifest, workers)
+
+
+voted = mixer_tests.voted
+"""A mixnet district's polling day on SQLite, parties served over HTTP (tests/test_mixer.py)."""
+
+
+def test_a_mix_and_its_decryption_through_ray_count_what_the_law_counts(
+    cluster: Cluster, voted: Authority, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tally, the first mixer's shuffle and guardian 1's decryption through Ray (the
+    parties' own commands, connecting to the cluster by its address); the rest locally. The
+    server accepts every entry (it checks each proof) and the mix decrypts to the law."""
+    a = voted
+    run_tally(a.store, a.ctx, cluster=cluster)
+    folders = mixer_tests._mixers_ready(a, capsys)
+    for n, folder in enumerate(folders.values()):
+        make_checkpoint(a.store, a.ctx, a.keys)
+        if n == 0:
+            done = _cli("mixer", "mix", "--dir", str(folder), "--json", "--ray", cluster.head)
+            code, out, err = done.returncode, done.stdout, done.stderr
+        else:
+            code, out, err = mixer_tests.cli(capsys, "mixer", "mix", "--dir", str(folder), "--json")
+        assert code == 0, err
+        assert list(json.loads(out.strip().splitlines()[-1])["posted"]) == ["tabriz"]
+    close_mix(a.store, a.ctx)
+    make_checkpoint(a.store, a.ctx, a.keys)
+    for g, extra in ((1, ["--ray", cluster.head]), (3, [])):
+        code, out, err = guardian(a, g, "decrypt", "--json", *extra)
+        assert code == 0, err
+    decoded = combine_mix(a.store, a.ctx)["tabriz"]
+    tabriz = a.ctx.manifest.district("tabriz")
+    voters = [
+        Ballot(tuple(codes))
+        for station, codes in [*mixer_tests.WRITTEN, mixer_tests.AS_WRITTEN]
+        if station.startswith("tabriz")
+    ]
+    law = tally_majlis(voters, [c.code for c in tabriz.candidates], tabriz.seats)
+    assert decoded["votes"] == law.votes
+    assert (decoded["ballots"], decoded["blank"]) == (5, law.void)

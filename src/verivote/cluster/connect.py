@@ -39,9 +39,11 @@ class ClusterError(Exception):
 
 @dataclass(frozen=True)
 class Cluster:
-    """A connected Ray cluster: its address as given and the CPU slots it has in all."""
+    """A connected Ray cluster: its address as given, the head's address that other drivers
+    connect to (HOST:PORT), and the CPU slots it has in all."""
 
     address: str
+    head: str
     cpus: int
 
 
@@ -126,6 +128,6 @@ def open_cluster(address: str) -> Iterator[Cluster]:
         cpus = int(ray.cluster_resources().get("CPU", 0))
         if cpus < 1:
             raise ClusterError(f"the Ray cluster at {address} has no CPU to run tasks on")
-        yield Cluster(address, cpus)
+        yield Cluster(address, str(ray.get_runtime_context().gcs_address), cpus)
     finally:
         ray.shutdown()
