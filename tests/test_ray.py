@@ -208,20 +208,37 @@ def test_the_verify_command_with_ray_auto_prints_the_local_report(
     assert _without_rate(json.loads(through_ray.stdout)) == _without_rate(json.loads(local.stdout))
 
 
-def test_the_verify_command_refuses_bad_ray_options_in_one_line(
-    verify_election: VerifyElection,
+def test_the_commands_refuse_bad_ray_options_in_one_line(
+    verify_election: VerifyElection, tmp_path: Path
 ) -> None:
     record = str(verify_election.round1)
+    db = f"sqlite:///{tmp_path / 'none.db'}"
     for args, code, says in (
-        (["--ray", "somewhere"], 2, "expected 'auto', HOST:PORT"),
-        (["--ray", "auto", "--jobs", "2"], 2, "exclude each other"),
-        (["--ray", "127.0.0.1:1"], 2, "cannot connect to the Ray cluster at 127.0.0.1:1"),
+        (["verify", record, "--ray", "somewhere"], 2, "expected 'auto', HOST:PORT"),
+        (["verify", record, "--ray", "auto", "--jobs", "2"], 2, "exclude each other"),
+        (["verify", record, "--ray", "127.0.0.1:1"], 2, "cannot connect to the Ray cluster"),
+        (["tally", "--db", db, "--ray", "auto", "--cores", "2"], 2, "--ray and --cores"),
+        (["bench", "ray", "--ray", "ray://127.0.0.1:1"], 1, "cannot connect to the Ray cluster"),
     ):
-        done = _cli("verify", record, *args)
-        assert done.returncode == code
+        done = _cli(*args)
+        assert done.returncode == code, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, done.stderr
         assert says in lines[0]
+    for command in (["verify"], ["tally"], ["guardian", "decrypt"], ["mixer", "mix"]):
+        assert "--ray" in _cli(*command, "--help").stdout
+
+
+def test_bench_ray_measures_both_executors_on_a_running_cluster(cluster: Cluster) -> None:
+    done = _cli("bench", "ray", "--tasks", "40", "--ray", cluster.head, "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (figures["tasks"], figures["tasks_one_at_a_time"], figures["ray_cpus"]) == (
+        40, 8, cluster.cpus,
+    )  # fmt: skip
+    for key in ("pool_ms_per_task_round_trip", "pool_ms_per_task_batch",
+                "ray_ms_per_task_round_trip", "ray_ms_per_task_batch", "ray_start_s"):  # fmt: skip
+        assert figures[key] > 0
 
 
 @pytest.fixture(params=BACKENDS)
