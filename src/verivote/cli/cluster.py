@@ -51,3 +51,15 @@ def cluster_for(address: str | None) -> Iterator[Cluster | None]:
             yield cluster
     except ClusterError as exc:
         raise UserError(str(exc)) from None
+    except Exception as exc:
+        text = str(exc)
+        # A task whose code a worker cannot import (Ray raises it again here, as the cause's
+        # type or as a RuntimeError naming it): a machine without verivote, or another version.
+        if not isinstance(exc, ImportError) and "failed to import on the worker" not in text:
+            raise
+        missing = [line for line in text.splitlines() if "No module named" in line]
+        reason = missing[-1].strip() if missing else "the task's code cannot be imported"
+        raise UserError(
+            f"a Ray worker cannot run verivote's tasks ({reason}); install the same verivote "
+            "on every machine of the cluster"
+        ) from None
