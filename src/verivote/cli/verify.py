@@ -1,7 +1,8 @@
 """`verivote verify RECORD_DIR`: the independent verifier (`verivote.verify`) on a published
 record; with `--format electionguard`, on an ElectionGuard 2.0 record instead
-(`verivote.interop.electionguard`). Exit 0 when every check passes, 1 when any fails, 2 when
-the record cannot be read."""
+(`verivote.interop.electionguard`). With `--ray ADDRESS` the ballots and the mix are checked as
+Ray tasks (`verivote.cluster`). Exit 0 when every check passes, 1 when any fails, 2 when the
+record cannot be read (or the Ray cluster cannot be used)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,9 @@ class RayExecutor(Executor):
         import ray
 
         self._ray = ray
-        self._remote = ray.remote(num_cpus=1, max_retries=0)(run_call)
+        # Ray's default retries stay: every task verivote hands it is a pure function of its
+        # arguments, so a task lost with a machine is run again elsewhere with the same result.
+        self._remote = ray.remote(num_cpus=1)(run_call)
         self._token = uuid.uuid4().hex
         self._initializer = initializer
         self._initargs = [ray.put(initargs)] if initializer is not None else []
