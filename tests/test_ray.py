@@ -51,6 +51,7 @@ from verivote.election.tally import accumulate_all, products_to_json, run_tally
 from verivote.model.ballots import Ballot
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import parse_manifest
+from verivote.parties.recheck import checked_ballots
 from verivote.rules.majlis import tally_majlis
 from verivote.store import Store, make_engine, migrate
 from verivote.verify import verify_record
@@ -317,6 +318,27 @@ def test_a_seeded_shuffle_through_ray_equals_the_local_one_and_checks(cluster: C
         forged = {**through_ray, "proof": other["proof"]}
         with pytest.raises(MixError, match="its shuffle proof does not verify"):
             check_shuffle_entry(ek, base, forged, first, rows, manifest, workers)
+
+
+def test_a_partys_ballot_recheck_through_ray_equals_the_local_one(
+    cluster: Cluster, closed_election: Store
+) -> None:
+    store = closed_election
+    ctx = load_context(store, parse_manifest(small_manifest_data()).election_id)
+    ballots: list[Any] = [
+        json.loads(raw)["ballot"]
+        for _, raw in store.entries_of_type(ctx.election_id, "ballot-cast")
+    ]
+    ballots[5]["blank"]["proof"]["responses"].reverse()  # a proof that fails
+    ballots[9] = "not a ballot"
+    ballots *= 9  # 126 ballots: two tasks of CHUNK
+    local = list(checked_ballots(ctx, ballots, False, None))
+    through_ray = list(checked_ballots(ctx, ballots, False, cluster))
+    assert through_ray == local
+    refused = [n for n, (problem, _) in enumerate(local) if problem is not None]
+    assert refused == [n for n in range(126) if n % 14 in (5, 9)]
+    assert local[9] == ("no ballot", ())
+    assert all(len(cts) > 0 for problem, cts in local if problem is None)
 
 
 voted = mixer_tests.voted

@@ -164,8 +164,9 @@ def guardian_decrypt(
 ) -> None:
     """Check the signed board and its tally; post partial decryptions of its own tally, and
     of the closed mix's last rows when the election has districts counted by mixnet.
-    With --ray, the mix's shuffle checks and partial decryptions run as Ray tasks on that
-    cluster, which must be the guardian's own machines (its key share goes to them).
+    With --ray, the ballots' proof checks, the mix's shuffle checks and its partial
+    decryptions run as Ray tasks on that cluster, which must be the guardian's own machines
+    (its key share goes to them).
 
     The latest checkpoint must be signed by the pinned authority key and cosigned by enough
     pinned witnesses; the tally must be the product of exactly the cast ballots in it; each

@@ -106,9 +106,9 @@ def mixer_mix(
 ) -> None:
     """Check the latest signed, witnessed board (every cast ballot of each mixnet district
     against its mix-input, every earlier shuffle proof), then shuffle each district this
-    mixer has not mixed yet, prove it and post it. With --ray, the shuffle checks, the
-    shuffle and its proof run as Ray tasks on that cluster, which must be the mixer's own
-    machines (its permutation and nonces go to them)."""
+    mixer has not mixed yet, prove it and post it. With --ray, the ballots' proof checks,
+    the shuffle checks, the shuffle and its proof run as Ray tasks on that cluster, which
+    must be the mixer's own machines (its permutation and nonces go to them)."""
     check_ray_option(ray, None)
     try:
         state = read_state(folder)

@@ -21,10 +21,12 @@ from verivote.crypto.shuffle import warm_key
 
 @dataclass(frozen=True)
 class MixWorkers:
-    """`jobs` chunks at once on `executor` (None: `jobs` local processes, 1 = none)."""
+    """`jobs` chunks at once on `executor` (None: `jobs` local processes, 1 = none), and the
+    cluster it runs on (for work that needs executors of its own)."""
 
     jobs: int | None = 1
     executor: Executor | None = None
+    cluster: Cluster | None = None
 
 
 HERE = MixWorkers()
@@ -40,4 +42,4 @@ def mix_workers(cluster: Cluster | None, key: ElectionKey[Any] | None) -> Iterat
         yield HERE
         return
     with make_pool(cluster, cluster.cpus, warm_key, (key,)) as pool:
-        yield MixWorkers(cluster.cpus, pool)
+        yield MixWorkers(cluster.cpus, pool, cluster)

@@ -90,7 +90,7 @@ from verivote.crypto.lot import (
     make_contribution,
     make_lot_decryption,
 )
-from verivote.crypto.written import check_any_ballot, is_written
+from verivote.crypto.written import is_written
 from verivote.election.decryption import partial_entry, tally_ciphertexts
 from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
 from verivote.election.service import ElectionContext, ElectionError
@@ -107,6 +107,7 @@ from verivote.election.tally import (
 )
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import ManifestError, parse_manifest
+from verivote.parties.recheck import checked_ballots
 
 if TYPE_CHECKING:
     from verivote.parties.mixer import VerifiedMix
@@ -825,9 +826,12 @@ def _context(
     return ctx
 
 
-def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
+def recompute_tally(
+    folder: Path, board: Board, cluster: Cluster | None = None
+) -> tuple[int, dict[str, Any]]:
     """The board's one `tally` entry (index, document), once it is found to be exactly the
-    product of the valid cast ballots of the verified board; a refusal otherwise."""
+    product of the valid cast ballots of the verified board (their proofs checked as Ray
+    tasks on `cluster` if given); a refusal otherwise."""
     ctx = board.ctx
     assert ctx.key is not None
     group = ctx.key.group
@@ -857,12 +861,13 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
             f"cast at or after its cut-off {cutoff} (first: entry {late[0]})",
         )
     seen: dict[tuple[str, str], int] = {}
-    for i in cast:
+    checked = checked_ballots(ctx, [docs[i].get("ballot") for i in cast], False, cluster)
+    for i, (problem, _) in zip(cast, checked, strict=True):
         ballot = docs[i].get("ballot")
         try:
-            if not isinstance(ballot, dict):
-                raise BallotError("no ballot")
-            check_any_ballot(ctx.manifest, ctx.key, ctx.base_hash, ballot)
+            if problem is not None:
+                raise BallotError(problem)
+            assert isinstance(ballot, dict)
             if is_written(ballot):
                 cts = ballot["written"]["ciphertexts"]
             else:
@@ -985,8 +990,8 @@ def decrypt(
     """Check the signed board and the tally, then post this guardian's partial decryptions of
     its own recomputation; returns the board indices the server acknowledged. `trust`: the
     keys to pin for an election other than the ceremony's (see `trust_for`). `cluster`: the
-    mix's shuffle checks and partial decryptions run as Ray tasks there (the guardian's own
-    machines: its key share goes to them)."""
+    ballots' proof checks, the mix's shuffle checks and partial decryptions run as Ray tasks
+    there (the guardian's own machines: its key share goes to them)."""
     share = own_share(folder)
     board = verified_board(client, folder, share, witness_quorum, trust)
     with mix_workers(cluster, board.ctx.key) as workers:
@@ -1003,7 +1008,7 @@ def _decrypt_on(
 ) -> list[int]:
     """`decrypt` once the board is verified, the mix's work on `workers`."""
     ctx = board.ctx
-    tally_index, tally = recompute_tally(folder, board)
+    tally_index, tally = recompute_tally(folder, board, workers.cluster)
     mixed = closed_mix(folder, board, workers)  # before anything is decrypted
     election = ctx.base_hash.hex()
     what = leaf_hash(board.entries[tally_index]).hex()

@@ -44,12 +44,11 @@ from typing import Any
 
 from verivote.board.note import parse_verifier
 from verivote.cluster import Cluster
-from verivote.crypto.ballot import BallotError
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.rows import Row, entry_hash, rows_to_json
 from verivote.crypto.shuffle import NonceSource
-from verivote.crypto.written import check_written, written_width
+from verivote.crypto.written import written_width
 from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
 from verivote.election.mixers import manifest_mixers
 from verivote.election.mixing import (
@@ -61,7 +60,7 @@ from verivote.election.mixing import (
     make_shuffle_entry,
     mixnet_districts,
 )
-from verivote.election.service import ElectionContext, ElectionError
+from verivote.election.service import ElectionContext
 from verivote.model.manifest import ManifestError, parse_manifest
 from verivote.parties.guardian import (
     TRUST_FILE,
@@ -77,6 +76,7 @@ from verivote.parties.guardian import (
 )
 from verivote.parties.guardian import log as party_log
 from verivote.parties.guardian import refuse as party_refuse
+from verivote.parties.recheck import checked_ballots
 
 STATE_FILE = "mixer.json"
 TOKEN_FILE = "token"
@@ -301,7 +301,7 @@ def verified_mix(
                 f"district {d}, not 1" + (" (the tally is not on it yet)" if not found else "")
             )
     cast = _cast_rows(folder, board, ctx, {d: found[0] for d, found in inputs.items()},
-                      log_name, report)  # fmt: skip
+                      log_name, report, workers.cluster)  # fmt: skip
     chains: dict[str, Chain] = {}
     for d, [index] in inputs.items():
         doc = docs[index]
@@ -380,10 +380,12 @@ def _cast_rows(
     inputs: dict[str, int],
     log_name: str,
     report: Progress,
+    cluster: Cluster | None = None,
 ) -> dict[str, list[Row[Any]]]:
     """Each mixnet district's written ciphertexts of its cast ballots before its mix-input's
-    cut-off, in board order, every ballot's proof checked (`check_written`) and no
-    ciphertext cast twice; a refusal for a ballot cast at or after a cut-off."""
+    cut-off, in board order, every ballot's proof checked (`check_written`, as Ray tasks on
+    `cluster` if given) and no ciphertext cast twice; a refusal for a ballot cast at or after
+    a cut-off."""
 
     key = ctx.key
     assert key is not None
@@ -401,7 +403,8 @@ def _cast_rows(
         and doc["ballot"].get("district") in inputs
     ]  # fmt: skip
     seen: dict[bytes, int] = {}
-    for n, i in enumerate(cast):
+    checked = checked_ballots(ctx, [docs[i]["ballot"] for i in cast], True, cluster)
+    for n, (i, (problem, cts)) in enumerate(zip(cast, checked, strict=True)):
         if n % 200 == 0:
             report("checking the cast ballots", n, len(cast))
         ballot = docs[i]["ballot"]
@@ -413,12 +416,10 @@ def _cast_rows(
                 f"{cutoffs[district]} of its mix-input",
                 log_name,
             )
-        try:
-            cts = check_written(ctx.manifest, key, ctx.base_hash, ballot)
-        except (BallotError, ElectionError, KeyError, TypeError, ValueError) as exc:
+        if problem is not None:
             raise party_refuse(
-                folder, f"board entry {i} is not a valid cast written ballot ({exc})", log_name
-            ) from None
+                folder, f"board entry {i} is not a valid cast written ballot ({problem})", log_name
+            )
         for ct in cts:
             pair = key.group.encode(ct.alpha) + key.group.encode(ct.beta)
             if pair in seen:
@@ -453,8 +454,9 @@ def mix(
     (`verified_mix`), then shuffle each district this mixer has not mixed yet and post the
     shuffle with its proof. Returns (district, board index) of each shuffle the server
     acknowledged now; none if this mixer has mixed every district with ballots already.
-    `cluster`: the checks, shuffles and proofs run as Ray tasks there, in chunks of rows
-    (the mixer's own machines: its permutation and nonces go to them)."""
+    `cluster`: the ballots' proof checks, the shuffle checks, the shuffle and its proof run as
+    Ray tasks there, in chunks (the mixer's own machines: its permutation and nonces go to
+    them)."""
     state = read_state(folder)
     mixer = str(state["mixer"])
     board = signed_board(client, folder, witness_quorum, None, LOG_FILE)
