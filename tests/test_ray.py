@@ -226,7 +226,7 @@ def test_the_commands_refuse_bad_ray_options_in_one_line(
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, done.stderr
         assert says in lines[0]
-    for command in (["verify"], ["tally"], ["guardian", "decrypt"], ["mixer", "mix"]):
+    for command in (["verify"], ["tally"], ["decrypt"], ["guardian", "decrypt"], ["mixer", "mix"]):
         assert "--ray" in _cli(*command, "--help").stdout
 
 
@@ -348,9 +348,10 @@ voted = mixer_tests.voted
 def test_a_mix_and_its_decryption_through_ray_count_what_the_law_counts(
     cluster: Cluster, voted: Authority, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The tally, the first mixer's shuffle and guardian 1's decryption through Ray (the
-    parties' own commands, connecting to the cluster by its address); the rest locally. The
-    server accepts every entry (it checks each proof) and the mix decrypts to the law."""
+    """The tally, the first mixer's shuffle, guardian 1's decryption (the parties' own
+    commands, connecting to the cluster by its address) and the combination of the shares
+    through Ray; the rest locally. The server accepts every entry (it checks each proof) and
+    the mix decrypts to the law."""
     a = voted
     run_tally(a.store, a.ctx, cluster=cluster)
     folders = mixer_tests._mixers_ready(a, capsys)
@@ -368,7 +369,7 @@ def test_a_mix_and_its_decryption_through_ray_count_what_the_law_counts(
     for g, extra in ((1, ["--ray", cluster.head]), (3, [])):
         code, out, err = guardian(a, g, "decrypt", "--json", *extra)
         assert code == 0, err
-    decoded = combine_mix(a.store, a.ctx)["tabriz"]
+    decoded = combine_mix(a.store, a.ctx, cluster)["tabriz"]  # the shares' proofs on Ray
     tabriz = a.ctx.manifest.district("tabriz")
     voters = [
         Ballot(tuple(codes))

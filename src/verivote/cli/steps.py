@@ -157,9 +157,12 @@ def decrypt_command(
     election: ElectionId = None,
     db: Db = None,
     as_json: AsJson = False,
+    ray: RayOption = None,
 ) -> None:
     """Combine the guardians' partial decryptions of the tally into the counts (--combine).
-    The guardians decrypt with their own program, `verivote guardian decrypt`."""
+    The guardians decrypt with their own program, `verivote guardian decrypt`. With --ray,
+    the proofs of the guardians' partial decryptions of the mix are checked as Ray tasks."""
+    check_ray_option(ray, None)
     if not combine_shares:
         raise UserError(
             "give --combine; each guardian decrypts with `verivote guardian decrypt` on its "
@@ -169,7 +172,8 @@ def decrypt_command(
     ctx = _context(store, election)
     console = Console(stderr=as_json)
     try:
-        result = combine(store, ctx)
+        with cluster_for(ray) as cluster:
+            result = combine(store, ctx, cluster)
     except (ElectionError, StoreError, ValueError) as exc:  # QuorumError is a ValueError
         raise UserError(str(exc)) from None
     if as_json:
