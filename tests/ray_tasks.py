@@ -23,7 +23,3 @@ def tagged(x: int) -> tuple[str | None, int, int, int]:
 
 def fail(x: int) -> int:
     raise ValueError(f"refused {x}")
-
-
-def empty() -> None:
-    """A task that does nothing: its round trip is the executor's own overhead."""

@@ -71,9 +71,7 @@ class RayExecutor(Executor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         if self._closed:
             raise RuntimeError("cannot submit to a RayExecutor after shutdown")
-        ref = self._remote.remote(
-            self._token, self._initializer, self._initargs, fn, args, kwargs
-        )
+        ref = self._remote.remote(self._token, self._initializer, self._initargs, fn, args, kwargs)
         future: Future[Any] = ref.future()
         with self._lock:
             self._pending[future] = ref
