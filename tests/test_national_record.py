@@ -4,9 +4,11 @@ and the verifier reading the logs as one sequence with the same results as the s
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from tests.test_tamper import change_leaf
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.districts import SEAL_TYPE, district_origin, read_seal, route, seal_entry
+from verivote.board.inclusion import DistrictInclusion, check_in_district, prove_in_district
 from verivote.board.merkle import MerkleLog
 from verivote.board.note import generate_signer, sign
 from verivote.board.order import merge_order
@@ -392,3 +395,45 @@ def test_a_district_log_that_is_no_district_of_the_manifest_is_caught(
     assert "districts/tabriz2: not a district of the manifest" in reasons
     assert any(r.startswith("tabriz2/") and "a ballot of district tabriz" in r for r in reasons)
     assert any("no log of tabriz in districts/" in r for r in reasons)
+
+
+# --- a voter's two proofs -------------------------------------------------------------------
+
+
+def test_every_ballot_has_two_inclusion_proofs_that_check(
+    verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    record = read_record(
+        to_districts(verify_election.round1, verify_election.keys1, tmp_path / "v2")
+    )
+    authority = record.verifier_keys[0]
+    national = MerkleLog()
+    for entry in record.entries:
+        national.append_entry(entry)
+    proved = 0
+    for log in record.districts:
+        tree = MerkleLog()
+        for entry in log.entries:
+            tree.append_entry(entry)
+        for index, entry in enumerate(log.entries):
+            proof = prove_in_district(
+                record.entries, national, record.checkpoint_note, log.district, tree, entry, index
+            )
+            assert check_in_district(proof, authority)
+            again = DistrictInclusion.from_json(json.loads(json.dumps(proof.to_json())))
+            assert again == proof
+            proved += 1
+    assert proved == 21
+    # Tampered: another entry, another district's note, another authority.
+    assert not check_in_district(replace(proof, entry=record.districts[0].entries[0]), authority)
+    other = record.districts[0].checkpoint_note
+    assert not check_in_district(replace(proof, district_note=other), authority)
+    impostor = generate_signer("verivote/test-2024")[1]
+    assert not check_in_district(proof, impostor)
+    assert log.district == "tabriz"
+    early = sign(  # a national checkpoint of the manifest alone: nothing of tabriz sealed
+        f"verivote/test-2024\n1\n{base64.b64encode(national.root(1)).decode()}\n",
+        [signers(verify_election.keys1)[0]],
+    )
+    with pytest.raises(ValueError, match="not sealed in the national checkpoint"):
+        prove_in_district(record.entries, national, early, "tabriz", tree, entry, 0)
