@@ -28,7 +28,13 @@ from tests.test_tamper import change_leaf
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.districts import SEAL_TYPE, district_origin, read_seal, route, seal_entry
-from verivote.board.inclusion import DistrictInclusion, check_in_district, prove_in_district
+from verivote.board.inclusion import (
+    DistrictInclusion,
+    check_in_district,
+    find_seal,
+    prove_in_district,
+    prove_with_seal,
+)
 from verivote.board.merkle import MerkleLog
 from verivote.board.note import generate_signer, sign
 from verivote.board.order import merge_order
@@ -437,3 +443,9 @@ def test_every_ballot_has_two_inclusion_proofs_that_check(
     )
     with pytest.raises(ValueError, match="not sealed in the national checkpoint"):
         prove_in_district(record.entries, national, early, "tabriz", tree, entry, 0)
+    # A seal that does not cover the entry (tabriz's first seal, before its last entry).
+    found = find_seal(record.entries, "tabriz", 0, len(record.entries))
+    assert found is not None
+    assert found[2] < len(log.entries)
+    with pytest.raises(ValueError, match="does not cover entry"):
+        prove_with_seal(found[:2], national, record.checkpoint_note, tree, entry, index)

@@ -17,14 +17,28 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from verivote.board.checkpoint import open_checkpoint
 from verivote.board.districts import SEAL_TYPE, district_origin, read_seal
-from verivote.board.merkle import MerkleLog, leaf_hash, verify_inclusion
+from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.board.note import parse_verifier
 
-__all__ = ["DistrictInclusion", "check_in_district", "prove_in_district"]
+__all__ = [
+    "DistrictInclusion",
+    "Prover",
+    "check_in_district",
+    "find_seal",
+    "prove_in_district",
+    "prove_with_seal",
+]
+
+
+class Prover(Protocol):
+    """Anything that gives RFC 9162 inclusion proofs of a log: a `MerkleLog`, or a log read
+    from stored tiles."""
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -104,19 +118,11 @@ def _hashes(values: Any) -> tuple[bytes, ...]:
         raise ValueError("a proof hash is not base64") from None
 
 
-def prove_in_district(
-    national: Sequence[bytes],
-    national_log: MerkleLog,
-    national_note: str,
-    district: str,
-    district_log: MerkleLog,
-    entry: bytes,
-    index: int,
-) -> DistrictInclusion:
-    """The two proofs of entry `index` of `district`'s log (whose tree is `district_log`),
-    under the national checkpoint `national_note` of the first `size` entries of `national`
-    (its tree `national_log`). Raises ValueError if no seal within that size covers it."""
-    size = _note_size(national_note)
+def find_seal(
+    national: Sequence[bytes], district: str, index: int, size: int
+) -> tuple[int, bytes, int] | None:
+    """(national index, entry, sealed size) of the first seal of `district` among the first
+    `size` national entries that covers entry `index` of the district's log; None if none."""
     for at in range(min(size, len(national))):
         raw = national[at]
         if b'"district-checkpoint"' not in raw:  # a cheap filter before parsing
@@ -124,25 +130,64 @@ def prove_in_district(
         doc = json.loads(raw)
         if doc.get("type") != SEAL_TYPE or doc.get("district") != district:
             continue
-        seal = read_seal(doc)
-        if seal.checkpoint.size > index:
-            return DistrictInclusion(
-                district,
-                index,
-                entry,
-                seal.checkpoint.size,
-                tuple(district_log.inclusion_proof(index, seal.checkpoint.size)),
-                seal.note,
-                at,
-                raw,
-                size,
-                tuple(national_log.inclusion_proof(at, size)),
-                national_note,
-            )
-    raise ValueError(
-        f"entry {index} of {district} is not sealed in the national checkpoint of {size}"
-        " entries: seal the district and sign the national log, then ask again"
+        sealed = read_seal(doc).checkpoint.size
+        if sealed > index:
+            return at, raw, sealed
+    return None
+
+
+def prove_with_seal(
+    seal: tuple[int, bytes],
+    national: Prover,
+    national_note: str,
+    district_log: Prover,
+    entry: bytes,
+    index: int,
+) -> DistrictInclusion:
+    """The two proofs of entry `index` of a district's log, given the seal that covers it
+    ((national index, entry), e.g. from the store's index of entry types or `find_seal`) and
+    the national checkpoint `national_note` that includes the seal."""
+    at, raw = seal
+    sealed = read_seal(json.loads(raw))
+    size = _note_size(national_note)
+    if not (at < size and index < sealed.checkpoint.size):
+        raise ValueError(f"the seal at {at} does not cover entry {index} within {size} entries")
+    return DistrictInclusion(
+        sealed.district,
+        index,
+        entry,
+        sealed.checkpoint.size,
+        tuple(district_log.inclusion_proof(index, sealed.checkpoint.size)),
+        sealed.note,
+        at,
+        raw,
+        size,
+        tuple(national.inclusion_proof(at, size)),
+        national_note,
     )
+
+
+def prove_in_district(
+    national: Sequence[bytes],
+    national_log: Prover,
+    national_note: str,
+    district: str,
+    district_log: Prover,
+    entry: bytes,
+    index: int,
+) -> DistrictInclusion:
+    """The two proofs of entry `index` of `district`'s log (its proofs from `district_log`),
+    under the national checkpoint `national_note` of the first `size` entries of `national`
+    (its proofs from `national_log`). Raises ValueError if no seal within that size covers it."""
+    size = _note_size(national_note)
+    found = find_seal(national, district, index, size)
+    if found is None:
+        raise ValueError(
+            f"entry {index} of {district} is not sealed in the national checkpoint of {size}"
+            " entries: seal the district and sign the national log, then ask again"
+        )
+    at, raw, _ = found
+    return prove_with_seal((at, raw), national_log, national_note, district_log, entry, index)
 
 
 def _note_size(note: str) -> int:
