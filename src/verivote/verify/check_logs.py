@@ -29,7 +29,7 @@ from verivote.board.districts import (
 )
 from verivote.board.record import district_entries_path
 from verivote.crypto.hashing import election_base_hash
-from verivote.verify.loader import Board, Logs
+from verivote.verify.loader import Board, RecordLogs
 from verivote.verify.report import Check
 
 
@@ -52,7 +52,7 @@ class _Manifest:
     districts: set[str] | None
 
 
-def _manifest(logs: Logs) -> _Manifest:
+def _manifest(logs: RecordLogs) -> _Manifest:
     if not logs.national:
         return _Manifest(None, None, None)
     first = logs.national[0]
@@ -104,7 +104,9 @@ def check_logs(board: Board, check: Check) -> None:
                 )
 
 
-def _check_seals(board: Board, logs: Logs, manifest: _Manifest, check: Check) -> dict[str, _Sealed]:
+def _check_seals(
+    board: Board, logs: RecordLogs, manifest: _Manifest, check: Check
+) -> dict[str, _Sealed]:
     sealed: dict[str, _Sealed] = {}
     for at, seal in sorted(logs.seals.items()):
         if isinstance(seal, str):
@@ -123,7 +125,7 @@ def _check_seals(board: Board, logs: Logs, manifest: _Manifest, check: Check) ->
 
 
 def _open(
-    board: Board, logs: Logs, manifest: _Manifest, seal: Seal
+    board: Board, logs: RecordLogs, manifest: _Manifest, seal: Seal
 ) -> tuple[Checkpoint | None, str]:
     """The seal's checkpoint if it is of this election and district log, signed by the
     authority with the district's origin; else None and why not."""
@@ -143,7 +145,9 @@ def _open(
     return checkpoint, ""
 
 
-def _extends(district: str, checkpoint: Checkpoint, last: _Sealed | None, logs: Logs) -> str | None:
+def _extends(
+    district: str, checkpoint: Checkpoint, last: _Sealed | None, logs: RecordLogs
+) -> str | None:
     """Why this seal of `district` does not extend its last good seal and hold the root of
     the district's entries at its size; None if it does."""
     size = checkpoint.size
@@ -174,7 +178,7 @@ def _extends(district: str, checkpoint: Checkpoint, last: _Sealed | None, logs: 
 
 
 def _check_final(
-    board: Board, logs: Logs, district: str, last: _Sealed | None, check: Check
+    board: Board, logs: RecordLogs, district: str, last: _Sealed | None, check: Check
 ) -> None:
     """The last good seal of the district is its checkpoint on record."""
     if last is None or not board.verifier_keys:

@@ -30,7 +30,7 @@ class RecordError(Exception):
 
 
 @dataclass(frozen=True)
-class Logs:
+class RecordLogs:
     """A record's logs, when it has a log per district: the national log's entries (seals
     included) and Merkle tree; each seal as read (national index -> Seal, or why it cannot be
     read); each district's entries, tree and checkpoint note; and the merged order."""
@@ -66,7 +66,7 @@ class Board:
     verifier_keys: tuple[str, ...]
     log: MerkleLog
     _by_type: dict[str, list[int]] = field(repr=False)
-    logs: Logs | None = None
+    logs: RecordLogs | None = None
 
     @property
     def national_log(self) -> MerkleLog:
@@ -198,7 +198,7 @@ def _load_logs(path: Path, record: Record) -> Board:
             malformed.append((position, problem))
         else:
             by_type.setdefault(doc["type"], []).append(position)
-    logs = Logs(
+    logs = RecordLogs(
         record.entries,
         national_log,
         seals,
