@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
+import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,14 @@ from tests.national_fixtures import (
     to_districts,
     write_logs,
 )
-from tests.test_tamper import change_leaf
+from tests.test_tamper import (
+    MUTATIONS,
+    change_byte,
+    change_leaf,
+    drop_line,
+    duplicate_line,
+    swap_lines,
+)
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.districts import (
@@ -50,7 +60,7 @@ from verivote.board.split import merge_logs, split_board
 from verivote.cli.app import run
 from verivote.crypto.hashing import election_base_hash
 from verivote.model.canonical import canonical_json
-from verivote.verify import Report, verify_record
+from verivote.verify import RecordError, Report, verify_record
 
 # --- the split, on any board ------------------------------------------------------------------
 
@@ -456,3 +466,45 @@ def test_every_ballot_has_two_inclusion_proofs_that_check(
     assert found[2] < len(log.entries)
     with pytest.raises(ValueError, match="does not cover entry"):
         prove_with_seal(found[:2], national, record.checkpoint_note, tree, entry, index)
+
+
+# --- random changes to a record with district logs -----------------------------------------
+
+DISTRICT_CHANGES = 60
+DISTRICT_MUTATIONS: list[Callable[[Path, random.Random], str]] = [
+    change_leaf,
+    change_leaf,
+    drop_line,
+    duplicate_line,
+    swap_lines,
+    lambda folder, rng: change_byte(folder, rng, "checkpoint"),
+    lambda folder, rng: change_byte(folder, rng, "entries.jsonl"),
+]
+"""The tamper suite's changes that apply to a district's folder (it has no keys file)."""
+
+
+@pytest.mark.slow
+def test_every_random_change_to_a_record_with_district_logs_is_caught(
+    verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    """The tamper suite's changes (`tests/test_tamper.py`), each to the national log or to a
+    district's log, never signed again: the verifier fails every time."""
+    seed = int(os.environ.get("VERIVOTE_TAMPER_SEED", secrets.randbits(32)))
+    print(f"tamper seed {seed} (VERIVOTE_TAMPER_SEED={seed} replays it)")
+    rng = random.Random(seed)
+    record = to_districts(verify_election.round1, verify_election.keys1, tmp_path / "v2")
+    assert verify_record(record, jobs=1).valid
+    logs = [record / "log", *sorted((record / "districts").iterdir())]
+    for n in range(DISTRICT_CHANGES):
+        work = tmp_path / f"change-{n}"
+        shutil.copytree(record, work)
+        folder = work / rng.choice(logs).relative_to(record)
+        mutation = rng.choice(MUTATIONS if folder.name == "log" else DISTRICT_MUTATIONS)
+        what = f"{folder.name}: {mutation(folder, rng)}"
+        try:
+            report = verify_record(work, jobs=1)
+        except RecordError:
+            pass  # a record that cannot be read at all fails too (exit 2)
+        else:
+            assert not report.valid, f"seed {seed}: change {n} ({what}) was not caught"
+        shutil.rmtree(work)
