@@ -56,6 +56,7 @@ from verivote.board.merkle import MerkleLog
 from verivote.board.note import generate_signer, sign
 from verivote.board.order import merge_order
 from verivote.board.record import check_record, read_record, write_record
+from verivote.board.sealing import open_sealed
 from verivote.board.split import merge_logs, split_board
 from verivote.cli.app import run
 from verivote.crypto.hashing import election_base_hash
@@ -508,3 +509,27 @@ def test_every_random_change_to_a_record_with_district_logs_is_caught(
         else:
             assert not report.valid, f"seed {seed}: change {n} ({what}) was not caught"
         shutil.rmtree(work)
+
+
+# --- a party reading the logs --------------------------------------------------------------
+
+
+def test_a_party_reads_the_logs_as_the_single_log_and_refuses_a_bad_seal(
+    verify_election: VerifyElection,
+) -> None:
+    single = read_record(verify_election.round1).entries
+    logs = split_record(verify_election.round1, verify_election.keys1)
+    authority = read_record(verify_election.round1).verifier_keys[0]
+    base_hash = election_base_hash(single[0]).hex()
+    assert open_sealed(logs.national, logs.districts, authority, base_hash) == list(single)
+    impostor = generate_signer("verivote/test-2024")[1]
+    with pytest.raises(ValueError, match="not signed by the authority"):
+        open_sealed(logs.national, logs.districts, impostor)
+    with pytest.raises(ValueError, match="not this one"):
+        open_sealed(logs.national, logs.districts, authority, "00" * 32)
+    longer = {**logs.districts, "tabriz": [*logs.districts["tabriz"], single[-1]]}
+    with pytest.raises(ValueError, match=f"entry {len(longer['tabriz']) - 1} of tabriz is not"):
+        open_sealed(logs.national, longer, authority)
+    forked = {**logs.districts, "tabriz": list(reversed(logs.districts["tabriz"]))}
+    with pytest.raises(ValueError, match="forked"):
+        open_sealed(logs.national, forked, authority)

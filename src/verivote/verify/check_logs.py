@@ -1,6 +1,7 @@
 """Part of check `board` for a record with a log per district (README, "National scale
-(issue 17)"): the national log's seals commit to exactly the district logs on record, every
-district entry is sealed, and every entry is in the log it belongs to.
+(issue 17)"): the national log's seals commit to exactly the district logs on record
+(`verivote.board.sealing`), every district entry is sealed, and every entry is in the log it
+belongs to.
 
 - Each `district-checkpoint` seal is well-formed, of this election, signed by the authority,
   of origin "<national origin>/<district>", and holds the root of the district's first `size`
@@ -17,29 +18,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from verivote.board.checkpoint import Checkpoint, open_checkpoint
+from verivote.board.checkpoint import open_checkpoint
 from verivote.board.districts import (
     BALLOT_TYPES,
     DISTRICT_TYPES,
     NATIONAL,
-    Seal,
-    district_origin,
     route,
     station_districts,
 )
-from verivote.board.record import district_entries_path
+from verivote.board.sealing import Sealed, check_seals
 from verivote.crypto.hashing import election_base_hash
 from verivote.verify.loader import Board, RecordLogs
 from verivote.verify.report import Check
-
-
-@dataclass(frozen=True)
-class _Sealed:
-    """The last good seal of a district so far: its national index, size and root."""
-
-    at: int
-    size: int
-    root: bytes
 
 
 @dataclass(frozen=True)
@@ -106,79 +96,16 @@ def check_logs(board: Board, check: Check) -> None:
 
 def _check_seals(
     board: Board, logs: RecordLogs, manifest: _Manifest, check: Check
-) -> dict[str, _Sealed]:
-    sealed: dict[str, _Sealed] = {}
-    for at, seal in sorted(logs.seals.items()):
-        if isinstance(seal, str):
-            check.fail(None, f"a district-checkpoint that cannot be read: {seal}", NATIONAL, at)
-            continue
-        checkpoint, why = _open(board, logs, manifest, seal)
-        if checkpoint is None:
-            check.fail(None, f"the district-checkpoint of {seal.district}: {why}", NATIONAL, at)
-            continue
-        fork = _extends(seal.district, checkpoint, sealed.get(seal.district), logs)
-        if fork is not None:
-            check.fail(None, fork, NATIONAL, at)
-            continue
-        sealed[seal.district] = _Sealed(at, checkpoint.size, checkpoint.root)
+) -> dict[str, Sealed]:
+    authority = board.verifier_keys[0] if board.verifier_keys and board.origin else None
+    problems, sealed = check_seals(logs.seals, logs.district_logs, authority, manifest.base_hash)
+    for at, why in problems:
+        check.fail(None, why, NATIONAL, at)
     return sealed
 
 
-def _open(
-    board: Board, logs: RecordLogs, manifest: _Manifest, seal: Seal
-) -> tuple[Checkpoint | None, str]:
-    """The seal's checkpoint if it is of this election and district log, signed by the
-    authority with the district's origin; else None and why not."""
-    if manifest.base_hash is not None and seal.election != manifest.base_hash:
-        return None, f"sealed for the election {seal.election!r}, not this one"
-    if seal.district not in logs.districts:
-        return None, f"no log of {seal.district} in districts/ to seal"
-    if not board.verifier_keys or board.origin is None:
-        return None, "the record names no authority to check its signature with"
-    try:
-        checkpoint, _ = open_checkpoint(seal.note, [board.verifier_keys[0]])
-    except ValueError as exc:
-        return None, f"not signed by the authority ({exc})"
-    expected = district_origin(board.origin, seal.district)
-    if checkpoint.origin != expected:
-        return None, f"its origin {checkpoint.origin!r} is not {expected!r}"
-    return checkpoint, ""
-
-
-def _extends(
-    district: str, checkpoint: Checkpoint, last: _Sealed | None, logs: RecordLogs
-) -> str | None:
-    """Why this seal of `district` does not extend its last good seal and hold the root of
-    the district's entries at its size; None if it does."""
-    size = checkpoint.size
-    if last is not None and size < last.size:
-        return (
-            f"seals {district} at size {size} after national entry {last.at} sealed it at size"
-            f" {last.size}: the district log shrank, a fork"
-        )
-    if last is not None and size == last.size and checkpoint.root != last.root:
-        return (
-            f"a second seal of {district} at size {size}, with another root than national"
-            f" entry {last.at}: a fork of the district log"
-        )
-    entries = logs.district_logs[district]
-    path = district_entries_path(district)
-    if size > entries.size:
-        return (
-            f"seals {district} at size {size}, but {path} has {entries.size} entries: the"
-            " district log was cut short (a fork), or this checkpoint replaced"
-        )
-    if entries.root(size) != checkpoint.root:
-        return (
-            f"the district-checkpoint of {district} at size {size} does not hold the root of"
-            f" the first {size} entries of {path}: the district log was forked, or this"
-            " checkpoint replaced"
-        )
-    return None
-
-
 def _check_final(
-    board: Board, logs: RecordLogs, district: str, last: _Sealed | None, check: Check
+    board: Board, logs: RecordLogs, district: str, last: Sealed | None, check: Check
 ) -> None:
     """The last good seal of the district is its checkpoint on record."""
     if last is None or not board.verifier_keys:
