@@ -67,6 +67,7 @@ from verivote.sim.verify_kinds import (
     MIX_DECRYPTIONS,
     SHUFFLES,
     WRITTEN,
+    Sizes,
     measure_kinds,
 )
 from verivote.store import Store
@@ -112,7 +113,7 @@ class NationalRun:
     """The projection with today's verifier's split (`_kinds`)."""
 
 
-def _jobs(manifest: Manifest, models: dict[str, Any], scale: float, seed: int,
+def draw_jobs(manifest: Manifest, models: dict[str, Any], scale: float, seed: int,
           shape: tuple[DistrictShape, ...]) -> list[tuple[str, list[str]]]:  # fmt: skip
     """(station, codes) of every voter who casts a ballot, district by district."""
     rng = random.Random(seed + 1)
@@ -237,7 +238,7 @@ def run_national(
         s.items = GUARDIANS
     outcome = RoundOutcome(ctx)
     with meter.stage("draw the voters' choices (sim)", "ballots") as s:
-        jobs = _jobs(manifest, models, scale, seed, shape)
+        jobs = draw_jobs(manifest, models, scale, seed, shape)
         s.items = len(jobs)
     with meter.stage("roll and open", "voters") as s:
         voters = open_day(store, ctx, jobs)
@@ -352,15 +353,20 @@ def _f1(run: NationalRun) -> dict[str, float]:
     }  # fmt: skip
 
 
+BOARD_CHUNK = 64 * 2**20
+"""Bytes of entries a task of the planned verifier reads, parses and hashes (entries are
+independent until the tree's few inner nodes)."""
+
 SPLIT_SHUFFLE = 16
 """The cores one shuffle's check is split over in the planned verifier (`crypto.shuffle.
 check_shuffle` takes an executor: one machine's cores); today's verifier checks each shuffle
 in one process."""
 
 
-def _kinds(run: NationalRun, sizes: dict[str, int]) -> tuple[list[Kind], list[Kind]]:
+def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     """The kinds of verification work measured in this run, with their units and tasks at
-    F = 1: as the README's plan splits them (by district and chunk; a shuffle's check over
+    F = 1: as the README's plan splits them (by district and chunk: the board's entries in
+    chunks, the largest entry, one JSON document, the longest task; a shuffle's check over
     one machine's cores; the mix's shares combined batch by batch, as they are posted), and
     as today's verifier does (its main process reads and checks the board and combines the
     mix; a shuffle a process)."""
@@ -381,21 +387,21 @@ def _kinds(run: NationalRun, sizes: dict[str, int]) -> tuple[list[Kind], list[Ki
     mixers = len(manifest.mixers())
     present = GUARDIANS - 1
     stations_f1 = sum(d.stations for d in run.shape)
+    groups = sizes.groups
     board_f1 = (
-        sizes["ballots"] * ballots_f1 / max(1, sum(now.values()))
-        + sizes["polls"] * stations_f1 / max(1, len(manifest.stations))
-        + sizes["mix"] * wr_units / max(1, wr_units_now)
-        + sizes["fixed"]
+        groups["ballots"] * ballots_f1 / max(1, sum(now.values()))
+        + groups["polls"] * stations_f1 / max(1, len(manifest.stations))
+        + groups["mix"] * wr_units / max(1, wr_units_now)
+        + groups["fixed"]
     )
-    largest_share = max(
-        max(n / ballots_f1 for n in full.values()),
-        max((full[d] * width[d] / wr_units for d in mixnet), default=0.0),
-    )
+    big = sizes.largest_district
+    largest_entry = sizes.largest * (full[big] / max(1, now[big]) if big in full else 1.0)
     biggest_shuffle = max((full[d] * width[d] for d in mixnet), default=0)
     widest = max(width.values(), default=0)
     # name: (units at F = 1, tasks, largest task as planned, largest task today)
     plan: dict[str, tuple[float, float, float, float]] = {
-        BOARD: (board_f1, len(run.shape), board_f1 * largest_share, board_f1),
+        BOARD: (board_f1, math.ceil(board_f1 / BOARD_CHUNK), max(BOARD_CHUNK, largest_entry),
+                board_f1),
         HOMOMORPHIC: (hom_units, math.ceil(hom_ballots / MAX_CHUNK),
                       MAX_CHUNK * max((cands[d] for d in full if d not in mixnet), default=0),
                       MAX_CHUNK * max((cands[d] for d in full if d not in mixnet), default=0)),
@@ -430,7 +436,7 @@ def _kinds(run: NationalRun, sizes: dict[str, int]) -> tuple[list[Kind], list[Ki
 REST = "verify: the rest (fixed)"
 
 
-def fill_f1(run: NationalRun, sizes: dict[str, int]) -> None:
+def fill_f1(run: NationalRun, sizes: Sizes) -> None:
     """Each stage's items at F = 1, the kinds of verification work, and the projections."""
     f1 = _f1(run)
     kinds = {BOARD, HOMOMORPHIC, WRITTEN, SHUFFLES, MIX_DECRYPTIONS, MIX_COMBINE}
@@ -482,10 +488,10 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "projected_verify_hours_32x16": round(p.hours, 4),
         "projection": _projection_json(
             p,
-            "tasks as the README's plan splits them: a board "
-            "per district, ballots in chunks of 100, a shuffle's "
-            "check over one machine's 16 cores, decryptions in "
-            "batches of 500, and combined in those batches",
+            "tasks as the README's plan splits them: the board in chunks of 64 MiB of "
+            "entries (the largest entry whole), ballots in chunks of 100, a shuffle's check "
+            "over one machine's 16 cores, decryptions in batches of 500, and combined in "
+            "those batches",
         ),
         "projection_today": _projection_json(
             t,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 from verivote.sim.meter import Stage
@@ -45,28 +46,39 @@ POLL_TYPES = frozenset({"polls-open", "polls-close"})
 MIX_TYPES = frozenset({"mix-input", "mix-partial-decryption", "mix-decryption", "shuffle"})
 
 
+@dataclass
+class Sizes:
+    """A record's entry bytes by what they grow with: "ballots", "polls" (stations), "mix"
+    (written ciphertexts) and "fixed" (manifest, ceremony, tally, decryptions, count); and its
+    largest mix entry (one JSON document, read and parsed whole), with its district."""
+
+    groups: dict[str, int] = field(default_factory=dict)
+    largest: int = 0
+    largest_district: str | None = None
+
+
 class KindsError(Exception):
     """The record failed a part of the verification being measured."""
 
 
-def measure_kinds(record: Any, stage: StageOf) -> dict[str, int]:
+def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     """Run and measure each kind of the verifier's work on the record in `record`; KindsError
     if a part fails. Each stage's `items` is set to the part's units (ciphertexts; bytes for
-    the board: reading, parsing and the log's hashes). Returns the record's entry bytes by
-    what they grow with: "ballots", "polls" (stations), "mix" (written ciphertexts) and
-    "fixed" (the rest: manifest, ceremony, tally, decryptions, count)."""
+    the board: reading, parsing and the log's hashes). Returns the record's sizes."""
     with stage(BOARD, "bytes") as s:
         board = load_board(record)
         board_check = check_board(board, None)
         s.items = sum(len(e) for e in board.entries)
     if board_check.passed is False:
         raise KindsError(f"the board check fails: {_failures(board_check)}")
-    sizes = {"ballots": 0, "polls": 0, "mix": 0, "fixed": 0}
+    sizes = Sizes({"ballots": 0, "polls": 0, "mix": 0, "fixed": 0})
     for raw, doc in zip(board.entries, board.docs, strict=True):
         kind = doc.get("type") if isinstance(doc, dict) else None
         group = ("ballots" if kind in BALLOT_TYPES else "polls" if kind in POLL_TYPES
                  else "mix" if kind in MIX_TYPES else "fixed")  # fmt: skip
-        sizes[group] += len(raw)
+        sizes.groups[group] += len(raw)
+        if group == "mix" and len(raw) > sizes.largest and isinstance(doc, dict):
+            sizes.largest, sizes.largest_district = len(raw), str(doc.get("district"))
     _, election = check_manifest(board)
     if election is None:
         raise KindsError("the record has no usable manifest")
