@@ -430,7 +430,15 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
     for kinds in (planned, today):
         kinds.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
+    # Today's main process does the board, the mix's combination and the rest one after the
+    # other: one task, their sum.
+    serial = [k for k in today if k.name in (BOARD, MIX_COMBINE, REST)]
+    main = sum(k.core_s_f1 for k in serial)
+    today = [k for k in today if k not in serial] + [Kind(MAIN, "runs", 1, main, 1, 1, 1)]
     return planned, today
+
+
+MAIN = "verify: its main process (board, mix combination, the rest)"
 
 
 REST = "verify: the rest (fixed)"
