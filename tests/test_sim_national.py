@@ -189,3 +189,11 @@ def test_national_at_a_tiny_scale_verifies_and_counts_the_plaintext(
         votes = truth["votes"]
         assert isinstance(votes, dict)
         assert {c: n for c, n in got["votes"].items() if n} == {c: n for c, n in votes.items() if n}
+
+
+def test_bad_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["sim", "national", "--scale", "0.001", "--db", "nonsense://x", "--out", str(tmp_path)]
+    assert run(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--db" in err

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from verivote.bench.mix import machine
 from verivote.cli.errors import UserError
@@ -23,6 +24,7 @@ from verivote.election.service import ElectionError
 from verivote.sim.national_flow import FlowError, NationalRun, run_national, summary_json
 from verivote.sim.verify_kinds import KindsError
 from verivote.store import Store, make_engine, migrate
+from verivote.store.db import StoreError
 
 sim_app = typer.Typer(help="Synthetic elections at scale.", no_args_is_help=True)
 
@@ -62,8 +64,10 @@ def national(
         ),
     ] = None,
 ) -> None:
-    """Run the national shape of 2024 at --scale F through the whole flow and project the
-    verification of the whole election to 32 machines of 16 cores."""
+    """Run the 2024 national shape at --scale F and project its verification.
+
+    The whole flow of round 1 at F of the 2024 ballots, a table per stage, and the
+    verification of the whole election projected to 32 machines of 16 cores."""
     if not 0 < scale <= MAX_SCALE:
         raise UserError(f"--scale must be above 0 and at most {MAX_SCALE}, not {scale}")
     if jobs is not None and jobs < 1:
@@ -78,7 +82,10 @@ def national(
     # The stage table is wide: at least 130 columns, even when the output is not a terminal.
     console = Console(stderr=as_json, width=max(130, shutil.get_terminal_size().columns))
     processes = jobs or os.cpu_count() or 1
-    engine = make_engine(url)
+    try:
+        engine = make_engine(url)
+    except (SQLAlchemyError, StoreError) as exc:
+        raise UserError(f"--db: {exc}") from None
     try:
         migrate(engine)
         store = Store(engine)
@@ -97,6 +104,8 @@ def national(
             )  # fmt: skip
     except (FlowError, KindsError, ElectionError) as exc:
         raise UserError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise UserError(f"the database at --db: {' '.join(str(exc).split())[:200]}") from None
     finally:
         engine.dispose()
     console.print(_table(run))
