@@ -113,9 +113,16 @@ class NationalRun:
     """The projection with today's verifier's split (`_kinds`)."""
 
 
-def draw_jobs(manifest: Manifest, models: dict[str, Any], scale: float, seed: int,
-          shape: tuple[DistrictShape, ...]) -> list[tuple[str, list[str]]]:  # fmt: skip
-    """(station, codes) of every voter who casts a ballot, district by district."""
+def draw_jobs(
+    manifest: Manifest,
+    models: dict[str, Any],
+    scale: float,
+    seed: int,
+    shape: tuple[DistrictShape, ...],
+) -> list[tuple[str, list[str]]]:
+    """(station, codes) of every voter who casts a ballot at scale F, district by district,
+    drawn from `seed` (the same every time): the codes as the voter wrote them on a mixnet
+    district's ballot, normalised by the device on a homomorphic one."""
     rng = random.Random(seed + 1)
     by_district: dict[str, list[str]] = {}
     for s in manifest.stations:
@@ -207,7 +214,7 @@ def _poll(store: Store, outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]
                 progress("encrypt and cast", n, len(jobs))
         devices.items = len(jobs)
     devices.cpu_s = max(0.0, devices.cpu_s - cast_cpu)
-    devices.note = "the pool's CPU; wall time is the whole of polling day"
+    devices.note = "the pool's CPU and this process's share in it; wall: all of polling day"
     server = Stage("cast (server checks, appends)", "ballots", len(jobs), 0.0, cast_wall,
                    cast_cpu, devices.peak_mib, 0.0, 1, "inside polling day")  # fmt: skip
     meter.stages.append(server)
