@@ -71,10 +71,7 @@ def _result(check: Check) -> str:
 def _failures(check: Check) -> str:
     if check.skipped is not None:
         return escape(check.skipped)
-    lines = [
-        escape(f"entry {f.entry}: {f.reason}" if f.entry is not None else f.reason)
-        for f in check.failures[:SHOWN]
-    ]
+    lines = [escape(f.text()) for f in check.failures[:SHOWN]]
     if len(check.failures) > SHOWN:
         lines.append(f"… {len(check.failures) - SHOWN} more (see --json)")
     return "\n".join(lines)

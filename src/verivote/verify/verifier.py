@@ -78,7 +78,7 @@ def _verify(
     checks.append(manifest_check)
     if election is None:
         rest = [blocked(c, "no usable manifest in entry 0") for c in list(CHECKS)[2:]]
-        return Report((*checks, *rest), 0.0), None
+        return Report(tuple(c.locate(board.where) for c in (*checks, *rest)), 0.0), None
     ceremony_check, keys = check_ceremony(board, election)
     checks.append(ceremony_check)
     cutoff = tally_cutoff(board)
@@ -109,4 +109,4 @@ def _verify(
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election))
     rate = len(work) / elapsed if work and elapsed > 0 else 0.0
-    return Report(tuple(checks), rate), election
+    return Report(tuple(c.locate(board.where) for c in checks), rate), election
