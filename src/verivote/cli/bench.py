@@ -582,7 +582,11 @@ def print_tehran(console: Console, figures: dict[str, Any]) -> None:
 
 @bench_app.command("ray")
 def bench_ray(
-    tasks: Annotated[int, typer.Option(min=10, help="Empty tasks in the batch.")] = 2000,
+    tasks: Annotated[int, typer.Option(min=10, help="Tasks in the batch.")] = 2000,
+    payload: Annotated[
+        int,
+        typer.Option(min=0, help="Bytes sent with each task (default: about 100 ballots)."),
+    ] = 64 * 1024,
     jobs: Annotated[
         int | None, typer.Option(min=1, help="Processes of the local pool (default: every core).")
     ] = None,
@@ -597,8 +601,9 @@ def bench_ray(
     ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
 ) -> None:
-    """The overhead of a task on Ray against the process pool: ms per empty task one at a
-    time (round trip) and in a batch, and the seconds to start or reach the cluster."""
+    """The overhead of a task on Ray against the process pool: ms per task that does nothing
+    but receive its bytes, one at a time (round trip) and in a batch, and the seconds to
+    start or reach the cluster."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from verivote.bench.ray_overhead import measure_overhead
@@ -616,11 +621,12 @@ def bench_ray(
             assert cluster is not None
             start_s = time.perf_counter() - started
             figures = measure_overhead(
-                cluster, tasks, jobs, lambda what: progress.update(task, description=what)
+                cluster, tasks, jobs, lambda what: progress.update(task, description=what), payload
             )
     figures["ray_start_s"] = round(start_s, 2)
     console.print(
-        f"ms per empty task, {figures['jobs']} processes / Ray on {figures['ray_cpus']} CPUs: "
+        f"ms per task of {payload:,} bytes, {figures['jobs']} processes / Ray on "
+        f"{figures['ray_cpus']} CPUs: "
         f"round trip {figures['pool_ms_per_task_round_trip']:.3f} / "
         f"{figures['ray_ms_per_task_round_trip']:.3f}, batch of {tasks:,} "
         f"{figures['pool_ms_per_task_batch']:.3f} / {figures['ray_ms_per_task_batch']:.3f}; "

@@ -222,7 +222,7 @@ class _Mix:
         mixed: list[str],
         check: Check,
         jobs: int | None,
-        cluster: Cluster | None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.board, self.election, self.keys = board, election, keys
         self.mixed, self.check, self.jobs = mixed, check, jobs
