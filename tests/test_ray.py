@@ -27,6 +27,7 @@ from tests import test_mixer as mixer_tests
 from tests.crypto_helpers import keypair
 from tests.manifests import small_manifest_data
 from tests.mix_fixtures import BALLOTS, MIXED, mix_manifest_data, written_rows
+from tests.national_fixtures import to_districts
 from tests.parties_fixtures import Authority, guardian
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
@@ -160,9 +161,17 @@ def test_an_address_where_nothing_listens_is_one_clear_error() -> None:
 
 
 def test_verify_through_ray_gives_the_local_report(
-    cluster: Cluster, verify_election: VerifyElection
+    cluster: Cluster, verify_election: VerifyElection, tmp_path: Path
 ) -> None:
-    rounds = ((verify_election.round1, None), (verify_election.round2, verify_election.round1))
+    # Both rounds, and round 1 as a record with a log per district (cut at two places).
+    districts = to_districts(
+        verify_election.round1, verify_election.keys1, tmp_path / "districts", cuts=(20, 30)
+    )
+    rounds = (
+        (verify_election.round1, None),
+        (verify_election.round2, verify_election.round1),
+        (districts, None),
+    )
     for record, previous in rounds:
         local = verify_record(record, previous=previous, jobs=2)
         seen: list[tuple[int, int]] = []
