@@ -9,6 +9,17 @@ signed checkpoints, a directory that anyone can download and check).
     log/keys            one verifier key per line: first the election authority's (its key name
                         is the checkpoint's origin), then every witness that cosigned.
 
+A record with a log per district (issue 17; README, "National scale (issue 17)", Record on
+disk) also has, for each district D,
+
+    districts/D/entries.jsonl   D's log, one entry per line as above
+    districts/D/checkpoint      the signed note of D's checkpoint over all its entries: origin
+                                "<the national origin>/D", signed by the authority's key (the
+                                witnesses cosign the national checkpoint only)
+
+and `log/` is then the national log, whose `district-checkpoint` entries seal the districts'
+logs (`verivote.board.districts`). A record without `districts/` is a single-log record.
+
 Everything needed to check the record is in it, and the checks need nothing beyond SHA-256 and
 Ed25519: recompute the RFC 6962 root of the lines, compare with the checkpoint, verify every
 signature line under the listed keys.
@@ -18,21 +29,59 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
+from verivote.board.districts import district_origin
 from verivote.board.merkle import leaf_hash, root
 from verivote.board.note import Verifier, parse_note, parse_verifier
 from verivote.model.canonical import parse_canonical
+from verivote.model.manifest import IDENT
 
-__all__ = ["CHECKPOINT", "ENTRIES", "KEYS", "Record", "check_record", "read_record", "write_record"]
+__all__ = [
+    "CHECKPOINT",
+    "DISTRICTS",
+    "ENTRIES",
+    "KEYS",
+    "DistrictLog",
+    "Record",
+    "check_record",
+    "district_checkpoint_path",
+    "district_entries_path",
+    "read_record",
+    "write_record",
+]
 
 ENTRIES = "log/entries.jsonl"
 CHECKPOINT = "log/checkpoint"
 KEYS = "log/keys"
+DISTRICTS = "districts"
+
+_DISTRICT_NAME = re.compile(IDENT)
+
+
+def district_entries_path(district: str) -> str:
+    """The path of a district's entries in the record, e.g. "districts/tabriz/entries.jsonl"."""
+    return f"{DISTRICTS}/{district}/entries.jsonl"
+
+
+def district_checkpoint_path(district: str) -> str:
+    """The path of a district's checkpoint in the record."""
+    return f"{DISTRICTS}/{district}/checkpoint"
+
+
+@dataclass(frozen=True)
+class DistrictLog:
+    """One district's log as read: its entries and its checkpoint note."""
+
+    district: str
+    entries: tuple[bytes, ...]
+    checkpoint_note: str
 
 
 @dataclass(frozen=True)
@@ -42,9 +91,12 @@ class Record:
     entries: tuple[bytes, ...]
     checkpoint_note: str
     verifier_keys: tuple[str, ...]
+    districts: tuple[DistrictLog, ...] = ()
+    has_districts: bool = False
+    """Whether the record has a `districts/` folder (then `entries` is the national log)."""
 
     def leaf_hashes(self) -> list[bytes]:
-        """The RFC 6962 leaf hash of every entry."""
+        """The RFC 6962 leaf hash of every entry (of the national log)."""
         return [leaf_hash(entry) for entry in self.entries]
 
     def root(self) -> bytes:
@@ -73,13 +125,13 @@ def _lines(raw: bytes, path: str, problems: list[str]) -> list[bytes]:
     return raw[:-1].split(b"\n")
 
 
-def _check_entries(raw: bytes, problems: list[str]) -> list[bytes]:
-    entries = _lines(raw, ENTRIES, problems)
+def _check_entries(raw: bytes, problems: list[str], path: str = ENTRIES) -> list[bytes]:
+    entries = _lines(raw, path, problems)
     for number, line in enumerate(entries, start=1):
         try:
             parse_canonical(line)
         except ValueError as exc:
-            problems.append(f"{ENTRIES} line {number}: {exc}")
+            problems.append(f"{path} line {number}: {exc}")
     return entries
 
 
@@ -163,6 +215,58 @@ def _problems(entries_raw: bytes, checkpoint_raw: bytes, keys_raw: bytes) -> lis
     return problems
 
 
+def _district_problems(
+    district: str, entries_raw: bytes, checkpoint_raw: bytes, keys: list[Verifier | None]
+) -> list[str]:
+    """A district's log: canonical lines, a checkpoint of its origin signed by the authority
+    (other signature lines by listed keys only), whose size and root are the log's."""
+    problems: list[str] = []
+    entries_path = district_entries_path(district)
+    checkpoint_path = district_checkpoint_path(district)
+    entries = _check_entries(entries_raw, problems, entries_path)
+    try:
+        text, signatures = parse_note(checkpoint_raw.decode("utf-8"))
+        checkpoint = parse_checkpoint(text)
+    except UnicodeDecodeError as exc:
+        return [*problems, f"{checkpoint_path}: not UTF-8 ({exc.reason} at byte {exc.start})"]
+    except ValueError as exc:
+        return [*problems, f"{checkpoint_path}: {exc}"]
+    listed = {(key.name, key.key_id): key for key in keys if key is not None}
+    authority = keys[0] if keys else None
+    signed_by_authority = False
+    for number, signature in enumerate(signatures, start=1):
+        verifier = listed.get((signature.name, signature.key_id))
+        if verifier is None:
+            problems.append(
+                f"{checkpoint_path}: signature line {number} is by {signature.name}"
+                f"+{signature.key_id:08x}, which {KEYS} does not list"
+            )
+        elif not verifier.verify(text.encode("utf-8"), signature.signature):
+            problems.append(f"{checkpoint_path}: the signature by {signature.name} does not verify")
+        elif verifier is authority:
+            signed_by_authority = True
+    if authority is not None:
+        if not signed_by_authority:
+            problems.append(
+                f"{checkpoint_path}: no valid signature by the authority {authority.name}"
+            )
+        expected = district_origin(authority.name, district)
+        if checkpoint.origin != expected:
+            problems.append(
+                f"{checkpoint_path}: the origin {checkpoint.origin!r} is not {expected!r}"
+            )
+    if checkpoint.size != len(entries):
+        problems.append(
+            f"{checkpoint_path}: tree size {checkpoint.size}, but {entries_path} has"
+            f" {len(entries)} entries"
+        )
+    if root([leaf_hash(entry) for entry in entries]) != checkpoint.root:
+        problems.append(
+            f"{checkpoint_path}: the root hash is not the Merkle root of {entries_path}"
+        )
+    return problems
+
+
 def _read_files(directory: Path) -> tuple[bytes, bytes, bytes]:
     contents: list[bytes] = []
     for name in (ENTRIES, CHECKPOINT, KEYS):
@@ -173,6 +277,35 @@ def _read_files(directory: Path) -> tuple[bytes, bytes, bytes]:
     return contents[0], contents[1], contents[2]
 
 
+def _district_names(directory: Path, problems: list[str] | None) -> list[str] | None:
+    """The district folders of the record, sorted; None when it has no `districts/`.
+
+    With `problems`, anything else in `districts/` is reported there; without, skipped.
+    """
+    folder = directory / DISTRICTS
+    if not folder.is_dir():
+        if folder.exists() and problems is not None:
+            problems.append(f"{DISTRICTS}: not a folder")
+        return None
+    names: list[str] = []
+    for child in sorted(folder.iterdir()):
+        if child.is_dir() and _DISTRICT_NAME.fullmatch(child.name):
+            names.append(child.name)
+        elif problems is not None:
+            problems.append(f"{DISTRICTS}/{child.name}: not the folder of a district's log")
+    return names
+
+
+def _read_district(directory: Path, district: str) -> tuple[bytes, bytes]:
+    contents: list[bytes] = []
+    for name in (district_entries_path(district), district_checkpoint_path(district)):
+        try:
+            contents.append((directory / name).read_bytes())
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return contents[0], contents[1]
+
+
 def check_record(directory: str | os.PathLike[str]) -> list[str]:
     """Everything wrong with the record in `directory`, one line each; empty if it checks.
 
@@ -180,13 +313,41 @@ def check_record(directory: str | os.PathLike[str]) -> list[str]:
     the checkpoint is a well-formed signed note of a well-formed checkpoint; every signature
     line is by a listed key and verifies; the authority (first key, named as the origin) and
     every listed witness signed; the tree size is the number of entries and the root hash
-    their Merkle root.
+    their Merkle root. The same for each district's log (`districts/D/`), except that its
+    origin is "<national origin>/D" and only the authority must sign it. What the national
+    log's seals say about the district logs is the verifier's `board` check.
     """
+    path = Path(directory)
     try:
-        files = _read_files(Path(directory))
+        files = _read_files(path)
     except ValueError as exc:
         return [str(exc)]
-    return _problems(*files)
+    problems = _problems(*files)
+    districts = _district_names(path, problems) or []
+    keys = _check_keys(files[2], []) if districts else []
+    for district in districts:
+        try:
+            entries_raw, checkpoint_raw = _read_district(path, district)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        problems.extend(_district_problems(district, entries_raw, checkpoint_raw, keys))
+    return problems
+
+
+def _text_lines(raw: bytes, path: str) -> tuple[bytes, ...]:
+    problems: list[str] = []
+    lines = _lines(raw, path, problems)
+    if problems:
+        raise ValueError(problems[0])
+    return tuple(lines)
+
+
+def _decode(raw: bytes, path: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8: {exc.reason}") from None
 
 
 def read_record(directory: str | os.PathLike[str]) -> Record:
@@ -194,7 +355,8 @@ def read_record(directory: str | os.PathLike[str]) -> Record:
 
     Reading checks no signature and no hash: use `check_record` before trusting the content.
     """
-    entries_raw, checkpoint_raw, keys_raw = _read_files(Path(directory))
+    path = Path(directory)
+    entries_raw, checkpoint_raw, keys_raw = _read_files(path)
     problems: list[str] = []
     entries = _lines(entries_raw, ENTRIES, problems)
     key_lines = _lines(keys_raw, KEYS, problems)
@@ -205,7 +367,18 @@ def read_record(directory: str | os.PathLike[str]) -> Record:
         keys = tuple(line.decode("utf-8") for line in key_lines)
     except UnicodeDecodeError as exc:
         raise ValueError(f"{CHECKPOINT} or {KEYS} is not UTF-8: {exc.reason}") from None
-    return Record(tuple(entries), checkpoint_note, keys)
+    names = _district_names(path, None)
+    districts = []
+    for district in names or []:
+        raw, note = _read_district(path, district)
+        districts.append(
+            DistrictLog(
+                district,
+                _text_lines(raw, district_entries_path(district)),
+                _decode(note, district_checkpoint_path(district)),
+            )
+        )
+    return Record(tuple(entries), checkpoint_note, keys, tuple(districts), names is not None)
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, sync_folder: bool = True) -> None:
@@ -239,43 +412,80 @@ def fsync_directory(directory: Path) -> None:
             os.close(handle)
 
 
+def _check_lines(entries: Sequence[bytes], what: str) -> bytes:
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, bytes):
+            raise ValueError(f"{what}entry {index} is {type(entry).__name__}, not bytes")
+        if b"\n" in entry:
+            raise ValueError(f"{what}entry {index} contains a newline; entries are one line each")
+        parse_canonical(entry)
+    return b"".join(entry + b"\n" for entry in entries)
+
+
+def _note_bytes(note: str, what: str) -> bytes:
+    if not isinstance(note, str):
+        raise ValueError(f"{what} is text")
+    try:
+        return note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode") from None
+
+
 def write_record(
     directory: str | os.PathLike[str],
     entries: Sequence[bytes],
     checkpoint_note: str,
     verifier_keys: Sequence[str],
+    districts: Mapping[str, tuple[Sequence[bytes], str]] | None = None,
 ) -> None:
-    """Write the record into `directory`/log, each file atomically.
+    """Write the record into `directory`, each file atomically: `log/` from `entries` (the
+    national log when there are `districts`), and for each district D of `districts`
+    (D -> (its entries, its checkpoint note)) `districts/D/`.
 
     Refuses (ValueError) an entry holding a newline or not in canonical JSON, and any record
-    that `check_record` would find a problem with, so a written record always checks.
-    The entries file is replaced first and the checkpoint last.
+    that `check_record` would find a problem with, so a written record always checks. The
+    district logs are written first, the national entries next and its checkpoint last; a
+    `districts/` folder left from an earlier record is replaced (removed for a single-log one).
     """
     if isinstance(verifier_keys, str):
         raise ValueError("verifier_keys is a list of keys, not one string")
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, bytes):
-            raise ValueError(f"entry {index} is {type(entry).__name__}, not bytes")
-        if b"\n" in entry:
-            raise ValueError(f"entry {index} contains a newline; entries are one line each")
-        parse_canonical(entry)
+    entries_raw = _check_lines(entries, "")
     for key in verifier_keys:
         if not isinstance(key, str) or "\n" in key:
             raise ValueError("every verifier key is one line of text")
-    if not isinstance(checkpoint_note, str):
-        raise ValueError("the checkpoint note is text")
-    entries_raw = b"".join(entry + b"\n" for entry in entries)
+    checkpoint_raw = _note_bytes(checkpoint_note, "the checkpoint note")
     keys_raw = "".join(key + "\n" for key in verifier_keys).encode("utf-8")
-    try:
-        checkpoint_raw = checkpoint_note.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("the checkpoint note is not valid Unicode") from None
     problems = _problems(entries_raw, checkpoint_raw, keys_raw)
+    district_files: dict[str, tuple[bytes, bytes]] = {}
+    keys = _check_keys(keys_raw, [])
+    for district, (logged, note) in sorted((districts or {}).items()):
+        if not isinstance(district, str) or not _DISTRICT_NAME.fullmatch(district):
+            raise ValueError(f"{district!r} is not a district id")
+        raw = _check_lines(logged, f"district {district}: ")
+        note_raw = _note_bytes(note, f"the checkpoint note of district {district}")
+        district_files[district] = (raw, note_raw)
+        problems.extend(_district_problems(district, raw, note_raw, keys))
     if problems:
         raise ValueError("refusing to write a record that does not check: " + problems[0])
-    log = Path(directory) / "log"
-    log.mkdir(parents=True, exist_ok=True)
     base = Path(directory)
+    folder = base / DISTRICTS
+    if folder.is_dir():
+        for child in folder.iterdir():
+            if child.name not in district_files or districts is None:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        if districts is None:
+            folder.rmdir()
+    for district, (raw, note_raw) in district_files.items():
+        place = base / DISTRICTS / district
+        place.mkdir(parents=True, exist_ok=True)
+        write_atomic(base / district_entries_path(district), raw, sync_folder=False)
+        write_atomic(base / district_checkpoint_path(district), note_raw, sync_folder=False)
+        fsync_directory(place)
+    if districts is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fsync_directory(folder)
+    log = base / "log"
+    log.mkdir(parents=True, exist_ok=True)
     for name, raw in ((ENTRIES, entries_raw), (KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
         write_atomic(base / name, raw, sync_folder=False)
     fsync_directory(log)

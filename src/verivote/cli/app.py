@@ -24,6 +24,7 @@ from verivote.cli.mix import mix_app
 from verivote.cli.mixer import mixer_app
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
+from verivote.cli.sim import sim_app
 from verivote.cli.station import device_app, supervisors_app
 from verivote.cli.steps import (
     count_command,
@@ -48,6 +49,7 @@ app = typer.Typer(
 app.command()(tabulate)
 app.command()(demo)
 app.add_typer(bench_app, name="bench")
+app.add_typer(sim_app, name="sim")
 app.add_typer(election_app, name="election")
 app.add_typer(board_app, name="board")
 app.command("cast")(cast_command)

@@ -661,3 +661,60 @@ def print_board(console: Console, figures: dict[str, Any]) -> None:
     )
     console.print(table)
     console.print(f"bulk load of the proof log: {figures['load_per_s']:,.0f} entries/s")
+
+
+@bench_app.command("ray")
+def bench_ray(
+    tasks: Annotated[int, typer.Option(min=10, help="Tasks in the batch.")] = 2000,
+    payload: Annotated[
+        int,
+        typer.Option(min=0, help="Bytes sent with each task (default: about 100 ballots)."),
+    ] = 64 * 1024,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Processes of the local pool (default: every core).")
+    ] = None,
+    ray: Annotated[
+        str,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="The cluster: 'auto' (a local one on 127.0.0.1, started for the run) or "
+            "HOST:PORT of a running one.",
+        ),
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """The overhead of a task on Ray against the process pool: ms per task that does nothing
+    but receive its bytes, one at a time (round trip) and in a batch, and the seconds to
+    start or reach the cluster."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from verivote.bench.ray_overhead import measure_overhead
+    from verivote.cli.cluster import check_ray_option, cluster_for
+
+    check_ray_option(ray, None)
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+        transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("starting the cluster", total=None)
+        started = time.perf_counter()
+        with cluster_for(ray) as cluster:
+            assert cluster is not None
+            start_s = time.perf_counter() - started
+            figures = measure_overhead(
+                cluster, tasks, jobs, lambda what: progress.update(task, description=what), payload
+            )
+    figures["ray_start_s"] = round(start_s, 2)
+    console.print(
+        f"ms per task of {payload:,} bytes, {figures['jobs']} processes / Ray on "
+        f"{figures['ray_cpus']} CPUs: "
+        f"round trip {figures['pool_ms_per_task_round_trip']:.3f} / "
+        f"{figures['ray_ms_per_task_round_trip']:.3f}, batch of {tasks:,} "
+        f"{figures['pool_ms_per_task_batch']:.3f} / {figures['ray_ms_per_task_batch']:.3f}; "
+        f"cluster started or reached in {start_s:.1f} s",
+        highlight=False,
+    )
+    if as_json:
+        typer.echo(json.dumps(figures))

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from verivote.cli.cluster import RayOption, check_ray_option, cluster_for
 from verivote.cli.errors import UserError
 from verivote.parties.guardian import (
     TRUST_FILE,
@@ -159,17 +160,23 @@ def guardian_decrypt(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ray: RayOption = None,
 ) -> None:
     """Check the signed board and its tally; post partial decryptions of its own tally, and
     of the closed mix's last rows when the election has districts counted by mixnet.
+    With --ray, the ballots' proof checks, the mix's shuffle checks and its partial
+    decryptions run as Ray tasks on that cluster, which must be the guardian's own machines
+    (its key share goes to them).
 
     The latest checkpoint must be signed by the pinned authority key and cosigned by enough
     pinned witnesses; the tally must be the product of exactly the cast ballots in it; each
     mixnet district's mix-input must be its cast written ballots, every shuffle proof must
     verify and the board's mix-closed entry must name the end of each chain."""
+    check_ray_option(ray, None)
     try:
         client = Client(server, read_token(token_file))
-        published = decrypt(client, folder, witness_quorum, None, trust_keys(trust))
+        with cluster_for(ray) as cluster:
+            published = decrypt(client, folder, witness_quorum, None, trust_keys(trust), cluster)
     except (GuardianRefusal, ServerError) as exc:
         raise _fail(folder, exc) from None
     if as_json:

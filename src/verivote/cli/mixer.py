@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from verivote.cli.cluster import RayOption, check_ray_option, cluster_for
 from verivote.cli.errors import UserError
 from verivote.cli.guardian import party_failure, trust_keys
 from verivote.parties.guardian import Client, read_token
@@ -101,10 +102,14 @@ def mixer_mix(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ray: RayOption = None,
 ) -> None:
     """Check the latest signed, witnessed board (every cast ballot of each mixnet district
     against its mix-input, every earlier shuffle proof), then shuffle each district this
-    mixer has not mixed yet, prove it and post it."""
+    mixer has not mixed yet, prove it and post it. With --ray, the ballots' proof checks,
+    the shuffle checks, the shuffle and its proof run as Ray tasks on that cluster, which
+    must be the mixer's own machines (its permutation and nonces go to them)."""
+    check_ray_option(ray, None)
     try:
         state = read_state(folder)
         client = Client(server or str(state["server"]), folder_token(folder))
@@ -124,7 +129,8 @@ def mixer_mix(
                     tasks[step] = int(bar.add_task(step, total=total))
                 bar.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
 
-            posted = mix(client, folder, witness_quorum, progress)
+            with cluster_for(ray) as cluster:
+                posted = mix(client, folder, witness_quorum, progress, cluster=cluster)
     except (MixerRefusal, ServerError) as exc:
         raise _fail(folder, exc) from None
     if as_json:

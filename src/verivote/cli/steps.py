@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verivote.cli.cluster import RayOption, check_ray_option, cluster_for
 from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, KeysDir, _context, _store
 from verivote.cli.errors import UserError
 from verivote.election.decryption import combine
@@ -124,14 +125,18 @@ def tally_command(
     election: ElectionId = None,
     db: Db = None,
     as_json: AsJson = False,
+    ray: RayOption = None,
 ) -> None:
     """Multiply the cast ballots into the encrypted tally and publish it (resumes if cut off)."""
+    check_ray_option(ray, cores, "--cores")
     store = _store(db)
     ctx = _context(store, election)
     console = Console(stderr=True)
     try:
-        with _progress("tally", console) as progress:
-            tally = run_tally(store, ctx, processes=cores, chunk=chunk, progress=progress)
+        with cluster_for(ray) as cluster, _progress("tally", console) as progress:
+            tally = run_tally(
+                store, ctx, processes=cores, chunk=chunk, progress=progress, cluster=cluster
+            )
     except (ElectionError, StoreError) as exc:
         raise UserError(str(exc)) from None
     ballots = {d: v["ballots"] for d, v in tally["districts"].items()}
@@ -152,9 +157,12 @@ def decrypt_command(
     election: ElectionId = None,
     db: Db = None,
     as_json: AsJson = False,
+    ray: RayOption = None,
 ) -> None:
     """Combine the guardians' partial decryptions of the tally into the counts (--combine).
-    The guardians decrypt with their own program, `verivote guardian decrypt`."""
+    The guardians decrypt with their own program, `verivote guardian decrypt`. With --ray,
+    the proofs of the guardians' partial decryptions of the mix are checked as Ray tasks."""
+    check_ray_option(ray, None)
     if not combine_shares:
         raise UserError(
             "give --combine; each guardian decrypts with `verivote guardian decrypt` on its "
@@ -164,7 +172,8 @@ def decrypt_command(
     ctx = _context(store, election)
     console = Console(stderr=as_json)
     try:
-        result = combine(store, ctx)
+        with cluster_for(ray) as cluster:
+            result = combine(store, ctx, cluster)
     except (ElectionError, StoreError, ValueError) as exc:  # QuorumError is a ValueError
         raise UserError(str(exc)) from None
     if as_json:

@@ -1,7 +1,8 @@
 """`verivote verify RECORD_DIR`: the independent verifier (`verivote.verify`) on a published
 record; with `--format electionguard`, on an ElectionGuard 2.0 record instead
-(`verivote.interop.electionguard`). Exit 0 when every check passes, 1 when any fails, 2 when
-the record cannot be read."""
+(`verivote.interop.electionguard`). With `--ray ADDRESS` the ballots and the mix are checked as
+Ray tasks (`verivote.cluster`). Exit 0 when every check passes, 1 when any fails, 2 when the
+record cannot be read (or the Ray cluster cannot be used)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verivote.cli.cluster import RayOption, check_ray_option, cluster_for
+from verivote.cli.errors import UserError
 from verivote.interop.electionguard import verify_electionguard_record
 from verivote.verify import Check, RecordError, Report, verify_record
 
@@ -68,10 +71,7 @@ def _result(check: Check) -> str:
 def _failures(check: Check) -> str:
     if check.skipped is not None:
         return escape(check.skipped)
-    lines = [
-        escape(f"entry {f.entry}: {f.reason}" if f.entry is not None else f.reason)
-        for f in check.failures[:SHOWN]
-    ]
+    lines = [escape(f.text()) for f in check.failures[:SHOWN]]
     if len(check.failures) > SHOWN:
         lines.append(f"… {len(check.failures) - SHOWN} more (see --json)")
     return "\n".join(lines)
@@ -138,19 +138,28 @@ def verify_command(
             click_type=click.Choice(FORMATS),
         ),
     ] = "verivote",
+    ray: RayOption = None,
 ) -> None:
     """Verify a published election record on its own: every check, pass or fail."""
     if record_format == "electionguard" and (since is not None or previous is not None):
         raise click.UsageError("--since and --previous apply to verivote records only")
+    if record_format == "electionguard" and ray is not None:
+        raise click.UsageError("--ray applies to verivote records only")
+    check_ray_option(ray, jobs)
     console = Console(stderr=as_json)
     try:
-        with _ballot_bar(console) as progress:
+        with cluster_for(ray) as cluster, _ballot_bar(console) as progress:
             if record_format == "electionguard":
                 report = verify_electionguard_record(record, jobs, progress)
             else:
-                report = verify_record(record, since, previous, jobs, progress)
+                report = verify_record(record, since, previous, jobs, progress, cluster)
     except RecordError as exc:
         sys.stderr.write(f"verivote: error: cannot read the record: {exc}\n")
+        raise typer.Exit(2) from None
+    except UserError as exc:
+        # The cluster could not be started or reached: nothing was verified (exit 2, as for
+        # a record that cannot be read; 1 means the record does not verify).
+        sys.stderr.write(f"verivote: error: {exc}\n")
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

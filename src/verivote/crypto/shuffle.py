@@ -270,7 +270,9 @@ def _runner(jobs: int | None, executor: Executor | None) -> Iterator[tuple[Runne
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _warm(ek: ElectionKey[Any]) -> None:
+def warm_key(ek: ElectionKey[Any]) -> None:
+    """A worker's initializer: the fixed-base tables of g and of the election key, built once
+    per worker process before its first chunk."""
     ek.group.pow_g(1)
     ek.pow_k(1)
 
@@ -280,7 +282,7 @@ def shuffle_pool(ek: ElectionKey[Any], jobs: int | None = None) -> ProcessPoolEx
     `executor`, with `jobs` = its size, to reuse it across calls): each worker builds the
     fixed-base tables of g and of the election key once, when it starts."""
     return ProcessPoolExecutor(
-        max_workers=jobs or os.cpu_count() or 1, initializer=_warm, initargs=(ek,)
+        max_workers=jobs or os.cpu_count() or 1, initializer=warm_key, initargs=(ek,)
     )
 
 

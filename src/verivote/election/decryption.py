@@ -44,6 +44,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyTranscript, KeyShare, public_share
 from verivote.crypto.dlog import discrete_log
@@ -400,13 +401,14 @@ def find_decrypted(store: Store, ctx: ElectionContext) -> dict[str, Any] | None:
     return doc
 
 
-def combine(store: Store, ctx: ElectionContext) -> dict[str, Any]:
+def combine(store: Store, ctx: ElectionContext, cluster: Cluster | None = None) -> dict[str, Any]:
     """Combine the published partial decryptions into the counts and publish them once; the
     decrypted tally already published is returned as it is.
 
     The mixnet districts' counts come from the mix path (`verivote.election.mixing.combine_mix`,
-    which first publishes each district's mix-decryption entry): the decrypted tally holds
-    every district of the manifest, each in the same form."""
+    which first publishes each district's mix-decryption entry; with a `cluster`, it checks
+    the guardians' partial decryptions of the mix as Ray tasks there): the decrypted tally
+    holds every district of the manifest, each in the same form."""
     from verivote.election.mixing import combine_mix  # mixing imports this module
 
     existing = find_decrypted(store, ctx)
@@ -416,7 +418,7 @@ def combine(store: Store, ctx: ElectionContext) -> dict[str, Any]:
     tally = _require_tally(store, ctx)
     lot = lot_of_board(store, ctx)
     doc = combine_partials(ctx, tally, _partials(store, ctx), lot, _lot_decryptions(store, ctx))
-    doc["districts"].update(combine_mix(store, ctx))
+    doc["districts"].update(combine_mix(store, ctx, cluster))
     _, published = store.append_once(ctx.election_id, canonical_json(doc), DECRYPTED_TYPE)
     result: dict[str, Any] = json.loads(published)
     return result

@@ -50,6 +50,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import KeyShare, public_share
 from verivote.crypto.elgamal import ElectionKey
@@ -70,6 +71,7 @@ from verivote.crypto.threshold import QuorumError
 from verivote.crypto.threshold import combine as lagrange_combine
 from verivote.election.decryption import check_share, decryption_context, share_json
 from verivote.election.guardians import Refused
+from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.ballots import Ballot
 from verivote.model.canonical import canonical_json
@@ -152,13 +154,15 @@ def make_shuffle_entry(
     previous_entry: bytes,
     rows: Sequence[Row[Any]],
     rng: NonceSource | None = None,
+    workers: MixWorkers = HERE,
 ) -> dict[str, Any]:
     """Mixer `mixer`'s shuffle of `rows` (the rows of `previous_entry`) with its proof, as
-    the board entry of position `position` (module docstring)."""
+    the board entry of position `position` (module docstring), computed on `workers`."""
     previous = entry_hash(previous_entry)
     context = shuffle_context(base_hash, district, mixer, position, bytes.fromhex(previous))
-    outputs, witness = shuffle(ek, rows, rng)
-    proof = prove_shuffle(ek, context, rows, outputs, witness, rng)
+    jobs, executor = workers.jobs, workers.executor
+    outputs, witness = shuffle(ek, rows, rng, jobs=jobs, executor=executor)
+    proof = prove_shuffle(ek, context, rows, outputs, witness, rng, jobs=jobs, executor=executor)
     return {
         "type": SHUFFLE_TYPE,
         "election": base_hash.hex(),
@@ -178,12 +182,13 @@ def check_shuffle_entry(
     previous_entry: bytes,
     input_rows: Sequence[Row[Any]],
     manifest: Manifest,
+    workers: MixWorkers = HERE,
 ) -> list[Row[Any]]:
     """The output rows of shuffle entry `doc`, once it is the next link after `previous_entry`
     (whose rows are `input_rows`): of this election, a mixnet district, a mixer of the
     manifest, the next position, the previous entry's hash, rows of the input's shape, and a
-    proof that verifies. Raises MixError saying what is wrong. That the mixer has not mixed
-    this district before is the chain's to check."""
+    proof that verifies (checked on `workers`). Raises MixError saying what is wrong. That the
+    mixer has not mixed this district before is the chain's to check."""
     if doc.get("type") != SHUFFLE_TYPE:
         raise MixError("it is not a shuffle entry")
     if doc.get("election") != base_hash.hex():
@@ -214,7 +219,9 @@ def check_shuffle_entry(
     except (ValueError, KeyError, TypeError) as exc:
         raise MixError(f"its proof is malformed: {exc}") from None
     context = shuffle_context(base_hash, district, mixer, expected, bytes.fromhex(previous))
-    if not check_shuffle(ek, context, input_rows, outputs, proof):
+    if not check_shuffle(
+        ek, context, input_rows, outputs, proof, jobs=workers.jobs, executor=workers.executor
+    ):
         raise MixError("its shuffle proof does not verify")
     return outputs
 
@@ -688,19 +695,36 @@ def _numbers(indices: Sequence[int]) -> str:
     return ", ".join(str(i) for i in indices) or "none"
 
 
+def _valid_shares(
+    group: Group[Any],
+    base_hash: bytes,
+    public: Any,
+    doc: Mapping[str, Any],
+    rows: Sequence[Row[Any]],
+) -> list[list[Any]] | None:
+    """`check_mix_partial`'s shares, or None for a partial it refuses (a task's result)."""
+    try:
+        return check_mix_partial(group, base_hash, public, doc, rows)
+    except MixError:
+        return None
+
+
 def _decrypt_district(
     group: Group[Any],
     ctx: ElectionContext,
     district: str,
     rows: Sequence[Row[Any]],
     partials: Sequence[tuple[int, Mapping[str, Any]]],
+    workers: MixWorkers = HERE,
 ) -> dict[str, Any]:
     """The mix-decryption entry of one district from the valid partials of k guardians that
-    cover every batch. QuorumError naming who is present and missing otherwise."""
+    cover every batch. QuorumError naming who is present and missing otherwise. The partials'
+    proofs are checked on `workers` (every candidate partial at once; which ones are used is
+    then decided in board order, as one by one)."""
     assert ctx.transcript is not None
     t = ctx.transcript
     starts = list(range(0, len(rows), BATCH))
-    valid: dict[int, dict[int, list[list[Any]]]] = {}
+    candidates: list[tuple[int, int, Mapping[str, Any]]] = []
     publics: dict[int, Any] = {}
     for _, doc in partials:
         guardian, start = doc.get("guardian"), doc.get("start")
@@ -712,16 +736,21 @@ def _decrypt_district(
             continue
         if not 1 <= guardian <= t.guardians or start not in starts:
             continue
-        if start in valid.get(guardian, {}):
-            continue
         assert isinstance(start, int)
         if guardian not in publics:
             publics[guardian] = public_share(group, t, guardian)
-        try:
-            shares = check_mix_partial(
-                group, ctx.base_hash, publics[guardian], doc, rows[start : start + BATCH]
-            )
-        except MixError:
+        candidates.append((guardian, start, doc))
+    calls = [
+        (group, ctx.base_hash, publics[g], doc, rows[start : start + BATCH])
+        for g, start, doc in candidates
+    ]
+    if workers.executor is None:
+        checked = [_valid_shares(*call) for call in calls]
+    else:
+        checked = list(workers.executor.map(_valid_shares, *zip(*calls, strict=True)))
+    valid: dict[int, dict[int, list[list[Any]]]] = {}
+    for (guardian, start, _), shares in zip(candidates, checked, strict=True):
+        if start in valid.get(guardian, {}) or shares is None:
             continue
         valid.setdefault(guardian, {})[start] = shares
     complete = sorted(g for g, got in valid.items() if all(s in got for s in starts))
@@ -755,10 +784,13 @@ def find_mix_decryptions(store: Store, ctx: ElectionContext) -> dict[str, dict[s
     return out
 
 
-def combine_mix(store: Store, ctx: ElectionContext) -> dict[str, dict[str, Any]]:
+def combine_mix(
+    store: Store, ctx: ElectionContext, cluster: Cluster | None = None
+) -> dict[str, dict[str, Any]]:
     """Decrypt and decode every mixnet district's final rows (publishing its mix-decryption
     entry once) and return the districts' entries of the decrypted tally. Nothing to do (an
-    empty dict) for an election without mixnet districts."""
+    empty dict) for an election without mixnet districts. `cluster`: the guardians' partial
+    decryptions are checked as Ray tasks there, one per batch."""
     if not mixnet_districts(ctx.manifest):
         return {}
     if ctx.transcript is None:
@@ -777,7 +809,8 @@ def combine_mix(store: Store, ctx: ElectionContext) -> dict[str, dict[str, Any]]
             assert partials is not None
             if district not in rows:
                 raise ElectionError(f"district {district} has no mix-input (run verivote tally)")
-            doc = _decrypt_district(group, ctx, district, rows[district], partials)
+            with mix_workers(cluster, ctx.key) as workers:
+                doc = _decrypt_district(group, ctx, district, rows[district], partials, workers)
             doc = _publish_decryption(store, ctx, doc)
         d = ctx.manifest.district(district)
         out[district] = count_ballots(doc["ballots"], [c.code for c in d.candidates], d.seats)

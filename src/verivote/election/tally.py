@@ -28,7 +28,8 @@ cut-off, in board order (`verivote.crypto.written.written_width` gives w). Its b
 together from each chunk's canonical rows (`mix_input_entry`), so the rows of a Tehran-sized
 district are held as bytes, never as millions of Python objects.
 
-The work goes in chunks of board entries, on a process pool. Each chunk's partial product is
+The work goes in chunks of board entries, on a process pool (or as Ray tasks on a cluster,
+`verivote.cluster`). Each chunk's partial product is
 stored (`Store.put_tally_part`, under the tally id "tally-<cutoff>") as soon as it is known, so
 a tally that is killed resumes with the chunks that are missing. Workers receive raw entries
 and return the partial product as canonical JSON, the same bytes whoever computes it.
@@ -37,12 +38,12 @@ and return the partial product as canonical JSON, the same bytes whoever compute
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from verivote.cluster import Cluster, make_pool, width
 from verivote.crypto import wire
 from verivote.crypto.group import Group, InvalidElement
 from verivote.crypto.groups import get_group
@@ -276,11 +277,12 @@ def accumulate(
     processes: int | None = None,
     chunk: int = 2000,
     progress: Progress | None = None,
+    cluster: Cluster | None = None,
 ) -> dict[str, DistrictProduct]:
     """The product of the board's entries below `cutoff`, per homomorphic district of the
     manifest, resuming from (and adding to) the parts stored under `tally_id`. `run_tally`
     uses "tally-<cutoff>"; another id recomputes everything (tests compare the two)."""
-    return accumulate_all(store, ctx, cutoff, tally_id, processes, chunk, progress)[0]
+    return accumulate_all(store, ctx, cutoff, tally_id, processes, chunk, progress, cluster)[0]
 
 
 def accumulate_all(
@@ -291,9 +293,11 @@ def accumulate_all(
     processes: int | None = None,
     chunk: int = 2000,
     progress: Progress | None = None,
+    cluster: Cluster | None = None,
 ) -> tuple[dict[str, DistrictProduct], dict[str, list[bytes]]]:
     """`accumulate`, and each mixnet district's rows below `cutoff` as fragments of canonical
-    JSON in board order (`rows_fragment`, for `mix_input_entry`)."""
+    JSON in board order (`rows_fragment`, for `mix_input_entry`). With a `cluster`, every
+    chunk is a Ray task there instead of on `processes` processes."""
     if chunk < 1:
         raise ValueError(f"a chunk holds at least one board entry, not {chunk}")
     group = get_group(ctx.manifest.group)
@@ -327,13 +331,14 @@ def accumulate_all(
         done += end - start
         report(done, cutoff)
 
-    workers = processes or os.cpu_count() or 1
-    if workers <= 1 or len(todo) <= 1:
+    workers = width(cluster, processes)
+    if cluster is None and (workers <= 1 or len(todo) <= 1):
         for start, end in todo:
             entries = store.entries(ctx.election_id, start, end)
             finished(start, end, tally_chunk(group, layout, election, start, entries, widths))
     else:
-        _run_pool(store, ctx, todo, workers, (group.name, layout, election, widths), finished)
+        init = (group.name, layout, election, widths)
+        _run_pool(store, ctx, todo, workers, init, finished, cluster)
     rows = {d: [by_start[s] for s in sorted(by_start)] for d, by_start in fragments.items()}
     return products, rows
 
@@ -345,12 +350,13 @@ def _run_pool(
     workers: int,
     init: tuple[str, Layout, str, dict[str, int]],
     finished: Callable[[int, int, bytes], None],
+    cluster: Cluster | None,
 ) -> None:
     # A bounded window of chunks in flight: the board is read as the workers need it, never
     # all at once, and finished chunks are stored while the others compute.
     window = 2 * workers
     queue: Iterator[tuple[int, int]] = iter(todo)
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=init)
+    pool = make_pool(cluster, workers, _init_worker, init)
     pending: dict[Future[bytes], tuple[int, int]] = {}
 
     def submit() -> None:
@@ -387,10 +393,12 @@ def run_tally(
     processes: int | None = None,
     chunk: int = 2000,
     progress: Progress | None = None,
+    cluster: Cluster | None = None,
 ) -> dict[str, Any]:
     """Compute and publish the election's encrypted tally (see the module's docstring); a
     tally already published is returned as it is. `processes` cores (default all; 1 = no
-    pool), `chunk` board entries per unit of work, `progress(done, total)` in board entries.
+    pool), `chunk` board entries per unit of work, `progress(done, total)` in board entries,
+    `cluster` a Ray cluster to run the chunks on instead (`verivote.cluster`).
 
     Refused (ElectionError, naming them) while any station's polls are open, and until a
     quorum of guardians has contributed to the lot (`verivote.election.lot`).
@@ -408,7 +416,7 @@ def run_tally(
     require_contributions(store, ctx)
     cutoff = store.entry_count(ctx.election_id)
     products, rows = accumulate_all(
-        store, ctx, cutoff, f"tally-{cutoff}", processes, chunk, progress
+        store, ctx, cutoff, f"tally-{cutoff}", processes, chunk, progress, cluster
     )
     group = get_group(ctx.manifest.group)
     widths = widths_of(ctx.manifest, group)

@@ -50,7 +50,9 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 from verivote.board.checkpoint import Checkpoint, open_checkpoint
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
+from verivote.cluster import Cluster
 from verivote.crypto.ballot import BallotError
 from verivote.crypto.ceremony import (
     CeremonyTranscript,
@@ -87,8 +90,9 @@ from verivote.crypto.lot import (
     make_contribution,
     make_lot_decryption,
 )
-from verivote.crypto.written import check_any_ballot, is_written
+from verivote.crypto.written import is_written
 from verivote.election.decryption import partial_entry, tally_ciphertexts
+from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import (
     MIX_INPUT_TYPE,
@@ -103,6 +107,7 @@ from verivote.election.tally import (
 )
 from verivote.model.canonical import canonical_json
 from verivote.model.manifest import ManifestError, parse_manifest
+from verivote.parties.recheck import checked_ballots
 
 if TYPE_CHECKING:
     from verivote.parties.mixer import VerifiedMix
@@ -821,9 +826,12 @@ def _context(
     return ctx
 
 
-def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
+def recompute_tally(
+    folder: Path, board: Board, cluster: Cluster | None = None
+) -> tuple[int, dict[str, Any]]:
     """The board's one `tally` entry (index, document), once it is found to be exactly the
-    product of the valid cast ballots of the verified board; a refusal otherwise."""
+    product of the valid cast ballots of the verified board (their proofs checked as Ray
+    tasks on `cluster` if given); a refusal otherwise."""
     ctx = board.ctx
     assert ctx.key is not None
     group = ctx.key.group
@@ -853,12 +861,13 @@ def recompute_tally(folder: Path, board: Board) -> tuple[int, dict[str, Any]]:
             f"cast at or after its cut-off {cutoff} (first: entry {late[0]})",
         )
     seen: dict[tuple[str, str], int] = {}
-    for i in cast:
+    checked = checked_ballots(ctx, [docs[i].get("ballot") for i in cast], False, cluster)
+    for i, (problem, _) in zip(cast, checked, strict=True):
         ballot = docs[i].get("ballot")
         try:
-            if not isinstance(ballot, dict):
-                raise BallotError("no ballot")
-            check_any_ballot(ctx.manifest, ctx.key, ctx.base_hash, ballot)
+            if problem is not None:
+                raise BallotError(problem)
+            assert isinstance(ballot, dict)
             if is_written(ballot):
                 cts = ballot["written"]["ciphertexts"]
             else:
@@ -976,15 +985,31 @@ def decrypt(
     witness_quorum: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     trust: list[str] | None = None,
+    cluster: Cluster | None = None,
 ) -> list[int]:
     """Check the signed board and the tally, then post this guardian's partial decryptions of
     its own recomputation; returns the board indices the server acknowledged. `trust`: the
-    keys to pin for an election other than the ceremony's (see `trust_for`)."""
+    keys to pin for an election other than the ceremony's (see `trust_for`). `cluster`: the
+    ballots' proof checks, the mix's shuffle checks and partial decryptions run as Ray tasks
+    there (the guardian's own machines: its key share goes to them)."""
     share = own_share(folder)
     board = verified_board(client, folder, share, witness_quorum, trust)
+    with mix_workers(cluster, board.ctx.key) as workers:
+        return _decrypt_on(client, folder, share, board, progress, workers)
+
+
+def _decrypt_on(
+    client: Client,
+    folder: Path,
+    share: KeyShare,
+    board: Board,
+    progress: Callable[[int, int], None] | None,
+    workers: MixWorkers,
+) -> list[int]:
+    """`decrypt` once the board is verified, the mix's work on `workers`."""
     ctx = board.ctx
-    tally_index, tally = recompute_tally(folder, board)
-    mixed = closed_mix(folder, board)  # before anything is decrypted
+    tally_index, tally = recompute_tally(folder, board, workers.cluster)
+    mixed = closed_mix(folder, board, workers)  # before anything is decrypted
     election = ctx.base_hash.hex()
     what = leaf_hash(board.entries[tally_index]).hex()
     records = _records(folder)
@@ -1033,7 +1058,7 @@ def decrypt(
     write_json(folder / DECRYPTED_FILE, records)
     if mixed is not None:
         done = record.setdefault("mix", {})
-        for index in _decrypt_mix(client, folder, board, share, mixed, done):
+        for index in _decrypt_mix(client, folder, board, share, mixed, done, workers):
             published.append(index)
             write_json(folder / DECRYPTED_FILE, records)
     record["done"] = True
@@ -1041,18 +1066,19 @@ def decrypt(
     return published
 
 
-def closed_mix(folder: Path, board: Board) -> VerifiedMix | None:
+def closed_mix(folder: Path, board: Board, workers: MixWorkers = HERE) -> VerifiedMix | None:
     """The verified mix of the board's mixnet districts (`verivote.parties.mixer.verified_mix`:
     each mix-input recomputed from the cast ballots, every shuffle proof checked, mix-closed
     naming the end of each chain after a quorum of mixers), or None for an election without
     mixnet districts. A refusal while the signed board has no mix-closed entry: a guardian
-    decrypts only the rows the closed mix ends with (issue 16, item 3)."""
+    decrypts only the rows the closed mix ends with (issue 16, item 3). The shuffle proofs
+    are checked on `workers`."""
     from verivote.election.mixing import mixnet_districts
     from verivote.parties.mixer import verified_mix  # the mixer's module imports this one
 
     if not mixnet_districts(board.ctx.manifest):
         return None
-    checked = verified_mix(folder, board, board.ctx, LOG_FILE)
+    checked = verified_mix(folder, board, board.ctx, LOG_FILE, None, workers)
     if checked.closed is None:
         raise refuse(
             folder,
@@ -1069,47 +1095,78 @@ def _decrypt_mix(
     share: KeyShare,
     mixed: VerifiedMix,
     done: dict[str, Any],
+    workers: MixWorkers = HERE,
 ) -> list[int]:
     """Post this guardian's partial decryptions of the last rows of every mixnet district's
     verified, closed chain (`closed_mix`), one entry per batch of `BATCH` rows
-    (`verivote.election.mixing.mix_partial_entry`); `done` records the batches acknowledged
-    (district → start → board index) and is skipped on a run resumed after a crash. Returns
-    the board indices acknowledged now."""
-    from verivote.election.mixing import BATCH, mix_partial_entry
+    (`verivote.election.mixing.mix_partial_entry`, computed on `workers`); `done` records the
+    batches acknowledged (district → start → board index) and is skipped on a run resumed
+    after a crash. Returns the board indices acknowledged now."""
+    from verivote.election.mixing import BATCH
 
     ctx = board.ctx
     assert ctx.key is not None
     assert ctx.transcript is not None
     group = ctx.key.group
     public = public_share(group, ctx.transcript, share.guardian)
-    out: list[int] = []
+    todo: list[tuple[str, int, Sequence[Any]]] = []
     for district, chain in mixed.chains.items():
         posted = done.setdefault(district, {})
         rows = chain.last_rows
-        for start in range(0, len(rows), BATCH):
-            if str(start) in posted:
-                continue
-            entry = mix_partial_entry(
-                group, ctx.base_hash, share, public, district, start, rows[start : start + BATCH]
-            )
-            try:
-                index = int(client.post_json("/api/decryption/mix-partials", entry)["index"])
-            except ServerError as exc:
-                if exc.status != 409 or "already decrypted" not in str(exc):
-                    raise
-                index = -1  # posted by a run that crashed before the acknowledgement
-            posted[str(start)] = index
-            if index >= 0:
-                out.append(index)
-            log(
-                folder,
-                f"guardian {share.guardian}: partial decryption of rows {start}–"
-                f"{min(start + BATCH, len(rows)) - 1} of the closed mix of {district} "
-                + (
-                    f"acknowledged as board entry {index}" if index >= 0 else "already on the board"
-                ),
-            )
+        todo.extend(
+            (district, start, rows[start : start + BATCH])
+            for start in range(0, len(rows), BATCH)
+            if str(start) not in posted
+        )
+    out: list[int] = []
+    batches = _mix_partials(group, ctx.base_hash, share, public, todo, workers)
+    for (district, start, batch), entry in zip(todo, batches, strict=True):
+        try:
+            index = int(client.post_json("/api/decryption/mix-partials", entry)["index"])
+        except ServerError as exc:
+            if exc.status != 409 or "already decrypted" not in str(exc):
+                raise
+            index = -1  # posted by a run that crashed before the acknowledgement
+        done[district][str(start)] = index
+        if index >= 0:
+            out.append(index)
+        log(
+            folder,
+            f"guardian {share.guardian}: partial decryption of rows {start}–"
+            f"{start + len(batch) - 1} of the closed mix of {district} "
+            + (f"acknowledged as board entry {index}" if index >= 0 else "already on the board"),
+        )
     return out
+
+
+def _mix_partials(
+    group: Group[Any],
+    base_hash: bytes,
+    share: KeyShare,
+    public: Any,
+    todo: Sequence[tuple[str, int, Sequence[Any]]],
+    workers: MixWorkers,
+) -> Iterator[dict[str, Any]]:
+    """The mix-partial-decryption entry of each (district, start, rows) of `todo`, in order:
+    computed one by one here, or on `workers`' executor with a window of batches in flight
+    (each posted while the next ones compute)."""
+    from verivote.election.mixing import mix_partial_entry
+
+    if workers.executor is None:
+        for district, start, rows in todo:
+            yield mix_partial_entry(group, base_hash, share, public, district, start, rows)
+        return
+    pool = workers.executor
+    window: deque[Future[dict[str, Any]]] = deque()
+    pending = iter(todo)
+    for district, start, rows in pending:
+        window.append(
+            pool.submit(mix_partial_entry, group, base_hash, share, public, district, start, rows)
+        )
+        if len(window) >= 2 * (workers.jobs or 1):
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
 
 
 def _decrypt_lot(

@@ -43,12 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from verivote.board.note import parse_verifier
-from verivote.crypto.ballot import BallotError
+from verivote.cluster import Cluster
 from verivote.crypto.hashing import election_base_hash
 from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.rows import Row, entry_hash, rows_to_json
 from verivote.crypto.shuffle import NonceSource
-from verivote.crypto.written import check_written, written_width
+from verivote.crypto.written import written_width
+from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
 from verivote.election.mixers import manifest_mixers
 from verivote.election.mixing import (
     MIX_CLOSED_TYPE,
@@ -59,7 +60,7 @@ from verivote.election.mixing import (
     make_shuffle_entry,
     mixnet_districts,
 )
-from verivote.election.service import ElectionContext, ElectionError
+from verivote.election.service import ElectionContext
 from verivote.model.manifest import ManifestError, parse_manifest
 from verivote.parties.guardian import (
     TRUST_FILE,
@@ -75,6 +76,7 @@ from verivote.parties.guardian import (
 )
 from verivote.parties.guardian import log as party_log
 from verivote.parties.guardian import refuse as party_refuse
+from verivote.parties.recheck import checked_ballots
 
 STATE_FILE = "mixer.json"
 TOKEN_FILE = "token"
@@ -262,13 +264,15 @@ def verified_mix(
     ctx: ElectionContext,
     log_name: str = LOG_FILE,
     progress: Progress | None = None,
+    workers: MixWorkers = HERE,
 ) -> VerifiedMix:
     """Every mixnet district's chain on the verified `board` of election `ctx`, each link
     checked (see the module docstring: the mix-input is the valid cast ballots' written
     ciphertexts, every shuffle the next link with a proof that verifies), and `mix-closed`
     if the board holds it (its chains' lengths and last hashes and the quorum checked).
     A refusal, logged in `folder/log_name`, for the first thing that is not so. Used by the
-    mixer before it mixes and by a guardian before it decrypts the mix."""
+    mixer before it mixes and by a guardian before it decrypts the mix; the shuffle proofs
+    are checked on `workers`."""
 
     report = progress or _no_report
 
@@ -297,7 +301,7 @@ def verified_mix(
                 f"district {d}, not 1" + (" (the tally is not on it yet)" if not found else "")
             )
     cast = _cast_rows(folder, board, ctx, {d: found[0] for d, found in inputs.items()},
-                      log_name, report)  # fmt: skip
+                      log_name, report, workers.cluster)  # fmt: skip
     chains: dict[str, Chain] = {}
     for d, [index] in inputs.items():
         doc = docs[index]
@@ -327,7 +331,7 @@ def verified_mix(
             raise no(f"board entry {i}: mixer {doc.get('mixer')} mixes {chain.district} twice")
         try:
             outputs = check_shuffle_entry(
-                key, ctx.base_hash, doc, chain.last_entry, chain.last_rows, manifest
+                key, ctx.base_hash, doc, chain.last_entry, chain.last_rows, manifest, workers
             )
         except MixError as exc:
             raise no(f"board entry {i}, shuffle of {chain.district}: {exc}") from None
@@ -376,10 +380,12 @@ def _cast_rows(
     inputs: dict[str, int],
     log_name: str,
     report: Progress,
+    cluster: Cluster | None = None,
 ) -> dict[str, list[Row[Any]]]:
     """Each mixnet district's written ciphertexts of its cast ballots before its mix-input's
-    cut-off, in board order, every ballot's proof checked (`check_written`) and no
-    ciphertext cast twice; a refusal for a ballot cast at or after a cut-off."""
+    cut-off, in board order, every ballot's proof checked (`check_written`, as Ray tasks on
+    `cluster` if given) and no ciphertext cast twice; a refusal for a ballot cast at or after
+    a cut-off."""
 
     key = ctx.key
     assert key is not None
@@ -397,7 +403,8 @@ def _cast_rows(
         and doc["ballot"].get("district") in inputs
     ]  # fmt: skip
     seen: dict[bytes, int] = {}
-    for n, i in enumerate(cast):
+    checked = checked_ballots(ctx, [docs[i]["ballot"] for i in cast], True, cluster)
+    for n, (i, (problem, cts)) in enumerate(zip(cast, checked, strict=True)):
         if n % 200 == 0:
             report("checking the cast ballots", n, len(cast))
         ballot = docs[i]["ballot"]
@@ -409,12 +416,10 @@ def _cast_rows(
                 f"{cutoffs[district]} of its mix-input",
                 log_name,
             )
-        try:
-            cts = check_written(ctx.manifest, key, ctx.base_hash, ballot)
-        except (BallotError, ElectionError, KeyError, TypeError, ValueError) as exc:
+        if problem is not None:
             raise party_refuse(
-                folder, f"board entry {i} is not a valid cast written ballot ({exc})", log_name
-            ) from None
+                folder, f"board entry {i} is not a valid cast written ballot ({problem})", log_name
+            )
         for ct in cts:
             pair = key.group.encode(ct.alpha) + key.group.encode(ct.beta)
             if pair in seen:
@@ -443,12 +448,15 @@ def mix(
     witness_quorum: int | None = None,
     progress: Progress | None = None,
     rng: NonceSource | None = None,
+    cluster: Cluster | None = None,
 ) -> list[tuple[str, int]]:
     """Check the latest signed, witnessed board and every mixnet district's chain on it
     (`verified_mix`), then shuffle each district this mixer has not mixed yet and post the
     shuffle with its proof. Returns (district, board index) of each shuffle the server
-    acknowledged now; none if this mixer has mixed every district with ballots already."""
-    report = progress or _no_report
+    acknowledged now; none if this mixer has mixed every district with ballots already.
+    `cluster`: the ballots' proof checks, the shuffle checks, the shuffle and its proof run as
+    Ray tasks there, in chunks (the mixer's own machines: its permutation and nonces go to
+    them)."""
     state = read_state(folder)
     mixer = str(state["mixer"])
     board = signed_board(client, folder, witness_quorum, None, LOG_FILE)
@@ -463,7 +471,24 @@ def mix(
         raise refuse(folder, f"{mixer} is not a mixer of election {ctx.election_id}")
     if not mixnet_districts(ctx.manifest):
         raise refuse(folder, f"election {ctx.election_id} has no district counted by mixnet")
-    checked = verified_mix(folder, board, ctx, LOG_FILE, progress)
+    with mix_workers(cluster, ctx.key) as workers:
+        return _mix_on(client, folder, state, board, ctx, progress, rng, workers)
+
+
+def _mix_on(
+    client: Client,
+    folder: Path,
+    state: dict[str, Any],
+    board: SignedBoard,
+    ctx: ElectionContext,
+    progress: Progress | None,
+    rng: NonceSource | None,
+    workers: MixWorkers,
+) -> list[tuple[str, int]]:
+    """`mix` once the board is this folder's election's, on `workers`."""
+    report = progress or _no_report
+    mixer = str(state["mixer"])
+    checked = verified_mix(folder, board, ctx, LOG_FILE, progress, workers)
     if checked.closed is not None:
         raise refuse(
             folder,
@@ -488,8 +513,9 @@ def mix(
         step = f"shuffling and proving {district} ({chain.rows} ballots)"
         report(step, 0, 1)
         entry = make_shuffle_entry(
-            key, ctx.base_hash, district, mixer, position, chain.last_entry, chain.last_rows, rng
-        )
+            key, ctx.base_hash, district, mixer, position, chain.last_entry, chain.last_rows, rng,
+            workers,
+        )  # fmt: skip
         report(step, 1, 1)
         index = int(client.post_json("/api/mix/shuffles", entry)["index"])
         mine[district] = index

@@ -4,7 +4,9 @@ on the published record).
 `verify_record(directory)` checks an election record (`verivote.board.record`) on its own and
 returns a `Report` of named checks, each with a stable id:
 
-    board          canonical entries, Merkle root = checkpoint root, every signature; --since
+    board          canonical entries, Merkle root = checkpoint root, every signature; --since;
+                   with district logs (issue 17): every seal, every district entry sealed,
+                   every entry in its own log
     manifest       entry 0 is the manifest; base hash; every entry is of this election
     ceremony       the key ceremony transcript verifies (a runoff may reuse round 1's)
     ballots        every cast ballot's proofs, bound to its station and nonce; its tracking
@@ -16,6 +18,9 @@ returns a `Report` of named checks, each with a stable id:
                    the published seats
     runoff         round 2 holds exactly round 1's runoff fields (needs --previous)
     participation  ballots only while a station's polls are open, as many as published
+
+A record with a log per district is read as one sequence (`verivote.board.order`); a failure
+names its entry by position in it (`entry`) and by log and index in that log (`log`, `index`).
 
 It depends on `verivote.crypto`, `verivote.rules`, `verivote.board` and `verivote.model` only,
 never on the code that ran the election (`election`, `store`, `cli`, `sim`): a test enforces it.

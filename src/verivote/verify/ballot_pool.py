@@ -1,11 +1,12 @@
-"""Running `check_chunk` over all the ballot entries on `jobs` processes, with progress."""
+"""Running `check_chunk` over all the ballot entries on `jobs` processes, or as Ray tasks on a
+cluster (`verivote.cluster`), with progress."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 
+from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import ChunkResult, Setup, check_chunk
 
 Progress = Callable[[int, int], None]
@@ -42,25 +43,26 @@ def run_chunks(
     work: Sequence[tuple[int, bytes]],
     jobs: int | None = None,
     progress: Progress | None = None,
+    cluster: Cluster | None = None,
 ) -> list[ChunkResult]:
     """`check_chunk` over every (board index, entry) of `work`; results in no set order.
-    `jobs` processes (default: every core; 1, or little work, runs in this process)."""
-    workers = jobs or os.cpu_count() or 1
+    `jobs` processes (default: every core; 1, or little work, runs in this process), or with
+    a `cluster` one Ray task per chunk whatever the amount of work."""
+    workers = width(cluster, jobs)
     chunks = chunked(work, workers)
     report = progress or (lambda _done, _total: None)
     total = len(work)
     done = 0
     report(done, total)
     results: list[ChunkResult] = []
-    if workers <= 1 or len(chunks) <= 1 or total < MIN_POOL:
+    here = workers <= 1 or len(chunks) <= 1 or total < MIN_POOL
+    if cluster is None and here:
         for chunk in chunks:
             results.append(check_chunk(setup, chunk))
             done += len(chunk)
             report(done, total)
         return results
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)), initializer=_init, initargs=(setup,)
-    ) as pool:
+    with make_pool(cluster, min(workers, len(chunks)), _init, (setup,)) as pool:
         futures = [pool.submit(_run, chunk) for chunk in chunks]
         for future in as_completed(futures):
             result = future.result()

@@ -1,13 +1,21 @@
 """Check `board`: the record is an untouched prefix-closed log signed by its authority and
-cosigned by its witnesses, and (with --since) it extends an earlier signed checkpoint."""
+cosigned by its witnesses, and (with --since) it extends an earlier signed checkpoint. With a
+log per district (issue 17), each district log is checked as well and sealed into the national
+log (`verivote.verify.check_logs`)."""
 
 from __future__ import annotations
 
+import re
+
 from verivote.board.checkpoint import open_checkpoint
+from verivote.board.districts import NATIONAL, SEAL_TYPE
 from verivote.board.merkle import verify_consistency
-from verivote.board.record import ENTRIES, check_record
+from verivote.board.record import check_record
+from verivote.verify.check_logs import check_logs
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
+
+_LINE = re.compile(r"(log|districts/([^/]+))/entries\.jsonl line ([0-9]+): (.*)", re.DOTALL)
 
 
 def check_board(board: Board, since_note: str | None = None) -> Check:
@@ -20,23 +28,27 @@ def check_board(board: Board, since_note: str | None = None) -> Check:
     for index, reason in board.malformed:
         check.fail(index, f"not an entry: {reason}")
     for problem in check_record(board.directory):
-        entry = _entry_of(problem)
-        if entry is None:
+        found = _LINE.fullmatch(problem)
+        if found is None:
             check.fail(None, problem)
-        elif entry not in unreadable:
-            check.fail(entry, problem.split(": ", 1)[-1])
+            continue
+        log = found.group(2) or NATIONAL
+        index = int(found.group(3)) - 1
+        position = board.position(log, index)
+        if position is None or position not in unreadable:
+            check.fail(position, found.group(4), log, index)
+    if board.logs is not None:
+        check_logs(board, check)
+    else:
+        for position in board.indices(SEAL_TYPE):
+            check.fail(
+                position,
+                f"a {SEAL_TYPE} entry in a record without district logs (no districts/"
+                " folder): the district logs it seals are missing",
+            )
     if since_note is not None:
         _check_since(board, since_note, check)
     return check.close()
-
-
-def _entry_of(problem: str) -> int | None:
-    """The entry index a `check_record` problem is about ("log/entries.jsonl line N: ...")."""
-    prefix = f"{ENTRIES} line "
-    if not problem.startswith(prefix):
-        return None
-    number = problem[len(prefix) :].split(":", 1)[0]
-    return int(number) - 1 if number.isdecimal() else None
 
 
 def _check_since(board: Board, note: str, check: Check) -> None:
@@ -51,7 +63,8 @@ def _check_since(board: Board, note: str, check: Check) -> None:
     if old.origin != board.origin:
         check.fail(None, f"--since: the checkpoint is of log {old.origin!r}, not {board.origin!r}")
         return
-    size = board.log.size
+    national = board.national_log
+    size = national.size
     if old.size > size:
         check.fail(
             None,
@@ -61,8 +74,8 @@ def _check_since(board: Board, note: str, check: Check) -> None:
         return
     # A proof computed from the entries at hand: only a log that keeps the old tree as its
     # prefix can produce one that verifies against the old root.
-    proof = board.log.consistency_proof(old.size)
-    if not verify_consistency(old.size, size, old.root, board.log.root(), proof):
+    proof = national.consistency_proof(old.size)
+    if not verify_consistency(old.size, size, old.root, national.root(), proof):
         check.fail(
             None,
             f"--since: the record is not an extension of the checkpoint of {old.size} entries:"

@@ -22,18 +22,18 @@ For each district the manifest counts on the mix path:
 - the decrypted tally's entry of the district equals the Majlis law's count of those ballots
   (`rules.majlis.tally_majlis`; null rows void).
 
-The shuffle proofs and the decryption proofs are checked on `jobs` processes.
+The shuffle proofs and the decryption proofs are checked on `jobs` processes, or as Ray tasks
+on a cluster (`verivote.cluster`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from verivote.cluster import Cluster, make_pool, width
 from verivote.crypto import wire
 from verivote.crypto.ceremony import public_share
 from verivote.crypto.elgamal import Ciphertext, ElectionKey
@@ -157,14 +157,19 @@ def _partial_task(
 
 
 def _run(
-    key: ElectionKey[Any], fn: Callable[[Any], Any], tasks: Sequence[Any], jobs: int | None
+    key: ElectionKey[Any],
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    jobs: int | None,
+    cluster: Cluster | None,
 ) -> list[Any]:
-    """fn over the tasks, in order, on `jobs` processes (1, or one task: in this process)."""
-    workers = min(jobs or os.cpu_count() or 1, len(tasks))
-    if workers <= 1:
+    """fn over the tasks, in order, on `jobs` processes (1, or one task: in this process), or
+    as Ray tasks on `cluster`."""
+    workers = min(width(cluster, jobs), len(tasks))
+    if cluster is None and workers <= 1:
         _init(key)
         return [fn(t) for t in tasks]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(key,)) as pool:
+    with make_pool(cluster, workers, _init, (key,)) as pool:
         return list(pool.map(fn, tasks))
 
 
@@ -186,7 +191,11 @@ def _input_problem(board: Board, election: Election, district: str, doc: Doc) ->
 
 
 def check_mix(
-    board: Board, election: Election, keys: Keys | None, jobs: int | None = None
+    board: Board,
+    election: Election,
+    keys: Keys | None,
+    jobs: int | None = None,
+    cluster: Cluster | None = None,
 ) -> Check:
     """The `mix` check (module docstring)."""
     check = Check("mix")
@@ -200,7 +209,7 @@ def check_mix(
     if keys is None:
         check.fail(None, "not checked: no usable election key (see ceremony)")
         return check.close()
-    _Mix(board, election, keys, mixed, check, jobs).run()
+    _Mix(board, election, keys, mixed, check, jobs, cluster).run()
     return check.close()
 
 
@@ -213,9 +222,11 @@ class _Mix:
         mixed: list[str],
         check: Check,
         jobs: int | None,
+        cluster: Cluster | None = None,
     ) -> None:
         self.board, self.election, self.keys = board, election, keys
         self.mixed, self.check, self.jobs = mixed, check, jobs
+        self.cluster = cluster
         self.group = election.group
         self.base = election.base_hash.hex()
         self.inputs: dict[str, tuple[int, int]] = {}  # district → (index, width)
@@ -304,7 +315,9 @@ class _Mix:
             )
             width = self.inputs[district][1]
             tasks.append((index, (context, self.raw(previous), self.raw(index), width)))
-        results = _run(self.keys.key, _shuffle_task, [t for _, t in tasks], self.jobs)
+        results = _run(
+            self.keys.key, _shuffle_task, [t for _, t in tasks], self.jobs, self.cluster
+        )
         for (index, _), problem in zip(tasks, results, strict=True):
             if problem is not None:
                 self.check.fail(index, f"shuffle: {problem}")
@@ -385,7 +398,9 @@ class _Mix:
                 self.raw(self.last[district]), width, end, self.raw(index),
             )  # fmt: skip
             tasks.append((index, guardian, district, start, task))
-        results = _run(self.keys.key, _partial_task, [t[-1] for t in tasks], self.jobs)
+        results = _run(
+            self.keys.key, _partial_task, [t[-1] for t in tasks], self.jobs, self.cluster
+        )
         valid: dict[str, dict[int, dict[int, list[list[str]]]]] = {d: {} for d in self.mixed}
         for (index, guardian, district, start, _), (problem, shares) in zip(
             tasks, results, strict=True

@@ -1,5 +1,11 @@
 """Reading an election record for the verifier: its entries parsed once, indexed by type, with
-the Merkle tree over them (`verivote.board.record` describes the files)."""
+the Merkle tree over them (`verivote.board.record` describes the files).
+
+A record with a log per district (issue 17) is read as the one sequence of the README's
+"Order" (`verivote.board.order`): every check sees the election's entries in that order, by
+their position in it, and `Board.where` gives each position's log and index; the seals and the
+logs themselves are in `Board.logs` for the `board` check.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verivote.board.districts import NATIONAL, SEAL_TYPE, Seal, read_seal
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
-from verivote.board.record import read_record
+from verivote.board.order import Order, merge_order
+from verivote.board.record import Record, read_record
 
 Doc = dict[str, Any]
 
@@ -22,12 +30,33 @@ class RecordError(Exception):
 
 
 @dataclass(frozen=True)
+class RecordLogs:
+    """A record's logs, when it has a log per district: the national log's entries (seals
+    included) and Merkle tree; each seal as read (national index -> Seal, or why it cannot be
+    read); each district's entries, tree and checkpoint note; and the merged order."""
+
+    national: tuple[bytes, ...]
+    national_log: MerkleLog
+    seals: dict[int, Seal | str]
+    districts: dict[str, tuple[bytes, ...]]
+    district_logs: dict[str, MerkleLog]
+    district_notes: dict[str, str]
+    order: Order
+
+
+@dataclass(frozen=True)
 class Board:
     """A record as read: every entry's bytes and, when it is a JSON object with a type, its
     parsed form; the entries that are not (index, reason); the checkpoint note and keys.
 
     Whether an entry is in canonical form is the `board` check's (`check_record`): parsing
-    alone here keeps a national record from being serialised twice over."""
+    alone here keeps a national record from being serialised twice over.
+
+    For a record with district logs, `entries` are the election's entries of every log in the
+    merged order (seals left out), `log` is the Merkle tree over them (the board the lot's
+    seed hashes), and `logs` holds the logs as they are; for a single-log record `logs` is
+    None and `log` is its one log.
+    """
 
     directory: Path
     entries: tuple[bytes, ...]
@@ -37,6 +66,27 @@ class Board:
     verifier_keys: tuple[str, ...]
     log: MerkleLog
     _by_type: dict[str, list[int]] = field(repr=False)
+    logs: RecordLogs | None = None
+
+    @property
+    def national_log(self) -> MerkleLog:
+        """The tree of the national log, the one `log/checkpoint` signs."""
+        return self.logs.national_log if self.logs is not None else self.log
+
+    def where(self, position: int) -> tuple[str, int]:
+        """(log, index in it) of the entry at `position`: ("", position) in a single-log
+        record. Raises IndexError outside the record."""
+        if self.logs is not None:
+            return self.logs.order.where(position)
+        if not 0 <= position < len(self.entries):
+            raise IndexError(f"position {position} outside a record of {len(self.entries)}")
+        return NATIONAL, position
+
+    def position(self, log: str, index: int) -> int | None:
+        """The position of entry `index` of `log` (None if there is none, or it is a seal)."""
+        if self.logs is not None:
+            return self.logs.order.position(log, index)
+        return index if log == NATIONAL and 0 <= index < len(self.entries) else None
 
     def of_type(self, entry_type: str) -> list[tuple[int, Doc]]:
         """(index, entry) of every entry of `entry_type`, in board order."""
@@ -79,6 +129,8 @@ def load_board(directory: str | os.PathLike[str]) -> Board:
         record = read_record(path)
     except ValueError as exc:
         raise RecordError(f"{path}: {exc}") from None
+    if record.has_districts:
+        return _load_logs(path, record)
     docs: list[Doc | None] = []
     malformed: list[tuple[int, str]] = []
     by_type: dict[str, list[int]] = {}
@@ -100,6 +152,71 @@ def load_board(directory: str | os.PathLike[str]) -> Board:
         record.verifier_keys,
         log,
         by_type,
+    )
+
+
+def _load_logs(path: Path, record: Record) -> Board:
+    """A record with district logs, read as the merged sequence of its entries."""
+    national_docs: list[tuple[Doc | None, str]] = []
+    national_log = MerkleLog()
+    seals: dict[int, Seal | str] = {}
+    marks: dict[int, tuple[str, int] | None] = {}
+    for index, raw in enumerate(record.entries):
+        national_log.append(leaf_hash(raw))
+        doc, problem = _parse(raw)
+        national_docs.append((doc, problem))
+        if doc is not None and doc["type"] == SEAL_TYPE:
+            try:
+                seal = read_seal(doc)
+            except ValueError as exc:
+                seals[index], marks[index] = str(exc), None
+            else:
+                seals[index], marks[index] = seal, (seal.district, seal.checkpoint.size)
+    districts = {d.district: d.entries for d in record.districts}
+    district_logs = {
+        district: MerkleLog(leaf_hash(raw) for raw in entries)
+        for district, entries in districts.items()
+    }
+    order = merge_order(len(record.entries), marks, {d: len(e) for d, e in districts.items()})
+    entries: list[bytes] = []
+    docs: list[Doc | None] = []
+    malformed: list[tuple[int, str]] = []
+    by_type: dict[str, list[int]] = {}
+    log = MerkleLog()
+    for position, (name, index) in enumerate(order):
+        if name == NATIONAL:
+            raw = record.entries[index]
+            doc, problem = national_docs[index]
+            log.append(national_log.leaf_hash(index))
+        else:
+            raw = districts[name][index]
+            doc, problem = _parse(raw)
+            log.append(district_logs[name].leaf_hash(index))
+        entries.append(raw)
+        docs.append(doc)
+        if doc is None:
+            malformed.append((position, problem))
+        else:
+            by_type.setdefault(doc["type"], []).append(position)
+    logs = RecordLogs(
+        record.entries,
+        national_log,
+        seals,
+        districts,
+        district_logs,
+        {d.district: d.checkpoint_note for d in record.districts},
+        order,
+    )
+    return Board(
+        path,
+        tuple(entries),
+        tuple(docs),
+        tuple(malformed),
+        record.checkpoint_note,
+        record.verifier_keys,
+        log,
+        by_type,
+        logs,
     )
 
 

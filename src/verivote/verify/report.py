@@ -3,7 +3,8 @@ that fail it (the JSON form is part of the public interface; see `Report.to_json
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 CHECKS: dict[str, str] = {
@@ -40,15 +41,49 @@ MAX_FAILURES = 1000
 record of millions of bad ballots must not need gigabytes to report)."""
 
 
+Where = Callable[[int], tuple[str, int]]
+"""A record's map from an entry's position to (log, index in that log)."""
+
+
 @dataclass(frozen=True)
 class Failure:
-    """One thing wrong: the board entry it is about (None: the record as a whole) and why."""
+    """One thing wrong: the board entry it is about (its position in the record's one
+    sequence; None: the record as a whole, or an entry outside that sequence such as a seal),
+    why, and the log ("" the national log, else a district id) and index in it of the entry,
+    when the failure is about one (README, "National scale (issue 17)", Order)."""
 
     entry: int | None
     reason: str
+    log: str | None = None
+    index: int | None = None
+
+    @property
+    def where(self) -> str | None:
+        """The entry in text: "entry <index>" in the national log, "<district>/<index>" in a
+        district's log; None for the record as a whole."""
+        if self.log is not None and self.index is not None:
+            return f"entry {self.index}" if self.log == "" else f"{self.log}/{self.index}"
+        return None if self.entry is None else f"entry {self.entry}"
+
+    def text(self) -> str:
+        """The failure as one line of text."""
+        where = self.where
+        return self.reason if where is None else f"{where}: {self.reason}"
+
+    def located(self, where: Where) -> Failure:
+        """This failure with the log and index of its entry filled in, if it has an entry."""
+        if self.entry is None or self.log is not None:
+            return self
+        try:
+            log, index = where(self.entry)
+        except IndexError:
+            return self
+        return replace(self, log=log, index=index)
 
     def to_json(self) -> dict[str, Any]:
-        return {"entry": self.entry, "reason": self.reason}
+        """{"entry", "reason", "log", "index"}: the first two as before issue 17, the log and
+        index added (null when the failure is about no entry)."""
+        return {"entry": self.entry, "reason": self.reason, "log": self.log, "index": self.index}
 
 
 @dataclass
@@ -73,11 +108,20 @@ class Check:
             return None
         return not self.failures
 
-    def fail(self, entry: int | None, reason: str) -> None:
+    def fail(
+        self, entry: int | None, reason: str, log: str | None = None, index: int | None = None
+    ) -> None:
+        """Record a failure about the entry at position `entry` (or, with `log` and `index`,
+        an entry of that log, such as a seal, which has no position)."""
         if len(self.failures) < MAX_FAILURES:
-            self.failures.append(Failure(entry, reason))
+            self.failures.append(Failure(entry, reason, log, index))
         else:
             self._dropped += 1
+
+    def locate(self, where: Where) -> Check:
+        """Fill in the log and index of every failure about an entry; returns the check."""
+        self.failures = [f.located(where) for f in self.failures]
+        return self
 
     def close(self) -> Check:
         """Add the count of failures not kept, if any; returns the check itself."""

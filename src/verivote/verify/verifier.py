@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable
 
+from verivote.cluster import Cluster
 from verivote.verify.ballot_chunk import Setup
 from verivote.verify.ballot_pool import run_chunks
 from verivote.verify.check_ballots import check_ballots
@@ -39,12 +40,15 @@ def verify_record(
     previous: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     progress: Progress | None = None,
+    cluster: Cluster | None = None,
 ) -> Report:
     """Verify the election record in `directory`.
 
     `since`: an earlier signed checkpoint the record must extend. `previous`: for a round-2
     record, the round-1 record (verified too). `jobs`: processes for the ballots (default:
-    every core). `progress(done, total)`: ballots checked so far.
+    every core). `progress(done, total)`: ballots checked so far. `cluster`: a connected
+    Ray cluster (`verivote.cluster`) that checks the ballots and the mix instead of `jobs`
+    processes; the report is the same.
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
     board = load_board(directory)
@@ -55,9 +59,9 @@ def verify_record(
             prior = load_board(previous)
         except RecordError as exc:
             raise RecordError(f"--previous: {exc}") from None
-        prior_report, prior_election = _verify(prior, None, None, jobs, None)
+        prior_report, prior_election = _verify(prior, None, None, jobs, None, cluster)
         first = PreviousRound(prior, prior_election, prior_report)
-    report, _ = _verify(board, since_note, first, jobs, progress)
+    report, _ = _verify(board, since_note, first, jobs, progress, cluster)
     return report
 
 
@@ -67,20 +71,21 @@ def _verify(
     previous: PreviousRound | None,
     jobs: int | None,
     progress: Progress | None,
+    cluster: Cluster | None,
 ) -> tuple[Report, Election | None]:
     checks: list[Check] = [check_board(board, since_note)]
     manifest_check, election = check_manifest(board)
     checks.append(manifest_check)
     if election is None:
         rest = [blocked(c, "no usable manifest in entry 0") for c in list(CHECKS)[2:]]
-        return Report((*checks, *rest), 0.0), None
+        return Report(tuple(c.locate(board.where) for c in (*checks, *rest)), 0.0), None
     ceremony_check, keys = check_ceremony(board, election)
     checks.append(ceremony_check)
     cutoff = tally_cutoff(board)
     setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff)
     work = [(index, board.entries[index]) for index, _ in board.ballots()]
     started = time.perf_counter()
-    results = run_chunks(setup, work, jobs, progress)
+    results = run_chunks(setup, work, jobs, progress, cluster)
     elapsed = time.perf_counter() - started
     sums: Sums = {}
     for result in results:
@@ -95,7 +100,7 @@ def _verify(
         checks.append(blocked("decryption", "no usable election key (see ceremony)"))
     else:
         checks.append(check_decryption(board, election, keys))
-    checks.append(check_mix(board, election, keys, jobs))
+    checks.append(check_mix(board, election, keys, jobs, cluster))
     if keys is None:
         checks.append(blocked("lot", "no usable election key (see ceremony)"))
     else:
@@ -104,4 +109,4 @@ def _verify(
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election))
     rate = len(work) / elapsed if work and elapsed > 0 else 0.0
-    return Report(tuple(checks), rate), election
+    return Report(tuple(c.locate(board.where) for c in checks), rate), election

@@ -1,0 +1,527 @@
+"""`verivote sim national`'s run (issue 17, item 5): the national shape at scale F through the
+whole flow of round 1, each stage measured (`verivote.sim.meter`), then the projection of the
+verification to F = 1 (`verivote.sim.projection`).
+
+The flow is the one `verivote.sim.election` runs for the demonstration province, with its
+guardians and witnesses played in this process (`InProcessParties`): manifest, key ceremony
+and lot contributions, the roll and the stations opened, every voter checked in, their
+devices encrypting in a process pool while this process (the station server) checks and
+casts each ballot, the polls closed, the tally, the mix of every mixnet district by the
+manifest's mixers, the present guardians' decryptions of the tally and of the mix, the
+combination and the count, the checkpoint and the published record; then `verify_record` on
+it, and the verifier's work again by kind on one core (`verivote.sim.verify_kinds`); last, a
+process pool's overhead per task, measured in the same run.
+
+Not run: Benaloh challenges, voters coming back, and the runoff (round 2): the projection is
+that of round 1's record. The plaintext truth of every ballot is kept beside the encrypted
+path (`count_truth`), so the run ends by comparing the decrypted tally and the count with it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verivote.crypto.groups import get_group
+from verivote.crypto.keyfile import read_key_share
+from verivote.crypto.written import encrypt_for_station, written_width
+from verivote.election.count import find_entry, run_count
+from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.mixing import decrypt_mix_as_guardian
+from verivote.election.polls import close_polls
+from verivote.election.report import publish
+from verivote.election.service import cast, init_election, load_context
+from verivote.election.tally import run_tally
+from verivote.model.manifest import Manifest
+from verivote.rules.districts import count_districts
+from verivote.sim.ballots import iter_ballots
+from verivote.sim.election import (
+    GUARDIANS,
+    VOTER_MODEL,
+    InProcessParties,
+    RoundOutcome,
+    as_written,
+    count_truth,
+    normalise,
+    open_day,
+)
+from verivote.sim.meter import Meter, Stage
+from verivote.sim.national import (
+    TURNOUT,
+    DistrictShape,
+    national_manifest,
+    national_shape,
+)
+from verivote.sim.projection import Kind, Projection, project
+from verivote.sim.verify_kinds import (
+    BOARD,
+    HOMOMORPHIC,
+    MIX_COMBINE,
+    MIX_DECRYPTIONS,
+    SHUFFLES,
+    WRITTEN,
+    Sizes,
+    measure_kinds,
+)
+from verivote.store import Store
+from verivote.store.roll import Checkin, CheckinResult, check_in_many
+from verivote.verify import verify_record
+from verivote.verify.ballot_pool import MAX_CHUNK
+from verivote.verify.check_mix import BATCH
+from verivote.verify.report import Report
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total)."""
+
+ABSENT = 4
+"""The guardian absent at decryption, as in the demo: four of five decrypt."""
+
+PROBE_TASKS = 400
+PROBE_PAYLOAD = 64 * 1024
+"""The pool-overhead probe: this many tasks, each sending this many bytes (about a chunk of
+100 ballot entries) and getting a few back."""
+
+
+class FlowError(Exception):
+    """The run went wrong: a check-in refused, the record invalid, or the count different
+    from the plaintext count. The message says which, in one line."""
+
+
+@dataclass
+class NationalRun:
+    """What `run_national` measured and found."""
+
+    scale: float
+    seed: int
+    shape: tuple[DistrictShape, ...]
+    outcome: RoundOutcome
+    meter: Meter
+    report: Report
+    kinds: list[Kind] = field(default_factory=list)
+    overhead_s: float = 0.0
+    overhead_source: str = ""
+    pool_overhead_s: float = 0.0
+    projection: Projection | None = None
+    today: Projection | None = None
+    """The projection with today's verifier's split (`_kinds`)."""
+
+
+def draw_jobs(
+    manifest: Manifest,
+    models: dict[str, Any],
+    scale: float,
+    seed: int,
+    shape: tuple[DistrictShape, ...],
+) -> list[tuple[str, list[str]]]:
+    """(station, codes) of every voter who casts a ballot at scale F, district by district,
+    drawn from `seed` (the same every time): the codes as the voter wrote them on a mixnet
+    district's ballot, normalised by the device on a homomorphic one."""
+    rng = random.Random(seed + 1)
+    by_district: dict[str, list[str]] = {}
+    for s in manifest.stations:
+        by_district.setdefault(s.district, []).append(s.id)
+    jobs: list[tuple[str, list[str]]] = []
+    for plan, district in zip(shape, manifest.districts, strict=True):
+        model = models[district.id]
+        codes = {label: label.split(" ", 1)[0] for label in model.candidates}
+        write = as_written if district.counted_by == "mixnet" else normalise
+        stations = by_district[district.id]
+        for ballot in iter_ballots(model, plan.ballots(scale), rng, **VOTER_MODEL):
+            jobs.append((rng.choice(stations), write(ballot.names(), codes, district.seats)))
+    return jobs
+
+
+_DEVICE: tuple[Manifest, Any, bytes] | None = None
+
+
+def _init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
+    global _DEVICE
+    _DEVICE = (manifest, key, base_hash)
+
+
+def _encrypt(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
+    assert _DEVICE is not None
+    manifest, key, base_hash = _DEVICE
+    return encrypt_for_station(manifest, key, base_hash, job[0], job[1])
+
+
+def _echo(payload: bytes) -> int:
+    return len(payload)
+
+
+def pool_overhead(processes: int, meter: Meter) -> float:
+    """CPU seconds a task costs a process pool of `processes` beyond its own work: a no-op
+    task carrying PROBE_PAYLOAD bytes, PROBE_TASKS of them, all processes' CPU counted."""
+    payload = bytes(PROBE_PAYLOAD)
+    with meter.stage("pool overhead (probe)", "tasks", cores=processes) as s:
+        with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
+            list(pool.map(_echo, [payload] * 8))  # the workers started before the probe
+            started = time.process_time()
+            list(pool.map(_echo, [payload] * PROBE_TASKS))
+            s.note = f"in-pool main CPU {time.process_time() - started:.3f} s"
+        s.items = PROBE_TASKS
+        s.items_f1 = PROBE_TASKS
+    return s.cpu_s / PROBE_TASKS
+
+
+def _check_in(
+    store: Store,
+    election: str,
+    jobs: list[tuple[str, list[str]]],
+    voters: list[str],
+    district_of: dict[str, str],
+    progress: Progress,
+) -> None:
+    """Every voter checks in at their station, in batches of 500 (as the check-in server
+    groups them); FlowError if one is refused."""
+    items = [
+        Checkin(code, station, district_of[station], 8 + 10 * n // len(jobs), f"nat-{n:08d}")
+        for n, (code, (station, _)) in enumerate(zip(voters, jobs, strict=True))
+    ]
+    for start in range(0, len(items), 500):
+        batch = items[start : start + 500]
+        for item, answer in zip(batch, check_in_many(store.engine, election, batch), strict=True):
+            if not isinstance(answer, CheckinResult) or answer.status != "accepted":
+                raise FlowError(f"check-in of request {item.request_id} refused: {answer}")
+        progress("check-in", start + len(batch), len(items))
+
+
+def _poll(store: Store, outcome: RoundOutcome, jobs: list[tuple[str, list[str]]],
+          processes: int, meter: Meter, progress: Progress) -> None:  # fmt: skip
+    """Devices encrypt in a pool while this process casts: one measured block, split into
+    the devices' stage (the pool's CPU) and the server's (this process's CPU in `cast`)."""
+    ctx = outcome.ctx
+    cast_cpu = 0.0
+    cast_wall = 0.0
+    with meter.stage("encrypt (devices)", "ballots", cores=processes) as devices:
+        with ProcessPoolExecutor(
+            max_workers=max(1, processes),
+            initializer=_init_device,
+            initargs=(ctx.manifest, ctx.key, ctx.base_hash),
+        ) as pool:
+            for n, (ballot, _) in enumerate(pool.map(_encrypt, jobs, chunksize=16), 1):
+                c0, w0 = time.process_time(), time.perf_counter()
+                cast(store, ctx, ballot)
+                cast_cpu += time.process_time() - c0
+                cast_wall += time.perf_counter() - w0
+                progress("encrypt and cast", n, len(jobs))
+        devices.items = len(jobs)
+    devices.cpu_s = max(0.0, devices.cpu_s - cast_cpu)
+    devices.note = "the pool's CPU and this process's share in it; wall: all of polling day"
+    server = Stage("cast (server checks, appends)", "ballots", len(jobs), 0.0, cast_wall,
+                   cast_cpu, devices.peak_mib, 0.0, 1, "inside polling day")  # fmt: skip
+    meter.stages.append(server)
+
+
+def run_national(
+    store: Store,
+    directory: Path,
+    scale: float,
+    seed: int,
+    processes: int,
+    progress: Progress,
+    overhead_s: float | None = None,
+    group: str = "ristretto255",
+) -> NationalRun:
+    """The whole flow at scale F (module docstring); FlowError if anything fails."""
+    meter = Meter()
+    shape = national_shape()
+    with meter.stage("manifest", "districts") as s:
+        manifest, models = national_manifest(shape, scale, seed, group)
+        s.items = len(manifest.districts)
+    parties = InProcessParties(directory)
+    with meter.stage("ceremony and lot", "guardians") as s:
+        keys = parties.signers(manifest, 1)
+        init_election(store, manifest)
+        parties.ceremony(store, load_context(store, manifest.election_id), keys)
+        ctx = load_context(store, manifest.election_id)
+        s.items = GUARDIANS
+    outcome = RoundOutcome(ctx)
+    with meter.stage("draw the voters' choices (sim)", "ballots") as s:
+        jobs = draw_jobs(manifest, models, scale, seed, shape)
+        s.items = len(jobs)
+    with meter.stage("roll and open", "voters") as s:
+        voters = open_day(store, ctx, jobs)
+        s.items = len(jobs)
+    district_of = {st.id: st.district for st in manifest.stations}
+    with meter.stage("check-in", "voters") as s:
+        _check_in(store, ctx.election_id, jobs, voters, district_of, progress)
+        s.items = len(jobs)
+    _poll(store, outcome, jobs, processes, meter, progress)
+    with meter.stage("close polls", "stations") as s:
+        close_polls(store, ctx, [st.id for st in manifest.stations])
+        s.items = len(manifest.stations)
+    count_truth(outcome, jobs)
+    with meter.stage("tally", "ballots", cores=processes) as s:
+        run_tally(store, ctx, processes=processes,
+                  progress=lambda d, t: progress("tally", d, t))  # fmt: skip
+        s.items = len(jobs)
+    written = sum(outcome.ballots[d.id] for d in manifest.mixnet_districts())
+    mixers = len(manifest.mixers())
+    with meter.stage("mix", "rows shuffled") as s:
+        parties.mix(store, ctx, keys, progress)
+        s.items = written * mixers
+    present = [g for g in range(1, GUARDIANS + 1) if g != ABSENT]
+    homomorphic = [d for d in manifest.districts if d.counted_by == "homomorphic"]
+    with meter.stage("decrypt the tally", "shares") as s:
+        for g in present:
+            decrypt_as_guardian(store, ctx, read_key_share(keys / f"guardian-{g}.key"))
+        s.items = len(present) * sum(len(d.candidates) for d in homomorphic)
+    with meter.stage("decrypt the mix", "rows × guardians") as s:
+        for g in present:
+            decrypt_mix_as_guardian(
+                store,
+                ctx,
+                read_key_share(keys / f"guardian-{g}.key"),
+                progress=lambda d, t: progress("decrypt the mix", d, t),
+            )
+        s.items = written * len(present)
+    with meter.stage("combine and count", "districts") as s:
+        combine(store, ctx)
+        outcome.decrypted = find_entry(store, ctx.election_id, "decrypted-tally") or {}
+        outcome.count = run_count(store, ctx)
+        s.items = len(manifest.districts)
+    record = directory / "record"
+    with meter.stage("checkpoint and publish", "ballots") as s:
+        parties.checkpoint(store, ctx, keys)
+        publish(store, ctx, keys, record)
+        s.items = len(jobs)
+    outcome.record = record
+    problems = plaintext_mismatches(outcome)
+    if problems:
+        raise FlowError(f"the count differs from the plaintext count: {problems[0]}")
+    with meter.stage("verify", "ballots", cores=processes) as s:
+        report = verify_record(record, jobs=processes,
+                               progress=lambda d, t: progress("verify", d, t))  # fmt: skip
+        s.items = len(jobs)
+    if not report.valid:
+        raise FlowError(f"the published record does not verify: {report.failed()}")
+    sizes = measure_kinds(record, lambda name, unit: meter.stage(name, unit))
+    run = NationalRun(scale, seed, shape, outcome, meter, report)
+    run.pool_overhead_s = pool_overhead(processes, meter)
+    run.overhead_s = run.pool_overhead_s if overhead_s is None else overhead_s
+    run.overhead_source = (
+        f"local process pool of {processes}, measured in this run" if overhead_s is None
+        else "given (--task-overhead-ms)"
+    )  # fmt: skip
+    fill_f1(run, sizes)
+    return run
+
+
+def plaintext_mismatches(outcome: RoundOutcome) -> list[str]:
+    """How the decrypted tally and the count differ from the plaintext truth (empty: they
+    do not): every district's ballots, void ballots and votes, and its seats by the law."""
+    manifest = outcome.ctx.manifest
+    decrypted = outcome.decrypted.get("districts", {})
+    plain: dict[str, Any] = {}
+    out = []
+    for d in manifest.districts:
+        votes: Counter[str] = outcome.votes.get(d.id) or Counter()
+        plain[d.id] = {"ballots": outcome.ballots[d.id], "blank": outcome.blank[d.id],
+                       "votes": {c.code: votes.get(c.code, 0) for c in d.candidates}}  # fmt: skip
+        got = decrypted.get(d.id, {})
+        for key in ("ballots", "blank", "votes"):
+            if got.get(key) != plain[d.id][key]:
+                out.append(f"district {d.id}: decrypted {key} differ")
+    if out:
+        return out
+    expected = count_districts(manifest, {"districts": plain}, bytes.fromhex(outcome.count["seed"]))
+    for d in manifest.districts:
+        if outcome.count["districts"][d.id] != expected[d.id].to_json_dict():
+            out.append(f"district {d.id}: the count differs from the law on the plaintext")
+    return out
+
+
+def _f1(run: NationalRun) -> dict[str, float]:
+    """Items of each unit in the whole national election (F = 1)."""
+    manifest = run.outcome.ctx.manifest
+    ballots = {d.id: d.ballots(1.0) for d in run.shape}
+    mixnet = {d.id for d in manifest.mixnet_districts()}
+    written = sum(n for d, n in ballots.items() if d in mixnet)
+    present = GUARDIANS - 1
+    return {
+        "districts": len(run.shape),
+        "guardians": GUARDIANS,
+        "ballots": sum(ballots.values()),
+        "voters": sum(ballots.values()),
+        "stations": sum(d.stations for d in run.shape),
+        "rows shuffled": written * len(manifest.mixers()),
+        "rows × guardians": written * present,
+        "shares": present
+        * sum(len(d.candidates) for d in manifest.districts if d.id not in mixnet),
+        "tasks": PROBE_TASKS,
+    }  # fmt: skip
+
+
+BOARD_CHUNK = 64 * 2**20
+"""Bytes of entries a task of the planned verifier reads, parses and hashes (entries are
+independent until the tree's few inner nodes)."""
+
+SPLIT_SHUFFLE = 16
+"""The cores one shuffle's check is split over in the planned verifier (`crypto.shuffle.
+check_shuffle` takes an executor: one machine's cores); today's verifier checks each shuffle
+in one process."""
+
+
+def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
+    """The kinds of verification work measured in this run, with their units and tasks at
+    F = 1: as the README's plan splits them (by district and chunk: the board's entries in
+    chunks, the largest entry, one JSON document, the longest task; a shuffle's check over
+    one machine's cores; the mix's shares combined batch by batch, as they are posted), and
+    as today's verifier does (its main process reads and checks the board and combines the
+    mix; a shuffle a process)."""
+    manifest = run.outcome.ctx.manifest
+    group = get_group(manifest.group)
+    stages = {s.name: s for s in run.meter.stages}
+    mixnet = {d.id for d in manifest.mixnet_districts()}
+    width = {d.id: written_width(group, d) for d in manifest.mixnet_districts()}
+    cands = {d.id: len(d.candidates) for d in manifest.districts}
+    full = {d.id: d.ballots(1.0) for d in run.shape}
+    now = run.outcome.ballots
+    ballots_f1 = sum(full.values())
+    hom_units = sum(n * cands[d] for d, n in full.items() if d not in mixnet)
+    hom_ballots = sum(n for d, n in full.items() if d not in mixnet)
+    wr_units = sum(n * width[d] for d, n in full.items() if d in mixnet)
+    wr_units_now = sum(now[d] * width[d] for d in mixnet)
+    wr_ballots = sum(n for d, n in full.items() if d in mixnet)
+    mixers = len(manifest.mixers())
+    present = GUARDIANS - 1
+    stations_f1 = sum(d.stations for d in run.shape)
+    groups = sizes.groups
+    board_f1 = (
+        groups["ballots"] * ballots_f1 / max(1, sum(now.values()))
+        + groups["polls"] * stations_f1 / max(1, len(manifest.stations))
+        + groups["mix"] * wr_units / max(1, wr_units_now)
+        + groups["fixed"]
+    )
+    big = sizes.largest_district
+    largest_entry = sizes.largest * (full[big] / max(1, now[big]) if big in full else 1.0)
+    biggest_shuffle = max((full[d] * width[d] for d in mixnet), default=0)
+    widest = max(width.values(), default=0)
+    # name: (units at F = 1, tasks, largest task as planned, largest task today)
+    plan: dict[str, tuple[float, float, float, float]] = {
+        BOARD: (board_f1, math.ceil(board_f1 / BOARD_CHUNK), max(BOARD_CHUNK, largest_entry),
+                board_f1),
+        HOMOMORPHIC: (hom_units, math.ceil(hom_ballots / MAX_CHUNK),
+                      MAX_CHUNK * max((cands[d] for d in full if d not in mixnet), default=0),
+                      MAX_CHUNK * max((cands[d] for d in full if d not in mixnet), default=0)),
+        WRITTEN: (wr_units, math.ceil(wr_ballots / MAX_CHUNK), MAX_CHUNK * widest,
+                  MAX_CHUNK * widest),
+        SHUFFLES: (wr_units * mixers, len(mixnet) * mixers * SPLIT_SHUFFLE,
+                   biggest_shuffle / SPLIT_SHUFFLE, biggest_shuffle),
+        MIX_DECRYPTIONS: (wr_units * present,
+                          sum(math.ceil(full[d] / BATCH) for d in mixnet) * present,
+                          BATCH * widest, BATCH * widest),
+        MIX_COMBINE: (wr_units, sum(math.ceil(full[d] / BATCH) for d in mixnet),
+                      BATCH * widest, wr_units),
+    }  # fmt: skip
+    planned: list[Kind] = []
+    today: list[Kind] = []
+    for name, (units_f1, tasks, largest, largest_today) in plan.items():
+        stage = stages.get(name)
+        if stage is None or not stage.items:
+            continue
+        stage.items_f1 = units_f1
+        planned.append(Kind(name, stage.unit, stage.items, stage.cpu_s, units_f1, tasks, largest))
+        today.append(Kind(name, stage.unit, stage.items, stage.cpu_s, units_f1, tasks,
+                          largest_today))  # fmt: skip
+    # What `verify` spent beyond the kinds (the manifest, the ceremony, the tally's and the
+    # decryption's checks, the count, its pools' start): one election's worth, not scaled.
+    rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
+    for kinds in (planned, today):
+        kinds.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
+    # Today's main process does the board, the mix's combination and the rest one after the
+    # other: one task, their sum.
+    serial = [k for k in today if k.name in (BOARD, MIX_COMBINE, REST)]
+    main = sum(k.core_s_f1 for k in serial)
+    today = [k for k in today if k not in serial] + [Kind(MAIN, "runs", 1, main, 1, 1, 1)]
+    return planned, today
+
+
+MAIN = "verify: its main process (board, mix combination, the rest)"
+
+
+REST = "verify: the rest (fixed)"
+
+
+def fill_f1(run: NationalRun, sizes: Sizes) -> None:
+    """Each stage's items at F = 1, the kinds of verification work, and the projections."""
+    f1 = _f1(run)
+    kinds = {BOARD, HOMOMORPHIC, WRITTEN, SHUFFLES, MIX_DECRYPTIONS, MIX_COMBINE}
+    for s in run.meter.stages:
+        if s.name not in kinds:
+            s.items_f1 = f1.get(s.unit, s.items)
+    run.kinds, today = _kinds(run, sizes)
+    run.projection = project(run.kinds, run.overhead_s)
+    run.today = project(today, run.overhead_s)
+
+
+def summary_json(run: NationalRun) -> dict[str, Any]:
+    """The contract's JSON (issue 17, "Interfaces other tools rely on") and more."""
+    p, t = run.projection, run.today
+    assert p is not None
+    assert t is not None
+    return {
+        "districts": len(run.shape),
+        "seats": sum(d.seats for d in run.shape),
+        "candidates": sum(d.candidates for d in run.shape),
+        "electorate": sum(d.electorate for d in run.shape),
+        "stations": len(run.outcome.ctx.manifest.stations),
+        "scale": run.scale,
+        "seed": run.seed,
+        "turnout": TURNOUT,
+        "ballots": sum(run.outcome.ballots.values()),
+        "ballots_f1": sum(d.ballots(1.0) for d in run.shape),
+        "mixnet_districts": len(run.outcome.ctx.manifest.mixnet_districts()),
+        "verified": run.report.valid,
+        "count_equals_plaintext": True,
+        "stages": [s.as_json() for s in run.meter.stages],
+        "kinds": [
+            {
+                "kind": k.name,
+                "unit": k.unit,
+                "units": k.units,
+                "cpu_s": round(k.cpu_s, 3),
+                "cpu_us_per_unit": round(1e6 * k.cpu_per_unit, 2),
+                "units_f1": k.units_f1,
+                "tasks_f1": k.tasks_f1,
+                "core_hours_f1": round(k.core_s_f1 / 3600, 3),
+                "longest_task_s": round(k.longest_task_s, 2),
+            }
+            for k in run.kinds
+        ],
+        "task_overhead_ms": round(1000 * run.overhead_s, 4),
+        "task_overhead_source": run.overhead_source,
+        "pool_overhead_ms": round(1000 * run.pool_overhead_s, 4),
+        "projected_verify_hours_32x16": round(p.hours, 4),
+        "projection": _projection_json(
+            p,
+            "tasks as the README's plan splits them: the board in chunks of 64 MiB of "
+            "entries (the largest entry whole), ballots in chunks of 100, a shuffle's check "
+            "over one machine's 16 cores, decryptions in batches of 500, and combined in "
+            "those batches",
+        ),
+        "projection_today": _projection_json(
+            t,
+            "tasks as today's verifier splits them: the "
+            "board and the mix's combination in its main "
+            "process, a shuffle a process",
+        ),
+    }
+
+
+def _projection_json(p: Projection, split: str) -> dict[str, Any]:
+    return {
+        "hours": round(p.hours, 4), "machines": p.machines, "cores": p.cores,
+        "core_hours": round(p.core_hours, 3),
+        "overhead_core_hours": round(p.overhead_core_hours, 4), "tasks": p.tasks,
+        "spread_hours": round(p.spread_hours, 4),
+        "longest_task_hours": round(p.longest_task_hours, 4), "bound": p.bound, "split": split,
+    }  # fmt: skip

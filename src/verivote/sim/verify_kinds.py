@@ -1,0 +1,141 @@
+"""The verifier's work on a published record, split by kind and measured on one core, for the
+projection of `verivote sim national` (issue 17, item 5): the proofs of the ballots of the
+homomorphic districts, of the written ballots (mixnet districts), the shuffles, and the
+guardians' partial decryptions of the mix.
+
+Each part is run as `verivote.verify.verifier` runs it (the same chunk checker on the ballot
+entries, the mix check's own steps in their order), in this process (jobs = 1), so that its
+CPU is its own, with no pool around it. The board is read and its log checked as
+`check_board` does. The mix check's steps are its class's methods: `check_chains` (every
+shuffle proof), `check_partials` (every decryption proof), `check_decryptions` and
+`check_counts` (combining the shares, decoding, counting). Whether
+each part passed is returned too: the figures are only figures of a valid record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from verivote.sim.meter import Stage
+from verivote.verify.ballot_chunk import Setup
+from verivote.verify.ballot_pool import run_chunks
+from verivote.verify.check_board import check_board
+from verivote.verify.check_ceremony import check_ceremony
+from verivote.verify.check_manifest import check_manifest
+from verivote.verify.check_mix import _Mix
+from verivote.verify.check_tally import tally_cutoff
+from verivote.verify.context import mixnet_districts
+from verivote.verify.loader import load_board
+from verivote.verify.report import Check
+
+StageOf = Callable[[str, str], AbstractContextManager[Stage]]
+"""stage(name, unit): a context measuring one part (`verivote.sim.meter.Meter.stage`)."""
+
+BOARD = "verify: board"
+HOMOMORPHIC = "verify: homomorphic ballots"
+WRITTEN = "verify: written ballots"
+SHUFFLES = "verify: shuffles"
+MIX_DECRYPTIONS = "verify: mix decryptions"
+MIX_COMBINE = "verify: mix combine and count"
+
+BALLOT_TYPES = frozenset({"ballot-cast", "ballot-challenged"})
+POLL_TYPES = frozenset({"polls-open", "polls-close"})
+MIX_TYPES = frozenset({"mix-input", "mix-partial-decryption", "mix-decryption", "shuffle"})
+
+
+@dataclass
+class Sizes:
+    """A record's entry bytes by what they grow with: "ballots", "polls" (stations), "mix"
+    (written ciphertexts) and "fixed" (manifest, ceremony, tally, decryptions, count); and its
+    largest mix entry (one JSON document, read and parsed whole), with its district."""
+
+    groups: dict[str, int] = field(default_factory=dict)
+    largest: int = 0
+    largest_district: str | None = None
+
+
+class KindsError(Exception):
+    """The record failed a part of the verification being measured."""
+
+
+def measure_kinds(record: Any, stage: StageOf) -> Sizes:
+    """Run and measure each kind of the verifier's work on the record in `record`; KindsError
+    if a part fails. Each stage's `items` is set to the part's units (ciphertexts; bytes for
+    the board: reading, parsing and the log's hashes). Returns the record's sizes."""
+    with stage(BOARD, "bytes") as s:
+        board = load_board(record)
+        board_check = check_board(board, None)
+        s.items = sum(len(e) for e in board.entries)
+    if board_check.passed is False:
+        raise KindsError(f"the board check fails: {_failures(board_check)}")
+    sizes = Sizes({"ballots": 0, "polls": 0, "mix": 0, "fixed": 0})
+    for raw, doc in zip(board.entries, board.docs, strict=True):
+        kind = doc.get("type") if isinstance(doc, dict) else None
+        group = ("ballots" if kind in BALLOT_TYPES else "polls" if kind in POLL_TYPES
+                 else "mix" if kind in MIX_TYPES else "fixed")  # fmt: skip
+        sizes.groups[group] += len(raw)
+        if group == "mix" and len(raw) > sizes.largest and isinstance(doc, dict):
+            sizes.largest, sizes.largest_district = len(raw), str(doc.get("district"))
+    _, election = check_manifest(board)
+    if election is None:
+        raise KindsError("the record has no usable manifest")
+    _, keys = check_ceremony(board, election)
+    if keys is None:
+        raise KindsError("the record has no usable election key")
+    manifest = election.manifest
+    setup = Setup(manifest, election.base_hash, keys.key, tally_cutoff(board))
+    mixed = set(mixnet_districts(manifest))
+    widths = setup.widths(election.group)
+    candidates = {d.id: len(d.candidates) for d in manifest.districts}
+    by_kind: dict[bool, list[tuple[int, bytes]]] = {True: [], False: []}
+    units = {True: 0, False: 0}
+    for index, doc in board.ballots():
+        ballot = doc.get("ballot")
+        district = ballot.get("district") if isinstance(ballot, dict) else None
+        written = district in mixed
+        by_kind[written].append((index, board.entries[index]))
+        if isinstance(district, str):
+            units[written] += widths[district] if written else candidates.get(district, 0)
+    for written, name in ((False, HOMOMORPHIC), (True, WRITTEN)):
+        with stage(name, "ciphertexts") as s:
+            results = run_chunks(setup, by_kind[written], jobs=1)
+            s.items = units[written]
+        if any(r.refused for r in results):
+            raise KindsError(f"{name}: a ballot's proofs fail")
+    if not mixed:
+        return sizes
+    check = Check("mix")
+    mix = _Mix(board, election, keys, sorted(mixed), check, 1)
+    mix.check_inputs()
+    rows = {d: mix.rows_of(d) for d in mixed}
+    with stage(SHUFFLES, "ciphertexts") as s:
+        mix.check_chains()
+        s.items = sum(rows[d] * widths[d] * len(mix.chains[d]) for d in mixed)
+    if not mix.check_closed():
+        raise KindsError(f"the mix is not closed: {_failures(check)}")
+    guardians = _partial_guardians(board)
+    with stage(MIX_DECRYPTIONS, "ciphertexts") as s:
+        shares = mix.check_partials()
+        s.items = sum(rows[d] * widths[d] * guardians.get(d, 0) for d in mixed)
+    with stage(MIX_COMBINE, "ciphertexts") as s:
+        mix.check_decryptions(shares)
+        mix.check_counts()
+        s.items = sum(rows[d] * widths[d] for d in mixed)
+    if check.close().passed is False:
+        raise KindsError(f"the mix check fails: {_failures(check)}")
+    return sizes
+
+
+def _partial_guardians(board: Any) -> dict[str, int]:
+    """Per district, how many guardians posted partial decryptions of its mix."""
+    seen: dict[str, set[int]] = {}
+    for _, doc in board.of_type("mix-partial-decryption"):
+        seen.setdefault(str(doc.get("district")), set()).add(int(doc.get("guardian", 0)))
+    return {d: len(g) for d, g in seen.items()}
+
+
+def _failures(check: Check) -> str:
+    return "; ".join(f.reason for f in check.failures[:3]) or "no reason given"
