@@ -58,6 +58,7 @@ def test_a_written_record_checks_and_reads_back(record: Path) -> None:
         "checkpoint",
         "entries.jsonl",
         "keys",
+        "tile",
     ]
 
 
@@ -225,7 +226,10 @@ def test_rewriting_replaces_the_files_and_leaves_no_temporaries(record: Path) ->
         "checkpoint",
         "entries.jsonl",
         "keys",
+        "tile",
     ]
+    assert sorted(p.name for p in (record / "log/tile/0").iterdir()) == ["000.p"]
+    assert [p.name for p in (record / "log/tile/0/000.p").iterdir()] == ["4"]
     assert (record / ENTRIES).stat().st_mode & 0o777 == 0o644
 
 

@@ -23,6 +23,7 @@ from tests.manifests import small_manifest_data
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.merkle import MerkleLog
 from verivote.board.note import parse_verifier, sign, verifier_from_signer
+from verivote.board.tile_files import write_tiles
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.ceremony import CeremonyTranscript
 from verivote.crypto.elgamal import ElectionKey
@@ -225,6 +226,8 @@ def resign(record: Path, keys: Path) -> None:
     log = MerkleLog()
     for line in _entries_path(record).read_bytes().split(b"\n")[:-1]:
         log.append_entry(line)
+    if (record / "log" / "tile").exists():  # the tiles such an attacker would publish too
+        write_tiles(record / "log", (log.leaf_hash(i) for i in range(log.size)))
     text = format_checkpoint(Checkpoint(origin, log.size, log.root()))
     (record / "log" / "checkpoint").write_bytes(sign(text, [authority, *witnesses]).encode())
 

@@ -21,12 +21,19 @@ from sqlalchemy import delete, select, text, update
 
 from tests.manifests import small_manifest_data
 from tests.store_fixtures import BACKENDS, backend_database
+from verivote.board.merkle import leaf_hash
 from verivote.election.polls import open_polls
-from verivote.election.publishing import create_signers, local_witnesses, make_checkpoint
-from verivote.election.service import ElectionContext, init_election, load_context
+from verivote.election.publishing import (
+    create_signers,
+    export_record,
+    local_witnesses,
+    make_checkpoint,
+)
+from verivote.election.service import ElectionContext, ElectionError, init_election, load_context
 from verivote.model.manifest import parse_manifest
 from verivote.store import Store, make_engine, migrate
-from verivote.store.schema import board_entries, checkpoints
+from verivote.store.schema import board_entries, board_tiles, checkpoints
+from verivote.store.tree import grow
 
 ELECTION = "test-2024"
 STATIONS = ["tabriz-001", "tabriz-002", "tabriz-003", "isfahan-arm-1"]
@@ -57,10 +64,11 @@ def board(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Board]:
         engine.dispose()
 
 
-def _rewrite_entry(store: Store, index: int) -> None:
+def _rewrite_entry(store: Store, index: int, *, tiles: bool = True) -> None:
     """What an operator who owns the database can do: drop the append-only trigger, change
-    entry `index` in place, and forget every checkpoint the board stored (so that its own
-    store has nothing to compare)."""
+    entry `index` in place, rebuild the log's stored tree over the changed entries (unless
+    `tiles` is False), and forget every checkpoint the board stored (so that its own store has
+    nothing to compare)."""
     with store.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP TRIGGER board_entries_no_update_delete ON board_entries"))
@@ -74,6 +82,14 @@ def _rewrite_entry(store: Store, index: int) -> None:
         assert new != old
         conn.execute(update(board_entries).where(where).values(entry=new))
         conn.execute(delete(checkpoints).where(checkpoints.c.election_id == ELECTION))
+        if tiles:  # the stored tree (issue 17) told the old history: made again
+            conn.execute(delete(board_tiles).where(board_tiles.c.election_id == ELECTION))
+            entries = conn.execute(
+                select(board_entries.c.entry)
+                .where(board_entries.c.election_id == ELECTION, board_entries.c.log == "")
+                .order_by(board_entries.c.idx)
+            ).scalars()
+            grow(conn, ELECTION, "", 0, [leaf_hash(bytes(e)) for e in entries])
 
 
 def _forget_what_the_operator_holds(keys: Path) -> None:
@@ -114,3 +130,17 @@ def test_the_same_size_with_a_rewritten_past_gets_no_cosignature(board: Board) -
     _rewrite_entry(board.store, 1)
     _forget_what_the_operator_holds(board.keys)
     _assert_no_witness_cosigns(board, first.size)
+
+
+def test_an_entry_changed_under_its_stored_tree_cannot_be_published(
+    board: Board, tmp_path: Path
+) -> None:
+    """The operator changes an entry but not the stored tree: the checkpoint still signs the
+    original history (the witnesses cosign that, since it is consistent), and no record can
+    be exported whose entries would give it."""
+    first = make_checkpoint(board.store, board.ctx, board.keys)
+    _rewrite_entry(board.store, 2, tiles=False)
+    again = make_checkpoint(board.store, board.ctx, board.keys)
+    assert (again.size, again.note.split("\n")[2]) == (first.size, first.note.split("\n")[2])
+    with pytest.raises(ElectionError, match="does not check"):
+        export_record(board.store, board.ctx, board.keys, tmp_path / "record")

@@ -8,6 +8,10 @@ signed checkpoints, a directory that anyone can download and check).
     log/checkpoint      the C2SP signed note of the checkpoint over all the entries.
     log/keys            one verifier key per line: first the election authority's (its key name
                         is the checkpoint's origin), then every witness that cosigned.
+    log/tile/...        the tree's tiles (C2SP tlog-tiles; `verivote.board.tile_files`), so
+                        that a static web server can serve proofs; optional when read, and
+                        when present every tile must be the entries' (the same under
+                        `districts/<D>/tile/`).
 
 A record with a log per district (issue 17; README, "National scale (issue 17)", Record on
 disk) also has, for each district D,
@@ -32,7 +36,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,7 @@ from verivote.board.checkpoint import Checkpoint, open_checkpoint, parse_checkpo
 from verivote.board.districts import district_origin
 from verivote.board.merkle import leaf_hash, root
 from verivote.board.note import Verifier, parse_note, parse_verifier
+from verivote.board.tile_files import tile_problems, write_tiles
 from verivote.model.canonical import parse_canonical
 from verivote.model.manifest import IDENT
 
@@ -323,6 +328,7 @@ def check_record(directory: str | os.PathLike[str]) -> list[str]:
     except ValueError as exc:
         return [str(exc)]
     problems = _problems(*files)
+    problems.extend(tile_problems(path / "log", _leaf_hashes(files[0]), "log"))
     districts = _district_names(path, problems) or []
     keys = _check_keys(files[2], []) if districts else []
     for district in districts:
@@ -332,7 +338,24 @@ def check_record(directory: str | os.PathLike[str]) -> list[str]:
             problems.append(str(exc))
             continue
         problems.extend(_district_problems(district, entries_raw, checkpoint_raw, keys))
+        problems.extend(
+            tile_problems(
+                path / DISTRICTS / district,
+                _leaf_hashes(entries_raw),
+                f"{DISTRICTS}/{district}",
+            )
+        )
     return problems
+
+
+def _leaf_hashes(raw: bytes) -> Iterator[bytes]:
+    """The leaf hash of every line of an entries file, lazily (no problems reported: the
+    lines' own check does that)."""
+    if not raw:
+        return
+    body = raw[:-1] if raw.endswith(b"\n") else raw
+    for line in body.split(b"\n"):
+        yield leaf_hash(line)
 
 
 def _text_lines(raw: bytes, path: str) -> tuple[bytes, ...]:
@@ -479,6 +502,7 @@ def write_record(
         place = base / DISTRICTS / district
         place.mkdir(parents=True, exist_ok=True)
         write_atomic(base / district_entries_path(district), raw, sync_folder=False)
+        write_tiles(place, _leaf_hashes(raw))
         write_atomic(base / district_checkpoint_path(district), note_raw, sync_folder=False)
         fsync_directory(place)
     if districts is not None:
@@ -486,6 +510,9 @@ def write_record(
         fsync_directory(folder)
     log = base / "log"
     log.mkdir(parents=True, exist_ok=True)
-    for name, raw in ((ENTRIES, entries_raw), (KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
+    write_atomic(base / ENTRIES, entries_raw, sync_folder=False)
+    # The tiles before the checkpoint: whoever finds the new checkpoint finds its tiles.
+    write_tiles(log, _leaf_hashes(entries_raw))
+    for name, raw in ((KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
         write_atomic(base / name, raw, sync_folder=False)
     fsync_directory(log)

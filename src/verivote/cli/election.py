@@ -294,7 +294,8 @@ def board_export(
     db: Db = None,
     keys_dir: KeysDir = DEFAULT_KEYS,
 ) -> None:
-    """Write the public election record (log/entries.jsonl, log/checkpoint, log/keys)."""
+    """Write the public election record (log/entries.jsonl, log/checkpoint, log/keys, and the
+    tree as static tiles under log/tile/)."""
     store = _store(db)
     ctx = _context(store, election)
     try:

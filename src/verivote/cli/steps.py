@@ -303,7 +303,8 @@ def publish_command(
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
-    """Write the public record (log/) and the results report (results.md)."""
+    """Write the public record (log/, with its tiles for static serving) and the results report
+    (results.md)."""
     from verivote.election.report import publish
 
     store = _store(db)

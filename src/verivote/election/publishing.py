@@ -354,7 +354,10 @@ def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory:
         raise ElectionError("no checkpoint yet: run `verivote board checkpoint` first")
     size, note = latest
     entries = store.entries(ctx.election_id, 0, size)
-    write_record(directory, entries, note, verifier_keys(keys_dir))
+    try:
+        write_record(directory, entries, note, verifier_keys(keys_dir))
+    except ValueError as exc:  # entries that do not give the signed root: never published
+        raise ElectionError(f"the record does not check, not written: {exc}") from None
     problems = check_record(directory)
     if problems:
         raise ElectionError(f"the written record does not check: {problems[0]}")
