@@ -1,0 +1,125 @@
+"""The mix check's work split into tasks (issue 17, "Speed and memory"): the shuffle proofs,
+a large shuffle by chunks of rows over the whole pool, and the combination and decoding of
+the final rows batch by batch give the report of the serial run, on an honest record and on
+tampered ones (`tests/attacks/test_mix_tamper.py`'s record and colluding cheats)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.attacks.test_mix_tamper import (
+    BASE,
+    GROUP,
+    MANIFEST,
+    Dishonesty,
+    _at_position,
+    _key,
+    _other_row,
+    make_record,
+)
+from verivote.board.merkle import MerkleLog
+from verivote.crypto import wire
+from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
+from verivote.verify.check_mix import check_mix
+from verivote.verify.context import Election, Keys
+from verivote.verify.loader import Board
+
+
+@pytest.fixture(scope="module")
+def outcome() -> CeremonyOutcome:
+    return run_ceremony(GROUP, 5, 3, BASE)
+
+
+def mix_report(
+    outcome: CeremonyOutcome, entries: list[bytes], jobs: int, split_rows: int
+) -> tuple[int, list[tuple[int | None, str]]]:
+    """The mix check's items and failures (entry, reason) in their order."""
+    docs = [json.loads(e) for e in entries]
+    by_type: dict[str, list[int]] = {}
+    for i, doc in enumerate(docs):
+        by_type.setdefault(doc["type"], []).append(i)
+    board = Board(Path("."), tuple(entries), tuple(docs), (), "", (), MerkleLog(), by_type)
+    keys = Keys(outcome.transcript, _key(outcome))
+    check = check_mix(
+        board, Election(MANIFEST, BASE, GROUP), keys, jobs=jobs, split_rows=split_rows
+    )
+    return check.items, [(f.entry, f.reason) for f in check.failures]
+
+
+def _replace_row(outcome: CeremonyOutcome, position: int) -> Dishonesty:
+    other = _other_row(_key(outcome))
+
+    def replace(doc: dict[str, Any]) -> None:
+        doc["rows"][2] = other
+
+    return _at_position(position, replace)
+
+
+def _wrong_share(guardian: int, row: int) -> Dishonesty:
+    def partial(g: int, doc: dict[str, Any]) -> dict[str, Any]:
+        if g == guardian:
+            doc["shares"][row][0]["share"] = wire.element_hex(GROUP, GROUP.pow_g(12345))
+        return doc
+
+    return Dishonesty(partial=partial)
+
+
+def _changed_ballot(row: int) -> Dishonesty:
+    def change(ballots: list[Any]) -> list[Any]:
+        return [*ballots[:row], ["3001", "3003"], *ballots[row + 1 :]]
+
+    return Dishonesty(ballots=change)
+
+
+def _changed_count() -> Dishonesty:
+    def change(counts: dict[str, Any]) -> dict[str, Any]:
+        counts["votes"]["3002"] += 1
+        return counts
+
+    return Dishonesty(counts=change)
+
+
+@pytest.mark.parametrize("cheat", ["honest", "row", "share", "ballot", "count"])
+def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, cheat: str) -> None:
+    dishonesty = {
+        "honest": None,
+        "row": _replace_row(outcome, 2),
+        "share": _wrong_share(2, 3),
+        "ballot": _changed_ballot(1),
+        "count": _changed_count(),
+    }[cheat]
+    entries = make_record(outcome, dishonesty)
+    serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
+    # tasks on 2 processes: whole shuffles, and every shuffle by chunks of rows over the pool
+    assert mix_report(outcome, entries, jobs=2, split_rows=10**9) == serial
+    assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
+    # the serial path of a split shuffle (no pool) is the same check
+    assert mix_report(outcome, entries, jobs=1, split_rows=1) == serial
+    assert (serial[1] == []) == (cheat == "honest")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    position=st.integers(1, 3),
+    guardian=st.sampled_from([1, 2, 4]),
+    row=st.integers(0, 5),
+    which=st.sampled_from(["row", "share", "ballot"]),
+)
+def test_any_one_cheat_is_reported_alike_by_tasks(
+    outcome: CeremonyOutcome, position: int, guardian: int, row: int, which: str
+) -> None:
+    dishonesty = {
+        "row": _replace_row(outcome, position),
+        "share": _wrong_share(guardian, row),
+        "ballot": _changed_ballot(row),
+    }[which]
+    entries = make_record(outcome, dishonesty)
+    serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
+    assert serial[1] != []
+    assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
