@@ -6,6 +6,7 @@ tampered ones (`tests/attacks/test_mix_tamper.py`'s record and colluding cheats)
 from __future__ import annotations
 
 import json
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,23 @@ from tests.attacks.test_mix_tamper import (
     _other_row,
     make_record,
 )
+from tests.national_fixtures import to_districts
+from tests.verify_fixtures import (
+    VerifyElection,
+    copy_record,
+    read_entries,
+    resign,
+    write_entries,
+)
 from verivote.board.merkle import MerkleLog
+from verivote.board.record import ENTRIES, _chunks, check_record
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
 from verivote.verify.check_mix import check_mix
 from verivote.verify.context import Election, Keys
 from verivote.verify.loader import Board
+from verivote.verify.report import Report
+from verivote.verify.verifier import verify_record
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +116,9 @@ def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, che
     assert (serial[1] == []) == (cheat == "honest")
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     position=st.integers(1, 3),
     guardian=st.sampled_from([1, 2, 4]),
@@ -123,3 +137,67 @@ def test_any_one_cheat_is_reported_alike_by_tasks(
     serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
     assert serial[1] != []
     assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
+
+
+# --- the board's lines in chunks ---------------------------------------------------------------
+
+
+def _report(report: Report) -> list[tuple[str, bool | None, int, list[tuple[Any, ...]]]]:
+    """A report without its ballot rate: every check's outcome, items and failures in order."""
+    return [
+        (c.id, c.passed, c.items, [(f.entry, f.reason, f.log, f.index) for f in c.failures])
+        for c in report.checks
+    ]
+
+
+def _uncanonical(path: Path, lines_at: list[int]) -> None:
+    lines = path.read_bytes().split(b"\n")
+    for i in lines_at:
+        lines[i % (len(lines) - 1)] = lines[i % (len(lines) - 1)].replace(b'{"', b'{ "', 1)
+    path.write_bytes(b"\n".join(lines))
+
+
+def _both(record: Path) -> None:
+    with ProcessPoolExecutor(2) as pool:
+        for parts in (1, 2, 5):
+            assert check_record(record, pool, parts) == check_record(record)
+    assert _report(verify_record(record, jobs=2)) == _report(verify_record(record, jobs=1))
+
+
+def test_the_board_checked_in_chunks_reports_as_in_one(
+    verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    record = copy_record(verify_election.round1, tmp_path / "record")
+    _both(record)
+    assert check_record(record) == []
+    _uncanonical(record / ENTRIES, [3, 20, 21])
+    resign(record, verify_election.keys1)
+    _both(record)
+    assert len(check_record(record)) == 3
+    docs = read_entries(record)
+    docs[3], docs[4] = docs[4], docs[3]
+    write_entries(record, docs)  # not re-signed: the root is not the checkpoint's
+    _both(record)
+
+
+def test_district_logs_checked_as_tasks_report_as_in_one(
+    verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    record = to_districts(verify_election.round1, verify_election.keys1, tmp_path / "v2")
+    _both(record)
+    _uncanonical(record / "districts" / "tabriz" / "entries.jsonl", [2, 7])
+    _both(record)
+    assert check_record(record)[0].startswith("districts/tabriz/entries.jsonl line 3: ")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 200), max_size=30), st.integers(1, 8))
+def test_the_chunks_cover_the_lines_in_order_each_at_most_a_share(
+    sizes: list[int], parts: int
+) -> None:
+    lines = [b"x" * n for n in sizes]
+    chunks = _chunks(lines, parts)
+    assert [i for a, b in chunks for i in range(a, b)] == list(range(len(lines)))
+    assert all(b > a for a, b in chunks)
+    target = -(-sum(sizes) // parts)
+    assert all(b - a == 1 or sum(sizes[a:b]) <= target for a, b in chunks)

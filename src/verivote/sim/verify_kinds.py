@@ -5,15 +5,20 @@ guardians' partial decryptions of the mix.
 
 Each part is run as `verivote.verify.verifier` runs it (the same chunk checker on the ballot
 entries, the mix check's own steps in their order), in this process (jobs = 1), so that its
-CPU is its own, with no pool around it. The board is read and its log checked as
-`check_board` does. The mix check's steps are its class's methods: `check_chains` (every
-shuffle proof), `check_partials` (every decryption proof), `check_decryptions` and
-`check_counts` (combining the shares, decoding, counting). Whether
-each part passed is returned too: the figures are only figures of a valid record.
+CPU is its own, with no pool around it. The board is read (`load_board`, the verifier's main
+process) and its log checked as `check_board` does (in chunks, as tasks) apart. The shuffles
+are then checked again as the verifier checks a shuffle of `SPLIT_ROWS` rows or more, by
+chunks of rows over a pool, to measure what its main process still does for each (parsing
+the rows, the statement's hash, packing and combining the chunks): `Sizes.split_main_cpu_s`.
+The mix check's steps are its class's methods: `check_chains` (every shuffle proof),
+`check_partials` (every decryption proof), `check_decryptions` and `check_counts` (combining
+the shares, decoding, counting). Whether each part passed is returned too: the figures are
+only figures of a valid record.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -34,7 +39,8 @@ from verivote.verify.report import Check
 StageOf = Callable[[str, str], AbstractContextManager[Stage]]
 """stage(name, unit): a context measuring one part (`verivote.sim.meter.Meter.stage`)."""
 
-BOARD = "verify: board"
+BOARD_READ = "verify: board read and parsed"
+BOARD = "verify: board check"
 HOMOMORPHIC = "verify: homomorphic ballots"
 WRITTEN = "verify: written ballots"
 SHUFFLES = "verify: shuffles"
@@ -50,11 +56,14 @@ MIX_TYPES = frozenset({"mix-input", "mix-partial-decryption", "mix-decryption", 
 class Sizes:
     """A record's entry bytes by what they grow with: "ballots", "polls" (stations), "mix"
     (written ciphertexts) and "fixed" (manifest, ceremony, tally, decryptions, count); and its
-    largest mix entry (one JSON document, read and parsed whole), with its district."""
+    largest mix entry (one JSON document, read and parsed whole), with its district; the CPU
+    of this process alone while every shuffle was checked split over a pool (for as many
+    ciphertexts as the shuffles stage)."""
 
     groups: dict[str, int] = field(default_factory=dict)
     largest: int = 0
     largest_district: str | None = None
+    split_main_cpu_s: float = 0.0
 
 
 class KindsError(Exception):
@@ -65,8 +74,10 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     """Run and measure each kind of the verifier's work on the record in `record`; KindsError
     if a part fails. Each stage's `items` is set to the part's units (ciphertexts; bytes for
     the board: reading, parsing and the log's hashes). Returns the record's sizes."""
-    with stage(BOARD, "bytes") as s:
+    with stage(BOARD_READ, "bytes") as s:
         board = load_board(record)
+        s.items = sum(len(e) for e in board.entries)
+    with stage(BOARD, "bytes") as s:
         board_check = check_board(board, None)
         s.items = sum(len(e) for e in board.entries)
     if board_check.passed is False:
@@ -114,6 +125,11 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     with stage(SHUFFLES, "ciphertexts") as s:
         mix.check_chains()
         s.items = sum(rows[d] * widths[d] * len(mix.chains[d]) for d in mixed)
+    split = _Mix(board, election, keys, sorted(mixed), Check("mix"), 2, split_rows=0)
+    split.check_inputs()
+    started = time.process_time()
+    split.check_chains()
+    sizes.split_main_cpu_s = time.process_time() - started
     if not mix.check_closed():
         raise KindsError(f"the mix is not closed: {_failures(check)}")
     guardians = _partial_guardians(board)
