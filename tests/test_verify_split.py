@@ -34,6 +34,7 @@ from tests.verify_fixtures import (
 )
 from verivote.board.merkle import MerkleLog
 from verivote.board.record import ENTRIES, _chunks, check_record
+from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
 from verivote.verify.check_mix import check_mix
@@ -49,7 +50,11 @@ def outcome() -> CeremonyOutcome:
 
 
 def mix_report(
-    outcome: CeremonyOutcome, entries: list[bytes], jobs: int, split_rows: int
+    outcome: CeremonyOutcome,
+    entries: list[bytes],
+    jobs: int,
+    split_rows: int,
+    cluster: Cluster | None = None,
 ) -> tuple[int, list[tuple[int | None, str]]]:
     """The mix check's items and failures (entry, reason) in their order."""
     docs = [json.loads(e) for e in entries]
@@ -58,13 +63,11 @@ def mix_report(
         by_type.setdefault(doc["type"], []).append(i)
     board = Board(Path("."), tuple(entries), tuple(docs), (), "", (), MerkleLog(), by_type)
     keys = Keys(outcome.transcript, _key(outcome))
-    check = check_mix(
-        board, Election(MANIFEST, BASE, GROUP), keys, jobs=jobs, split_rows=split_rows
-    )
+    check = check_mix(board, Election(MANIFEST, BASE, GROUP), keys, jobs, cluster, split_rows)
     return check.items, [(f.entry, f.reason) for f in check.failures]
 
 
-def _replace_row(outcome: CeremonyOutcome, position: int) -> Dishonesty:
+def replace_row(outcome: CeremonyOutcome, position: int) -> Dishonesty:
     other = _other_row(_key(outcome))
 
     def replace(doc: dict[str, Any]) -> None:
@@ -82,7 +85,7 @@ def _wrong_share(guardian: int, row: int) -> Dishonesty:
     return Dishonesty(partial=partial)
 
 
-def _changed_ballot(row: int) -> Dishonesty:
+def changed_ballot(row: int) -> Dishonesty:
     def change(ballots: list[Any]) -> list[Any]:
         return [*ballots[:row], ["3001", "3003"], *ballots[row + 1 :]]
 
@@ -101,9 +104,9 @@ def _changed_count() -> Dishonesty:
 def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, cheat: str) -> None:
     dishonesty = {
         "honest": None,
-        "row": _replace_row(outcome, 2),
+        "row": replace_row(outcome, 2),
         "share": _wrong_share(2, 3),
-        "ballot": _changed_ballot(1),
+        "ballot": changed_ballot(1),
         "count": _changed_count(),
     }[cheat]
     entries = make_record(outcome, dishonesty)
@@ -129,9 +132,9 @@ def test_any_one_cheat_is_reported_alike_by_tasks(
     outcome: CeremonyOutcome, position: int, guardian: int, row: int, which: str
 ) -> None:
     dishonesty = {
-        "row": _replace_row(outcome, position),
+        "row": replace_row(outcome, position),
         "share": _wrong_share(guardian, row),
-        "ballot": _changed_ballot(row),
+        "ballot": changed_ballot(row),
     }[which]
     entries = make_record(outcome, dishonesty)
     serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)

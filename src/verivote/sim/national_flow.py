@@ -112,7 +112,9 @@ class NationalRun:
     pool_overhead_s: float = 0.0
     projection: Projection | None = None
     today: Projection | None = None
-    """The projection with today's verifier's split (`_kinds`)."""
+    """The projection with the verifier's own split, as it is written (`_kinds`)."""
+    split_main: tuple[float, float] = (0.0, 0.0)
+    """The main process's part of a split shuffle's check: (s a shuffle, s a ciphertext)."""
 
 
 def draw_jobs(
@@ -457,12 +459,15 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     if shuffles is not None and shuffles.items:
         for name, (units_f1, tasks, largest) in verifier.items():
             # a split shuffle's workers do what its main process does not
-            cpu = shuffles.cpu_s - sizes.split_main_cpu_s if name == SPLIT_SHUFFLES else None
+            main_now = sizes.split_main_per_unit_s * shuffles.items
+            cpu = shuffles.cpu_s - main_now if name == SPLIT_SHUFFLES else None
             stage = shuffles if name != BOARD else stages[BOARD]
             today.append(Kind(name, stage.unit, stage.items,
                               stage.cpu_s if cpu is None else max(0.0, cpu),
                               units_f1, tasks, largest))  # fmt: skip
-        main_s = sizes.split_main_cpu_s / shuffles.items * split_units
+        main_s = sizes.split_main_s * len(split) * mixers + sizes.split_main_per_unit_s * (
+            split_units
+        )
     # What `verify` spent beyond the kinds (the manifest, the ceremony, the tally's and the
     # decryption's checks, the count, its pools' start): one election's worth, not scaled.
     rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
@@ -490,6 +495,7 @@ def fill_f1(run: NationalRun, sizes: Sizes) -> None:
         if s.name not in kinds:
             s.items_f1 = f1.get(s.unit, s.items)
     run.kinds, today = _kinds(run, sizes)
+    run.split_main = (sizes.split_main_s, sizes.split_main_per_unit_s)
     run.projection = project(run.kinds, run.overhead_s)
     run.today = project(today, run.overhead_s)
 
@@ -531,6 +537,11 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "task_overhead_ms": round(1000 * run.overhead_s, 4),
         "task_overhead_source": run.overhead_source,
         "pool_overhead_ms": round(1000 * run.pool_overhead_s, 4),
+        "split_shuffle_main": {
+            "ms_per_shuffle": round(1000 * run.split_main[0], 3),
+            "us_per_ciphertext": round(1e6 * run.split_main[1], 2),
+            "from_rows": SPLIT_ROWS,
+        },
         "projected_verify_hours_32x16": round(p.hours, 4),
         "projection": _projection_json(
             p,

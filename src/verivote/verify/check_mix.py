@@ -57,10 +57,12 @@ from verivote.verify.report import Check
 BATCH = 500
 """Rows per mix-partial-decryption entry."""
 
-SPLIT_ROWS = 2000
+SPLIT_ROWS = 100_000
 """A shuffle of this many rows or more is checked by chunks of rows on every worker of the pool
-rather than whole in one task (`verivote.crypto.shuffle.check_shuffle`'s executor): below it,
-whole shuffles in parallel keep the workers as busy with less data sent."""
+rather than whole in one task (`verivote.crypto.shuffle.check_shuffle`'s executor). The main
+process then parses its rows, hashes the statement and packs the chunks, one such shuffle
+after the other (about 7 % of the check, 65 µs a ciphertext measured at 2,000 rows): below
+this size a whole shuffle is a few minutes of one core and is better one task among many."""
 
 Row = tuple[Ciphertext[Any], ...]
 
