@@ -85,12 +85,13 @@ def _decryption_context(base_hash: bytes, district: str, row: int, k: int) -> li
     return [base_hash, "decryption", district, f"mix/{row}/{k}"]
 
 
-def _rows(group: Group[Any], doc: Any, width: int) -> list[Row]:
-    """The rows of an entry, every element checked; ValueError otherwise."""
+def _rows(group: Group[Any], doc: Any, width: int, first: int = 0) -> list[Row]:
+    """The rows of an entry (numbered from `first` in messages: a batch of them), every
+    element checked; ValueError otherwise."""
     if not isinstance(doc, list):
         raise ValueError("the rows are not a list")
     out = []
-    for i, row in enumerate(doc):
+    for i, row in enumerate(doc, start=first):
         if not isinstance(row, list) or len(row) != width:
             raise ValueError(f"row {i} is not a list of {width} ciphertexts")
         cts = []
@@ -150,15 +151,16 @@ def _shuffle_problem(
 
 
 def _partial_task(
-    task: tuple[bytes, str, int, Any, bytes, int, int, bytes],
+    task: tuple[bytes, str, int, Any, Any, int, bytes],
 ) -> tuple[str | None, list[list[str]]]:
-    """(why the partial decryption is invalid or None, its shares as hex)."""
-    base_hash, district, start, public_hex, rows_raw, width, end, entry_raw = task
+    """(why the partial decryption is invalid or None, its shares as hex), from the batch's
+    rows as they are in the last shuffle's document (only the batch is sent to the task)."""
+    base_hash, district, start, public_hex, rows_doc, width, entry_raw = task
     assert _KEY is not None
     group = _KEY.group
     try:
         public = wire.element_from_hex(group, public_hex)
-        rows = _rows(group, json.loads(rows_raw).get("rows"), width)[start:end]
+        rows = _rows(group, rows_doc, width, start)
         shares = json.loads(entry_raw).get("shares")
     except (ValueError, TypeError, AttributeError) as exc:
         return f"malformed: {exc}", []
@@ -411,6 +413,13 @@ class _Mix:
                 for (t, _), b in zip(tasks, big, strict=True)
             ]
 
+    def last_rows(self, district: str, start: int, end: int) -> Any:
+        """Rows start to end of the district's last shuffle (or input) as its document holds
+        them, unchecked (whatever it holds if that is not a list)."""
+        doc: Any = self.board.docs[self.last[district]]
+        rows = doc.get("rows") if isinstance(doc, dict) else None
+        return rows[start:end] if isinstance(rows, list) else rows
+
     def rows_of(self, district: str) -> int:
         doc = self.board.docs[self.inputs[district][0]]
         assert doc is not None
@@ -484,7 +493,7 @@ class _Mix:
             end = min(start + BATCH, self.rows_of(district))
             task = (
                 self.election.base_hash, district, start, publics[guardian],
-                self.raw(self.last[district]), width, end, self.raw(index),
+                self.last_rows(district, start, end), width, self.raw(index),
             )  # fmt: skip
             tasks.append((index, guardian, district, start, task))
         results = _run(
@@ -575,9 +584,8 @@ class _Mix:
         """The `_combine_task`s of a district whose mix-decryption passed
         `decryption_problem`: one per batch of its last shuffle's rows (at most as many as
         its input's: a shuffle of another length has failed its own check)."""
-        last: Any = self.board.docs[self.last[district]]
-        rows: Any = last.get("rows") if isinstance(last, dict) else None
-        rows = rows[: self.rows_of(district)] if isinstance(rows, list) else []
+        rows = self.last_rows(district, 0, self.rows_of(district))
+        rows = rows if isinstance(rows, list) else []
         k = self.keys.transcript.quorum
         width = self.inputs[district][1]
         listed: list[int] = doc["guardians"]
