@@ -416,7 +416,7 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     biggest_shuffle = max((full[d] * width[d] for d in mixnet), default=0)
     widest = max(width.values(), default=0)
     cluster = MACHINES * CORES
-    # today's shuffles: whole below SPLIT_ROWS rows, split over the cluster from it
+    # the verifier's shuffles: whole below SPLIT_ROWS rows, split over the cluster from it
     split = {d for d in mixnet if full[d] >= SPLIT_ROWS}
     whole_units = sum(full[d] * width[d] for d in mixnet - split) * mixers
     split_units = sum(full[d] * width[d] for d in split) * mixers
