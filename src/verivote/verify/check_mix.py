@@ -61,7 +61,7 @@ SPLIT_ROWS = 1_000_000
 """A shuffle of this many rows or more is checked by chunks of rows on every worker of the pool
 rather than whole in one task (`verivote.crypto.shuffle.check_shuffle`'s executor). The main
 process then parses its rows, hashes the statement and packs the chunks, one such shuffle
-after the other (about 7 % of the check: 65–73 µs a ciphertext, `verivote sim national`'s
+after the other (about 6–7 % of the check: 51–73 µs a ciphertext, `verivote sim national`'s
 `split_shuffle_main`). Below this size a whole shuffle is under about half an hour of one
 core (a row of at most 2 ciphertexts, about 1 ms each), less than the main process's own
 reading of the national board (about 1.1 h), so splitting it would only lengthen the main
