@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from tests import ray_tasks
 from tests import test_mixer as mixer_tests
+from tests import test_verify_split as split_tests
 from tests.crypto_helpers import keypair
 from tests.manifests import small_manifest_data
 from tests.mix_fixtures import BALLOTS, MIXED, mix_manifest_data, written_rows
@@ -34,6 +35,7 @@ from tests.verify_fixtures import VerifyElection, copy_record, read_entries, res
 from verivote.cluster import Cluster, ClusterError, make_pool, open_cluster, width
 from verivote.cluster.connect import check_address, host_port
 from verivote.crypto.ballot import encrypt_ballot
+from verivote.crypto.ceremony import run_ceremony
 from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.rows import rows_to_json
 from verivote.election.lot import contribute_lot
@@ -388,3 +390,13 @@ def test_a_mix_and_its_decryption_through_ray_count_what_the_law_counts(
     law = tally_majlis(voters, [c.code for c in tabriz.candidates], tabriz.seats)
     assert decoded["votes"] == law.votes
     assert (decoded["ballots"], decoded["blank"]) == (5, law.void)
+
+
+def test_the_mix_check_split_into_ray_tasks_reports_as_the_serial_one(cluster: Cluster) -> None:
+    # A shuffle by chunks of rows over the cluster (split_rows=1), the combination by batch.
+    outcome = run_ceremony(split_tests.GROUP, 5, 3, split_tests.BASE)
+    for cheat in (None, split_tests.replace_row(outcome, 2), split_tests.changed_ballot(1)):
+        entries = split_tests.make_record(outcome, cheat)
+        serial = split_tests.mix_report(outcome, entries, 1, 10**9)
+        assert split_tests.mix_report(outcome, entries, 1, 1, cluster) == serial
+        assert (serial[1] == []) == (cheat is None)

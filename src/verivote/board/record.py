@@ -37,6 +37,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,14 +131,64 @@ def _lines(raw: bytes, path: str, problems: list[str]) -> list[bytes]:
     return raw[:-1].split(b"\n")
 
 
-def _check_entries(raw: bytes, problems: list[str], path: str = ENTRIES) -> list[bytes]:
-    entries = _lines(raw, path, problems)
-    for number, line in enumerate(entries, start=1):
+CHUNK_BYTES = 64 * 2**20
+"""At most this many bytes of entry lines in one task of `check_record` on an executor (the
+README's plan for the national record: the board in chunks of 64 MiB of entries)."""
+
+
+def _entry_problems(lines: list[bytes], first: int, path: str) -> tuple[list[str], list[bytes]]:
+    """A chunk of entry lines, numbered from `first`: what is not canonical JSON, and each
+    line's RFC 6962 leaf hash (entries are independent until the tree's inner nodes)."""
+    problems = []
+    for number, line in enumerate(lines, start=first):
         try:
             parse_canonical(line)
         except ValueError as exc:
             problems.append(f"{path} line {number}: {exc}")
-    return entries
+    return problems, [leaf_hash(line) for line in lines]
+
+
+def _chunks(lines: list[bytes], parts: int) -> list[tuple[int, int]]:
+    """(start, end) slices of `lines`, in order, each of at most a `parts`-th of their bytes
+    and at most `CHUNK_BYTES` (or a single line): about `parts` of them or more."""
+    total = sum(len(line) for line in lines)
+    target = max(1, min(CHUNK_BYTES, -(-total // max(1, parts))))
+    out: list[tuple[int, int]] = []
+    start, size = 0, 0
+    for i, line in enumerate(lines):
+        if i > start and size + len(line) > target:
+            out.append((start, i))
+            start, size = i, 0
+        size += len(line)
+    if start < len(lines):
+        out.append((start, len(lines)))
+    return out
+
+
+def _check_entries(
+    raw: bytes,
+    problems: list[str],
+    path: str = ENTRIES,
+    executor: Executor | None = None,
+    parts: int = 1,
+) -> tuple[list[bytes], list[bytes]]:
+    """The entry lines and their leaf hashes; problems appended in line order. The lines are
+    checked on `executor` in about `parts` chunks when there is one."""
+    entries = _lines(raw, path, problems)
+    if executor is None:
+        found, leaves = _entry_problems(entries, 1, path)
+        problems.extend(found)
+        return entries, leaves
+    futures = [
+        executor.submit(_entry_problems, entries[a:b], a + 1, path)
+        for a, b in _chunks(entries, parts)
+    ]
+    leaves = []
+    for future in futures:
+        found, hashes = future.result()
+        problems.extend(found)
+        leaves.extend(hashes)
+    return entries, leaves
 
 
 def _check_keys(raw: bytes, problems: list[str]) -> list[Verifier | None]:
@@ -204,9 +255,15 @@ def _check_signatures(
     return checkpoint
 
 
-def _problems(entries_raw: bytes, checkpoint_raw: bytes, keys_raw: bytes) -> list[str]:
+def _problems(
+    entries_raw: bytes,
+    checkpoint_raw: bytes,
+    keys_raw: bytes,
+    executor: Executor | None = None,
+    parts: int = 1,
+) -> list[str]:
     problems: list[str] = []
-    entries = _check_entries(entries_raw, problems)
+    entries, leaves = _check_entries(entries_raw, problems, ENTRIES, executor, parts)
     keys = _check_keys(keys_raw, problems)
     checkpoint = _check_signatures(checkpoint_raw, keys, problems)
     if checkpoint is not None:
@@ -215,7 +272,7 @@ def _problems(entries_raw: bytes, checkpoint_raw: bytes, keys_raw: bytes) -> lis
                 f"{CHECKPOINT}: tree size {checkpoint.size}, but {ENTRIES} has {len(entries)}"
                 " entries"
             )
-        if root([leaf_hash(entry) for entry in entries]) != checkpoint.root:
+        if root(leaves) != checkpoint.root:
             problems.append(f"{CHECKPOINT}: the root hash is not the Merkle root of {ENTRIES}")
     return problems
 
@@ -228,7 +285,7 @@ def _district_problems(
     problems: list[str] = []
     entries_path = district_entries_path(district)
     checkpoint_path = district_checkpoint_path(district)
-    entries = _check_entries(entries_raw, problems, entries_path)
+    entries, leaves = _check_entries(entries_raw, problems, entries_path)
     try:
         text, signatures = parse_note(checkpoint_raw.decode("utf-8"))
         checkpoint = parse_checkpoint(text)
@@ -265,7 +322,7 @@ def _district_problems(
             f"{checkpoint_path}: tree size {checkpoint.size}, but {entries_path} has"
             f" {len(entries)} entries"
         )
-    if root([leaf_hash(entry) for entry in entries]) != checkpoint.root:
+    if root(leaves) != checkpoint.root:
         problems.append(
             f"{checkpoint_path}: the root hash is not the Merkle root of {entries_path}"
         )
@@ -311,7 +368,9 @@ def _read_district(directory: Path, district: str) -> tuple[bytes, bytes]:
     return contents[0], contents[1]
 
 
-def check_record(directory: str | os.PathLike[str]) -> list[str]:
+def check_record(
+    directory: str | os.PathLike[str], executor: Executor | None = None, parts: int = 1
+) -> list[str]:
     """Everything wrong with the record in `directory`, one line each; empty if it checks.
 
     Checked: every entry line is canonical JSON of an entry; every key line is a verifier key;
@@ -321,31 +380,50 @@ def check_record(directory: str | os.PathLike[str]) -> list[str]:
     their Merkle root. The same for each district's log (`districts/D/`), except that its
     origin is "<national origin>/D" and only the authority must sign it. What the national
     log's seals say about the district logs is the verifier's `board` check.
+
+    With `executor`, the national log's lines are checked and hashed in about `parts` chunks
+    (of at most `CHUNK_BYTES`) and each district's log in a task of its own; the problems are
+    the same, in the same order.
     """
     path = Path(directory)
     try:
         files = _read_files(path)
     except ValueError as exc:
         return [str(exc)]
-    problems = _problems(*files)
+    problems = _problems(*files, executor, parts)
+    # The tiles are optional; when present, one more pass over the national log's hashes.
     problems.extend(tile_problems(path / "log", _leaf_hashes(files[0]), "log"))
     districts = _district_names(path, problems) or []
     keys = _check_keys(files[2], []) if districts else []
+    found: list[list[str] | Future[list[str]]] = []
     for district in districts:
         try:
             entries_raw, checkpoint_raw = _read_district(path, district)
         except ValueError as exc:
-            problems.append(str(exc))
+            found.append([str(exc)])
             continue
-        problems.extend(_district_problems(district, entries_raw, checkpoint_raw, keys))
-        problems.extend(
-            tile_problems(
-                path / DISTRICTS / district,
-                _leaf_hashes(entries_raw),
-                f"{DISTRICTS}/{district}",
-            )
+        args = (district, entries_raw, checkpoint_raw, keys, path / DISTRICTS / district)
+        found.append(
+            _district_log_problems(*args)
+            if executor is None
+            else executor.submit(_district_log_problems, *args)
         )
+    for item in found:
+        problems.extend(item if isinstance(item, list) else item.result())
     return problems
+
+
+def _district_log_problems(
+    district: str,
+    entries_raw: bytes,
+    checkpoint_raw: bytes,
+    keys: list[Verifier | None],
+    folder: Path,
+) -> list[str]:
+    """A district's log and its tiles (one task of `check_record`)."""
+    problems = _district_problems(district, entries_raw, checkpoint_raw, keys)
+    where = f"{DISTRICTS}/{district}"
+    return problems + tile_problems(folder, _leaf_hashes(entries_raw), where)
 
 
 def _leaf_hashes(raw: bytes) -> Iterator[bytes]:

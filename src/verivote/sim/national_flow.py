@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verivote.board.record import CHUNK_BYTES
 from verivote.crypto.groups import get_group
 from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.written import encrypt_for_station, written_width
@@ -62,6 +63,7 @@ from verivote.sim.national import (
 from verivote.sim.projection import Kind, Projection, project
 from verivote.sim.verify_kinds import (
     BOARD,
+    BOARD_READ,
     HOMOMORPHIC,
     MIX_COMBINE,
     MIX_DECRYPTIONS,
@@ -74,7 +76,7 @@ from verivote.store import Store
 from verivote.store.roll import Checkin, CheckinResult, check_in_many
 from verivote.verify import verify_record
 from verivote.verify.ballot_pool import MAX_CHUNK
-from verivote.verify.check_mix import BATCH
+from verivote.verify.check_mix import BATCH, SPLIT_ROWS
 from verivote.verify.report import Report
 
 Progress = Callable[[str, int, int], None]
@@ -110,7 +112,9 @@ class NationalRun:
     pool_overhead_s: float = 0.0
     projection: Projection | None = None
     today: Projection | None = None
-    """The projection with today's verifier's split (`_kinds`)."""
+    """The projection with the verifier's own split, as it is written (`_kinds`)."""
+    split_main: tuple[float, float] = (0.0, 0.0)
+    """The main process's part of a split shuffle's check: (s a shuffle, s a ciphertext)."""
 
 
 def draw_jobs(
@@ -366,8 +370,10 @@ independent until the tree's few inner nodes)."""
 
 SPLIT_SHUFFLE = 16
 """The cores one shuffle's check is split over in the planned verifier (`crypto.shuffle.
-check_shuffle` takes an executor: one machine's cores); today's verifier checks each shuffle
-in one process."""
+check_shuffle` takes an executor: one machine's cores)."""
+
+MACHINES, CORES = 32, 16
+"""The cluster of the projection."""
 
 
 def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
@@ -375,8 +381,12 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     F = 1: as the README's plan splits them (by district and chunk: the board's entries in
     chunks, the largest entry, one JSON document, the longest task; a shuffle's check over
     one machine's cores; the mix's shares combined batch by batch, as they are posted), and
-    as today's verifier does (its main process reads and checks the board and combines the
-    mix; a shuffle a process)."""
+    as the verifier now splits them, from its own constants: its main process reads and
+    parses the board, does the fixed rest, and for each shuffle of `SPLIT_ROWS` rows or more
+    the part measured in `Sizes.split_main_cpu_s`, one after the other; the board's lines in
+    chunks of `CHUNK_BYTES`; a smaller shuffle a task, a larger one over every core of the
+    cluster (`check_shuffle`'s executor cuts it into as many parts as the pool is wide);
+    decryptions and their combination in batches of `BATCH` rows."""
     manifest = run.outcome.ctx.manifest
     group = get_group(manifest.group)
     stages = {s.name: s for s in run.meter.stages}
@@ -405,48 +415,74 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     largest_entry = sizes.largest * (full[big] / max(1, now[big]) if big in full else 1.0)
     biggest_shuffle = max((full[d] * width[d] for d in mixnet), default=0)
     widest = max(width.values(), default=0)
-    # name: (units at F = 1, tasks, largest task as planned, largest task today)
-    plan: dict[str, tuple[float, float, float, float]] = {
-        BOARD: (board_f1, math.ceil(board_f1 / BOARD_CHUNK), max(BOARD_CHUNK, largest_entry),
-                board_f1),
+    cluster = MACHINES * CORES
+    # the verifier's shuffles: whole below SPLIT_ROWS rows, split over the cluster from it
+    split = {d for d in mixnet if full[d] >= SPLIT_ROWS}
+    whole_units = sum(full[d] * width[d] for d in mixnet - split) * mixers
+    split_units = sum(full[d] * width[d] for d in split) * mixers
+    biggest_whole = max((full[d] * width[d] for d in mixnet - split), default=0)
+    board_tasks = math.ceil(board_f1 / BOARD_CHUNK)
+    board_largest = max(BOARD_CHUNK, largest_entry)
+    # name: (units at F = 1, tasks, largest task) as planned
+    plan: dict[str, tuple[float, float, float]] = {
+        BOARD_READ: (board_f1, board_tasks, board_largest),
+        BOARD: (board_f1, board_tasks, board_largest),
         HOMOMORPHIC: (hom_units, math.ceil(hom_ballots / MAX_CHUNK),
-                      MAX_CHUNK * max((cands[d] for d in full if d not in mixnet), default=0),
                       MAX_CHUNK * max((cands[d] for d in full if d not in mixnet), default=0)),
-        WRITTEN: (wr_units, math.ceil(wr_ballots / MAX_CHUNK), MAX_CHUNK * widest,
-                  MAX_CHUNK * widest),
+        WRITTEN: (wr_units, math.ceil(wr_ballots / MAX_CHUNK), MAX_CHUNK * widest),
         SHUFFLES: (wr_units * mixers, len(mixnet) * mixers * SPLIT_SHUFFLE,
-                   biggest_shuffle / SPLIT_SHUFFLE, biggest_shuffle),
+                   biggest_shuffle / SPLIT_SHUFFLE),
         MIX_DECRYPTIONS: (wr_units * present,
                           sum(math.ceil(full[d] / BATCH) for d in mixnet) * present,
-                          BATCH * widest, BATCH * widest),
+                          BATCH * widest),
         MIX_COMBINE: (wr_units, sum(math.ceil(full[d] / BATCH) for d in mixnet),
-                      BATCH * widest, wr_units),
+                      BATCH * widest),
     }  # fmt: skip
+    # as the verifier is written: what differs from the plan
+    verifier: dict[str, tuple[float, float, float]] = {
+        BOARD: (board_f1, math.ceil(board_f1 / CHUNK_BYTES), max(CHUNK_BYTES, largest_entry)),
+        SHUFFLES: (whole_units, len(mixnet - split) * mixers, biggest_whole),
+        SPLIT_SHUFFLES: (split_units, len(split) * mixers * cluster, biggest_shuffle / cluster),
+    }
     planned: list[Kind] = []
     today: list[Kind] = []
-    for name, (units_f1, tasks, largest, largest_today) in plan.items():
+    for name, (units_f1, tasks, largest) in plan.items():
         stage = stages.get(name)
         if stage is None or not stage.items:
             continue
         stage.items_f1 = units_f1
         planned.append(Kind(name, stage.unit, stage.items, stage.cpu_s, units_f1, tasks, largest))
-        today.append(Kind(name, stage.unit, stage.items, stage.cpu_s, units_f1, tasks,
-                          largest_today))  # fmt: skip
+        if name not in verifier:
+            today.append(planned[-1])
+    shuffles = stages.get(SHUFFLES)
+    main_s = 0.0
+    if shuffles is not None and shuffles.items:
+        for name, (units_f1, tasks, largest) in verifier.items():
+            # a split shuffle's workers do what its main process does not
+            main_now = sizes.split_main_per_unit_s * shuffles.items
+            cpu = shuffles.cpu_s - main_now if name == SPLIT_SHUFFLES else None
+            stage = shuffles if name != BOARD else stages[BOARD]
+            today.append(Kind(name, stage.unit, stage.items,
+                              stage.cpu_s if cpu is None else max(0.0, cpu),
+                              units_f1, tasks, largest))  # fmt: skip
+        main_s = sizes.split_main_s * len(split) * mixers + sizes.split_main_per_unit_s * (
+            split_units
+        )
     # What `verify` spent beyond the kinds (the manifest, the ceremony, the tally's and the
     # decryption's checks, the count, its pools' start): one election's worth, not scaled.
     rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
-    for kinds in (planned, today):
-        kinds.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
-    # Today's main process does the board, the mix's combination and the rest one after the
-    # other: one task, their sum.
-    serial = [k for k in today if k.name in (BOARD, MIX_COMBINE, REST)]
-    main = sum(k.core_s_f1 for k in serial)
-    today = [k for k in today if k not in serial] + [Kind(MAIN, "runs", 1, main, 1, 1, 1)]
+    planned.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
+    # The verifier's main process reads the board, does the rest and its part of each split
+    # shuffle one after the other: one task, their sum.
+    read = next((k.core_s_f1 for k in planned if k.name == BOARD_READ), 0.0)
+    main = read + rest + main_s
+    today.append(Kind(MAIN, "runs", 1, main, 1, 1, 1))
     return planned, today
 
 
-MAIN = "verify: its main process (board, mix combination, the rest)"
+MAIN = "verify: its main process (board read, split shuffles' main part, the rest)"
 
+SPLIT_SHUFFLES = "verify: shuffles split over the cluster (workers)"
 
 REST = "verify: the rest (fixed)"
 
@@ -454,11 +490,12 @@ REST = "verify: the rest (fixed)"
 def fill_f1(run: NationalRun, sizes: Sizes) -> None:
     """Each stage's items at F = 1, the kinds of verification work, and the projections."""
     f1 = _f1(run)
-    kinds = {BOARD, HOMOMORPHIC, WRITTEN, SHUFFLES, MIX_DECRYPTIONS, MIX_COMBINE}
+    kinds = {BOARD_READ, BOARD, HOMOMORPHIC, WRITTEN, SHUFFLES, MIX_DECRYPTIONS, MIX_COMBINE}
     for s in run.meter.stages:
         if s.name not in kinds:
             s.items_f1 = f1.get(s.unit, s.items)
     run.kinds, today = _kinds(run, sizes)
+    run.split_main = (sizes.split_main_s, sizes.split_main_per_unit_s)
     run.projection = project(run.kinds, run.overhead_s)
     run.today = project(today, run.overhead_s)
 
@@ -500,6 +537,11 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "task_overhead_ms": round(1000 * run.overhead_s, 4),
         "task_overhead_source": run.overhead_source,
         "pool_overhead_ms": round(1000 * run.pool_overhead_s, 4),
+        "split_shuffle_main": {
+            "ms_per_shuffle": round(1000 * run.split_main[0], 3),
+            "us_per_ciphertext": round(1e6 * run.split_main[1], 2),
+            "from_rows": SPLIT_ROWS,
+        },
         "projected_verify_hours_32x16": round(p.hours, 4),
         "projection": _projection_json(
             p,
@@ -510,9 +552,11 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         ),
         "projection_today": _projection_json(
             t,
-            "tasks as today's verifier splits them: the "
-            "board and the mix's combination in its main "
-            "process, a shuffle a process",
+            "tasks as the verifier now splits them: its main process reads and parses the "
+            f"board, does the fixed rest and its part of each shuffle of {SPLIT_ROWS} rows or "
+            "more, which is checked by chunks over every core; the board's lines in chunks "
+            f"of {CHUNK_BYTES // 2**20} MiB, smaller shuffles a task each, decryptions and "
+            f"their combination in batches of {BATCH}",
         ),
     }
 

@@ -5,27 +5,35 @@ guardians' partial decryptions of the mix.
 
 Each part is run as `verivote.verify.verifier` runs it (the same chunk checker on the ballot
 entries, the mix check's own steps in their order), in this process (jobs = 1), so that its
-CPU is its own, with no pool around it. The board is read and its log checked as
-`check_board` does. The mix check's steps are its class's methods: `check_chains` (every
-shuffle proof), `check_partials` (every decryption proof), `check_decryptions` and
-`check_counts` (combining the shares, decoding, counting). Whether
-each part passed is returned too: the figures are only figures of a valid record.
+CPU is its own, with no pool around it. The board is read (`load_board`, the verifier's main
+process) and its log checked as `check_board` does (in chunks, as tasks) apart. The shuffles
+are then checked again as the verifier checks a shuffle of `SPLIT_ROWS` rows or more, by
+chunks of rows over a pool, to measure what its main process still does for each (parsing
+the rows, the statement's hash, packing and combining the chunks), shuffle by shuffle:
+`Sizes.split_main_s` and `Sizes.split_main_per_unit_s`, fitted to those times.
+The mix check's steps are its class's methods: `check_chains` (every shuffle proof),
+`check_partials` (every decryption proof), `check_decryptions` and `check_counts` (combining
+the shares, decoding, counting). Whether each part passed is returned too: the figures are
+only figures of a valid record.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from verivote.crypto.shuffle import warm_key
 from verivote.sim.meter import Stage
 from verivote.verify.ballot_chunk import Setup
 from verivote.verify.ballot_pool import run_chunks
 from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
 from verivote.verify.check_manifest import check_manifest
-from verivote.verify.check_mix import _Mix
+from verivote.verify.check_mix import _Mix, _shuffle_context, _shuffle_problem
 from verivote.verify.check_tally import tally_cutoff
 from verivote.verify.context import mixnet_districts
 from verivote.verify.loader import load_board
@@ -34,7 +42,8 @@ from verivote.verify.report import Check
 StageOf = Callable[[str, str], AbstractContextManager[Stage]]
 """stage(name, unit): a context measuring one part (`verivote.sim.meter.Meter.stage`)."""
 
-BOARD = "verify: board"
+BOARD_READ = "verify: board read and parsed"
+BOARD = "verify: board check"
 HOMOMORPHIC = "verify: homomorphic ballots"
 WRITTEN = "verify: written ballots"
 SHUFFLES = "verify: shuffles"
@@ -50,11 +59,16 @@ MIX_TYPES = frozenset({"mix-input", "mix-partial-decryption", "mix-decryption", 
 class Sizes:
     """A record's entry bytes by what they grow with: "ballots", "polls" (stations), "mix"
     (written ciphertexts) and "fixed" (manifest, ceremony, tally, decryptions, count); and its
-    largest mix entry (one JSON document, read and parsed whole), with its district."""
+    largest mix entry (one JSON document, read and parsed whole), with its district; the
+    main process's part of a shuffle checked split over a pool: `split_main_s` a shuffle plus
+    `split_main_per_unit_s` a ciphertext (least squares over this record's shuffles, each
+    checked so, the CPU of this process alone)."""
 
     groups: dict[str, int] = field(default_factory=dict)
     largest: int = 0
     largest_district: str | None = None
+    split_main_s: float = 0.0
+    split_main_per_unit_s: float = 0.0
 
 
 class KindsError(Exception):
@@ -65,8 +79,10 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     """Run and measure each kind of the verifier's work on the record in `record`; KindsError
     if a part fails. Each stage's `items` is set to the part's units (ciphertexts; bytes for
     the board: reading, parsing and the log's hashes). Returns the record's sizes."""
-    with stage(BOARD, "bytes") as s:
+    with stage(BOARD_READ, "bytes") as s:
         board = load_board(record)
+        s.items = sum(len(e) for e in board.entries)
+    with stage(BOARD, "bytes") as s:
         board_check = check_board(board, None)
         s.items = sum(len(e) for e in board.entries)
     if board_check.passed is False:
@@ -114,6 +130,7 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     with stage(SHUFFLES, "ciphertexts") as s:
         mix.check_chains()
         s.items = sum(rows[d] * widths[d] * len(mix.chains[d]) for d in mixed)
+    sizes.split_main_s, sizes.split_main_per_unit_s = _split_main(mix, widths)
     if not mix.check_closed():
         raise KindsError(f"the mix is not closed: {_failures(check)}")
     guardians = _partial_guardians(board)
@@ -127,6 +144,38 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     if check.close().passed is False:
         raise KindsError(f"the mix check fails: {_failures(check)}")
     return sizes
+
+
+def _split_main(mix: _Mix, widths: dict[str, int]) -> tuple[float, float]:
+    """(s a shuffle, s a ciphertext) of this process while each shuffle of the record is
+    checked as the verifier checks one of `SPLIT_ROWS` rows or more (`_shuffle_problem` on a
+    pool of 2), fitted by least squares over the shuffles (never below 0)."""
+    key, base = mix.keys.key, mix.election.base_hash
+    points: list[tuple[float, float]] = []
+    with ProcessPoolExecutor(2, initializer=warm_key, initargs=(key,)) as pool:
+        for district, chain in mix.chains.items():
+            previous = mix.inputs[district][0]
+            for index in chain:
+                doc: Any = mix.board.docs[index]
+                context = _shuffle_context(
+                    base, district, doc["mixer"], doc["position"], bytes.fromhex(doc["previous"])
+                )
+                task = (context, mix.raw(previous), mix.raw(index), widths[district])
+                started = time.process_time()
+                if _shuffle_problem(key, task, pool, 2) is not None:
+                    raise KindsError(f"a shuffle of {district} fails when split")
+                points.append((mix.rows_of(district) * widths[district],
+                               time.process_time() - started))  # fmt: skip
+                previous = index
+    if not points:
+        return 0.0, 0.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    if var == 0:
+        return 0.0, mean_y / mean_x if mean_x else 0.0
+    slope = max(0.0, sum((x - mean_x) * (y - mean_y) for x, y in points) / var)
+    return max(0.0, mean_y - slope * mean_x), slope
 
 
 def _partial_guardians(board: Any) -> dict[str, int]:

@@ -73,7 +73,7 @@ def _verify(
     progress: Progress | None,
     cluster: Cluster | None,
 ) -> tuple[Report, Election | None]:
-    checks: list[Check] = [check_board(board, since_note)]
+    checks: list[Check] = [check_board(board, since_note, jobs, cluster)]
     manifest_check, election = check_manifest(board)
     checks.append(manifest_check)
     if election is None:

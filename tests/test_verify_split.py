@@ -1,0 +1,210 @@
+"""The mix check's work split into tasks (issue 17, "Speed and memory"): the shuffle proofs,
+a large shuffle by chunks of rows over the whole pool, and the combination and decoding of
+the final rows batch by batch give the report of the serial run, on an honest record and on
+tampered ones (`tests/attacks/test_mix_tamper.py`'s record and colluding cheats)."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.attacks.test_mix_tamper import (
+    BASE,
+    GROUP,
+    MANIFEST,
+    Dishonesty,
+    _at_position,
+    _key,
+    _other_row,
+    make_record,
+)
+from tests.national_fixtures import to_districts
+from tests.verify_fixtures import (
+    VerifyElection,
+    copy_record,
+    read_entries,
+    resign,
+    write_entries,
+)
+from verivote.board.merkle import MerkleLog
+from verivote.board.record import ENTRIES, _chunks, check_record
+from verivote.cluster import Cluster
+from verivote.crypto import wire
+from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
+from verivote.verify import check_board
+from verivote.verify.check_mix import check_mix
+from verivote.verify.context import Election, Keys
+from verivote.verify.loader import Board
+from verivote.verify.report import Report
+from verivote.verify.verifier import verify_record
+
+
+@pytest.fixture(scope="module")
+def outcome() -> CeremonyOutcome:
+    return run_ceremony(GROUP, 5, 3, BASE)
+
+
+def mix_report(
+    outcome: CeremonyOutcome,
+    entries: list[bytes],
+    jobs: int,
+    split_rows: int,
+    cluster: Cluster | None = None,
+) -> tuple[int, list[tuple[int | None, str]]]:
+    """The mix check's items and failures (entry, reason) in their order."""
+    docs = [json.loads(e) for e in entries]
+    by_type: dict[str, list[int]] = {}
+    for i, doc in enumerate(docs):
+        by_type.setdefault(doc["type"], []).append(i)
+    board = Board(Path("."), tuple(entries), tuple(docs), (), "", (), MerkleLog(), by_type)
+    keys = Keys(outcome.transcript, _key(outcome))
+    check = check_mix(board, Election(MANIFEST, BASE, GROUP), keys, jobs, cluster, split_rows)
+    return check.items, [(f.entry, f.reason) for f in check.failures]
+
+
+def replace_row(outcome: CeremonyOutcome, position: int) -> Dishonesty:
+    other = _other_row(_key(outcome))
+
+    def replace(doc: dict[str, Any]) -> None:
+        doc["rows"][2] = other
+
+    return _at_position(position, replace)
+
+
+def _wrong_share(guardian: int, row: int) -> Dishonesty:
+    def partial(g: int, doc: dict[str, Any]) -> dict[str, Any]:
+        if g == guardian:
+            doc["shares"][row][0]["share"] = wire.element_hex(GROUP, GROUP.pow_g(12345))
+        return doc
+
+    return Dishonesty(partial=partial)
+
+
+def changed_ballot(row: int) -> Dishonesty:
+    def change(ballots: list[Any]) -> list[Any]:
+        return [*ballots[:row], ["3001", "3003"], *ballots[row + 1 :]]
+
+    return Dishonesty(ballots=change)
+
+
+def _changed_count() -> Dishonesty:
+    def change(counts: dict[str, Any]) -> dict[str, Any]:
+        counts["votes"]["3002"] += 1
+        return counts
+
+    return Dishonesty(counts=change)
+
+
+@pytest.mark.parametrize("cheat", ["honest", "row", "share", "ballot", "count"])
+def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, cheat: str) -> None:
+    dishonesty = {
+        "honest": None,
+        "row": replace_row(outcome, 2),
+        "share": _wrong_share(2, 3),
+        "ballot": changed_ballot(1),
+        "count": _changed_count(),
+    }[cheat]
+    entries = make_record(outcome, dishonesty)
+    serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
+    # tasks on 2 processes: whole shuffles, and every shuffle by chunks of rows over the pool
+    assert mix_report(outcome, entries, jobs=2, split_rows=10**9) == serial
+    assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
+    # the serial path of a split shuffle (no pool) is the same check
+    assert mix_report(outcome, entries, jobs=1, split_rows=1) == serial
+    assert (serial[1] == []) == (cheat == "honest")
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    position=st.integers(1, 3),
+    guardian=st.sampled_from([1, 2, 4]),
+    row=st.integers(0, 5),
+    which=st.sampled_from(["row", "share", "ballot"]),
+)
+def test_any_one_cheat_is_reported_alike_by_tasks(
+    outcome: CeremonyOutcome, position: int, guardian: int, row: int, which: str
+) -> None:
+    dishonesty = {
+        "row": replace_row(outcome, position),
+        "share": _wrong_share(guardian, row),
+        "ballot": changed_ballot(row),
+    }[which]
+    entries = make_record(outcome, dishonesty)
+    serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
+    assert serial[1] != []
+    assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
+
+
+# --- the board's lines in chunks ---------------------------------------------------------------
+
+
+def _report(report: Report) -> list[tuple[str, bool | None, int, list[tuple[Any, ...]]]]:
+    """A report without its ballot rate: every check's outcome, items and failures in order."""
+    return [
+        (c.id, c.passed, c.items, [(f.entry, f.reason, f.log, f.index) for f in c.failures])
+        for c in report.checks
+    ]
+
+
+def _uncanonical(path: Path, lines_at: list[int]) -> None:
+    lines = path.read_bytes().split(b"\n")
+    for i in lines_at:
+        lines[i % (len(lines) - 1)] = lines[i % (len(lines) - 1)].replace(b'{"', b'{ "', 1)
+    path.write_bytes(b"\n".join(lines))
+
+
+def _both(record: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with ProcessPoolExecutor(2) as pool:
+        for parts in (1, 2, 5):
+            assert check_record(record, pool, parts) == check_record(record)
+    serial = _report(verify_record(record, jobs=1))
+    with monkeypatch.context() as patched:
+        patched.setattr(check_board, "MIN_POOL_BYTES", 0)  # the small record on the pool too
+        assert _report(verify_record(record, jobs=2)) == serial
+
+
+def test_the_board_checked_in_chunks_reports_as_in_one(
+    verify_election: VerifyElection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = copy_record(verify_election.round1, tmp_path / "record")
+    _both(record, monkeypatch)
+    assert check_record(record) == []
+    _uncanonical(record / ENTRIES, [3, 20, 21])
+    resign(record, verify_election.keys1)
+    _both(record, monkeypatch)
+    assert len(check_record(record)) == 3
+    docs = read_entries(record)
+    docs[3], docs[4] = docs[4], docs[3]
+    write_entries(record, docs)  # not re-signed: the root is not the checkpoint's
+    _both(record, monkeypatch)
+
+
+def test_district_logs_checked_as_tasks_report_as_in_one(
+    verify_election: VerifyElection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = to_districts(verify_election.round1, verify_election.keys1, tmp_path / "v2")
+    _both(record, monkeypatch)
+    _uncanonical(record / "districts" / "tabriz" / "entries.jsonl", [2, 7])
+    _both(record, monkeypatch)
+    assert check_record(record)[0].startswith("districts/tabriz/entries.jsonl line 3: ")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 200), max_size=30), st.integers(1, 8))
+def test_the_chunks_cover_the_lines_in_order_each_at_most_a_share(
+    sizes: list[int], parts: int
+) -> None:
+    lines = [b"x" * n for n in sizes]
+    chunks = _chunks(lines, parts)
+    assert [i for a, b in chunks for i in range(a, b)] == list(range(len(lines)))
+    assert all(b > a for a, b in chunks)
+    target = -(-sum(sizes) // parts)
+    assert all(b - a == 1 or sum(sizes[a:b]) <= target for a, b in chunks)
