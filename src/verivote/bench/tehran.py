@@ -52,7 +52,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import tempfile
 import time
 import tracemalloc
@@ -65,6 +64,7 @@ from itertools import accumulate
 from typing import IO, Any, overload
 
 from verivote.bench.mix import machine
+from verivote.bench.procfs import children, cpu_of, peak_kib, reset_peak
 from verivote.crypto.ceremony import KeyShare, public_share, run_ceremony
 from verivote.crypto.elgamal import Ciphertext, ElectionKey
 from verivote.crypto.groups import get_group
@@ -483,54 +483,6 @@ def _decode_task(plain_blob: bytes, width: int) -> bytes:
 # --- measuring ----------------------------------------------------------------------------------
 
 
-def _children() -> list[int]:
-    """The process ids of this process's children (the pool's workers)."""
-    me = os.getpid()
-    out = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    for name in names:
-        if name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == me:
-                    out.append(int(name))
-    return out
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def _peak_kib(pid: int | str, what: str = "VmHWM") -> int:
-    """VmHWM (peak resident set; or another size, e.g. VmRSS) of a process in KiB, 0 if
-    unknown."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-            found = re.search(what + r":\s+(\d+)", f.read())
-        return int(found.group(1)) if found else 0
-    except OSError:
-        return 0
-
-
-def _reset_peak(pid: int | str) -> None:
-    """Start a new peak: VmHWM falls back to the current resident set (Linux ≥ 4.0)."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-
-
 @dataclass
 class Figures:
     """One step's measurements (summed over its parts, peaks the largest)."""
@@ -584,23 +536,23 @@ class Meter:
         workers = self.workers
         pids: list[int | str] = ["self", *workers]
         for pid in pids:
-            _reset_peak(pid)
-        rss0 = _peak_kib("self", "VmRSS") / 1024
+            reset_peak(pid)
+        rss0 = peak_kib("self", "VmRSS") / 1024
         if self.trace:
             tracemalloc.reset_peak()
         traced0 = tracemalloc.get_traced_memory()[0] if self.trace else 0
-        cpu0 = time.process_time() + sum(_cpu_of(p) for p in workers)
+        cpu0 = time.process_time() + sum(cpu_of(p) for p in workers)
         t0 = time.perf_counter()
         extra = [0.0]
         yield extra
         wall = time.perf_counter() - t0
         traced = (tracemalloc.get_traced_memory()[1] - traced0) / 2**20 if self.trace else None
-        cpu = time.process_time() + sum(_cpu_of(p) for p in workers) - cpu0 - extra[0]
+        cpu = time.process_time() + sum(cpu_of(p) for p in workers) - cpu0 - extra[0]
         fig = Figures(
             wall,
             max(cpu, 0.0),
-            _peak_kib("self") / 1024,
-            max((_peak_kib(p) for p in workers), default=0) / 1024,
+            peak_kib("self") / 1024,
+            max((peak_kib(p) for p in workers), default=0) / 1024,
             1,
             rss0,
             traced,
@@ -683,7 +635,7 @@ def measure_tehran(
     chunks = _chunks(ballots)
     report(f"starting {workers} process(es)", 1)
     runner = Runner(setup, workers)
-    meter.workers = _children() if workers > 1 else []
+    meter.workers = children() if workers > 1 else []
     if trace_memory:
         tracemalloc.start()  # after the workers started: they are not traced
     spools: list[Spool] = []

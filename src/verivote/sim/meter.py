@@ -13,56 +13,12 @@ largest ever reaped, not only during the stage).
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def children() -> list[int]:
-    """The process ids of this process's live children."""
-    me = os.getpid()
-    out = []
-    with contextlib.suppress(OSError):
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == me:
-                    out.append(int(name))
-    return out
-
-
-def cpu_of(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def peak_kib(pid: int | str) -> int:
-    """VmHWM (peak resident set) of a process in KiB, 0 if unknown."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
-            found = re.search(r"VmHWM:\s+(\d+)", f.read())
-        return int(found.group(1)) if found else 0
-    except OSError:
-        return 0
-
-
-def reset_peak(pid: int | str) -> None:
-    """Start a new peak: VmHWM falls back to the current resident set (Linux ≥ 4.0)."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
+from verivote.bench.procfs import children, cpu_of, peak_kib, reset_peak
 
 
 def _reaped() -> tuple[float, int]:
