@@ -22,7 +22,7 @@ from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
 from verivote.board.order import merge_order
 
-__all__ = ["Sealed", "Tree", "check_seals", "open_sealed"]
+__all__ = ["Sealed", "Tree", "check_seals", "open_sealed", "seal_mark"]
 
 
 class Tree(Protocol):
@@ -127,6 +127,16 @@ def _extends(
     return None
 
 
+def seal_mark(doc: Mapping[str, object]) -> tuple[Seal | str, tuple[str, int] | None]:
+    """A `district-checkpoint` entry read: its seal and the (district, size) it marks in the
+    merged order, or why it is no seal and None."""
+    try:
+        seal = read_seal(doc)
+    except ValueError as exc:
+        return str(exc), None
+    return seal, (seal.district, seal.checkpoint.size)
+
+
 def open_sealed(
     national: Sequence[bytes],
     districts: Mapping[str, Sequence[bytes]],
@@ -147,12 +157,7 @@ def open_sealed(
             raise ValueError(f"national entry {at} is not JSON") from None
         if not isinstance(doc, dict) or doc.get("type") != SEAL_TYPE:
             continue
-        try:
-            seal = read_seal(doc)
-        except ValueError as exc:
-            seals[at], marks[at] = str(exc), None
-        else:
-            seals[at], marks[at] = seal, (seal.district, seal.checkpoint.size)
+        seals[at], marks[at] = seal_mark(doc)
     trees = {d: MerkleLog(leaf_hash(e) for e in entries) for d, entries in districts.items()}
     problems, sealed = check_seals(seals, trees, authority, base_hash)
     if problems:

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verivote.board.districts import NATIONAL, SEAL_TYPE, Seal, read_seal
+from verivote.board.districts import NATIONAL, SEAL_TYPE, Seal
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
 from verivote.board.order import Order, merge_order
 from verivote.board.record import Record, read_record
+from verivote.board.sealing import seal_mark
 
 Doc = dict[str, Any]
 
@@ -166,12 +167,7 @@ def _load_logs(path: Path, record: Record) -> Board:
         doc, problem = _parse(raw)
         national_docs.append((doc, problem))
         if doc is not None and doc["type"] == SEAL_TYPE:
-            try:
-                seal = read_seal(doc)
-            except ValueError as exc:
-                seals[index], marks[index] = str(exc), None
-            else:
-                seals[index], marks[index] = seal, (seal.district, seal.checkpoint.size)
+            seals[index], marks[index] = seal_mark(doc)
     districts = {d.district: d.entries for d in record.districts}
     district_logs = {
         district: MerkleLog(leaf_hash(raw) for raw in entries)
