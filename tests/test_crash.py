@@ -1,6 +1,6 @@
 """Casting is one transaction: a writer killed at any moment leaves either the whole ballot
-(admitted to its batch with its counter, or its batch on the board with its ballot rows) or
-nothing, on SQLite and PostgreSQL."""
+(admitted to its batch with its counter, or its batch on the board with its ballot rows and
+its log's stored tree) or nothing, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from tests import crash_worker
 from tests.store_fixtures import BACKENDS, backend_database
+from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.store import Store, make_engine, migrate
 from verivote.store.schema import pending_ballots
 
@@ -36,9 +37,16 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def consistent(store: Store) -> int:
-    """Check the board, the batches and the counters agree; returns the ballots admitted."""
+    """Check the board, its stored tree, the batches and the counters agree; returns the
+    ballots admitted."""
     entries = store.entries(E)
     assert len(entries) == store.entry_count(E)
+    # The tree's tiles are written in the entries' transaction (issue 17): never behind them.
+    log = MerkleLog(leaf_hash(e) for e in entries)
+    assert store.tree_root(E) == log.root()
+    if entries:
+        last = len(entries) - 1
+        assert store.inclusion_proof(E, last) == log.inclusion_proof(last)
     on_board: dict[str, int] = {}
     for raw in entries:
         doc = json.loads(raw)
