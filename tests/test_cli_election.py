@@ -108,6 +108,7 @@ def test_an_election_from_init_to_exported_record(
         "checkpoint",
         "entries.jsonl",
         "keys",
+        "tile",
     ]
 
 
