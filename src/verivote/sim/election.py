@@ -89,36 +89,30 @@ def _faction_id(name: str) -> str:
     return name.lower().replace(" ", "-")
 
 
-def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str, District]]:
-    """The demonstration province: its manifest and the voter model of each district."""
-    rng = random.Random(seed)
-    models: dict[str, District] = {}
-    districts = []
-    stations = []
-    for plan in PROVINCE:
-        model = make_district(plan.id, plan.seats, plan.candidates, rng)
-        models[plan.id] = model
-        candidates = []
-        for label in model.candidates:
-            code, name = label.split(" ", 1)
-            candidates.append(
-                {"code": code, "name": name, "faction": _faction_id(model.faction[label])}
-            )
-        district: dict[str, Any] = {
-            "id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
-            "candidates": candidates,
-        }  # fmt: skip
-        if plan.mode is not None:
-            district["mode"] = plan.mode
-        districts.append(district)
-        stations += [
-            {"id": f"{plan.id}-{i:03d}", "name": f"{plan.name} station {i}", "district": plan.id}
-            for i in range(1, plan.stations + 1)
-        ]
-    manifest = parse_manifest(
+def manifest_candidates(model: District) -> list[dict[str, str]]:
+    """A district model's candidates as the manifest lists them (code, name, faction)."""
+    candidates = []
+    for label in model.candidates:
+        code, _, name = label.partition(" ")
+        candidates.append({"code": code, "name": name or f"Candidate {code}",
+                           "faction": _faction_id(model.faction[label])})  # fmt: skip
+    return candidates
+
+
+def synthetic_manifest(
+    election_id: str,
+    name: str,
+    group: str,
+    districts: list[dict[str, Any]],
+    stations: list[dict[str, str]],
+    what: str,
+) -> Manifest:
+    """The manifest of a synthetic election: every faction of the voter model, a roll,
+    and the `MIXERS` as its mix servers."""
+    return parse_manifest(
         {
-            "election_id": f"demo-{seed}",
-            "name": "Synthetic provincial Majlis election",
+            "election_id": election_id,
+            "name": name,
             "date": "2024-03-01",
             "group": group,
             "factions": [{"id": _faction_id(f), "name": f} for f in FACTIONS],
@@ -128,6 +122,32 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             "polling": {"roll": True},
             "mixing": {"mixers": [_faction_id(f) for f in MIXERS]},
         },
+        what,
+    )
+
+
+def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str, District]]:
+    """The demonstration province: its manifest and the voter model of each district."""
+    rng = random.Random(seed)
+    models: dict[str, District] = {}
+    districts = []
+    stations = []
+    for plan in PROVINCE:
+        model = make_district(plan.id, plan.seats, plan.candidates, rng)
+        models[plan.id] = model
+        district: dict[str, Any] = {
+            "id": plan.id, "name": plan.name, "seats": plan.seats, "minority": plan.minority,
+            "candidates": manifest_candidates(model),
+        }  # fmt: skip
+        if plan.mode is not None:
+            district["mode"] = plan.mode
+        districts.append(district)
+        stations += [
+            {"id": f"{plan.id}-{i:03d}", "name": f"{plan.name} station {i}", "district": plan.id}
+            for i in range(1, plan.stations + 1)
+        ]
+    manifest = synthetic_manifest(
+        f"demo-{seed}", "Synthetic provincial Majlis election", group, districts, stations,
         "demo manifest",
     )
     return manifest, models
@@ -251,12 +271,12 @@ def _national_code(round_number: int, n: int) -> str:
     return nine + check_digit(nine)
 
 
-def _init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
+def init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
     global _WORKER
     _WORKER = (manifest, key, base_hash)
 
 
-def _encrypt(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
+def encrypt_job(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
     assert _WORKER is not None
     manifest, key, base_hash = _WORKER
     return encrypt_for_station(manifest, key, base_hash, job[0], job[1])
@@ -335,10 +355,10 @@ def polling_day(
     done = 0
     with ProcessPoolExecutor(
         max_workers=max(1, processes),
-        initializer=_init_device,
+        initializer=init_device,
         initargs=(ctx.manifest, ctx.key, ctx.base_hash),
     ) as pool:
-        encrypted = pool.map(_encrypt, jobs, chunksize=16)
+        encrypted = pool.map(encrypt_job, jobs, chunksize=16)
         for (station, codes), (ballot, opened) in zip(jobs, encrypted, strict=True):
             # The tracking code is known (and shown) now; the voter decides only after it.
             if decide.random() < CHALLENGE_RATE:

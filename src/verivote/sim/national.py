@@ -42,8 +42,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from verivote.model.manifest import Manifest, parse_manifest
-from verivote.sim.ballots import FACTIONS, District, make_district
+from verivote.model.manifest import Manifest
+from verivote.sim.ballots import District, make_district
+from verivote.sim.election import manifest_candidates, synthetic_manifest
 
 ELECTORATE = 61_172_298
 CANDIDATES = 15_200
@@ -57,11 +58,6 @@ CENSUS_2016 = 79_926_270
 MIN_BALLOTS = 2
 """Ballots of a district at least, at any scale: a district with none would leave its tally,
 mix and count untried; two, so that a shuffle has something to permute."""
-
-MIXERS = FACTIONS[:3]
-"""The factions whose mix servers shuffle the written ballots, in mixing order (as the
-demo's)."""
-
 
 class ShapeError(ValueError):
     """The data files do not describe the national shape (a total that does not add up)."""
@@ -177,10 +173,6 @@ def national_shape() -> tuple[DistrictShape, ...]:
     )  # fmt: skip
 
 
-def _faction_id(name: str) -> str:
-    return name.lower().replace(" ", "-")
-
-
 def national_manifest(
     shape: Sequence[DistrictShape], scale: float, seed: int, group: str = "ristretto255"
 ) -> tuple[Manifest, dict[str, District]]:
@@ -193,13 +185,8 @@ def national_manifest(
     for d in shape:
         model = make_district(d.id, d.seats, d.candidates, rng)
         models[d.id] = model
-        candidates = []
-        for label in model.candidates:
-            code, _, name = label.partition(" ")
-            candidates.append({"code": code, "name": name or f"Candidate {code}",
-                               "faction": _faction_id(model.faction[label])})  # fmt: skip
         doc: dict[str, Any] = {"id": d.id, "name": d.name, "seats": d.seats,
-                               "candidates": candidates}  # fmt: skip
+                               "candidates": manifest_candidates(model)}  # fmt: skip
         if d.province is not None:
             doc["province"] = d.province
         if d.minority is not None:
@@ -209,19 +196,9 @@ def national_manifest(
             {"id": f"{d.id}-{i:05d}", "name": f"{d.name} station {i}", "district": d.id}
             for i in range(1, d.stations_at(scale) + 1)
         ]
-    manifest = parse_manifest(
-        {
-            "election_id": f"national-{seed}",
-            "name": "Synthetic national Majlis election (the shape of 2024)",
-            "date": "2024-03-01",
-            "group": group,
-            "factions": [{"id": _faction_id(f), "name": f} for f in FACTIONS],
-            "districts": districts,
-            "stations": stations,
-            "polling": {"roll": True},
-            "mixing": {"mixers": [_faction_id(f) for f in MIXERS]},
-        },
-        "national manifest",
+    manifest = synthetic_manifest(
+        f"national-{seed}", "Synthetic national Majlis election (the shape of 2024)", group,
+        districts, stations, "national manifest",
     )
     return manifest, models
 

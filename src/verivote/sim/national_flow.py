@@ -32,7 +32,7 @@ from typing import Any
 from verivote.board.record import CHUNK_BYTES
 from verivote.crypto.groups import get_group
 from verivote.crypto.keyfile import read_key_share
-from verivote.crypto.written import encrypt_for_station, written_width
+from verivote.crypto.written import written_width
 from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
 from verivote.election.mixing import decrypt_mix_as_guardian
@@ -50,6 +50,8 @@ from verivote.sim.election import (
     RoundOutcome,
     as_written,
     count_truth,
+    encrypt_job,
+    init_device,
     normalise,
     open_day,
 )
@@ -142,20 +144,6 @@ def draw_jobs(
     return jobs
 
 
-_DEVICE: tuple[Manifest, Any, bytes] | None = None
-
-
-def _init_device(manifest: Manifest, key: Any, base_hash: bytes) -> None:
-    global _DEVICE
-    _DEVICE = (manifest, key, base_hash)
-
-
-def _encrypt(job: tuple[str, list[str]]) -> tuple[dict[str, Any], Any]:
-    assert _DEVICE is not None
-    manifest, key, base_hash = _DEVICE
-    return encrypt_for_station(manifest, key, base_hash, job[0], job[1])
-
-
 def _echo(payload: bytes) -> int:
     return len(payload)
 
@@ -207,10 +195,10 @@ def _poll(store: Store, outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]
     with meter.stage("encrypt (devices)", "ballots", cores=processes) as devices:
         with ProcessPoolExecutor(
             max_workers=max(1, processes),
-            initializer=_init_device,
+            initializer=init_device,
             initargs=(ctx.manifest, ctx.key, ctx.base_hash),
         ) as pool:
-            for n, (ballot, _) in enumerate(pool.map(_encrypt, jobs, chunksize=16), 1):
+            for n, (ballot, _) in enumerate(pool.map(encrypt_job, jobs, chunksize=16), 1):
                 c0, w0 = time.process_time(), time.perf_counter()
                 cast(store, ctx, ballot)
                 cast_cpu += time.process_time() - c0

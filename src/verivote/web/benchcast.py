@@ -55,7 +55,7 @@ from verivote.election.service import (
     load_context,
     prepare_cast,
 )
-from verivote.sim.election import _encrypt, _init_device, _voters, province
+from verivote.sim.election import _voters, encrypt_job, init_device, province
 from verivote.store import Store, make_engine, migrate
 from verivote.store.access import issue_token
 from verivote.store.roll import Checkin, CheckinResult, check_in_many, import_voters
@@ -141,9 +141,10 @@ def measure_cast_api(
               if manifest.district(s.district).counted_by == "homomorphic"}  # fmt: skip
     jobs = (job for job in _voters(manifest, models, 1_000_000, _rng()) if job[0] in marked)
     with ProcessPoolExecutor(
-        cores, initializer=_init_device, initargs=(ctx.manifest, ctx.key, ctx.base_hash)
+        cores, initializer=init_device, initargs=(ctx.manifest, ctx.key, ctx.base_hash)
     ) as pool:
-        sample = [b for b, _ in pool.map(_encrypt, _take(jobs, CAPACITY_SAMPLE + 1), chunksize=4)]
+        first = _take(jobs, CAPACITY_SAMPLE + 1)
+        sample = [b for b, _ in pool.map(encrypt_job, first, chunksize=4)]
         prepare_cast(ctx, sample[0])  # warm-up: fixed-base tables are built on first use
         t0 = time.process_time()
         for ballot in sample[1:]:
@@ -152,7 +153,7 @@ def measure_cast_api(
         capacity = cores / check_s
         # Enough ballots for the proofs phase at full capacity, and a few to warm up with.
         wanted = int(capacity * seconds * 1.3) + 4 * devices if proofs else 0
-        made = [b for b, _ in pool.map(_encrypt, _take(jobs, wanted), chunksize=8)]
+        made = [b for b, _ in pool.map(encrypt_job, _take(jobs, wanted), chunksize=8)]
     real = sample + made
     proof_items = [(tokens[b["station"]], _body(b)) for b in made]
     templates = [(b["station"], _template(b)) for b in real]
