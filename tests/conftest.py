@@ -27,8 +27,9 @@ def _shared() -> Path:
 
 SHARED = _shared()
 
-# The session-wide election records of the verifier's tests, shared with the tamper suite.
-pytest_plugins = ["tests.verify_fixtures"]
+# The session-wide election records of the verifier's tests, shared with the tamper suite;
+# the store tests' `url` (each backend) and `engine` (migrated), which a module may override.
+pytest_plugins = ["tests.verify_fixtures", "tests.store_fixtures"]
 RCTAB = SHARED / "testdata" / "rctab"
 
 

@@ -15,9 +15,10 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from verivote.store import Batching, NoCheckin, Pending, Store, make_engine
+from verivote.store import Batching, NoCheckin, Pending, Store, make_engine, migrate
 from verivote.store.db import scratch_database
 
 POSTGRES_URL = os.environ.get(
@@ -62,6 +63,22 @@ def backend_database(backend: str, directory: Path) -> Iterator[str]:
             yield url
     else:
         raise ValueError(backend)
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new database of each backend (a store test's `url` fixture)."""
+    with backend_database(request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    """An engine on `url`, migrated to the newest schema."""
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
 
 
 def cast_in_process(

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from tests.store_fixtures import BACKENDS, backend_database, cast_in_process
+from tests.store_fixtures import cast_in_process
 from verivote.store import (
     Admitted,
     Batching,
@@ -44,20 +44,6 @@ E = "majlis-2024-tehran"
 BASE = "ab" * 32
 MANIFEST = '{"election_id":"majlis-2024-tehran","name":"مجلس"}'.encode()
 SIZE = 3
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with backend_database(request.param, tmp_path) as database:
-        yield database
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[Engine]:
-    engine = make_engine(url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -16,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
-from tests.store_fixtures import BACKENDS, backend_database
 from verivote.board import merkle
 from verivote.store import Batching, Pending, Store, make_engine, migrate
 from verivote.store.db import alembic_config
@@ -26,20 +24,6 @@ from verivote.store.txn import append_many
 E = "majlis-2024-tehran"
 BASE = "ab" * 32
 MANIFEST = b'{"election_id":"majlis-2024-tehran"}'
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with backend_database(request.param, tmp_path) as database:
-        yield database
-
-
-@pytest.fixture
-def engine(url: str) -> Iterator[Engine]:
-    engine = make_engine(url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
