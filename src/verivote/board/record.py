@@ -36,7 +36,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,7 +261,8 @@ def _problems(
     keys_raw: bytes,
     executor: Executor | None = None,
     parts: int = 1,
-) -> list[str]:
+) -> tuple[list[str], list[bytes]]:
+    """The national log's problems, and its leaf hashes (for its tiles)."""
     problems: list[str] = []
     entries, leaves = _check_entries(entries_raw, problems, ENTRIES, executor, parts)
     keys = _check_keys(keys_raw, problems)
@@ -274,14 +275,15 @@ def _problems(
             )
         if root(leaves) != checkpoint.root:
             problems.append(f"{CHECKPOINT}: the root hash is not the Merkle root of {ENTRIES}")
-    return problems
+    return problems, leaves
 
 
 def _district_problems(
     district: str, entries_raw: bytes, checkpoint_raw: bytes, keys: list[Verifier | None]
-) -> list[str]:
+) -> tuple[list[str], list[bytes]]:
     """A district's log: canonical lines, a checkpoint of its origin signed by the authority
-    (other signature lines by listed keys only), whose size and root are the log's."""
+    (other signature lines by listed keys only), whose size and root are the log's; and its
+    leaf hashes (for its tiles)."""
     problems: list[str] = []
     entries_path = district_entries_path(district)
     checkpoint_path = district_checkpoint_path(district)
@@ -290,9 +292,10 @@ def _district_problems(
         text, signatures = parse_note(checkpoint_raw.decode("utf-8"))
         checkpoint = parse_checkpoint(text)
     except UnicodeDecodeError as exc:
-        return [*problems, f"{checkpoint_path}: not UTF-8 ({exc.reason} at byte {exc.start})"]
+        why = f"not UTF-8 ({exc.reason} at byte {exc.start})"
+        return [*problems, f"{checkpoint_path}: {why}"], leaves
     except ValueError as exc:
-        return [*problems, f"{checkpoint_path}: {exc}"]
+        return [*problems, f"{checkpoint_path}: {exc}"], leaves
     listed = {(key.name, key.key_id): key for key in keys if key is not None}
     authority = keys[0] if keys else None
     signed_by_authority = False
@@ -326,7 +329,7 @@ def _district_problems(
         problems.append(
             f"{checkpoint_path}: the root hash is not the Merkle root of {entries_path}"
         )
-    return problems
+    return problems, leaves
 
 
 def _read_files(directory: Path) -> tuple[bytes, bytes, bytes]:
@@ -390,9 +393,8 @@ def check_record(
         files = _read_files(path)
     except ValueError as exc:
         return [str(exc)]
-    problems = _problems(*files, executor, parts)
-    # The tiles are optional; when present, one more pass over the national log's hashes.
-    problems.extend(tile_problems(path / "log", _leaf_hashes(files[0]), "log"))
+    problems, leaves = _problems(*files, executor, parts)
+    problems.extend(tile_problems(path / "log", leaves, "log"))
     districts = _district_names(path, problems) or []
     keys = _check_keys(files[2], []) if districts else []
     found: list[list[str] | Future[list[str]]] = []
@@ -421,19 +423,8 @@ def _district_log_problems(
     folder: Path,
 ) -> list[str]:
     """A district's log and its tiles (one task of `check_record`)."""
-    problems = _district_problems(district, entries_raw, checkpoint_raw, keys)
-    where = f"{DISTRICTS}/{district}"
-    return problems + tile_problems(folder, _leaf_hashes(entries_raw), where)
-
-
-def _leaf_hashes(raw: bytes) -> Iterator[bytes]:
-    """The leaf hash of every line of an entries file, lazily (no problems reported: the
-    lines' own check does that)."""
-    if not raw:
-        return
-    body = raw[:-1] if raw.endswith(b"\n") else raw
-    for line in body.split(b"\n"):
-        yield leaf_hash(line)
+    problems, leaves = _district_problems(district, entries_raw, checkpoint_raw, keys)
+    return problems + tile_problems(folder, leaves, f"{DISTRICTS}/{district}")
 
 
 def _text_lines(raw: bytes, path: str) -> tuple[bytes, ...]:
@@ -556,16 +547,17 @@ def write_record(
             raise ValueError("every verifier key is one line of text")
     checkpoint_raw = _note_bytes(checkpoint_note, "the checkpoint note")
     keys_raw = "".join(key + "\n" for key in verifier_keys).encode("utf-8")
-    problems = _problems(entries_raw, checkpoint_raw, keys_raw)
-    district_files: dict[str, tuple[bytes, bytes]] = {}
+    problems, leaves = _problems(entries_raw, checkpoint_raw, keys_raw)
+    district_files: dict[str, tuple[bytes, bytes, list[bytes]]] = {}
     keys = _check_keys(keys_raw, [])
     for district, (logged, note) in sorted((districts or {}).items()):
         if not isinstance(district, str) or not _DISTRICT_NAME.fullmatch(district):
             raise ValueError(f"{district!r} is not a district id")
         raw = _check_lines(logged, f"district {district}: ")
         note_raw = _note_bytes(note, f"the checkpoint note of district {district}")
-        district_files[district] = (raw, note_raw)
-        problems.extend(_district_problems(district, raw, note_raw, keys))
+        found, district_leaves = _district_problems(district, raw, note_raw, keys)
+        district_files[district] = (raw, note_raw, district_leaves)
+        problems.extend(found)
     if problems:
         raise ValueError("refusing to write a record that does not check: " + problems[0])
     base = Path(directory)
@@ -576,11 +568,11 @@ def write_record(
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         if districts is None:
             folder.rmdir()
-    for district, (raw, note_raw) in district_files.items():
+    for district, (raw, note_raw, district_leaves) in district_files.items():
         place = base / DISTRICTS / district
         place.mkdir(parents=True, exist_ok=True)
         write_atomic(base / district_entries_path(district), raw, sync_folder=False)
-        write_tiles(place, _leaf_hashes(raw))
+        write_tiles(place, district_leaves)
         write_atomic(base / district_checkpoint_path(district), note_raw, sync_folder=False)
         fsync_directory(place)
     if districts is not None:
@@ -590,7 +582,7 @@ def write_record(
     log.mkdir(parents=True, exist_ok=True)
     write_atomic(base / ENTRIES, entries_raw, sync_folder=False)
     # The tiles before the checkpoint: whoever finds the new checkpoint finds its tiles.
-    write_tiles(log, _leaf_hashes(entries_raw))
+    write_tiles(log, leaves)
     for name, raw in ((KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
         write_atomic(base / name, raw, sync_folder=False)
     fsync_directory(log)
