@@ -374,8 +374,8 @@ def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory:
         raise ElectionError("no checkpoint yet: run `verivote board checkpoint` first")
     size, note = latest
     entries = store.entries(ctx.election_id, 0, size)
-    districts = sealed_logs(store, ctx.election_id, size)
     try:
+        districts = sealed_logs(store, ctx.election_id, size)
         write_record(directory, entries, note, verifier_keys(keys_dir), districts or None)
     except ValueError as exc:  # entries that do not give the signed root: never published
         raise ElectionError(f"the record does not check, not written: {exc}") from None
