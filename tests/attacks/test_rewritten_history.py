@@ -66,9 +66,9 @@ def board(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Board]:
 
 def _rewrite_entry(store: Store, index: int, *, tiles: bool = True) -> None:
     """What an operator who owns the database can do: drop the append-only trigger, change
-    entry `index` of the national log (the one witnesses cosign) in place, rebuild the log's stored tree over the changed entries (unless
-    `tiles` is False), and forget every checkpoint the board stored (so that its own store has
-    nothing to compare)."""
+    entry `index` of the national log (the one witnesses cosign) in place, rebuild the log's
+    stored tree over the changed entries (unless `tiles` is False), and forget every
+    checkpoint the board stored (so that its own store has nothing to compare)."""
     with store.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP TRIGGER board_entries_no_update_delete ON board_entries"))
