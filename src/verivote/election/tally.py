@@ -426,7 +426,7 @@ def run_tally(
         raise ElectionError(
             f"{len(unsealed)} district log(s) hold entries not sealed into the national log "
             f"({', '.join(sorted(unsealed)[:5])}): seal them with `verivote board checkpoint`,"
-            " or give the tally the authority's keys folder"
+            " or give `verivote tally` the authority's keys folder (--keys-dir)"
         )
     cutoff = store.merged_size(ctx.election_id)
     products, rows = accumulate_all(
