@@ -36,11 +36,13 @@ from verivote.board.record import check_record
 from verivote.election.district_logs import seal_districts
 from verivote.election.publishing import check_inclusion, export_record, make_checkpoint
 from verivote.election.service import load_context
+from verivote.model.canonical import canonical_json
 from verivote.store import Store, make_engine
 from verivote.verify.loader import load_board
 from verivote.web.app import live_app, read_verifiers
 from verivote.web.site import views
 from verivote.web.site.guard import PAGE_CSP
+from verivote.web.site.live_board import RunTypes
 
 
 @pytest.fixture(params=BACKENDS)
@@ -355,6 +357,33 @@ def test_the_board_lists_every_log_in_the_merged_order(
         text = c.get("/board?lang=en").text
         assert 'id="logs"' in text
         assert '<tr data-log="tabriz">' in text
+
+
+def test_the_live_type_counts_follow_the_board_as_it_grows(live: LiveElection) -> None:
+    election = live.ctx.election_id
+    counter = RunTypes(election)
+
+    def counted() -> dict[str, int]:
+        with live.store.engine.begin() as conn:
+            return counter.type_counts(conn)
+
+    def expected() -> dict[str, int]:
+        return dict(Counter(json.loads(raw)["type"] for raw in live.store.merged_entries(election)))
+
+    assert counted() == expected()
+    make_checkpoint(live.store, live.ctx, live.keys)  # seals the late ballot: a new run
+    assert counted() == expected()
+    notes = [canonical_json({"type": "note", "n": n}) for n in range(3)]
+    for note in notes:  # the last national run grows: counted again each time
+        live.store.append_entry(election, note, "note")
+        assert counted() == expected()
+    with live.store.engine.begin() as conn:
+        listed = counter.of_type(conn, "note", 1, 5)
+        cast = counter.of_type(conn, "ballot-cast", 0, 10)
+    assert [e.raw for e in listed] == notes[1:]
+    merged = live.store.merged_entries(election)
+    assert [merged[e.position] for e in listed + cast] == [e.raw for e in listed + cast]
+    assert {json.loads(e.raw)["tracking_code"] for e in cast} == {*live.signed, live.unsigned}
 
 
 def test_without_verifier_keys_the_signature_is_left_to_the_voter(live: LiveElection) -> None:

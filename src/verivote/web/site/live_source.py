@@ -7,9 +7,9 @@ Reads only. The store's repository covers most of it; the few questions it has n
 the roll's size per district) are asked here of its tables directly, read-only.
 
 The board is shown in the merged order of the logs (README, "National scale (issue 17)": Order;
-`verivote.store.runs`): a page of entries reads the runs that hold its positions, entries of
-one type are those of every log joined to their runs and ordered by position, and the type
-counts count every national entry but the seals and every district entry sealed so far. A
+`verivote.store.runs`): a page of entries reads the runs that hold its positions; the type
+counts (every national entry but the seals, every district entry sealed so far) and a page of
+one type come from each run's entries counted by type once (`live_board`). A
 district ballot's proof is the two proofs of `election.district_logs.prove_ballot`; the record
 download holds each district's log up to its last seal within the national checkpoint, as
 `export_record` writes it (`district_logs.sealed_logs`), streamed.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
 from verivote.board.districts import SEAL_TYPE, read_seal
 from verivote.board.record import (
@@ -43,15 +43,9 @@ from verivote.store.db import READ_ONLY
 from verivote.store.repo import MAX_INDEX
 from verivote.store.roll import turnout
 from verivote.store.runs import overlapping
-from verivote.store.schema import (
-    ballots,
-    board_entries,
-    board_runs,
-    checkpoints,
-    pending_ballots,
-    voters,
-)
+from verivote.store.schema import ballots, board_entries, checkpoints, pending_ballots, voters
 from verivote.store.txn import NATIONAL
+from verivote.web.site.live_board import RunTypes
 from verivote.web.site.source import (
     BallotHit,
     BoardEntry,
@@ -81,6 +75,7 @@ class LiveSource:
         # the check-ins for the write lock.
         self._reader = store.engine.execution_options(**{READ_ONLY: True})
         self._cache = Ttl(CACHE_SECONDS)
+        self._runs = RunTypes(ctx.election_id)
 
     @property
     def mode(self) -> Mode:
@@ -149,45 +144,14 @@ class LiveSource:
         return self._cache.get("types", self._type_counts)
 
     def _type_counts(self) -> dict[str, int]:
-        e, r = board_entries.c, board_runs.c
-        # Each log's entries with positions are those below the end of its last run: a
-        # district's runs cover its log from 0 to its sealed size, the national runs every
-        # national entry but the seals (left out by their type).
-        ends = (
-            select(r.log, func.max(r.idx + r.count).label("end"))
-            .where(r.election_id == self._id)
-            .group_by(r.log)
-            .subquery()
-        )
         with self._reader.begin() as conn:
-            rows = conn.execute(
-                select(e.entry_type, func.count())
-                .select_from(board_entries.join(ends, e.log == ends.c.log))
-                .where(e.election_id == self._id, e.idx < ends.c.end, e.entry_type != SEAL_TYPE)
-                .group_by(e.entry_type)
-            ).all()
-        return {str(kind): int(n) for kind, n in rows}
+            return self._runs.type_counts(conn)
 
     def entries(self, entry_type: str | None, offset: int, limit: int) -> list[BoardEntry]:
         with self._reader.begin() as conn:
             if entry_type is None:
                 return _positions(conn, self._id, offset, min(offset + limit, MAX_INDEX))
-            e, r = board_entries.c, board_runs.c
-            # Each entry joined to the run that gives it its position: runs in board order,
-            # and within a run the log's order, which is the board's.
-            rows = conn.execute(
-                select((r.pos + e.idx - r.idx).label("position"), e.log, e.idx, e.entry)
-                .select_from(board_entries.join(board_runs, and_(
-                    r.election_id == e.election_id, r.log == e.log, e.idx >= r.idx,
-                    e.idx < r.idx + r.count,
-                )))
-                .where(e.election_id == self._id, e.entry_type == entry_type)
-                .order_by(r.pos, e.idx)
-                .offset(offset)
-                .limit(limit)
-            ).all()  # fmt: skip
-        return [BoardEntry(int(row.position), str(row.log), int(row.idx), bytes(row.entry))
-                for row in rows]  # fmt: skip
+            return self._runs.of_type(conn, entry_type, offset, limit)
 
     def entry(self, position: int) -> bytes | None:
         if not 0 <= position < MAX_INDEX:
