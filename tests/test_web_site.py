@@ -43,8 +43,9 @@ from verivote.web.app import record_app
 from verivote.web.asgi import SECURITY_HEADERS
 from verivote.web.site import views
 from verivote.web.site.guard import PAGE_CSP
+from verivote.web.site.pages import create_pages
 from verivote.web.site.record_source import RecordSource, RecordUnusable
-from verivote.web.site.source import BallotHit
+from verivote.web.site.source import BallotHit, Proof
 
 PERSIAN_DIGIT = re.compile(r"[۰-۹]")
 _LINK = re.compile(r'\b(?:href|src|action|formaction|xlink:href|poster|data)="([^"]*)"')
@@ -500,6 +501,38 @@ def test_the_trackers_check_refuses_a_forged_seal_or_district_proof(
     assert seal is not None
     assert (valid, signed) == (True, False)
     assert other_hit.code != hit.code
+
+
+class ForgingSource(RecordSource):
+    """A hostile server: it serves an honest record, but gives each district ballot a proof
+    through another district's seal (a genuine seal, genuinely in the national log)."""
+
+    def inclusion(self, hit: BallotHit) -> Proof | None:
+        proof = super().inclusion(hit)
+        assert isinstance(proof, DistrictInclusion)
+        elsewhere = next(h for d in self.manifest.districts if d.id != hit.district
+                         for h in self.find_ballots(_first_cast_in(self, d.id)))  # fmt: skip
+        foreign = super().inclusion(elsewhere)
+        assert isinstance(foreign, DistrictInclusion)
+        return replace(proof, seal_index=foreign.seal_index, seal_entry=foreign.seal_entry,
+                       national_proof=foreign.national_proof)  # fmt: skip
+
+
+def _first_cast_in(source: RecordSource, district: str) -> str:
+    found = source.entries("ballot-cast", 0, 100)
+    return next(json.loads(e.raw)["tracking_code"] for e in found if e.log == district)
+
+
+def test_the_tracker_page_shows_a_forged_seal_as_failed(verify_election: VerifyElection) -> None:
+    source = ForgingSource(verify_election.round1)
+    code = _cast_code(verify_election.round1, 1)
+    with TestClient(create_pages(source, None, dict)) as c:
+        text = _page(c, f"/track?code={code}&lang=en")
+    assert 'class="ok" id="district-proof-valid"' in text
+    assert 'class="bad" id="seal-proof-valid"' in text
+    assert 'class="bad" id="proof-valid"' in text
+    assert 'class="bad" id="signature-valid"' in text
+    assert "do NOT check" in text
 
 
 # --- the board -----------------------------------------------------------------------------
