@@ -60,16 +60,22 @@ def seal_districts(store: Store, ctx: ElectionContext, signer: str) -> dict[str,
     return done
 
 
-def sealed_logs(store: Store, election_id: str, size: int) -> dict[str, tuple[list[bytes], str]]:
-    """Each district sealed within the first `size` national entries: its entries up to its
-    last seal there, and that seal's signed note."""
+def last_seals(store: Store, election_id: str, size: int) -> dict[str, tuple[int, str]]:
+    """Each district sealed within the first `size` national entries: the sealed size and
+    signed note of its last seal there. ValueError for a seal that cannot be read."""
     last: dict[str, tuple[int, str]] = {}
     for _, raw in store.entries_of_type(election_id, SEAL_TYPE, end=size):
         seal = read_seal(json.loads(raw))
         last[seal.district] = (seal.checkpoint.size, seal.note)
+    return dict(sorted(last.items()))
+
+
+def sealed_logs(store: Store, election_id: str, size: int) -> dict[str, tuple[list[bytes], str]]:
+    """Each district sealed within the first `size` national entries: its entries up to its
+    last seal there, and that seal's signed note."""
     return {
         district: (store.entries(election_id, 0, sealed, log=district), note)
-        for district, (sealed, note) in sorted(last.items())
+        for district, (sealed, note) in last_seals(store, election_id, size).items()
     }
 
 

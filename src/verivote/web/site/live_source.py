@@ -27,7 +27,6 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, func, select
 
-from verivote.board.districts import SEAL_TYPE, read_seal
 from verivote.board.record import (
     CHECKPOINT,
     ENTRIES,
@@ -35,7 +34,7 @@ from verivote.board.record import (
     district_checkpoint_path,
     district_entries_path,
 )
-from verivote.election.district_logs import prove_ballot
+from verivote.election.district_logs import last_seals, prove_ballot
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
 from verivote.store import Store
@@ -221,21 +220,12 @@ class LiveSource:
             _text_file(CHECKPOINT, note),
             _text_file(KEYS, keys),
         ]
-        for district, (sealed, sealed_note) in sorted(self._last_seals(size).items()):
+        for district, (sealed, sealed_note) in last_seals(self.store, self._id, size).items():
             files.append(RecordFile(district_entries_path(district),
                                     self._length(district, sealed),
                                     self._lines(district, sealed)))  # fmt: skip
             files.append(_text_file(district_checkpoint_path(district), sealed_note))
         return files
-
-    def _last_seals(self, size: int) -> dict[str, tuple[int, str]]:
-        """Each district's last seal among the first `size` national entries: its sealed size
-        and signed note (what `district_logs.sealed_logs` gives, without the entries)."""
-        last: dict[str, tuple[int, str]] = {}
-        for _, raw in self.store.entries_of_type(self._id, SEAL_TYPE, end=size):
-            seal = read_seal(json.loads(raw))
-            last[seal.district] = (seal.checkpoint.size, seal.note)
-        return last
 
     def _length(self, log: str, size: int) -> int:
         """The bytes of the first `size` entries of `log` as lines of entries.jsonl."""
