@@ -22,7 +22,7 @@ from tests.site_fixtures import national_code
 from tests.store_fixtures import BACKENDS
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.election.polls import close_polls
-from verivote.polling.station import Server
+from verivote.polling.station import CAST_TIMEOUT_S, Server
 from verivote.store.access import issue_token
 from verivote.store.roll import import_voters
 
@@ -60,7 +60,7 @@ def test_a_server_killed_mid_batch_loses_no_accepted_ballot(
             answer = device.post("/api/checkin", {"national_code": voter,
                                                   "request_id": f"crash-{n:04d}"})  # fmt: skip
             assert answer == {"status": "accepted"}
-        first = [device.post("/api/ballots", {"ballot": b}) for b in ballots]
+        first = [device.post("/api/ballots", {"ballot": b}, CAST_TIMEOUT_S) for b in ballots]
         assert {a["status"] for a in first} == {"accepted"}
         assert {a["board_index"] for a in first} == {None}  # the batch of 20 is open
         os.kill(process.pid, signal.SIGKILL)
@@ -70,11 +70,11 @@ def test_a_server_killed_mid_batch_loses_no_accepted_ballot(
 
     with serving(db, ELECTION, tmp_path) as (base, _):
         device = Server(base, token)
-        again = [device.post("/api/ballots", {"ballot": b}) for b in ballots]
+        again = [device.post("/api/ballots", {"ballot": b}, CAST_TIMEOUT_S) for b in ballots]
         assert [(a["status"], a["tracking_code"]) for a in again] == [
             ("already_accepted", c) for c in codes
         ]
-        last = device.post("/api/ballots", {"ballot": _ballot(polling, "1103")})
+        last = device.post("/api/ballots", {"ballot": _ballot(polling, "1103")}, CAST_TIMEOUT_S)
         assert last["status"] == "accepted"
     assert store.station_counts(ELECTION)[STATION] == (6, 6)
 
