@@ -33,6 +33,7 @@ from tests.parties_fixtures import Authority, guardian
 from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
+from verivote.bench.ray_overhead import ray_task_core_s
 from verivote.cluster import Cluster, ClusterError, make_pool, open_cluster, width
 from verivote.cluster.connect import check_address, host_port
 from verivote.crypto.ballot import encrypt_ballot
@@ -401,3 +402,17 @@ def test_the_mix_check_split_into_ray_tasks_reports_as_the_serial_one(cluster: C
         serial = split_tests.mix_report(outcome, entries, 1, 10**9)
         assert split_tests.mix_report(outcome, entries, 1, 1, cluster) == serial
         assert (serial[1] == []) == (cheat is None)
+
+
+def test_the_national_projection_can_take_rays_overhead_measured_on_the_cluster(
+    cluster: Cluster,
+) -> None:
+    """`sim national --ray` projects with Ray's cost a task (wall time a task when submitted
+    at once, times the cluster's CPUs): more than nothing, and each task paid for."""
+    cost = ray_task_core_s(cluster, 40, 1024)
+    assert 0 < cost < 10  # seconds of a core a no-op task: positive, and not absurd
+    refused = _cli("sim", "national", "--scale", "0.00002", "--ray", "auto",
+                   "--task-overhead-ms", "1")  # fmt: skip
+    assert refused.returncode == 2
+    assert "exclude each other" in refused.stderr
+    assert "--ray" in _cli("sim", "national", "--help").stdout

@@ -53,6 +53,15 @@ def _measure(
     }
 
 
+def ray_task_core_s(cluster: Cluster, tasks: int, payload_bytes: int = PAYLOAD) -> float:
+    """Core seconds a task costs on `cluster` beyond its own work: the wall time per task of
+    `tasks` no-op tasks submitted at once, times the cluster's CPUs (every CPU is taken while
+    they run, so this bounds the CPU the scheduling, transfer and worker loop cost)."""
+    with make_pool(cluster, cluster.cpus) as pool:
+        ms = _measure(pool, cluster.cpus, 1, tasks, bytes(payload_bytes))["ms_per_task_batch"]
+    return ms * cluster.cpus / 1000
+
+
 def measure_overhead(
     cluster: Cluster,
     tasks: int,

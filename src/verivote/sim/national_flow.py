@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verivote.bench.ray_overhead import ray_task_core_s
 from verivote.board.record import CHUNK_BYTES
+from verivote.cluster import Cluster
 from verivote.crypto.groups import get_group
 from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.written import written_width
@@ -113,6 +115,8 @@ class NationalRun:
     overhead_s: float = 0.0
     overhead_source: str = ""
     pool_overhead_s: float = 0.0
+    ray_overhead_s: float | None = None
+    """Ray's overhead a task (core seconds), when measured on a cluster in this run."""
     projection: Projection | None = None
     today: Projection | None = None
     """The projection with the verifier's own split, as it is written (`_kinds`)."""
@@ -222,8 +226,11 @@ def run_national(
     progress: Progress,
     overhead_s: float | None = None,
     group: str = "ristretto255",
+    cluster: Cluster | None = None,
 ) -> NationalRun:
-    """The whole flow at scale F (module docstring); FlowError if anything fails."""
+    """The whole flow at scale F (module docstring); FlowError if anything fails. The
+    projection's task overhead is `overhead_s` if given, else Ray's measured on `cluster`,
+    else this run's process pool's."""
     meter = Meter()
     shape = national_shape()
     with meter.stage("manifest", "districts") as s:
@@ -304,6 +311,15 @@ def run_national(
         f"local process pool of {processes}, measured in this run" if overhead_s is None
         else "given (--task-overhead-ms)"
     )  # fmt: skip
+    if cluster is not None and overhead_s is None:
+        with meter.stage("Ray overhead (probe)", "tasks") as s:
+            run.ray_overhead_s = ray_task_core_s(cluster, PROBE_TASKS, PROBE_PAYLOAD)
+            s.items = s.items_f1 = PROBE_TASKS
+        run.overhead_s = run.ray_overhead_s
+        run.overhead_source = (
+            f"Ray at {cluster.address} ({cluster.cpus} CPUs), measured in this run: wall time "
+            f"a task of {PROBE_TASKS} submitted at once × the cluster's CPUs"
+        )
     fill_f1(run, sizes)
     return run
 
@@ -526,6 +542,9 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "task_overhead_ms": round(1000 * run.overhead_s, 4),
         "task_overhead_source": run.overhead_source,
         "pool_overhead_ms": round(1000 * run.pool_overhead_s, 4),
+        "ray_overhead_ms": (
+            None if run.ray_overhead_s is None else round(1000 * run.ray_overhead_s, 4)
+        ),
         "split_shuffle_main": {
             "ms_per_shuffle": round(1000 * run.split_main[0], 3),
             "us_per_ciphertext": round(1e6 * run.split_main[1], 2),
