@@ -356,17 +356,7 @@ class Store:
         """Each district log with entries not yet sealed: (sealed size, log size)."""
         with self._reader.begin() as conn:
             require_election(conn, election_id)
-            sizes = conn.execute(
-                select(board_logs.c.log, board_logs.c.size).where(
-                    board_logs.c.election_id == election_id, board_logs.c.log != NATIONAL
-                )
-            ).all()
-            out = {}
-            for row in sizes:
-                done = runs.sealed_size(conn, election_id, row.log)
-                if done < int(row.size):
-                    out[str(row.log)] = (done, int(row.size))
-            return out
+            return runs.unsealed(conn, election_id)
 
     def seal(
         self, election_id: str, district: str, make: Callable[[int, bytes], tuple[bytes, str]]

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
-from verivote.store.schema import board_entries, board_runs
+from verivote.store.schema import board_entries, board_logs, board_runs
 
 NATIONAL = ""
 
@@ -172,3 +172,20 @@ def sealed_runs(conn: Connection, election_id: str) -> Iterator[Run]:
         select(*_COLUMNS).where(r.election_id == election_id, r.log != NATIONAL).order_by(r.pos)
     )
     return map(_run, rows)
+
+
+def unsealed(conn: Connection, election_id: str) -> dict[str, tuple[int, int]]:
+    """Each district log with entries not yet sealed: (sealed size, log size), in one query."""
+    r, g = board_runs.c, board_logs.c
+    sealed = func.coalesce(func.max(r.idx + r.count), 0)
+    rows = conn.execute(
+        select(g.log, g.size, sealed)
+        .select_from(
+            board_logs.outerjoin(board_runs, and_(r.election_id == g.election_id, r.log == g.log))
+        )
+        .where(g.election_id == election_id, g.log != NATIONAL)
+        .group_by(g.log, g.size)
+        .having(sealed < g.size)
+        .order_by(g.log)
+    )
+    return {str(row[0]): (int(row[2]), int(row[1])) for row in rows}
