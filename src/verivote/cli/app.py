@@ -35,6 +35,7 @@ from verivote.cli.steps import (
     tally_command,
 )
 from verivote.cli.tabulate import tabulate
+from verivote.cli.track import track_command
 from verivote.cli.verify import verify_command
 from verivote.cli.witness import witness_app
 
@@ -65,6 +66,7 @@ app.command("count")(count_command)
 app.command("runoff")(runoff_command)
 app.command("publish")(publish_command)
 app.command("verify")(verify_command)
+app.command("track")(track_command)
 app.add_typer(roll_app, name="roll")
 app.add_typer(stations_app, name="stations")
 app.command("serve")(serve_command)

@@ -30,6 +30,7 @@ from verivote.board.checkpoint import (
     format_checkpoint,
     open_checkpoint,
 )
+from verivote.board.code_index import write_code_index
 from verivote.board.inclusion import DistrictInclusion, check_in_district
 from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.board.note import (
@@ -377,6 +378,8 @@ def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory:
     try:
         districts = sealed_logs(store, ctx.election_id, size)
         write_record(directory, entries, note, verifier_keys(keys_dir), districts or None)
+        # the tracker's index of codes, for voters checking from the static files alone
+        write_code_index(directory, entries, {d: e for d, (e, _) in districts.items()})
     except ValueError as exc:  # entries that do not give the signed root: never published
         raise ElectionError(f"the record does not check, not written: {exc}") from None
     problems = check_record(directory)

@@ -58,7 +58,11 @@ def render_report(manifest: Manifest, count: dict[str, Any]) -> str:
 def publish(store: Store, ctx: ElectionContext, keys_dir: Path, directory: Path) -> int:
     """Sign the board as it is, write the record and `results.md`; returns the record's size."""
     latest = store.latest_checkpoint(ctx.election_id)
-    if latest is None or latest[0] < store.entry_count(ctx.election_id):
+    if (
+        latest is None
+        or latest[0] < store.entry_count(ctx.election_id)
+        or store.unsealed(ctx.election_id)
+    ):
         make_checkpoint(store, ctx, keys_dir)
     size = export_record(store, ctx, keys_dir, directory)
     count = find_entry(store, ctx.election_id, "count")
