@@ -1,5 +1,5 @@
-"""A single-log election record turned into a record with a log per district (issue 17), the
-way export will do it until the store routes entries to their logs: `split_board` with the
+"""An election record turned into a record with a log per district (issue 17) by this module
+rather than by the store (whose exports have district logs natively): `split_board` with the
 authority's key, the national checkpoint signed by the authority and cosigned by every witness
 registered in the keys folder (each from its own folder, as `verify_fixtures.resign` does)."""
 
@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tests.verify_fixtures import board_lines
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.merkle import MerkleLog
 from verivote.board.note import parse_verifier, sign, verifier_from_signer
@@ -37,9 +38,10 @@ def national_note(national: list[bytes], keys: Path, size: int | None = None) ->
 
 
 def split_record(record: Path, keys: Path, cuts: Iterable[int] = ()) -> Logs:
-    """The logs of the single-log record in `record`."""
+    """The logs of the record in `record` read as one sequence (`board_lines`: its single
+    log, or its logs merged), split again with a seal at each change of log."""
     authority, _ = signers(keys)
-    return split_board(read_record(record).entries, authority, cuts)
+    return split_board(board_lines(record), authority, cuts)
 
 
 def write_logs(logs: Logs, record: Path, keys: Path, destination: Path) -> Path:

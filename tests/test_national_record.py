@@ -35,7 +35,14 @@ from tests.test_tamper import (
     duplicate_line,
     swap_lines,
 )
-from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
+from tests.verify_fixtures import (
+    VerifyElection,
+    board_lines,
+    copy_record,
+    read_entries,
+    resign,
+    write_entries,
+)
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.districts import (
     SEAL_TYPE,
@@ -222,11 +229,8 @@ def test_a_split_second_round_verifies_with_its_split_first(
 def test_since_an_earlier_national_checkpoint_passes(
     verify_election: VerifyElection, tmp_path: Path
 ) -> None:
-    entries = read_record(verify_election.round1).entries
-    # A checkpoint made in the middle of a run of tabriz's entries.
-    stations = station_districts(entries[0])
-    logs_of = [route(json.loads(e), stations) for e in entries]
-    cut = next(i for i in range(1, len(entries)) if logs_of[i] and logs_of[i] == logs_of[i - 1])
+    entries = board_lines(verify_election.round1)
+    cut = _mid_run(entries)  # a checkpoint made in the middle of a run of tabriz's entries
     authority, _ = signers(verify_election.keys1)
     early = split_board(entries[:cut], authority)
     note = tmp_path / "early-national-checkpoint"
@@ -424,11 +428,24 @@ def test_a_district_log_that_is_no_district_of_the_manifest_is_caught(
 # --- a voter's two proofs -------------------------------------------------------------------
 
 
+def _mid_run(entries: list[bytes], district: str | None = None) -> int:
+    """A position inside a run of one district's entries (of `district`, if given): a cut
+    there seals the run twice."""
+    stations = station_districts(entries[0])
+    logs_of = [route(json.loads(e), stations) for e in entries]
+    return next(
+        i
+        for i in range(1, len(entries))
+        if logs_of[i] and logs_of[i] == logs_of[i - 1] and district in (None, logs_of[i])
+    )
+
+
 def test_every_ballot_has_two_inclusion_proofs_that_check(
     verify_election: VerifyElection, tmp_path: Path
 ) -> None:
+    cut = _mid_run(board_lines(verify_election.round1), "tabriz")  # then two seals of tabriz
     record = read_record(
-        to_districts(verify_election.round1, verify_election.keys1, tmp_path / "v2")
+        to_districts(verify_election.round1, verify_election.keys1, tmp_path / "v2", [cut])
     )
     authority = record.verifier_keys[0]
     national = MerkleLog()
@@ -517,7 +534,7 @@ def test_every_random_change_to_a_record_with_district_logs_is_caught(
 def test_a_party_reads_the_logs_as_the_single_log_and_refuses_a_bad_seal(
     verify_election: VerifyElection,
 ) -> None:
-    single = read_record(verify_election.round1).entries
+    single = board_lines(verify_election.round1)
     logs = split_record(verify_election.round1, verify_election.keys1)
     authority = read_record(verify_election.round1).verifier_keys[0]
     base_hash = election_base_hash(single[0]).hex()

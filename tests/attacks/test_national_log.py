@@ -129,10 +129,14 @@ def _one_log(record: Path) -> list[bytes]:
 
 
 def split(
-    record: Path, keys: Path, route: Callable[[dict[str, Any], dict[str, str]], str] = _route
+    record: Path,
+    keys: Path,
+    route: Callable[[dict[str, Any], dict[str, str]], str] = _route,
+    run: int | None = None,
 ) -> Split:
-    """The single-log record's entries routed to their logs, a seal in the national log at each
-    change of log (so the merged order is the single log's order)."""
+    """The record's entries as one sequence routed to their logs, a seal in the national log
+    at each change of log (so the merged order is that sequence's order) and, with `run`,
+    after every `run` entries of a district's run as well."""
     lines = _one_log(record)
     manifest = json.loads(lines[0])["manifest"]
     stations = {s["id"]: s["district"] for s in manifest["stations"]}
@@ -145,7 +149,8 @@ def split(
     open_run: str | None = None
     for raw in lines:
         log = route(json.loads(raw), stations)
-        if open_run is not None and (log != open_run or len(out.districts[open_run]) % RUN == 0):
+        full = run is not None and open_run is not None and len(out.districts[open_run]) % run == 0
+        if open_run is not None and (log != open_run or full):
             out.national.append(out.seal(open_run, len(out.districts[open_run])))
             open_run = None
         if log:
@@ -194,7 +199,7 @@ def _named(failures: list[dict[str, Any]], log: str, index: int, *words: str) ->
 
 @pytest.fixture
 def parts(verify_election: VerifyElection) -> Split:
-    return split(verify_election.round1, verify_election.keys1)
+    return split(verify_election.round1, verify_election.keys1, run=RUN)
 
 
 # --- the honest split record -----------------------------------------------------------------
