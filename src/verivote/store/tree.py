@@ -1,6 +1,7 @@
 """Each log's Merkle tree in the database, as C2SP tlog-tiles tiles (`verivote.board.tiles`,
 table `board_tiles`): grown in the transaction that appends the entries, read for a root or a
-proof a few tiles at a time (O(log n) stored hashes, one query).
+proof a few tiles at a time (O(log n) stored hashes, one query). A proof with its entry
+(`read_proof`) reads from each tile only the hashes of the proof, not its 16 KiB row.
 
 Each row keeps the tile (its row of up to 256 hashes, exactly the C2SP tile) and the tile's
 interior levels (`tiles.interior`), kept up to date as the row grows (about one node hash per
@@ -10,14 +11,13 @@ hash added): a proof then reads its hashes instead of recomputing up to 255 per 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Connection,
     LargeBinary,
-    SmallInteger,
     bindparam,
     cast,
     null,
@@ -26,14 +26,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from verivote.board.merkle import HASH_SIZE
 from verivote.board.tiles import (
+    TILE_WIDTH,
     Tile,
     TileReader,
     TileRow,
     append_leaves,
     edge_tiles,
+    fold_right,
+    inclusion_places,
     interior,
+    interior_offset,
     level_size,
+    tile_path,
 )
 from verivote.store.schema import board_entries, board_logs, board_tiles
 
@@ -63,28 +69,6 @@ def _tiles_query(count: int) -> Any:
     return parts[0] if count == 1 else union_all(*parts)
 
 
-@cache
-def _entry_and_tiles_query(count: int) -> Any:
-    """The log's size and its entry at `index` (level NULL), then `count` tiles' lookups."""
-    g, e = board_logs.c, board_entries.c
-    head = (
-        select(
-            g.size, e.entry,
-            cast(null(), SmallInteger).label("level"), cast(null(), BigInteger).label("idx"),
-            cast(null(), LargeBinary).label("hashes"),
-            cast(null(), LargeBinary).label("interior"),
-        )
-        .select_from(board_logs)
-        .outerjoin(
-            board_entries,
-            (e.election_id == g.election_id) & (e.log == g.log)
-            & (e.idx == bindparam("index", type_=BigInteger)),
-        )
-        .where(g.election_id == bindparam("e"), g.log == bindparam("log"))
-    )  # fmt: skip
-    return union_all(head, *(_tile_lookup(n) for n in range(count)))
-
-
 def _params(election_id: str, log: str, tiles: Sequence[Tile]) -> dict[str, Any]:
     params: dict[str, Any] = {"e": election_id, "log": log}
     for n, tile in enumerate(tiles):
@@ -102,32 +86,120 @@ def _read(conn: Connection, election_id: str, log: str, tiles: Sequence[Tile]) -
     return [found[(tile.level, tile.index)] for tile in tiles]
 
 
-def read_with_entry(
-    conn: Connection, election_id: str, log: str, index: int, tiles: Sequence[Tile]
-) -> tuple[int | None, bytes | None, dict[Tile, TileRow]]:
+Shape = tuple[tuple[int, int | tuple[int, ...]], ...]
+"""A proof's query: for each tile it reads, (hashes from its row, hashes from its interior),
+the latter given for a partial tile by their sub-heights (`_interior_start`)."""
+
+_WIDTH = "(length(hashes) / 32)"  # the width a tile is stored at
+
+
+def _interior_start(sub_height: int) -> str:
+    """Where interior level `sub_height` of a partial tile starts, in hashes: it depends on
+    the width the tile is stored at (it may have grown since the tree of the proof), which
+    only the row itself tells."""
+    return " + ".join(f"({_WIDTH} >> {j})" for j in range(1, sub_height)) or "0"
+
+
+def _picked(n: int, from_row: int, from_interior: int | tuple[int, ...], mark: str) -> str:
+    """The hashes a proof needs of tile n, 32 bytes each, concatenated: only those bytes
+    cross the wire (a whole tile and its interior are 16 KiB, a proof needs ~8 hashes of
+    each). Parameters r<n>_<k> (byte offsets in the row), o<n>_<k> (in a full tile's
+    interior) and q<n>_<k> (in a partial tile's interior, after `_interior_start`)."""
+    parts = [f"substr(hashes, {mark % f'r{n}_{k}'}, 32)" for k in range(from_row)]
+    if isinstance(from_interior, int):
+        parts += [f"substr(interior, {mark % f'o{n}_{k}'}, 32)" for k in range(from_interior)]
+    else:
+        parts += [
+            f"substr(interior, 32 * ({_interior_start(sub)}) + {mark % f'q{n}_{k}'}, 32)"
+            for k, sub in enumerate(from_interior)
+        ]
+    return " || ".join(parts)
+
+
+@lru_cache(maxsize=512)
+def _proof_sql(dialect: str, shape: Shape) -> str:
+    """The log's size and entry at `index` (level NULL), then for each tile of `shape` the
+    width it is stored at and the proof's hashes from it (`_picked`), each a primary-key
+    lookup whatever the planner's statistics: one statement per shape (a few per tree size),
+    so that the driver and the server prepare it once."""
+    mark, blob = ("%%(%s)s", "BYTEA") if dialect == "postgresql" else (":%s", "BLOB")
+    e, log = mark % "e", mark % "log"
+    head = (
+        "SELECT g.size, x.entry, CAST(NULL AS SMALLINT) AS level, CAST(NULL AS BIGINT) AS idx, "
+        f"CAST(NULL AS INTEGER) AS width, CAST(NULL AS {blob}) AS picked "
+        f"FROM {board_logs.name} g LEFT JOIN {board_entries.name} x "
+        "ON x.election_id = g.election_id "
+        f"AND x.log = g.log AND x.idx = {mark % 'index'} "
+        f"WHERE g.election_id = {e} AND g.log = {log}"
+    )
+    parts = [
+        f"SELECT NULL, NULL, level, idx, {_WIDTH}, CAST({_picked(n, *counts, mark)} AS {blob}) "
+        f"FROM {board_tiles.name} WHERE election_id = {e} AND log = {log} "
+        f"AND level = {mark % f'l{n}'} AND idx = {mark % f'i{n}'}"
+        for n, counts in enumerate(shape)
+    ]
+    return " UNION ALL ".join([head, *parts])
+
+
+def read_proof(
+    conn: Connection, election_id: str, log: str, index: int, size: int
+) -> tuple[int | None, bytes | None, list[bytes]]:
     """In ONE query: the log's size (None: no such log), its entry at `index` (None: none)
-    and the `tiles` (a LookupError if the log has one of them missing while its size is
-    known)."""
-    params = _params(election_id, log, tiles) | {"index": index}
-    rows = list(conn.execute(_entry_and_tiles_query(len(tiles)), params))
+    and PATH(index, D[size]) of RFC 9162 §2.1.3.1 (empty if the log holds fewer than `size`
+    entries), reading from each tile only the hashes of the path (`tiles.inclusion_places`).
+    A LookupError if a tile of the tree is missing or short."""
+    places = inclusion_places(index, size)  # checks 0 ≤ index < size
+    slots: dict[tuple[int, int], tuple[list[int], list[tuple[int, int]]]] = {}
+    for level, idx, sub, position in (p for path_hash in places for p in path_hash):
+        row, inside = slots.setdefault((level, idx), ([], []))
+        if sub:
+            inside.append((sub, position))
+        else:
+            row.append(position)
+    params: dict[str, Any] = {"e": election_id, "log": log, "index": index}
+    shape: list[tuple[int, int | tuple[int, ...]]] = []
+    where: dict[tuple[int, int, int, int], tuple[int, int]] = {}  # place -> (tile n, slot)
+    for n, ((level, idx), (row, inside)) in enumerate(slots.items()):
+        partial = level_size(size, level) - idx * TILE_WIDTH < TILE_WIDTH
+        shape.append((len(row), tuple(sub for sub, _ in inside) if partial else len(inside)))
+        params[f"l{n}"] = level
+        params[f"i{n}"] = idx
+        for k, position in enumerate(row):
+            params[f"r{n}_{k}"] = position * HASH_SIZE + 1
+            where[(level, idx, 0, position)] = (n, k)
+        for k, (sub, position) in enumerate(inside):
+            if partial:
+                params[f"q{n}_{k}"] = position * HASH_SIZE + 1
+            else:
+                params[f"o{n}_{k}"] = interior_offset(TILE_WIDTH, sub) + position * HASH_SIZE + 1
+            where[(level, idx, sub, position)] = (n, len(row) + k)
+    sql = _proof_sql(conn.dialect.name, tuple(shape))
+    rows = list(conn.exec_driver_sql(sql, params))
     heads = [r for r in rows if r.level is None]
     if not heads:
-        return None, None, {}
-    found = {
-        (int(r.level), int(r.idx)): TileRow(bytes(r.hashes), bytes(r.interior))
-        for r in rows
-        if r.level is not None
-    }
-    size = int(heads[0].size)
+        return None, None, []
+    count = int(heads[0].size)
     entry = None if heads[0].entry is None else bytes(heads[0].entry)
-    by_tile: dict[Tile, TileRow] = {}
-    for tile in tiles:
-        row = found.get((tile.level, tile.index))
-        if row is not None:
-            by_tile[tile] = row
-        elif tile.width <= level_size(size, tile.level) - tile.index * 256:
-            raise LookupError(f"log {log!r} of {election_id!r} has no tile {tile.path}")
-    return size, entry, by_tile
+    if size > count:
+        return count, entry, []
+    found = {(int(r.level), int(r.idx)): r for r in rows if r.level is not None}
+    picked: list[bytes] = []
+    for (level, idx), (row, inside) in slots.items():
+        r = found.get((level, idx))
+        width = min(TILE_WIDTH, level_size(size, level) - idx * TILE_WIDTH)
+        wanted = (len(row) + len(inside)) * HASH_SIZE
+        if r is None or int(r.width) < width or r.picked is None or len(r.picked) != wanted:
+            path = tile_path(level, idx, width)
+            raise LookupError(f"log {log!r} of {election_id!r} has no tile {path}")
+        picked.append(bytes(r.picked))
+    proof = []
+    for path_hash in places:
+        pieces = []
+        for place in path_hash:
+            n, k = where[place]
+            pieces.append(picked[n][k * HASH_SIZE : (k + 1) * HASH_SIZE])
+        proof.append(fold_right(pieces))
+    return count, entry, proof
 
 
 def read_tiles(conn: Connection, election_id: str, log: str) -> TileReader:
