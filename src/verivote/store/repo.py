@@ -356,7 +356,8 @@ class Store:
             size = self.entry_count(election_id, log)
         if not 0 <= index < size:
             raise ValueError(f"leaf index {index} outside a tree of {size} leaves")
-        with self._single.begin() as conn:
+        # connect, not begin: the one statement is its own snapshot on both backends
+        with self._single.connect() as conn:
             count, entry, proof = tree.read_proof(conn, election_id, log, index, size)
             if count is None:
                 require_election(conn, election_id)
