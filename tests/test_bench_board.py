@@ -40,6 +40,8 @@ def test_the_json_line_and_the_logs_it_built(tmp_path: Path) -> None:
         assert figures[key] > 0, key
     assert figures["proofs"] >= 200
     assert 750 <= figures["entry_bytes"] <= 850  # ballot-sized entries
+    assert figures["proof_client_cpu_ms"] > 0
+    assert figures["proof_server_cpu_ms"] is None  # SQLite's work is the readers' own
 
     engine = make_engine(url)
     try:
@@ -71,6 +73,8 @@ def test_on_postgresql_the_log_is_loaded_by_copy_and_read_by_processes() -> None
         assert figures[key] > 0, key
     assert figures["proofs"] >= 200
     assert figures["proof_hashes"] == 10  # ⌈log₂ 1000⌉
+    assert figures["proof_client_cpu_ms"] > 0
+    assert figures["proof_server_cpu_ms"] >= 0  # the server runs here: its CPU is read
 
 
 @pytest.mark.parametrize(

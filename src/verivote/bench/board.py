@@ -2,21 +2,24 @@
 
 In one run, in a new election of the database, on this machine:
 
-- appends: N ballot-sized entries (about 800 bytes of canonical JSON each, their proofs taken
-  as checked) appended into D district logs at once, one writer thread per district, each
-  committing a batch of entries per transaction (group commit), tiles included:
-  `appends_per_s`. Its floor, `append_hash_floor_per_s`: the SHA-256 work of the tree alone
-  (a leaf hash per entry and the node hashes of its full tiles) on one core.
-- proofs: a log of N entries (bulk loaded, `load_per_s`), then inclusion proofs at random
-  indices by R reader threads at once (a tracker serving its visitors), each read from the
-  stored tree with its entry (`Store.proved_entry`: one read transaction, two queries) and
-  verified against the log's root: `proofs_per_s`. Floor, `proof_verify_floor_per_s`:
-  verifying the same proofs alone, one thread.
+- appends: A ballot-sized entries (about 800 bytes of canonical JSON each, their proofs taken
+  as checked; A = N unless `--appends` says otherwise) appended into D district logs at once,
+  one writer thread per district, each committing a batch of entries per transaction (group
+  commit), tiles included: `appends_per_s`. Its floor, `append_hash_floor_per_s`: the
+  SHA-256 work of the tree alone (a leaf hash per entry and the node hashes of its full
+  tiles) on one core.
+- proofs: a log of N entries (loaded at once, `load_per_s`: through COPY on PostgreSQL,
+  `Store.bulk_append` on SQLite), then inclusion proofs at random indices by R reader
+  PROCESSES at once (a tracker's workers serving its visitors: threads would share one
+  interpreter's lock, and the client's work is half a proof's CPU), each read from the
+  stored tree with its entry (`Store.proved_entry`: one query, only the proof's hashes of
+  each tile) and verified against the log's root: `proofs_per_s`, the machine's. Floor,
+  `proof_verify_floor_per_s`: verifying the same proofs alone, one thread.
 - checkpoint: the root of the whole log of N from its stored tiles, `checkpoint_ms` (median
   of repeated reads); floor, `checkpoint_hash_ms`: the same from tiles already in memory.
 
-A proof or a root reads O(log n) stored hashes: the tiles of the ⌈log₂ n / 8⌉ tile levels
-the path crosses (3 at 65,536 < n ≤ 16.7 M), one query each time, whatever n is.
+A proof or a root reads O(log n) stored hashes: from the tiles of the ⌈log₂ n / 8⌉ tile
+levels the path crosses (3 at 65,536 < n ≤ 16.7 M), one query each time, whatever n is.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from typing import Any
@@ -129,21 +133,57 @@ Proved = tuple[bytes, int, list[bytes]]
 """A proof drawn: the entry's leaf hash, its index and its inclusion proof."""
 
 
+@dataclass(frozen=True)
+class ReaderRun:
+    """What a reader process did, between `started` and `ended` (perf_counter, the same
+    clock in every process), with the CPU seconds it and its database server process spent
+    (`server_cpu` None: no server process of its own visible here, or SQLite's, which is
+    the reader's own)."""
+
+    started: float
+    ended: float
+    proofs: list[Proved]
+    client_cpu: float
+    server_cpu: float | None
+    error: str = ""
+
+
+def _server_process(store: Store) -> int | None:
+    """The PostgreSQL server process of the store's (one) pooled connection, if its CPU
+    times can be read here (/proc: a server on this machine), else None."""
+    if store.engine.dialect.name != "postgresql":
+        return None
+    with store.engine.connect() as conn:
+        pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    return pid if _cpu_seconds(pid) is not None else None
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU seconds of process `pid` (proc(5), fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _reader(url: str, election: str, log: str, size: int, root: bytes, seed: int,
-            start: Barrier, results: Queue[tuple[float, float, list[Proved], str]]
-            ) -> None:  # fmt: skip
+            start: Barrier, results: Queue[ReaderRun]) -> None:  # fmt: skip
     """One reader process (a tracker's worker): its own engine, proofs at random indices,
-    each with its entry and verified, for PROOF_SECONDS after the start line; puts
-    (started, ended, proofs, error) on `results`."""
+    each with its entry and verified, for PROOF_SECONDS after the start line; puts its
+    `ReaderRun` on `results`."""
     engine = make_engine(url)
     mine: list[Proved] = []
-    t0 = t1 = 0.0
+    t0 = t1 = cpu = 0.0
     try:
         store = Store(engine)
         store.proved_entry(election, 0, size, log)  # connect before the start line
+        server = _server_process(store)
         rng = random.Random(seed)
         start.wait(timeout=120)
         t0 = time.perf_counter()  # CLOCK_MONOTONIC: comparable between processes
+        cpu, server_cpu = time.process_time(), _cpu_seconds(server)
         while len(mine) < 200 // start.parties + 1 or time.perf_counter() - t0 < PROOF_SECONDS:
             index = rng.randrange(size)
             entry, proof = store.proved_entry(election, index, size, log)
@@ -152,9 +192,12 @@ def _reader(url: str, election: str, log: str, size: int, root: bytes, seed: int
                 raise RuntimeError(f"the proof of entry {index} does not verify")
             mine.append((leaf, index, proof))
         t1 = time.perf_counter()
-        results.put((t0, t1, mine, ""))
+        cpu = time.process_time() - cpu
+        server_after = _cpu_seconds(server)
+        spent = None if server_cpu is None or server_after is None else server_after - server_cpu
+        results.put(ReaderRun(t0, t1, mine, cpu, spent))
     except BaseException as exc:  # reported to the parent, never swallowed
-        results.put((t0, t1, [], f"{type(exc).__name__}: {exc}"))
+        results.put(ReaderRun(t0, t1, [], cpu, None, f"{type(exc).__name__}: {exc}"))
     finally:
         engine.dispose()
 
@@ -164,11 +207,13 @@ def measure_proofs(url: str, store: Store, election: str, log: str, size: int, r
     """Inclusion proofs at random indices of the log, each with its entry and verified, by
     `readers` processes at once (as a tracker's workers serve its visitors): the machine's
     proofs per second, not one interpreter's (a thread holds the GIL for the client's work,
-    about half of a proof's CPU)."""
+    about half of a proof's CPU). Beside it, the CPU a proof took: the readers' own
+    (`proof_client_cpu_ms`, verifying included) and their database server processes'
+    (`proof_server_cpu_ms`, when on this machine), whatever else the machine was doing."""
     root = store.tree_root(election, size, log)
     context = multiprocessing.get_context("spawn")  # no engine or pool inherited
     start = context.Barrier(readers)
-    results: Queue[tuple[float, float, list[Proved], str]] = context.Queue()
+    results: Queue[ReaderRun] = context.Queue()
     processes = [
         context.Process(
             target=_reader,
@@ -178,24 +223,29 @@ def measure_proofs(url: str, store: Store, election: str, log: str, size: int, r
     ]
     for process in processes:
         process.start()
-    answers = [results.get(timeout=PROOF_SECONDS + 600) for _ in processes]
+    runs = [results.get(timeout=PROOF_SECONDS + 600) for _ in processes]
     for process in processes:
         process.join()
-    errors = [error for _, _, _, error in answers if error]
+    errors = [run.error for run in runs if run.error]
     if errors:
         raise RuntimeError(f"a reader failed: {errors[0]}")
-    seconds = max(t1 for _, t1, _, _ in answers) - min(t0 for t0, _, _, _ in answers)
-    proofs = [item for _, _, mine, _ in answers for item in mine]
+    seconds = max(run.ended for run in runs) - min(run.started for run in runs)
+    proofs = [item for run in runs for item in run.proofs]
     t1 = time.perf_counter()
     for leaf, index, proof in proofs:
         merkle.verify_inclusion(leaf, index, size, proof, root)
     floor = time.perf_counter() - t1
+    server = [run.server_cpu for run in runs]
     return {
         "readers": readers,
         "proofs": len(proofs),
         "proofs_per_s": round(len(proofs) / seconds, 1),
         "proof_verify_floor_per_s": round(len(proofs) / floor, 1),
         "proof_hashes": max(len(p) for _, _, p in proofs),
+        "proof_client_cpu_ms": round(sum(run.client_cpu for run in runs) / len(proofs) * 1e3, 3),
+        "proof_server_cpu_ms": None
+        if None in server
+        else round(sum(s for s in server if s is not None) / len(proofs) * 1e3, 3),
     }
 
 

@@ -669,6 +669,11 @@ def print_board(console: Console, figures: dict[str, Any]) -> None:
     )
     console.print(table)
     console.print(f"bulk load of the proof log: {figures['load_per_s']:,.0f} entries/s")
+    server = figures["proof_server_cpu_ms"]
+    console.print(
+        f"CPU per proof: {figures['proof_client_cpu_ms']:.3f} ms in the readers"
+        + ("" if server is None else f", {server:.3f} ms in their database server processes")
+    )
 
 
 @bench_app.command("ray")
