@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from verivote.board.merkle import HASH_SIZE
 from verivote.board.tiles import (
     TILE_WIDTH,
+    Place,
     Tile,
     TileReader,
     TileRow,
@@ -100,19 +101,17 @@ def _interior_start(sub_height: int) -> str:
     return " + ".join(f"({_WIDTH} >> {j})" for j in range(1, sub_height)) or "0"
 
 
-def _picked(n: int, from_row: int, from_interior: int | tuple[int, ...], mark: str) -> str:
-    """The hashes a proof needs of tile n, 32 bytes each, concatenated: only those bytes
+def _picked(from_row: int, from_interior: int | tuple[int, ...], mark: str) -> str:
+    """The hashes a proof needs of a tile, 32 bytes each, concatenated: only those bytes
     cross the wire (a whole tile and its interior are 16 KiB, a proof needs ~8 hashes of
-    each). Parameters r<n>_<k> (byte offsets in the row), o<n>_<k> (in a full tile's
-    interior) and q<n>_<k> (in a partial tile's interior, after `_interior_start`)."""
-    parts = [f"substr(hashes, {mark % f'r{n}_{k}'}, 32)" for k in range(from_row)]
+    each). Parameters: each hash's 1-based byte offset in the row, then in the interior (a
+    partial tile's: after `_interior_start`)."""
+    parts = [f"substr(hashes, {mark}, 32)"] * from_row
     if isinstance(from_interior, int):
-        parts += [f"substr(interior, {mark % f'o{n}_{k}'}, 32)" for k in range(from_interior)]
+        parts += [f"substr(interior, {mark}, 32)"] * from_interior
     else:
-        parts += [
-            f"substr(interior, 32 * ({_interior_start(sub)}) + {mark % f'q{n}_{k}'}, 32)"
-            for k, sub in enumerate(from_interior)
-        ]
+        parts += [f"substr(interior, 32 * ({_interior_start(sub)}) + {mark}, 32)"
+                  for sub in from_interior]  # fmt: skip
     return " || ".join(parts)
 
 
@@ -121,22 +120,21 @@ def _proof_sql(dialect: str, shape: Shape) -> str:
     """The log's size and entry at `index` (level NULL), then for each tile of `shape` the
     width it is stored at and the proof's hashes from it (`_picked`), each a primary-key
     lookup whatever the planner's statistics: one statement per shape (a few per tree size),
-    so that the driver and the server prepare it once."""
-    mark, blob = ("%%(%s)s", "BYTEA") if dialect == "postgresql" else (":%s", "BLOB")
-    e, log = mark % "e", mark % "log"
+    so that the driver and the server prepare it once. Parameters, positional: the index,
+    election and log, then per tile its offsets, election, log, level and index."""
+    mark, blob = ("%s", "BYTEA") if dialect == "postgresql" else ("?", "BLOB")
     head = (
         "SELECT g.size, x.entry, CAST(NULL AS SMALLINT) AS level, CAST(NULL AS BIGINT) AS idx, "
         f"CAST(NULL AS INTEGER) AS width, CAST(NULL AS {blob}) AS picked "
         f"FROM {board_logs.name} g LEFT JOIN {board_entries.name} x "
-        "ON x.election_id = g.election_id "
-        f"AND x.log = g.log AND x.idx = {mark % 'index'} "
-        f"WHERE g.election_id = {e} AND g.log = {log}"
+        f"ON x.election_id = g.election_id AND x.log = g.log AND x.idx = {mark} "
+        f"WHERE g.election_id = {mark} AND g.log = {mark}"
     )
     parts = [
-        f"SELECT NULL, NULL, level, idx, {_WIDTH}, CAST({_picked(n, *counts, mark)} AS {blob}) "
-        f"FROM {board_tiles.name} WHERE election_id = {e} AND log = {log} "
-        f"AND level = {mark % f'l{n}'} AND idx = {mark % f'i{n}'}"
-        for n, counts in enumerate(shape)
+        f"SELECT NULL, NULL, level, idx, {_WIDTH}, CAST({_picked(*counts, mark)} AS {blob}) "
+        f"FROM {board_tiles.name} WHERE election_id = {mark} AND log = {mark} "
+        f"AND level = {mark} AND idx = {mark}"
+        for counts in shape
     ]
     return " UNION ALL ".join([head, *parts])
 
@@ -153,30 +151,24 @@ def read_proof(
     costs as much client time as the driver's (`_proof_sql` needs no compiling), and a
     tracker answers thousands of these a second."""
     places = inclusion_places(index, size)  # checks 0 ≤ index < size
-    tiles: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (level, idx) -> (sub, position)
+    held: dict[tuple[int, int], tuple[list[Place], list[Place]]] = {}  # tile: row, interior
     for path_hash in places:
-        for level, idx, sub, position in path_hash:
-            tiles.setdefault((level, idx), []).append((sub, position))
-    params: dict[str, Any] = {"e": election_id, "log": log, "index": index}
+        for place in path_hash:
+            row, inside = held.setdefault(place[:2], ([], []))
+            (inside if place[2] else row).append(place)
+    params: list[Any] = [index, election_id, log]
     shape: list[tuple[int, int | tuple[int, ...]]] = []
-    where: dict[tuple[int, int, int, int], int] = {}  # place -> (tile n, its byte in picked)
-    for n, ((level, idx), held) in enumerate(tiles.items()):
+    at: dict[Place, tuple[int, int]] = {}  # place -> (tile n, its first byte in `picked`)
+    for n, ((level, idx), (row, inside)) in enumerate(held.items()):
         partial = level_size(size, level) - idx * TILE_WIDTH < TILE_WIDTH
-        row = [position for sub, position in held if not sub]
-        inside = [(sub, position) for sub, position in held if sub]
-        shape.append((len(row), tuple(sub for sub, _ in inside) if partial else len(inside)))
-        params[f"l{n}"] = level
-        params[f"i{n}"] = idx
-        for k, position in enumerate(row):
-            params[f"r{n}_{k}"] = position * HASH_SIZE + 1
-            where[(level, idx, 0, position)] = n << 16 | k * HASH_SIZE
-        for k, (sub, position) in enumerate(inside):
-            at = position * HASH_SIZE + 1
-            if partial:
-                params[f"q{n}_{k}"] = at
-            else:
-                params[f"o{n}_{k}"] = interior_offset(TILE_WIDTH, sub) + at
-            where[(level, idx, sub, position)] = n << 16 | (len(row) + k) * HASH_SIZE
+        shape.append((len(row), tuple(p[2] for p in inside) if partial else len(inside)))
+        for k, place in enumerate(row + inside):
+            offset = place[3] * HASH_SIZE + 1
+            if place[2] and not partial:
+                offset += interior_offset(TILE_WIDTH, place[2])
+            params.append(offset)
+            at[place] = (n, k * HASH_SIZE)
+        params += (election_id, log, level, idx)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(_proof_sql(conn.dialect.name, tuple(shape)), params)
@@ -193,10 +185,11 @@ def read_proof(
         return count, entry, []
     found = {(r[2], r[3]): r for r in rows if r[2] is not None}
     picked: list[bytes] = []
-    for (level, idx), held in tiles.items():
+    for (level, idx), (row, inside) in held.items():
         r = found.get((level, idx))
         width = min(TILE_WIDTH, level_size(size, level) - idx * TILE_WIDTH)
-        if r is None or r[4] < width or r[5] is None or len(r[5]) != len(held) * HASH_SIZE:
+        wanted = (len(row) + len(inside)) * HASH_SIZE
+        if r is None or r[4] < width or r[5] is None or len(r[5]) != wanted:
             path = tile_path(level, idx, width)
             raise LookupError(f"log {log!r} of {election_id!r} has no tile {path}")
         picked.append(bytes(r[5]))
@@ -204,10 +197,9 @@ def read_proof(
     for path_hash in places:
         pieces = []
         for place in path_hash:
-            at = where[place]
-            hashes, start = picked[at >> 16], at & 0xFFFF
-            pieces.append(hashes[start : start + HASH_SIZE])
-        proof.append(fold_right(pieces))
+            n, start = at[place]
+            pieces.append(picked[n][start : start + HASH_SIZE])
+        proof.append(pieces[0] if len(pieces) == 1 else fold_right(pieces))
     return count, entry, proof
 
 
