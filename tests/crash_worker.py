@@ -10,18 +10,22 @@ from typing import Any
 from verivote.store import Batching, Pending, Store, casting, make_engine
 
 STATIONS = ("s0", "s1", "s2")
+DISTRICT = "d1"
+"""Every station's district: its ballots and polls statements go to this log (issue 17)."""
 
 
 def open_stations(store: Store, election_id: str) -> None:
     for station in STATIONS:
-        store.set_polls(election_id, station, "open", b'{"type":"polls-open"}', "polls-open")
+        store.set_polls(
+            election_id, station, "open", b'{"type":"polls-open"}', "polls-open", log=DISTRICT
+        )
 
 
 def _cast(store: Store, election_id: str, i: int, size: int) -> None:
     station = STATIONS[i % len(STATIONS)]
     code = f"{station}-{secrets.token_hex(4)}-{i}"
     entry = f'{{"tracking_code":"{code}","type":"b"}}'.encode()
-    pending = Pending(station, "d1", code, f"n-{code}", entry, "ballot-cast", "cast")
+    pending = Pending(station, DISTRICT, code, f"n-{code}", entry, "ballot-cast", "cast")
     store.accept_ballot(election_id, pending, Batching(size, 900))
 
 

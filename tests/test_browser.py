@@ -151,15 +151,19 @@ def test_a_voter_finds_their_ballot_by_tracking_code(
     page.click("form.track button[type=submit]")
     page.wait_for_selector("#track-result")
     assert code in _text(page, "#track-result")
-    assert page.get_attribute("#proof-valid", "class") == "ok"
+    # The record has a log per district: the ballot's two proofs, each checked.
+    for check in ("#district-proof-valid", "#seal-proof-valid", "#proof-valid"):
+        assert page.get_attribute(check, "class") == "ok", check
     assert page.get_attribute("#signature-valid", "class") == "ok"
     assert "رأی شما در تابلوی اعلانات ثبت شده است" in _text(page, "#found-h")
+    assert "از دفتر" in _text(page, "#track-log")
     page.screenshot(path=tmp_path / "ballot-tracker.png", full_page=True)
     with page.expect_download() as download:
         page.click("#proof-download")
     proof: dict[str, Any] = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     keys = (verify_election.round1 / "log" / "keys").read_text(encoding="utf-8").splitlines()
     assert proof["code"] == code
+    assert "seal" in proof
     assert check_inclusion(proof, keys)
     # A code that is on no ballot: a friendly page, in Persian, with a 404.
     response = page.goto(on_record.site + "/track?code=" + "0" * 64)

@@ -200,7 +200,9 @@ def test_demo_runs_an_election_with_a_runoff_and_writes_records(
         assert check_record(record) == []
         assert (record / "results.md").is_file()
         # every voter checked in before casting: the closes publish it, station by station
-        lines = (record / "log" / "entries.jsonl").read_text().splitlines()
+        # in the district logs (issue 17): each station's statements in its district's log
+        lines = [line for path in sorted(record.glob("districts/*/entries.jsonl"))
+                 for line in path.read_text().splitlines()]  # fmt: skip
         closes = [json.loads(line) for line in lines if '"polls-close"' in line]
         assert sum(c["checked_in"] for c in closes) == doc[key]["checked_in"] > 0
         assert all(c["ballots_cast"] == c["checked_in"] for c in closes)

@@ -12,6 +12,7 @@ from tests.parties_fixtures import guardians_hold_ceremony, run_guardian, served
 from verivote.board.record import check_record
 from verivote.cli.app import run
 from verivote.crypto.tracking import code_of
+from verivote.election.publishing import check_inclusion, verifier_keys
 from verivote.store import Store, make_engine
 
 
@@ -95,12 +96,17 @@ def test_an_election_from_init_to_exported_record(
     assert "not yet in a signed checkpoint" in err
     code, out, err = cli(capsys, "board", "checkpoint", *db, *keys)
     assert code == 0, err
-    # 3 lot contributions, 4 polls opened, then each station's batch and closing statement
-    assert out.startswith("verivote/test-2024\n15\n")
+    # the national log: manifest, ceremony, 3 lot contributions, and a seal of each district's
+    # log (its polls statements and its stations' batches)
+    assert out.startswith("verivote/test-2024\n7\n")
     assert "cosigned by 3 witness(es)" in err
     code, out, err = cli(capsys, "board", "prove-inclusion", receipt["code"], *db, *keys)
     assert code == 0, err
-    assert json.loads(out)["index"] == 9
+    proof = json.loads(out)
+    # tabriz's log: its 3 stations opened, then tabriz-001's batch (this ballot) and closing
+    assert (proof["district"], proof["index"], proof["size"]) == ("tabriz", 3, 8)
+    assert proof["seal"]["index"] in (5, 6)
+    assert check_inclusion(proof, verifier_keys(tmp_path / "keys"))
     record = tmp_path / "record"
     assert cli(capsys, "board", "export", str(record), *db, *keys)[0] == 0
     assert check_record(record) == []
@@ -110,6 +116,7 @@ def test_an_election_from_init_to_exported_record(
         "keys",
         "tile",
     ]
+    assert sorted(p.name for p in (record / "districts").iterdir()) == ["armenians-south", "tabriz"]
 
 
 @pytest.mark.parametrize(
@@ -176,7 +183,11 @@ def test_every_step_of_an_election_as_commands(
     code, _, err = cli(capsys, "cast", "--station", "tabriz-002", "--choose", "1101", *db)
     assert code == 1
     assert "ballot refused" in err
-    ok("tally", "--cores", "1", *db)
+    code, _, err = cli(capsys, "tally", "--cores", "1", *db, "--keys-dir", str(tmp_path / "no"))
+    assert code == 1
+    assert "not sealed into the national log" in err  # the authority's key seals them
+    assert "--keys-dir" in err
+    ok("tally", "--cores", "1", *db, *keys)
     ok("board", "checkpoint", *db, *keys)
 
     def decrypt(g: int) -> None:

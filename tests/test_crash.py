@@ -39,14 +39,15 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def consistent(store: Store) -> int:
     """Check the board, its stored tree, the batches and the counters agree; returns the
     ballots admitted."""
-    entries = store.entries(E)
-    assert len(entries) == store.entry_count(E)
+    d = crash_worker.DISTRICT  # the log of every ballot and polls statement here
+    entries = store.entries(E, log=d)
+    assert len(entries) == store.entry_count(E, log=d)
     # The tree's tiles are written in the entries' transaction (issue 17): never behind them.
     log = MerkleLog(leaf_hash(e) for e in entries)
-    assert store.tree_root(E) == log.root()
+    assert store.tree_root(E, log=d) == log.root()
     if entries:
         last = len(entries) - 1
-        assert store.inclusion_proof(E, last) == log.inclusion_proof(last)
+        assert store.inclusion_proof(E, last, log=d) == log.inclusion_proof(last)
     on_board: dict[str, int] = {}
     for raw in entries:
         doc = json.loads(raw)
@@ -83,11 +84,12 @@ def test_a_writer_killed_between_append_and_commit_leaves_nothing(url: str) -> N
     child.join(30)
     engine = make_engine(url)
     store = Store(engine)
-    assert store.entry_count(E) == 3  # the three polls-open entries, nothing of the ballot
+    d = crash_worker.DISTRICT
+    assert store.entry_count(E, log=d) == 3  # the three polls-open entries, nothing more
     assert consistent(store) == 0
-    # The lock died with the writer: the next writer goes through.
-    store.append_entry(E, b'{"type":"after"}', "after")
-    assert store.entries(E, 3) == [b'{"type":"after"}']
+    # The lock of the district's log died with the writer: the next writer goes through.
+    store.append_entry(E, b'{"type":"after"}', "after", log=d)
+    assert store.entries(E, 3, log=d) == [b'{"type":"after"}']
     engine.dispose()
 
 

@@ -26,6 +26,7 @@ from tests.parties_fixtures import (
     run_guardian,
     served,
 )
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.groups import get_group
@@ -75,7 +76,7 @@ def test_ceremony_and_decryption_by_guardian_processes(auth: Authority, tmp_path
     assert code == 0, err
 
     polling_day(auth)
-    run_tally(auth.store, ctx, processes=1)
+    run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
     make_checkpoint(auth.store, ctx, auth.keys)
     for g in (1, 3):
         code, out, err = guardian(auth, g, "decrypt", "--json")
@@ -108,7 +109,7 @@ def test_a_guardian_interrupted_before_the_acknowledgement_decrypts_again(
     held_ceremony(auth)
     ctx = auth.ctx
     polling_day(auth)
-    run_tally(auth.store, ctx, processes=1)
+    run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
     make_checkpoint(auth.store, ctx, auth.keys)
     # The guardian recorded the tally it started on, and nothing was acknowledged yet.
     code, _, err = guardian(auth, 2, "decrypt")
@@ -129,7 +130,7 @@ def test_the_checkpoint_needs_the_witnesses(auth: Authority) -> None:
     held_ceremony(auth)
     ctx = auth.ctx
     polling_day(auth)
-    run_tally(auth.store, ctx, processes=1)
+    run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
     # a checkpoint signed by the authority alone: its witnesses' keys are thrown away
     for path in auth.keys.glob("witness-*.key"):
         path.unlink()
@@ -186,7 +187,7 @@ def test_a_runoff_that_reuses_the_key_is_decrypted_with_round_1s_guardians(
             ballot, _ = encrypt_ballot(manifest, r2.key, r2.base_hash, "tabriz-001", choices)
             cast(a.store, r2, ballot)
         close_polls(a.store, r2, ["tabriz-001"])
-        run_tally(a.store, r2, processes=1)
+        run_tally(a.store, r2, processes=1, signer=authority_key(keys2, r2))
         make_checkpoint(a.store, r2, keys2)
         with served(url, "test-2024-r2", keys2) as server:
             process = run_guardian(server, a.token(1), a.folder(1), "decrypt")

@@ -20,6 +20,7 @@ from tests.mix_fixtures import (
     publish_mix_input,
 )
 from tests.parties_fixtures import Authority, authority, held_ceremony
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import sqlite_database
 from verivote.crypto.ceremony import public_share
 from verivote.crypto.keyfile import read_key_share
@@ -44,7 +45,7 @@ def auth(tmp_path: Path) -> Iterator[Authority]:
     with sqlite_database(tmp_path) as url, authority(url, tmp_path, mix_manifest_data()) as a:
         held_ceremony(a)
         publish_mix_input(a.store, a.ctx, BALLOTS)
-        run_tally(a.store, a.ctx, processes=1)
+        run_tally(a.store, a.ctx, processes=1, signer=authority_key(a.keys, a.ctx))
         yield a
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.manifests import small_manifest_data
 from tests.parties_fixtures import Authority, E, authority, held_ceremony
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import sqlite_database
 from verivote.cli.app import run
 from verivote.crypto.keyfile import read_key_share, write_private
@@ -196,7 +197,7 @@ def test_every_mixer_mixes_in_turn_and_the_mix_decrypts_to_the_law(
     voted: Authority, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = voted
-    run_tally(a.store, a.ctx, processes=1)
+    run_tally(a.store, a.ctx, processes=1, signer=authority_key(a.keys, a.ctx))
     folders = _mixers_ready(a, capsys)
     assert list(folders) == a.ctx.manifest.mixers() == ["principlists", "reformists",
                                                          "independents"]  # fmt: skip
@@ -261,7 +262,7 @@ def test_a_mixer_refuses_a_tampered_shuffle_before_it(
     """The second shuffle reaches the board tampered after its proof was made (as only a
     dishonest server could put it there): the third mixer checks the chain and refuses."""
     a = voted
-    run_tally(a.store, a.ctx, processes=1)
+    run_tally(a.store, a.ctx, processes=1, signer=authority_key(a.keys, a.ctx))
     folders = _mixers_ready(a, capsys)
     code, _, err = _mix(a, capsys, folders["principlists"])
     assert code == 0, err

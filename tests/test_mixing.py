@@ -25,6 +25,7 @@ from tests.mix_fixtures import (
     publish_mix_input,
     written_rows,
 )
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.crypto import wire
 from verivote.crypto.ceremony import public_share, run_ceremony
@@ -382,7 +383,7 @@ def test_the_decrypted_tally_holds_the_mixnet_district(
         close_polls(store, ctx, ["tabriz-001"])
         # TODO(merge "written"): run_tally publishes the mix-input of the cast written ballots.
         publish_mix_input(store, ctx, BALLOTS)
-        run_tally(store, ctx, processes=1)
+        run_tally(store, ctx, processes=1, signer=authority_key(keys, ctx))
         db = ["--db", url, "--election", MANIFEST.election_id]
         code, out, err = _cli(capsys, "mix", "close", *db)
         assert code != 0

@@ -30,6 +30,7 @@ from tests.manifests import small_manifest_data
 from tests.mix_fixtures import BALLOTS, MIXED, mix_manifest_data, written_rows
 from tests.national_fixtures import to_districts
 from tests.parties_fixtures import Authority, guardian
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import VerifyElection, copy_record, read_entries, resign, write_entries
 from verivote.cluster import Cluster, ClusterError, make_pool, open_cluster, width
@@ -364,7 +365,7 @@ def test_a_mix_and_its_decryption_through_ray_count_what_the_law_counts(
     through Ray; the rest locally. The server accepts every entry (it checks each proof) and
     the mix decrypts to the law."""
     a = voted
-    run_tally(a.store, a.ctx, cluster=cluster)
+    run_tally(a.store, a.ctx, cluster=cluster, signer=authority_key(a.keys, a.ctx))
     folders = mixer_tests._mixers_ready(a, capsys)
     for n, folder in enumerate(folders.values()):
         make_checkpoint(a.store, a.ctx, a.keys)

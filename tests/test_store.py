@@ -159,13 +159,14 @@ def test_a_batch_goes_onto_the_board_shuffled_when_it_fills(store: Store) -> Non
     assert store.station_counts(E) == {"s1": (0, 2), "s2": (0, 1)}
     idx = cast(store, "c3")  # the third fills the batch: all three go on, in a random order
     assert idx is not None
-    assert 2 <= idx <= 4
+    assert 0 <= idx <= 2  # in the log of the ballots' district, d1 (issue 17)
     placed = {code: store.ballot(E, code) for code in ("c1", "c2", "c3")}
-    assert sorted(b.board_idx for b in placed.values() if b is not None) == [2, 3, 4]
+    assert sorted(b.board_idx for b in placed.values() if b is not None) == [0, 1, 2]
     for code, record in placed.items():
         assert record is not None
         assert (record.station_id, record.district_id, record.state) == ("s1", "d1", "cast")
-        assert store.entries(E, record.board_idx, record.board_idx + 1) == [
+        assert record.board_log == "d1"
+        assert store.entries(E, record.board_idx, record.board_idx + 1, log="d1") == [
             f'{{"ballot":"{code}"}}'.encode()
         ]
         assert store.ballot_state(E, code) == "cast"
@@ -253,7 +254,7 @@ def test_many_ballots_admitted_in_one_transaction_each_get_their_answer(store: S
     assert isinstance(again, Admitted)
     assert (first.again, again.again) == (False, True)
     placed = [a.board_idx for a in answers if isinstance(a, Admitted) and not a.again]
-    assert sorted(i for i in placed if i is not None) == [2, 3, 4]  # flushed, shuffled
+    assert sorted(i for i in placed if i is not None) == [0, 1, 2]  # flushed, shuffled, in d1
     assert store.station_counts(E) == {"s1": (3, 3), "s2": (0, 0)}
     assert {store.ballot_state(E, c) for c in "ade"} == {"cast"}
     assert store.ballot_state(E, "b") is store.ballot_state(E, "f") is None
@@ -265,7 +266,7 @@ def test_many_ballots_admitted_in_one_transaction_each_get_their_answer(store: S
 def test_polls_gate_casting_and_closing_flushes_and_counts(store: Store) -> None:
     with pytest.raises(PollsClosed):
         cast(store, "c0")  # no station has opened
-    assert store.set_polls(E, "s1", "open", b'{"type":"polls-open"}') == 0
+    assert store.set_polls(E, "s1", "open", b'{"type":"polls-open"}', log="d1") == 0
     assert store.polls(E) == {"s1": "open"}
     check_in(store, "s1", "v1", "v2")
     cast(store, "c1", roll=True)
@@ -278,13 +279,13 @@ def test_polls_gate_casting_and_closing_flushes_and_counts(store: Store) -> None
         counts.append((ballots_cast, checked_in))
         return b'{"ballots_cast":%d}' % ballots_cast
 
-    idx = store.set_polls(E, "s1", "closed", close_entry)
+    idx = store.set_polls(E, "s1", "closed", close_entry, log="d1")
     assert counts == [(2, 2)]
-    assert idx == 3  # after the batch the closing put on the board
+    assert idx == 3  # after the batch the closing put on the district's log
     assert {store.ballot_state(E, c) for c in ("c1", "c2")} == {"cast"}
-    assert store.entries(E, idx) == [b'{"ballots_cast":2}']
+    assert store.entries(E, idx, log="d1") == [b'{"ballots_cast":2}']
     assert store.polls(E) == {"s1": "closed"}
-    before = store.entry_count(E)
+    before = store.entry_count(E, log="d1")
     with pytest.raises(PollsClosed, match="s1 are not open"):
         cast(store, "c3")
     with pytest.raises(PollsClosed):
@@ -293,7 +294,7 @@ def test_polls_gate_casting_and_closing_flushes_and_counts(store: Store) -> None
         store.set_polls(E, "s1", "open", b"{}")
     with pytest.raises(StoreError, match="closed for good"):
         store.set_polls(E, "s1", "closed", b"{}")
-    assert store.entry_count(E) == before
+    assert store.entry_count(E, log="d1") == before
     assert store.ballot(E, "c3") is None
 
 
@@ -538,7 +539,7 @@ def test_migrate_twice_is_harmless_and_matches_the_schema(store: Store, engine: 
     assert store.entries(E) == [b"kept"]
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == head == "0012"
+        assert MigrationContext.configure(conn).get_current_revision() == head == "0013"
         # the migrations build exactly the tables that schema.py describes
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 

@@ -157,13 +157,13 @@ def test_a_proof_at_an_older_size_reads_the_tiles_grown_since(store: Store, engi
 
 def test_casting_stores_the_tree_of_the_shuffled_batch(store: Store) -> None:
     store.append_entry(E, b"manifest", "manifest")
-    store.set_polls(E, "s1", "open", b"{}")
+    store.set_polls(E, "s1", "open", b"{}", log="d1")
     for i in range(7):
         ballot = Pending("s1", "d1", f"c{i}", f"n{i}", b'{"b":%d}' % i, "ballot-cast", "cast")
         store.accept_ballot(E, ballot, Batching(3, 900))
-    store.set_polls(E, "s1", "closed", b"{}")
-    _check_against_merkle(store, E, "", store.entries(E))
-    assert store.entry_count(E) == 10
+    store.set_polls(E, "s1", "closed", b"{}", log="d1")
+    _check_against_merkle(store, E, "d1", store.entries(E, log="d1"))
+    assert (store.entry_count(E), store.entry_count(E, log="d1")) == (1, 9)
 
 
 def test_a_rolled_back_append_leaves_no_tile(store: Store, engine: Engine) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from tests import tally_worker
 from tests.manifests import small_manifest_data
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.crypto import wire
 from verivote.crypto.ballot import encrypt_ballot
@@ -30,6 +31,7 @@ from verivote.election.decryption import (
     combine_partials,
     decrypt_as_guardian,
 )
+from verivote.election.district_logs import seal_districts
 from verivote.election.lot import contribute_lot, lot_of_board
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import (
@@ -131,8 +133,10 @@ def election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Electio
 
 
 def closed(e: Election) -> ElectionContext:
+    """The polls closed everywhere and every district log sealed (as the tally needs)."""
     ctx = e.ctx
     assert close_polls(e.store, ctx, STATIONS) == STATIONS
+    seal_districts(e.store, ctx, authority_key(e.keys, ctx))
     return ctx
 
 

@@ -13,6 +13,7 @@ import json
 import re
 import tarfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -20,17 +21,31 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.verify_fixtures import VerifyElection, copy_record, read_entries, write_entries
+from tests.verify_fixtures import (
+    VerifyElection,
+    board_lines,
+    copy_record,
+    read_entries,
+    write_entries,
+)
+from verivote.board.checkpoint import Checkpoint, sign_checkpoint
+from verivote.board.districts import district_origin, seal_entry
+from verivote.board.inclusion import DistrictInclusion, check_in_district
+from verivote.board.merkle import leaf_hash
+from verivote.board.note import generate_signer, parse_verifier
 from verivote.board.record import check_record
 from verivote.cli.app import run
 from verivote.election.publishing import check_inclusion
+from verivote.model.canonical import canonical_json
 from verivote.rules.lot import draw
 from verivote.verify import verify_record
 from verivote.web.app import record_app
 from verivote.web.asgi import SECURITY_HEADERS
 from verivote.web.site import views
 from verivote.web.site.guard import PAGE_CSP
-from verivote.web.site.record_source import RecordUnusable
+from verivote.web.site.pages import create_pages
+from verivote.web.site.record_source import RecordSource, RecordUnusable
+from verivote.web.site.source import BallotHit, Proof
 
 PERSIAN_DIGIT = re.compile(r"[۰-۹]")
 _LINK = re.compile(r'\b(?:href|src|action|formaction|xlink:href|poster|data)="([^"]*)"')
@@ -315,11 +330,18 @@ def test_home_shows_the_election_turnout_and_the_latest_checkpoint(client: TestC
     client.cookies.clear()
 
 
-def test_the_checkpoint_view_checks_every_signature(client: TestClient) -> None:
+def test_the_checkpoint_view_checks_every_signature(
+    client: TestClient, verify_election: VerifyElection
+) -> None:
     [checkpoint] = client.get("/api/checkpoints").json()
     roles = [(s["role"], s["verified"]) for s in checkpoint["signatures"]]
     assert roles == [("authority", True)] + [("witness", True)] * 3
-    assert checkpoint["size"] == client.get("/api/board").json()["size"] == 43
+    # The national checkpoint signs the national log (the seals included); the board's
+    # positions are the entries of every log, the seals left out.
+    board = client.get("/api/board").json()
+    national = (verify_election.round1 / "log/entries.jsonl").read_bytes().count(b"\n")
+    assert checkpoint["size"] == board["logs"][""] == national
+    assert board["size"] == len(board_lines(verify_election.round1)) == 43
 
 
 # --- the ballot tracker --------------------------------------------------------------------
@@ -374,6 +396,145 @@ def test_a_challenged_ballot_is_found_as_challenged(
     client.cookies.clear()
 
 
+def _district_lines(record: Path, district: str) -> list[bytes]:
+    return (record / "districts" / district / "entries.jsonl").read_bytes().split(b"\n")[:-1]
+
+
+def test_a_district_ballot_has_its_two_proofs(
+    client: TestClient, verify_election: VerifyElection
+) -> None:
+    record = verify_election.round1
+    code = _cast_code(record, 4)
+    doc = client.get(f"/api/ballots/{code}").json()
+    # In its district's log, at the index its line there has ...
+    district = doc["district"]
+    lines = _district_lines(record, district)
+    assert doc["log"] == district
+    assert json.loads(lines[doc["index"]])["tracking_code"] == code
+    # ... at its place in the board's one sequence ...
+    assert json.loads(board_lines(record)[doc["position"]])["tracking_code"] == code
+    # ... under the seal of its district that first covers it.
+    seal = doc["seal"]
+    national = (record / "log/entries.jsonl").read_bytes().split(b"\n")[:-1]
+    sealed = json.loads(national[seal["index"]])
+    assert (sealed["type"], sealed["district"]) == ("district-checkpoint", district)
+    assert sealed["checkpoint"].split("\n")[1] == str(seal["district_size"])
+    assert seal["district_size"] > doc["index"]
+    assert seal["district_proof_valid"]
+    assert seal["seal_proof_valid"]
+    assert (doc["proof_valid"], doc["signature_valid"], doc["witnesses"]) == (True, True, 3)
+    assert doc["checkpoint_size"] == len(national)
+    text = _page(client, f"/track?code={code}&lang=en")
+    for check in ("district-proof-valid", "seal-proof-valid", "proof-valid", "signature-valid"):
+        assert re.search(rf'class="ok" id="{check}"', text), check
+    assert f"Entry {doc['index']} of the log of Tabriz" in text
+    assert f"Sealed by entry {seal['index']} of the national log" in text
+    # The download is the two proofs, which the voter's check takes (and the library's).
+    proof = client.get(f"/api/ballots/{code}/proof").json()
+    keys = (record / "log" / "keys").read_text().splitlines()
+    assert check_inclusion(proof, keys)
+    assert check_in_district(DistrictInclusion.from_json(proof), keys[0])
+    assert (proof["district"], proof["index"], proof["seal"]["index"]) == (
+        district, doc["index"], seal["index"])  # fmt: skip
+    assert not check_inclusion({**proof, "index": proof["index"] + 1}, keys)
+    client.cookies.clear()
+
+
+def _proved(source: RecordSource, code: str) -> tuple[BallotHit, DistrictInclusion]:
+    [hit] = source.find_ballots(code)
+    proof = source.inclusion(hit)
+    assert isinstance(proof, DistrictInclusion)
+    return hit, proof
+
+
+def test_the_trackers_check_refuses_a_forged_seal_or_district_proof(
+    verify_election: VerifyElection,
+) -> None:
+    record = verify_election.round1
+    source = RecordSource(record)
+    keys = source.verifier_keys
+    hit, proof = _proved(source, _cast_code(record, 2))
+    seal, valid, signed = views.check_proof(proof, hit, keys)
+    assert seal is not None
+    assert (seal.district_proof_valid, seal.seal_proof_valid, valid, signed) == (True,) * 4
+
+    def refused(forged: DistrictInclusion) -> tuple[bool, bool]:
+        seal, valid, signed = views.check_proof(forged, hit, keys)
+        assert seal is not None
+        assert valid is False
+        assert signed is False
+        return seal.district_proof_valid, seal.seal_proof_valid
+
+    # A district proof with one hash changed.
+    path = list(proof.district_proof)
+    path[0] = bytes(b ^ 1 for b in path[0])
+    assert refused(replace(proof, district_proof=tuple(path))) == (False, True)
+    # Another ballot's entry, or this ballot at another index of its log.
+    other_hit, other = _proved(source, _cast_code(record, 3))
+    assert refused(replace(proof, entry=other.entry)) == (False, True)
+    assert refused(replace(proof, index=proof.index + 1)) == (False, True)
+    # The genuine seal of another district, with its genuine path in the national log.
+    elsewhere = next(str(d["tracking_code"]) for d in _docs(record, "ballot-cast")
+                     if d["ballot"]["district"] != hit.district)  # fmt: skip
+    _, foreign = _proved(source, elsewhere)
+    moved = replace(proof, seal_index=foreign.seal_index, seal_entry=foreign.seal_entry,
+                    national_proof=foreign.national_proof)  # fmt: skip
+    assert refused(moved) == (True, False)
+    # A seal that holds another checkpoint of the district than the one the ballot is in.
+    assert refused(replace(proof, district_note=foreign.district_note)) == (False, False)
+    # A seal at another index of the national log.
+    assert refused(replace(proof, seal_index=proof.seal_index + 1)) == (True, False)
+    # Whole forged logs: the ballot in a district log of one entry and its seal in a national
+    # log of one entry, each checkpoint signed with a key of the authority's name but not its
+    # key. Every path then leads to its root: only the signatures refuse it.
+    origin = parse_verifier(keys[0]).name
+    forger, _ = generate_signer(origin)
+    district_note = sign_checkpoint(
+        Checkpoint(district_origin(origin, hit.log), 1, leaf_hash(proof.entry)), [forger]
+    )
+    forged_seal = seal_entry(source.base_hash, hit.log, district_note)
+    national_note = sign_checkpoint(Checkpoint(origin, 1, leaf_hash(forged_seal)), [forger])
+    forged = DistrictInclusion(hit.log, 0, proof.entry, 1, (), district_note, 0, forged_seal, 1,
+                               (), national_note)  # fmt: skip
+    forged_hit = replace(hit, index=0)
+    seal, valid, signed = views.check_proof(forged, forged_hit, keys)
+    assert seal is not None
+    assert (valid, signed) == (True, False)
+    assert other_hit.code != hit.code
+
+
+class ForgingSource(RecordSource):
+    """A hostile server: it serves an honest record, but gives each district ballot a proof
+    through another district's seal (a genuine seal, genuinely in the national log)."""
+
+    def inclusion(self, hit: BallotHit) -> Proof | None:
+        proof = super().inclusion(hit)
+        assert isinstance(proof, DistrictInclusion)
+        elsewhere = next(h for d in self.manifest.districts if d.id != hit.district
+                         for h in self.find_ballots(_first_cast_in(self, d.id)))  # fmt: skip
+        foreign = super().inclusion(elsewhere)
+        assert isinstance(foreign, DistrictInclusion)
+        return replace(proof, seal_index=foreign.seal_index, seal_entry=foreign.seal_entry,
+                       national_proof=foreign.national_proof)  # fmt: skip
+
+
+def _first_cast_in(source: RecordSource, district: str) -> str:
+    found = source.entries("ballot-cast", 0, 100)
+    return next(json.loads(e.raw)["tracking_code"] for e in found if e.log == district)
+
+
+def test_the_tracker_page_shows_a_forged_seal_as_failed(verify_election: VerifyElection) -> None:
+    source = ForgingSource(verify_election.round1)
+    code = _cast_code(verify_election.round1, 1)
+    with TestClient(create_pages(source, None, dict)) as c:
+        text = _page(c, f"/track?code={code}&lang=en")
+    assert 'class="ok" id="district-proof-valid"' in text
+    assert 'class="bad" id="seal-proof-valid"' in text
+    assert 'class="bad" id="proof-valid"' in text
+    assert 'class="bad" id="signature-valid"' in text
+    assert "do NOT check" in text
+
+
 # --- the board -----------------------------------------------------------------------------
 
 
@@ -405,7 +566,17 @@ def test_the_whole_record_downloads_and_verifies(
     with tarfile.open(fileobj=io.BytesIO(r.content)) as archive:
         archive.extractall(tmp_path, filter="data")
     folder = tmp_path / "test-2024-record"
-    for name in ("log/entries.jsonl", "log/checkpoint", "log/keys"):
+    names = ["log/entries.jsonl", "log/checkpoint", "log/keys"]
+    for district in ("armenians-south", "tabriz"):
+        names += [f"districts/{district}/entries.jsonl", f"districts/{district}/checkpoint"]
+    # Every file of the record but its tiles (a record without them checks the same).
+    published = {str(p.relative_to(verify_election.round1))
+                 for p in verify_election.round1.rglob("*") if p.is_file()
+                 and "tile" not in p.parts and p.name != "results.md"}  # fmt: skip
+    assert published == set(names)
+    got = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert got == set(names)
+    for name in names:
         assert (folder / name).read_bytes() == (verify_election.round1 / name).read_bytes()
     assert check_record(folder) == []
     assert verify_record(folder).valid
@@ -430,14 +601,23 @@ def test_a_record_that_does_not_check_is_refused(
     verify_election: VerifyElection, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     record = copy_record(verify_election.round1, tmp_path / "record")
-    docs = read_entries(record)
-    docs[-1]["districts"]["tabriz"]["elected"] = ["1104"]
-    write_entries(record, docs)  # the checkpoint no longer matches the entries
+    national = record / "log" / "entries.jsonl"
+    lines = national.read_bytes().split(b"\n")[:-1]
+    count = json.loads(lines[-1])
+    assert count["type"] == "count"
+    count["districts"]["tabriz"]["elected"] = ["1104"]
+    lines[-1] = canonical_json(count)
+    national.write_bytes(b"".join(line + b"\n" for line in lines))  # the root no longer matches
     with pytest.raises(RecordUnusable, match="root hash"):
         record_app(record)
     assert run(["serve", "--record", str(record)]) == 1
     assert "root hash" in capsys.readouterr().err
     assert run(["serve", "--record", str(tmp_path / "nowhere")]) == 1
+    # The same board rewritten as a single log under the district record's checkpoint.
+    docs = read_entries(copy_record(verify_election.round1, tmp_path / "single"))
+    write_entries(tmp_path / "single", docs)
+    with pytest.raises(RecordUnusable, match="tree size"):
+        record_app(tmp_path / "single")
 
 
 def test_a_head_request_gets_the_headers_of_the_page_and_no_body(client: TestClient) -> None:

@@ -6,8 +6,10 @@ composed into the same application."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import tarfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.sealing_helpers import authority_key
 from tests.site_fixtures import (
     ARMENIAN_VOTER,
     NOT_ON_ROLL,
@@ -27,12 +30,19 @@ from tests.site_fixtures import (
 )
 from tests.store_fixtures import BACKENDS, backend_database
 from tests.verify_fixtures import VerifyElection
+from verivote.board.inclusion import DistrictInclusion, check_in_district
+from verivote.board.merkle import leaf_hash
 from verivote.board.record import check_record
-from verivote.election.publishing import check_inclusion
+from verivote.election.district_logs import seal_districts
+from verivote.election.publishing import check_inclusion, export_record, make_checkpoint
 from verivote.election.service import load_context
+from verivote.model.canonical import canonical_json
 from verivote.store import Store, make_engine
+from verivote.verify.loader import load_board
 from verivote.web.app import live_app, read_verifiers
+from verivote.web.site import views
 from verivote.web.site.guard import PAGE_CSP
+from verivote.web.site.live_board import RunTypes
 
 
 @pytest.fixture(params=BACKENDS)
@@ -192,8 +202,19 @@ def test_the_console_opens_and_closes_the_polls_on_the_board(live: LiveElection)
         r = c.post("/station/polls", data={"csrf": csrf_of(r.text), "action": "close"})
         assert r.status_code == 200
         assert 'id="polls-open"' not in r.text
-        closing = c.get("/api/board?type=polls-close").json()["entries"]
-        assert [e["station"] for e in closing] == ["tabriz-003"]
+        # The statements are in Tabriz's log, not yet sealed: counted, listed once sealed.
+        board = c.get("/api/board").json()
+        assert board["unsealed"]["tabriz"] == 3  # the late ballot, the opening, the closing
+        assert "polls-close" not in board["types"]
+        make_checkpoint(live.store, live.ctx, live.keys)
+        with _client(live) as fresh:  # the counts are kept for a few seconds: a new server
+            closing = fresh.get("/api/board?type=polls-close").json()["entries"]
+            assert [(e["station"], e["log"]) for e in closing] == [("tabriz-003", "tabriz")]
+            tabriz = live.store.entries(live.ctx.election_id, log="tabriz")
+            assert json.loads(tabriz[closing[0]["log_index"]])["type"] == "polls-close"
+            raw = fresh.get(f"/api/board/entries/{closing[0]['index']}").content
+            assert raw == tabriz[closing[0]["log_index"]]
+            assert fresh.get("/api/board").json()["unsealed"] == {}
         # A closed station checks no one in any more: the console says so.
         assert 'id="checkin-form"' not in r.text
         form = {"csrf": csrf_of(r.text), "request_id": "req-closed",
@@ -239,22 +260,130 @@ def test_home_shows_turnout_from_the_check_ins(live: LiveElection) -> None:
 
 
 def test_the_tracker_proves_against_the_latest_checkpoint(live: LiveElection) -> None:
+    election = live.ctx.election_id
     with _client(live) as c:
         for code in live.signed:
             doc = c.get(f"/api/ballots/{code}").json()
             assert doc["in_checkpoint"]
             assert doc["proof_valid"]
             assert doc["signature_valid"]
+            # In its district's log, under that log's seal in the national checkpoint.
+            ballot = live.store.ballot(election, code)
+            assert ballot is not None
+            assert (doc["log"], doc["index"]) == (ballot.board_log, ballot.board_idx)
+            assert doc["log"] == doc["district"]
+            assert doc["position"] == live.store.position(election, doc["index"], doc["log"])
+            run = live.store.sealing_of(election, doc["log"], doc["index"])
+            assert run is not None
+            assert doc["seal"]["index"] == run.seal_idx
+            assert doc["seal"]["district_size"] == run.idx + run.count
+            assert doc["seal"]["district_proof_valid"]
+            assert doc["seal"]["seal_proof_valid"]
             proof = c.get(f"/api/ballots/{code}/proof").json()
             assert check_inclusion(proof, list(live.verifiers))
+            assert check_in_district(DistrictInclusion.from_json(proof), live.verifiers[0])
+            assert proof["seal"]["index"] == run.seal_idx
+            text = c.get(f"/track?code={code}&lang=en").text
+            for check in ("district-proof-valid", "seal-proof-valid", "proof-valid"):
+                assert re.search(rf'class="ok" id="{check}"', text), check
         late = c.get(f"/api/ballots/{live.unsigned}").json()
         assert not late["in_checkpoint"]
         assert late["proof_valid"] is None
+        assert (late["log"], late["position"], late["seal"]) == ("tabriz", None, None)
         assert c.get(f"/api/ballots/{live.unsigned}/proof").status_code == 404
         text = c.get(f"/track?code={live.unsigned}&lang=en").text
         assert "no signed checkpoint covers it yet" in text
+        assert "that log has not yet been sealed into a signed national checkpoint" in text
         assert c.get(f"/api/ballots/{live.signed[0][:16]}").json()["code"] == live.signed[0]
         assert c.get("/track?code=" + "f" * 64).status_code == 404
+
+
+def test_a_ballot_sealed_after_the_latest_checkpoint_waits_for_the_next(
+    live: LiveElection,
+) -> None:
+    election = live.ctx.election_id
+    # Tabriz's log is sealed into the national log, but no national checkpoint signs the seal
+    # yet: the ballot has its board position, not yet its proof.
+    sealed = seal_districts(live.store, live.ctx, authority_key(live.keys, live.ctx))
+    assert "tabriz" in sealed
+    with _client(live) as c:
+        late = c.get(f"/api/ballots/{live.unsigned}").json()
+        assert late["position"] is not None
+        assert not late["in_checkpoint"]
+        assert c.get(f"/api/ballots/{live.unsigned}/proof").status_code == 404
+        assert 'id="not-sealed"' in c.get(f"/track?code={live.unsigned}&lang=en").text
+        board = c.get("/api/board?type=ballot-cast").json()
+        assert [e["code"] for e in board["entries"]].count(live.unsigned) == 1
+        make_checkpoint(live.store, live.ctx, live.keys)
+        late = c.get(f"/api/ballots/{live.unsigned}").json()
+        assert late["in_checkpoint"]
+        assert late["proof_valid"]
+        assert late["signature_valid"]
+        size = live.store.latest_checkpoint(election)
+        assert size is not None
+        assert late["seal"]["index"] < late["checkpoint_size"] == size[0]
+        assert check_inclusion(c.get(f"/api/ballots/{live.unsigned}/proof").json(),
+                               list(live.verifiers))  # fmt: skip
+
+
+def test_the_board_lists_every_log_in_the_merged_order(
+    live: LiveElection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    election = live.ctx.election_id
+    monkeypatch.setattr(views, "PER_PAGE", 3)
+    merged = live.store.merged_entries(election)
+    with _client(live) as c:
+        first = c.get("/api/board").json()
+        assert first["size"] == len(merged) == live.store.merged_size(election)
+        assert first["logs"] == live.store.logs(election)
+        assert first["unsealed"] == {"tabriz": 1}  # the ballot cast after the checkpoint
+        types = [json.loads(raw)["type"] for raw in merged]
+        assert first["types"] == dict(sorted(Counter(types).items()))
+        rows = [e for page in range(1, first["pages"] + 1)
+                for e in c.get(f"/api/board?page={page}").json()["entries"]]  # fmt: skip
+        assert [e["index"] for e in rows] == list(range(len(merged)))
+        assert [e["leaf_hash"] for e in rows] == [leaf_hash(raw).hex() for raw in merged]
+        for e in rows:
+            assert live.store.position(election, e["log_index"], e["log"]) == e["index"]
+        assert {e["log"] for e in rows} == {"", "tabriz", "armenians-south"}
+        for kind in ("ballot-cast", "polls-open", "ceremony"):
+            doc = c.get(f"/api/board?type={kind}").json()
+            listed = [
+                e
+                for page in range(1, doc["pages"] + 1)
+                for e in c.get(f"/api/board?type={kind}&page={page}").json()["entries"]
+            ]
+            assert listed == [e for e in rows if e["type"] == kind], kind  # fmt: skip
+        text = c.get("/board?lang=en").text
+        assert 'id="logs"' in text
+        assert '<tr data-log="tabriz">' in text
+
+
+def test_the_live_type_counts_follow_the_board_as_it_grows(live: LiveElection) -> None:
+    election = live.ctx.election_id
+    counter = RunTypes(election)
+
+    def counted() -> dict[str, int]:
+        with live.store.engine.begin() as conn:
+            return counter.type_counts(conn)
+
+    def expected() -> dict[str, int]:
+        return dict(Counter(json.loads(raw)["type"] for raw in live.store.merged_entries(election)))
+
+    assert counted() == expected()
+    make_checkpoint(live.store, live.ctx, live.keys)  # seals the late ballot: a new run
+    assert counted() == expected()
+    notes = [canonical_json({"type": "note", "n": n}) for n in range(3)]
+    for note in notes:  # the last national run grows: counted again each time
+        live.store.append_entry(election, note, "note")
+        assert counted() == expected()
+    with live.store.engine.begin() as conn:
+        listed = counter.of_type(conn, "note", 1, 5)
+        cast = counter.of_type(conn, "ballot-cast", 0, 10)
+    assert [e.raw for e in listed] == notes[1:]
+    merged = live.store.merged_entries(election)
+    assert [merged[e.position] for e in listed + cast] == [e.raw for e in listed + cast]
+    assert {json.loads(e.raw)["tracking_code"] for e in cast} == {*live.signed, live.unsigned}
 
 
 def test_without_verifier_keys_the_signature_is_left_to_the_voter(live: LiveElection) -> None:
@@ -287,6 +416,25 @@ def test_the_live_record_downloads_as_of_the_latest_checkpoint(
     folder = tmp_path / "download" / "test-2024-record"
     assert check_record(folder) == []
     assert len((folder / "log/entries.jsonl").read_bytes().splitlines()) == size
+    # The district logs up to their last seals within that checkpoint, as the authority's
+    # export writes them (the ballot cast after the checkpoint is not in it).
+    exported = tmp_path / "exported"
+    export_record(live.store, live.ctx, live.keys, exported)
+    names = {str(p.relative_to(exported)) for p in exported.rglob("*")
+             if p.is_file() and "tile" not in p.parts}  # fmt: skip
+    assert {n for n in names if n.startswith("districts/")} == {
+        f"districts/{d}/{f}" for d in ("tabriz", "armenians-south")
+        for f in ("entries.jsonl", "checkpoint")
+    }  # fmt: skip
+    got = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert got == names
+    for name in names:
+        assert (folder / name).read_bytes() == (exported / name).read_bytes(), name
+    board = load_board(folder)
+    assert board.logs is not None
+    codes = [json.loads(raw).get("tracking_code") for raw in board.entries]
+    assert set(live.signed) <= set(codes)
+    assert live.unsigned not in codes
 
 
 def test_a_counted_election_served_live(verify_election: VerifyElection, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.manifests import small_manifest_data
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.board.checkpoint import Checkpoint
 from verivote.board.merkle import MerkleLog
@@ -141,7 +142,7 @@ def test_written_ballots_are_refused_as_marked_ones_are(written: Written) -> Non
 def _tallied(written: Written) -> tuple[ElectionContext, int, dict[str, Any]]:
     store, ctx = written.store, written.ctx
     close_polls(store, ctx, STATIONS)
-    tally = run_tally(store, ctx, processes=1, chunk=2)
+    tally = run_tally(store, ctx, processes=1, chunk=2, signer=authority_key(written.keys, ctx))
     (index, _), = store.entries_of_type(E, TALLY_TYPE)  # fmt: skip
     return ctx, index, tally
 
@@ -196,7 +197,7 @@ def test_an_empty_mixnet_district_has_an_empty_mix_input(tmp_path: Path) -> None
         hold_ceremony(store, load_context(store, E), 1, 1, tmp_path / "keys")
         ctx = load_context(store, E)
         contribute_lot(store, ctx, read_key_share(tmp_path / "keys" / "guardian-1.key"))
-        tally = run_tally(store, ctx)
+        tally = run_tally(store, ctx, signer=authority_key(tmp_path / "keys", ctx))
         assert set(tally["districts"]) == {"tabriz"}
         (_, raw), = store.entries_of_type(E, MIX_INPUT_TYPE)  # fmt: skip
         assert json.loads(raw)["rows"] == []

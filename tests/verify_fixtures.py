@@ -20,9 +20,11 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from tests.manifests import small_manifest_data
+from tests.sealing_helpers import authority_key
 from verivote.board.checkpoint import Checkpoint, format_checkpoint
 from verivote.board.merkle import MerkleLog
 from verivote.board.note import parse_verifier, sign, verifier_from_signer
+from verivote.board.split import merge_logs
 from verivote.board.tile_files import write_tiles
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.crypto.ceremony import CeremonyTranscript
@@ -123,9 +125,13 @@ def roll_code(district: str, n: int) -> str:
     return nine + check_digit(nine)
 
 
-def decrypt_present(store: Store, ctx: ElectionContext, guardians: Path) -> None:
-    """The tally, the PRESENT guardians' partial decryptions (in-process) and their combining."""
-    run_tally(store, ctx, processes=1)
+def decrypt_present(
+    store: Store, ctx: ElectionContext, guardians: Path, keys: Path | None = None
+) -> None:
+    """The tally (sealing the district logs with the authority's key in `keys`, by default
+    the `guardians` folder), the PRESENT guardians' partial decryptions (in-process) and
+    their combining."""
+    run_tally(store, ctx, processes=1, signer=authority_key(keys or guardians, ctx))
     for g in PRESENT:
         decrypt_as_guardian(store, ctx, read_key_share(guardians / f"guardian-{g}.key"))
     combine(store, ctx)
@@ -170,7 +176,7 @@ def make_election(directory: Path) -> VerifyElection:
     field = [c.code for c in second.districts[0].candidates]
     votes = [("tabriz-001", [field[0]]), ("tabriz-002", [field[0]]), ("tabriz-003", [field[1]])]
     _cast_all(store, ctx2, [*votes, ("tabriz-001", [])])
-    decrypt_present(store, ctx2, keys1)
+    decrypt_present(store, ctx2, keys1, keys2)
     run_count(store, ctx2)
     publish(store, ctx2, keys2, directory / "record-round2")
     engine.dispose()
@@ -199,15 +205,29 @@ def _entries_path(record: Path) -> Path:
     return record / "log" / "entries.jsonl"
 
 
+def board_lines(record: Path) -> list[bytes]:
+    """The record's board as one sequence: its single log, or its logs merged in the order
+    of the README's "Order" (seals left out) when it has district logs."""
+    national = _entries_path(record).read_bytes().split(b"\n")[:-1]
+    folder = record / "districts"
+    if not folder.is_dir():
+        return national
+    districts = {
+        d.name: (d / "entries.jsonl").read_bytes().split(b"\n")[:-1] for d in folder.iterdir()
+    }
+    return merge_logs(national, districts)
+
+
 def read_entries(record: Path) -> list[dict[str, Any]]:
-    """The record's entries, parsed."""
-    raw = _entries_path(record).read_bytes()
-    return [json.loads(line) for line in raw.split(b"\n")[:-1]]
+    """The record's entries, parsed (its logs merged, `board_lines`)."""
+    return [json.loads(line) for line in board_lines(record)]
 
 
 def write_entries(record: Path, docs: list[dict[str, Any]]) -> None:
-    """Replace the record's entries with `docs` (as canonical JSON); the checkpoint is left
-    as it was: `resign` it."""
+    """Replace the record's board with the single log `docs` (as canonical JSON; a record
+    without district logs is still a valid form); the checkpoint is left as it was: `resign`
+    it."""
+    shutil.rmtree(record / "districts", ignore_errors=True)
     _entries_path(record).write_bytes(b"".join(canonical_json(d) + b"\n" for d in docs))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.manifests import small_manifest_data
+from tests.sealing_helpers import authority_key
 from tests.store_fixtures import backend_database
 from verivote.crypto.keyfile import read_key_share
 from verivote.election.count import run_count
@@ -73,7 +74,7 @@ def close_and_verify(polling: Polling, record: Path) -> Report:
     still = [s.id for s in ctx.manifest.stations if states.get(s.id) != "closed"]
     if still:
         close_polls(store, ctx, still)
-    run_tally(store, ctx, processes=1)
+    run_tally(store, ctx, processes=1, signer=authority_key(polling.keys, ctx))
     for guardian in (1, 2):
         decrypt_as_guardian(store, ctx, read_key_share(polling.keys / f"guardian-{guardian}.key"))
     combine(store, ctx)

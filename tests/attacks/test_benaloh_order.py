@@ -29,8 +29,8 @@ def shown_code(base_hash: bytes, ballot: dict[str, Any]) -> str:
     return hash_items("tracking-code", base_hash, canonical_json(ballot)).hex()
 
 
-def board_doc(store: Store, election_id: str, index: int) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(store.entries(election_id, index, index + 1)[0])
+def board_doc(store: Store, election_id: str, index: int, log: str = "") -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(store.entries(election_id, index, index + 1, log=log)[0])
     return doc
 
 
@@ -50,7 +50,8 @@ def test_the_code_shown_after_encryption_is_the_code_on_the_board_cast_or_challe
         for station, choices, decide in voters:
             ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, station, choices)
             code = shown_code(ctx.base_hash, ballot)  # shown before any decision
-            size = store.entry_count(ctx.election_id)
+            district = ctx.manifest.station(station).district
+            size = store.entry_count(ctx.election_id, log=district)
             if decide == "cast":
                 receipt = cast(store, ctx, ballot)
                 key = "tracking_code"
@@ -61,8 +62,8 @@ def test_the_code_shown_after_encryption_is_the_code_on_the_board_cast_or_challe
             store.flush_due(ctx.election_id, 0)  # its batch onto the board, as the timer does
             record = store.ballot(ctx.election_id, code)
             assert record is not None
-            assert record.board_idx == size
-            assert board_doc(store, ctx.election_id, record.board_idx)[key] == code
+            assert (record.board_log, record.board_idx) == (district, size)
+            assert board_doc(store, ctx.election_id, record.board_idx, district)[key] == code
         report = close_and_verify(polling, tmp_path / "record")
         assert report.valid, report.to_json()
 

@@ -30,10 +30,12 @@ from tests.parties_fixtures import (
     held_ceremony,
     polling_day,
 )
+from tests.sealing_helpers import authority_key
 from tests.site_fixtures import serving
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.election.count import run_count
 from verivote.election.decryption import PARTIAL_TYPE, combine
+from verivote.election.district_logs import seal_districts
 from verivote.election.publishing import export_record, make_checkpoint
 from verivote.election.tally import TALLY_TYPE, run_tally
 from verivote.model.canonical import canonical_json
@@ -68,6 +70,12 @@ def _forged_tally(a: Authority, victim: dict[str, Any], cutoff: int) -> bytes:
     )
 
 
+def _sealed_size(a: Authority) -> int:
+    """The board's size once every district log is sealed (what a tally's cutoff is)."""
+    seal_districts(a.store, a.ctx, authority_key(a.keys, a.ctx))
+    return a.store.merged_size(a.ctx.election_id)
+
+
 def _every_guardian_refuses(a: Authority, reason: str) -> None:
     before = a.store.entry_count(a.ctx.election_id)
     for g in range(1, GUARDIANS + 1):
@@ -88,7 +96,7 @@ def test_a_forged_one_ballot_tally_on_the_board_is_refused_by_every_guardian(
     ctx = auth.ctx
     victim = polling_day(auth)[1]
     # The operator publishes its forged tally in place of the real one, and has it signed.
-    forged = _forged_tally(auth, victim, auth.store.entry_count(ctx.election_id))
+    forged = _forged_tally(auth, victim, _sealed_size(auth))
     auth.store.append_entry(ctx.election_id, forged, TALLY_TYPE)
     make_checkpoint(auth.store, ctx, auth.keys)
     _every_guardian_refuses(auth, "is not the product of exactly the 7 cast ballots")
@@ -97,8 +105,8 @@ def test_a_forged_one_ballot_tally_on_the_board_is_refused_by_every_guardian(
 def test_a_second_tally_after_the_real_one_is_refused(auth: Authority) -> None:
     ctx = auth.ctx
     victim = polling_day(auth)[0]
-    run_tally(auth.store, ctx, processes=1)
-    forged = _forged_tally(auth, victim, auth.store.entry_count(ctx.election_id))
+    run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
+    forged = _forged_tally(auth, victim, _sealed_size(auth))
     auth.store.append_entry(ctx.election_id, forged, TALLY_TYPE)
     make_checkpoint(auth.store, ctx, auth.keys)
     _every_guardian_refuses(auth, "the signed board holds 2 tally entries")
@@ -108,7 +116,9 @@ def test_a_tally_under_no_signed_checkpoint_is_refused(auth: Authority) -> None:
     ctx = auth.ctx
     polling_day(auth)
     make_checkpoint(auth.store, ctx, auth.keys)
-    run_tally(auth.store, ctx, processes=1)  # after the latest checkpoint
+    run_tally(
+        auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx)
+    )  # after the latest checkpoint
     _every_guardian_refuses(auth, "no tally under the signed checkpoint")
 
 
@@ -152,7 +162,7 @@ def test_a_server_serving_a_replaced_tally_is_refused_and_the_record_still_verif
 ) -> None:
     ctx = auth.ctx
     victim = polling_day(auth)[1]
-    run_tally(auth.store, ctx, processes=1)
+    run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
     make_checkpoint(auth.store, ctx, auth.keys)
     tally_index = auth.store.entries_of_type(ctx.election_id, TALLY_TYPE)[0][0]
     forged = _forged_tally(auth, victim, tally_index)
@@ -179,7 +189,7 @@ def test_a_server_serving_a_replaced_tally_is_refused_and_the_record_still_verif
 def test_the_server_appends_no_partial_decryption_that_does_not_verify(auth: Authority) -> None:
     ctx = auth.ctx
     polling_day(auth)
-    run_tally(auth.store, ctx, processes=1)
+    run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
     make_checkpoint(auth.store, ctx, auth.keys)
     code, _, err = guardian(auth, 1, "decrypt")
     assert code == 0, err

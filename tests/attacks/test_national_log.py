@@ -13,9 +13,10 @@ every signature in each tampered record verifies; the `board` check must still c
 (d) a district entry never sealed in the national log;
 (e) a district-only entry (ballot, polls) left in the national log of a record with district logs.
 
-The records are built here from the session's single-log record with this module's own small
-writer (the format of the README, and only the board's primitives), so the tests state the
-format independently of the code that writes it.
+The records are built here from the session's record (read as one sequence, re-split with a
+seal at each change of log and every few entries, as a board checkpointed while polls are open)
+with this module's own small writer (the format of the README, and only the board's
+primitives), so the tests state the format independently of the code that writes it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from verivote.verify import Report, verify_record
 
 DISTRICT_ONLY = ("ballot-cast", "ballot-challenged", "polls-open", "polls-close")
 SEAL = "district-checkpoint"
+RUN = 4
+"""A district is sealed at least every RUN of its entries (then it has several seals)."""
 
 
 def _signer(path: Path) -> str:
@@ -100,12 +103,37 @@ def _route(doc: dict[str, Any], stations: dict[str, str]) -> str:
     return ""
 
 
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n")[:-1]
+
+
+def _one_log(record: Path) -> list[bytes]:
+    """The record's board as one sequence: a district's entries up to a seal stand just
+    before the seal, and seals are left out (the README's "Order", written out here)."""
+    national = _lines(record / "log" / "entries.jsonl")
+    if not (record / "districts").is_dir():
+        return national
+    placed: dict[str, int] = {}
+    out: list[bytes] = []
+    for raw in national:
+        doc = json.loads(raw)
+        if doc["type"] != SEAL:
+            out.append(raw)
+            continue
+        district = doc["district"]
+        size = int(doc["checkpoint"].split("\n")[1])
+        entries = _lines(record / "districts" / district / "entries.jsonl")
+        out.extend(entries[placed.get(district, 0) : size])
+        placed[district] = max(size, placed.get(district, 0))
+    return out
+
+
 def split(
     record: Path, keys: Path, route: Callable[[dict[str, Any], dict[str, str]], str] = _route
 ) -> Split:
     """The single-log record's entries routed to their logs, a seal in the national log at each
     change of log (so the merged order is the single log's order)."""
-    lines = (record / "log" / "entries.jsonl").read_bytes().split(b"\n")[:-1]
+    lines = _one_log(record)
     manifest = json.loads(lines[0])["manifest"]
     stations = {s["id"]: s["district"] for s in manifest["stations"]}
     authority = _signer(keys / "authority.key")
@@ -117,7 +145,7 @@ def split(
     open_run: str | None = None
     for raw in lines:
         log = route(json.loads(raw), stations)
-        if open_run is not None and log != open_run:
+        if open_run is not None and (log != open_run or len(out.districts[open_run]) % RUN == 0):
             out.national.append(out.seal(open_run, len(out.districts[open_run])))
             open_run = None
         if log:

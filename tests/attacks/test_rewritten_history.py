@@ -66,24 +66,32 @@ def board(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Board]:
 
 def _rewrite_entry(store: Store, index: int, *, tiles: bool = True) -> None:
     """What an operator who owns the database can do: drop the append-only trigger, change
-    entry `index` in place, rebuild the log's stored tree over the changed entries (unless
-    `tiles` is False), and forget every checkpoint the board stored (so that its own store has
-    nothing to compare)."""
+    entry `index` of the national log (the one witnesses cosign) in place, rebuild the log's
+    stored tree over the changed entries (unless `tiles` is False), and forget every
+    checkpoint the board stored (so that its own store has nothing to compare)."""
     with store.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("DROP TRIGGER board_entries_no_update_delete ON board_entries"))
         else:
             conn.execute(text("DROP TRIGGER board_entries_no_update"))
-        where = (board_entries.c.election_id == ELECTION) & (board_entries.c.idx == index)
+        where = (
+            (board_entries.c.election_id == ELECTION)
+            & (board_entries.c.log == "")
+            & (board_entries.c.idx == index)
+        )
         old = conn.execute(select(board_entries.c.entry).where(where)).scalar_one()
         doc = json.loads(old)
-        doc["station"] = "tabriz-999"
+        doc["rewritten"] = "by the operator"
         new = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("utf-8")
         assert new != old
         conn.execute(update(board_entries).where(where).values(entry=new))
         conn.execute(delete(checkpoints).where(checkpoints.c.election_id == ELECTION))
         if tiles:  # the stored tree (issue 17) told the old history: made again
-            conn.execute(delete(board_tiles).where(board_tiles.c.election_id == ELECTION))
+            conn.execute(
+                delete(board_tiles).where(
+                    board_tiles.c.election_id == ELECTION, board_tiles.c.log == ""
+                )
+            )
             entries = conn.execute(
                 select(board_entries.c.entry)
                 .where(board_entries.c.election_id == ELECTION, board_entries.c.log == "")
@@ -118,7 +126,7 @@ def test_a_grown_board_with_a_rewritten_past_gets_no_cosignature(board: Board) -
     first = make_checkpoint(board.store, board.ctx, board.keys)
     assert first.refusals == []
     assert len(first.witnesses) == 3
-    _rewrite_entry(board.store, 2)
+    _rewrite_entry(board.store, 1)  # the seal of tabriz's log: the polls opened there
     _forget_what_the_operator_holds(board.keys)
     open_polls(board.store, board.ctx, STATIONS[3:])  # the board grows past the old checkpoint
     _assert_no_witness_cosigns(board, first.size + 1)
@@ -139,7 +147,7 @@ def test_an_entry_changed_under_its_stored_tree_cannot_be_published(
     original history (the witnesses cosign that, since it is consistent), and no record can
     be exported whose entries would give it."""
     first = make_checkpoint(board.store, board.ctx, board.keys)
-    _rewrite_entry(board.store, 2, tiles=False)
+    _rewrite_entry(board.store, 1, tiles=False)
     again = make_checkpoint(board.store, board.ctx, board.keys)
     assert (again.size, again.note.split("\n")[2]) == (first.size, first.note.split("\n")[2])
     with pytest.raises(ElectionError, match="does not check"):

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verivote.board.record import read_record
 from verivote.cli.errors import UserError
 from verivote.crypto.groups import GROUP_NAMES
 from verivote.sim.election import RoundOutcome, run_election
@@ -129,6 +130,9 @@ def demo(
     console.print(
         f"records: [bold]{first.record}[/]" + (f" and [bold]{second.record}[/]" if second else "")
     )
+    for n, r in enumerate(rounds, 1):
+        assert r.record is not None
+        console.print(f"round {n} board: {_logs_line(r.record)}")
     console.print(f"parties: {parties.summary()}")
     console.print(
         f"folders: {folder}/authority (database, keys), guardian-1 … guardian-5, "
@@ -151,6 +155,18 @@ def demo(
         )
     if not all(r.valid for r in checked):
         raise typer.Exit(1)
+
+
+def _logs_line(record: Path) -> str:
+    """The record's logs (README, "National scale"): the national log with its seals, and
+    each district's log."""
+    national = read_record(record)
+    seals = sum(1 for e in national.entries if b'"type":"district-checkpoint"' in e)
+    districts = ", ".join(f"{d.district} {len(d.entries):,}" for d in national.districts)
+    return (
+        f"national log {len(national.entries):,} entries ({seals} district seals); "
+        f"district logs: {districts or 'none'}"
+    )
 
 
 def _devices_line(outcome: RoundOutcome) -> str:

@@ -269,7 +269,9 @@ def board_prove_inclusion(
     db: Db = None,
     keys_dir: KeysDir = DEFAULT_KEYS,
 ) -> None:
-    """Prove that the ballot with CODE is in the latest signed checkpoint."""
+    """Prove that the ballot with CODE is in the latest signed checkpoint: in its district's
+    log under the district checkpoint sealed into the national log, and that seal in the
+    national checkpoint."""
     store = _store(db)
     ctx = _context(store, election)
     try:
@@ -280,8 +282,13 @@ def board_prove_inclusion(
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
+        where = (
+            f"entry {doc['index']} of {doc['district']}'s log"
+            if "seal" in doc
+            else (f"entry {doc['index']}")
+        )
         Console(stderr=True).print(
-            f"inclusion proof of entry {doc['index']} in tree {doc['size']} written to {output}"
+            f"inclusion proof of {where} in tree {doc['size']} written to {output}"
         )
     else:
         typer.echo(text)
@@ -294,8 +301,8 @@ def board_export(
     db: Db = None,
     keys_dir: KeysDir = DEFAULT_KEYS,
 ) -> None:
-    """Write the public election record (log/entries.jsonl, log/checkpoint, log/keys, and the
-    tree as static tiles under log/tile/)."""
+    """Write the public election record (log/entries.jsonl, log/checkpoint, log/keys, each
+    district's log under districts/<D>/, and the trees as static tiles under tile/)."""
     store = _store(db)
     ctx = _context(store, election)
     try:

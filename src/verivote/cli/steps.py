@@ -20,6 +20,7 @@ from verivote.cli.cluster import RayOption, check_ray_option, cluster_for
 from verivote.cli.election import DEFAULT_KEYS, Db, ElectionId, KeysDir, _context, _store
 from verivote.cli.errors import UserError
 from verivote.election.decryption import combine
+from verivote.election.district_logs import AUTHORITY_FILE, authority_signer
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.election.tally import run_tally
@@ -126,17 +127,23 @@ def tally_command(
     db: Db = None,
     as_json: AsJson = False,
     ray: RayOption = None,
+    keys_dir: KeysDir = DEFAULT_KEYS,
 ) -> None:
-    """Multiply the cast ballots into the encrypted tally and publish it (resumes if cut off)."""
+    """Seal every district log, multiply the cast ballots into the encrypted tally and publish
+    it (resumes if cut off)."""
     check_ray_option(ray, cores, "--cores")
     store = _store(db)
     ctx = _context(store, election)
     console = Console(stderr=True)
     try:
+        # The authority's key seals the district logs; without the keys folder a board whose
+        # districts are all sealed (or that has none) is still tallied.
+        signer = authority_signer(keys_dir) if (keys_dir / AUTHORITY_FILE).is_file() else None
         with cluster_for(ray) as cluster, _progress("tally", console) as progress:
             tally = run_tally(
-                store, ctx, processes=cores, chunk=chunk, progress=progress, cluster=cluster
-            )
+                store, ctx, processes=cores, chunk=chunk, progress=progress, cluster=cluster,
+                signer=signer,
+            )  # fmt: skip
     except (ElectionError, StoreError) as exc:
         raise UserError(str(exc)) from None
     ballots = {d: v["ballots"] for d, v in tally["districts"].items()}

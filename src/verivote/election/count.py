@@ -44,14 +44,17 @@ def find_entry(store: Store, election_id: str, entry_type: str) -> dict[str, Any
 
 def seed_of_board(store: Store, ctx: ElectionContext, lot: str) -> tuple[bytes, int]:
     """(the lot seed, the board size it hashes): the root of the board up to and including
-    the tally entry, and the lot element `lot` (hex)."""
+    the tally entry, in the merged order of the logs (seals left out), and the lot element
+    `lot` (hex)."""
     tally = store.entries_of_type(ctx.election_id, "tally")
     if not tally:
         raise ElectionError("no tally on the board: run `verivote tally` first")
-    size = tally[0][0] + 1
+    at = store.position(ctx.election_id, tally[0][0])
+    assert at is not None  # a national entry, not a seal: it has a position
+    size = at + 1
     log = MerkleLog()
     for start in range(0, size, CHUNK):  # in chunks: a national board does not fit at once
-        for entry in store.entries(ctx.election_id, start, min(size, start + CHUNK)):
+        for entry in store.merged_entries(ctx.election_id, start, min(size, start + CHUNK)):
             log.append(leaf_hash(entry))
     try:
         element = bytes.fromhex(lot)

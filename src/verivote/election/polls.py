@@ -1,7 +1,7 @@
 """Opening and closing the polls at polling stations (issue 5, polling day).
 
-Each change is a public board entry, written in one transaction with the station's new state
-(`Store.set_polls`):
+Each change is a public board entry in the log of the station's district (issue 17), written in
+one transaction with the station's new state (`Store.set_polls`):
 
     polls-open    {"type": "polls-open", "election": base hash, "station": id}
     polls-close   {"type": "polls-close", "election": base hash, "station": id,
@@ -37,6 +37,11 @@ def _check_stations(ctx: ElectionContext, station_ids: Sequence[str]) -> list[st
     return list(dict.fromkeys(station_ids))
 
 
+def _district(ctx: ElectionContext, station: str) -> str:
+    """The log of the station's statements: its district's (README, "National scale")."""
+    return next(s.district for s in ctx.manifest.stations if s.id == station)
+
+
 def open_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) -> list[str]:
     """Open the polls at `station_ids`; returns those opened now (ones already open are left
     as they are, so a command cut short can be run again). A closed station is refused
@@ -57,7 +62,7 @@ def open_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) -
             {"type": "polls-open", "election": ctx.base_hash.hex(), "station": station}
         )
         try:
-            store.set_polls(ctx.election_id, station, "open", entry)
+            store.set_polls(ctx.election_id, station, "open", entry, log=_district(ctx, station))
         except StoreError as exc:  # changed by someone else meanwhile
             raise ElectionError(str(exc)) from None
         opened.append(station)
@@ -88,7 +93,7 @@ def close_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) 
             return canonical_json(doc)
 
         try:
-            store.set_polls(ctx.election_id, station, "closed", entry)
+            store.set_polls(ctx.election_id, station, "closed", entry, log=_district(ctx, station))
         except StoreError as exc:
             raise ElectionError(str(exc)) from None
         closed.append(station)

@@ -30,6 +30,7 @@ from verivote.board.checkpoint import (
     format_checkpoint,
     open_checkpoint,
 )
+from verivote.board.inclusion import DistrictInclusion, check_in_district
 from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.board.note import (
     generate_signer,
@@ -37,16 +38,21 @@ from verivote.board.note import (
     parse_note,
     parse_verifier,
     sign,
-    verifier_from_signer,
 )
 from verivote.board.record import check_record, write_atomic, write_record
 from verivote.crypto.keyfile import read_private, write_private
+from verivote.election.district_logs import (
+    AUTHORITY_FILE,
+    authority_signer,
+    prove_ballot,
+    seal_districts,
+    sealed_logs,
+)
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
 from verivote.parties import witness as witness_party
 from verivote.store import Store
 
-AUTHORITY_FILE = "authority.key"
 VERIFIERS_FILE = "verifiers"
 WITNESSES_FILE = "witnesses.json"
 
@@ -225,16 +231,16 @@ def _last_size(latest: tuple[int, str] | None, witness_key: str) -> int:
 
 
 def make_checkpoint(store: Store, ctx: ElectionContext, keys_dir: Path) -> CheckpointResult:
-    """Sign the board's current root and ask every registered witness to cosign it (C2SP
+    """Seal every district log that grew, sign the national log's current root and ask every
+    registered witness to cosign it (C2SP
     tlog-witness add-checkpoint, with the consistency proof from the size it last cosigned).
     Each refusal, and each witness that cannot be reached, is in `refusals`; a cosignature
     of the same checkpoint stored before is kept rather than lost to a witness that is down."""
-    authority = _read_secret(keys_dir / AUTHORITY_FILE)
-    try:
-        verifier_from_signer(authority)
-    except ValueError as exc:
-        raise ElectionError(f"{keys_dir / AUTHORITY_FILE}: {exc}") from None
+    authority = authority_signer(keys_dir)
     witnesses = registered_witnesses(keys_dir)
+    # Every district log that grew is sealed into the national log first: the national
+    # checkpoint then covers every ballot on the board (README, "National scale").
+    seal_districts(store, ctx, authority)
     # The root and the proofs come from the board's stored tree (O(log n) stored hashes),
     # all at this one size, whatever is appended meanwhile.
     size = store.entry_count(ctx.election_id)
@@ -300,7 +306,9 @@ def prove_inclusion(
     store: Store, ctx: ElectionContext, keys_dir: Path, code: str
 ) -> dict[str, Any]:
     """The inclusion proof of the ballot with tracking code (or challenged-ballot id) `code`
-    in the latest checkpoint, checked before it is returned."""
+    in the latest checkpoint, checked before it is returned: for a ballot in a district's log
+    (issue 17) the two proofs of `board.inclusion` (in the district's sealed checkpoint, and
+    that seal in the national checkpoint), for one in the national log a single proof."""
     ballot = store.ballot(ctx.election_id, code)
     if ballot is None and store.ballot_state(ctx.election_id, code) == "pending":
         raise ElectionError(
@@ -310,21 +318,24 @@ def prove_inclusion(
     if ballot is None:
         raise ElectionError(f"no ballot with code {code} on the board of {ctx.election_id}")
     latest = store.latest_checkpoint(ctx.election_id)
-    if latest is None or ballot.board_idx >= latest[0]:
-        raise ElectionError(
-            "the ballot is on the board but not yet in a signed checkpoint; "
-            "run `verivote board checkpoint` and ask again"
-        )
+    if latest is None:
+        raise ElectionError(_NOT_YET)
     size, note = latest
-    checkpoint, _ = open_checkpoint(note, verifier_keys(keys_dir)[:1])
+    authority = verifier_keys(keys_dir)[:1]
+    head = {"type": "inclusion-proof", "election": ctx.election_id, "code": code,
+            "state": ballot.state}  # fmt: skip
+    if ballot.board_log:
+        proved = prove_ballot(store, ctx.election_id, ballot.board_log, ballot.board_idx, latest)
+        if not check_in_district(proved, authority[0]):
+            raise ElectionError("internal error: the district inclusion proof does not verify")
+        return head | proved.to_json()
+    if ballot.board_idx >= size:
+        raise ElectionError(_NOT_YET)
+    checkpoint, _ = open_checkpoint(note, authority)
     entry, proof = store.proved_entry(ctx.election_id, ballot.board_idx, size)
     if not verify_inclusion(leaf_hash(entry), ballot.board_idx, size, proof, checkpoint.root):
         raise ElectionError("internal error: the inclusion proof does not verify")
-    return {
-        "type": "inclusion-proof",
-        "election": ctx.election_id,
-        "code": code,
-        "state": ballot.state,
+    return head | {
         "index": ballot.board_idx,
         "size": size,
         "entry": entry.decode("utf-8"),
@@ -333,17 +344,26 @@ def prove_inclusion(
     }
 
 
+_NOT_YET = (
+    "the ballot is on the board but not yet in a signed checkpoint; "
+    "run `verivote board checkpoint` and ask again"
+)
+
+
 def check_inclusion(doc: dict[str, Any], verifiers: list[str]) -> bool:
     """A voter's check of an inclusion proof: the checkpoint is signed by the authority and
-    the entry's leaf hash, with the proof, gives the checkpoint's root."""
+    the entry's leaf hash, with the proof, gives the checkpoint's root (for a district
+    ballot: both proofs, `board.inclusion.check_in_district`)."""
     try:
+        if "seal" in doc:
+            return check_in_district(DistrictInclusion.from_json(doc), verifiers[0])
         checkpoint, _ = open_checkpoint(doc["checkpoint"], verifiers[:1])
         proof = [base64.b64decode(h, validate=True) for h in doc["proof"]]
         return checkpoint.size == doc["size"] and verify_inclusion(
             leaf_hash(doc["entry"].encode("utf-8")), doc["index"], doc["size"], proof,
             checkpoint.root,
         )  # fmt: skip
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, IndexError):
         return False
 
 
@@ -355,7 +375,8 @@ def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory:
     size, note = latest
     entries = store.entries(ctx.election_id, 0, size)
     try:
-        write_record(directory, entries, note, verifier_keys(keys_dir))
+        districts = sealed_logs(store, ctx.election_id, size)
+        write_record(directory, entries, note, verifier_keys(keys_dir), districts or None)
     except ValueError as exc:  # entries that do not give the signed root: never published
         raise ElectionError(f"the record does not check, not written: {exc}") from None
     problems = check_record(directory)

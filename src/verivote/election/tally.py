@@ -48,6 +48,7 @@ from verivote.crypto import wire
 from verivote.crypto.group import Group, InvalidElement
 from verivote.crypto.groups import get_group
 from verivote.crypto.written import written_ciphertexts, written_width
+from verivote.election.district_logs import seal_districts
 from verivote.election.lot import require_contributions
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.canonical import canonical_json
@@ -334,7 +335,7 @@ def accumulate_all(
     workers = width(cluster, processes)
     if cluster is None and (workers <= 1 or len(todo) <= 1):
         for start, end in todo:
-            entries = store.entries(ctx.election_id, start, end)
+            entries = store.merged_entries(ctx.election_id, start, end)
             finished(start, end, tally_chunk(group, layout, election, start, entries, widths))
     else:
         init = (group.name, layout, election, widths)
@@ -361,7 +362,7 @@ def _run_pool(
 
     def submit() -> None:
         for start, end in queue:
-            entries = store.entries(ctx.election_id, start, end)
+            entries = store.merged_entries(ctx.election_id, start, end)
             pending[pool.submit(_pool_chunk, start, entries)] = (start, end)
             if len(pending) >= window:
                 return
@@ -394,14 +395,18 @@ def run_tally(
     chunk: int = 2000,
     progress: Progress | None = None,
     cluster: Cluster | None = None,
+    signer: str | None = None,
 ) -> dict[str, Any]:
     """Compute and publish the election's encrypted tally (see the module's docstring); a
     tally already published is returned as it is. `processes` cores (default all; 1 = no
     pool), `chunk` board entries per unit of work, `progress(done, total)` in board entries,
-    `cluster` a Ray cluster to run the chunks on instead (`verivote.cluster`).
+    `cluster` a Ray cluster to run the chunks on instead (`verivote.cluster`), `signer` the
+    authority's signer key, with which every district log is sealed first.
 
-    Refused (ElectionError, naming them) while any station's polls are open, and until a
-    quorum of guardians has contributed to the lot (`verivote.election.lot`).
+    Refused (ElectionError, naming them) while any station's polls are open, until a quorum
+    of guardians has contributed to the lot (`verivote.election.lot`), and while a district
+    log holds entries not sealed into the national log (without `signer`): the cutoff is a
+    position of the merged board, which only sealed entries have (README, "National scale").
     """
     existing = find_tally(store, ctx)
     if existing is not None:
@@ -414,7 +419,16 @@ def run_tally(
         )
     # The tally closes the lot (issue 14, item 4): a quorum of guardians must be in it.
     require_contributions(store, ctx)
-    cutoff = store.entry_count(ctx.election_id)
+    if signer is not None:
+        seal_districts(store, ctx, signer)
+    unsealed = store.unsealed(ctx.election_id)
+    if unsealed:
+        raise ElectionError(
+            f"{len(unsealed)} district log(s) hold entries not sealed into the national log "
+            f"({', '.join(sorted(unsealed)[:5])}): seal them with `verivote board checkpoint`,"
+            " or give `verivote tally` the authority's keys folder (--keys-dir)"
+        )
+    cutoff = store.merged_size(ctx.election_id)
     products, rows = accumulate_all(
         store, ctx, cutoff, f"tally-{cutoff}", processes, chunk, progress, cluster
     )

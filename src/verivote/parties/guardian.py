@@ -49,6 +49,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -59,8 +60,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint
+from verivote.board.districts import read_seal
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
+from verivote.board.sealing import open_sealed
 from verivote.cluster import Cluster
 from verivote.crypto.ballot import BallotError
 from verivote.crypto.ceremony import (
@@ -285,13 +288,15 @@ class Client:
     def post_json(self, path: str, doc: Any) -> Any:
         return json.loads(self._request("POST", path, doc))
 
-    def entries(self, start: int, end: int) -> list[bytes]:
-        """Board entries start ≤ i < end, byte for byte."""
+    def entries(self, start: int, end: int, log: str = "") -> list[bytes]:
+        """Entries start ≤ i < end of a log (the national log, or district `log`'s), byte
+        for byte."""
         out: list[bytes] = []
+        which = f"&log={urllib.parse.quote(log, safe='')}" if log else ""
         while start + len(out) < end:
             first = start + len(out)
             last = min(end, first + PAGE)
-            raw = self._request("GET", f"/api/board/entries?start={first}&end={last}")
+            raw = self._request("GET", f"/api/board/entries?start={first}&end={last}{which}")
             lines = raw.split(b"\n")
             if lines[-1] != b"" or len(lines) < 2:
                 raise ServerError(0, f"the server sent no board entries from {first}")
@@ -744,8 +749,8 @@ def signed_board(
             f"witness(es), fewer than {needed}",
             log_name,
         )
-    entries = client.entries(0, checkpoint.size)
-    log_tree = MerkleLog(leaf_hash(e) for e in entries)
+    national = client.entries(0, checkpoint.size)
+    log_tree = MerkleLog(leaf_hash(e) for e in national)
     if log_tree.root() != checkpoint.root:
         raise refuse(
             folder,
@@ -753,7 +758,33 @@ def signed_board(
             f"{checkpoint.size}",
             log_name,
         )
+    entries = _merged(client, folder, national, trust[0], log_name)
     return SignedBoard(checkpoint, entries, _parsed(folder, entries, log_name))
+
+
+def _merged(
+    client: Client, folder: Path, national: list[bytes], authority: str, log_name: str
+) -> list[bytes]:
+    """The board as the one sequence of the README's "Order": each district's log fetched up
+    to its last seal in the checked national log, every seal checked against it
+    (`board.sealing.open_sealed`). A board without seals is the national log itself."""
+    sealed: dict[str, int] = {}
+    for raw in national:
+        if b'"district-checkpoint"' not in raw:  # a cheap filter before parsing
+            continue
+        try:
+            seal = read_seal(json.loads(raw))
+        except ValueError:
+            continue  # open_sealed names it
+        sealed[seal.district] = max(sealed.get(seal.district, 0), seal.checkpoint.size)
+    if not sealed:
+        return national
+    try:
+        districts = {d: client.entries(0, size, log=d) for d, size in sorted(sealed.items())}
+        base_hash = election_base_hash(national[0]).hex() if national else None
+        return open_sealed(national, districts, authority, base_hash)
+    except ValueError as exc:
+        raise refuse(folder, f"the district logs do not check: {exc}", log_name) from None
 
 
 def verified_board(

@@ -23,6 +23,7 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.written import encrypt_for_station
 from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.district_logs import authority_signer
 from verivote.election.lot import contribute_lot
 from verivote.election.mixing import (
     MIX_DECRYPTION_TYPE,
@@ -147,7 +148,11 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             for i in range(1, plan.stations + 1)
         ]
     manifest = synthetic_manifest(
-        f"demo-{seed}", "Synthetic provincial Majlis election", group, districts, stations,
+        f"demo-{seed}",
+        "Synthetic provincial Majlis election",
+        group,
+        districts,
+        stations,
         "demo manifest",
     )
     return manifest, models
@@ -546,7 +551,8 @@ def count_round(
     """Tally, mix (the mixnet districts), decrypt with the `present` guardians, combine,
     count."""
     ctx = outcome.ctx
-    run_tally(store, ctx, processes=processes, progress=lambda d, t: progress("tally", d, t))
+    run_tally(store, ctx, processes=processes, progress=lambda d, t: progress("tally", d, t),
+              signer=authority_signer(keys_dir))  # fmt: skip
     parties.mix(store, ctx, keys_dir, progress)
     parties.decrypt(store, ctx, keys_dir, present, progress)
     combine(store, ctx)

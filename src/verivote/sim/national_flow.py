@@ -35,6 +35,7 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.written import written_width
 from verivote.election.count import find_entry, run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.district_logs import authority_signer
 from verivote.election.mixing import decrypt_mix_as_guardian
 from verivote.election.polls import close_polls
 from verivote.election.report import publish
@@ -252,7 +253,7 @@ def run_national(
         s.items = len(manifest.stations)
     count_truth(outcome, jobs)
     with meter.stage("tally", "ballots", cores=processes) as s:
-        run_tally(store, ctx, processes=processes,
+        run_tally(store, ctx, processes=processes, signer=authority_signer(keys),
                   progress=lambda d, t: progress("tally", d, t))  # fmt: skip
         s.items = len(jobs)
     written = sum(outcome.ballots[d.id] for d in manifest.mixnet_districts())

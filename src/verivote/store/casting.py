@@ -295,17 +295,20 @@ def _has_roll(conn: Connection, election_id: str) -> bool:
     return found is not None
 
 
-def flush(
-    conn: Connection, election_id: str, station_id: str, log: str = NATIONAL
-) -> dict[str, int]:
-    """Put the station's open batch on the board (the log `log`) in a random order, with the
-    log's new tiles, inside the caller's transaction (which holds the station's counters
-    row); returns each tracking code's board index."""
+def flush(conn: Connection, election_id: str, station_id: str) -> dict[str, int]:
+    """Put the station's open batch on the board (its district's log) in a random order, with
+    the log's new tiles, inside the caller's transaction (which holds the station's counters
+    row); returns each tracking code's index in that log."""
     p = pending_ballots.c
     where = (p.election_id == election_id, p.station_id == station_id)
-    rows = list(conn.execute(select(p.slot, p.tracking_code, p.entry).where(*where)))
+    rows = list(conn.execute(select(p.slot, p.tracking_code, p.entry, p.district_id).where(*where)))
     if not rows:
         return {}
+    logs = {str(r.district_id) for r in rows}
+    if len(logs) != 1 or NATIONAL in logs:
+        # a station is in one district (the manifest's), and its ballots name it
+        raise StoreError(f"station {station_id}'s open batch names districts {sorted(logs)}")
+    log = logs.pop()
     secrets.SystemRandom().shuffle(rows)
     first = lock_log(conn, election_id, log)
     place(conn, [

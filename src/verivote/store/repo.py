@@ -31,8 +31,9 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from verivote.board import tiles
+from verivote.board.districts import SEAL_TYPE
 from verivote.board.merkle import leaf_hash
-from verivote.store import casting, tree
+from verivote.store import casting, runs, tree
 from verivote.store.casting import Admitted, Batching, NoCheckin, Pending, PollsClosed
 from verivote.store.db import READ_ONLY, StoreError
 from verivote.store.schema import (
@@ -52,6 +53,7 @@ from verivote.store.txn import (
     NATIONAL,
     append,
     append_many,
+    append_seal,
     board_size,
     grown,
     lock_election,
@@ -91,6 +93,7 @@ class BallotRecord:
     district_id: str
     state: str
     board_idx: int
+    board_log: str = NATIONAL
 
 
 def _note_body(note: str) -> str:
@@ -288,10 +291,10 @@ class Store:
         so a generator of millions of entries never sits in memory at once; if it raises,
         nothing is appended.
         """
-        if not entry_type:
-            raise ValueError("an entry type must not be empty")
+        if not entry_type or entry_type == SEAL_TYPE:
+            raise ValueError(f"an entry type must be given and not {SEAL_TYPE}, not {entry_type!r}")
         with self._engine.begin() as conn:
-            idx = lock_log(conn, election_id, log)
+            idx = first = lock_log(conn, election_id, log)
             edge: Edge | None = None
             stream = iter(entries)
             while batch := [bytes(entry) for entry in islice(stream, _BULK_ROWS)]:
@@ -311,7 +314,85 @@ class Store:
                 # the edge tiles stay in memory between batches: one tile write per level
                 edge = grown(conn, election_id, log, idx, [leaf_hash(e) for e in batch], edge)
                 idx += len(batch)
+            if log == NATIONAL:
+                runs.add_national(conn, election_id, first, idx - first)
             return idx
+
+    # -- the merged order of the logs (README, "National scale": Order) --------------------
+
+    def merged_size(self, election_id: str) -> int:
+        """The board's size in the merged order: every national entry but the seals, and
+        every district entry sealed so far (`verivote.store.runs`)."""
+        with self._reader.begin() as conn:
+            require_election(conn, election_id)
+            return runs.merged_size(conn, election_id)
+
+    def merged_entries(
+        self, election_id: str, start: int = 0, end: int | None = None
+    ) -> list[bytes]:
+        """The entries at board positions start ≤ p < end of the merged order (to its end if
+        `end` is None): what the tally sums and the count's seed hashes."""
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"bad entry range [{start}, {end})")
+        with self._reader.begin() as conn:
+            require_election(conn, election_id)
+            stop = runs.merged_size(conn, election_id) if end is None else min(end, MAX_INDEX)
+            return runs.read(conn, election_id, start, stop) if start < stop else []
+
+    def position(self, election_id: str, index: int, log: str = NATIONAL) -> int | None:
+        """The board position of entry `index` of `log`; None for a seal, an unsealed
+        district entry or no entry."""
+        with self._reader.begin() as conn:
+            run = runs.run_of(conn, election_id, log, index)
+        return None if run is None else run.pos + index - run.idx
+
+    def sealing_of(self, election_id: str, log: str, index: int) -> runs.Run | None:
+        """The run of district `log` that holds entry `index`: its seal's national index and
+        the sealed size (`run.idx + run.count`); None while the entry is unsealed."""
+        with self._reader.begin() as conn:
+            return runs.run_of(conn, election_id, log, index)
+
+    def unsealed(self, election_id: str) -> dict[str, tuple[int, int]]:
+        """Each district log with entries not yet sealed: (sealed size, log size)."""
+        with self._reader.begin() as conn:
+            require_election(conn, election_id)
+            sizes = conn.execute(
+                select(board_logs.c.log, board_logs.c.size).where(
+                    board_logs.c.election_id == election_id, board_logs.c.log != NATIONAL
+                )
+            ).all()
+            out = {}
+            for row in sizes:
+                done = runs.sealed_size(conn, election_id, row.log)
+                if done < int(row.size):
+                    out[str(row.log)] = (done, int(row.size))
+            return out
+
+    def seal(
+        self, election_id: str, district: str, make: Callable[[int, bytes], tuple[bytes, str]]
+    ) -> tuple[int, int] | None:
+        """Seal the district's log at its size s, in ONE transaction: `make(s, root)` gives the
+        `district-checkpoint` entry and its signed note; the entry goes onto the national log,
+        the note is stored as the district's checkpoint at s, and the district's entries since
+        its last seal take the board's next positions. Returns (s, the seal's national index),
+        or None when nothing is new since the last seal.
+
+        Locks the district's log, then the national log (the order every writer keeps)."""
+        if not district:
+            raise ValueError("the national log is not sealed into itself")
+        with self._engine.begin() as conn:
+            size = lock_log(conn, election_id, district)
+            done = runs.sealed_size(conn, election_id, district)
+            if size == done:
+                return None
+            root = tiles.tree_root(size, read_tiles(conn, election_id, district))
+            entry, note = make(size, root)
+            seal_idx = append_seal(conn, election_id, entry)
+            runs.add_sealed(conn, election_id, district, done, size, seal_idx)
+            conn.execute(insert(checkpoints).values(
+                election_id=election_id, log=district, size=size, note=note
+            ))  # fmt: skip
+            return size, seal_idx
 
     # -- the logs' Merkle trees ------------------------------------------------------------
 
@@ -509,6 +590,7 @@ class Store:
                     ballots.c.district_id,
                     ballots.c.state,
                     ballots.c.board_idx,
+                    ballots.c.board_log,
                 ).where(
                     ballots.c.election_id == election_id, ballots.c.tracking_code == tracking_code
                 )
@@ -516,7 +598,12 @@ class Store:
         if row is None:
             return None
         return BallotRecord(
-            row.tracking_code, row.station_id, row.district_id, row.state, int(row.board_idx)
+            row.tracking_code,
+            row.station_id,
+            row.district_id,
+            row.state,
+            int(row.board_idx),
+            str(row.board_log),
         )
 
     # -- polls -----------------------------------------------------------------------------
@@ -528,9 +615,11 @@ class Store:
         state: str,
         entry: bytes | Callable[[int, int], bytes],
         entry_type: str | None = None,
+        log: str = NATIONAL,
     ) -> int:
         """Open or close the polls at a station and publish `entry` (the public "polls-open" or
-        "polls-close" statement), in ONE transaction; returns the entry's board index.
+        "polls-close" statement) to `log` (the station's district's), in ONE transaction;
+        returns the entry's index in that log.
 
         Closing first puts the station's open batch on the board. `entry` may be a function of
         the station's cast ballots and voters checked in, read inside the transaction, which
@@ -559,7 +648,7 @@ class Store:
                     casting.flush(conn, election_id, station_id)
                 if callable(entry):
                     entry = entry(int(row.ballots), int(row.checked_in))
-                idx = append(conn, election_id, entry, entry_type or _POLLS_ENTRY[state])
+                idx = append(conn, election_id, entry, entry_type or _POLLS_ENTRY[state], log)
                 where = (
                     station_polls.c.election_id == election_id,
                     station_polls.c.station_id == station_id,

@@ -14,6 +14,9 @@ the repository's queries, and a test checks that the two agree.
   (`verivote.board.tiles`): the row of up to 256 hashes of tile (level, idx) and its interior
   levels, written in the transaction that appends the entries (migration 0012). A partial
   tile's row grows; the hashes already in it never change.
+- `board_runs`: the merged order of the logs (migration 0013): positions pos … pos+count-1 of
+  the board are entries idx … idx+count-1 of `log`; a district's run is written when it is
+  sealed (`seal_idx`: the national index of its seal), a national run as entries are appended.
 - `checkpoints`: the signed notes of each log at a given size.
 - `station_counts`: per polling station, the voters checked in, the cast ballots accepted and
   the ballots waiting in its open batch, with when that batch began (migration 0009, issue 15).
@@ -113,6 +116,19 @@ board_tiles = Table(
     # the tile's interior levels (`verivote.board.tiles.interior`): read, not recomputed
     Column("interior", LargeBinary, nullable=False),
     CheckConstraint("level >= 0 AND idx >= 0", name="coordinates"),
+)
+
+board_runs = Table(
+    "board_runs",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("pos", BigInteger, primary_key=True, autoincrement=False),
+    Column("log", Text, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("seal_idx", BigInteger, nullable=True),
+    CheckConstraint("pos >= 0 AND idx >= 0 AND count > 0", name="sizes"),
+    Index("ix_board_runs_log", "election_id", "log", "idx"),
 )
 
 checkpoints = Table(

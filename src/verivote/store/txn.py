@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from verivote.board.districts import SEAL_TYPE
 from verivote.board.merkle import leaf_hash
-from verivote.store import tree
+from verivote.store import runs, tree
 from verivote.store.db import UnknownElection
 from verivote.store.schema import board_entries, board_logs, elections
 
@@ -84,10 +85,31 @@ def append_many(
     log: str = NATIONAL,
 ) -> int:
     """Append entries to the log at consecutive indices, with the tiles of its tree, in the
-    caller's transaction (locking the log); returns the first one's index."""
+    caller's transaction (locking the log); returns the first one's index. National entries
+    take the board's next positions at once (`verivote.store.runs`); a district's wait for
+    its seal. A seal goes on only through `append_seal`."""
     if any(not entry_type for _, entry_type in entries):
         raise ValueError("an entry type must not be empty")
+    if any(entry_type == SEAL_TYPE for _, entry_type in entries):
+        raise ValueError(f"a {SEAL_TYPE} entry is appended only by sealing its district")
     first = lock_log(conn, election_id, log)
+    _insert(conn, election_id, log, first, entries)
+    if log == NATIONAL:
+        runs.add_national(conn, election_id, first, len(entries))
+    return first
+
+
+def append_seal(conn: Connection, election_id: str, entry: bytes) -> int:
+    """Append a district's seal to the national log (locking it); it takes no position.
+    Returns its national index."""
+    first = lock_log(conn, election_id, NATIONAL)
+    _insert(conn, election_id, NATIONAL, first, [(entry, SEAL_TYPE)])
+    return first
+
+
+def _insert(
+    conn: Connection, election_id: str, log: str, first: int, entries: Sequence[tuple[bytes, str]]
+) -> None:
     if entries:
         conn.execute(
             insert(board_entries),
@@ -98,7 +120,6 @@ def append_many(
             ],
         )  # fmt: skip
         grown(conn, election_id, log, first, [leaf_hash(entry) for entry, _ in entries])
-    return first
 
 
 def grown(

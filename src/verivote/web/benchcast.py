@@ -451,8 +451,7 @@ def _count(engine: Any, election_id: str, acknowledged: list[str]) -> tuple[int,
         on_board: Counter[str] = Counter()
         entries = conn.execute(
             select(board_entries.c.entry).where(
-                board_entries.c.election_id == election_id,
-                board_entries.c.log == "",
+                board_entries.c.election_id == election_id,  # every log: each district's
                 board_entries.c.entry_type == "ballot-cast",
             )
         ).scalars()

@@ -194,13 +194,14 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
     def entries(
         start: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
         end: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+        log: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")] = "",
     ) -> Response:
-        """Board entries start ≤ i < end (to the board's end, at most MAX_RANGE of them), one
-        per line, exactly as on the board."""
+        """Entries start ≤ i < end of a log (the national log by default, `log` a district's;
+        to the log's end, at most MAX_RANGE of them), one per line, exactly as on the board."""
         stop = start + MAX_RANGE if end is None else min(end, start + MAX_RANGE)
         if stop < start:
             raise HttpError(400, "end is before start")
-        raws = store.entries(election_id, start, stop)
+        raws = store.entries(election_id, start, stop, log=log)
         return Response(b"".join(raw + b"\n" for raw in raws), media_type="application/jsonl")
 
     return router

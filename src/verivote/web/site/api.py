@@ -4,11 +4,15 @@
     GET /api/participation             turnout, national and by district and station
     GET /api/districts/{id}            a district's result
     GET /api/checkpoints               signed checkpoints with their cosignatures, newest first
-    GET /api/board?type=&page=         board entries, by page
-    GET /api/board/entries/{index}     one board entry, exactly as on the board
+    GET /api/board?type=&page=         board entries by position, by page
+    GET /api/board/entries/{index}     the entry at one board position, exactly as on the board
     GET /api/ballots/{code}            the ballot tracker's answer, proof checked
-    GET /api/ballots/{code}/proof      the inclusion proof, to check at home
+    GET /api/ballots/{code}/proof      the inclusion proof (two for a district ballot), to check
     GET /api/record                    the whole record as of the latest checkpoint (a tar)
+
+A board position is a place in the one sequence the logs are read as (README, "National scale
+(issue 17)": Order): the national log with each district's entries just before the seal that
+sealed them, the seals left out (`views.BoardPage`).
 
 Errors are JSON (`{"error": name, "detail": text}`), as in the check-in API.
 """
@@ -97,7 +101,8 @@ def site_api(source: Source) -> APIRouter:
         type: str | None = Query(default=None, pattern=TYPE_PATTERN),
         page: int = Query(default=1, ge=1, le=views.MAX_PAGE),
     ) -> views.BoardPage:
-        """The board's entries, `views.PER_PAGE` a page, of one type or all."""
+        """The board's entries by position, `views.PER_PAGE` a page, of one type or all, each
+        with its log and index there; each log's size, and the entries not yet sealed."""
         try:
             return views.board_page(source, type, page)
         except views.NotFound as exc:
@@ -105,7 +110,7 @@ def site_api(source: Source) -> APIRouter:
 
     @router.get("/api/board/entries/{index}")
     def entry(index: int = Path(ge=0, le=2**63 - 1)) -> Response:
-        """One entry, byte for byte as on the board (canonical JSON)."""
+        """The entry at a board position, byte for byte as in its log (canonical JSON)."""
         try:
             raw = views.board_entry(source, index)
         except views.NotFound as exc:
@@ -115,7 +120,9 @@ def site_api(source: Source) -> APIRouter:
     @router.get("/api/ballots/{code}", response_model=views.TrackResult)
     def ballot(code: str = Path(max_length=views.MAX_CODE_INPUT)) -> views.TrackResult:
         """Is the ballot with this tracking code (64 hex digits, or the first 16) on the
-        board, and does its inclusion proof check against the signed checkpoint?"""
+        board, and does its inclusion proof check against the signed checkpoint? A ballot in
+        its district's log has two: in the district checkpoint of its seal, and that seal in
+        the national checkpoint."""
         try:
             return views.track(source, code)
         except (views.BadInput, views.NotFound) as exc:
@@ -124,7 +131,8 @@ def site_api(source: Source) -> APIRouter:
     @router.get("/api/ballots/{code}/proof")
     def proof(code: str = Path(max_length=views.MAX_CODE_INPUT)) -> Response:
         """The ballot's inclusion proof in the latest signed checkpoint, as a file: the
-        format of `verivote board prove-inclusion`."""
+        format of `verivote board prove-inclusion` (for a district ballot both proofs, which
+        `check_inclusion` checks)."""
         try:
             doc: dict[str, Any] = views.proof_document(source, code)
         except (views.BadInput, views.NotFound) as exc:
@@ -139,7 +147,9 @@ def site_api(source: Source) -> APIRouter:
     @router.get("/api/record", response_class=StreamingResponse)
     def record() -> StreamingResponse:
         """The whole election record as of the latest signed checkpoint: a tar of
-        log/entries.jsonl, log/checkpoint and log/keys, for `verivote verify`."""
+        log/entries.jsonl, log/checkpoint and log/keys, and each district's log up to its last
+        seal within that checkpoint (districts/<id>/entries.jsonl and checkpoint), for
+        `verivote verify`."""
         files = source.record_files()
         if files is None:
             raise HttpError(404, "no complete record yet (no signed checkpoint, or no keys)")

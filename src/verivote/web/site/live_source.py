@@ -6,6 +6,14 @@ Reads only. The store's repository covers most of it; the few questions it has n
 (the checkpoints in order, entries of a type by page, ballots by the short form of their code,
 the roll's size per district) are asked here of its tables directly, read-only.
 
+The board is shown in the merged order of the logs (README, "National scale (issue 17)": Order;
+`verivote.store.runs`): a page of entries reads the runs that hold its positions; the type
+counts (every national entry but the seals, every district entry sealed so far) and a page of
+one type come from each run's entries counted by type once (`live_board`). A
+district ballot's proof is the two proofs of `election.district_logs.prove_ballot`; the record
+download holds each district's log up to its last seal within the national checkpoint, as
+`export_record` writes it (`district_logs.sealed_logs`), streamed.
+
 Counts that cost a scan of a national table (check-ins per station, entries per type) are kept
 for a few seconds, so that a busy home page does not run them for every visitor. Inclusion
 proofs come from the board's tree stored in the database (`Store.inclusion_proof`, O(log n)
@@ -17,17 +25,35 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
-from verivote.board.record import CHECKPOINT, ENTRIES, KEYS
-from verivote.election.service import ElectionContext
+from verivote.board.record import (
+    CHECKPOINT,
+    ENTRIES,
+    KEYS,
+    district_checkpoint_path,
+    district_entries_path,
+)
+from verivote.election.district_logs import last_seals, prove_ballot
+from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
 from verivote.store import Store
 from verivote.store.db import READ_ONLY
+from verivote.store.repo import MAX_INDEX
 from verivote.store.roll import turnout
+from verivote.store.runs import overlapping
 from verivote.store.schema import ballots, board_entries, checkpoints, pending_ballots, voters
 from verivote.store.txn import NATIONAL
-from verivote.web.site.source import BallotHit, Inclusion, Mode, Participation, RecordFile
+from verivote.web.site.live_board import RunTypes
+from verivote.web.site.source import (
+    BallotHit,
+    BoardEntry,
+    Inclusion,
+    Mode,
+    Participation,
+    Proof,
+    RecordFile,
+)
 from verivote.web.ttl import Ttl
 
 CACHE_SECONDS = 5.0
@@ -48,6 +74,7 @@ class LiveSource:
         # the check-ins for the write lock.
         self._reader = store.engine.execution_options(**{READ_ONLY: True})
         self._cache = Ttl(CACHE_SECONDS)
+        self._runs = RunTypes(ctx.election_id)
 
     @property
     def mode(self) -> Mode:
@@ -99,39 +126,36 @@ class LiveSource:
             return [str(note) for note in notes]
 
     def board_size(self) -> int:
-        return self.store.entry_count(self._id)
+        return self.store.merged_size(self._id)
+
+    def log_sizes(self) -> dict[str, int]:
+        sizes = self.store.logs(self._id)
+        return {NATIONAL: sizes.pop(NATIONAL, 0), **sizes}
+
+    def unsealed(self) -> dict[str, int]:
+        return self._cache.get("unsealed", self._unsealed)
+
+    def _unsealed(self) -> dict[str, int]:
+        found = self.store.unsealed(self._id)
+        return {district: size - done for district, (done, size) in sorted(found.items())}
 
     def type_counts(self) -> dict[str, int]:
         return self._cache.get("types", self._type_counts)
 
     def _type_counts(self) -> dict[str, int]:
         with self._reader.begin() as conn:
-            rows = conn.execute(
-                select(board_entries.c.entry_type, func.count())
-                .where(board_entries.c.election_id == self._id, board_entries.c.log == NATIONAL)
-                .group_by(board_entries.c.entry_type)
-            ).all()
-        return {str(kind): int(n) for kind, n in rows}
+            return self._runs.type_counts(conn)
 
-    def entries(self, entry_type: str | None, offset: int, limit: int) -> list[tuple[int, bytes]]:
-        if entry_type is None:
-            found = self.store.entries(self._id, offset, offset + limit)
-            return list(enumerate(found, start=offset))
-        e = board_entries.c
+    def entries(self, entry_type: str | None, offset: int, limit: int) -> list[BoardEntry]:
         with self._reader.begin() as conn:
-            rows = conn.execute(
-                select(e.idx, e.entry)
-                .where(e.election_id == self._id, e.log == NATIONAL, e.entry_type == entry_type)
-                .order_by(e.idx)
-                .offset(offset)
-                .limit(limit)
-            ).all()
-        return [(int(index), bytes(entry)) for index, entry in rows]
+            if entry_type is None:
+                return _positions(conn, self._id, offset, min(offset + limit, MAX_INDEX))
+            return self._runs.of_type(conn, entry_type, offset, limit)
 
-    def entry(self, index: int) -> bytes | None:
-        if index < 0:
+    def entry(self, position: int) -> bytes | None:
+        if not 0 <= position < MAX_INDEX:
             return None
-        found = self.store.entries(self._id, index, index + 1)
+        found = self.store.merged_entries(self._id, position, position + 1)
         return found[0] if found else None
 
     def pending_district(self, code: str) -> str | None:
@@ -154,51 +178,89 @@ class LiveSource:
             where = [b.tracking_code == code]
         with self._reader.begin() as conn:
             rows = conn.execute(
-                select(b.tracking_code, b.state, b.board_idx, b.station_id, b.district_id)
+                select(b.tracking_code, b.state, b.board_log, b.board_idx, b.station_id,
+                       b.district_id)
                 .where(b.election_id == self._id, *where)
                 .order_by(b.tracking_code)
                 .limit(10)
-            ).all()
+            ).all()  # fmt: skip
         return [
             BallotHit(str(r.tracking_code), "cast" if r.state == "cast" else "challenged",
-                      int(r.board_idx), str(r.station_id), str(r.district_id))
+                      str(r.board_log), int(r.board_idx),
+                      self.store.position(self._id, int(r.board_idx), str(r.board_log)),
+                      str(r.station_id), str(r.district_id))
             for r in rows
             if str(r.tracking_code).startswith(code)
         ]  # fmt: skip
 
-    def inclusion(self, index: int) -> Inclusion | None:
+    def inclusion(self, hit: BallotHit) -> Proof | None:
         latest = self.store.latest_checkpoint(self._id)
-        if latest is None or not 0 <= index < latest[0]:
+        if latest is None:
             return None
+        # from the stored trees: O(log n) stored hashes, nothing kept in this process
+        if hit.log != NATIONAL:
+            try:
+                return prove_ballot(self.store, self._id, hit.log, hit.index, latest)
+            except ElectionError:  # not sealed, or sealed after the latest checkpoint
+                return None
         size, note = latest
-        entry = self.entry(index)
-        if entry is None:
+        if not 0 <= hit.index < size:
             return None
-        # from the stored tree: O(log n) stored hashes, nothing kept in this process
-        proof = self.store.inclusion_proof(self._id, index, size)
-        return Inclusion(index, size, entry, proof, note)
+        entry, proof = self.store.proved_entry(self._id, hit.index, size)
+        return Inclusion(hit.index, size, entry, proof, note)
 
     def record_files(self) -> list[RecordFile] | None:
         latest = self.store.latest_checkpoint(self._id)
         if latest is None or not self._verifiers:
             return None
         size, note = latest
+        keys = "".join(key + "\n" for key in self._verifiers)
+        files = [
+            RecordFile(ENTRIES, self._length(NATIONAL, size), self._lines(NATIONAL, size)),
+            _text_file(CHECKPOINT, note),
+            _text_file(KEYS, keys),
+        ]
+        for district, (sealed, sealed_note) in last_seals(self.store, self._id, size).items():
+            files.append(RecordFile(district_entries_path(district),
+                                    self._length(district, sealed),
+                                    self._lines(district, sealed)))  # fmt: skip
+            files.append(_text_file(district_checkpoint_path(district), sealed_note))
+        return files
+
+    def _length(self, log: str, size: int) -> int:
+        """The bytes of the first `size` entries of `log` as lines of entries.jsonl."""
         e = board_entries.c
         with self._reader.begin() as conn:
             length = conn.execute(
                 select(func.coalesce(func.sum(func.length(e.entry)), 0)).where(
-                    e.election_id == self._id, e.log == NATIONAL, e.idx < size
+                    e.election_id == self._id, e.log == log, e.idx < size
                 )
             ).scalar_one()
-        raw_note = note.encode("utf-8")
-        keys = "".join(key + "\n" for key in self._verifiers).encode("utf-8")
-        return [
-            RecordFile(ENTRIES, int(length) + size, self._lines(size)),
-            RecordFile(CHECKPOINT, len(raw_note), iter([raw_note])),
-            RecordFile(KEYS, len(keys), iter([keys])),
-        ]
+        return int(length) + size
 
-    def _lines(self, size: int) -> Iterator[bytes]:
+    def _lines(self, log: str, size: int) -> Iterator[bytes]:
         for start in range(0, size, PAGE_ROWS):
-            found = self.store.entries(self._id, start, min(size, start + PAGE_ROWS))
+            found = self.store.entries(self._id, start, min(size, start + PAGE_ROWS), log=log)
             yield b"".join(entry + b"\n" for entry in found)
+
+
+def _text_file(name: str, text: str) -> RecordFile:
+    raw = text.encode("utf-8")
+    return RecordFile(name, len(raw), iter([raw]))
+
+
+def _positions(conn: Connection, election_id: str, start: int, end: int) -> list[BoardEntry]:
+    """The entries at board positions start … end-1, each with its log and index there."""
+    out: list[BoardEntry] = []
+    e = board_entries.c
+    for run in overlapping(conn, election_id, start, end):
+        lo = run.idx + max(0, start - run.pos)
+        hi = run.idx + min(run.count, end - run.pos)
+        rows = conn.execute(
+            select(e.idx, e.entry)
+            .where(e.election_id == election_id, e.log == run.log, e.idx >= lo, e.idx < hi)
+            .order_by(e.idx)
+        )
+        out.extend(BoardEntry(run.pos + int(idx) - run.idx, run.log, int(idx), bytes(entry))
+                   for idx, entry in rows)  # fmt: skip
+    return out

@@ -6,6 +6,15 @@
 A source hands out raw material only: the manifest, board entries as bytes, signed checkpoint
 notes, turnout counts, inclusion proofs. Turning that into what a page or the JSON API shows is
 the job of the pure functions in `views`, which work the same over either source.
+
+An election with a log per district (README, "National scale (issue 17)") is shown as the one
+sequence of its "Order": the national log with each district's entries placed before the seal
+that sealed them, the seals left out. A board *position* is a place in that sequence (what the
+verifier, a tally's cutoff and the count state); each entry also names its log and its index
+there. A district entry not yet sealed has no position: a live source counts it in `unsealed`
+and lists it once its district is sealed (`board checkpoint`, the tally). A ballot in a district
+log is proved by two inclusion proofs (`board.inclusion.DistrictInclusion`), one in the log of a
+single-log election (`Inclusion`).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from verivote.board.inclusion import DistrictInclusion
 from verivote.model.manifest import Manifest
 
 Mode = Literal["record", "live"]
@@ -22,24 +32,44 @@ TurnoutSource = Literal["check-ins", "closing-check-ins", "closing-ballots"]
 
 @dataclass(frozen=True)
 class BallotHit:
-    """A ballot found by its tracking code (a cast ballot) or id (a challenged one)."""
+    """A ballot found by its tracking code (a cast ballot) or id (a challenged one): entry
+    `index` of `log` ("" the national log, else its district's), at board `position` (None
+    while its district's log is not sealed)."""
 
     code: str
     state: Literal["cast", "challenged"]
+    log: str
     index: int
+    position: int | None
     station: str
     district: str
 
 
 @dataclass(frozen=True)
+class BoardEntry:
+    """The entry at board `position`: entry `index` of `log` ("" the national log)."""
+
+    position: int
+    log: str
+    index: int
+    raw: bytes
+
+
+@dataclass(frozen=True)
 class Inclusion:
-    """The proof that entry `index` is in the signed checkpoint of `size` entries."""
+    """The proof that entry `index` of the national log is in its signed checkpoint of `size`
+    entries."""
 
     index: int
     size: int
     entry: bytes
     proof: list[bytes]
     note: str
+
+
+Proof = Inclusion | DistrictInclusion
+"""A ballot's proof: in the national log, or in its district's log and that log's seal in the
+national log."""
 
 
 @dataclass(frozen=True)
@@ -95,18 +125,30 @@ class Source(Protocol):
         """Up to `limit` signed checkpoint notes, the newest (largest) first."""
         ...
 
-    def board_size(self) -> int: ...
+    def board_size(self) -> int:
+        """How many board positions there are (the seals and unsealed entries left out)."""
+        ...
+
+    def log_sizes(self) -> dict[str, int]:
+        """Each log's size ("" the national log, seals included; then each district's)."""
+        ...
+
+    def unsealed(self) -> dict[str, int]:
+        """How many entries of each district's log no seal covers yet (no position yet)."""
+        ...
 
     def type_counts(self) -> dict[str, int]:
-        """How many board entries there are of each type."""
+        """How many board positions hold an entry of each type."""
         ...
 
-    def entries(self, entry_type: str | None, offset: int, limit: int) -> list[tuple[int, bytes]]:
-        """(index, entry) of up to `limit` entries (of `entry_type`, or of any type), skipping
-        the first `offset` of them, in board order."""
+    def entries(self, entry_type: str | None, offset: int, limit: int) -> list[BoardEntry]:
+        """Up to `limit` entries (of `entry_type`, or of any type), skipping the first `offset`
+        of them, by board position."""
         ...
 
-    def entry(self, index: int) -> bytes | None: ...
+    def entry(self, position: int) -> bytes | None:
+        """The entry at board `position`."""
+        ...
 
     def find_ballots(self, code: str) -> list[BallotHit]:
         """The ballots whose code is `code` (64 hex digits) or starts with it (16)."""
@@ -117,12 +159,14 @@ class Source(Protocol):
         in its station's open batch (issue 15), else None: a record has none."""
         ...
 
-    def inclusion(self, index: int) -> Inclusion | None:
-        """The proof of entry `index` in the latest signed checkpoint; None if no signed
-        checkpoint covers it yet."""
+    def inclusion(self, hit: BallotHit) -> Proof | None:
+        """The ballot's proof under the latest signed national checkpoint: an `Inclusion` for
+        a ballot in the national log, the two proofs for one in a district's log; None if no
+        signed checkpoint covers it (or its district's seal) yet."""
         ...
 
     def record_files(self) -> list[RecordFile] | None:
-        """The files of the whole record as of the latest checkpoint, or None if there is no
-        complete record to give (no checkpoint yet, or no verifier keys)."""
+        """The files of the whole record as of the latest checkpoint (the national log, and
+        each district's log up to its last seal within it), or None if there is no complete
+        record to give (no checkpoint yet, or no verifier keys)."""
         ...

@@ -20,6 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from verivote.board.checkpoint import parse_checkpoint
+from verivote.board.districts import read_seal
+from verivote.board.inclusion import DistrictInclusion, check_in_district
 from verivote.board.merkle import HASH_SIZE, leaf_hash, verify_inclusion
 from verivote.board.note import parse_note, parse_verifier
 from verivote.crypto.tracking import short
@@ -27,7 +29,14 @@ from verivote.election.publishing import check_inclusion
 from verivote.model.manifest import Manifest
 from verivote.rules.majlis import parse_fraction
 from verivote.web.site.i18n import to_ascii_digits
-from verivote.web.site.source import BallotHit, Inclusion, Mode, Source, TurnoutSource
+from verivote.web.site.source import (
+    BallotHit,
+    BoardEntry,
+    Mode,
+    Proof,
+    Source,
+    TurnoutSource,
+)
 
 PER_PAGE = 50
 MAX_PAGE = 10**7
@@ -362,6 +371,11 @@ def latest_checkpoint(source: Source) -> CheckpointView | None:
 
 class EntryRow(View):
     index: int
+    """The entry's board position (the merged order of the logs, seals left out)."""
+    log: str
+    """The log that holds it: "" the national log, else a district's."""
+    log_index: int
+    """Its index in that log."""
     type: str
     bytes: int
     leaf_hash: str
@@ -372,6 +386,13 @@ class EntryRow(View):
 
 
 class BoardPage(View):
+    """A page of the board: its entries by board position, the merged order of the national
+    log and the district logs (README, "National scale (issue 17)": Order), in which each
+    district's entries stand just before the seal that sealed them and the seals themselves
+    are left out (they are in the national log's size, `logs[""]`). Entries a district has
+    appended since its last seal have no position yet: `unsealed` counts them, and they are
+    listed once their district is sealed."""
+
     type: str | None
     page: int
     pages: int
@@ -379,11 +400,17 @@ class BoardPage(View):
     total: int
     """Entries of this type (of any type without one)."""
     size: int
+    """Board positions: every entry of every log but the seals and unsealed entries."""
     types: dict[str, int]
+    logs: dict[str, int]
+    """Each log's size: "" the national log (seals included), then each district's."""
+    unsealed: dict[str, int]
+    """Each district's entries not yet sealed (live only)."""
     entries: list[EntryRow]
 
 
-def entry_row(index: int, raw: bytes) -> EntryRow:
+def entry_row(entry: BoardEntry) -> EntryRow:
+    raw = entry.raw
     try:
         doc = json.loads(raw)
     except ValueError:
@@ -396,7 +423,8 @@ def entry_row(index: int, raw: bytes) -> EntryRow:
     district = doc.get("district", ballot.get("district"))
     code = doc.get("tracking_code", doc.get("ballot_id"))
     return EntryRow(
-        index=index, type=str(doc.get("type")), bytes=len(raw), leaf_hash=leaf_hash(raw).hex(),
+        index=entry.position, log=entry.log, log_index=entry.index, type=str(doc.get("type")),
+        bytes=len(raw), leaf_hash=leaf_hash(raw).hex(),
         station=station if isinstance(station, str) else None,
         district=district if isinstance(district, str) else None,
         code=code if isinstance(code, str) else None,
@@ -415,39 +443,66 @@ def board_page(source: Source, entry_type: str | None, page: int) -> BoardPage:
     found = source.entries(entry_type, (page - 1) * PER_PAGE, PER_PAGE)
     return BoardPage(
         type=entry_type, page=page, pages=pages, per_page=PER_PAGE, total=total, size=size,
-        types=dict(sorted(types.items())), entries=[entry_row(i, raw) for i, raw in found],
+        types=dict(sorted(types.items())), logs=source.log_sizes(), unsealed=source.unsealed(),
+        entries=[entry_row(e) for e in found],
     )  # fmt: skip
 
 
-def board_entry(source: Source, index: int) -> bytes:
-    raw = source.entry(index)
+def board_entry(source: Source, position: int) -> bytes:
+    raw = source.entry(position)
     if raw is None:
-        raise NotFound("error_no_entry", f"no entry {index} on the board")
+        raise NotFound("error_no_entry", f"no entry {position} on the board")
     return raw
 
 
 # --- the ballot tracker ---------------------------------------------------------------------
 
 
+class SealView(View):
+    """A district ballot's second proof: the `district-checkpoint` entry that sealed its
+    district's log, in the national log."""
+
+    index: int
+    """The seal's index in the national log."""
+    district_size: int
+    """The size of the district checkpoint it seals (the ballot's first proof is in it)."""
+    district_root: str | None
+    """That checkpoint's Merkle root, base64 as in its note (None if it cannot be read)."""
+    district_proof_valid: bool
+    """The ballot's entry leads to the district checkpoint's root."""
+    seal_proof_valid: bool
+    """The seal holds that district checkpoint and leads to the national checkpoint's root."""
+
+
 class TrackResult(View):
     code: str
     state: Literal["cast", "challenged"]
+    log: str
+    """The log holding the ballot: "" the national log, else its district's."""
     index: int
+    """The ballot's index in that log."""
+    position: int | None
+    """Its board position (None while its district's log is not sealed)."""
     station: str
     station_name: str | None
     district: str
     district_name: str | None
     in_checkpoint: bool
-    """Whether a signed checkpoint covers the ballot yet."""
+    """Whether a signed national checkpoint covers the ballot (or its district's seal) yet."""
     checkpoint_size: int | None
+    """The size of that national checkpoint."""
     root: str | None
+    seal: SealView | None
+    """For a ballot in a district's log, its second proof."""
     proof_valid: bool | None
-    """The inclusion proof leads from the ballot's entry to the checkpoint's root."""
+    """The inclusion proof leads from the ballot's entry to the checkpoint's root (for a
+    district ballot: both proofs, through the seal)."""
     signature_valid: bool | None
-    """The checkpoint is signed by the election authority's published key (None when this
-    server was given no verifier keys)."""
+    """The checkpoint is signed by the election authority's published key, and so is the
+    district checkpoint of a district ballot (None when this server was given no verifier
+    keys)."""
     signed_by: list[str]
-    """The keys whose signatures on the checkpoint verify, the authority's first."""
+    """The keys whose signatures on the national checkpoint verify, the authority's first."""
     witnesses: int
     """How many faction witnesses' cosignatures verify."""
 
@@ -476,14 +531,19 @@ def find_ballot(source: Source, text: str) -> BallotHit:
     return hits[0]
 
 
-def inclusion_document(source: Source, hit: BallotHit, inclusion: Inclusion) -> dict[str, Any]:
+def inclusion_document(source: Source, hit: BallotHit, inclusion: Proof) -> dict[str, Any]:
     """The voter's inclusion proof, in the format of `verivote board prove-inclusion`, which
-    `verivote.election.publishing.check_inclusion` checks."""
-    return {
+    `verivote.election.publishing.check_inclusion` checks: for a ballot in a district's log
+    the two proofs (`DistrictInclusion.to_json`)."""
+    head = {
         "type": "inclusion-proof",
         "election": source.manifest.election_id,
         "code": hit.code,
         "state": hit.state,
+    }
+    if isinstance(inclusion, DistrictInclusion):
+        return head | inclusion.to_json()
+    return head | {
         "index": inclusion.index,
         "size": inclusion.size,
         "entry": inclusion.entry.decode("utf-8"),
@@ -492,34 +552,110 @@ def inclusion_document(source: Source, hit: BallotHit, inclusion: Inclusion) -> 
     }
 
 
+def _root(note: str) -> tuple[int, bytes] | None:
+    """(size, root) of a checkpoint note, its signatures unchecked; None if unreadable."""
+    try:
+        text, _ = parse_note(note)
+        checkpoint = parse_checkpoint(text)
+    except ValueError:
+        return None
+    return checkpoint.size, checkpoint.root
+
+
+def _path_leads(entry: bytes, index: int, size: int, proof: list[bytes], note: str) -> bool:
+    """The entry, with the proof, gives the root of the checkpoint `note` of `size` entries."""
+    found = _root(note)
+    if found is None or found[0] != size or len(found[1]) != HASH_SIZE:
+        return False
+    try:
+        return verify_inclusion(leaf_hash(entry), index, size, proof, found[1])
+    except ValueError:
+        return False
+
+
+def _is_ballot(entry: bytes, hit: BallotHit) -> bool:
+    """The proved entry is the ballot asked about (its tracking code, or challenged id)."""
+    try:
+        doc = json.loads(entry)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and hit.code in (doc.get("tracking_code"), doc.get("ballot_id"))
+
+
+def check_seal(proof: DistrictInclusion, hit: BallotHit) -> SealView:
+    """The two paths of a district ballot's proof, without its signatures: the ballot's entry
+    (of `hit`'s district log and index) in the district checkpoint, and the seal in the national
+    checkpoint, holding exactly that district checkpoint."""
+    district_ok = (
+        proof.district == hit.log and proof.index == hit.index and _is_ballot(proof.entry, hit)
+        and _path_leads(proof.entry, proof.index, proof.district_size,
+                        list(proof.district_proof), proof.district_note)
+    )  # fmt: skip
+    try:
+        seal = read_seal(json.loads(proof.seal_entry))
+        holds = seal.district == proof.district and seal.note == proof.district_note
+    except (ValueError, TypeError, AttributeError):
+        holds = False
+    seal_ok = holds and _path_leads(proof.seal_entry, proof.seal_index, proof.national_size,
+                                    list(proof.national_proof), proof.national_note)  # fmt: skip
+    found = _root(proof.district_note)
+    return SealView(
+        index=proof.seal_index, district_size=proof.district_size,
+        district_root=base64.b64encode(found[1]).decode("ascii") if found else None,
+        district_proof_valid=district_ok, seal_proof_valid=seal_ok,
+    )  # fmt: skip
+
+
+def check_proof(
+    proof: Proof, hit: BallotHit, verifier_keys: tuple[str, ...]
+) -> tuple[SealView | None, bool, bool | None]:
+    """The page's check of a ballot's proof: (the seal's view for a district ballot, whether
+    every path leads to its root, whether the signatures verify under the authority's key, or
+    None without keys). A district ballot's signatures are `check_in_district`'s: the national
+    checkpoint, and the district checkpoint with its district's origin."""
+    if isinstance(proof, DistrictInclusion):
+        seal = check_seal(proof, hit)
+        valid = seal.district_proof_valid and seal.seal_proof_valid
+        signed = check_in_district(proof, verifier_keys[0]) if verifier_keys else None
+        return seal, valid, signed
+    valid = (
+        hit.log == "" and proof.index == hit.index and _is_ballot(proof.entry, hit)
+        and _path_leads(proof.entry, proof.index, proof.size, proof.proof, proof.note)
+    )  # fmt: skip
+    signed = None
+    if verifier_keys:
+        # The same check a voter runs on the downloaded proof: signature and path together.
+        doc = {"index": proof.index, "size": proof.size, "entry": proof.entry.decode("utf-8"),
+               "checkpoint": proof.note,
+               "proof": [base64.b64encode(h).decode("ascii") for h in proof.proof]}  # fmt: skip
+        signed = check_inclusion(doc, list(verifier_keys))
+    return None, valid, signed
+
+
 def track(source: Source, text: str) -> TrackResult:
-    """Find a ballot and check its inclusion proof against the latest signed checkpoint."""
+    """Find a ballot and check its proof against the latest signed national checkpoint: one
+    inclusion proof for a ballot in the national log, two for one in a district's log (in the
+    district checkpoint of its seal, and that seal in the national checkpoint)."""
     hit = find_ballot(source, text)
     manifest = source.manifest
     stations = {s.id: s.name for s in manifest.stations}
     districts = {d.id: d.name for d in manifest.districts}
-    inclusion = source.inclusion(hit.index)
+    inclusion = source.inclusion(hit)
     base = {
-        "code": hit.code, "state": hit.state, "index": hit.index, "station": hit.station,
+        "code": hit.code, "state": hit.state, "log": hit.log, "index": hit.index,
+        "position": hit.position, "station": hit.station,
         "station_name": stations.get(hit.station), "district": hit.district,
         "district_name": districts.get(hit.district),
     }  # fmt: skip
     if inclusion is None:
         return TrackResult(**base, in_checkpoint=False, checkpoint_size=None, root=None,
-                           proof_valid=None, signature_valid=None, signed_by=[],
+                           seal=None, proof_valid=None, signature_valid=None, signed_by=[],
                            witnesses=0)  # fmt: skip
-    view = checkpoint_view(inclusion.note, source.verifier_keys)
-    root = base64.b64decode(view.root)
-    proof_valid = len(root) == HASH_SIZE and verify_inclusion(
-        leaf_hash(inclusion.entry), inclusion.index, inclusion.size, inclusion.proof, root
-    ) and view.size == inclusion.size  # fmt: skip
-    signature_valid = None
-    if source.verifier_keys:
-        # The same check a voter runs on the downloaded proof: signature and path together.
-        doc = inclusion_document(source, hit, inclusion)
-        signature_valid = check_inclusion(doc, list(source.verifier_keys))
+    note = inclusion.national_note if isinstance(inclusion, DistrictInclusion) else inclusion.note
+    view = checkpoint_view(note, source.verifier_keys)
+    seal, proof_valid, signature_valid = check_proof(inclusion, hit, source.verifier_keys)
     return TrackResult(
-        **base, in_checkpoint=True, checkpoint_size=inclusion.size, root=view.root,
+        **base, in_checkpoint=True, checkpoint_size=view.size, root=view.root, seal=seal,
         proof_valid=proof_valid, signature_valid=signature_valid,
         signed_by=[s.name for s in view.signatures if s.verified],
         witnesses=sum(s.verified and s.role == "witness" for s in view.signatures),
@@ -563,7 +699,7 @@ def receipt_view(source: Source, code: str) -> ReceiptView:
 
 def proof_document(source: Source, text: str) -> dict[str, Any]:
     hit = find_ballot(source, text)
-    inclusion = source.inclusion(hit.index)
+    inclusion = source.inclusion(hit)
     if inclusion is None:
         raise NotFound("error_not_in_checkpoint",
                        "the ballot is on the board but not yet in a signed checkpoint")  # fmt: skip
