@@ -2,7 +2,8 @@
 entries): the effect of `Store.bulk_append`, written as binary COPY streams instead of
 INSERTs of a thousand rows, with the tree's tiles built as the entries stream by.
 
-In ONE transaction, holding the log's lock (`txn.lock_log`): the entries, segment after
+In ONE transaction, holding the log's lock (`txn.lock_log`): the entries (national ones
+given their board positions, `verivote.store.runs`, as `bulk_append` does), segment after
 segment of `SEGMENT` entries (each a COPY of its entries, then a COPY of the tiles it filled:
 a full tile is final, so it is written once, with its interior), then the partial tiles of
 the right edge and any tile the log already held (an upsert, `tree.put_rows`), then the log's
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, update
 
 from verivote.board import tiles
 from verivote.board.merkle import leaf_hash
-from verivote.store import tree
+from verivote.store import runs, tree
 from verivote.store.schema import board_entries, board_logs, board_tiles
 from verivote.store.txn import NATIONAL, lock_log
 
@@ -112,6 +113,8 @@ def copy_append(
             _copy(conn, board_tiles.name, columns, tile_rows(election_id, log, new))
     if size == first:
         return size
+    if log == NATIONAL:  # national entries take the board's next positions at once
+        runs.add_national(conn, election_id, first, size - first)
     tree.put_rows(conn, election_id, log, {**later, **edge})
     conn.execute(
         update(board_logs)
