@@ -1,6 +1,7 @@
-"""`verivote bench board` (issue 17, "Speed") run as a real process at a tiny size: its JSON
-line holds the figures other tools read, the logs it built have the right roots (merkle.py
-over their entries), and bad sizes are one-line errors. No timing is asserted."""
+"""`verivote bench board` (issue 17, "Speed") run as a real process at a tiny size, on SQLite
+and PostgreSQL: its JSON line holds the figures other tools read, the logs it built have the
+right roots (merkle.py over their entries), and bad sizes are one-line errors. No timing is
+asserted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.store_fixtures import postgres_database
 from verivote.board import merkle
 from verivote.store import Store, make_engine
 
@@ -38,6 +40,8 @@ def test_the_json_line_and_the_logs_it_built(tmp_path: Path) -> None:
         assert figures[key] > 0, key
     assert figures["proofs"] >= 200
     assert 750 <= figures["entry_bytes"] <= 850  # ballot-sized entries
+    assert figures["proof_client_cpu_ms"] > 0
+    assert figures["proof_server_cpu_ms"] is None  # SQLite's work is the readers' own
 
     engine = make_engine(url)
     try:
@@ -55,6 +59,24 @@ def test_the_json_line_and_the_logs_it_built(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def test_on_postgresql_the_log_is_loaded_by_copy_and_read_by_processes() -> None:
+    """The same figures from PostgreSQL (a schema of its own, dropped after): the proof log
+    loaded through COPY, proofs asked by reader processes, fewer entries appended."""
+    with postgres_database() as url:
+        done = bench("--entries", "1000", "--appends", "90", "--districts", "3", "--readers",
+                     "2", "--db", url, "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["backend"] == "postgresql"
+    assert (figures["entries"], figures["appends"], figures["readers"]) == (1000, 90, 2)
+    for key in ("appends_per_s", "proofs_per_s", "checkpoint_ms", "load_per_s"):
+        assert figures[key] > 0, key
+    assert figures["proofs"] >= 200
+    assert figures["proof_hashes"] == 10  # ⌈log₂ 1000⌉
+    assert figures["proof_client_cpu_ms"] > 0
+    assert figures["proof_server_cpu_ms"] >= 0  # the server runs here: its CPU is read
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -62,6 +84,7 @@ def test_the_json_line_and_the_logs_it_built(tmp_path: Path) -> None:
         (["--entries", "10", "--districts", "0"], "--districts must be between 1 and 1000"),
         (["--entries", "10", "--batch", "0"], "--batch must be at least 1"),
         (["--entries", "10", "--readers", "0"], "--readers must be between 1 and 64"),
+        (["--entries", "10", "--appends", "0"], "--appends must be at least 1"),
     ],
 )
 def test_bad_sizes_are_one_line_errors(args: list[str], message: str) -> None:

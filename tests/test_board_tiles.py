@@ -22,8 +22,12 @@ from verivote.board.tiles import (
     TileRow,
     append_leaves,
     edge_tiles,
+    fold_right,
+    hash_place,
+    inclusion_places,
     inclusion_ranges,
     interior,
+    interior_offset,
     prove_consistency,
     prove_inclusion,
     range_hashes,
@@ -210,3 +214,50 @@ def test_tiles_with_their_interior_give_the_same_proofs(size: int, data: st.Data
     assert prove_consistency(old, size, read) == log.consistency_proof(old, size)
     with pytest.raises(ValueError, match="interior of the wrong length"):
         tree_root(size, lambda tiles: [TileRow(rows[(t.level, t.index)], b"x") for t in tiles])
+
+
+@settings(max_examples=80, deadline=None)
+@given(_SIZES, st.data())
+def test_a_proof_from_the_places_of_its_hashes_equals_merkle(
+    size: int, data: st.DataObject
+) -> None:
+    """What a store reads of a proof (`inclusion_places`): each hash at its place, in the row
+    or the interior of a tile stored at a width of the grown tree, folded (`fold_right`)."""
+    log, rows = big_tree()
+    index = data.draw(st.integers(min_value=0, max_value=size - 1), label="index")
+
+    def stored(place: tuple[int, int, int, int]) -> bytes:
+        level, idx, sub, position = place
+        row = rows[(level, idx)]  # as big_tree() stores it: possibly wider than in `size`
+        if sub == 0:
+            return row[position * 32 : (position + 1) * 32]
+        at = interior_offset(len(row) // 32, sub) + position * 32
+        return interior(row)[at : at + 32]
+
+    places = inclusion_places(index, size)
+    proof = [fold_right([stored(p) for p in path_hash]) for path_hash in places]
+    assert proof == log.inclusion_proof(index, size)
+    for path_hash in places:  # every place is in the tree of `size` leaves
+        for level, idx, sub, position in path_hash:
+            height, node = 8 * level + sub, (idx << (8 - sub)) + position
+            assert hash_place(height, node) == (level, idx, sub, position)
+            assert (node + 1) << height <= size
+
+
+def test_hash_places() -> None:
+    assert hash_place(0, 5) == (0, 0, 0, 5)
+    assert hash_place(0, 256 + 3) == (0, 1, 0, 3)
+    assert hash_place(3, 70) == (0, 2, 3, 6)  # leaves 560-567: tile 2 (512-767), 6th of 32
+    assert hash_place(8, 1) == (1, 0, 0, 1)
+    assert hash_place(17, 5) == (2, 0, 1, 5)
+    assert interior_offset(256, 1) == 0
+    assert interior_offset(256, 2) == 128 * 32
+    assert interior_offset(5, 3) == (2 + 1) * 32
+    assert fold_right([b"a" * 32]) == b"a" * 32
+    assert fold_right([b"a" * 32, b"b" * 32]) == merkle.node_hash(b"a" * 32, b"b" * 32)
+    with pytest.raises(ValueError, match="no stored hash"):
+        hash_place(-1, 0)
+    with pytest.raises(ValueError, match="no interior level"):
+        interior_offset(256, 8)
+    with pytest.raises(ValueError, match="at least one"):
+        fold_right([])

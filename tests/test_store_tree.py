@@ -130,6 +130,31 @@ def test_two_logs_grow_independently(store: Store) -> None:
         store.proved_entry(E, 0, log="d9")
 
 
+def test_a_proof_at_an_older_size_reads_the_tiles_grown_since(store: Store, engine: Engine) -> None:
+    """A proof reads only its hashes from each tile (`tree.read_proof`); a partial tile of an
+    older tree has grown since, so its interior's layout is the wider one's."""
+    entries = [_entry("", i) for i in range(600)]
+    sizes = (1, 2, 3, 255, 257, 300, 513, 600)
+    for start, end in zip((0, *sizes[:-1]), sizes, strict=True):
+        store.bulk_append(E, iter(entries[start:end]), "test")
+    reference = merkle.MerkleLog(merkle.leaf_hash(e) for e in entries)
+    for size in (*sizes, 299, 511, 512):
+        for index in sorted({0, 1, size // 3, size - 2, size - 1} & set(range(size))):
+            assert store.proved_entry(E, index, size) == (
+                entries[index],
+                reference.inclusion_proof(index, size),
+            )
+    with engine.begin() as conn:  # a tile lost or cut short: an error, not a wrong proof
+        conn.execute(
+            board_tiles.update()
+            .where(board_tiles.c.level == 0, board_tiles.c.idx == 2)
+            .values(hashes=b"\x00" * 32 * 40, interior=b"")
+        )
+    with pytest.raises(LookupError, match=r"no tile tile/0/002\.p/88"):
+        store.proved_entry(E, 599, 600)
+    assert store.proved_entry(E, 300, 512)[0] == entries[300]
+
+
 def test_casting_stores_the_tree_of_the_shuffled_batch(store: Store) -> None:
     store.append_entry(E, b"manifest", "manifest")
     store.set_polls(E, "s1", "open", b"{}", log="d1")

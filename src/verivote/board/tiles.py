@@ -36,6 +36,7 @@ from verivote.board.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
 __all__ = [
     "TILE_HEIGHT",
     "TILE_WIDTH",
+    "Place",
     "StoredHash",
     "Tile",
     "TileReader",
@@ -43,9 +44,13 @@ __all__ = [
     "append_leaves",
     "consistency_ranges",
     "edge_tiles",
+    "fold_right",
+    "hash_place",
+    "inclusion_places",
     "inclusion_ranges",
     "inclusion_tiles",
     "interior",
+    "interior_offset",
     "level_size",
     "prove_consistency",
     "prove_inclusion",
@@ -174,19 +179,24 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def range_hashes(lo: int, hi: int) -> list[StoredHash]:
-    """The perfect subtrees whose right fold is MTH(D[lo:hi]), largest first, for a range the
-    RFC's recursion visits (lo a multiple of the power of two ≥ hi − lo)."""
-    nodes: list[StoredHash] = []
+def _range_nodes(lo: int, hi: int) -> list[tuple[int, int]]:
+    """`range_hashes(lo, hi)` as (height, index) pairs."""
+    nodes: list[tuple[int, int]] = []
     start, remaining = lo, hi - lo
     while remaining:
         height = remaining.bit_length() - 1
         if start % (1 << height):
             raise ValueError(f"[{lo}, {hi}) is not a range of the RFC 6962 tree")
-        nodes.append(StoredHash(height, start >> height))
+        nodes.append((height, start >> height))
         start += 1 << height
         remaining -= 1 << height
     return nodes
+
+
+def range_hashes(lo: int, hi: int) -> list[StoredHash]:
+    """The perfect subtrees whose right fold is MTH(D[lo:hi]), largest first, for a range the
+    RFC's recursion visits (lo a multiple of the power of two ≥ hi − lo)."""
+    return [StoredHash(height, index) for height, index in _range_nodes(lo, hi)]
 
 
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
@@ -355,6 +365,63 @@ def inclusion_tiles(index: int, size: int) -> list[Tile]:
     """The tiles `prove_inclusion(index, size, …)` reads, sorted: to fetch them ahead."""
     ranges = inclusion_ranges(index, size)
     return tiles_for((n for lo, hi in ranges for n in range_hashes(lo, hi)), size)
+
+
+Place = tuple[int, int, int, int]
+"""Where a stored hash is kept: (tile level, tile index, sub-height, position), sub-height 0
+for the tile's own row and 1 … 7 for one of its interior levels, position the hash's place
+in that row (`interior_offset` gives where an interior level starts)."""
+
+
+def hash_place(height: int, index: int) -> Place:
+    """The place of stored hash (height, index): the tile whose row or interior holds it."""
+    if height < 0 or index < 0:
+        raise ValueError(f"no stored hash ({height}, {index})")
+    level, sub = divmod(height, TILE_HEIGHT)
+    tile = index >> (TILE_HEIGHT - sub)
+    return level, tile, sub, index - (tile << (TILE_HEIGHT - sub))
+
+
+def interior_offset(width: int, sub_height: int) -> int:
+    """The byte where interior level `sub_height` (1 … 7) of a tile stored at `width` starts
+    (`interior`'s layout: level after level, each ⌊width / 2^k⌋ hashes)."""
+    if not 1 <= sub_height < TILE_HEIGHT or not 1 <= width <= TILE_WIDTH:
+        raise ValueError(f"no interior level {sub_height} in a tile of width {width}")
+    return _offsets(width)[sub_height]
+
+
+def inclusion_places(index: int, size: int) -> list[list[Place]]:
+    """PATH(index, D[size]) (RFC 9162 §2.1.3.1) as the places of the stored hashes it is made
+    of: for each hash of the path, leaf upward, its perfect subtrees largest first (the right
+    fold of their hashes, `fold_right`, is the path's hash). Every place is in the tree of
+    `size` leaves, so a proof can read exactly these hashes and nothing else."""
+    path: list[list[Place]] = []
+    for lo, hi in inclusion_ranges(index, size):
+        # `hash_place` over `_range_nodes(lo, hi)`, inline: a tracker makes ~25 of these per
+        # proof, thousands of proofs a second (the ranges are the RFC's, so aligned)
+        places: list[Place] = []
+        start, remaining = lo, hi - lo
+        while remaining:
+            height = remaining.bit_length() - 1
+            node = start >> height
+            level, sub = divmod(height, TILE_HEIGHT)
+            shift = TILE_HEIGHT - sub
+            tile = node >> shift
+            places.append((level, tile, sub, node - (tile << shift)))
+            start += 1 << height
+            remaining -= 1 << height
+        path.append(places)
+    return path
+
+
+def fold_right(pieces: Sequence[bytes]) -> bytes:
+    """MTH of a range from its perfect subtrees' hashes, largest (leftmost) first."""
+    if not pieces:
+        raise ValueError("a range has at least one perfect subtree")
+    result = pieces[-1]
+    for left in reversed(pieces[:-1]):
+        result = node_hash(left, result)
+    return result
 
 
 def prove_inclusion(index: int, size: int, read: TileReader) -> list[bytes]:

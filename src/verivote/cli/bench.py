@@ -585,7 +585,13 @@ def bench_board(
     entries: Annotated[int, typer.Option(help="Entries to append, and the proof log's size.")],
     districts: Annotated[int, typer.Option(help="District logs appended to at once.")] = 8,
     batch: Annotated[int, typer.Option(help="Entries per transaction (group commit).")] = 500,
-    readers: Annotated[int, typer.Option(help="Threads asking for proofs at once.")] = 4,
+    readers: Annotated[
+        int, typer.Option(help="Processes asking for proofs at once (a tracker's workers).")
+    ] = 4,
+    appends: Annotated[
+        int | None,
+        typer.Option(help="Entries appended in the appends' phase (default: --entries)."),
+    ] = None,
     db: Annotated[
         str | None,
         typer.Option(
@@ -606,7 +612,7 @@ def bench_board(
 
     from verivote.bench.board import PHASES, measure_board, validate
 
-    problem = validate(entries, districts, batch, readers)
+    problem = validate(entries, districts, batch, readers, appends)
     if problem:
         raise click.BadParameter(problem)
     console = Console(stderr=True)
@@ -625,7 +631,9 @@ def bench_board(
                 def step(what: str, done: float) -> None:
                     progress.update(task, description=what, advance=done)
 
-                figures = measure_board(scratch, entries, districts, batch, readers, step)
+                figures = measure_board(
+                    scratch, entries, districts, batch, readers, step, appends=appends
+                )
         except Exception as exc:  # a database that refuses: one line, not a traceback
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise click.ClickException(f"bench board failed: {first}") from None
@@ -640,8 +648,8 @@ def print_board(console: Console, figures: dict[str, Any]) -> None:
 
     table = Table(
         title=f"{figures['backend']}: {figures['entries']:,} entries of {figures['entry_bytes']}"
-        f" bytes, {figures['districts']} district logs, batches of {figures['batch']}, "
-        f"{figures['cores']} cores"
+        f" bytes ({figures['appends']:,} appended into {figures['districts']} district logs, "
+        f"batches of {figures['batch']}), {figures['cores']} cores"
     )
     for column in ("", "measured", "floor (SHA-256 alone)"):
         table.add_column(column, justify="right")
@@ -652,7 +660,7 @@ def print_board(console: Console, figures: dict[str, Any]) -> None:
     )
     table.add_row(
         f"proofs/s (log of {figures['entries']:,}, {figures['proof_hashes']} hashes, "
-        f"{figures['readers']} readers)",
+        f"{figures['readers']} reader processes)",
         f"{figures['proofs_per_s']:,.0f}",
         f"{figures['proof_verify_floor_per_s']:,.0f}",
     )
@@ -661,6 +669,11 @@ def print_board(console: Console, figures: dict[str, Any]) -> None:
     )
     console.print(table)
     console.print(f"bulk load of the proof log: {figures['load_per_s']:,.0f} entries/s")
+    server = figures["proof_server_cpu_ms"]
+    console.print(
+        f"CPU per proof: {figures['proof_client_cpu_ms']:.3f} ms in the readers"
+        + ("" if server is None else f", {server:.3f} ms in their database server processes")
+    )
 
 
 @bench_app.command("ray")

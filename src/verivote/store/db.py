@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 ENV_VAR = "VERIVOTE_DATABASE_URL"
@@ -32,6 +35,9 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # Execution option that marks read-only work: on SQLite such transactions begin DEFERRED, so
 # readers run beside the one writer (WAL) instead of queueing for the write lock.
 READ_ONLY = "verivote_read_only"
+
+# A pooled PostgreSQL connection idle this long is pinged before use (`_ping_when_idle`).
+PING_AFTER_IDLE_S = 1.0
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -82,9 +88,34 @@ def make_engine(url: str | None = None) -> Engine:
                 "PostgreSQL is used through psycopg 3 (postgresql+psycopg://), "
                 f"not {parsed.drivername}"
             )
-        # pre_ping: a long-running server outlives PostgreSQL restarts and idle timeouts.
-        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(parsed, hide_parameters=True)
+        _ping_when_idle(engine)
+        return engine
     raise StoreError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out only if it sat idle PING_AFTER_IDLE_S:
+    a long-running server outlives PostgreSQL restarts and idle timeouts, but a ping on every
+    checkout (pool_pre_ping) is a round trip per call, a third of a tracker's proof. A
+    connection that fails its ping is replaced; one that dies while in use fails that call
+    once and makes the pool start afresh (SQLAlchemy's disconnect handling)."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection failed its ping: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("a pooled connection failed its ping")
 
 
 def _sqlite_engine(url: URL) -> Engine:

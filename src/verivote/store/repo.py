@@ -421,18 +421,20 @@ class Store:
     ) -> tuple[bytes, list[bytes]]:
         """The entry at `index` and its inclusion proof in the log's tree of `size` (default:
         all of it), read in one transaction (the ballot tracker's question): with `size`
-        given, ONE query reads the log's size, the entry and the tiles of the proof."""
+        given, ONE query reads the log's size, the entry and only the hashes of the proof
+        from its tiles (`tree.read_proof`)."""
         if size is None:
             size = self.entry_count(election_id, log)
-        wanted = tiles.inclusion_tiles(index, size)  # checks 0 ≤ index < size
-        with self._single.begin() as conn:
-            count, entry, rows = tree.read_with_entry(conn, election_id, log, index, wanted)
+        if not 0 <= index < size:
+            raise ValueError(f"leaf index {index} outside a tree of {size} leaves")
+        # connect, not begin: the one statement is its own snapshot on both backends
+        with self._single.connect() as conn:
+            count, entry, proof = tree.read_proof(conn, election_id, log, index, size)
             if count is None:
                 require_election(conn, election_id)
             if size > (count or 0):
                 raise ValueError(f"tree size {size} outside 0..{count or 0} of log {log!r}")
         assert entry is not None  # index < size ≤ count: the entry is there
-        proof = tiles.prove_inclusion(index, size, lambda asked: [rows[t] for t in asked])
         return entry, proof
 
     def consistency_proof(
