@@ -132,6 +132,12 @@ def election(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Electio
         engine.dispose()
 
 
+def of_type(store: Store, kind: str) -> list[dict[str, Any]]:
+    """The board's entries of type `kind`, in the merged order of its logs (sealed ones)."""
+    docs = [json.loads(raw) for raw in store.merged_entries(E)]
+    return [doc for doc in docs if doc["type"] == kind]
+
+
 def closed(e: Election) -> ElectionContext:
     """The polls closed everywhere and every district log sealed (as the tally needs)."""
     ctx = e.ctx
@@ -156,14 +162,17 @@ def test_the_polls_gate_casting_and_the_tally(election: Election) -> None:
     with pytest.raises(ElectionError, match="still open at 3 station"):
         run_tally(store, ctx)
     assert close_polls(store, ctx, STATIONS) == STATIONS[1:]  # tabriz-001 already closed
-    closes = [json.loads(raw) for _, raw in store.entries_of_type(E, "polls-close")]
+    seal_districts(store, ctx, authority_key(election.keys, ctx))  # the board, in its order
+    closes = of_type(store, "polls-close")
     assert {doc["station"]: doc["ballots_cast"] for doc in closes} == Counter(s for s, _ in CAST)
-    assert closes[0] == {"type": "polls-close", "election": ctx.base_hash.hex(),
+    first = next(doc for doc in closes if doc["station"] == "tabriz-001")
+    assert first == {"type": "polls-close", "election": ctx.base_hash.hex(),
                          "station": "tabriz-001", "ballots_cast": 5}  # fmt: skip
-    opens = [json.loads(raw) for _, raw in store.entries_of_type(E, "polls-open")]
-    assert opens[0] == {"type": "polls-open", "election": ctx.base_hash.hex(),
-                        "station": "tabriz-001"}  # fmt: skip
-    size = store.entry_count(E)
+    opens = of_type(store, "polls-open")
+    opened = next(doc for doc in opens if doc["station"] == "tabriz-001")
+    assert opened == {"type": "polls-open", "election": ctx.base_hash.hex(),
+                      "station": "tabriz-001"}  # fmt: skip
+    size = store.merged_size(E)
     ballot, opened = encrypt_ballot(ctx.manifest, ctx.key, ctx.base_hash, "tabriz-002", ["1101"])
     with pytest.raises(PollsClosed, match="tabriz-002 are not open"):
         cast(store, ctx, ballot)
@@ -171,7 +180,8 @@ def test_the_polls_gate_casting_and_the_tally(election: Election) -> None:
         challenge(store, ctx, ballot, opened)
     with pytest.raises(ElectionError, match="closed for good at: tabriz-002"):
         open_polls(store, ctx, ["tabriz-002"])
-    assert store.entry_count(E) == size
+    assert store.merged_size(E) == size
+    assert store.unsealed(E) == {}  # nothing was written for the refused ballots
     tally = run_tally(store, ctx)
     assert tally["cutoff"] == size
     assert {d: v["ballots"] for d, v in tally["districts"].items()} == {
@@ -185,7 +195,7 @@ def test_the_decrypted_tally_equals_the_plaintext_counts(election: Election) -> 
     assert ctx.key is not None
     seen: list[tuple[int, int]] = []
     tally = run_tally(store, ctx, processes=1, chunk=3, progress=lambda d, t: seen.append((d, t)))
-    size = store.entry_count(E)
+    size = store.merged_size(E)
     assert tally["cutoff"] == size - 1  # the tally entry itself is the last one
     assert seen[0] == (0, size - 1)
     assert seen[-1] == (size - 1, size - 1)
@@ -194,14 +204,14 @@ def test_the_decrypted_tally_equals_the_plaintext_counts(election: Election) -> 
     assert products_to_json(ctx.key.group, again) == tally["districts"]
     # And the same as multiplying the cast ballots' ciphertexts here, directly.
     group = ctx.key.group
-    cts = [json.loads(raw)["ballot"] for _, raw in store.entries_of_type(E, "ballot-cast")]
+    cts = [doc["ballot"] for doc in of_type(store, "ballot-cast")]
     blanks = [wire.ciphertext_from_json(group, b["blank"]["ciphertext"]) for b in cts
               if b["district"] == "tabriz"]  # fmt: skip
     assert tally["districts"]["tabriz"]["blank"] == wire.ciphertext_to_json(
         group, add(group, blanks)
     )
     assert run_tally(store, ctx) == tally  # published once, returned after
-    assert store.entry_count(E) == size
+    assert store.merged_size(E) == size
     for g in (5, 2, 4):
         assert decrypt_as_guardian(store, ctx, read_key_share(election.key(g))) == 2
     assert decrypt_as_guardian(store, ctx, read_key_share(election.key(2))) == 0
@@ -292,7 +302,7 @@ def kill_when(target: Any, args: tuple[Any, ...], what: str) -> None:
 
 def test_a_killed_tally_resumes_where_it_stopped(election: Election) -> None:
     store, ctx = election.store, closed(election)
-    cutoff = store.entry_count(E)
+    cutoff = store.merged_size(E)
     kill_when(tally_worker.tally_until_killed, (election.url, E, 2), "stored two chunks")
     assert [(s, e) for s, e, _ in store.tally_parts(E, f"tally-{cutoff}")] == [(0, 3), (3, 6)]
     assert store.entries_of_type(E, "tally") == []
