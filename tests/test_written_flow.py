@@ -109,7 +109,8 @@ def written(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Written]
 
 def _cast_rows(store: Store, district: str) -> list[list[list[str]]]:
     rows = []
-    for _, raw in store.entries_of_type(E, "ballot-cast"):
+    # the district's log: its ballots in the order the board (and the mix input) has them
+    for _, raw in store.entries_of_type(E, "ballot-cast", log=district):
         ballot = json.loads(raw)["ballot"]
         if ballot["district"] == district:
             rows.append([[c["alpha"], c["beta"]] for c in ballot["written"]["ciphertexts"]])
@@ -133,8 +134,12 @@ def test_written_ballots_are_refused_as_marked_ones_are(written: Written) -> Non
     with pytest.raises(BallotError, match="already"):
         challenge(store, ctx, ballot, opened)
     close_polls(store, ctx, STATIONS)  # the stations' batches go onto the board
-    assert len(store.entries_of_type(E, "ballot-cast")) == len(CAST) + 1
-    challenged = [json.loads(raw) for _, raw in store.entries_of_type(E, "ballot-challenged")]
+    logs = store.logs(E)  # the ballots are in their districts' logs
+    assert sum(len(store.entries_of_type(E, "ballot-cast", log=log)) for log in logs) == len(
+        CAST
+    ) + 1
+    challenged = [json.loads(raw) for log in logs
+                  for _, raw in store.entries_of_type(E, "ballot-challenged", log=log)]  # fmt: skip
     # the device encrypted ["1102", "7"] in its canonical form: 7 is no candidate's code
     assert [d["choices"] for d in challenged] == [["1102"]]
 
@@ -263,7 +268,7 @@ def test_the_verifier_and_the_guardian_recompute_the_mix_input(
     written: Written, tmp_path: Path
 ) -> None:
     ctx, _, _ = _tallied(written)
-    entries = written.store.entries(E)
+    entries = written.store.merged_entries(E)  # the board as one sequence
     assert _verify_tally(ctx, entries) == []
     assert _guardian_refusal(ctx, entries, tmp_path / "g") is None
     tampers = {
@@ -291,7 +296,7 @@ def test_the_verifier_and_the_guardian_recompute_the_mix_input(
 
 def test_the_verifier_rejects_a_written_ballot_opened_wrongly(written: Written) -> None:
     ctx, _, _ = _tallied(written)
-    entries = written.store.entries(E)
+    entries = written.store.merged_entries(E)  # the board as one sequence
     for i, raw in enumerate(entries):
         doc = json.loads(raw)
         if doc["type"] == "ballot-challenged":
