@@ -20,6 +20,7 @@ from tests.store_fixtures import sqlite_database
 from verivote.cli.app import run
 from verivote.crypto.keyfile import read_key_share, write_private
 from verivote.crypto.written import canonical_written, encrypt_for_station, encrypt_written
+from verivote.election.district_logs import seal_districts
 from verivote.election.mixers import issue_mixer_tokens
 from verivote.election.mixing import (
     close_mix,
@@ -186,7 +187,7 @@ def _refused_in_one_line(err: str, folder: Path, reason: str) -> None:
 
 def _tabriz_rows(a: Authority) -> list[list[list[str]]]:
     rows = []
-    for _, raw in a.store.entries_of_type(E, "ballot-cast"):
+    for _, raw in a.store.entries_of_type(E, "ballot-cast", log="tabriz"):  # its district's log
         ballot = json.loads(raw)["ballot"]
         if ballot["district"] == "tabriz":
             rows.append([[c["alpha"], c["beta"]] for c in ballot["written"]["ciphertexts"]])
@@ -241,9 +242,10 @@ def test_a_mixer_refuses_a_mix_input_that_is_not_the_cast_ballots(
     ctx = a.ctx
     rows = _tabriz_rows(a)
     assert len(rows) == 5
+    seal_districts(a.store, ctx, authority_key(a.keys, ctx))  # the board's positions, then
     doc = {"type": "mix-input", "election": ctx.base_hash.hex(), "district": "tabriz",
-           "cutoff": a.store.entry_count(E), "width": 1, "rows": rows[:-1]}  # fmt: skip
-    index = a.store.append_entry(E, canonical_json(doc), "mix-input")
+           "cutoff": a.store.merged_size(E), "width": 1, "rows": rows[:-1]}  # fmt: skip
+    index = a.store.position(E, a.store.append_entry(E, canonical_json(doc), "mix-input"))
     folders = _mixers_ready(a, capsys)
     code, out, err = _mix(a, capsys, folders["principlists"])
     assert (code, out) == (1, "")
@@ -279,7 +281,7 @@ def test_a_mixer_refuses_a_tampered_shuffle_before_it(
         del out_rows[0]
     else:
         out_rows[0], out_rows[1] = out_rows[1], out_rows[0]
-    index = a.store.append_entry(E, canonical_json(entry), "shuffle")
+    index = a.store.position(E, a.store.append_entry(E, canonical_json(entry), "shuffle"))
     code, out, err = _mix(a, capsys, folders["independents"])
     assert (code, out) == (1, "")
     _refused_in_one_line(err, folders["independents"], f"board entry {index}, shuffle of tabriz: ")
