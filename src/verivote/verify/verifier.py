@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from verivote.cluster import Cluster
 from verivote.verify.ballot_chunk import Setup
-from verivote.verify.ballot_pool import run_chunks
+from verivote.verify.ballot_pool import BallotWork, run_chunks
 from verivote.verify.check_ballots import check_ballots
 from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
@@ -83,7 +83,8 @@ def _verify(
     checks.append(ceremony_check)
     cutoff = tally_cutoff(board)
     setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff)
-    work = [(index, board.entries[index]) for index, _ in board.ballots()]
+    ballots = sorted(board.indices("ballot-cast") + board.indices("ballot-challenged"))
+    work = BallotWork(ballots, board.entries)
     started = time.perf_counter()
     results = run_chunks(setup, work, jobs, progress, cluster)
     elapsed = time.perf_counter() - started
