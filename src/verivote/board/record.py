@@ -150,6 +150,11 @@ def _entry_problems(lines: list[bytes], first: int, path: str) -> tuple[list[str
     return problems, [leaf_hash(line) for line in lines]
 
 
+IN_FLIGHT_BYTES = 64 * 2**20
+"""At most about this many bytes of entry lines read by `check_record` and not yet checked
+(its blocks in flight on an executor): the record is streamed, never held."""
+
+
 def _block_problems(block: bytes, first: int, path: str) -> tuple[list[str], list[bytes]]:
     """`_entry_problems` of the lines of `block` (whole lines; the last may lack its
     newline at the end of the file): one task of `check_record`."""
@@ -414,8 +419,8 @@ def check_record(
 
     The entry files are read in blocks of whole lines (of at most `CHUNK_BYTES`), never
     whole: what is kept is each log's leaf hashes. With `executor`, the blocks are checked
-    and hashed as tasks, about `parts` of them a log or more, at most `parts` + 1 in flight;
-    the problems are the same, in the same order.
+    and hashed as tasks, about `parts` of them a log or more, at most `parts` + 1 in flight
+    and `IN_FLIGHT_BYTES` of lines in all; the problems are the same, in the same order.
     """
     path = Path(directory)
     try:
@@ -471,7 +476,8 @@ def _scan_files(
 
     def tasks() -> Iterator[tuple[str, int, bytes]]:
         for file, name in files:
-            target = max(1, min(CHUNK_BYTES, -(-file.stat().st_size // max(1, parts))))
+            share = -(-file.stat().st_size // max(1, parts))
+            target = max(1, min(CHUNK_BYTES, share, IN_FLIGHT_BYTES // (parts + 1)))
             for first, block in _blocks(file, target):
                 yield name, first, block
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from verivote.cluster import Cluster
 from verivote.verify.ballot_chunk import Setup
+from verivote.verify.ballot_facts import Facts
 from verivote.verify.ballot_pool import BallotWork, run_chunks
 from verivote.verify.check_ballots import check_ballots
 from verivote.verify.check_board import check_board
@@ -29,7 +30,7 @@ from verivote.verify.check_tally import check_tally, tally_cutoff
 from verivote.verify.context import Election
 from verivote.verify.loader import Board, RecordError, load_board, read_note
 from verivote.verify.report import CHECKS, Check, Report, blocked
-from verivote.verify.sums import Sums, merge_sums
+from verivote.verify.sums import Row, Sums, merge_sums
 
 Progress = Callable[[int, int], None]
 
@@ -93,8 +94,14 @@ def _verify(
         merge_sums(election.group, sums, result.sums)
     refused = [r for result in results for r in result.refused]
     uncountable = [u for result in results for u in result.uncountable]
-    facts = {index: f for result in results for index, f in result.facts.items()}
-    rows = {index: r for result in results for index, r in result.rows.items()}
+    facts: dict[int, Facts] = {}
+    rows: dict[int, tuple[str, Row]] = {}
+    for result in results:  # each chunk's share let go once merged: one copy, not two
+        facts.update(result.facts)
+        rows.update(result.rows)
+        result.facts, result.rows = {}, {}
+    ballots_checked = len(work)
+    del results, work, ballots
     checks.extend(check_ballots(board, election, keys is not None, refused, facts))
     checks.append(check_tally(board, election, sums, uncountable, rows))
     if keys is None:
@@ -109,5 +116,5 @@ def _verify(
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election))
-    rate = len(work) / elapsed if work and elapsed > 0 else 0.0
+    rate = ballots_checked / elapsed if ballots_checked and elapsed > 0 else 0.0
     return Report(tuple(c.locate(board.where) for c in checks), rate), election
