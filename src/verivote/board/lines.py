@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import overload
 
+from verivote.board.merkle import leaf_hash
+
 __all__ = ["BLOCK", "Lines", "scan_lines"]
 
 BLOCK = 8 * 2**20
@@ -67,7 +69,11 @@ def scan_lines(
 
 class Lines(Sequence[bytes]):
     """Lines of one or more files, each read when it is asked for: line i is the `lengths[i]`
-    bytes at `starts[i]` of `files[which[i]]` (of `files[0]` when there is no `which`)."""
+    bytes at `starts[i]` of `files[which[i]]` (of `files[0]` when there is no `which`).
+
+    With `leaves` (line i's RFC 6962 leaf hash, as computed when the files were scanned),
+    every line read is hashed again and a line that is not the one scanned raises OSError:
+    a file changed since cannot make a check see other entries than the tree's."""
 
     def __init__(
         self,
@@ -75,8 +81,10 @@ class Lines(Sequence[bytes]):
         starts: array[int],
         lengths: array[int],
         which: array[int] | None = None,
+        leaves: Callable[[int], bytes] | None = None,
     ) -> None:
         self._files = tuple(files)
+        self._leaves = leaves
         self._starts = starts
         self._lengths = lengths
         self._which = which
@@ -113,8 +121,10 @@ class Lines(Sequence[bytes]):
         file = self._which[index] if self._which is not None else 0
         length = self._lengths[index]
         data = os.pread(self._handle(file), length, self._starts[index])
-        if len(data) != length:
-            raise OSError(f"{self._files[file]} changed while it was read")
+        if len(data) != length or (
+            self._leaves is not None and leaf_hash(data) != self._leaves(index)
+        ):
+            raise OSError(f"{self._files[file]} changed since it was read")
         return data
 
     def __iter__(self) -> Iterator[bytes]:

@@ -147,7 +147,11 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
             for i in range(1, plan.stations + 1)
         ]
     manifest = synthetic_manifest(
-        f"demo-{seed}", "Synthetic provincial Majlis election", group, districts, stations,
+        f"demo-{seed}",
+        "Synthetic provincial Majlis election",
+        group,
+        districts,
+        stations,
         "demo manifest",
     )
     return manifest, models

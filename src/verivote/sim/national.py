@@ -59,6 +59,7 @@ MIN_BALLOTS = 2
 """Ballots of a district at least, at any scale: a district with none would leave its tally,
 mix and count untried; two, so that a shuffle has something to permute."""
 
+
 class ShapeError(ValueError):
     """The data files do not describe the national shape (a total that does not add up)."""
 
@@ -197,8 +198,12 @@ def national_manifest(
             for i in range(1, d.stations_at(scale) + 1)
         ]
     manifest = synthetic_manifest(
-        f"national-{seed}", "Synthetic national Majlis election (the shape of 2024)", group,
-        districts, stations, "national manifest",
+        f"national-{seed}",
+        "Synthetic national Majlis election (the shape of 2024)",
+        group,
+        districts,
+        stations,
+        "national manifest",
     )
     return manifest, models
 

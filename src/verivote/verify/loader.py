@@ -14,7 +14,7 @@ import os
 import sys
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, overload
 
@@ -206,7 +206,9 @@ def _scan(path: Path, what: str) -> _Scan:
             kept[index] = doc
 
     starts, lengths = scan_lines(path / what, what, each)
-    return _Scan(Lines([path / what], starts, lengths), log, kinds, problems, kept)
+    return _Scan(
+        Lines([path / what], starts, lengths, None, log.leaf_hash), log, kinds, problems, kept
+    )
 
 
 def _small_files(path: Path) -> tuple[str, tuple[str, ...]]:
@@ -227,11 +229,15 @@ def _small_files(path: Path) -> tuple[str, tuple[str, ...]]:
         raise ValueError(f"{CHECKPOINT} or {KEYS} is not UTF-8: {exc.reason}") from None
 
 
-def load_board(directory: str | os.PathLike[str]) -> Board:
+def load_board(directory: str | os.PathLike[str], stream: bool = False) -> Board:
     """Read and parse the record in `directory`; raises RecordError if it cannot be read.
 
-    The entries stay in their files (`Lines`); what is kept per entry is its place, leaf
-    hash and type, and the parsed form of the entries that do not grow with the ballots."""
+    With `stream` (the verifier), the entries stay in their files (`Lines`): what is kept per
+    entry is its place, leaf hash and type, and the parsed form of the entries that do not
+    grow with the ballots; a line read again that is not the one hashed at first raises
+    OSError. Without, every entry's bytes and parsed form are held, so that what is read
+    later (a site serving the record) is what was read at first, whatever happens to the
+    files."""
     path = Path(directory)
     if not path.is_dir():
         raise RecordError(f"{path} is not a directory")
@@ -242,7 +248,8 @@ def load_board(directory: str | os.PathLike[str]) -> Board:
         national = _scan(path, ENTRIES)
         names = district_names(path, None)
         if names is not None:
-            return _load_logs(path, national, checkpoint_note, keys, names)
+            board = _load_logs(path, national, checkpoint_note, keys, names)
+            return board if stream else _held(board)
     except ValueError as exc:
         raise RecordError(f"{path}: {exc}") from None
     by_type: dict[str, list[int]] = {}
@@ -250,7 +257,7 @@ def load_board(directory: str | os.PathLike[str]) -> Board:
         if kind is not None:
             by_type.setdefault(kind, []).append(index)
     malformed = tuple(sorted(national.problems.items()))
-    return Board(
+    board = Board(
         path,
         national.lines,
         Docs(national.lines, national.kept, frozenset(national.problems)),
@@ -260,6 +267,12 @@ def load_board(directory: str | os.PathLike[str]) -> Board:
         national.log,
         by_type,
     )
+    return board if stream else _held(board)
+
+
+def _held(board: Board) -> Board:
+    """The board with every entry's bytes and parsed form in memory."""
+    return replace(board, entries=tuple(board.entries), docs=tuple(board.docs))
 
 
 def _load_logs(
@@ -318,7 +331,7 @@ def _load_logs(
         notes,
         order,
     )
-    entries = Lines(files, starts, lengths, which)
+    entries = Lines(files, starts, lengths, which, log.leaf_hash)
     return Board(
         path,
         entries,

@@ -52,12 +52,12 @@ def verify_record(
     processes; the report is the same.
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
-    board = load_board(directory)
+    board = load_board(directory, stream=True)
     since_note = read_note(since) if since is not None else None
     first = None
     if previous is not None:
         try:
-            prior = load_board(previous)
+            prior = load_board(previous, stream=True)
         except RecordError as exc:
             raise RecordError(f"--previous: {exc}") from None
         prior_report, prior_election = _verify(prior, None, None, jobs, None, cluster)
