@@ -110,6 +110,14 @@ class Board:
             out.append((index, doc))
         return out
 
+    def each_of_type(self, entry_type: str) -> Iterator[tuple[int, Doc]]:
+        """`of_type`, one entry at a time: for the ballots, which are parsed again from the
+        record when it is streamed and must not be all in memory at once."""
+        for index in self._by_type.get(entry_type, ()):
+            doc = self.docs[index]
+            assert doc is not None
+            yield index, doc
+
     def indices(self, entry_type: str) -> list[int]:
         return list(self._by_type.get(entry_type, ()))
 
