@@ -15,7 +15,6 @@ by the election package's own steps, so that the record verifies valid.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -180,5 +179,4 @@ def main() -> None:  # pragma: no cover - a command-line helper
 
 
 if __name__ == "__main__":  # pragma: no cover
-    os.nice(0)
     main()
