@@ -33,7 +33,7 @@ from tests.verify_fixtures import (
     write_entries,
 )
 from verivote.board.merkle import MerkleLog
-from verivote.board.record import ENTRIES, _chunks, check_record
+from verivote.board.record import ENTRIES, _blocks, check_record
 from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
@@ -197,14 +197,24 @@ def test_district_logs_checked_as_tasks_report_as_in_one(
     assert check_record(record)[0].startswith("districts/tabriz/entries.jsonl line 3: ")
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(st.integers(1, 200), max_size=30), st.integers(1, 8))
-def test_the_chunks_cover_the_lines_in_order_each_at_most_a_share(
-    sizes: list[int], parts: int
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(0, 200), max_size=30), st.integers(1, 300), st.booleans())
+def test_the_blocks_are_the_lines_in_order_numbered(
+    tmp_path: Path, sizes: list[int], target: int, last_newline: bool
 ) -> None:
-    lines = [b"x" * n for n in sizes]
-    chunks = _chunks(lines, parts)
-    assert [i for a, b in chunks for i in range(a, b)] == list(range(len(lines)))
-    assert all(b > a for a, b in chunks)
-    target = -(-sum(sizes) // parts)
-    assert all(b - a == 1 or sum(sizes[a:b]) <= target for a, b in chunks)
+    lines = [bytes([97 + i % 26]) * n for i, n in enumerate(sizes)]
+    raw = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    file = tmp_path / f"entries-{len(sizes)}-{target}.jsonl"
+    file.write_bytes(raw)
+    blocks = list(_blocks(file, target))
+    assert b"".join(block for _, block in blocks) == raw
+    assert all(block.endswith(b"\n") for _, block in blocks[:-1])
+    numbers, number = [], 1
+    for _, block in blocks:
+        numbers.append(number)
+        number += block.count(b"\n")
+    assert [first for first, _ in blocks] == numbers
+    # a block is the rest of a line carried over and whole lines of `target` bytes at most
+    assert all(block.count(b"\n") <= 1 or len(block) <= target + 200 for _, block in blocks)

@@ -135,9 +135,9 @@ def test_written_ballots_are_refused_as_marked_ones_are(written: Written) -> Non
         challenge(store, ctx, ballot, opened)
     close_polls(store, ctx, STATIONS)  # the stations' batches go onto the board
     logs = store.logs(E)  # the ballots are in their districts' logs
-    assert sum(len(store.entries_of_type(E, "ballot-cast", log=log)) for log in logs) == len(
-        CAST
-    ) + 1
+    assert (
+        sum(len(store.entries_of_type(E, "ballot-cast", log=log)) for log in logs) == len(CAST) + 1
+    )
     challenged = [json.loads(raw) for log in logs
                   for _, raw in store.entries_of_type(E, "ballot-challenged", log=log)]  # fmt: skip
     # the device encrypted ["1102", "7"] in its canonical form: 7 is no candidate's code

@@ -97,39 +97,44 @@ class MerkleLog:
     one node hash per append). The right edge of the levels, the last entry of every level
     whose length is odd, is the compact range of the whole tree, so `root()` costs
     popcount(n) − 1 hashes and is cached until the next append. The store costs about two
-    hashes per leaf.
+    hashes per leaf, 32 bytes each.
     """
 
     def __init__(self, leaf_hashes: Iterable[bytes] = ()) -> None:
-        self._levels: list[list[bytes]] = [[]]
+        # Each level packed in one bytearray, 32 bytes a hash: a list of `bytes` would cost
+        # about 73 a hash (a log of a million-ballot district keeps about two million).
+        self._levels: list[bytearray] = [bytearray()]
         self._root: bytes | None = EMPTY_ROOT
         for value in leaf_hashes:
             self.append(value)
 
     def __len__(self) -> int:
-        return len(self._levels[0])
+        return len(self._levels[0]) // HASH_SIZE
 
     @property
     def size(self) -> int:
         """The number of leaves."""
-        return len(self._levels[0])
+        return len(self._levels[0]) // HASH_SIZE
+
+    def _hash(self, height: int, index: int) -> bytes:
+        return bytes(self._levels[height][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
     def append(self, leaf_hash_value: bytes) -> int:
         """Append one leaf hash; returns its index."""
         node = _check_hash(leaf_hash_value, "a leaf hash")
         levels = self._levels
-        levels[0].append(node)
+        levels[0] += node
         height = 0
         # A level of even length just completed a pair: hash it into the level above.
-        while len(levels[height]) % 2 == 0:
-            level = levels[height]
-            node = node_hash(level[-2], level[-1])
+        while len(levels[height]) % (2 * HASH_SIZE) == 0:
+            pair = levels[height][-2 * HASH_SIZE :]
+            node = hashlib.sha256(_NODE_PREFIX + pair).digest()  # node_hash of the pair
             height += 1
             if height == len(levels):
-                levels.append([])
-            levels[height].append(node)
+                levels.append(bytearray())
+            levels[height] += node
         self._root = None
-        return len(levels[0]) - 1
+        return self.size - 1
 
     def append_entry(self, entry: bytes) -> int:
         """Append an entry (hashed as a leaf); returns its index."""
@@ -139,7 +144,7 @@ class MerkleLog:
         """The leaf hash at `index`."""
         if not 0 <= index < self.size:
             raise IndexError(f"leaf index {index} outside a log of {self.size} leaves")
-        return self._levels[0][index]
+        return self._hash(0, index)
 
     def _size(self, size: int | None) -> int:
         if size is None:
@@ -159,7 +164,7 @@ class MerkleLog:
         remaining = hi - lo
         while remaining:
             height = remaining.bit_length() - 1
-            pieces.append(self._levels[height][start >> height])
+            pieces.append(self._hash(height, start >> height))
             start += 1 << height
             remaining -= 1 << height
         result = pieces[-1]

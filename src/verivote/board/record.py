@@ -36,7 +36,8 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ __all__ = [
     "check_record",
     "district_checkpoint_path",
     "district_entries_path",
+    "district_names",
     "read_record",
     "write_record",
 ]
@@ -148,46 +150,46 @@ def _entry_problems(lines: list[bytes], first: int, path: str) -> tuple[list[str
     return problems, [leaf_hash(line) for line in lines]
 
 
-def _chunks(lines: list[bytes], parts: int) -> list[tuple[int, int]]:
-    """(start, end) slices of `lines`, in order, each of at most a `parts`-th of their bytes
-    and at most `CHUNK_BYTES` (or a single line): about `parts` of them or more."""
-    total = sum(len(line) for line in lines)
-    target = max(1, min(CHUNK_BYTES, -(-total // max(1, parts))))
-    out: list[tuple[int, int]] = []
-    start, size = 0, 0
-    for i, line in enumerate(lines):
-        if i > start and size + len(line) > target:
-            out.append((start, i))
-            start, size = i, 0
-        size += len(line)
-    if start < len(lines):
-        out.append((start, len(lines)))
-    return out
+IN_FLIGHT_BYTES = 64 * 2**20
+"""At most about this many bytes of entry lines read by `check_record` and not yet checked
+(its blocks in flight on an executor): the record is streamed, never held."""
+
+
+def _block_problems(block: bytes, first: int, path: str) -> tuple[list[str], list[bytes]]:
+    """`_entry_problems` of the lines of `block` (whole lines; the last may lack its
+    newline at the end of the file): one task of `check_record`."""
+    return _entry_problems(_lines(block, path, []), first, path)
+
+
+def _blocks(file: Path, target: int) -> Iterator[tuple[int, bytes]]:
+    """The file's lines in blocks of whole lines, in order, with the number of each block's
+    first line: a block is the end of a line carried over from the read before and the whole
+    lines of the next `target` bytes (so a line longer than `target` is one block). The
+    file is never held whole."""
+    number = 1
+    pending = bytearray()
+    with file.open("rb") as stream:
+        while data := stream.read(target):
+            searched = len(pending)
+            pending += data
+            cut = pending.rfind(b"\n", searched)
+            if cut < 0:
+                continue  # a line longer than a block: read on
+            block = bytes(pending[: cut + 1])
+            del pending[: cut + 1]
+            yield number, block
+            number += block.count(b"\n")
+    if pending:
+        yield number, bytes(pending)
 
 
 def _check_entries(
-    raw: bytes,
-    problems: list[str],
-    path: str = ENTRIES,
-    executor: Executor | None = None,
-    parts: int = 1,
+    raw: bytes, problems: list[str], path: str = ENTRIES
 ) -> tuple[list[bytes], list[bytes]]:
-    """The entry lines and their leaf hashes; problems appended in line order. The lines are
-    checked on `executor` in about `parts` chunks when there is one."""
+    """The entry lines and their leaf hashes; problems appended in line order."""
     entries = _lines(raw, path, problems)
-    if executor is None:
-        found, leaves = _entry_problems(entries, 1, path)
-        problems.extend(found)
-        return entries, leaves
-    futures = [
-        executor.submit(_entry_problems, entries[a:b], a + 1, path)
-        for a, b in _chunks(entries, parts)
-    ]
-    leaves = []
-    for future in futures:
-        found, hashes = future.result()
-        problems.extend(found)
-        leaves.extend(hashes)
+    found, leaves = _entry_problems(entries, 1, path)
+    problems.extend(found)
     return entries, leaves
 
 
@@ -256,26 +258,30 @@ def _check_signatures(
 
 
 def _problems(
-    entries_raw: bytes,
-    checkpoint_raw: bytes,
-    keys_raw: bytes,
-    executor: Executor | None = None,
-    parts: int = 1,
+    entries_raw: bytes, checkpoint_raw: bytes, keys_raw: bytes
 ) -> tuple[list[str], list[bytes]]:
     """The national log's problems, and its leaf hashes (for its tiles)."""
     problems: list[str] = []
-    entries, leaves = _check_entries(entries_raw, problems, ENTRIES, executor, parts)
+    entries, leaves = _check_entries(entries_raw, problems, ENTRIES)
+    problems.extend(_national_note_problems(len(entries), leaves, checkpoint_raw, keys_raw))
+    return problems, leaves
+
+
+def _national_note_problems(
+    size: int, leaves: Sequence[bytes], checkpoint_raw: bytes, keys_raw: bytes
+) -> list[str]:
+    """The keys and the national checkpoint of a log of `size` entries with `leaves`."""
+    problems: list[str] = []
     keys = _check_keys(keys_raw, problems)
     checkpoint = _check_signatures(checkpoint_raw, keys, problems)
     if checkpoint is not None:
-        if checkpoint.size != len(entries):
+        if checkpoint.size != size:
             problems.append(
-                f"{CHECKPOINT}: tree size {checkpoint.size}, but {ENTRIES} has {len(entries)}"
-                " entries"
+                f"{CHECKPOINT}: tree size {checkpoint.size}, but {ENTRIES} has {size} entries"
             )
         if root(leaves) != checkpoint.root:
             problems.append(f"{CHECKPOINT}: the root hash is not the Merkle root of {ENTRIES}")
-    return problems, leaves
+    return problems
 
 
 def _district_problems(
@@ -285,17 +291,29 @@ def _district_problems(
     (other signature lines by listed keys only), whose size and root are the log's; and its
     leaf hashes (for its tiles)."""
     problems: list[str] = []
+    entries, leaves = _check_entries(entries_raw, problems, district_entries_path(district))
+    found = _district_note_problems(district, len(entries), leaves, checkpoint_raw, keys)
+    return problems + found, leaves
+
+
+def _district_note_problems(
+    district: str,
+    size: int,
+    leaves: Sequence[bytes],
+    checkpoint_raw: bytes,
+    keys: list[Verifier | None],
+) -> list[str]:
+    """A district's checkpoint, for its log of `size` entries with `leaves`."""
+    problems: list[str] = []
     entries_path = district_entries_path(district)
     checkpoint_path = district_checkpoint_path(district)
-    entries, leaves = _check_entries(entries_raw, problems, entries_path)
     try:
         text, signatures = parse_note(checkpoint_raw.decode("utf-8"))
         checkpoint = parse_checkpoint(text)
     except UnicodeDecodeError as exc:
-        why = f"not UTF-8 ({exc.reason} at byte {exc.start})"
-        return [*problems, f"{checkpoint_path}: {why}"], leaves
+        return [f"{checkpoint_path}: not UTF-8 ({exc.reason} at byte {exc.start})"]
     except ValueError as exc:
-        return [*problems, f"{checkpoint_path}: {exc}"], leaves
+        return [f"{checkpoint_path}: {exc}"]
     listed = {(key.name, key.key_id): key for key in keys if key is not None}
     authority = keys[0] if keys else None
     signed_by_authority = False
@@ -320,16 +338,15 @@ def _district_problems(
             problems.append(
                 f"{checkpoint_path}: the origin {checkpoint.origin!r} is not {expected!r}"
             )
-    if checkpoint.size != len(entries):
+    if checkpoint.size != size:
         problems.append(
-            f"{checkpoint_path}: tree size {checkpoint.size}, but {entries_path} has"
-            f" {len(entries)} entries"
+            f"{checkpoint_path}: tree size {checkpoint.size}, but {entries_path} has {size} entries"
         )
     if root(leaves) != checkpoint.root:
         problems.append(
             f"{checkpoint_path}: the root hash is not the Merkle root of {entries_path}"
         )
-    return problems, leaves
+    return problems
 
 
 def _read_files(directory: Path) -> tuple[bytes, bytes, bytes]:
@@ -342,7 +359,7 @@ def _read_files(directory: Path) -> tuple[bytes, bytes, bytes]:
     return contents[0], contents[1], contents[2]
 
 
-def _district_names(directory: Path, problems: list[str] | None) -> list[str] | None:
+def district_names(directory: Path, problems: list[str] | None) -> list[str] | None:
     """The district folders of the record, sorted; None when it has no `districts/`.
 
     With `problems`, anything else in `districts/` is reported there; without, skipped.
@@ -371,6 +388,22 @@ def _read_district(directory: Path, district: str) -> tuple[bytes, bytes]:
     return contents[0], contents[1]
 
 
+def _read_district_note(directory: Path, district: str) -> bytes:
+    """A district's checkpoint, after making sure its entries can be read (the errors of
+    `_read_district`)."""
+    entries = district_entries_path(district)
+    try:
+        with (directory / entries).open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{entries}: cannot read ({exc.strerror or exc})") from None
+    name = district_checkpoint_path(district)
+    try:
+        return (directory / name).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
 def check_record(
     directory: str | os.PathLike[str], executor: Executor | None = None, parts: int = 1
 ) -> list[str]:
@@ -384,47 +417,118 @@ def check_record(
     origin is "<national origin>/D" and only the authority must sign it. What the national
     log's seals say about the district logs is the verifier's `board` check.
 
-    With `executor`, the national log's lines are checked and hashed in about `parts` chunks
-    (of at most `CHUNK_BYTES`) and each district's log in a task of its own; the problems are
-    the same, in the same order.
+    The entry files are read in blocks of whole lines (of at most `CHUNK_BYTES`), never
+    whole: what is kept is each log's leaf hashes. With `executor`, the blocks are checked
+    and hashed as tasks, about `parts` of them a log or more, at most `parts` + 1 in flight
+    and `IN_FLIGHT_BYTES` of lines in all; the problems are the same, in the same order.
     """
     path = Path(directory)
     try:
-        files = _read_files(path)
+        checkpoint_raw, keys_raw = _read_notes(path)
     except ValueError as exc:
         return [str(exc)]
-    problems, leaves = _problems(*files, executor, parts)
-    problems.extend(tile_problems(path / "log", leaves, "log"))
-    districts = _district_names(path, problems) or []
-    keys = _check_keys(files[2], []) if districts else []
-    found: list[list[str] | Future[list[str]]] = []
+    names_problems: list[str] = []
+    districts = district_names(path, names_problems) or []
+    keys = _check_keys(keys_raw, []) if districts else []
+    unreadable: dict[str, str] = {}
+    notes: dict[str, bytes] = {}
+    files: list[tuple[Path, str]] = [(path / ENTRIES, ENTRIES)]
     for district in districts:
         try:
-            entries_raw, checkpoint_raw = _read_district(path, district)
+            notes[district] = _read_district_note(path, district)
         except ValueError as exc:
-            found.append([str(exc)])
+            unreadable[district] = str(exc)
             continue
-        args = (district, entries_raw, checkpoint_raw, keys, path / DISTRICTS / district)
-        found.append(
-            _district_log_problems(*args)
-            if executor is None
-            else executor.submit(_district_log_problems, *args)
-        )
-    for item in found:
-        problems.extend(item if isinstance(item, list) else item.result())
+        files.append((path / district_entries_path(district), district_entries_path(district)))
+    scans = _scan_files(files, executor, parts)
+    found, leaves, size = scans[ENTRIES]
+    problems = found + _national_note_problems(size, leaves, checkpoint_raw, keys_raw)
+    problems.extend(tile_problems(path / "log", leaves, "log"))
+    problems.extend(names_problems)
+    for district in districts:
+        if district in unreadable:
+            problems.append(unreadable[district])
+            continue
+        found, leaves, size = scans[district_entries_path(district)]
+        problems.extend(found)
+        problems.extend(_district_note_problems(district, size, leaves, notes[district], keys))
+        folder = path / DISTRICTS / district
+        problems.extend(tile_problems(folder, leaves, f"{DISTRICTS}/{district}"))
     return problems
 
 
-def _district_log_problems(
-    district: str,
-    entries_raw: bytes,
-    checkpoint_raw: bytes,
-    keys: list[Verifier | None],
-    folder: Path,
-) -> list[str]:
-    """A district's log and its tiles (one task of `check_record`)."""
-    problems, leaves = _district_problems(district, entries_raw, checkpoint_raw, keys)
-    return problems + tile_problems(folder, leaves, f"{DISTRICTS}/{district}")
+Scanned = tuple[list[str], list[bytes], int]
+"""A log's entry lines checked: the problems, the leaf hashes and the number of lines."""
+
+
+def _scan_files(
+    files: Sequence[tuple[Path, str]], executor: Executor | None, parts: int
+) -> dict[str, Scanned]:
+    """Each entry file (its path, its name in the record) checked block by block, on
+    `executor` with a window of `parts` + 1 blocks in flight: a log's blocks and the next
+    log's follow one another, so small district logs keep every worker busy."""
+    out: dict[str, Scanned] = {}
+    for file, name in files:
+        out[name] = ([], [], 0)
+        size = file.stat().st_size
+        if size and _last_byte(file, size) != b"\n":
+            out[name][0].append(f"{name}: the last line does not end in a newline")
+
+    def tasks() -> Iterator[tuple[str, int, bytes]]:
+        for file, name in files:
+            share = -(-file.stat().st_size // max(1, parts))
+            target = max(1, min(CHUNK_BYTES, share, IN_FLIGHT_BYTES // (parts + 1)))
+            for first, block in _blocks(file, target):
+                yield name, first, block
+
+    def gather(name: str, result: tuple[list[str], list[bytes]]) -> None:
+        problems, leaves, size = out[name]
+        problems.extend(result[0])
+        leaves.extend(result[1])
+        out[name] = (problems, leaves, size + len(result[1]))
+
+    if executor is None:
+        for name, first, block in tasks():
+            gather(name, _block_problems(block, first, name))
+        return out
+    pending: deque[tuple[str, Future[tuple[list[str], list[bytes]]]]] = deque()
+    for name, first, block in tasks():
+        pending.append((name, executor.submit(_block_problems, block, first, name)))
+        del block  # the task holds it until it is sent
+        if len(pending) > parts:
+            gather(*_result(pending.popleft()))
+    while pending:
+        gather(*_result(pending.popleft()))
+    return out
+
+
+def _result(
+    item: tuple[str, Future[tuple[list[str], list[bytes]]]],
+) -> tuple[str, tuple[list[str], list[bytes]]]:
+    return item[0], item[1].result()
+
+
+def _last_byte(file: Path, size: int) -> bytes:
+    with file.open("rb") as stream:
+        stream.seek(size - 1)
+        return stream.read(1)
+
+
+def _read_notes(directory: Path) -> tuple[bytes, bytes]:
+    """The national checkpoint and keys, after making sure the entries can be read (each
+    file's error as `_read_files` gives it, in its order)."""
+    try:
+        with (directory / ENTRIES).open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{ENTRIES}: cannot read ({exc.strerror or exc})") from None
+    contents: list[bytes] = []
+    for name in (CHECKPOINT, KEYS):
+        try:
+            contents.append((directory / name).read_bytes())
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return contents[0], contents[1]
 
 
 def _text_lines(raw: bytes, path: str) -> tuple[bytes, ...]:
@@ -459,7 +563,7 @@ def read_record(directory: str | os.PathLike[str]) -> Record:
         keys = tuple(line.decode("utf-8") for line in key_lines)
     except UnicodeDecodeError as exc:
         raise ValueError(f"{CHECKPOINT} or {KEYS} is not UTF-8: {exc.reason}") from None
-    names = _district_names(path, None)
+    names = district_names(path, None)
     districts = []
     for district in names or []:
         raw, note = _read_district(path, district)

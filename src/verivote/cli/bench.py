@@ -10,6 +10,7 @@ import os
 import platform
 import random
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import click
@@ -729,5 +730,51 @@ def bench_ray(
         f"cluster started or reached in {start_s:.1f} s",
         highlight=False,
     )
+    if as_json:
+        typer.echo(json.dumps(figures))
+
+
+@bench_app.command("verify-memory")
+def bench_verify_memory(
+    pool: Annotated[
+        Path,
+        typer.Option(help="Folder of the encrypted ballots and records (made if missing)."),
+    ],
+    ballots: Annotated[
+        list[int], typer.Option(help="Ballots of a record to verify; repeat for several.")
+    ],
+    jobs: Annotated[int, typer.Option(help="Processes of the verifier (and of encryption).")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """Peak memory of `verivote verify RECORD --jobs J` on one-district records of growing
+    numbers of ballots (issue 17: at most 2 GB at 1,000,000), with the growth per 100,000
+    ballots and its projection to 1,000,000."""
+    from rich.table import Table
+
+    from verivote.bench.verify_memory import measure
+
+    if not ballots or min(ballots) < 1:
+        raise click.BadParameter("give --ballots N (N ≥ 1) at least once")
+    try:
+        figures = measure(pool, sorted(set(ballots)), jobs)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    console = Console(stderr=True)
+    table = Table(title=f"verivote verify --jobs {jobs}: peak resident memory (MiB)")
+    for name in ("ballots", "entries MB", "valid", "wall s", "main", "largest worker", "tree"):
+        table.add_column(name, justify="right")
+    for run in figures["runs"]:
+        table.add_row(
+            f"{run['ballots']:,}", f"{run['entries_bytes'] / 1e6:,.0f}", str(run["valid"]),
+            f"{run['wall_seconds']:,.1f}", f"{run['main_peak_mib']:,.1f}",
+            f"{run['worker_peak_mib']:,.1f}", f"{run['tree_peak_mib']:,.1f}",
+        )  # fmt: skip
+    console.print(table)
+    if "main_peak_per_100k_mib" in figures:
+        console.print(
+            f"per 100,000 ballots: main {figures['main_peak_per_100k_mib']} MiB, tree"
+            f" {figures['tree_peak_per_100k_mib']} MiB; at 1,000,000: main"
+            f" {figures['main_peak_at_1m_mib']} MiB, tree {figures['tree_peak_at_1m_mib']} MiB"
+        )
     if as_json:
         typer.echo(json.dumps(figures))

@@ -80,7 +80,7 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     if a part fails. Each stage's `items` is set to the part's units (ciphertexts; bytes for
     the board: reading, parsing and the log's hashes). Returns the record's sizes."""
     with stage(BOARD_READ, "bytes") as s:
-        board = load_board(record)
+        board = load_board(record, stream=True)
         s.items = sum(len(e) for e in board.entries)
     with stage(BOARD, "bytes") as s:
         board_check = check_board(board, None)

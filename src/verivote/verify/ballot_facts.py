@@ -14,7 +14,7 @@ from verivote.crypto.tracking import tracking_code
 from verivote.model.canonical import canonical_json
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one of these per ballot stays in memory
 class Facts:
     """`digest`: SHA-256 of the ballot's canonical JSON (None: the entry holds no ballot);
     `code_ok`: a cast ballot's tracking code, or a challenged ballot's id, is

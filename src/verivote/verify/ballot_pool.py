@@ -3,8 +3,10 @@ cluster (`verivote.cluster`), with progress."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from itertools import islice
+from typing import overload
 
 from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import ChunkResult, Setup, check_chunk
@@ -19,6 +21,10 @@ eg4096's batches to pay off."""
 MIN_POOL = 50
 """Fewer ballots than this are checked in this process: starting workers would cost more."""
 
+IN_FLIGHT = 4
+"""Chunks a worker submitted and not yet gathered, at most: enough to keep it busy while
+the next ones are read, few enough that the ballots read stay a few hundred at a time."""
+
 _SETUP: Setup | None = None
 
 
@@ -32,10 +38,35 @@ def _run(chunk: list[tuple[int, bytes]]) -> ChunkResult:
     return check_chunk(_SETUP, chunk)
 
 
-def chunked(work: Sequence[tuple[int, bytes]], workers: int) -> list[list[tuple[int, bytes]]]:
-    """The work in chunks: about four per process, at most MAX_CHUNK ballots each."""
+def chunked(work: Sequence[tuple[int, bytes]], workers: int) -> Iterator[list[tuple[int, bytes]]]:
+    """The work in chunks: about four per process, at most MAX_CHUNK ballots each. Each
+    chunk is taken from `work` when it is asked for, so a `work` that reads its entries from
+    the record (`BallotWork`) is never held whole."""
     size = max(1, min(MAX_CHUNK, -(-len(work) // (4 * workers))))
-    return [list(work[i : i + size]) for i in range(0, len(work), size)]
+    for i in range(0, len(work), size):
+        yield list(work[i : i + size])
+
+
+class BallotWork(Sequence[tuple[int, bytes]]):
+    """(board index, entry bytes) of the entries at `indices`, each read from `entries`
+    (the board's, left in the record's files) when it is asked for."""
+
+    def __init__(self, indices: Sequence[int], entries: Sequence[bytes]) -> None:
+        self._indices = indices
+        self._entries = entries
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, bytes]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, bytes]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[int, bytes] | list[tuple[int, bytes]]:
+        if isinstance(index, slice):
+            return [(i, self._entries[i]) for i in self._indices[index]]
+        at = self._indices[index]
+        return at, self._entries[at]
 
 
 def run_chunks(
@@ -47,26 +78,35 @@ def run_chunks(
 ) -> list[ChunkResult]:
     """`check_chunk` over every (board index, entry) of `work`; results in no set order.
     `jobs` processes (default: every core; 1, or little work, runs in this process), or with
-    a `cluster` one Ray task per chunk whatever the amount of work."""
+    a `cluster` one Ray task per chunk whatever the amount of work. At most `IN_FLIGHT`
+    chunks a worker are taken from `work` and not yet checked at any time."""
     workers = width(cluster, jobs)
-    chunks = chunked(work, workers)
+    size = max(1, min(MAX_CHUNK, -(-len(work) // (4 * workers))))
+    count = -(-len(work) // size)
     report = progress or (lambda _done, _total: None)
     total = len(work)
     done = 0
     report(done, total)
     results: list[ChunkResult] = []
-    here = workers <= 1 or len(chunks) <= 1 or total < MIN_POOL
+    here = workers <= 1 or count <= 1 or total < MIN_POOL
     if cluster is None and here:
-        for chunk in chunks:
+        for chunk in chunked(work, workers):
             results.append(check_chunk(setup, chunk))
             done += len(chunk)
             report(done, total)
         return results
-    with make_pool(cluster, min(workers, len(chunks)), _init, (setup,)) as pool:
-        futures = [pool.submit(_run, chunk) for chunk in chunks]
-        for future in as_completed(futures):
-            result = future.result()
-            results.append(result)
-            done += result.ballots
-            report(done, total)
+    with make_pool(cluster, min(workers, count), _init, (setup,)) as pool:
+        pending: set[Future[ChunkResult]] = set()
+        chunks = chunked(work, workers)
+        while True:
+            for chunk in islice(chunks, IN_FLIGHT * workers - len(pending)):
+                pending.add(pool.submit(_run, chunk))
+            if not pending:
+                break
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                result = future.result()
+                results.append(result)
+                done += result.ballots
+                report(done, total)
     return results

@@ -48,7 +48,7 @@ def check_ballots(
         target.fail(index, reason)
     for entry_type, check, what in ((CAST, cast, "tracking code"),
                                     (CHALLENGED, challenged, "ballot_id")):  # fmt: skip
-        for index, doc in board.of_type(entry_type):
+        for index, doc in board.each_of_type(entry_type):
             if set(doc) != FIELDS[entry_type]:
                 check.fail(index, f"its fields are not {', '.join(sorted(FIELDS[entry_type]))}")
             if not facts.get(index, NO_BALLOT).code_ok:

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import sys
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from verivote.board.districts import NATIONAL, SEAL_TYPE, Seal
+from verivote.board.lines import Lines, scan_lines
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
 from verivote.board.order import Order, merge_order
-from verivote.board.record import Record, read_record
+from verivote.board.record import (
+    CHECKPOINT,
+    ENTRIES,
+    KEYS,
+    district_checkpoint_path,
+    district_entries_path,
+    district_names,
+)
 from verivote.board.sealing import seal_mark
 
 Doc = dict[str, Any]
@@ -36,10 +46,10 @@ class RecordLogs:
     included) and Merkle tree; each seal as read (national index -> Seal, or why it cannot be
     read); each district's entries, tree and checkpoint note; and the merged order."""
 
-    national: tuple[bytes, ...]
+    national: Sequence[bytes]
     national_log: MerkleLog
     seals: dict[int, Seal | str]
-    districts: dict[str, tuple[bytes, ...]]
+    districts: dict[str, Sequence[bytes]]
     district_logs: dict[str, MerkleLog]
     district_notes: dict[str, str]
     order: Order
@@ -49,6 +59,8 @@ class RecordLogs:
 class Board:
     """A record as read: every entry's bytes and, when it is a JSON object with a type, its
     parsed form; the entries that are not (index, reason); the checkpoint note and keys.
+    Read by `load_board`, the entries are left in the record's files and the ballots parsed
+    again when asked for (`Lines`, `Docs`): the board does not grow with their bytes.
 
     Whether an entry is in canonical form is the `board` check's (`check_record`): parsing
     alone here keeps a national record from being serialised twice over.
@@ -60,8 +72,8 @@ class Board:
     """
 
     directory: Path
-    entries: tuple[bytes, ...]
-    docs: tuple[Doc | None, ...]
+    entries: Sequence[bytes]
+    docs: Sequence[Doc | None]
     malformed: tuple[tuple[int, str], ...]
     checkpoint_note: str
     verifier_keys: tuple[str, ...]
@@ -98,6 +110,14 @@ class Board:
             out.append((index, doc))
         return out
 
+    def each_of_type(self, entry_type: str) -> Iterator[tuple[int, Doc]]:
+        """`of_type`, one entry at a time: for the ballots, which are parsed again from the
+        record when it is streamed and must not be all in memory at once."""
+        for index in self._by_type.get(entry_type, ()):
+            doc = self.docs[index]
+            assert doc is not None
+            yield index, doc
+
     def indices(self, entry_type: str) -> list[int]:
         return list(self._by_type.get(entry_type, ()))
 
@@ -121,95 +141,212 @@ class Board:
             return None
 
 
-def load_board(directory: str | os.PathLike[str]) -> Board:
-    """Read and parse the record in `directory`; raises RecordError if it cannot be read."""
+STREAMED = frozenset({"ballot-cast", "ballot-challenged"})
+"""The entry types read again from the record each time a check asks for one (`Docs`): the
+ones that grow with the ballots. Every other entry is parsed once and kept."""
+
+
+class Docs(Sequence["Doc | None"]):
+    """The parsed entries of a board: those kept when it was read, the others (ballots)
+    parsed again from `entries` when asked for, None for an entry that is not an entry."""
+
+    def __init__(
+        self, entries: Sequence[bytes], kept: dict[int, Doc], malformed: frozenset[int]
+    ) -> None:
+        self._entries = entries
+        self._kept = kept
+        self._malformed = malformed
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Doc | None: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Doc | None, ...]: ...
+    def __getitem__(self, index: int | slice) -> Doc | tuple[Doc | None, ...] | None:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("entry index out of range")
+        found = self._kept.get(index)
+        if found is not None or index in self._malformed:
+            return found
+        doc, _ = _parse(self._entries[index])
+        return doc
+
+    def __iter__(self) -> Iterator[Doc | None]:
+        for index in range(len(self)):
+            yield self[index]
+
+
+@dataclass
+class _Scan:
+    """One log as read: its lines (left in the file), tree, each entry's type (None: not an
+    entry, with the reason in `problems`) and the parsed entries that are not STREAMED."""
+
+    lines: Lines
+    log: MerkleLog
+    kinds: list[str | None]
+    problems: dict[int, str]
+    kept: dict[int, Doc]
+
+
+def _scan(path: Path, what: str) -> _Scan:
+    log = MerkleLog()
+    kinds: list[str | None] = []
+    problems: dict[int, str] = {}
+    kept: dict[int, Doc] = {}
+
+    def each(_offset: int, raw: bytes) -> None:
+        index = len(kinds)
+        log.append(leaf_hash(raw))
+        doc, problem = _parse(raw)
+        if doc is None:
+            kinds.append(None)
+            problems[index] = problem
+            return
+        kind = sys.intern(doc["type"])
+        kinds.append(kind)
+        if kind not in STREAMED:
+            kept[index] = doc
+
+    starts, lengths = scan_lines(path / what, what, each)
+    return _Scan(
+        Lines([path / what], starts, lengths, None, log.leaf_hash), log, kinds, problems, kept
+    )
+
+
+def _small_files(path: Path) -> tuple[str, tuple[str, ...]]:
+    """The checkpoint note and the keys, as `read_record` reads them."""
+    contents: list[bytes] = []
+    for name in (CHECKPOINT, KEYS):
+        try:
+            contents.append((path / name).read_bytes())
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    checkpoint_raw, keys_raw = contents
+    if keys_raw and not keys_raw.endswith(b"\n"):
+        raise ValueError(f"{KEYS}: the last line does not end in a newline")
+    key_lines = keys_raw[:-1].split(b"\n") if keys_raw else []
+    try:
+        return checkpoint_raw.decode("utf-8"), tuple(line.decode("utf-8") for line in key_lines)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{CHECKPOINT} or {KEYS} is not UTF-8: {exc.reason}") from None
+
+
+def load_board(directory: str | os.PathLike[str], stream: bool = False) -> Board:
+    """Read and parse the record in `directory`; raises RecordError if it cannot be read.
+
+    With `stream` (the verifier), the entries stay in their files (`Lines`): what is kept per
+    entry is its place, leaf hash and type, and the parsed form of the entries that do not
+    grow with the ballots; a line read again that is not the one hashed at first raises
+    OSError. Without, every entry's bytes and parsed form are held, so that what is read
+    later (a site serving the record) is what was read at first, whatever happens to the
+    files."""
     path = Path(directory)
     if not path.is_dir():
         raise RecordError(f"{path} is not a directory")
     try:
-        record = read_record(path)
+        if not (path / ENTRIES).is_file():
+            scan_lines(path / ENTRIES, ENTRIES, lambda _o, _l: None)  # the read's own error
+        checkpoint_note, keys = _small_files(path)
+        national = _scan(path, ENTRIES)
+        names = district_names(path, None)
+        if names is not None:
+            board = _load_logs(path, national, checkpoint_note, keys, names)
+            return board if stream else _held(board)
     except ValueError as exc:
         raise RecordError(f"{path}: {exc}") from None
-    if record.has_districts:
-        return _load_logs(path, record)
-    docs: list[Doc | None] = []
-    malformed: list[tuple[int, str]] = []
     by_type: dict[str, list[int]] = {}
-    log = MerkleLog()
-    for index, raw in enumerate(record.entries):
-        log.append(leaf_hash(raw))
-        doc, problem = _parse(raw)
-        docs.append(doc)
-        if doc is None:
-            malformed.append((index, problem))
-        else:
-            by_type.setdefault(doc["type"], []).append(index)
-    return Board(
+    for index, kind in enumerate(national.kinds):
+        if kind is not None:
+            by_type.setdefault(kind, []).append(index)
+    malformed = tuple(sorted(national.problems.items()))
+    board = Board(
         path,
-        record.entries,
-        tuple(docs),
-        tuple(malformed),
-        record.checkpoint_note,
-        record.verifier_keys,
-        log,
+        national.lines,
+        Docs(national.lines, national.kept, frozenset(national.problems)),
+        malformed,
+        checkpoint_note,
+        keys,
+        national.log,
         by_type,
     )
+    return board if stream else _held(board)
 
 
-def _load_logs(path: Path, record: Record) -> Board:
+def _held(board: Board) -> Board:
+    """The board with every entry's bytes and parsed form in memory."""
+    return replace(board, entries=tuple(board.entries), docs=tuple(board.docs))
+
+
+def _load_logs(
+    path: Path, national: _Scan, checkpoint_note: str, keys: tuple[str, ...], names: list[str]
+) -> Board:
     """A record with district logs, read as the merged sequence of its entries."""
-    national_docs: list[tuple[Doc | None, str]] = []
-    national_log = MerkleLog()
     seals: dict[int, Seal | str] = {}
     marks: dict[int, tuple[str, int] | None] = {}
-    for index, raw in enumerate(record.entries):
-        national_log.append(leaf_hash(raw))
-        doc, problem = _parse(raw)
-        national_docs.append((doc, problem))
-        if doc is not None and doc["type"] == SEAL_TYPE:
-            seals[index], marks[index] = seal_mark(doc)
-    districts = {d.district: d.entries for d in record.districts}
-    district_logs = {
-        district: MerkleLog(leaf_hash(raw) for raw in entries)
-        for district, entries in districts.items()
-    }
-    order = merge_order(len(record.entries), marks, {d: len(e) for d, e in districts.items()})
-    entries: list[bytes] = []
-    docs: list[Doc | None] = []
+    for index, kind in enumerate(national.kinds):
+        if kind == SEAL_TYPE:
+            seals[index], marks[index] = seal_mark(national.kept[index])
+    scans: dict[str, _Scan] = {}
+    notes: dict[str, str] = {}
+    for district in names:
+        scans[district] = _scan(path, district_entries_path(district))
+        note_path = district_checkpoint_path(district)
+        try:
+            raw = (path / note_path).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{note_path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            notes[district] = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{note_path} is not UTF-8: {exc.reason}") from None
+    sizes = {d: len(s.kinds) for d, s in scans.items()}
+    order = merge_order(len(national.kinds), marks, sizes)
+    files = [national.lines.files[0], *(scans[d].lines.files[0] for d in names)]
+    number = {NATIONAL: 0} | {d: n for n, d in enumerate(names, start=1)}
+    which: array[int] = array("H")
+    starts: array[int] = array("q")
+    lengths: array[int] = array("q")
+    kept: dict[int, Doc] = {}
     malformed: list[tuple[int, str]] = []
     by_type: dict[str, list[int]] = {}
     log = MerkleLog()
     for position, (name, index) in enumerate(order):
-        if name == NATIONAL:
-            raw = record.entries[index]
-            doc, problem = national_docs[index]
-            log.append(national_log.leaf_hash(index))
-        else:
-            raw = districts[name][index]
-            doc, problem = _parse(raw)
-            log.append(district_logs[name].leaf_hash(index))
-        entries.append(raw)
-        docs.append(doc)
-        if doc is None:
-            malformed.append((position, problem))
-        else:
-            by_type.setdefault(doc["type"], []).append(position)
+        scan = national if name == NATIONAL else scans[name]
+        which.append(number[name])
+        starts.append(scan.lines.starts[index])
+        lengths.append(scan.lines.lengths[index])
+        log.append(scan.log.leaf_hash(index))
+        kind = scan.kinds[index]
+        if kind is None:
+            malformed.append((position, scan.problems[index]))
+            continue
+        by_type.setdefault(kind, []).append(position)
+        doc = scan.kept.get(index)
+        if doc is not None:
+            kept[position] = doc
     logs = RecordLogs(
-        record.entries,
-        national_log,
+        national.lines,
+        national.log,
         seals,
-        districts,
-        district_logs,
-        {d.district: d.checkpoint_note for d in record.districts},
+        {d: s.lines for d, s in scans.items()},
+        {d: s.log for d, s in scans.items()},
+        notes,
         order,
     )
+    entries = Lines(files, starts, lengths, which, log.leaf_hash)
     return Board(
         path,
-        tuple(entries),
-        tuple(docs),
+        entries,
+        Docs(entries, kept, frozenset(p for p, _ in malformed)),
         tuple(malformed),
-        record.checkpoint_note,
-        record.verifier_keys,
+        checkpoint_note,
+        keys,
         log,
         by_type,
         logs,

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from verivote.cluster import Cluster
 from verivote.verify.ballot_chunk import Setup
-from verivote.verify.ballot_pool import run_chunks
+from verivote.verify.ballot_facts import Facts
+from verivote.verify.ballot_pool import BallotWork, run_chunks
 from verivote.verify.check_ballots import check_ballots
 from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
@@ -29,7 +30,7 @@ from verivote.verify.check_tally import check_tally, tally_cutoff
 from verivote.verify.context import Election
 from verivote.verify.loader import Board, RecordError, load_board, read_note
 from verivote.verify.report import CHECKS, Check, Report, blocked
-from verivote.verify.sums import Sums, merge_sums
+from verivote.verify.sums import Row, Sums, merge_sums
 
 Progress = Callable[[int, int], None]
 
@@ -51,12 +52,12 @@ def verify_record(
     processes; the report is the same.
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
-    board = load_board(directory)
+    board = load_board(directory, stream=True)
     since_note = read_note(since) if since is not None else None
     first = None
     if previous is not None:
         try:
-            prior = load_board(previous)
+            prior = load_board(previous, stream=True)
         except RecordError as exc:
             raise RecordError(f"--previous: {exc}") from None
         prior_report, prior_election = _verify(prior, None, None, jobs, None, cluster)
@@ -83,7 +84,8 @@ def _verify(
     checks.append(ceremony_check)
     cutoff = tally_cutoff(board)
     setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff)
-    work = [(index, board.entries[index]) for index, _ in board.ballots()]
+    ballots = sorted(board.indices("ballot-cast") + board.indices("ballot-challenged"))
+    work = BallotWork(ballots, board.entries)
     started = time.perf_counter()
     results = run_chunks(setup, work, jobs, progress, cluster)
     elapsed = time.perf_counter() - started
@@ -92,8 +94,14 @@ def _verify(
         merge_sums(election.group, sums, result.sums)
     refused = [r for result in results for r in result.refused]
     uncountable = [u for result in results for u in result.uncountable]
-    facts = {index: f for result in results for index, f in result.facts.items()}
-    rows = {index: r for result in results for index, r in result.rows.items()}
+    facts: dict[int, Facts] = {}
+    rows: dict[int, tuple[str, Row]] = {}
+    for result in results:  # each chunk's share let go once merged: one copy, not two
+        facts.update(result.facts)
+        rows.update(result.rows)
+        result.facts, result.rows = {}, {}
+    ballots_checked = len(work)
+    del results, work, ballots
     checks.extend(check_ballots(board, election, keys is not None, refused, facts))
     checks.append(check_tally(board, election, sums, uncountable, rows))
     if keys is None:
@@ -108,5 +116,5 @@ def _verify(
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election))
-    rate = len(work) / elapsed if work and elapsed > 0 else 0.0
+    rate = ballots_checked / elapsed if ballots_checked and elapsed > 0 else 0.0
     return Report(tuple(c.locate(board.where) for c in checks), rate), election

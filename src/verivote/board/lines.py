@@ -1,0 +1,153 @@
+"""A log's entry lines left in their files: where each line is, not its bytes (issue 17: the
+verifier streams a district of a million ballots rather than holding it, README "Verifier
+memory").
+
+`scan_lines` reads an `entries.jsonl` once, block by block, and gives each line (without its
+newline, split on b"\\n" only, as `verivote.board.record` reads them) to a callback with its
+offset; `Lines` is then the sequence of those lines, each read again from its file (`pread`,
+which leaves no file pages counted in this process's resident set, as a map would) when it is
+asked for. Per line it keeps 16 bytes: the offset and length (and 2 more for its file when
+the lines come from several files, the merged order of a record with district logs).
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import overload
+
+from verivote.board.merkle import leaf_hash
+
+__all__ = ["BLOCK", "Lines", "scan_lines"]
+
+BLOCK = 8 * 2**20
+"""Bytes read at a time by `scan_lines`."""
+
+
+def scan_lines(
+    path: Path, what: str, each: Callable[[int, bytes], None], block: int = BLOCK
+) -> tuple[array[int], array[int]]:
+    """Call `each(offset, line)` for every line of the file at `path`, in order; return the
+    lines' offsets and lengths. Raises ValueError (naming the file as `what`) if it cannot be
+    read or its last line does not end in a newline."""
+    starts: array[int] = array("q")
+    lengths: array[int] = array("q")
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    with stream:
+        offset = 0  # of the first byte of `pending`
+        pending = bytearray()
+        while True:
+            try:
+                data = stream.read(block)
+            except OSError as exc:
+                raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
+            if not data:
+                break
+            searched = len(pending)
+            pending += data
+            cut = pending.rfind(b"\n", searched)
+            if cut < 0:
+                continue  # a line longer than a block: read on
+            whole = bytes(pending[: cut + 1])
+            del pending[: cut + 1]
+            at = 0
+            for line in whole[:-1].split(b"\n"):
+                starts.append(offset + at)
+                lengths.append(len(line))
+                each(offset + at, line)
+                at += len(line) + 1
+            offset += at
+    if pending:
+        raise ValueError(f"{what}: the last line does not end in a newline")
+    return starts, lengths
+
+
+class Lines(Sequence[bytes]):
+    """Lines of one or more files, each read when it is asked for: line i is the `lengths[i]`
+    bytes at `starts[i]` of `files[which[i]]` (of `files[0]` when there is no `which`).
+
+    With `leaves` (line i's RFC 6962 leaf hash, as computed when the files were scanned),
+    every line read is hashed again and a line that is not the one scanned raises OSError:
+    a file changed since cannot make a check see other entries than the tree's."""
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        starts: array[int],
+        lengths: array[int],
+        which: array[int] | None = None,
+        leaves: Callable[[int], bytes] | None = None,
+    ) -> None:
+        self._files = tuple(files)
+        self._leaves = leaves
+        self._starts = starts
+        self._lengths = lengths
+        self._which = which
+        self._handles: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return self._files
+
+    @property
+    def starts(self) -> array[int]:
+        """Each line's offset in its file."""
+        return self._starts
+
+    @property
+    def lengths(self) -> array[int]:
+        """Each line's length, without its newline."""
+        return self._lengths
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[bytes, ...]: ...
+    def __getitem__(self, index: int | slice) -> bytes | tuple[bytes, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("line index out of range")
+        file = self._which[index] if self._which is not None else 0
+        length = self._lengths[index]
+        data = os.pread(self._handle(file), length, self._starts[index])
+        if len(data) != length or (
+            self._leaves is not None and leaf_hash(data) != self._leaves(index)
+        ):
+            raise OSError(f"{self._files[file]} changed since it was read")
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def _handle(self, file: int) -> int:
+        handle = self._handles.get(file)
+        if handle is None:
+            handle = self._handles[file] = os.open(self._files[file], os.O_RDONLY)
+        return handle
+
+    def close(self) -> None:
+        """Close the files (they are opened again if a line is asked for after)."""
+        for handle in self._handles.values():
+            os.close(handle)
+        self._handles.clear()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, object]:
+        # A pickled copy (a pool's task) opens the files itself.
+        state = dict(self.__dict__)
+        state["_handles"] = {}
+        return state
