@@ -8,7 +8,6 @@ import ast
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -61,9 +60,7 @@ def _index(docs: list[dict[str, Any]], entry_type: str, **match: Any) -> int:
 
 
 def test_an_honest_first_round_passes_every_check(verify_election: VerifyElection) -> None:
-    started = time.perf_counter()
     report = verify_record(verify_election.round1)
-    elapsed = time.perf_counter() - started
     assert report.valid, report.to_json()
     assert [c.id for c in report.checks] == list(CHECKS)
     assert all(c.passed for c in report.checks)
@@ -73,7 +70,6 @@ def test_an_honest_first_round_passes_every_check(verify_election: VerifyElectio
     assert items["decryption"] == 8  # 4 guardians × 2 districts
     assert items["runoff"] == 0
     assert report.ballots_per_second > 0
-    assert elapsed < 2, "the tamper suites verify this record hundreds of times"
 
 
 def test_the_report_has_the_published_json_form(verify_election: VerifyElection) -> None:
