@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from tests.attacks.hostile_entries import RewrittenEntries
 from tests.parties_fixtures import (
     EXPECTED,
     GUARDIANS,
@@ -122,39 +123,12 @@ def test_a_tally_under_no_signed_checkpoint_is_refused(auth: Authority) -> None:
     _every_guardian_refuses(auth, "no tally under the signed checkpoint")
 
 
-class ReplacedTally:
+def _replaced_tally(app: ASGIApp, forged: bytes) -> RewrittenEntries:
     """A hostile server: the signed board is honest, but the entries it serves to guardians
     have the tally replaced by the forged one."""
-
-    def __init__(self, app: ASGIApp, forged: bytes) -> None:
-        self.app = app
-        self.forged = forged
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/api/board/entries":
-            await self.app(scope, receive, send)
-            return
-        start: Message = {}
-        body = b""
-
-        async def keep(message: Message) -> None:
-            nonlocal start, body
-            if message["type"] == "http.response.start":
-                start = message
-            else:
-                body += message.get("body", b"")
-
-        await self.app(scope, receive, keep)
-        lines = [
-            self.forged if line and json.loads(line).get("type") == TALLY_TYPE else line
-            for line in body.split(b"\n")
-        ]
-        body = b"\n".join(lines)
-        start["headers"] = [(k, v) for k, v in start["headers"] if k != b"content-length"] + [
-            (b"content-length", str(len(body)).encode())
-        ]
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
+    return RewrittenEntries(
+        app, lambda line: forged if json.loads(line).get("type") == TALLY_TYPE else line
+    )
 
 
 def test_a_server_serving_a_replaced_tally_is_refused_and_the_record_still_verifies(
@@ -166,8 +140,9 @@ def test_a_server_serving_a_replaced_tally_is_refused_and_the_record_still_verif
     make_checkpoint(auth.store, ctx, auth.keys)
     tally_index = auth.store.entries_of_type(ctx.election_id, TALLY_TYPE)[0][0]
     forged = _forged_tally(auth, victim, tally_index)
-    hostile = ReplacedTally(live_app(auth.store, ctx, read_verifiers(auth.keys, ctx.election_id)),
-                            forged)  # fmt: skip
+    hostile = _replaced_tally(
+        live_app(auth.store, ctx, read_verifiers(auth.keys, ctx.election_id)), forged
+    )
     honest = auth.server
     with serving(hostile) as server:
         auth.server = server

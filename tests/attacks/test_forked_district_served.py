@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pytest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tests.attacks.hostile_entries import RewrittenEntries
 from tests.parties_fixtures import Authority, authority, guardian, held_ceremony, polling_day
 from tests.sealing_helpers import authority_key
 from tests.site_fixtures import serving
@@ -38,44 +37,7 @@ def auth(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Authority]:
         yield a
 
 
-class ForkedDistrict:
-    """A hostile server: the national log it serves is the signed one, but the district log
-    FORKED it serves has its challenged ballot's choices changed."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode())
-        if (
-            scope["type"] != "http"
-            or scope["path"] != "/api/board/entries"
-            or query.get("log") != [FORKED]
-        ):
-            await self.app(scope, receive, send)
-            return
-        start: Message = {}
-        body = b""
-
-        async def keep(message: Message) -> None:
-            nonlocal start, body
-            if message["type"] == "http.response.start":
-                start = message
-            else:
-                body += message.get("body", b"")
-
-        await self.app(scope, receive, keep)
-        body = b"\n".join(_forked(line) for line in body.split(b"\n"))
-        start["headers"] = [(k, v) for k, v in start["headers"] if k != b"content-length"] + [
-            (b"content-length", str(len(body)).encode())
-        ]
-        await send(start)
-        await send({"type": "http.response.body", "body": body})
-
-
 def _forked(line: bytes) -> bytes:
-    if not line:
-        return line
     doc = json.loads(line)
     if doc.get("type") != "ballot-challenged":
         return line
@@ -90,7 +52,10 @@ def test_a_server_serving_a_forked_district_log_is_refused_by_every_guardian(
     polling_day(auth)
     run_tally(auth.store, ctx, processes=1, signer=authority_key(auth.keys, ctx))
     make_checkpoint(auth.store, ctx, auth.keys)
-    hostile = ForkedDistrict(live_app(auth.store, ctx, read_verifiers(auth.keys, ctx.election_id)))
+    # the national log it serves is the signed one; FORKED's log has its challenged ballot
+    # changed
+    app = live_app(auth.store, ctx, read_verifiers(auth.keys, ctx.election_id))
+    hostile = RewrittenEntries(app, _forked, FORKED)
     honest = auth.server
     with serving(hostile) as server:
         auth.server = server
