@@ -37,10 +37,10 @@ from verivote.board.record import ENTRIES, _blocks, check_record
 from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
-from verivote.verify import check_board
+from verivote.verify import check_board, verifier
 from verivote.verify.check_mix import check_mix
 from verivote.verify.context import Election, Keys
-from verivote.verify.loader import Board
+from verivote.verify.loader import Board, load_board
 from verivote.verify.report import Report
 from verivote.verify.verifier import verify_record
 
@@ -218,3 +218,27 @@ def test_the_blocks_are_the_lines_in_order_numbered(
     assert [first for first, _ in blocks] == numbers
     # a block is the rest of a line carried over and whole lines of `target` bytes at most
     assert all(block.count(b"\n") <= 1 or len(block) <= target + 200 for _, block in blocks)
+
+
+def test_district_logs_read_by_tasks_give_the_same_board_and_report(
+    verify_election: VerifyElection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: each district's log read, hashed and parsed by a task of its own gives the
+    board the main process reads, entry by entry, and the same report, valid or not."""
+    record = verify_election.round1
+    here = load_board(record, stream=True)
+    with ProcessPoolExecutor(2) as pool:
+        tasks = load_board(record, stream=True, pool=pool)
+    assert list(tasks.entries) == list(here.entries)
+    assert list(tasks.docs) == list(here.docs)
+    assert tasks.malformed == here.malformed
+    assert tasks.log.root() == here.log.root()
+    assert [tasks.where(p) for p in range(len(here.entries))] == [
+        here.where(p) for p in range(len(here.entries))
+    ]
+    assert tasks.indices("ballot-cast") == here.indices("ballot-cast")
+    serial = verify_record(record, jobs=2).to_json()
+    monkeypatch.setattr(verifier, "SCAN_TASKS_FROM", 0)  # every record read by tasks
+    assert verify_record(record, jobs=2).to_json() | {"ballots_per_second": 0} == serial | {
+        "ballots_per_second": 0
+    }

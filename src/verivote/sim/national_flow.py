@@ -443,8 +443,19 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
         MIX_COMBINE: (wr_units, sum(math.ceil(full[d] / BATCH) for d in mixnet),
                       BATCH * widest),
     }  # fmt: skip
+    # The district logs at F = 1, each read, hashed and parsed by a task of its own
+    # (`load_board` with a pool); the main process reads the national log.
+    district_f1 = {
+        d: n * full.get(d, 0) / max(1, now.get(d, 0)) for d, n in sizes.district_bytes.items()
+    }
+    national_f1 = max(0.0, board_f1 - sum(district_f1.values()))
     # as the verifier is written: what differs from the plan
     verifier: dict[str, tuple[float, float, float]] = {
+        BOARD_READ: (
+            sum(district_f1.values()),
+            len(district_f1),
+            max(district_f1.values(), default=0.0),
+        ),
         BOARD: (board_f1, math.ceil(board_f1 / CHUNK_BYTES), max(CHUNK_BYTES, largest_entry)),
         SHUFFLES: (whole_units, len(mixnet - split) * mixers, biggest_whole),
         SPLIT_SHUFFLES: (split_units, len(split) * mixers * cluster, biggest_shuffle / cluster),
@@ -466,7 +477,7 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
             # a split shuffle's workers do what its main process does not
             main_now = sizes.split_main_per_unit_s * shuffles.items
             cpu = shuffles.cpu_s - main_now if name == SPLIT_SHUFFLES else None
-            stage = shuffles if name != BOARD else stages[BOARD]
+            stage = stages[name] if name in (BOARD, BOARD_READ) else shuffles
             today.append(Kind(name, stage.unit, stage.items,
                               stage.cpu_s if cpu is None else max(0.0, cpu),
                               units_f1, tasks, largest))  # fmt: skip
@@ -477,9 +488,10 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     # decryption's checks, the count, its pools' start): one election's worth, not scaled.
     rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
     planned.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
-    # The verifier's main process reads the board, does the rest and its part of each split
-    # shuffle one after the other: one task, their sum.
-    read = next((k.core_s_f1 for k in planned if k.name == BOARD_READ), 0.0)
+    # The verifier's main process reads the national log, does the rest and its part of each
+    # split shuffle one after the other: one task, their sum.
+    read_kind = next((k for k in planned if k.name == BOARD_READ), None)
+    read = 0.0 if read_kind is None else read_kind.cpu_per_unit * national_f1
     main = read + rest + main_s
     today.append(Kind(MAIN, "runs", 1, main, 1, 1, 1))
     return planned, today

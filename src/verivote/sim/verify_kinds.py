@@ -65,6 +65,9 @@ class Sizes:
     checked so, the CPU of this process alone)."""
 
     groups: dict[str, int] = field(default_factory=dict)
+    district_bytes: dict[str, int] = field(default_factory=dict)
+    """Each district log's bytes (a record with district logs): what a task of the verifier
+    reads, hashes and parses (`load_board` with a pool); the rest is the national log's."""
     largest: int = 0
     largest_district: str | None = None
     split_main_s: float = 0.0
@@ -88,11 +91,14 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     if board_check.passed is False:
         raise KindsError(f"the board check fails: {_failures(board_check)}")
     sizes = Sizes({"ballots": 0, "polls": 0, "mix": 0, "fixed": 0})
-    for raw, doc in zip(board.entries, board.docs, strict=True):
+    for position, (raw, doc) in enumerate(zip(board.entries, board.docs, strict=True)):
         kind = doc.get("type") if isinstance(doc, dict) else None
         group = ("ballots" if kind in BALLOT_TYPES else "polls" if kind in POLL_TYPES
                  else "mix" if kind in MIX_TYPES else "fixed")  # fmt: skip
         sizes.groups[group] += len(raw)
+        log = board.where(position)[0]
+        if log:
+            sizes.district_bytes[log] = sizes.district_bytes.get(log, 0) + len(raw)
         if group == "mix" and len(raw) > sizes.largest and isinstance(doc, dict):
             sizes.largest, sizes.largest_district = len(raw), str(doc.get("district"))
     _, election = check_manifest(board)

@@ -14,6 +14,7 @@ import os
 import sys
 from array import array
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, overload
@@ -237,7 +238,9 @@ def _small_files(path: Path) -> tuple[str, tuple[str, ...]]:
         raise ValueError(f"{CHECKPOINT} or {KEYS} is not UTF-8: {exc.reason}") from None
 
 
-def load_board(directory: str | os.PathLike[str], stream: bool = False) -> Board:
+def load_board(
+    directory: str | os.PathLike[str], stream: bool = False, pool: Executor | None = None
+) -> Board:
     """Read and parse the record in `directory`; raises RecordError if it cannot be read.
 
     With `stream` (the verifier), the entries stay in their files (`Lines`): what is kept per
@@ -245,7 +248,9 @@ def load_board(directory: str | os.PathLike[str], stream: bool = False) -> Board
     grow with the ballots; a line read again that is not the one hashed at first raises
     OSError. Without, every entry's bytes and parsed form are held, so that what is read
     later (a site serving the record) is what was read at first, whatever happens to the
-    files."""
+    files. With `pool`, each district's log is read, hashed and parsed by a task of its own
+    (issue 17: the main process reads the national log only); every task must see the record
+    at the same path."""
     path = Path(directory)
     if not path.is_dir():
         raise RecordError(f"{path} is not a directory")
@@ -256,7 +261,7 @@ def load_board(directory: str | os.PathLike[str], stream: bool = False) -> Board
         national = _scan(path, ENTRIES)
         names = district_names(path, None)
         if names is not None:
-            board = _load_logs(path, national, checkpoint_note, keys, names)
+            board = _load_logs(path, national, checkpoint_note, keys, names, pool)
             return board if stream else _held(board)
     except ValueError as exc:
         raise RecordError(f"{path}: {exc}") from None
@@ -284,9 +289,15 @@ def _held(board: Board) -> Board:
 
 
 def _load_logs(
-    path: Path, national: _Scan, checkpoint_note: str, keys: tuple[str, ...], names: list[str]
+    path: Path,
+    national: _Scan,
+    checkpoint_note: str,
+    keys: tuple[str, ...],
+    names: list[str],
+    pool: Executor | None = None,
 ) -> Board:
-    """A record with district logs, read as the merged sequence of its entries."""
+    """A record with district logs, read as the merged sequence of its entries (each
+    district's log by a task of `pool`, if given)."""
     seals: dict[int, Seal | str] = {}
     marks: dict[int, tuple[str, int] | None] = {}
     for index, kind in enumerate(national.kinds):
@@ -294,8 +305,17 @@ def _load_logs(
             seals[index], marks[index] = seal_mark(national.kept[index])
     scans: dict[str, _Scan] = {}
     notes: dict[str, str] = {}
+    tasks = (
+        {d: pool.submit(_scan, path, district_entries_path(d)) for d in names}
+        if pool is not None
+        else {}
+    )
     for district in names:
-        scans[district] = _scan(path, district_entries_path(district))
+        found = tasks.get(district)
+        # a district's error is raised here, in name order, as the serial read raises it
+        scans[district] = (
+            found.result() if found is not None else _scan(path, district_entries_path(district))
+        )
         note_path = district_checkpoint_path(district)
         try:
             raw = (path / note_path).read_bytes()

@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 
-from verivote.cluster import Cluster
+from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import Setup
 from verivote.verify.ballot_facts import Facts
 from verivote.verify.ballot_pool import BallotWork, run_chunks
@@ -52,18 +55,42 @@ def verify_record(
     processes; the report is the same.
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
-    board = load_board(directory, stream=True)
+    # Each district's log is read and parsed by a task (the main process reads the national
+    # log), here or on the cluster, once the logs are worth a process's start.
+    prior: Board | None = None
+    with _scan_pool(directory, jobs, cluster) as pool:
+        board = load_board(directory, stream=True, pool=pool)
+        if previous is not None:
+            try:
+                prior = load_board(previous, stream=True, pool=pool)
+            except RecordError as exc:
+                raise RecordError(f"--previous: {exc}") from None
     since_note = read_note(since) if since is not None else None
     first = None
-    if previous is not None:
-        try:
-            prior = load_board(previous, stream=True)
-        except RecordError as exc:
-            raise RecordError(f"--previous: {exc}") from None
+    if prior is not None:
         prior_report, prior_election = _verify(prior, None, None, jobs, None, cluster)
         first = PreviousRound(prior, prior_election, prior_report)
     report, _ = _verify(board, since_note, first, jobs, progress, cluster)
     return report
+
+
+SCAN_TASKS_FROM = 64 << 20
+"""Bytes of district logs from which they are read by tasks rather than in this process."""
+
+
+def _scan_pool(
+    directory: str | os.PathLike[str], jobs: int | None, cluster: Cluster | None
+) -> AbstractContextManager[Executor | None]:
+    """The pool that reads the district logs: the cluster's, or `jobs` processes when the
+    logs hold SCAN_TASKS_FROM bytes or more; none for a small record (a pool's start costs
+    more than reading it here, and the tamper suites verify small records hundreds of
+    times)."""
+    if cluster is None:
+        logs = Path(directory) / "districts"
+        size = sum(p.stat().st_size for p in logs.glob("*/entries.jsonl")) if logs.is_dir() else 0
+        if width(None, jobs) <= 1 or size < SCAN_TASKS_FROM:
+            return nullcontext()
+    return make_pool(cluster, width(cluster, jobs))
 
 
 def _verify(
