@@ -32,8 +32,9 @@ from tests.verify_fixtures import (
     resign,
     write_entries,
 )
+from verivote.board.lines import blocks as line_blocks
 from verivote.board.merkle import MerkleLog
-from verivote.board.record import ENTRIES, _blocks, check_record
+from verivote.board.record import ENTRIES, check_record
 from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
@@ -208,7 +209,7 @@ def test_the_blocks_are_the_lines_in_order_numbered(
     raw = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
     file = tmp_path / f"entries-{len(sizes)}-{target}.jsonl"
     file.write_bytes(raw)
-    blocks = list(_blocks(file, target))
+    blocks = list(line_blocks(file, target))
     assert b"".join(block for _, block in blocks) == raw
     assert all(block.endswith(b"\n") for _, block in blocks[:-1])
     numbers, number = [], 1

@@ -20,10 +20,32 @@ from typing import overload
 
 from verivote.board.merkle import leaf_hash
 
-__all__ = ["BLOCK", "Lines", "scan_lines"]
+__all__ = ["BLOCK", "Lines", "blocks", "scan_lines"]
 
 BLOCK = 8 * 2**20
 """Bytes read at a time by `scan_lines`."""
+
+
+def blocks(file: Path, target: int) -> Iterator[tuple[int, bytes]]:
+    """The file's lines in blocks of whole lines, in order, with the number of each block's
+    first line: a block is the end of a line carried over from the read before and the whole
+    lines of the next `target` bytes (so a line longer than `target` is one block). The
+    file is never held whole; a last line without its newline is the last block."""
+    number = 1
+    pending = bytearray()
+    with file.open("rb") as stream:
+        while data := stream.read(target):
+            searched = len(pending)
+            pending += data
+            cut = pending.rfind(b"\n", searched)
+            if cut < 0:
+                continue  # a line longer than a block: read on
+            block = bytes(pending[: cut + 1])
+            del pending[: cut + 1]
+            yield number, block
+            number += block.count(b"\n")
+    if pending:
+        yield number, bytes(pending)
 
 
 def scan_lines(
@@ -34,36 +56,18 @@ def scan_lines(
     read or its last line does not end in a newline."""
     starts: array[int] = array("q")
     lengths: array[int] = array("q")
+    offset = 0
     try:
-        stream = path.open("rb")
+        for _, whole in blocks(path, block):
+            if not whole.endswith(b"\n"):
+                raise ValueError(f"{what}: the last line does not end in a newline")
+            for line in whole[:-1].split(b"\n"):
+                starts.append(offset)
+                lengths.append(len(line))
+                each(offset, line)
+                offset += len(line) + 1
     except OSError as exc:
         raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
-    with stream:
-        offset = 0  # of the first byte of `pending`
-        pending = bytearray()
-        while True:
-            try:
-                data = stream.read(block)
-            except OSError as exc:
-                raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
-            if not data:
-                break
-            searched = len(pending)
-            pending += data
-            cut = pending.rfind(b"\n", searched)
-            if cut < 0:
-                continue  # a line longer than a block: read on
-            whole = bytes(pending[: cut + 1])
-            del pending[: cut + 1]
-            at = 0
-            for line in whole[:-1].split(b"\n"):
-                starts.append(offset + at)
-                lengths.append(len(line))
-                each(offset + at, line)
-                at += len(line) + 1
-            offset += at
-    if pending:
-        raise ValueError(f"{what}: the last line does not end in a newline")
     return starts, lengths
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verivote.board.districts import district_origin
+from verivote.board.lines import blocks
 from verivote.board.merkle import leaf_hash, root
 from verivote.board.note import Verifier, parse_note, parse_verifier
 from verivote.board.tile_files import tile_problems, write_tiles
@@ -159,28 +160,6 @@ def _block_problems(block: bytes, first: int, path: str) -> tuple[list[str], lis
     """`_entry_problems` of the lines of `block` (whole lines; the last may lack its
     newline at the end of the file): one task of `check_record`."""
     return _entry_problems(_lines(block, path, []), first, path)
-
-
-def _blocks(file: Path, target: int) -> Iterator[tuple[int, bytes]]:
-    """The file's lines in blocks of whole lines, in order, with the number of each block's
-    first line: a block is the end of a line carried over from the read before and the whole
-    lines of the next `target` bytes (so a line longer than `target` is one block). The
-    file is never held whole."""
-    number = 1
-    pending = bytearray()
-    with file.open("rb") as stream:
-        while data := stream.read(target):
-            searched = len(pending)
-            pending += data
-            cut = pending.rfind(b"\n", searched)
-            if cut < 0:
-                continue  # a line longer than a block: read on
-            block = bytes(pending[: cut + 1])
-            del pending[: cut + 1]
-            yield number, block
-            number += block.count(b"\n")
-    if pending:
-        yield number, bytes(pending)
 
 
 def _check_entries(
@@ -478,7 +457,7 @@ def _scan_files(
         for file, name in files:
             share = -(-file.stat().st_size // max(1, parts))
             target = max(1, min(CHUNK_BYTES, share, IN_FLIGHT_BYTES // (parts + 1)))
-            for first, block in _blocks(file, target):
+            for first, block in blocks(file, target):
                 yield name, first, block
 
     def gather(name: str, result: tuple[list[str], list[bytes]]) -> None:
