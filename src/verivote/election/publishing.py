@@ -41,7 +41,7 @@ from verivote.board.note import (
     sign,
 )
 from verivote.board.record import check_record, write_atomic, write_record
-from verivote.crypto.keyfile import read_private, write_private
+from verivote.crypto.keyfile import write_private
 from verivote.election.district_logs import (
     AUTHORITY_FILE,
     authority_signer,
@@ -65,15 +65,6 @@ def origin(election_id: str) -> str:
 
 def _write_secret(path: Path, text: str) -> None:
     write_private(path, text + "\n")
-
-
-def _read_secret(path: Path) -> str:
-    if not path.is_file():
-        raise ElectionError(f"missing key file {path}")
-    try:
-        return read_private(path).strip()
-    except ValueError as exc:
-        raise ElectionError(str(exc)) from None
 
 
 @dataclass(frozen=True)
