@@ -278,6 +278,30 @@ def test_the_server_refuses_wrong_shuffles(mixed: MixElection) -> None:
         accept_shuffle(store, ctx, "independents", {**doc, "mixer": "independents"})
 
 
+def test_the_mix_state_reads_each_entry_once_per_store(mixed: MixElection) -> None:
+    """Every shuffle accepted reads the mix's state: reading every mix entry each time made a
+    national mix quadratic. A store object reads an entry's contents once; another store
+    object on the same database (another process) reads them again and agrees."""
+    store, ctx = mixed.store, mixed.ctx
+    for mixer in MIXERS:
+        mix_as(store, ctx, mixer)
+    reads: list[int] = []
+
+    class Counting(Store):
+        def entry(self, election_id: str, index: int, log: str = "") -> bytes:
+            reads.append(index)
+            return super().entry(election_id, index, log)
+
+    counting = Counting(store.engine)
+    first = mix_state(counting, ctx)
+    assert len(reads) == 1 + len(MIXERS)  # the mix-input and each shuffle, parsed once
+    again = mix_state(counting, ctx)
+    assert len(reads) == 1 + len(MIXERS)
+    assert again.districts[MIXED].shuffles == first.districts[MIXED].shuffles
+    assert again.districts[MIXED].mixers == MIXERS
+    assert mix_state(store, ctx).districts[MIXED].rows == len(BALLOTS)
+
+
 def final_rows_of(ctx: ElectionContext, entry: bytes) -> list[Any]:
     assert ctx.key is not None
     doc = json.loads(entry)

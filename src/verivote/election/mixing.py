@@ -47,6 +47,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select
 
@@ -361,23 +362,33 @@ def count_ballots(
 
 @dataclass
 class DistrictMix:
-    """One district's chain as the board holds it: its mix-input and its shuffles in order."""
+    """One district's chain as the board holds it: its mix-input and its shuffles in order,
+    by board index; an entry's bytes are read from the store when asked (`read`), since a
+    national district's entries hold millions of rows."""
 
     district: str
     input_index: int
-    input_entry: bytes
     rows: int
     width: int
-    shuffles: list[tuple[int, bytes]] = field(default_factory=list)
+    read: Callable[[int], bytes]
+    shuffles: list[int] = field(default_factory=list)
     mixers: list[str] = field(default_factory=list)
 
     @property
     def last_index(self) -> int:
-        return self.shuffles[-1][0] if self.shuffles else self.input_index
+        return self.shuffles[-1] if self.shuffles else self.input_index
+
+    @property
+    def input_entry(self) -> bytes:
+        return self.read(self.input_index)
 
     @property
     def last_entry(self) -> bytes:
-        return self.shuffles[-1][1] if self.shuffles else self.input_entry
+        return self.read(self.last_index)
+
+    def chain_entries(self) -> list[bytes]:
+        """The mix-input and every shuffle's entry, in order."""
+        return [self.read(i) for i in (self.input_index, *self.shuffles)]
 
 
 @dataclass
@@ -389,28 +400,71 @@ class MixState:
     closed_index: int | None
 
 
+@dataclass(frozen=True)
+class _Head:
+    """What `mix_state` needs of a mix-input or shuffle entry: its district, election, mixer
+    (a shuffle's) and number of rows (a mix-input's)."""
+
+    district: Any
+    election: Any
+    mixer: str
+    rows: int
+    width: int
+
+
+_HEADS: WeakKeyDictionary[Store, dict[tuple[str, str, int, int], _Head]] = WeakKeyDictionary()
+"""Per store, the heads of the entries `mix_state` has parsed, by (election, type, index,
+length). A board entry never changes once appended, so each is parsed once per process:
+otherwise every shuffle accepted, and every district a mixer shuffles, parsed the whole mix
+again (quadratic in the districts times the ballots: hours at a hundredth of the 2024 shape)."""
+
+
+def _head(raw: bytes) -> _Head:
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        return _Head(None, None, "", 0, 0)
+    rows = doc.get("rows")
+    width = doc.get("width", 0)
+    return _Head(
+        doc.get("district"), doc.get("election"), str(doc.get("mixer")),
+        len(rows) if isinstance(rows, list) else 0, width if isinstance(width, int) else 0,
+    )  # fmt: skip
+
+
+def _heads(store: Store, election_id: str, entry_type: str) -> list[tuple[int, _Head]]:
+    """(index, head) of every entry of `entry_type` of the election's national log, parsing
+    only those this process has not parsed before."""
+    known = _HEADS.setdefault(store, {})
+    found = []
+    for index, size in store.sizes_of_type(election_id, entry_type):
+        key = (election_id, entry_type, index, size)
+        head = known.get(key)
+        if head is None:
+            head = known[key] = _head(store.entry(election_id, index))
+        found.append((index, head))
+    return found
+
+
 def mix_state(store: Store, ctx: ElectionContext) -> MixState:
     """The mix as the board holds it (only entries of this election; the server appended only
     valid shuffles, so they are taken in board order)."""
     election = ctx.base_hash.hex()
     districts: dict[str, DistrictMix] = {}
-    for index, raw in store.entries_of_type(ctx.election_id, MIX_INPUT_TYPE):
-        doc = json.loads(raw)
-        district = doc.get("district")
-        if doc.get("election") != election or not isinstance(district, str):
+
+    def read(index: int) -> bytes:
+        return store.entry(ctx.election_id, index)
+
+    for index, head in _heads(store, ctx.election_id, MIX_INPUT_TYPE):
+        district = head.district
+        if head.election != election or not isinstance(district, str):
             continue
         if district not in districts:
-            rows = doc.get("rows")
-            districts[district] = DistrictMix(
-                district, index, raw, len(rows) if isinstance(rows, list) else 0,
-                int(doc.get("width", 0)),
-            )  # fmt: skip
-    for index, raw in store.entries_of_type(ctx.election_id, SHUFFLE_TYPE):
-        doc = json.loads(raw)
-        found = districts.get(doc.get("district"))
-        if found is not None and doc.get("election") == election:
-            found.shuffles.append((index, raw))
-            found.mixers.append(str(doc.get("mixer")))
+            districts[district] = DistrictMix(district, index, head.rows, head.width, read)
+    for index, head in _heads(store, ctx.election_id, SHUFFLE_TYPE):
+        found = districts.get(head.district) if isinstance(head.district, str) else None
+        if found is not None and head.election == election:
+            found.shuffles.append(index)
+            found.mixers.append(head.mixer)
     closed = store.entries_of_type(ctx.election_id, MIX_CLOSED_TYPE)
     if closed:
         return MixState(districts, json.loads(closed[0][1]), closed[0][0])
@@ -486,8 +540,9 @@ def accept_shuffle(store: Store, ctx: ElectionContext, mixer: str, doc: Any) -> 
             409, f"position {doc.get('position')!r}: the next shuffle of {district} is {expected}"
         )
     try:
-        rows = entry_rows(key.group, chain.last_entry)
-        check_shuffle_entry(key, ctx.base_hash, doc, chain.last_entry, rows, ctx.manifest)
+        last = chain.last_entry
+        rows = entry_rows(key.group, last)
+        check_shuffle_entry(key, ctx.base_hash, doc, last, rows, ctx.manifest)
     except MixError as exc:
         raise Refused(422, f"shuffle refused: {exc}") from None
 
@@ -515,10 +570,10 @@ def mix_as(
             continue
         if mixer in chain.mixers:
             continue
-        rows = entry_rows(key.group, chain.last_entry)
+        last = chain.last_entry
+        rows = entry_rows(key.group, last)
         doc = make_shuffle_entry(
-            key, ctx.base_hash, district, mixer, len(chain.shuffles) + 1,
-            chain.last_entry, rows, rng,
+            key, ctx.base_hash, district, mixer, len(chain.shuffles) + 1, last, rows, rng,
         )  # fmt: skip
         done.append(accept_shuffle(store, ctx, mixer, doc))
     return done
@@ -592,8 +647,7 @@ def final_rows(store: Store, ctx: ElectionContext) -> dict[str, list[Row[Any]]]:
     out: dict[str, list[Row[Any]]] = {}
     for district, chain in state.districts.items():
         named = closed.get("districts", {}).get(district, {}).get("last")
-        entries = [chain.input_entry, *(raw for _, raw in chain.shuffles)]
-        last = next((raw for raw in entries if entry_hash(raw) == named), None)
+        last = next((raw for raw in chain.chain_entries() if entry_hash(raw) == named), None)
         if last is None:
             raise ElectionError(f"mix-closed names no entry of district {district}'s chain")
         out[district] = entry_rows(key.group, last)

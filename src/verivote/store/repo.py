@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from verivote.board import tiles
@@ -247,6 +247,32 @@ class Store:
         with self._reader.begin() as conn:
             require_election(conn, election_id)
             return [(int(row.idx), bytes(row.entry)) for row in conn.execute(query)]
+
+    def sizes_of_type(
+        self, election_id: str, entry_type: str, log: str = NATIONAL
+    ) -> list[tuple[int, int]]:
+        """The (index, byte length) of every entry of type `entry_type`, in order, without
+        their contents: a caller that keeps what it parsed of each entry reads only the new
+        ones (`verivote.election.mixing.mix_state`)."""
+        query = (
+            select(board_entries.c.idx, func.length(board_entries.c.entry))
+            .where(
+                board_entries.c.election_id == election_id,
+                board_entries.c.log == log,
+                board_entries.c.entry_type == entry_type,
+            )
+            .order_by(board_entries.c.idx)
+        )
+        with self._reader.begin() as conn:
+            require_election(conn, election_id)
+            return [(int(idx), int(size)) for idx, size in conn.execute(query)]
+
+    def entry(self, election_id: str, index: int, log: str = NATIONAL) -> bytes:
+        """The entry at `index` of `log`; IndexError if the log has none there."""
+        found = self.entries(election_id, index, index + 1, log) if index >= 0 else []
+        if not found:
+            raise IndexError(f"log {log!r} of election {election_id} has no entry {index}")
+        return found[0]
 
     def append_once(
         self,
