@@ -15,10 +15,12 @@ from tests.crypto_helpers import keypair
 from verivote.crypto import wire
 from verivote.crypto.elgamal import Ciphertext, ElectionKey, encrypt_element, reencrypt
 from verivote.crypto.groups import get_group
+from verivote.crypto.hashing import ItemHasher
 from verivote.crypto.proofs import Nonces
 from verivote.crypto.shuffle import (
     ShuffleProof,
     ShuffleWitness,
+    _add_rows,
     check_shuffle,
     generator,
     generators,
@@ -460,3 +462,26 @@ def test_the_exponentiation_count_is_what_the_code_computes() -> None:
         del group.pow, group.pow_g
         object.__setattr__(ek, "pow_k", real_pow_k)
     assert {"prove": proved, "verify": counted} == exponentiations(n, w)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 3), min_size=1, max_size=5),
+    lengths=st.lists(st.sampled_from([32, 32, 32, 31, 33, 0]), min_size=30, max_size=30),
+)
+def test_the_rows_are_hashed_as_their_items(shape: list[int], lengths: list[int]) -> None:
+    """The statement hashes each row's encodings joined from fixed headers; the digest is the
+    item-by-item encoding's, also when a value has another length than the group's."""
+    group = get_group("ristretto255")
+    sizes = iter(lengths)
+    rows = [
+        tuple(Ciphertext(bytes([7]) * next(sizes), bytes([9]) * next(sizes)) for _ in range(w))
+        for w in shape
+    ]
+    fast = ItemHasher("t")
+    _add_rows(fast, group, rows)
+    items = ItemHasher("t")
+    items.open_sequence(len(rows))
+    for row in rows:
+        items.add([[ct.alpha, ct.beta] for ct in row])
+    assert fast.digest() == items.digest()

@@ -38,8 +38,10 @@ from verivote.board.record import ENTRIES, check_record
 from verivote.cluster import Cluster
 from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
+from verivote.crypto.shuffle import shuffle_pool
+from verivote.model.canonical import canonical_json
 from verivote.verify import check_board, verifier
-from verivote.verify.check_mix import check_mix
+from verivote.verify.check_mix import _shuffle_problem, check_mix
 from verivote.verify.context import Election, Keys
 from verivote.verify.loader import Board, load_board
 from verivote.verify.report import Report
@@ -78,6 +80,17 @@ def replace_row(outcome: CeremonyOutcome, position: int) -> Dishonesty:
     return _at_position(position, replace)
 
 
+def outside(position: int, field: str) -> Dishonesty:
+    """A shuffle whose proof holds an element outside the group (its rows stay valid, so the
+    record goes on): the split check reads the proof without membership checks (its tasks
+    make them) and must still report it as the serial check does."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["proof"][field][1] = "ff" * GROUP.element_bytes  # not a canonical encoding
+
+    return _at_position(position, change)
+
+
 def _wrong_share(guardian: int, row: int) -> Dishonesty:
     def partial(g: int, doc: dict[str, Any]) -> dict[str, Any]:
         if g == guardian:
@@ -102,7 +115,9 @@ def _changed_count() -> Dishonesty:
     return Dishonesty(counts=change)
 
 
-@pytest.mark.parametrize("cheat", ["honest", "row", "share", "ballot", "count"])
+@pytest.mark.parametrize(
+    "cheat", ["honest", "row", "share", "ballot", "count", "commitment", "chain"]
+)
 def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, cheat: str) -> None:
     dishonesty = {
         "honest": None,
@@ -110,6 +125,8 @@ def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, che
         "share": _wrong_share(2, 3),
         "ballot": changed_ballot(1),
         "count": _changed_count(),
+        "commitment": outside(2, "commitments"),
+        "chain": outside(1, "chain"),
     }[cheat]
     entries = make_record(outcome, dishonesty)
     serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
@@ -142,6 +159,35 @@ def test_any_one_cheat_is_reported_alike_by_tasks(
     serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
     assert serial[1] != []
     assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
+
+
+@pytest.mark.parametrize("fault", ["outside", "short", "triple", "text", "dict"])
+def test_a_split_shuffle_read_unchecked_names_a_malformed_row_as_the_checked_reading(
+    outcome: CeremonyOutcome, fault: str
+) -> None:
+    """The main process of a split check reads rows without membership checks; whatever is
+    wrong with a row, the reason it gives is the checked reading's."""
+    entries = make_record(outcome)
+    shuffle_doc = json.loads(entries[1])
+    row = shuffle_doc["rows"][1]
+    if fault == "outside":
+        row[0][1] = "ff" * GROUP.element_bytes
+    elif fault == "short":
+        row[0][0] = row[0][0][:-2]
+    elif fault == "triple":
+        row[0] = [*row[0], row[0][0]]
+    elif fault == "text":
+        row[0] = "".join(row[0])
+    else:
+        row[0] = {row[0][0]: 1, row[0][1]: 2}
+    task = (b"the reading fails before the proof", entries[0], canonical_json(shuffle_doc), 1)
+    key = _key(outcome)
+    checked = _shuffle_problem(key, task, None, 1)
+    assert checked is not None
+    assert checked.startswith("malformed")
+    with shuffle_pool(key, 2) as pool:
+        assert _shuffle_problem(key, task, pool, 2, checked=False) == checked
+    assert _shuffle_problem(key, task, None, 1, checked=False) == checked
 
 
 # --- the board's lines in chunks ---------------------------------------------------------------

@@ -46,7 +46,7 @@ from verivote.crypto.encoding import EncodingError, decode_codes
 from verivote.crypto.group import Group, InvalidElement
 from verivote.crypto.hashing import hash_items
 from verivote.crypto.proofs import verify_decryption
-from verivote.crypto.shuffle import check_shuffle, shuffle_proof_from_json
+from verivote.crypto.shuffle import check_shuffle, element_reader, shuffle_proof_from_json
 from verivote.crypto.threshold import combine
 from verivote.model.ballots import Ballot
 from verivote.rules.majlis import tally_majlis
@@ -85,9 +85,15 @@ def _decryption_context(base_hash: bytes, district: str, row: int, k: int) -> li
     return [base_hash, "decryption", district, f"mix/{row}/{k}"]
 
 
-def _rows(group: Group[Any], doc: Any, width: int, first: int = 0) -> list[Row]:
+def _rows(
+    group: Group[Any], doc: Any, width: int, first: int = 0, checked: bool = True
+) -> list[Row]:
     """The rows of an entry (numbered from `first` in messages: a batch of them), every
-    element checked; ValueError otherwise."""
+    element checked; ValueError otherwise. `checked=False`: the elements are only read
+    (hex of the group's encoding length), for `check_shuffle`, whose tasks check every
+    element's membership themselves."""
+    if not checked:
+        return _unchecked_rows(group, doc, width)
     if not isinstance(doc, list):
         raise ValueError("the rows are not a list")
     out = []
@@ -107,6 +113,25 @@ def _rows(group: Group[Any], doc: Any, width: int, first: int = 0) -> list[Row]:
             except (InvalidElement, TypeError, ValueError):
                 raise ValueError(f"row {i} holds an element that is not in the group") from None
         out.append(tuple(cts))
+    return out
+
+
+def _unchecked_rows(group: Group[Any], doc: Any, width: int) -> list[Row]:
+    """`_rows` without the membership checks (`element_reader(group, checked=False)`):
+    ValueError for a shape or a hex string of the wrong length."""
+    if not isinstance(doc, list):
+        raise ValueError("the rows are not a list")
+    read = element_reader(group, checked=False)
+    out = []
+    for i, row in enumerate(doc):
+        if not isinstance(row, list) or len(row) != width:
+            raise ValueError(f"row {i} is not a list of {width} ciphertexts")
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in row):
+            raise ValueError(f"row {i} holds a ciphertext that is not [alpha, beta]")
+        try:
+            out.append(tuple(Ciphertext(read(alpha), read(beta)) for alpha, beta in row))
+        except (TypeError, ValueError):
+            raise ValueError(f"row {i} holds a ciphertext that is not [alpha, beta]") from None
     return out
 
 
@@ -131,23 +156,45 @@ def _shuffle_problem(
     task: tuple[bytes, bytes, bytes, int],
     executor: Executor | None,
     jobs: int,
+    checked: bool = True,
 ) -> str | None:
     """`_shuffle_task`'s check, its proof's chunks of rows on `executor` (`jobs` wide) when
-    there is one."""
+    there is one. `checked=False` (a split shuffle, read by this process): its elements are
+    read without membership checks, which `check_shuffle`'s tasks make on the pool; the
+    reason given for a failure is the same."""
     context, input_raw, output_raw, width = task
     group = key.group
     try:
-        inputs = _rows(group, json.loads(input_raw).get("rows"), width)
+        inputs = _rows(group, json.loads(input_raw).get("rows"), width, checked=checked)
         doc = json.loads(output_raw)
-        outputs = _rows(group, doc.get("rows"), width)
-        proof = shuffle_proof_from_json(group, doc.get("proof"))
+        outputs = _rows(group, doc.get("rows"), width, checked=checked)
+        proof = shuffle_proof_from_json(group, doc.get("proof"), checked)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        return f"malformed: {exc}"
+        return f"malformed: {exc}" if checked else _malformed(key, task, exc)
     if len(outputs) != len(inputs):
         return f"it has {len(outputs)} rows, its input {len(inputs)}"
     if not check_shuffle(key, context, inputs, outputs, proof, jobs=jobs, executor=executor):
-        return "its shuffle proof does not verify"
+        # unchecked rows: an element outside the group fails the proof's check; say so as
+        # the checked reading does
+        return "its shuffle proof does not verify" if checked else _malformed(key, task, None)
     return None
+
+
+def _malformed(
+    key: ElectionKey[Any], task: tuple[bytes, bytes, bytes, int], error: Exception | None
+) -> str:
+    """Why a shuffle read without membership checks failed (`error`: how its reading failed,
+    None if its proof did), in the words of the checked reading: the first row or proof
+    element it finds malformed, else `error`, else the proof."""
+    _, input_raw, output_raw, width = task
+    try:
+        _rows(key.group, json.loads(input_raw).get("rows"), width)
+        doc = json.loads(output_raw)
+        _rows(key.group, doc.get("rows"), width)
+        shuffle_proof_from_json(key.group, doc.get("proof"))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return f"malformed: {exc}"
+    return "its shuffle proof does not verify" if error is None else f"malformed: {error}"
 
 
 def _partial_task(
@@ -409,7 +456,7 @@ class _Mix:
             done = iter(_map(pool, _shuffle_task, small))
             jobs = 1 if pool is None else wide
             return [
-                _shuffle_problem(key, t, pool, jobs) if b else next(done)
+                _shuffle_problem(key, t, pool, jobs, checked=False) if b else next(done)
                 for (t, _), b in zip(tasks, big, strict=True)
             ]
 
