@@ -233,6 +233,26 @@ def test_rewriting_replaces_the_files_and_leaves_no_temporaries(record: Path) ->
     assert (record / ENTRIES).stat().st_mode & 0o777 == 0o644
 
 
+def test_entries_are_streamed_and_a_refused_record_changes_nothing(record: Path) -> None:
+    """The entries may come one at a time (a national record is never held): a generator is
+    written as a list is. A record refused half-way (its last entry is bad) leaves the
+    record that was there as it was, and no staging folder behind."""
+    before = {p: p.read_bytes() for p in record.rglob("*") if p.is_file()}
+    more = [*ENTRIES_DATA, canonical_json({"type": "result", "seats": {"A": 1}})]
+    note, keys = _build(more)
+    with pytest.raises(ValueError, match="entry 3 contains a newline"):
+        write_record(record, (e if i < 3 else e + b"\n" for i, e in enumerate(more)), note, keys)
+    assert {p: p.read_bytes() for p in record.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in record.iterdir()) == ["log"]
+    write_record(record, iter(more), note, keys)
+    assert check_record(record) == []
+    assert read_record(record).entries == tuple(more)
+    fresh = record.parent / "not-there-yet"
+    with pytest.raises(ValueError, match="tree size"):
+        write_record(fresh, iter(more[:2]), note, keys)
+    assert not fresh.exists()
+
+
 def test_read_refuses_files_that_are_not_lines(record: Path) -> None:
     (record / ENTRIES).write_bytes((record / ENTRIES).read_bytes()[:-1])
     with pytest.raises(ValueError, match="newline"):

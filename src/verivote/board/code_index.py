@@ -23,13 +23,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from verivote.board.districts import BALLOT_TYPES, NATIONAL, SEAL_TYPE, read_seal
+from verivote.board.lines import BLOCK, blocks
+from verivote.board.record import ENTRIES, district_entries_path
 from verivote.model.canonical import canonical_json
 
-__all__ = ["TRACK", "code_field", "index_lines", "shard_path", "write_code_index"]
+__all__ = ["TRACK", "code_field", "shard_path", "write_code_index"]
 
 TRACK = "track"
 """The index's folder in the record."""
@@ -48,63 +51,98 @@ def code_field(doc: Mapping[str, object]) -> str | None:
     return code if kind in BALLOT_TYPES and isinstance(code, str) else None
 
 
-def _places(entries: Sequence[bytes]) -> Iterator[tuple[int, int, int]]:
-    """(index, byte offset, length) of each entry in its entries.jsonl."""
+BALLOT_MARK = b'"type":"ballot-'
+SEAL_MARK = b'"type":"district-checkpoint"'
+"""What a ballot's or a seal's canonical line holds: the lines without it are not parsed (a
+national mix entry is gigabytes)."""
+
+
+def _log_lines(path: Path, what: str) -> Iterator[tuple[int, int, bytes]]:
+    """(index, offset, line) of each line of an entries file, read block by block."""
+    index = 0
     offset = 0
-    for index, raw in enumerate(entries):
-        yield index, offset, len(raw)
-        offset += len(raw) + 1
+    for _, block in blocks(path, BLOCK):
+        for line in block[:-1].split(b"\n") if block.endswith(b"\n") else block.split(b"\n"):
+            yield index, offset, line
+            index += 1
+            offset += len(line) + 1
 
 
-def index_lines(
-    national: Sequence[bytes], districts: Mapping[str, Sequence[bytes]]
-) -> dict[str, dict[str, object]]:
-    """Each ballot's index line by code (module docstring). A district entry no seal covers
-    (a record the `board` check fails) gets no line."""
-    national_places = list(_places(national))
-    covering: dict[str, list[tuple[int, int]]] = {}  # district -> (sealed size, seal index)
-    for at, raw in enumerate(national):
-        if b'"district-checkpoint"' not in raw:  # a cheap filter before parsing
-            continue
-        doc = json.loads(raw)
-        if doc.get("type") == SEAL_TYPE:
-            seal = read_seal(doc)
-            covering.setdefault(seal.district, []).append((seal.checkpoint.size, at))
-    lines: dict[str, dict[str, object]] = {}
-    logs: list[tuple[str, Sequence[bytes]]] = [(NATIONAL, national), *sorted(districts.items())]
-    for log, entries in logs:
-        seals = iter(covering.get(log, []))
-        current = next(seals, None)
-        for index, offset, length in _places(entries):
-            code = code_field(json.loads(entries[index]))
-            while current is not None and current[0] <= index:
-                current = next(seals, None)
-            if code is None or (log != NATIONAL and current is None):
-                continue
-            line: dict[str, object] = {
-                "code": code, "log": log, "index": index, "offset": offset, "length": length,
-            }  # fmt: skip
-            if log != NATIONAL and current is not None:
-                seal_at, seal_offset, seal_length = national_places[current[1]]
-                line["seal"] = {"index": seal_at, "offset": seal_offset, "length": seal_length}
-            lines.setdefault(code, line)
-    return lines
+def _entries_file(directory: Path, log: str) -> Path:
+    return directory / (ENTRIES if log == NATIONAL else district_entries_path(log))
 
 
-def write_code_index(
-    directory: str | os.PathLike[str],
-    national: Sequence[bytes],
-    districts: Mapping[str, Sequence[bytes]],
-) -> int:
-    """Write `track/` into the record at `directory` (replacing an earlier one); returns the
-    number of ballots indexed."""
-    lines = index_lines(national, districts)
-    folder = Path(directory) / TRACK
+def write_code_index(directory: str | os.PathLike[str], districts: Iterable[str]) -> int:
+    """Write `track/` into the record at `directory` (replacing an earlier one) from its
+    entries files (the national log and each of `districts`' logs); returns the number of
+    ballots indexed. A district entry no seal covers (a record the `board` check fails)
+    gets no line; a code found twice keeps its first line (national log first, then the
+    districts by name).
+
+    The logs are read line by line and each ballot's line goes to its shard's spill file at
+    once, numbered; each shard (about 100,000 lines nationally) is then sorted by code alone
+    in memory: the whole index (25 million lines) is never held."""
+    base = Path(directory)
+    covering: dict[str, list[tuple[int, int, int, int]]] = {}  # district -> seals
+    folder = base / TRACK
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    shards: dict[str, list[bytes]] = {}
-    for code in sorted(lines):
-        shards.setdefault(code[:2], []).append(canonical_json(lines[code]))
-    for prefix, rows in shards.items():
-        (folder / f"{prefix}.jsonl").write_bytes(b"".join(row + b"\n" for row in rows))
-    return len(lines)
+    spill = base / f".{TRACK}-{os.getpid()}"
+    shutil.rmtree(spill, ignore_errors=True)
+    spill.mkdir(parents=True)
+    try:
+        shards: dict[str, IO[bytes]] = {}
+        number = 0
+
+        def put(code: str, line: dict[str, object]) -> None:
+            nonlocal number
+            out = shards.get(code[:2])
+            if out is None:
+                out = shards[code[:2]] = (spill / f"{code[:2]}.jsonl").open("wb")
+            out.write(b"%s\t%012d\t%s\n" % (code.encode(), number, canonical_json(line)))
+            number += 1
+
+        for index, offset, raw in _log_lines(_entries_file(base, NATIONAL), ENTRIES):
+            if SEAL_MARK in raw:
+                doc = json.loads(raw)
+                if doc.get("type") == SEAL_TYPE:
+                    seal = read_seal(doc)
+                    place = (seal.checkpoint.size, index, offset, len(raw))
+                    covering.setdefault(seal.district, []).append(place)
+            elif BALLOT_MARK in raw:
+                code = code_field(json.loads(raw))
+                if code is not None:
+                    put(code, {"code": code, "log": NATIONAL, "index": index,
+                               "offset": offset, "length": len(raw)})  # fmt: skip
+        for log in sorted(districts):
+            seals = iter(covering.get(log, []))
+            current = next(seals, None)
+            for index, offset, raw in _log_lines(_entries_file(base, log), log):
+                while current is not None and current[0] <= index:
+                    current = next(seals, None)
+                if current is None or BALLOT_MARK not in raw:
+                    continue
+                code = code_field(json.loads(raw))
+                if code is not None:
+                    _, seal_at, seal_offset, seal_length = current
+                    put(code, {"code": code, "log": log, "index": index, "offset": offset,
+                               "length": len(raw), "seal": {"index": seal_at,
+                               "offset": seal_offset, "length": seal_length}})  # fmt: skip
+        for out in shards.values():
+            out.close()
+        folder.mkdir(parents=True)
+        written = 0
+        for name in sorted(shards):
+            lines = (spill / f"{name}.jsonl").read_bytes().splitlines()
+            lines.sort()  # by code, then by the order found
+            kept: list[bytes] = []
+            last: bytes | None = None
+            for line in lines:
+                found, _, rest = line.split(b"\t", 2)
+                if found != last:
+                    kept.append(rest + b"\n")
+                    last = found
+            (folder / f"{name}.jsonl").write_bytes(b"".join(kept))
+            written += len(kept)
+        return written
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)

@@ -37,10 +37,11 @@ import re
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verivote.board.districts import district_origin
@@ -162,16 +163,6 @@ def _block_problems(block: bytes, first: int, path: str) -> tuple[list[str], lis
     return _entry_problems(_lines(block, path, []), first, path)
 
 
-def _check_entries(
-    raw: bytes, problems: list[str], path: str = ENTRIES
-) -> tuple[list[bytes], list[bytes]]:
-    """The entry lines and their leaf hashes; problems appended in line order."""
-    entries = _lines(raw, path, problems)
-    found, leaves = _entry_problems(entries, 1, path)
-    problems.extend(found)
-    return entries, leaves
-
-
 def _check_keys(raw: bytes, problems: list[str]) -> list[Verifier | None]:
     """The listed keys in order, None for a line that is not a verifier key."""
     keys: list[Verifier | None] = []
@@ -236,16 +227,6 @@ def _check_signatures(
     return checkpoint
 
 
-def _problems(
-    entries_raw: bytes, checkpoint_raw: bytes, keys_raw: bytes
-) -> tuple[list[str], list[bytes]]:
-    """The national log's problems, and its leaf hashes (for its tiles)."""
-    problems: list[str] = []
-    entries, leaves = _check_entries(entries_raw, problems, ENTRIES)
-    problems.extend(_national_note_problems(len(entries), leaves, checkpoint_raw, keys_raw))
-    return problems, leaves
-
-
 def _national_note_problems(
     size: int, leaves: Sequence[bytes], checkpoint_raw: bytes, keys_raw: bytes
 ) -> list[str]:
@@ -261,18 +242,6 @@ def _national_note_problems(
         if root(leaves) != checkpoint.root:
             problems.append(f"{CHECKPOINT}: the root hash is not the Merkle root of {ENTRIES}")
     return problems
-
-
-def _district_problems(
-    district: str, entries_raw: bytes, checkpoint_raw: bytes, keys: list[Verifier | None]
-) -> tuple[list[str], list[bytes]]:
-    """A district's log: canonical lines, a checkpoint of its origin signed by the authority
-    (other signature lines by listed keys only), whose size and root are the log's; and its
-    leaf hashes (for its tiles)."""
-    problems: list[str] = []
-    entries, leaves = _check_entries(entries_raw, problems, district_entries_path(district))
-    found = _district_note_problems(district, len(entries), leaves, checkpoint_raw, keys)
-    return problems + found, leaves
 
 
 def _district_note_problems(
@@ -587,14 +556,62 @@ def fsync_directory(directory: Path) -> None:
             os.close(handle)
 
 
-def _check_lines(entries: Sequence[bytes], what: str) -> bytes:
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, bytes):
-            raise ValueError(f"{what}entry {index} is {type(entry).__name__}, not bytes")
-        if b"\n" in entry:
-            raise ValueError(f"{what}entry {index} contains a newline; entries are one line each")
-        parse_canonical(entry)
-    return b"".join(entry + b"\n" for entry in entries)
+def _check_line(entry: object, index: int, what: str) -> bytes:
+    if not isinstance(entry, bytes):
+        raise ValueError(f"{what}entry {index} is {type(entry).__name__}, not bytes")
+    if b"\n" in entry:
+        raise ValueError(f"{what}entry {index} contains a newline; entries are one line each")
+    parse_canonical(entry)
+    return entry
+
+
+class _Leaves(Sequence[bytes]):
+    """Leaf hashes packed 32 bytes each in one buffer: a district of millions of ballots
+    costs 32 bytes an entry, not a Python object each."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def append(self, value: bytes) -> None:
+        self._buf += value
+
+    def __len__(self) -> int:
+        return len(self._buf) // 32
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[bytes]: ...
+    def __getitem__(self, index: int | slice) -> bytes | Sequence[bytes]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("leaf index out of range")
+        return bytes(self._buf[32 * index : 32 * index + 32])
+
+
+def _spool(folder: Path, entries: Iterable[bytes], what: str) -> tuple[Path, _Leaves]:
+    """Write `entries` as lines to a new file in `folder` (flushed and fsynced, 0644), each
+    checked as it comes (bytes, one line, canonical JSON: ValueError naming the entry), and
+    return it with the lines' leaf hashes. The entries are never held together."""
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".entries-", suffix=".tmp")
+    leaves = _Leaves()
+    try:
+        with os.fdopen(handle, "wb", buffering=2**20) as stream:
+            for index, entry in enumerate(entries):
+                stream.write(_check_line(entry, index, what))
+                stream.write(b"\n")
+                leaves.append(leaf_hash(entry))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes files private
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return Path(temporary), leaves
 
 
 def _note_bytes(note: str, what: str) -> bytes:
@@ -608,64 +625,95 @@ def _note_bytes(note: str, what: str) -> bytes:
 
 def write_record(
     directory: str | os.PathLike[str],
-    entries: Sequence[bytes],
+    entries: Iterable[bytes],
     checkpoint_note: str,
     verifier_keys: Sequence[str],
-    districts: Mapping[str, tuple[Sequence[bytes], str]] | None = None,
+    districts: Mapping[str, tuple[Iterable[bytes], str]] | None = None,
 ) -> None:
     """Write the record into `directory`, each file atomically: `log/` from `entries` (the
     national log when there are `districts`), and for each district D of `districts`
     (D -> (its entries, its checkpoint note)) `districts/D/`.
 
     Refuses (ValueError) an entry holding a newline or not in canonical JSON, and any record
-    that `check_record` would find a problem with, so a written record always checks. The
-    district logs are written first, the national entries next and its checkpoint last; a
-    `districts/` folder left from an earlier record is replaced (removed for a single-log one).
+    that `check_record` would find a problem with, so a written record always checks; then
+    nothing of it is written. The entries are streamed (issue 17: a national record does not
+    fit in memory): each log is written to a staging folder beside the record as it is read,
+    with only its leaf hashes kept (32 bytes an entry), checked, and moved into place once
+    every log checks. The district logs go in first, the national entries next and its
+    checkpoint last; a `districts/` folder left from an earlier record is replaced (removed
+    for a single-log one).
     """
     if isinstance(verifier_keys, str):
         raise ValueError("verifier_keys is a list of keys, not one string")
-    entries_raw = _check_lines(entries, "")
     for key in verifier_keys:
         if not isinstance(key, str) or "\n" in key:
             raise ValueError("every verifier key is one line of text")
     checkpoint_raw = _note_bytes(checkpoint_note, "the checkpoint note")
     keys_raw = "".join(key + "\n" for key in verifier_keys).encode("utf-8")
-    problems, leaves = _problems(entries_raw, checkpoint_raw, keys_raw)
-    district_files: dict[str, tuple[bytes, bytes, list[bytes]]] = {}
-    keys = _check_keys(keys_raw, [])
-    for district, (logged, note) in sorted((districts or {}).items()):
-        if not isinstance(district, str) or not _DISTRICT_NAME.fullmatch(district):
-            raise ValueError(f"{district!r} is not a district id")
-        raw = _check_lines(logged, f"district {district}: ")
-        note_raw = _note_bytes(note, f"the checkpoint note of district {district}")
-        found, district_leaves = _district_problems(district, raw, note_raw, keys)
-        district_files[district] = (raw, note_raw, district_leaves)
-        problems.extend(found)
-    if problems:
-        raise ValueError("refusing to write a record that does not check: " + problems[0])
     base = Path(directory)
+    created = not base.exists()
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=base, prefix=".record-"))
+    try:
+        national, leaves = _spool(staging, entries, "")
+        problems = _national_note_problems(len(leaves), leaves, checkpoint_raw, keys_raw)
+        keys = _check_keys(keys_raw, [])
+        district_files: dict[str, tuple[Path, bytes, _Leaves]] = {}
+        for district, (logged, note) in sorted((districts or {}).items()):
+            if not isinstance(district, str) or not _DISTRICT_NAME.fullmatch(district):
+                raise ValueError(f"{district!r} is not a district id")
+            spooled, district_leaves = _spool(staging, logged, f"district {district}: ")
+            note_raw = _note_bytes(note, f"the checkpoint note of district {district}")
+            problems.extend(
+                _district_note_problems(
+                    district, len(district_leaves), district_leaves, note_raw, keys
+                )
+            )
+            district_files[district] = (spooled, note_raw, district_leaves)
+        if problems:
+            raise ValueError("refusing to write a record that does not check: " + problems[0])
+        _put_in_place(base, districts is not None, district_files, national, leaves)
+        log = base / "log"
+        for name, raw in ((KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
+            write_atomic(base / name, raw, sync_folder=False)
+        fsync_directory(log)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            shutil.rmtree(base, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _put_in_place(
+    base: Path,
+    has_districts: bool,
+    district_files: Mapping[str, tuple[Path, bytes, _Leaves]],
+    national: Path,
+    leaves: _Leaves,
+) -> None:
+    """`write_record`'s checked logs moved from the staging folder into the record: each
+    district's entries, tiles and checkpoint, then the national entries and tiles (the
+    checkpoint and keys last, by the caller)."""
     folder = base / DISTRICTS
     if folder.is_dir():
         for child in folder.iterdir():
-            if child.name not in district_files or districts is None:
+            if child.name not in district_files or not has_districts:
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
-        if districts is None:
+        if not has_districts:
             folder.rmdir()
-    for district, (raw, note_raw, district_leaves) in district_files.items():
+    for district, (spooled, note_raw, district_leaves) in district_files.items():
         place = base / DISTRICTS / district
         place.mkdir(parents=True, exist_ok=True)
-        write_atomic(base / district_entries_path(district), raw, sync_folder=False)
+        os.replace(spooled, base / district_entries_path(district))
         write_tiles(place, district_leaves)
         write_atomic(base / district_checkpoint_path(district), note_raw, sync_folder=False)
         fsync_directory(place)
-    if districts is not None:
+    if has_districts:
         folder.mkdir(parents=True, exist_ok=True)
         fsync_directory(folder)
     log = base / "log"
     log.mkdir(parents=True, exist_ok=True)
-    write_atomic(base / ENTRIES, entries_raw, sync_folder=False)
+    os.replace(national, base / ENTRIES)
     # The tiles before the checkpoint: whoever finds the new checkpoint finds its tiles.
     write_tiles(log, leaves)
-    for name, raw in ((KEYS, keys_raw), (CHECKPOINT, checkpoint_raw)):
-        write_atomic(base / name, raw, sync_folder=False)
-    fsync_directory(log)

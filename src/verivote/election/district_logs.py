@@ -1,5 +1,5 @@
 """The authority's side of the district logs (README, "National scale (issue 17)"): sealing
-each district's log into the national log, the sealed logs of a record, and a voter's two
+each district's log into the national log, the sealed sizes of a record, and a voter's two
 proofs.
 
 - `seal_districts` signs, for every district whose log grew since its last seal, a checkpoint
@@ -7,8 +7,8 @@ proofs.
   `district-checkpoint` entry to the national log (`Store.seal`: one transaction per
   district). `board checkpoint` seals before it signs the national log, and the tally before
   it reads its cutoff, so the tally follows every ballot it counts.
-- `sealed_logs` gives, for a national log up to a checkpoint, each district's entries up to
-  its last seal in it and that seal's note: the `districts/` of the record.
+- `last_seals` gives, for a national log up to a checkpoint, each district's size at its
+  last seal in it and that seal's note: the `districts/` of the record.
 - `prove_ballot` gives a district ballot's two inclusion proofs (`board.inclusion`).
 """
 
@@ -68,15 +68,6 @@ def last_seals(store: Store, election_id: str, size: int) -> dict[str, tuple[int
         seal = read_seal(json.loads(raw))
         last[seal.district] = (seal.checkpoint.size, seal.note)
     return dict(sorted(last.items()))
-
-
-def sealed_logs(store: Store, election_id: str, size: int) -> dict[str, tuple[list[bytes], str]]:
-    """Each district sealed within the first `size` national entries: its entries up to its
-    last seal there, and that seal's signed note."""
-    return {
-        district: (store.entries(election_id, 0, sealed, log=district), note)
-        for district, (sealed, note) in last_seals(store, election_id, size).items()
-    }
 
 
 class _StoredLog:

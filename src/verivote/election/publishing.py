@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from verivote.board.checkpoint import (
     open_checkpoint,
 )
 from verivote.board.code_index import write_code_index
+from verivote.board.districts import NATIONAL
 from verivote.board.inclusion import DistrictInclusion, check_in_district
 from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.board.note import (
@@ -45,9 +47,9 @@ from verivote.crypto.keyfile import write_private
 from verivote.election.district_logs import (
     AUTHORITY_FILE,
     authority_signer,
+    last_seals,
     prove_ballot,
     seal_districts,
-    sealed_logs,
 )
 from verivote.election.service import ElectionContext, ElectionError
 from verivote.model.manifest import Manifest
@@ -359,18 +361,36 @@ def check_inclusion(doc: dict[str, Any], verifiers: list[str]) -> bool:
         return False
 
 
+NATIONAL_PAGE = 16
+DISTRICT_PAGE = 5_000
+"""Entries read from the store at a time by `export_record`: a national entry may be a mix
+of millions of rows, a district's are ballots of about a kilobyte."""
+
+
+def paged_entries(
+    store: Store, election_id: str, log: str, size: int, page: int
+) -> Iterator[bytes]:
+    """Entries 0 … size−1 of `log`, read `page` at a time (a national record is never held)."""
+    for start in range(0, size, page):
+        yield from store.entries(election_id, start, min(size, start + page), log=log)
+
+
 def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory: Path) -> int:
     """Write the public record of the latest checkpoint to `directory`; returns its size."""
     latest = store.latest_checkpoint(ctx.election_id)
     if latest is None:
         raise ElectionError("no checkpoint yet: run `verivote board checkpoint` first")
     size, note = latest
-    entries = store.entries(ctx.election_id, 0, size)
+    entries = paged_entries(store, ctx.election_id, NATIONAL, size, NATIONAL_PAGE)
     try:
-        districts = sealed_logs(store, ctx.election_id, size)
+        seals = last_seals(store, ctx.election_id, size)
+        districts = {
+            d: (paged_entries(store, ctx.election_id, d, sealed, DISTRICT_PAGE), seal_note)
+            for d, (sealed, seal_note) in seals.items()
+        }
         write_record(directory, entries, note, verifier_keys(keys_dir), districts or None)
         # the tracker's index of codes, for voters checking from the static files alone
-        write_code_index(directory, entries, {d: e for d, (e, _) in districts.items()})
+        write_code_index(directory, districts)
     except ValueError as exc:  # entries that do not give the signed root: never published
         raise ElectionError(f"the record does not check, not written: {exc}") from None
     problems = check_record(directory)

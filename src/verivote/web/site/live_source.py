@@ -12,7 +12,7 @@ counts (every national entry but the seals, every district entry sealed so far) 
 one type come from each run's entries counted by type once (`live_board`). A
 district ballot's proof is the two proofs of `election.district_logs.prove_ballot`; the record
 download holds each district's log up to its last seal within the national checkpoint, as
-`export_record` writes it (`district_logs.sealed_logs`), streamed.
+`export_record` writes it (`district_logs.last_seals`), streamed.
 
 Counts that cost a scan of a national table (check-ins per station, entries per type) are kept
 for a few seconds, so that a busy home page does not run them for every visitor. Inclusion
