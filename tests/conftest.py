@@ -29,7 +29,7 @@ SHARED = _shared()
 
 # The session-wide election records of the verifier's tests, shared with the tamper suite;
 # the store tests' `url` (each backend) and `engine` (migrated), which a module may override.
-pytest_plugins = ["tests.verify_fixtures", "tests.store_fixtures"]
+pytest_plugins = ["tests.verify_fixtures", "tests.store_fixtures", "tests.demo_fixtures"]
 RCTAB = SHARED / "testdata" / "rctab"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RCTAB
+from tests.demo_fixtures import DemoRun
 from verivote.board.record import check_record
 from verivote.cli.app import run
 
@@ -187,13 +188,9 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: lis
 
 @pytest.mark.slow
 def test_demo_runs_an_election_with_a_runoff_and_writes_records(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], demo_run: DemoRun
 ) -> None:
-    code, out, err = cli(
-        capsys, "demo", "--voters", "400", "--seed", "1", "--dir", str(tmp_path), "--json"
-    )
-    assert code == 0, err
-    doc = json.loads(out)
+    doc = demo_run.doc
     assert doc["round2"] is not None
     for key in ("round1", "round2"):
         record = Path(doc[key]["record"])
@@ -206,10 +203,12 @@ def test_demo_runs_an_election_with_a_runoff_and_writes_records(
         closes = [json.loads(line) for line in lines if '"polls-close"' in line]
         assert sum(c["checked_in"] for c in closes) == doc[key]["checked_in"] > 0
         assert all(c["ballots_cast"] == c["checked_in"] for c in closes)
-    # a second run into the same folder is refused, in one line
-    code, _, err = cli(capsys, "demo", "--dir", str(tmp_path))
+    # a second run into the same folder is refused, in one line, and changes nothing
+    before = sorted(p.relative_to(demo_run.folder) for p in demo_run.folder.rglob("*"))
+    code, _, err = cli(capsys, "demo", "--dir", str(demo_run.folder))
     assert code == 1
     assert "already holds" in err
+    assert sorted(p.relative_to(demo_run.folder) for p in demo_run.folder.rglob("*")) == before
 
 
 def test_bench_reports_a_rate(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,15 +9,12 @@ left running."""
 
 from __future__ import annotations
 
-import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.demo_fixtures import DemoRun
 from tests.parties_fixtures import assert_nothing_held, guardian_secrets, witness_secrets
 from verivote.crypto.groups import get_group
 from verivote.sim.election import GUARDIANS
@@ -26,10 +23,6 @@ from verivote.verify import verify_record
 
 FACTIONS = ["principlists", "reformists", "moderates", "independents", "new-generation"]
 MIXERS = FACTIONS[:3]
-
-
-def _environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
 def _processes_in(folder: Path) -> list[str]:
@@ -53,16 +46,9 @@ def _mode(path: Path) -> int:
 
 @pytest.mark.slow
 def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_secrets(
-    tmp_path: Path,
+    demo_run: DemoRun,
 ) -> None:
-    demo = tmp_path / "demo"
-    done = subprocess.run(
-        [sys.executable, "-m", "verivote", "demo", "--voters", "200", "--seed", "1",
-         "--dir", str(demo), "--json"],
-        capture_output=True, text=True, env=_environment(), timeout=900,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    demo, doc = demo_run.folder, demo_run.doc
     assert doc["round2"] is not None
     assert doc["verified"] == [True, True]
     # 5 ceremonies, 5 runoff contributions, 2 x 4 decryptions; 5 witness servers, 5 inits,
