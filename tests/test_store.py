@@ -17,7 +17,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.store_fixtures import cast_in_process
@@ -609,3 +609,37 @@ def test_database_url_and_engines(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     finally:
         engine.dispose()
     assert pragmas == [1, "wal", 30_000]
+
+
+def test_a_cast_finds_earlier_ballots_through_their_code_and_nonce_indexes(store: Store) -> None:
+    """The replay lookup of a cast (same code or same nonce, waiting or on the board) must use
+    the (election, code) and (election, nonce) indexes: searched by the election alone it read
+    every ballot of the election at each cast, quadratic in the ballots. Checked on SQLite's
+    plans (PostgreSQL's planner chooses by its tables' statistics, not by the statement)."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite")
+    statements: list[tuple[str, object]] = []
+
+    def seen(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "ballots" in statement:
+            statements.append((statement, parameters))
+
+    store.set_polls(E, "s1", "open", b"{}")
+    cast(store, "c1")
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        cast(store, "c2")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert statements
+    with store.engine.connect() as conn:
+        for statement, parameters in statements:
+            cursor = conn.connection.cursor()
+            plan = [
+                row[-1] for row in cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            ]
+            for step in plan:
+                assert not re.match(r"SCAN (pending_)?ballots\b", step), (step, statement)
+                assert not re.search(r"\(election_id=\?\)$", step), (step, statement)
