@@ -33,7 +33,7 @@ from verivote.verify.ballot_pool import run_chunks
 from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
 from verivote.verify.check_manifest import check_manifest
-from verivote.verify.check_mix import _Mix, _shuffle_context, _shuffle_problem
+from verivote.verify.check_mix import _Mix, _shuffle_context, split_problem
 from verivote.verify.check_tally import tally_cutoff
 from verivote.verify.context import mixnet_districts
 from verivote.verify.loader import load_board
@@ -169,7 +169,7 @@ def _split_main(mix: _Mix, widths: dict[str, int]) -> tuple[float, float]:
                 )
                 task = (context, mix.raw(previous), mix.raw(index), widths[district])
                 started = time.process_time()
-                if _shuffle_problem(key, task, pool, 2, checked=False) is not None:
+                if split_problem(key, task, pool, 2) is not None:
                     raise KindsError(f"a shuffle of {district} fails when split")
                 points.append((mix.rows_of(district) * widths[district],
                                time.process_time() - started))  # fmt: skip

@@ -180,6 +180,14 @@ def _shuffle_problem(
     return None
 
 
+def split_problem(
+    key: ElectionKey[Any], task: tuple[bytes, bytes, bytes, int], pool: Executor | None, jobs: int
+) -> str | None:
+    """How the verifier checks a shuffle of `SPLIT_ROWS` rows or more: by chunks of rows on
+    `pool`, its rows read here without membership checks (`sim national` measures this)."""
+    return _shuffle_problem(key, task, pool, jobs, checked=False)
+
+
 def _malformed(
     key: ElectionKey[Any], task: tuple[bytes, bytes, bytes, int], error: Exception | None
 ) -> str:
@@ -456,7 +464,7 @@ class _Mix:
             done = iter(_map(pool, _shuffle_task, small))
             jobs = 1 if pool is None else wide
             return [
-                _shuffle_problem(key, t, pool, jobs, checked=False) if b else next(done)
+                split_problem(key, t, pool, jobs) if b else next(done)
                 for (t, _), b in zip(tasks, big, strict=True)
             ]
 
