@@ -114,6 +114,26 @@ def test_an_index_pointing_at_another_ballot_is_refused(
         track(dir_fetch(record), first, _authority(record))
 
 
+def test_an_index_line_naming_a_path_outside_the_record_is_refused(
+    verify_election: VerifyElection, tmp_path: Path
+) -> None:
+    """The index comes from a mirror: its log names a folder of the record, never a path."""
+    record = _copy(verify_election, tmp_path)
+    code = _codes(record)[0]
+    shard = record / shard_path(code)
+    lines = []
+    for raw in shard.read_bytes().split(b"\n")[:-1]:
+        doc = json.loads(raw)
+        if doc["code"] == code:
+            doc["log"] = "../log"
+        lines.append(json.dumps(doc).encode())
+    shard.write_bytes(b"".join(r + b"\n" for r in lines))
+    with pytest.raises(TrackError, match="names no log of the record"):
+        track(dir_fetch(record), code, _authority(record))
+    with pytest.raises(TrackError, match="64 hexadecimal digits"):
+        track(dir_fetch(record), "../" + code[3:], _authority(record))
+
+
 def test_a_checkpoint_not_signed_by_the_pinned_authority_is_refused(
     verify_election: VerifyElection,
 ) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -32,7 +33,7 @@ from verivote.board.lines import BLOCK, blocks
 from verivote.board.record import ENTRIES, district_entries_path
 from verivote.model.canonical import canonical_json
 
-__all__ = ["TRACK", "code_field", "shard_path", "write_code_index"]
+__all__ = ["CODE", "TRACK", "code_field", "shard_path", "write_code_index"]
 
 TRACK = "track"
 """The index's folder in the record."""
@@ -50,6 +51,9 @@ def code_field(doc: Mapping[str, object]) -> str | None:
     code = doc.get("tracking_code") if kind == "ballot-cast" else doc.get("ballot_id")
     return code if kind in BALLOT_TYPES and isinstance(code, str) else None
 
+
+CODE = re.compile(r"[0-9a-f]{64}")
+"""A tracking code: the hex of a SHA-256 (`crypto.tracking`); it names its shard's file."""
 
 BALLOT_MARK = b'"type":"ballot-'
 SEAL_MARK = b'"type":"district-checkpoint"'
@@ -86,8 +90,9 @@ def write_code_index(directory: str | os.PathLike[str], districts: Iterable[str]
     covering: dict[str, list[tuple[int, int, int, int]]] = {}  # district -> seals
     folder = base / TRACK
     shutil.rmtree(folder, ignore_errors=True)
+    for stale in base.glob(f".{TRACK}-*"):  # left by an export that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     spill = base / f".{TRACK}-{os.getpid()}"
-    shutil.rmtree(spill, ignore_errors=True)
     spill.mkdir(parents=True)
     try:
         shards: dict[str, IO[bytes]] = {}
@@ -95,6 +100,8 @@ def write_code_index(directory: str | os.PathLike[str], districts: Iterable[str]
 
         def put(code: str, line: dict[str, object]) -> None:
             nonlocal number
+            if not CODE.fullmatch(code):
+                return  # not a tracking code (a record the `ballots` check fails): no file name
             out = shards.get(code[:2])
             if out is None:
                 out = shards[code[:2]] = (spill / f"{code[:2]}.jsonl").open("wb")

@@ -13,6 +13,7 @@ Written by hand: no library reads C2SP tiles.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -21,12 +22,13 @@ from pathlib import Path
 
 from verivote.board import tiles
 from verivote.board.checkpoint import open_checkpoint, parse_checkpoint
-from verivote.board.code_index import code_field, shard_path
+from verivote.board.code_index import CODE, code_field, shard_path
 from verivote.board.districts import read_seal
 from verivote.board.inclusion import DistrictInclusion, check_in_district
 from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.board.note import parse_note
 from verivote.board.tiles import Tile
+from verivote.model.manifest import IDENT
 
 __all__ = ["Fetch", "TrackError", "Tracked", "dir_fetch", "http_fetch", "track"]
 
@@ -146,10 +148,13 @@ def track(fetch: Fetch, code: str, authority: str) -> Tracked:
     """Find the ballot with tracking code (or challenged-ballot id) `code` and check its
     proofs under the national checkpoint signed by `authority` (its verifier key). Raises
     TrackError naming what fails."""
-    line = _line(fetch, code.strip().lower())
+    code = code.strip().lower()
+    if not CODE.fullmatch(code):
+        raise TrackError("a tracking code is 64 hexadecimal digits")
+    line = _line(fetch, code)
     log = line.get("log")
-    if not isinstance(log, str):
-        raise TrackError("the index line names no log")
+    if not isinstance(log, str) or (log and not re.fullmatch(IDENT, log)):
+        raise TrackError("the index line names no log of the record")
     index = _int(line, "index")
     folder = f"districts/{log}" if log else "log"
     entry = fetch(f"{folder}/entries.jsonl", _int(line, "offset"), _int(line, "length"))
