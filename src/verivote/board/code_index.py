@@ -24,12 +24,12 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
 from verivote.board.districts import BALLOT_TYPES, NATIONAL, SEAL_TYPE, read_seal
-from verivote.board.lines import BLOCK, blocks
+from verivote.board.lines import iter_lines
 from verivote.board.record import ENTRIES, district_entries_path
 from verivote.model.canonical import canonical_json
 
@@ -59,17 +59,6 @@ BALLOT_MARK = b'"type":"ballot-'
 SEAL_MARK = b'"type":"district-checkpoint"'
 """What a ballot's or a seal's canonical line holds: the lines without it are not parsed (a
 national mix entry is gigabytes)."""
-
-
-def _log_lines(path: Path, what: str) -> Iterator[tuple[int, int, bytes]]:
-    """(index, offset, line) of each line of an entries file, read block by block."""
-    index = 0
-    offset = 0
-    for _, block in blocks(path, BLOCK):
-        for line in block[:-1].split(b"\n") if block.endswith(b"\n") else block.split(b"\n"):
-            yield index, offset, line
-            index += 1
-            offset += len(line) + 1
 
 
 def _entries_file(directory: Path, log: str) -> Path:
@@ -108,7 +97,8 @@ def write_code_index(directory: str | os.PathLike[str], districts: Iterable[str]
             out.write(b"%s\t%012d\t%s\n" % (code.encode(), number, canonical_json(line)))
             number += 1
 
-        for index, offset, raw in _log_lines(_entries_file(base, NATIONAL), ENTRIES):
+        national = iter_lines(_entries_file(base, NATIONAL), ENTRIES)
+        for index, (offset, raw) in enumerate(national):
             if SEAL_MARK in raw:
                 doc = json.loads(raw)
                 if doc.get("type") == SEAL_TYPE:
@@ -123,7 +113,7 @@ def write_code_index(directory: str | os.PathLike[str], districts: Iterable[str]
         for log in sorted(districts):
             seals = iter(covering.get(log, []))
             current = next(seals, None)
-            for index, offset, raw in _log_lines(_entries_file(base, log), log):
+            for index, (offset, raw) in enumerate(iter_lines(_entries_file(base, log), log)):
                 while current is not None and current[0] <= index:
                     current = next(seals, None)
                 if current is None or BALLOT_MARK not in raw:

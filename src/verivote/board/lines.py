@@ -20,7 +20,7 @@ from typing import overload
 
 from verivote.board.merkle import leaf_hash
 
-__all__ = ["BLOCK", "Lines", "blocks", "scan_lines"]
+__all__ = ["BLOCK", "Lines", "blocks", "iter_lines", "scan_lines"]
 
 BLOCK = 8 * 2**20
 """Bytes read at a time by `scan_lines`."""
@@ -48,26 +48,33 @@ def blocks(file: Path, target: int) -> Iterator[tuple[int, bytes]]:
         yield number, bytes(pending)
 
 
-def scan_lines(
-    path: Path, what: str, each: Callable[[int, bytes], None], block: int = BLOCK
-) -> tuple[array[int], array[int]]:
-    """Call `each(offset, line)` for every line of the file at `path`, in order; return the
-    lines' offsets and lengths. Raises ValueError (naming the file as `what`) if it cannot be
-    read or its last line does not end in a newline."""
-    starts: array[int] = array("q")
-    lengths: array[int] = array("q")
+def iter_lines(path: Path, what: str, block: int = BLOCK) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of every line of the file at `path`, in order, read block by block.
+    Raises ValueError (naming the file as `what`) if it cannot be read or its last line does
+    not end in a newline."""
     offset = 0
     try:
         for _, whole in blocks(path, block):
             if not whole.endswith(b"\n"):
                 raise ValueError(f"{what}: the last line does not end in a newline")
             for line in whole[:-1].split(b"\n"):
-                starts.append(offset)
-                lengths.append(len(line))
-                each(offset, line)
+                yield offset, line
                 offset += len(line) + 1
     except OSError as exc:
         raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
+
+
+def scan_lines(
+    path: Path, what: str, each: Callable[[int, bytes], None], block: int = BLOCK
+) -> tuple[array[int], array[int]]:
+    """Call `each(offset, line)` for every line of the file at `path`, in order; return the
+    lines' offsets and lengths. Raises ValueError as `iter_lines` does."""
+    starts: array[int] = array("q")
+    lengths: array[int] = array("q")
+    for offset, line in iter_lines(path, what, block):
+        starts.append(offset)
+        lengths.append(len(line))
+        each(offset, line)
     return starts, lengths
 
 
