@@ -40,7 +40,7 @@ from verivote.crypto import wire
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
 from verivote.crypto.shuffle import shuffle_pool
 from verivote.model.canonical import canonical_json
-from verivote.verify import check_board, verifier
+from verivote.verify import ballot_pool, check_board, verifier
 from verivote.verify.check_mix import _shuffle_problem, check_mix
 from verivote.verify.context import Election, Keys
 from verivote.verify.loader import Board, load_board
@@ -289,3 +289,31 @@ def test_district_logs_read_by_tasks_give_the_same_board_and_report(
     assert verify_record(record, jobs=2).to_json() | {"ballots_per_second": 0} == serial | {
         "ballots_per_second": 0
     }
+
+
+def test_with_a_pool_the_main_process_parses_no_ballot(
+    verify_election: VerifyElection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: the ballots are parsed by the tasks that read the district logs and check
+    the proofs; the checks of the main process (fields, tracking codes, copies, routing,
+    participation) use what those tasks found, so it parses none, and reports as before."""
+    record = verify_election.round1
+    serial = verify_record(record, jobs=1).to_json()
+    lines = [line for path in sorted(record.glob("districts/*/entries.jsonl"))
+             for line in path.read_bytes().splitlines()]  # fmt: skip
+    ballots = {line for line in lines if b'"type":"ballot-' in line}
+    assert len(ballots) > 5
+    seen: list[bytes] = []
+    real = json.loads
+
+    def watching(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(raw, bytes) and raw in ballots:
+            seen.append(raw)
+        return real(raw, *args, **kwargs)
+
+    monkeypatch.setattr(verifier, "SCAN_TASKS_FROM", 0)
+    monkeypatch.setattr(ballot_pool, "MIN_POOL", 0)
+    monkeypatch.setattr(json, "loads", watching)
+    report = verify_record(record, jobs=2).to_json()
+    assert seen == []
+    assert report | {"ballots_per_second": 0} == serial | {"ballots_per_second": 0}

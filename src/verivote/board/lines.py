@@ -20,10 +20,45 @@ from typing import overload
 
 from verivote.board.merkle import leaf_hash
 
-__all__ = ["BLOCK", "Lines", "blocks", "iter_lines", "scan_lines"]
+__all__ = ["BLOCK", "LineRef", "Lines", "blocks", "iter_lines", "read_ref", "scan_lines"]
 
 BLOCK = 8 * 2**20
 """Bytes read at a time by `scan_lines`."""
+
+
+LineRef = tuple[str, int, int, bytes | None]
+"""Where a line is, for a task to read it itself (`read_ref`): (file, offset, length, its
+leaf hash as scanned, or None), 60-odd bytes to send however long the line."""
+
+
+def read_ref(ref: LineRef | bytes) -> bytes:
+    """The line `ref` names (bytes: the line itself). Raises OSError if the file no longer
+    holds the line that was scanned there (`Lines` reads so too)."""
+    if isinstance(ref, bytes):
+        return ref
+    file, offset, length, leaf = ref
+    handle = os.open(file, os.O_RDONLY)
+    try:
+        data = _pread(handle, length, offset)
+    finally:
+        os.close(handle)
+    if len(data) != length or (leaf is not None and leaf_hash(data) != leaf):
+        raise OSError(f"{file} changed since it was read")
+    return data
+
+
+def _pread(handle: int, length: int, offset: int) -> bytes:
+    """`length` bytes at `offset`, fewer only at the file's end: Linux reads at most about
+    2 GiB a call, and a national shuffle entry can come close to that."""
+    parts: list[bytes] = []
+    while length > 0:
+        part = os.pread(handle, min(length, 2**30), offset)
+        if not part:
+            break
+        parts.append(part)
+        offset += len(part)
+        length -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def blocks(file: Path, target: int) -> Iterator[tuple[int, bytes]]:
@@ -131,7 +166,7 @@ class Lines(Sequence[bytes]):
             raise IndexError("line index out of range")
         file = self._which[index] if self._which is not None else 0
         length = self._lengths[index]
-        data = os.pread(self._handle(file), length, self._starts[index])
+        data = _pread(self._handle(file), length, self._starts[index])
         if len(data) != length or (
             self._leaves is not None and leaf_hash(data) != self._leaves(index)
         ):
@@ -141,6 +176,14 @@ class Lines(Sequence[bytes]):
     def __iter__(self) -> Iterator[bytes]:
         for index in range(len(self)):
             yield self[index]
+
+    def ref(self, index: int) -> LineRef:
+        """Where line `index` is (`read_ref` reads it, here or in a task)."""
+        if not 0 <= index < len(self):
+            raise IndexError("line index out of range")
+        file = self._which[index] if self._which is not None else 0
+        leaf = self._leaves(index) if self._leaves is not None else None
+        return str(self._files[file]), self._starts[index], self._lengths[index], leaf
 
     def _handle(self, file: int) -> int:
         handle = self._handles.get(file)

@@ -129,6 +129,9 @@ class NationalRun:
     """The projection with the verifier's own split, as it is written (`_kinds`)."""
     split_main: tuple[float, float] = (0.0, 0.0)
     """The main process's part of a split shuffle's check: (s a shuffle, s a ciphertext)."""
+    national_read: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    """The main process's reading of the national log by class of line (`Sizes.national`):
+    (bytes, CPU seconds, bytes at F = 1)."""
 
 
 def draw_jobs(
@@ -480,7 +483,6 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     district_f1 = {
         d: n * full.get(d, 0) / max(1, now.get(d, 0)) for d, n in sizes.district_bytes.items()
     }
-    national_f1 = max(0.0, board_f1 - sum(district_f1.values()))
     # as the verifier is written: what differs from the plan
     verifier: dict[str, tuple[float, float, float]] = {
         BOARD_READ: (
@@ -521,9 +523,16 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
     planned.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
     # The verifier's main process reads the national log, does the rest and its part of each
-    # split shuffle one after the other: one task, their sum.
-    read_kind = next((k for k in planned if k.name == BOARD_READ), None)
-    read = 0.0 if read_kind is None else read_kind.cpu_per_unit * national_f1
+    # split shuffle one after the other: one task, their sum. It reads, hashes and types the
+    # national log's lines (the mix's large entries unparsed, the mix's inputs and the fixed
+    # entries parsed), each class at its own rate measured here, the mix's at F = 1 as the
+    # written ciphertexts grow.
+    mix_scale = wr_units / max(1, wr_units_now)
+    run.national_read = {
+        name: (n, cpu, n * (mix_scale if name in ("mix", "mix-input") else 1.0))
+        for name, (n, cpu) in sizes.national.items()
+    }
+    read = sum(cpu * f1 / n for n, cpu, f1 in run.national_read.values() if n)
     main = read + rest + main_s
     today.append(Kind(MAIN, "runs", 1, main, 1, 1, 1))
     return planned, today
@@ -589,6 +598,15 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "ray_overhead_ms": (
             None if run.ray_overhead_s is None else round(1000 * run.ray_overhead_s, 4)
         ),
+        "main_national_read": {
+            name: {
+                "bytes": n,
+                "cpu_s": round(cpu, 3),
+                "bytes_f1": round(f1),
+                "ns_per_byte": round(1e9 * cpu / n, 3) if n else None,
+            }
+            for name, (n, cpu, f1) in run.national_read.items()
+        },
         "split_shuffle_main": {
             "ms_per_shuffle": round(1000 * run.split_main[0], 3),
             "us_per_ciphertext": round(1e6 * run.split_main[1], 2),

@@ -24,10 +24,15 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from verivote.board.lines import iter_lines, read_ref
+from verivote.board.merkle import leaf_hash
+from verivote.board.record import ENTRIES
 from verivote.crypto.shuffle import warm_key
 from verivote.sim.meter import Stage
+from verivote.verify import loader
 from verivote.verify.ballot_chunk import Setup
 from verivote.verify.ballot_pool import run_chunks
 from verivote.verify.check_board import check_board
@@ -36,7 +41,7 @@ from verivote.verify.check_manifest import check_manifest
 from verivote.verify.check_mix import _Mix, _shuffle_context, split_problem
 from verivote.verify.check_tally import tally_cutoff
 from verivote.verify.context import mixnet_districts
-from verivote.verify.loader import load_board
+from verivote.verify.loader import load_board, unparsed_type
 from verivote.verify.report import Check
 
 StageOf = Callable[[str, str], AbstractContextManager[Stage]]
@@ -72,6 +77,11 @@ class Sizes:
     largest_district: str | None = None
     split_main_s: float = 0.0
     split_main_per_unit_s: float = 0.0
+    national: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """The national log as the verifier's main process reads it (`load_board`'s scan): per
+    class of line, (bytes, this process's CPU seconds to read, hash and type them): "mix"
+    the lines it does not parse (`loader.UNPARSED`), "mix-input" the mix's inputs (parsed),
+    "fixed" every other line (parsed)."""
 
 
 class KindsError(Exception):
@@ -85,12 +95,13 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     with stage(BOARD_READ, "bytes") as s:
         board = load_board(record, stream=True)
         s.items = sum(len(e) for e in board.entries)
+    national = national_scan(Path(record))
     with stage(BOARD, "bytes") as s:
         board_check = check_board(board, None)
         s.items = sum(len(e) for e in board.entries)
     if board_check.passed is False:
         raise KindsError(f"the board check fails: {_failures(board_check)}")
-    sizes = Sizes({"ballots": 0, "polls": 0, "mix": 0, "fixed": 0})
+    sizes = Sizes({"ballots": 0, "polls": 0, "mix": 0, "fixed": 0}, national=national)
     for position, (raw, doc) in enumerate(zip(board.entries, board.docs, strict=True)):
         kind = doc.get("type") if isinstance(doc, dict) else None
         group = ("ballots" if kind in BALLOT_TYPES else "polls" if kind in POLL_TYPES
@@ -131,17 +142,18 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
         return sizes
     check = Check("mix")
     mix = _Mix(board, election, keys, sorted(mixed), check, 1)
-    mix.check_inputs()
-    rows = {d: mix.rows_of(d) for d in mixed}
     with stage(SHUFFLES, "ciphertexts") as s:
+        # the inputs' rows checked, the shuffles' entries read and their proofs checked
+        mix.check_inputs()
+        rows = {d: mix.rows_of(d) for d in mixed}
         mix.check_chains()
         s.items = sum(rows[d] * widths[d] * len(mix.chains[d]) for d in mixed)
     sizes.split_main_s, sizes.split_main_per_unit_s = _split_main(mix, widths)
     if not mix.check_closed():
         raise KindsError(f"the mix is not closed: {_failures(check)}")
-    guardians = _partial_guardians(board)
     with stage(MIX_DECRYPTIONS, "ciphertexts") as s:
         shares = mix.check_partials()
+        guardians = _partial_guardians(mix)
         s.items = sum(rows[d] * widths[d] * guardians.get(d, 0) for d in mixed)
     with stage(MIX_COMBINE, "ciphertexts") as s:
         mix.check_decryptions(shares)
@@ -150,6 +162,29 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     if check.close().passed is False:
         raise KindsError(f"the mix check fails: {_failures(check)}")
     return sizes
+
+
+def national_scan(record: Path) -> dict[str, tuple[int, float]]:
+    """`Sizes.national`: the national log's lines read, hashed and typed (parsed, but for the
+    mix's large entries) as `load_board`'s scan does, the CPU of each line's work timed by
+    class; the reading of the file's blocks shared out by bytes."""
+    spent = {"mix": 0.0, "mix-input": 0.0, "fixed": 0.0}
+    sizes = dict.fromkeys(spent, 0)
+    started = time.process_time()
+    for _, raw in iter_lines(record / ENTRIES, ENTRIES):
+        t0 = time.process_time()
+        leaf_hash(raw)
+        kind = unparsed_type(raw)
+        if kind is None:
+            doc, _ = loader._parse(raw)
+            kind = "mix-input" if doc is not None and doc["type"] == "mix-input" else "fixed"
+        else:
+            kind = "mix"
+        spent[kind] += time.process_time() - t0
+        sizes[kind] += len(raw)
+    reading = max(0.0, time.process_time() - started - sum(spent.values()))
+    total = max(1, sum(sizes.values()))
+    return {k: (sizes[k], spent[k] + reading * sizes[k] / total) for k in spent}
 
 
 def _split_main(mix: _Mix, widths: dict[str, int]) -> tuple[float, float]:
@@ -163,12 +198,13 @@ def _split_main(mix: _Mix, widths: dict[str, int]) -> tuple[float, float]:
         for district, chain in mix.chains.items():
             previous = mix.inputs[district][0]
             for index in chain:
-                doc: Any = mix.board.docs[index]
+                doc = mix.heads[index].doc
                 context = _shuffle_context(
                     base, district, doc["mixer"], doc["position"], bytes.fromhex(doc["previous"])
                 )
-                task = (context, mix.raw(previous), mix.raw(index), widths[district])
-                started = time.process_time()
+                started = time.process_time()  # the entries are read by this process too
+                task = (context, read_ref(mix.board.ref(previous)), read_ref(mix.board.ref(index)),
+                        widths[district])  # fmt: skip
                 if split_problem(key, task, pool, 2) is not None:
                     raise KindsError(f"a shuffle of {district} fails when split")
                 points.append((mix.rows_of(district) * widths[district],
@@ -185,10 +221,11 @@ def _split_main(mix: _Mix, widths: dict[str, int]) -> tuple[float, float]:
     return max(0.0, mean_y - slope * mean_x), slope
 
 
-def _partial_guardians(board: Any) -> dict[str, int]:
+def _partial_guardians(mix: _Mix) -> dict[str, int]:
     """Per district, how many guardians posted partial decryptions of its mix."""
     seen: dict[str, set[int]] = {}
-    for _, doc in board.of_type("mix-partial-decryption"):
+    for index in mix.board.indices("mix-partial-decryption"):
+        doc = mix.heads[index].doc
         seen.setdefault(str(doc.get("district")), set()).add(int(doc.get("guardian", 0)))
     return {d: len(g) for d, g in seen.items()}
 

@@ -1,12 +1,14 @@
 """What the `ballots` and `challenged` checks need of each ballot entry besides its proofs:
 the digest of the ballot (to find a ballot published twice), its nonce (to find a nonce used
-twice, issue 14 item 5) and whether its tracking code, or a challenged ballot's id, is the hash
-of the ballot. Computed where the entry is parsed anyway (`ballot_chunk`), because serialising
-every ballot again is most of the cost."""
+twice, issue 14 item 5), whether its tracking code, or a challenged ballot's id, is the hash
+of the ballot, and whether it has exactly its type's fields. Computed where the entry is
+parsed anyway (`ballot_chunk`), because serialising every ballot again is most of the cost,
+and so that the main process never parses a ballot (issue 17)."""
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,21 +20,39 @@ from verivote.model.canonical import canonical_json
 class Facts:
     """`digest`: SHA-256 of the ballot's canonical JSON (None: the entry holds no ballot);
     `code_ok`: a cast ballot's tracking code, or a challenged ballot's id, is
-    H("tracking-code", base hash, ballot); `nonce`: the ballot's nonce if it is a string."""
+    H("tracking-code", base hash, ballot); `nonce`: the ballot's nonce if it is a string;
+    `fields_ok`: the entry's fields are exactly `FIELDS` of its type; `station`: the
+    ballot's station if it is a string (the `participation` check's)."""
 
     digest: bytes | None
     code_ok: bool
     nonce: str | None = None
+    fields_ok: bool = False
+    station: str | None = None
+
+
+NO_BALLOT = Facts(None, False)
+"""The facts of an entry that holds no ballot."""
+
+FIELDS = {
+    "ballot-cast": {"type", "ballot", "tracking_code"},
+    "ballot-challenged": {"type", "ballot", "ballot_id", "choices", "nonces"},
+}
+"""The fields of each ballot entry."""
 
 
 def entry_facts(base_hash: bytes, doc: dict[str, Any]) -> Facts:
+    kind = doc.get("type")
+    fields_ok = isinstance(kind, str) and set(doc) == FIELDS.get(kind)
     ballot = doc.get("ballot")
     if not isinstance(ballot, dict):
-        return Facts(None, False)
+        return Facts(None, False, None, fields_ok)
+    station = ballot.get("station")
+    station = sys.intern(station) if isinstance(station, str) else None
     try:
         body = canonical_json(ballot)
     except (TypeError, ValueError):  # not from a canonical entry: the board check says so
-        return Facts(None, False)
+        return Facts(None, False, None, fields_ok, station)
     digest = hashlib.sha256(body).digest()
     field = "ballot_id" if doc.get("type") == "ballot-challenged" else "tracking_code"
     nonce = ballot.get("nonce")
@@ -40,4 +60,6 @@ def entry_facts(base_hash: bytes, doc: dict[str, Any]) -> Facts:
         digest,
         doc.get(field) == tracking_code(base_hash, body),
         nonce if isinstance(nonce, str) else None,
+        fields_ok,
+        station,
     )

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from verivote.verify.ballot_facts import Facts
+from verivote.verify.ballot_facts import FIELDS, NO_BALLOT, Facts
 from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
 
 CAST = "ballot-cast"
 CHALLENGED = "ballot-challenged"
-FIELDS = {
-    CAST: {"type", "ballot", "tracking_code"},
-    CHALLENGED: {"type", "ballot", "ballot_id", "choices", "nonces"},
-}
-NO_BALLOT = Facts(None, False)
 
 
 def check_ballots(
@@ -42,30 +37,32 @@ def check_ballots(
     for check in (cast, challenged):
         if check.items and not proofs_checked:
             check.fail(None, "proofs not checked: the record has no usable election key")
+    # the entries' types from the scan, their facts from the tasks that parsed them: the
+    # main process parses no ballot (issue 17)
+    opened = set(board.indices(CHALLENGED))
     for index, reason in sorted(refused):
-        doc = board.docs[index]
-        target = challenged if doc is not None and doc["type"] == CHALLENGED else cast
-        target.fail(index, reason)
+        (challenged if index in opened else cast).fail(index, reason)
     for entry_type, check, what in ((CAST, cast, "tracking code"),
                                     (CHALLENGED, challenged, "ballot_id")):  # fmt: skip
-        for index, doc in board.each_of_type(entry_type):
-            if set(doc) != FIELDS[entry_type]:
+        for index in board.indices(entry_type):
+            found = facts.get(index, NO_BALLOT)
+            if not found.fields_ok:
                 check.fail(index, f"its fields are not {', '.join(sorted(FIELDS[entry_type]))}")
-            if not facts.get(index, NO_BALLOT).code_ok:
+            if not found.code_ok:
                 check.fail(index, f"its {what} is not the hash of the ballot")
-    _check_duplicates(board, facts, cast, challenged)
+    _check_duplicates(board, facts, cast, challenged, opened)
     return cast.close(), challenged.close()
 
 
 def _check_duplicates(
-    board: Board, facts: Mapping[int, Facts], cast: Check, challenged: Check
+    board: Board, facts: Mapping[int, Facts], cast: Check, challenged: Check, opened: set[int]
 ) -> None:
     """No ballot twice, and no nonce twice: the same ballot, or another one under the same
     nonce, is a replay or a copy. A clash that involves a challenged ballot is the
     `challenged` check's: a challenged ballot must never be cast."""
     bodies: dict[bytes, int] = {}
     nonces: dict[str, int] = {}
-    for index, doc in board.ballots():
+    for index in sorted(board.indices(CAST) + board.indices(CHALLENGED)):
         found = facts.get(index, NO_BALLOT)
         if found.digest is None:
             continue
@@ -74,11 +71,9 @@ def _check_duplicates(
             first, how = nonces.setdefault(found.nonce, index), "has the nonce of"
         if first == index:
             continue
-        earlier = board.docs[first]
-        assert earlier is not None
-        if doc["type"] == CAST and earlier["type"] == CAST:
+        if index not in opened and first not in opened:
             cast.fail(index, f"a ballot cast twice: it {how} entry {first}")
-        elif doc["type"] == CHALLENGED:
+        elif index in opened:
             challenged.fail(index, f"a ballot published twice: it {how} entry {first}")
         else:
             challenged.fail(first, f"a challenged ballot that was cast: entry {index} {how} it")

@@ -22,9 +22,12 @@ For each district the manifest counts on the mix path:
 - the decrypted tally's entry of the district equals the Majlis law's count of those ballots
   (`rules.majlis.tally_majlis`; null rows void).
 
-The shuffle proofs, the decryption proofs and the combination of the shares with the decoding
-(one task per district and batch of `BATCH` rows) are checked on `jobs` processes, or as Ray
-tasks on a cluster (`verivote.cluster`); a shuffle of at least `SPLIT_ROWS` rows is checked by
+The main process parses none of the mix's large entries (issue 17, README "What the verifier's
+main process does not do any more"): tasks read them from the record by place (`Board.ref`)
+and return their heads (`Head`), check the inputs' rows, cut each district's last rows into
+batches, and check the shuffle proofs, the decryption proofs and the combination of the shares
+with the decoding (one task per district and batch of `BATCH` rows), on `jobs` processes, or
+as Ray tasks on a cluster (`verivote.cluster`); a shuffle of at least `SPLIT_ROWS` rows is checked by
 chunks of rows over the whole pool (`check_shuffle`'s executor) rather than in one task. The
 report is the same whichever way the work runs: failures are emitted in board order.
 """
@@ -36,8 +39,10 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from verivote.board.lines import LineRef, read_ref
 from verivote.cluster import Cluster, make_pool, width
 from verivote.crypto import wire
 from verivote.crypto.ceremony import public_share
@@ -69,6 +74,9 @@ process; at the 2024 shape only Tehran's shuffles (3.56 M rows) are split."""
 
 
 Row = tuple[Ciphertext[Any], ...]
+
+Ref = LineRef | bytes
+"""An entry for a task to read (`Board.ref`): where it is in the record, or its bytes."""
 
 
 def _hash(entry: bytes) -> str:
@@ -145,10 +153,20 @@ def _init(key: ElectionKey[Any]) -> None:
     _KEY = key
 
 
-def _shuffle_task(task: tuple[bytes, bytes, bytes, int]) -> str | None:
-    """Why the shuffle (output entry) of the input entry does not verify, or None."""
+ShuffleTask = tuple[bytes, Ref, Ref, int]
+"""(the proof's context, the input entry, the shuffle entry, the width)."""
+
+
+def _shuffle_task(task: ShuffleTask) -> str | None:
+    """Why the shuffle (output entry) of the input entry does not verify, or None; the task
+    reads both entries."""
     assert _KEY is not None
-    return _shuffle_problem(_KEY, task, None, 1)
+    return _shuffle_problem(_KEY, _read(task), None, 1)
+
+
+def _read(task: ShuffleTask) -> tuple[bytes, bytes, bytes, int]:
+    context, before, after, width_ = task
+    return context, read_ref(before), read_ref(after), width_
 
 
 def _shuffle_problem(
@@ -205,18 +223,104 @@ def _malformed(
     return "its shuffle proof does not verify" if error is None else f"malformed: {error}"
 
 
+BIG = ("rows", "proof", "shares", "ballots")
+"""The fields of the mix's entries that grow with the ballots: a head leaves them out."""
+
+
+def _doc_of(raw: bytes, kind: str) -> Doc:
+    """The entry of type `kind` (the type the scan read from the line's end); ValueError if
+    the line is not that (`verivote.verify.loader.UNPARSED`)."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict) or doc.get("type") != kind:
+        raise ValueError(f"not a JSON object of type {kind}")
+    return doc
+
+
+def _cut(value: Any, count: int) -> list[bytes]:
+    """`value` in batches of `BATCH` items from 0 to `count` as JSON (the whole value in each
+    when it is not a list, for the task to find it malformed as it would whole)."""
+    if not isinstance(value, list):
+        whole = json.dumps(value).encode()
+        return [whole for _ in range(0, count, BATCH)]
+    return [json.dumps(value[s : s + BATCH]).encode() for s in range(0, count, BATCH)]
+
+
+@dataclass(frozen=True)
+class Head:
+    """A mix entry as its task read it (the main process never parses the mix's rows): its
+    fields but `BIG` ones, each of those its length (None if not a list), the SHA-256 of
+    its line (hex), why it is not an entry of its type (or None); and for a mix-decryption
+    its ballots in batches of `BATCH`, as JSON."""
+
+    doc: Doc
+    lengths: dict[str, int | None]
+    digest: str
+    problem: str | None = None
+    ballots: list[bytes] | None = None
+
+
+def _head_task(task: tuple[Ref, str]) -> Head:
+    """The head of the entry `task` names (`Head`)."""
+    ref, kind = task
+    raw = read_ref(ref)
+    digest = _hash(raw)
+    try:
+        doc = _doc_of(raw, kind)
+    except ValueError as exc:
+        return Head({}, {}, digest, f"malformed: {exc}")
+    lengths = {k: len(v) if isinstance(v, list) else None for k, v in doc.items() if k in BIG}
+    ballots = None
+    if kind == "mix-decryption":
+        value = doc.get("ballots")
+        ballots = _cut(value, len(value) if isinstance(value, list) else 0)
+    head = {k: v for k, v in doc.items() if k not in BIG}
+    return Head(head, lengths, digest, None, ballots)
+
+
+def _input_task(task: tuple[Ref, int]) -> tuple[str | None, str]:
+    """(why the mix-input's rows are not rows of `width` ciphertexts of the group, or None;
+    the SHA-256 of its line)."""
+    ref, width_ = task
+    assert _KEY is not None
+    raw = read_ref(ref)
+    try:
+        _rows(_KEY.group, json.loads(raw).get("rows"), width_)
+    except (ValueError, AttributeError) as exc:
+        return str(exc), _hash(raw)
+    return None, _hash(raw)
+
+
+def _batches_task(task: tuple[Ref, int]) -> tuple[int | None, list[bytes]]:
+    """The rows of a district's last entry (input or shuffle) up to `count` in batches of
+    `BATCH`, as JSON, and how many it has (None: not a list), for the partial decryptions'
+    and the combination's tasks (which check every element)."""
+    ref, count = task
+    try:
+        doc = json.loads(read_ref(ref))
+    except (ValueError, RecursionError):
+        doc = None
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if isinstance(rows, list):
+        return min(len(rows), count), _cut(rows[:count], count)
+    return None, _cut(rows, count)
+
+
 def _partial_task(
-    task: tuple[bytes, str, int, Any, Any, int, bytes],
+    task: tuple[bytes, str, int, Any, bytes, int, Ref],
 ) -> tuple[str | None, list[list[str]]]:
     """(why the partial decryption is invalid or None, its shares as hex), from the batch's
-    rows as they are in the last shuffle's document (only the batch is sent to the task)."""
-    base_hash, district, start, public_hex, rows_doc, width, entry_raw = task
+    rows as they are in the last shuffle's document (only the batch is sent to the task, as
+    JSON); the task reads the entry itself."""
+    base_hash, district, start, public_hex, rows_json, width, entry = task
     assert _KEY is not None
     group = _KEY.group
     try:
         public = wire.element_from_hex(group, public_hex)
-        rows = _rows(group, rows_doc, width, start)
-        shares = json.loads(entry_raw).get("shares")
+        rows = _rows(group, json.loads(rows_json), width, start)
+        shares = _doc_of(read_ref(entry), "mix-partial-decryption").get("shares")
     except (ValueError, TypeError, AttributeError) as exc:
         return f"malformed: {exc}", []
     if not isinstance(shares, list) or len(shares) != len(rows):
@@ -240,17 +344,20 @@ def _partial_task(
     return None, out
 
 
-def _combine_task(
-    task: tuple[int, int, int, list[int], Any, dict[int, list[list[str]]], list[Any]],
-) -> tuple[str | None, list[list[str] | None]]:
+CombineTask = tuple[int, int, int, list[int], bytes, dict[int, list[list[str]]], bytes]
+
+
+def _combine_task(task: CombineTask) -> tuple[str | None, list[list[str] | None]]:
     """One batch of a district's final rows combined from the listed guardians' valid shares
     and decoded (null for a row that does not decode): (the first row whose decoding is not
-    the published ballot, as the check words it, or None; the decoded rows)."""
-    start, width, k, listed, rows_doc, shares, ballots = task
+    the published ballot, as the check words it, or None; the decoded rows). The rows and
+    the published ballots come as JSON."""
+    start, width, k, listed, rows_json, shares, ballots_json = task
     assert _KEY is not None
     group = _KEY.group
+    ballots = json.loads(ballots_json)
     try:
-        rows = _rows(group, rows_doc, width)
+        rows = _rows(group, json.loads(rows_json), width)
     except ValueError as exc:
         return f"its last shuffle's rows from row {start} are malformed: {exc}", []
     decoded: list[list[str] | None] = []
@@ -308,7 +415,7 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _input_problem(board: Board, election: Election, district: str, doc: Doc) -> str | None:
+def _input_problem(board: Board, election: Election, district: Any, doc: Doc) -> str | None:
     """What is wrong with a district's mix-input apart from its rows' elements (the rows
     themselves are compared with the cast ballots by the `tally` check)."""
     if doc.get("election") != election.base_hash.hex():
@@ -332,7 +439,7 @@ def check_mix(
     types = ("mix-input", "shuffle", "mix-closed", "mix-partial-decryption", "mix-decryption")
     if not mixed:
         for entry_type in types:
-            for index, _ in board.of_type(entry_type):
+            for index in board.indices(entry_type):
                 check.fail(index, f"a {entry_type} entry, but no district is counted by mixnet")
         return check.close()
     if keys is None:
@@ -362,11 +469,11 @@ class _Mix:
         self.inputs: dict[str, tuple[int, int]] = {}  # district → (index, width)
         self.chains: dict[str, list[int]] = {d: [] for d in mixed}
         self.last: dict[str, int] = {}  # district → the index of its chain's last entry
+        self.digests: dict[int, str] = {}  # a mix-input's or shuffle's index → its SHA-256
+        self.heads: dict[int, Head] = {}
+        self.batched: dict[str, tuple[int | None, list[bytes]]] = {}
         self.closed: int | None = None
         self.ballots: dict[str, list[list[str] | None]] = {}
-
-    def raw(self, index: int) -> bytes:
-        return self.board.entries[index]
 
     def run(self) -> None:
         self.check_inputs()
@@ -377,9 +484,33 @@ class _Mix:
         self.check_decryptions(shares)
         self.check_counts()
 
+    def read_heads(self, kind: str) -> list[tuple[int, Head]]:
+        """(index, head) of every entry of `kind`, in board order, each read by a task."""
+        found = self.board.indices(kind)
+        tasks = [(self.board.ref(index), kind) for index in found]
+        heads = _run(self.keys.key, _head_task, tasks, self.jobs, self.cluster)
+        self.heads.update(zip(found, heads, strict=True))
+        return list(zip(found, heads, strict=True))
+
     def check_inputs(self) -> None:
         tally = self.board.indices("tally")
-        for index, doc in self.board.of_type("mix-input"):
+        found = self.board.of_type("mix-input")
+
+        def problem_of(index: int, doc: Doc) -> str | None:
+            if tally and index > tally[0]:
+                return "a mix-input after the tally"
+            return _input_problem(self.board, self.election, doc.get("district"), doc)
+
+        # the rows' elements of every one that may be a district's input, checked as tasks
+        maybe = [
+            (i, doc)
+            for i, doc in found
+            if doc.get("district") in self.mixed and problem_of(i, doc) is None
+        ]
+        tasks = [(self.board.ref(i), doc["width"]) for i, doc in maybe]
+        results = _run(self.keys.key, _input_task, tasks, self.jobs, self.cluster)
+        checked = {i: r for (i, _), r in zip(maybe, results, strict=True)}
+        for index, doc in found:
             district = doc.get("district")
             if district not in self.mixed:
                 self.check.fail(index, f"a mix-input of district {district!r}, not a mixnet one")
@@ -390,10 +521,7 @@ class _Mix:
             else:
                 problem = _input_problem(self.board, self.election, district, doc)
                 if problem is None:
-                    try:
-                        _rows(self.group, doc.get("rows"), doc["width"])
-                    except ValueError as exc:
-                        problem = str(exc)
+                    problem, self.digests[index] = checked[index]
                 if problem is not None:
                     self.check.fail(index, f"mix-input of {district}: {problem}")
                     continue
@@ -408,11 +536,15 @@ class _Mix:
         mixers = self.election.manifest.mixers()
         closed = self.board.indices("mix-closed")
         seen: dict[str, list[str]] = {d: [] for d in self.mixed}
-        tasks: list[tuple[int, tuple[bytes, bytes, bytes, int], int]] = []
-        for index, doc in self.board.of_type("shuffle"):
+        tasks: list[tuple[int, ShuffleTask, int]] = []
+        for index, head in self.read_heads("shuffle"):
             self.check.items += 1
+            doc = head.doc
             district, mixer, position = doc.get("district"), doc.get("mixer"), doc.get("position")
             where = f"shuffle of {district!r} by {mixer!r}"
+            if head.problem is not None:
+                self.check.fail(index, f"shuffle: {head.problem}")
+                continue
             if not isinstance(district, str) or district not in self.inputs:
                 self.check.fail(index, f"{where}: no mix-input of a mixnet district to shuffle")
                 continue
@@ -430,7 +562,7 @@ class _Mix:
                 problem = (
                     f"position {position!r}, the chain's next is {len(self.chains[district]) + 1}"
                 )
-            elif doc.get("previous") != _hash(self.raw(previous)):
+            elif doc.get("previous") != self.digests[previous]:
                 problem = "its previous hash is not the hash of the chain's last entry"
             if problem is not None:
                 self.check.fail(index, f"{where}: {problem}")
@@ -440,22 +572,22 @@ class _Mix:
             seen[district].append(mixer)
             self.chains[district].append(index)
             self.last[district] = index
+            self.digests[index] = head.digest
             context = _shuffle_context(
                 self.election.base_hash, district, mixer, position, bytes.fromhex(doc["previous"])
             )
-            width = self.inputs[district][1]
-            task = (context, self.raw(previous), self.raw(index), width)
+            width_ = self.inputs[district][1]
+            task = (context, self.board.ref(previous), self.board.ref(index), width_)
             tasks.append((index, task, self.rows_of(district)))
         results = self.check_shuffles([(t, rows) for _, t, rows in tasks])
         for (index, _, _), problem in zip(tasks, results, strict=True):
             if problem is not None:
                 self.check.fail(index, f"shuffle: {problem}")
 
-    def check_shuffles(
-        self, tasks: list[tuple[tuple[bytes, bytes, bytes, int], int]]
-    ) -> list[str | None]:
+    def check_shuffles(self, tasks: list[tuple[ShuffleTask, int]]) -> list[str | None]:
         """Each shuffle's problem or None, in order, from (task, its rows): the small ones a
-        task each, then each of at least `split_rows` rows by chunks of rows over the pool."""
+        task each (which reads its entries), then each of at least `split_rows` rows by
+        chunks of rows over the pool, its entries read here."""
         key = self.keys.key
         wide = width(self.cluster, self.jobs)
         big = [rows >= self.split_rows for _, rows in tasks]
@@ -464,16 +596,16 @@ class _Mix:
             done = iter(_map(pool, _shuffle_task, small))
             jobs = 1 if pool is None else wide
             return [
-                split_problem(key, t, pool, jobs) if b else next(done)
+                split_problem(key, _read(t), pool, jobs) if b else next(done)
                 for (t, _), b in zip(tasks, big, strict=True)
             ]
 
-    def last_rows(self, district: str, start: int, end: int) -> Any:
-        """Rows start to end of the district's last shuffle (or input) as its document holds
-        them, unchecked (whatever it holds if that is not a list)."""
-        doc: Any = self.board.docs[self.last[district]]
-        rows = doc.get("rows") if isinstance(doc, dict) else None
-        return rows[start:end] if isinstance(rows, list) else rows
+    def last_batches(self) -> dict[str, tuple[int | None, list[bytes]]]:
+        """Per district, its last entry's (input's or shuffle's) rows up to the input's count
+        in batches of `BATCH`, as JSON, and how many it has (`_batches_task`)."""
+        tasks = [(self.board.ref(self.last[d]), self.rows_of(d)) for d in self.inputs]
+        results = _run(self.keys.key, _batches_task, tasks, self.jobs, self.cluster)
+        return dict(zip(self.inputs, results, strict=True))
 
     def rows_of(self, district: str) -> int:
         doc = self.board.docs[self.inputs[district][0]]
@@ -504,7 +636,7 @@ class _Mix:
             if not isinstance(item, dict) or item.get("shuffles") != len(chain):
                 self.check.fail(index, f"mix-closed: {district} has {len(chain)} valid shuffles")
                 return False
-            if item.get("last") != _hash(self.raw(self.last[district])):
+            if item.get("last") != self.digests[self.last[district]]:
                 self.check.fail(index, f"mix-closed: {district}'s last entry is not its chain's")
                 return False
             if self.rows_of(district) and len(chain) < quorum:
@@ -521,14 +653,18 @@ class _Mix:
             g: wire.element_hex(self.group, public_share(self.group, t, g))
             for g in range(1, t.guardians + 1)
         }
+        self.batched = self.last_batches()
         tasks = []
-        for index, doc in self.board.of_type("mix-partial-decryption"):
+        for index, head in self.read_heads("mix-partial-decryption"):
             self.check.items += 1
+            doc = head.doc
             guardian: Any = doc.get("guardian")
             district: Any = doc.get("district")
             start: Any = doc.get("start")
-            problem = None
-            if doc.get("election") != self.base:
+            problem = head.problem
+            if problem is not None:
+                pass
+            elif doc.get("election") != self.base:
                 problem = "it is for another election"
             elif self.closed is None or index < self.closed:
                 problem = "it comes before mix-closed"
@@ -544,11 +680,10 @@ class _Mix:
             assert isinstance(district, str)
             assert isinstance(guardian, int)
             assert isinstance(start, int)
-            width = self.inputs[district][1]
-            end = min(start + BATCH, self.rows_of(district))
+            width_ = self.inputs[district][1]
             task = (
                 self.election.base_hash, district, start, publics[guardian],
-                self.last_rows(district, start, end), width, self.raw(index),
+                self.batched[district][1][start // BATCH], width_, self.board.ref(index),
             )  # fmt: skip
             tasks.append((index, guardian, district, start, task))
         results = _run(
@@ -565,32 +700,33 @@ class _Mix:
         return valid
 
     def check_decryptions(self, valid: dict[str, dict[int, dict[int, list[list[str]]]]]) -> None:
-        found: dict[str, tuple[int, Doc]] = {}
-        for index, doc in self.board.of_type("mix-decryption"):
-            district = doc.get("district")
-            if district not in self.inputs or doc.get("election") != self.base:
+        found: dict[str, tuple[int, Head]] = {}
+        for index, head in self.read_heads("mix-decryption"):
+            district = head.doc.get("district")
+            if head.problem is not None:
+                self.check.fail(index, f"mix-decryption: {head.problem}")
+            elif district not in self.inputs or head.doc.get("election") != self.base:
                 self.check.fail(index, f"a mix-decryption of {district!r}, not a mixed district")
             elif district in found:
                 self.check.fail(index, f"a second mix-decryption of {district}")
             else:
-                found[district] = (index, doc)
+                found[district] = (index, head)
         decrypted = bool(self.board.indices("decrypted-tally"))
         # First every district's own checks and its batches as tasks, then the tasks on the
         # pool, then the failures in the districts' order, as one district after the other.
         steps: list[tuple[str, int | None, str | None, list[int]]] = []
-        tasks: list[tuple[int, int, int, list[int], Any, dict[int, list[list[str]]], list[Any]]]
-        tasks = []
+        tasks: list[CombineTask] = []
         for district in self.mixed:
             if district not in found:
                 if decrypted:
                     steps.append((district, None, f"no mix-decryption of district {district}", []))
                 continue
-            index, doc = found[district]
+            index, head = found[district]
             self.check.items += 1
-            problem = self.decryption_problem(district, doc, valid[district])
+            problem = self.decryption_problem(district, head, valid[district])
             batches: list[int] = []
             if problem is None:
-                mine = self.batches(district, doc, valid[district])
+                mine = self.batches(district, head, valid[district])
                 batches = list(range(len(tasks), len(tasks) + len(mine)))
                 tasks.extend(mine)
             steps.append((district, index, problem, batches))
@@ -611,13 +747,13 @@ class _Mix:
                 self.check.fail(where, f"mix-decryption of {district}: {problem}")
 
     def decryption_problem(
-        self, district: str, doc: Doc, valid: dict[int, dict[int, list[list[str]]]]
+        self, district: str, head: Head, valid: dict[int, dict[int, list[list[str]]]]
     ) -> str | None:
         """What is wrong with a district's mix-decryption before its rows are combined."""
         k = self.keys.transcript.quorum
         n = self.rows_of(district)
         starts = list(range(0, n, BATCH))
-        listed = doc.get("guardians")
+        listed = head.doc.get("guardians")
         if (
             not isinstance(listed, list)
             or len(listed) != k
@@ -628,27 +764,25 @@ class _Mix:
         for g in listed:
             if not all(s in valid.get(g, {}) for s in starts):
                 return f"guardian {g} does not have a valid partial decryption of every batch"
-        ballots = doc.get("ballots")
-        if not isinstance(ballots, list) or len(ballots) != n:
+        if head.lengths.get("ballots") != n:
             return f"it does not hold one ballot for each of the {n} rows"
         return None
 
     def batches(
-        self, district: str, doc: Doc, valid: dict[int, dict[int, list[list[str]]]]
-    ) -> list[tuple[int, int, int, list[int], Any, dict[int, list[list[str]]], list[Any]]]:
+        self, district: str, head: Head, valid: dict[int, dict[int, list[list[str]]]]
+    ) -> list[CombineTask]:
         """The `_combine_task`s of a district whose mix-decryption passed
         `decryption_problem`: one per batch of its last shuffle's rows (at most as many as
         its input's: a shuffle of another length has failed its own check)."""
-        rows = self.last_rows(district, 0, self.rows_of(district))
-        rows = rows if isinstance(rows, list) else []
+        count, rows = self.batched[district]
         k = self.keys.transcript.quorum
-        width = self.inputs[district][1]
-        listed: list[int] = doc["guardians"]
-        ballots: list[Any] = doc["ballots"]
+        width_ = self.inputs[district][1]
+        listed: list[int] = head.doc["guardians"]
+        ballots = head.ballots or []
         return [
-            (s, width, k, listed, rows[s : s + BATCH],
-             {g: valid[g][s] for g in listed}, ballots[s : s + BATCH])
-            for s in range(0, len(rows), BATCH)
+            (s, width_, k, listed, rows[s // BATCH],
+             {g: valid[g][s] for g in listed}, ballots[s // BATCH])
+            for s in range(0, count or 0, BATCH)
         ]  # fmt: skip
 
     def check_counts(self) -> None:

@@ -11,7 +11,9 @@ declares its roll (`polling.roll`, issue 15) a closing statement without that co
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
+from verivote.verify.ballot_facts import NO_BALLOT, Facts, entry_facts
 from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
@@ -31,24 +33,31 @@ def _polls(board: Board, stations: set[str], kind: str, check: Check) -> dict[st
     return out
 
 
-def check_participation(board: Board, election: Election) -> Check:
+def check_participation(
+    board: Board, election: Election, facts: Mapping[int, Facts] | None = None
+) -> Check:
     """Per station of the manifest: polls open at most once and close at most once, after
     opening; every cast or challenged ballot comes after the polls-open and before the
     polls-close of its station; a station that opened was closed; the cast ballots on the
     board are exactly the closing count (more would be ballots without voters, fewer lost
-    ballots); and, where published, no more than the voters checked in there."""
+    ballots); and, where published, no more than the voters checked in there.
+
+    Each ballot's station is taken from its `facts` (issue 17: found by the tasks that parse
+    the ballots; without them, the ballots are parsed here)."""
     stations = {s.id for s in election.manifest.stations}
     check = Check("participation", items=len(stations))
     opened = _polls(board, stations, "polls-open", check)
     closed = _polls(board, stations, "polls-close", check)
     cast: Counter[str] = Counter()
-    for index, doc in board.ballots():
-        ballot = doc.get("ballot")
-        station = ballot.get("station") if isinstance(ballot, dict) else None
-        if not isinstance(station, str) or station not in stations:
+    if facts is None:
+        facts = {i: entry_facts(election.base_hash, doc) for i, doc in board.ballots()}
+    challenged = set(board.indices("ballot-challenged"))
+    for index in sorted(board.indices("ballot-cast") + list(challenged)):
+        station = facts.get(index, NO_BALLOT).station
+        if station is None or station not in stations:
             check.fail(index, f"a ballot at {station!r}, not a station of the manifest")
             continue
-        if doc["type"] == "ballot-cast":
+        if index not in challenged:
             cast[station] += 1
         if station not in opened or index < opened[station]:
             check.fail(index, f"a ballot at {station} before its polls opened")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from verivote.board.districts import NATIONAL, SEAL_TYPE, Seal
-from verivote.board.lines import Lines, scan_lines
+from verivote.board.lines import LineRef, Lines, scan_lines
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
 from verivote.board.order import Order, merge_order
@@ -41,6 +41,13 @@ class RecordError(Exception):
     """The record cannot be read at all (a missing file, a file that is not lines of text)."""
 
 
+Strays = dict[int, tuple[str, str | None]]
+"""The entries of a district's log that are not ballots of the district, by index: (type,
+the district a ballot names or None if it names none, a non-empty string; None for an entry
+that is not a ballot). Found where the log is read, so that the `board` check's routing
+parses no ballot again (issue 17)."""
+
+
 @dataclass(frozen=True)
 class RecordLogs:
     """A record's logs, when it has a log per district: the national log's entries (seals
@@ -54,6 +61,8 @@ class RecordLogs:
     district_logs: dict[str, MerkleLog]
     district_notes: dict[str, str]
     order: Order
+    strays: dict[str, Strays] = field(default_factory=dict)
+    """Each district's `Strays` (the entries of its log that are not its own ballots)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,27 @@ class Board:
     def indices(self, entry_type: str) -> list[int]:
         return list(self._by_type.get(entry_type, ()))
 
+    def kept(self) -> Iterator[tuple[int, Doc]]:
+        """(index, entry) of every entry that grows neither with the ballots nor with the mix
+        (not STREAMED, not UNPARSED), in board order: those the main process holds parsed."""
+        wanted = sorted(
+            index
+            for kind, found in self._by_type.items()
+            if kind not in STREAMED and kind not in UNPARSED
+            for index in found
+        )
+        for index in wanted:
+            doc = self.docs[index]
+            assert doc is not None
+            yield index, doc
+
+    def ref(self, index: int) -> LineRef | bytes:
+        """Entry `index` for a task to read (`verivote.board.lines.read_ref`): where it is in
+        the record's files when they are streamed, else its bytes."""
+        if isinstance(self.entries, Lines):
+            return self.entries.ref(index)
+        return self.entries[index]
+
     def ballots(self) -> Iterator[tuple[int, Doc]]:
         """Every ballot-cast and ballot-challenged entry, in board order."""
         wanted = sorted(self.indices("ballot-cast") + self.indices("ballot-challenged"))
@@ -145,6 +175,30 @@ class Board:
 STREAMED = frozenset({"ballot-cast", "ballot-challenged"})
 """The entry types read again from the record each time a check asks for one (`Docs`): the
 ones that grow with the ballots. Every other entry is parsed once and kept."""
+
+UNPARSED = frozenset({"shuffle", "mix-partial-decryption", "mix-decryption"})
+"""The mix's entries that grow with the written ballots, nearly all of the national log's bytes
+(issue 17: a Tehran shuffle about 1.9 GB at the 2024 shape): the scan does not parse them but
+reads their type from the line's end, and the mix check's tasks read and parse them
+(`Board.ref`). In canonical form (keys sorted) "type" is their last key, so a line that is
+JSON ends in `,"type":"<type>"}` only if that is its type; a line that is not JSON is
+reported by the `board` check (not canonical) and by the task that parses it."""
+
+_TAILS = {f'"type":"{kind}"}}'.encode(): kind for kind in UNPARSED}
+_TAIL = max(map(len, _TAILS))
+
+
+def unparsed_type(raw: bytes) -> str | None:
+    """The type of an UNPARSED entry from its line's end (`,"type":"<type>"}`, or the whole
+    line `{"type":"<type>"}`), None for any other line."""
+    tail = raw[-_TAIL:]
+    cut = tail.rfind(b'"type":"')
+    kind = _TAILS.get(tail[cut:]) if cut >= 0 else None
+    at = len(raw) - len(tail) + cut  # where the key starts in the line
+    if kind is None or at < 1:
+        return None
+    before = raw[at - 1 : at]
+    return kind if before == b"," or (before == b"{" and at == 1) else None
 
 
 class Docs(Sequence["Doc | None"]):
@@ -186,24 +240,39 @@ class Docs(Sequence["Doc | None"]):
 @dataclass
 class _Scan:
     """One log as read: its lines (left in the file), tree, each entry's type (None: not an
-    entry, with the reason in `problems`) and the parsed entries that are not STREAMED."""
+    entry, with the reason in `problems`), the parsed entries that are not STREAMED, and for
+    a district's log its `Strays`."""
 
     lines: Lines
     log: MerkleLog
     kinds: list[str | None]
     problems: dict[int, str]
     kept: dict[int, Doc]
+    strays: Strays
 
 
-def _scan(path: Path, what: str) -> _Scan:
+def _ballot_district(doc: Doc) -> str | None:
+    ballot = doc.get("ballot")
+    district = ballot.get("district") if isinstance(ballot, dict) else None
+    return district if isinstance(district, str) and district else None
+
+
+def _scan(path: Path, what: str, district: str | None = None) -> _Scan:
     log = MerkleLog()
     kinds: list[str | None] = []
     problems: dict[int, str] = {}
     kept: dict[int, Doc] = {}
+    strays: Strays = {}
 
     def each(_offset: int, raw: bytes) -> None:
         index = len(kinds)
         log.append(leaf_hash(raw))
+        lazy = unparsed_type(raw)
+        if lazy is not None:
+            kinds.append(lazy)
+            if district is not None:
+                strays[index] = (lazy, None)
+            return
         doc, problem = _parse(raw)
         if doc is None:
             kinds.append(None)
@@ -213,11 +282,14 @@ def _scan(path: Path, what: str) -> _Scan:
         kinds.append(kind)
         if kind not in STREAMED:
             kept[index] = doc
+            if district is not None:
+                strays[index] = (kind, None)
+        elif district is not None and (named := _ballot_district(doc)) != district:
+            strays[index] = (kind, named)
 
     starts, lengths = scan_lines(path / what, what, each)
-    return _Scan(
-        Lines([path / what], starts, lengths, None, log.leaf_hash), log, kinds, problems, kept
-    )
+    lines = Lines([path / what], starts, lengths, None, log.leaf_hash)
+    return _Scan(lines, log, kinds, problems, kept, strays)
 
 
 def _small_files(path: Path) -> tuple[str, tuple[str, ...]]:
@@ -306,7 +378,7 @@ def _load_logs(
     scans: dict[str, _Scan] = {}
     notes: dict[str, str] = {}
     tasks = (
-        {d: pool.submit(_scan, path, district_entries_path(d)) for d in names}
+        {d: pool.submit(_scan, path, district_entries_path(d), d) for d in names}
         if pool is not None
         else {}
     )
@@ -314,7 +386,9 @@ def _load_logs(
         found = tasks.get(district)
         # a district's error is raised here, in name order, as the serial read raises it
         scans[district] = (
-            found.result() if found is not None else _scan(path, district_entries_path(district))
+            found.result()
+            if found is not None
+            else _scan(path, district_entries_path(district), district)
         )
         note_path = district_checkpoint_path(district)
         try:
@@ -358,6 +432,7 @@ def _load_logs(
         {d: s.log for d, s in scans.items()},
         notes,
         order,
+        {d: s.strays for d, s in scans.items()},
     )
     entries = Lines(files, starts, lengths, which, log.leaf_hash)
     return Board(
