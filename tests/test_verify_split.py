@@ -5,6 +5,7 @@ tampered ones (`tests/attacks/test_mix_tamper.py`'s record and colluding cheats)
 
 from __future__ import annotations
 
+import itertools
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -33,6 +34,7 @@ from tests.verify_fixtures import (
     write_entries,
 )
 from verivote.board.lines import blocks as line_blocks
+from verivote.board.lines import range_lines, ranges
 from verivote.board.merkle import MerkleLog
 from verivote.board.record import ENTRIES, check_record
 from verivote.cluster import Cluster
@@ -317,3 +319,33 @@ def test_with_a_pool_the_main_process_parses_no_ballot(
     report = verify_record(record, jobs=2).to_json()
     assert seen == []
     assert report | {"ballots_per_second": 0} == serial | {"ballots_per_second": 0}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.integers(0, 120), max_size=25),
+    st.integers(1, 9),
+    st.integers(1, 64),
+    st.booleans(),
+)
+def test_the_ranges_give_every_line_once_in_order(
+    tmp_path: Path, sizes: list[int], parts: int, block: int, last_newline: bool
+) -> None:
+    """Issue 17: the tasks that each read a byte range of an entry file (the verifier's
+    board check and its reading of the national log) give, together, each line of the file
+    once, at its offset, however the ranges cut the lines."""
+    lines = [bytes([97 + i % 26]) * n for i, n in enumerate(sizes)]
+    raw = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    file = tmp_path / f"entries-{len(sizes)}-{parts}-{block}.jsonl"
+    file.write_bytes(raw)
+    expected, offset = [], 0
+    for line in (raw[:-1] if raw.endswith(b"\n") else raw).split(b"\n") if raw else []:
+        expected.append((offset, line))
+        offset += len(line) + 1
+    cuts = ranges(len(raw), parts, max(1, len(raw) // parts))
+    assert cuts[0][0] == 0
+    assert cuts[-1][1] == len(raw)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
+    assert [x for a, b in cuts for x in range_lines(file, a, b, block)] == expected

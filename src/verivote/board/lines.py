@@ -20,7 +20,18 @@ from typing import overload
 
 from verivote.board.merkle import leaf_hash
 
-__all__ = ["BLOCK", "LineRef", "Lines", "blocks", "iter_lines", "read_ref", "scan_lines"]
+__all__ = [
+    "BLOCK",
+    "LineRef",
+    "Lines",
+    "blocks",
+    "iter_lines",
+    "range_lines",
+    "ranges",
+    "read_ref",
+    "read_refs",
+    "scan_lines",
+]
 
 BLOCK = 8 * 2**20
 """Bytes read at a time by `scan_lines`."""
@@ -34,17 +45,30 @@ leaf hash as scanned, or None), 60-odd bytes to send however long the line."""
 def read_ref(ref: LineRef | bytes) -> bytes:
     """The line `ref` names (bytes: the line itself). Raises OSError if the file no longer
     holds the line that was scanned there (`Lines` reads so too)."""
-    if isinstance(ref, bytes):
-        return ref
-    file, offset, length, leaf = ref
-    handle = os.open(file, os.O_RDONLY)
+    return read_refs([ref])[0]
+
+
+def read_refs(refs: Sequence[LineRef | bytes]) -> list[bytes]:
+    """The lines `refs` name, each file opened once (a task's chunk of ballots)."""
+    handles: dict[str, int] = {}
+    out: list[bytes] = []
     try:
-        data = _pread(handle, length, offset)
+        for ref in refs:
+            if isinstance(ref, bytes):
+                out.append(ref)
+                continue
+            file, offset, length, leaf = ref
+            handle = handles.get(file)
+            if handle is None:
+                handle = handles[file] = os.open(file, os.O_RDONLY)
+            data = _pread(handle, length, offset)
+            if len(data) != length or (leaf is not None and leaf_hash(data) != leaf):
+                raise OSError(f"{file} changed since it was read")
+            out.append(data)
     finally:
-        os.close(handle)
-    if len(data) != length or (leaf is not None and leaf_hash(data) != leaf):
-        raise OSError(f"{file} changed since it was read")
-    return data
+        for handle in handles.values():
+            os.close(handle)
+    return out
 
 
 def _pread(handle: int, length: int, offset: int) -> bytes:
@@ -99,6 +123,58 @@ def iter_lines(path: Path, what: str, block: int = BLOCK) -> Iterator[tuple[int,
         raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
 
 
+def ranges(size: int, parts: int, most: int) -> list[tuple[int, int]]:
+    """[start, end) byte ranges covering a file of `size` bytes: `parts` of them or more,
+    each of at most `most` bytes (one range for an empty file)."""
+    step = max(1, min(most, -(-size // max(1, parts))))
+    return [(a, min(size, a + step)) for a in range(0, size, step)] or [(0, 0)]
+
+
+def range_lines(
+    path: Path, start: int, end: int, block: int = BLOCK
+) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the lines of the file that begin in [start, end), in order, read by
+    this process itself (a task of a pool given only the range): a line belongs to the range
+    its first byte is in, so the ranges of a file give each line once, however long. The
+    last line may lack its newline (the caller checks the file's last byte). Raises OSError
+    if the file cannot be read."""
+    with path.open("rb") as stream:
+        offset = start
+        if start > 0:
+            # the line running into the range belongs to the range before: skip to its end
+            base = start - 1
+            stream.seek(base)
+            while True:
+                data = stream.read(block)
+                if not data:
+                    return
+                cut = data.find(b"\n")
+                if cut >= 0:
+                    offset = base + cut + 1
+                    break
+                base += len(data)
+            stream.seek(offset)
+        pending = bytearray()
+        while offset < end:
+            data = stream.read(block)
+            if not data:
+                if pending:
+                    yield offset, bytes(pending)
+                return
+            searched = len(pending)  # what was pending holds no newline
+            pending += data
+            at = 0
+            while offset < end:
+                cut = pending.find(b"\n", max(at, searched))
+                if cut < 0:
+                    break
+                line = bytes(pending[at:cut])
+                yield offset, line
+                offset += len(line) + 1
+                at = cut + 1
+            del pending[:at]
+
+
 def scan_lines(
     path: Path, what: str, each: Callable[[int, bytes], None], block: int = BLOCK
 ) -> tuple[array[int], array[int]]:
@@ -130,6 +206,7 @@ class Lines(Sequence[bytes]):
         leaves: Callable[[int], bytes] | None = None,
     ) -> None:
         self._files = tuple(files)
+        self._names = tuple(map(str, self._files))  # one string a file: pickled once a chunk
         self._leaves = leaves
         self._starts = starts
         self._lengths = lengths
@@ -183,7 +260,7 @@ class Lines(Sequence[bytes]):
             raise IndexError("line index out of range")
         file = self._which[index] if self._which is not None else 0
         leaf = self._leaves(index) if self._leaves is not None else None
-        return str(self._files[file]), self._starts[index], self._lengths[index], leaf
+        return self._names[file], self._starts[index], self._lengths[index], leaf
 
     def _handle(self, file: int) -> int:
         handle = self._handles.get(file)

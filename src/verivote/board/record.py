@@ -37,7 +37,7 @@ import re
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +45,7 @@ from typing import overload
 
 from verivote.board.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from verivote.board.districts import district_origin
-from verivote.board.lines import blocks
+from verivote.board.lines import blocks, range_lines, ranges
 from verivote.board.merkle import leaf_hash, root
 from verivote.board.note import Verifier, parse_note, parse_verifier
 from verivote.board.tile_files import tile_problems, write_tiles
@@ -150,11 +150,6 @@ def _entry_problems(lines: list[bytes], first: int, path: str) -> tuple[list[str
         except ValueError as exc:
             problems.append(f"{path} line {number}: {exc}")
     return problems, [leaf_hash(line) for line in lines]
-
-
-IN_FLIGHT_BYTES = 64 * 2**20
-"""At most about this many bytes of entry lines read by `check_record` and not yet checked
-(its blocks in flight on an executor): the record is streamed, never held."""
 
 
 def _block_problems(block: bytes, first: int, path: str) -> tuple[list[str], list[bytes]]:
@@ -366,9 +361,10 @@ def check_record(
     log's seals say about the district logs is the verifier's `board` check.
 
     The entry files are read in blocks of whole lines (of at most `CHUNK_BYTES`), never
-    whole: what is kept is each log's leaf hashes. With `executor`, the blocks are checked
-    and hashed as tasks, about `parts` of them a log or more, at most `parts` + 1 in flight
-    and `IN_FLIGHT_BYTES` of lines in all; the problems are the same, in the same order.
+    whole: what is kept is each log's leaf hashes. With `executor`, each file is cut into
+    `parts` byte ranges or more (of at most `CHUNK_BYTES`), each read, checked and hashed by
+    a task of its own (`range_lines`: this process reads no line); the problems are the
+    same, in the same order.
     """
     path = Path(directory)
     try:
@@ -412,9 +408,9 @@ Scanned = tuple[list[str], list[bytes], int]
 def _scan_files(
     files: Sequence[tuple[Path, str]], executor: Executor | None, parts: int
 ) -> dict[str, Scanned]:
-    """Each entry file (its path, its name in the record) checked block by block, on
-    `executor` with a window of `parts` + 1 blocks in flight: a log's blocks and the next
-    log's follow one another, so small district logs keep every worker busy."""
+    """Each entry file (its path, its name in the record) checked block by block here, or
+    range by range as tasks of `executor`, every log's ranges submitted at once so that
+    small district logs keep every worker busy."""
     out: dict[str, Scanned] = {}
     for file, name in files:
         out[name] = ([], [], 0)
@@ -422,38 +418,55 @@ def _scan_files(
         if size and _last_byte(file, size) != b"\n":
             out[name][0].append(f"{name}: the last line does not end in a newline")
 
-    def tasks() -> Iterator[tuple[str, int, bytes]]:
-        for file, name in files:
-            share = -(-file.stat().st_size // max(1, parts))
-            target = max(1, min(CHUNK_BYTES, share, IN_FLIGHT_BYTES // (parts + 1)))
-            for first, block in blocks(file, target):
-                yield name, first, block
-
-    def gather(name: str, result: tuple[list[str], list[bytes]]) -> None:
-        problems, leaves, size = out[name]
-        problems.extend(result[0])
-        leaves.extend(result[1])
-        out[name] = (problems, leaves, size + len(result[1]))
-
     if executor is None:
-        for name, first, block in tasks():
-            gather(name, _block_problems(block, first, name))
+        for file, name in files:
+            for first, block in blocks(file, CHUNK_BYTES):
+                _gather(out, name, _block_problems(block, first, name))
         return out
-    pending: deque[tuple[str, Future[tuple[list[str], list[bytes]]]]] = deque()
-    for name, first, block in tasks():
-        pending.append((name, executor.submit(_block_problems, block, first, name)))
-        del block  # the task holds it until it is sent
-        if len(pending) > parts:
-            gather(*_result(pending.popleft()))
+    # Each task reads its own range of a file (`range_lines`): this process sends places
+    # and gets problems and leaf hashes back, never the lines (issue 17: the national log's
+    # 90 GB are read by the workers only). A file of n bytes is cut into `parts` ranges or
+    # more, of at most CHUNK_BYTES each; the results are gathered in order.
+    pending: deque[tuple[str, Future[Ranged]]] = deque()
+    for file, name in files:
+        for start, end in ranges(file.stat().st_size, parts, CHUNK_BYTES):
+            pending.append((name, executor.submit(_range_problems, file, start, end, name)))
     while pending:
-        gather(*_result(pending.popleft()))
+        name, future = pending.popleft()
+        local, leaves = future.result()
+        first = out[name][2] + 1
+        problems = [f"{name} line {first + i}: {reason}" for i, reason in local]
+        _gather(out, name, (problems, leaves))
     return out
 
 
-def _result(
-    item: tuple[str, Future[tuple[list[str], list[bytes]]]],
-) -> tuple[str, tuple[list[str], list[bytes]]]:
-    return item[0], item[1].result()
+Ranged = tuple[list[tuple[int, str]], list[bytes]]
+"""A range of an entry file checked: (line in the range from 0, what is not canonical) and
+each line's leaf hash."""
+
+
+def _range_problems(file: Path, start: int, end: int, name: str) -> Ranged:
+    """`_entry_problems` of the lines that begin in [start, end) of `file`, read here: one
+    task of `check_record` on an executor, which numbers its lines."""
+    problems: list[tuple[int, str]] = []
+    leaves: list[bytes] = []
+    try:
+        for number, (_, line) in enumerate(range_lines(file, start, end)):
+            try:
+                parse_canonical(line)
+            except ValueError as exc:
+                problems.append((number, str(exc)))
+            leaves.append(leaf_hash(line))
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    return problems, leaves
+
+
+def _gather(out: dict[str, Scanned], name: str, result: tuple[list[str], list[bytes]]) -> None:
+    problems, leaves, size = out[name]
+    problems.extend(result[0])
+    leaves.extend(result[1])
+    out[name] = (problems, leaves, size + len(result[1]))
 
 
 def _last_byte(file: Path, size: int) -> bytes:

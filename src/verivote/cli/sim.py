@@ -180,6 +180,8 @@ def _lines(run: NationalRun, folder: Path) -> list[str]:
         f"{p.overhead_core_hours:,.2f} of overhead spread: {p.spread_hours:.3f} h; longest "
         f"single task {p.longest_task_hours:.3f} h; bound by {p.bound}); the goal is 0.25 h",
         f"with today's verifier's split of the work: {run.today.hours:.2f} h (longest single "
-        f"task {run.today.longest_task_hours:.3f} h, bound by {run.today.bound})",
+        f"task {run.today.longest_task_hours:.3f} h, bound by {run.today.bound}); its main "
+        f"process took {run.verify_main_s:.2f} s CPU in this run, "
+        f"{1e6 * run.main_per_ballot_s:,.1f} µs a ballot beyond the national log's reading",
         f"record: {folder / 'record'}",
     ]

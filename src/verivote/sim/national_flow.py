@@ -132,6 +132,12 @@ class NationalRun:
     national_read: dict[str, tuple[int, float, float]] = field(default_factory=dict)
     """The main process's reading of the national log by class of line (`Sizes.national`):
     (bytes, CPU seconds, bytes at F = 1)."""
+    verify_main_s: float = 0.0
+    """The CPU of `verify`'s main process (its threads, not its workers) in this run."""
+    main_per_ballot_s: float = 0.0
+    """`verify_main_s` but its reading of the national log, over the ballots: what the
+    projection as the verifier is written counts as growing with the ballots (all of it:
+    an upper bound, its fixed part weighing most at small scales)."""
 
 
 def draw_jobs(
@@ -333,13 +339,16 @@ def run_national(
     if problems:
         raise FlowError(f"the count differs from the plaintext count: {problems[0]}")
     with meter.stage("verify", "ballots", cores=processes) as s:
+        main_started = time.process_time()  # this process alone (its threads included)
         report = verify_record(record, jobs=processes,
                                progress=lambda d, t: progress("verify", d, t))  # fmt: skip
+        verify_main_s = time.process_time() - main_started
         s.items = len(jobs)
     if not report.valid:
         raise FlowError(f"the published record does not verify: {report.failed()}")
     sizes = measure_kinds(record, lambda name, unit: meter.stage(name, unit))
     run = NationalRun(scale, seed, shape, outcome, meter, report)
+    run.verify_main_s = verify_main_s
     run.pool_overhead_s = pool_overhead(processes, meter)
     run.overhead_s = run.pool_overhead_s if overhead_s is None else overhead_s
     run.overhead_source = (
@@ -533,12 +542,17 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
         for name, (n, cpu) in sizes.national.items()
     }
     read = sum(cpu * f1 / n for n, cpu, f1 in run.national_read.values() if n)
-    main = read + rest + main_s
+    # Everything else the main process did in this run's `verify` (merging the tasks'
+    # results, the checks' own loops, handing out the mix's batches, starting pools), all of
+    # it counted as growing with the ballots (an upper bound: part of it is fixed).
+    read_now = sum(cpu for _, cpu, _ in run.national_read.values())
+    run.main_per_ballot_s = max(0.0, run.verify_main_s - read_now) / max(1, sum(now.values()))
+    main = read + main_s + run.main_per_ballot_s * ballots_f1
     today.append(Kind(MAIN, "runs", 1, main, 1, 1, 1))
     return planned, today
 
 
-MAIN = "verify: its main process (board read, split shuffles' main part, the rest)"
+MAIN = "verify: its main process (national log, split shuffles' main part, per ballot)"
 
 SPLIT_SHUFFLES = "verify: shuffles split over the cluster (workers)"
 
@@ -563,6 +577,7 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
     p, t = run.projection, run.today
     assert p is not None
     assert t is not None
+    ballots_f1 = sum(d.ballots(1.0) for d in run.shape)
     return {
         "districts": len(run.shape),
         "seats": sum(d.seats for d in run.shape),
@@ -573,7 +588,7 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "seed": run.seed,
         "turnout": TURNOUT,
         "ballots": sum(run.outcome.ballots.values()),
-        "ballots_f1": sum(d.ballots(1.0) for d in run.shape),
+        "ballots_f1": ballots_f1,
         "mixnet_districts": len(run.outcome.ctx.manifest.mixnet_districts()),
         "verified": run.report.valid,
         "count_equals_plaintext": True,
@@ -607,6 +622,11 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
             }
             for name, (n, cpu, f1) in run.national_read.items()
         },
+        "verify_main": {
+            "cpu_s": round(run.verify_main_s, 3),
+            "us_per_ballot": round(1e6 * run.main_per_ballot_s, 2),
+            "hours_f1": round(run.main_per_ballot_s * ballots_f1 / 3600, 4),
+        },
         "split_shuffle_main": {
             "ms_per_shuffle": round(1000 * run.split_main[0], 3),
             "us_per_ciphertext": round(1e6 * run.split_main[1], 2),
@@ -622,9 +642,11 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         ),
         "projection_today": _projection_json(
             t,
-            "tasks as the verifier now splits them: its main process reads and parses the "
-            f"board, does the fixed rest and its part of each shuffle of {SPLIT_ROWS} rows or "
-            "more, which is checked by chunks over every core; the board's lines in chunks "
+            "tasks as the verifier now splits them: its main process reads the national log "
+            "(parsing its small entries only), does its part of each shuffle of "
+            f"{SPLIT_ROWS} rows or more, which is checked by chunks over every core, and all "
+            "the rest it did in this run, counted as growing with the ballots (verify_main); "
+            "the entry files read and checked by tasks, their lines in chunks "
             f"of {CHUNK_BYTES // 2**20} MiB, smaller shuffles a task each, decryptions and "
             f"their combination in batches of {BATCH}",
         ),

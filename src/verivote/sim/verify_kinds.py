@@ -94,11 +94,11 @@ def measure_kinds(record: Any, stage: StageOf) -> Sizes:
     the board: reading, parsing and the log's hashes). Returns the record's sizes."""
     with stage(BOARD_READ, "bytes") as s:
         board = load_board(record, stream=True)
-        s.items = sum(len(e) for e in board.entries)
+        s.items = board.total_bytes()
     national = national_scan(Path(record))
     with stage(BOARD, "bytes") as s:
         board_check = check_board(board, None)
-        s.items = sum(len(e) for e in board.entries)
+        s.items = board.total_bytes()
     if board_check.passed is False:
         raise KindsError(f"the board check fails: {_failures(board_check)}")
     sizes = Sizes({"ballots": 0, "polls": 0, "mix": 0, "fixed": 0}, national=national)

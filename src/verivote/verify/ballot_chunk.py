@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from verivote.board.lines import LineRef, read_refs
 from verivote.crypto.ballot import BallotError
 from verivote.crypto.elgamal import ElectionKey
 from verivote.crypto.group import Group
@@ -106,9 +107,11 @@ def _proofs(
     return refused, accepted
 
 
-def check_chunk(setup: Setup, chunk: Sequence[tuple[int, bytes]]) -> ChunkResult:
-    """Check the ballot entries (board index, entry bytes) of one chunk."""
-    docs = [(index, json.loads(raw)) for index, raw in chunk]
+def check_chunk(setup: Setup, chunk: Sequence[tuple[int, LineRef | bytes]]) -> ChunkResult:
+    """Check the ballot entries (board index, entry or its place in the record) of one
+    chunk."""
+    raws = read_refs([ref for _, ref in chunk])
+    docs = [(index, json.loads(raw)) for (index, _), raw in zip(chunk, raws, strict=True)]
     group = get_group(setup.manifest.group)
     result = ChunkResult(ballots=len(docs))
     result.facts = {index: entry_facts(setup.base_hash, doc) for index, doc in docs}

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from verivote.crypto.tracking import tracking_code
 from verivote.model.canonical import canonical_json
 
 
-@dataclass(frozen=True, slots=True)  # slots: one of these per ballot stays in memory
-class Facts:
+class Facts(NamedTuple):
+    # A tuple: one of these per ballot stays in memory, and each crosses from a worker to
+    # the main process, where a tuple unpickles in a fraction of a frozen dataclass's time
+    # (issue 17: a chunk's results took 5.4 µs a ballot to unpickle, 1.2 µs now).
     """`digest`: SHA-256 of the ballot's canonical JSON (None: the entry holds no ballot);
     `code_ok`: a cast ballot's tracking code, or a challenged ballot's id, is
     H("tracking-code", base hash, ballot); `nonce`: the ballot's nonce if it is a string;

@@ -8,8 +8,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import islice
 from typing import overload
 
+from verivote.board.lines import LineRef
 from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import ChunkResult, Setup, check_chunk
+from verivote.verify.loader import Board
+
+Ref = LineRef | bytes
+"""An entry for a task: its place in the record (`Board.ref`) or its bytes."""
 
 Progress = Callable[[int, int], None]
 """progress(ballots done, ballots in all)."""
@@ -33,12 +38,12 @@ def _init(setup: Setup) -> None:
     _SETUP = setup
 
 
-def _run(chunk: list[tuple[int, bytes]]) -> ChunkResult:
+def _run(chunk: list[tuple[int, Ref]]) -> ChunkResult:
     assert _SETUP is not None, "the worker was not initialised"
     return check_chunk(_SETUP, chunk)
 
 
-def chunked(work: Sequence[tuple[int, bytes]], workers: int) -> Iterator[list[tuple[int, bytes]]]:
+def chunked(work: Sequence[tuple[int, Ref]], workers: int) -> Iterator[list[tuple[int, Ref]]]:
     """The work in chunks: about four per process, at most MAX_CHUNK ballots each. Each
     chunk is taken from `work` when it is asked for, so a `work` that reads its entries from
     the record (`BallotWork`) is never held whole."""
@@ -47,31 +52,32 @@ def chunked(work: Sequence[tuple[int, bytes]], workers: int) -> Iterator[list[tu
         yield list(work[i : i + size])
 
 
-class BallotWork(Sequence[tuple[int, bytes]]):
-    """(board index, entry bytes) of the entries at `indices`, each read from `entries`
-    (the board's, left in the record's files) when it is asked for."""
+class BallotWork(Sequence[tuple[int, Ref]]):
+    """(board index, entry) of the entries at `indices` of `board`, each entry given as its
+    place in the record's files when they are streamed (the task reads it, checking its leaf
+    hash: issue 17, the main process neither reads nor copies the ballots), else its bytes."""
 
-    def __init__(self, indices: Sequence[int], entries: Sequence[bytes]) -> None:
+    def __init__(self, indices: Sequence[int], board: Board) -> None:
         self._indices = indices
-        self._entries = entries
+        self._board = board
 
     def __len__(self) -> int:
         return len(self._indices)
 
     @overload
-    def __getitem__(self, index: int) -> tuple[int, bytes]: ...
+    def __getitem__(self, index: int) -> tuple[int, Ref]: ...
     @overload
-    def __getitem__(self, index: slice) -> list[tuple[int, bytes]]: ...
-    def __getitem__(self, index: int | slice) -> tuple[int, bytes] | list[tuple[int, bytes]]:
+    def __getitem__(self, index: slice) -> list[tuple[int, Ref]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[int, Ref] | list[tuple[int, Ref]]:
         if isinstance(index, slice):
-            return [(i, self._entries[i]) for i in self._indices[index]]
+            return [(i, self._board.ref(i)) for i in self._indices[index]]
         at = self._indices[index]
-        return at, self._entries[at]
+        return at, self._board.ref(at)
 
 
 def run_chunks(
     setup: Setup,
-    work: Sequence[tuple[int, bytes]],
+    work: Sequence[tuple[int, Ref]],
     jobs: int | None = None,
     progress: Progress | None = None,
     cluster: Cluster | None = None,

@@ -44,7 +44,7 @@ def check_board(
         check.fail(index, f"not an entry: {reason}")
     workers = width(cluster, jobs)
     pool: Executor | None = None
-    if cluster is not None or (workers > 1 and sum(map(len, board.entries)) >= MIN_POOL_BYTES):
+    if cluster is not None or (workers > 1 and board.total_bytes() >= MIN_POOL_BYTES):
         pool = make_pool(cluster, workers)
     with pool or nullcontext():
         problems = check_record(board.directory, pool, workers)

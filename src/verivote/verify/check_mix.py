@@ -27,9 +27,10 @@ main process does not do any more"): tasks read them from the record by place (`
 and return their heads (`Head`), check the inputs' rows, cut each district's last rows into
 batches, and check the shuffle proofs, the decryption proofs and the combination of the shares
 with the decoding (one task per district and batch of `BATCH` rows), on `jobs` processes, or
-as Ray tasks on a cluster (`verivote.cluster`); a shuffle of at least `SPLIT_ROWS` rows is checked by
-chunks of rows over the whole pool (`check_shuffle`'s executor) rather than in one task. The
-report is the same whichever way the work runs: failures are emitted in board order.
+as Ray tasks on a cluster (`verivote.cluster`); a shuffle of at least `SPLIT_ROWS` rows is
+checked by chunks of rows over the whole pool (`check_shuffle`'s executor) rather than in one
+task. The report is the same whichever way the work runs: failures are emitted in board
+order.
 """
 
 from __future__ import annotations
@@ -308,12 +309,11 @@ def _batches_task(task: tuple[Ref, int]) -> tuple[int | None, list[bytes]]:
     return None, _cut(rows, count)
 
 
-def _partial_task(
-    task: tuple[bytes, str, int, Any, bytes, int, Ref],
-) -> tuple[str | None, list[list[str]]]:
-    """(why the partial decryption is invalid or None, its shares as hex), from the batch's
-    rows as they are in the last shuffle's document (only the batch is sent to the task, as
-    JSON); the task reads the entry itself."""
+def _partial_task(task: tuple[bytes, str, int, Any, bytes, int, Ref]) -> tuple[str | None, bytes]:
+    """(why the partial decryption is invalid or None, its shares as hex in a JSON list of
+    rows), from the batch's rows as they are in the last shuffle's document (only the batch
+    is sent to the task, as JSON); the task reads the entry itself. JSON both ways: the main
+    process passes bytes on, and unpickles no string per share."""
     base_hash, district, start, public_hex, rows_json, width, entry = task
     assert _KEY is not None
     group = _KEY.group
@@ -322,29 +322,33 @@ def _partial_task(
         rows = _rows(group, json.loads(rows_json), width, start)
         shares = _doc_of(read_ref(entry), "mix-partial-decryption").get("shares")
     except (ValueError, TypeError, AttributeError) as exc:
-        return f"malformed: {exc}", []
+        return f"malformed: {exc}", b""
     if not isinstance(shares, list) or len(shares) != len(rows):
-        return f"it does not hold one list of shares for each of its {len(rows)} rows", []
+        return f"it does not hold one list of shares for each of its {len(rows)} rows", b""
     out: list[list[str]] = []
     for n, (row, row_shares) in enumerate(zip(rows, shares, strict=True)):
         if not isinstance(row_shares, list) or len(row_shares) != len(row):
-            return f"row {start + n} does not have one share per ciphertext", []
+            return f"row {start + n} does not have one share per ciphertext", b""
         values = []
         for k, (ct, item) in enumerate(zip(row, row_shares, strict=True)):
             try:
                 value = wire.element_from_hex(group, item["share"])
                 proof = wire.decryption_proof_from_json(group, item["proof"])
             except (InvalidElement, KeyError, TypeError, ValueError):
-                return f"the share of row {start + n}, ciphertext {k} is malformed", []
+                return f"the share of row {start + n}, ciphertext {k} is malformed", b""
             context = _decryption_context(base_hash, district, start + n, k)
             if not verify_decryption(group, public, ct.alpha, value, proof, context):
-                return f"the proof of the share of row {start + n}, ciphertext {k} fails", []
+                return f"the proof of the share of row {start + n}, ciphertext {k} fails", b""
             values.append(item["share"])
         out.append(values)
-    return None, out
+    return None, json.dumps(out).encode()
 
 
-CombineTask = tuple[int, int, int, list[int], bytes, dict[int, list[list[str]]], bytes]
+Shares = dict[str, dict[int, dict[int, bytes]]]
+"""The valid shares: district → guardian → batch start → the batch's shares (`_partial_task`'s
+JSON)."""
+
+CombineTask = tuple[int, int, int, list[int], bytes, dict[int, bytes], bytes]
 
 
 def _combine_task(task: CombineTask) -> tuple[str | None, list[list[str] | None]]:
@@ -356,6 +360,7 @@ def _combine_task(task: CombineTask) -> tuple[str | None, list[list[str] | None]
     assert _KEY is not None
     group = _KEY.group
     ballots = json.loads(ballots_json)
+    table = {g: json.loads(shares[g]) for g in listed}
     try:
         rows = _rows(group, json.loads(rows_json), width)
     except ValueError as exc:
@@ -364,7 +369,7 @@ def _combine_task(task: CombineTask) -> tuple[str | None, list[list[str] | None]
     for n, row in enumerate(rows):
         elements = []
         for k_, ct in enumerate(row):
-            values = {g: wire.element_from_hex(group, shares[g][n][k_]) for g in listed}
+            values = {g: wire.element_from_hex(group, table[g][n][k_]) for g in listed}
             elements.append(combine(group, k, ct, values))
         try:
             codes: list[str] | None = decode_codes(group, elements)
@@ -646,7 +651,7 @@ class _Mix:
                 )
         return True
 
-    def check_partials(self) -> dict[str, dict[int, dict[int, list[list[str]]]]]:
+    def check_partials(self) -> Shares:
         """The valid shares: district → guardian → batch start → shares (hex)."""
         t = self.keys.transcript
         publics = {
@@ -689,7 +694,7 @@ class _Mix:
         results = _run(
             self.keys.key, _partial_task, [t[-1] for t in tasks], self.jobs, self.cluster
         )
-        valid: dict[str, dict[int, dict[int, list[list[str]]]]] = {d: {} for d in self.mixed}
+        valid: Shares = {d: {} for d in self.mixed}
         for (index, guardian, district, start, _), (problem, shares) in zip(
             tasks, results, strict=True
         ):
@@ -699,7 +704,7 @@ class _Mix:
                 valid[district].setdefault(guardian, {}).setdefault(start, shares)
         return valid
 
-    def check_decryptions(self, valid: dict[str, dict[int, dict[int, list[list[str]]]]]) -> None:
+    def check_decryptions(self, valid: Shares) -> None:
         found: dict[str, tuple[int, Head]] = {}
         for index, head in self.read_heads("mix-decryption"):
             district = head.doc.get("district")
@@ -747,7 +752,7 @@ class _Mix:
                 self.check.fail(where, f"mix-decryption of {district}: {problem}")
 
     def decryption_problem(
-        self, district: str, head: Head, valid: dict[int, dict[int, list[list[str]]]]
+        self, district: str, head: Head, valid: dict[int, dict[int, bytes]]
     ) -> str | None:
         """What is wrong with a district's mix-decryption before its rows are combined."""
         k = self.keys.transcript.quorum
@@ -769,7 +774,7 @@ class _Mix:
         return None
 
     def batches(
-        self, district: str, head: Head, valid: dict[int, dict[int, list[list[str]]]]
+        self, district: str, head: Head, valid: dict[int, dict[int, bytes]]
     ) -> list[CombineTask]:
         """The `_combine_task`s of a district whose mix-decryption passed
         `decryption_problem`: one per batch of its last shuffle's rows (at most as many as

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from verivote.board.districts import NATIONAL, SEAL_TYPE, Seal
-from verivote.board.lines import LineRef, Lines, scan_lines
+from verivote.board.lines import LineRef, Lines, range_lines, ranges, scan_lines
 from verivote.board.merkle import MerkleLog, leaf_hash
 from verivote.board.note import parse_verifier
 from verivote.board.order import Order, merge_order
@@ -145,6 +145,12 @@ class Board:
             assert doc is not None
             yield index, doc
 
+    def total_bytes(self) -> int:
+        """The entries' bytes in all, from their lengths (no entry is read)."""
+        if isinstance(self.entries, Lines):
+            return sum(self.entries.lengths)
+        return sum(map(len, self.entries))
+
     def ref(self, index: int) -> LineRef | bytes:
         """Entry `index` for a task to read (`verivote.board.lines.read_ref`): where it is in
         the record's files when they are streamed, else its bytes."""
@@ -257,38 +263,104 @@ def _ballot_district(doc: Doc) -> str | None:
     return district if isinstance(district, str) and district else None
 
 
-def _scan(path: Path, what: str, district: str | None = None) -> _Scan:
+@dataclass
+class _Part:
+    """The lines of one byte range of a log's file as read by `_scan_part` (indices from 0
+    at the range's first line): where each is, its leaf hash, its type, and the problems,
+    kept entries and strays of `_Scan`."""
+
+    starts: array[int]
+    lengths: array[int]
+    leaves: bytes
+    kinds: list[str | None]
+    problems: dict[int, str]
+    kept: dict[int, Doc]
+    strays: Strays
+
+
+def _scan_part(path: Path, what: str, start: int, end: int, district: str | None) -> _Part:
+    """The lines of `what` that begin in [start, end), read, hashed and typed here (a task of
+    `load_board`'s pool, or this process for the whole file). The mix's large entries are
+    typed from their end (`unparsed_type`), every other line parsed; a district's log lists
+    its strays."""
+    part = _Part(array("q"), array("q"), b"", [], {}, {}, {})
+    leaves = bytearray()
+    try:
+        for offset, raw in range_lines(path / what, start, end):
+            index = len(part.kinds)
+            part.starts.append(offset)
+            part.lengths.append(len(raw))
+            leaves += leaf_hash(raw)
+            lazy = unparsed_type(raw)
+            if lazy is not None:
+                part.kinds.append(lazy)
+                if district is not None:
+                    part.strays[index] = (lazy, None)
+                continue
+            doc, problem = _parse(raw)
+            if doc is None:
+                part.kinds.append(None)
+                part.problems[index] = problem
+                continue
+            kind = sys.intern(doc["type"])
+            part.kinds.append(kind)
+            if kind not in STREAMED:
+                part.kept[index] = doc
+                if district is not None:
+                    part.strays[index] = (kind, None)
+            elif district is not None and (named := _ballot_district(doc)) != district:
+                part.strays[index] = (kind, named)
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    part.leaves = bytes(leaves)
+    return part
+
+
+SCAN_PART_BYTES = 64 * 2**20
+"""At most this many bytes of a log's file in one task of `load_board`'s pool."""
+
+
+def _scan(
+    path: Path, what: str, district: str | None = None, pool: Executor | None = None
+) -> _Scan:
+    """One log's file read: in this process, or with `pool` by byte ranges (`ranges`), each
+    read, hashed and typed by a task (issue 17: the national log's 90 GB are then read by
+    the workers; this process merges their places, leaves and types)."""
+    file = path / what
+    try:
+        size = file.stat().st_size
+        if size:
+            with file.open("rb") as stream:
+                stream.seek(size - 1)
+                last = stream.read(1)
+            if last != b"\n":
+                raise ValueError(f"{what}: the last line does not end in a newline")
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read ({exc.strerror or exc})") from None
+    if pool is None:
+        parts = [_scan_part(path, what, 0, size, district)]
+    else:
+        cuts = ranges(size, 4, SCAN_PART_BYTES)
+        futures = [pool.submit(_scan_part, path, what, a, b, district) for a, b in cuts]
+        parts = [f.result() for f in futures]
     log = MerkleLog()
+    starts: array[int] = array("q")
+    lengths: array[int] = array("q")
     kinds: list[str | None] = []
     problems: dict[int, str] = {}
     kept: dict[int, Doc] = {}
     strays: Strays = {}
-
-    def each(_offset: int, raw: bytes) -> None:
-        index = len(kinds)
-        log.append(leaf_hash(raw))
-        lazy = unparsed_type(raw)
-        if lazy is not None:
-            kinds.append(lazy)
-            if district is not None:
-                strays[index] = (lazy, None)
-            return
-        doc, problem = _parse(raw)
-        if doc is None:
-            kinds.append(None)
-            problems[index] = problem
-            return
-        kind = sys.intern(doc["type"])
-        kinds.append(kind)
-        if kind not in STREAMED:
-            kept[index] = doc
-            if district is not None:
-                strays[index] = (kind, None)
-        elif district is not None and (named := _ballot_district(doc)) != district:
-            strays[index] = (kind, named)
-
-    starts, lengths = scan_lines(path / what, what, each)
-    lines = Lines([path / what], starts, lengths, None, log.leaf_hash)
+    for part in parts:
+        first = len(kinds)
+        starts.extend(part.starts)
+        lengths.extend(part.lengths)
+        for at in range(0, len(part.leaves), 32):
+            log.append(part.leaves[at : at + 32])
+        kinds.extend(part.kinds)
+        problems.update((first + i, p) for i, p in part.problems.items())
+        kept.update((first + i, d) for i, d in part.kept.items())
+        strays.update((first + i, s) for i, s in part.strays.items())
+    lines = Lines([file], starts, lengths, None, log.leaf_hash)
     return _Scan(lines, log, kinds, problems, kept, strays)
 
 
@@ -320,9 +392,9 @@ def load_board(
     grow with the ballots; a line read again that is not the one hashed at first raises
     OSError. Without, every entry's bytes and parsed form are held, so that what is read
     later (a site serving the record) is what was read at first, whatever happens to the
-    files. With `pool`, each district's log is read, hashed and parsed by a task of its own
-    (issue 17: the main process reads the national log only); every task must see the record
-    at the same path."""
+    files. With `pool`, the national log is read by tasks, a byte range each, and each
+    district's log by a task of its own (issue 17: the main process reads no entry file);
+    every task must see the record at the same path."""
     path = Path(directory)
     if not path.is_dir():
         raise RecordError(f"{path} is not a directory")
@@ -330,7 +402,7 @@ def load_board(
         if not (path / ENTRIES).is_file():
             scan_lines(path / ENTRIES, ENTRIES, lambda _o, _l: None)  # the read's own error
         checkpoint_note, keys = _small_files(path)
-        national = _scan(path, ENTRIES)
+        national = _scan(path, ENTRIES, None, pool)
         names = district_names(path, None)
         if names is not None:
             board = _load_logs(path, national, checkpoint_note, keys, names, pool)

@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+from verivote.board.record import ENTRIES
 from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import Setup
 from verivote.verify.ballot_facts import Facts
@@ -75,19 +76,19 @@ def verify_record(
 
 
 SCAN_TASKS_FROM = 64 << 20
-"""Bytes of district logs from which they are read by tasks rather than in this process."""
+"""Bytes of entry files from which they are read by tasks rather than in this process."""
 
 
 def _scan_pool(
     directory: str | os.PathLike[str], jobs: int | None, cluster: Cluster | None
 ) -> AbstractContextManager[Executor | None]:
-    """The pool that reads the district logs: the cluster's, or `jobs` processes when the
-    logs hold SCAN_TASKS_FROM bytes or more; none for a small record (a pool's start costs
-    more than reading it here, and the tamper suites verify small records hundreds of
-    times)."""
+    """The pool that reads the entry files: the cluster's, or `jobs` processes when they
+    hold SCAN_TASKS_FROM bytes or more; none for a small record (a pool's start costs more
+    than reading it here, and the tamper suites verify small records hundreds of times)."""
     if cluster is None:
-        logs = Path(directory) / "districts"
-        size = sum(p.stat().st_size for p in logs.glob("*/entries.jsonl")) if logs.is_dir() else 0
+        record = Path(directory)
+        files = [record / ENTRIES, *record.glob("districts/*/entries.jsonl")]
+        size = sum(p.stat().st_size for p in files if p.is_file())
         if width(None, jobs) <= 1 or size < SCAN_TASKS_FROM:
             return nullcontext()
     return make_pool(cluster, width(cluster, jobs))
@@ -112,7 +113,7 @@ def _verify(
     cutoff = tally_cutoff(board)
     setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff)
     ballots = sorted(board.indices("ballot-cast") + board.indices("ballot-challenged"))
-    work = BallotWork(ballots, board.entries)
+    work = BallotWork(ballots, board)
     started = time.perf_counter()
     results = run_chunks(setup, work, jobs, progress, cluster)
     elapsed = time.perf_counter() - started
