@@ -348,3 +348,26 @@ def test_the_incremental_log_agrees_after_every_append(entries: list[bytes]) -> 
     assert len(log) == log.size == len(entries)
     for size in range(len(entries) + 1):
         assert log.root(size) == root(hashes[:size])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 90), st.lists(st.integers(0, 40), max_size=8), st.binary(min_size=1))
+def test_leaves_extended_in_pieces_make_the_tree_of_appending_them_one_by_one(
+    n: int, pieces: list[int], seed: bytes
+) -> None:
+    """Issue 17: `extend` (the verifier's bulk of leaves from its tasks) builds exactly the
+    tree `append` builds, whatever the pieces."""
+    leaves = [hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(n)]
+    one = MerkleLog()
+    for leaf in leaves:
+        one.append(leaf)
+    bulk, at = MerkleLog(), 0
+    for size in [*pieces, n]:
+        bulk.extend(b"".join(leaves[at : at + size]))
+        at = min(n, at + size)
+    assert bulk.size == one.size == n
+    assert bulk.root() == one.root()
+    for size in range(n + 1):
+        assert bulk.root(size) == one.root(size)
+    with pytest.raises(ValueError, match="32 bytes"):
+        bulk.extend(b"\x00" * 31)

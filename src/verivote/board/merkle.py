@@ -136,6 +136,32 @@ class MerkleLog:
         self._root = None
         return self.size - 1
 
+    def extend(self, packed: bytes | bytearray) -> None:
+        """Append many leaf hashes at once, given packed (32 bytes each, in order): the same
+        tree as appending them one by one, each level's new pairs hashed in one pass (issue
+        17: the verifier's main process builds trees of millions of leaves its tasks
+        hashed)."""
+        if len(packed) % HASH_SIZE:
+            raise ValueError("packed leaf hashes must be 32 bytes each")
+        levels = self._levels
+        added = bytes(packed)
+        height = 0
+        sha = hashlib.sha256
+        while added:
+            level = levels[height]
+            # the pairs this completes: from the one holding a lone node before, if any
+            first = len(level) // (2 * HASH_SIZE) * (2 * HASH_SIZE)
+            level += added
+            last = len(level) // (2 * HASH_SIZE) * (2 * HASH_SIZE)
+            added = b"".join(
+                sha(_NODE_PREFIX + level[i : i + 2 * HASH_SIZE]).digest()
+                for i in range(first, last, 2 * HASH_SIZE)
+            )
+            height += 1
+            if added and height == len(levels):
+                levels.append(bytearray())
+        self._root = None
+
     def append_entry(self, entry: bytes) -> int:
         """Append an entry (hashed as a leaf); returns its index."""
         return self.append(leaf_hash(entry))

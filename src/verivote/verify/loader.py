@@ -354,8 +354,7 @@ def _scan(
         first = len(kinds)
         starts.extend(part.starts)
         lengths.extend(part.lengths)
-        for at in range(0, len(part.leaves), 32):
-            log.append(part.leaves[at : at + 32])
+        log.extend(part.leaves)
         kinds.extend(part.kinds)
         problems.update((first + i, p) for i, p in part.problems.items())
         kept.update((first + i, d) for i, d in part.kept.items())
@@ -481,13 +480,13 @@ def _load_logs(
     kept: dict[int, Doc] = {}
     malformed: list[tuple[int, str]] = []
     by_type: dict[str, list[int]] = {}
-    log = MerkleLog()
+    leaves = bytearray()
     for position, (name, index) in enumerate(order):
         scan = national if name == NATIONAL else scans[name]
         which.append(number[name])
         starts.append(scan.lines.starts[index])
         lengths.append(scan.lines.lengths[index])
-        log.append(scan.log.leaf_hash(index))
+        leaves += scan.log.leaf_hash(index)
         kind = scan.kinds[index]
         if kind is None:
             malformed.append((position, scan.problems[index]))
@@ -496,6 +495,9 @@ def _load_logs(
         doc = scan.kept.get(index)
         if doc is not None:
             kept[position] = doc
+    log = MerkleLog()
+    log.extend(leaves)
+    del leaves
     logs = RecordLogs(
         national.lines,
         national.log,
