@@ -66,12 +66,12 @@ BATCH = 500
 SPLIT_ROWS = 1_000_000
 """A shuffle of this many rows or more is checked by chunks of rows on every worker of the pool
 rather than whole in one task (`verivote.crypto.shuffle.check_shuffle`'s executor). The main
-process then parses its rows, hashes the statement and packs the chunks, one such shuffle
-after the other (about 6–7 % of the check: 51–73 µs a ciphertext, `verivote sim national`'s
+process then reads and parses its rows, hashes the statement and packs the chunks, one such
+shuffle after the other (13–26 µs a ciphertext, `verivote sim national`'s
 `split_shuffle_main`). Below this size a whole shuffle is under about half an hour of one
-core (a row of at most 2 ciphertexts, about 1 ms each), less than the main process's own
-reading of the national board (about 1.1 h), so splitting it would only lengthen the main
-process; at the 2024 shape only Tehran's shuffles (3.56 M rows) are split."""
+core (a row of at most 2 ciphertexts, about 1 ms each), and splitting more of them would
+lengthen the main process, which bounds the verification at the 2024 shape; there only
+Tehran's shuffles (3.56 M rows) are split."""
 
 
 Row = tuple[Ciphertext[Any], ...]
