@@ -29,6 +29,7 @@ from verivote.board.lines import read_ref
 from verivote.board.record import CHECKPOINT, ENTRIES, KEYS
 from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
 from verivote.model.canonical import canonical_json
+from verivote.verify import check_mix as check_mix_module
 from verivote.verify import loader
 from verivote.verify.check_mix import check_mix
 from verivote.verify.context import Election, Keys
@@ -201,7 +202,9 @@ def test_the_main_process_parses_no_shuffle_and_no_share(
     """With a pool, the shuffles and the partial decryptions (the bulk of a national log)
     are parsed by its workers only. A step with a single task runs where it is (a pool would
     cost more): here the one district's decryption, and its last rows, which one task cuts
-    into batches from its last shuffle, so that shuffle is left out of the watch."""
+    into batches from its last shuffle, so that shuffle is left out of the watch; and the
+    one batch's combination, which reads the shares it combines, so what that task parses
+    is left out too."""
     entries = make_record(ceremony)
     record = _record(tmp_path, entries)
     shuffles = [e for e in entries if unparsed_type(e) == "shuffle"]
@@ -211,13 +214,23 @@ def test_the_main_process_parses_no_shuffle_and_no_share(
     heavy = {*shuffles[:-1], *shares}
     seen: list[bytes] = []
     real = json.loads
+    combining = [False]
+    real_combine = check_mix_module._combine_task
 
     def watching(raw: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(raw, bytes) and raw in heavy:
+        if isinstance(raw, bytes) and raw in heavy and not combining[0]:
             seen.append(raw)
         return real(raw, *args, **kwargs)
 
+    def combine(task: Any) -> Any:
+        combining[0] = True
+        try:
+            return real_combine(task)
+        finally:
+            combining[0] = False
+
     monkeypatch.setattr(json, "loads", watching)
+    monkeypatch.setattr(check_mix_module, "_combine_task", combine)
     board = load_board(record, stream=True)
     election = Election(MANIFEST, BASE, GROUP)
     check = check_mix(board, election, Keys(ceremony.transcript, _key(ceremony)), jobs=2)
@@ -226,3 +239,32 @@ def test_the_main_process_parses_no_shuffle_and_no_share(
     # the watch itself works: the same check in one process parses each of them here
     check_mix(board, election, Keys(ceremony.transcript, _key(ceremony)), jobs=1)
     assert set(seen) == heavy
+
+
+def test_no_row_of_the_mix_passes_through_the_main_process(
+    ceremony: CeremonyOutcome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partial decryptions' and the combination's tasks read their batch of the last
+    rows from the record (`verivote.verify.pieces`): what the main process sends to its
+    workers names where a batch is, and holds none of its ciphertexts (issue 17)."""
+    import multiprocessing.reduction as reduction
+
+    entries = make_record(ceremony)
+    record = _record(tmp_path, entries)
+    last = json.loads([e for e in entries if unparsed_type(e) == "shuffle"][-1])
+    elements = {element for row in last["rows"] for pair in row for element in pair}
+    sent: list[bytes] = []
+    real = reduction.ForkingPickler.dumps
+
+    def dumps(obj: Any, protocol: int | None = None) -> Any:
+        data = real(obj, protocol)
+        sent.append(bytes(data))
+        return data
+
+    monkeypatch.setattr(reduction.ForkingPickler, "dumps", staticmethod(dumps))
+    board = load_board(record, stream=True)
+    election = Election(MANIFEST, BASE, GROUP)
+    check = check_mix(board, election, Keys(ceremony.transcript, _key(ceremony)), jobs=2)
+    assert check.passed, check.failures
+    assert sent  # the watch works: tasks were sent to the pool
+    assert not [e for e in elements if any(e.encode() in payload for payload in sent)]

@@ -12,6 +12,7 @@ the lines come from several files, the merged order of a record with district lo
 
 from __future__ import annotations
 
+import hashlib
 import os
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -24,10 +25,12 @@ __all__ = [
     "BLOCK",
     "LineRef",
     "Lines",
+    "Piece",
     "blocks",
     "iter_lines",
     "range_lines",
     "ranges",
+    "read_piece",
     "read_ref",
     "read_refs",
     "scan_lines",
@@ -69,6 +72,25 @@ def read_refs(refs: Sequence[LineRef | bytes]) -> list[bytes]:
         for handle in handles.values():
             os.close(handle)
     return out
+
+
+Piece = tuple[str, int, int, bytes]
+"""Part of a line for a task to read (`read_piece`): (file, offset, length, the SHA-256 of
+those bytes as the task that cut the line read them, `verivote.verify.pieces`)."""
+
+
+def read_piece(piece: Piece) -> bytes:
+    """The bytes `piece` names. Raises OSError if the file no longer holds them (their length
+    or SHA-256 differs from the cut's)."""
+    file, offset, length, digest = piece
+    handle = os.open(file, os.O_RDONLY)
+    try:
+        data = _pread(handle, length, offset)
+    finally:
+        os.close(handle)
+    if len(data) != length or hashlib.sha256(data).digest() != digest:
+        raise OSError(f"{file} changed since it was read")
+    return data
 
 
 def _pread(handle: int, length: int, offset: int) -> bytes:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ from verivote.model.ballots import Ballot
 from verivote.rules.majlis import tally_majlis
 from verivote.verify.context import Election, Keys, mixnet_districts
 from verivote.verify.loader import Board, Doc
+from verivote.verify.pieces import Batch, cut, read_batch
 from verivote.verify.report import Check
 
 BATCH = 500
@@ -78,6 +80,10 @@ Row = tuple[Ciphertext[Any], ...]
 
 Ref = LineRef | bytes
 """An entry for a task to read (`Board.ref`): where it is in the record, or its bytes."""
+
+Counting = dict[str, tuple[tuple[str, ...], int]]
+"""Each mixnet district's candidates' codes and seats, for the combination's tasks to count
+their batch (`rules.majlis.tally_majlis` adds up ballot by ballot)."""
 
 
 def _hash(entry: bytes) -> str:
@@ -147,11 +153,13 @@ def _unchecked_rows(group: Group[Any], doc: Any, width: int) -> list[Row]:
 # --- work for the processes --------------------------------------------------------------------
 
 _KEY: ElectionKey[Any] | None = None
+_COUNTING: Counting = {}
 
 
-def _init(key: ElectionKey[Any]) -> None:
-    global _KEY
+def _init(key: ElectionKey[Any], counting: Counting | None = None) -> None:
+    global _KEY, _COUNTING
     _KEY = key
+    _COUNTING = counting or {}
 
 
 ShuffleTask = tuple[bytes, Ref, Ref, int]
@@ -240,27 +248,18 @@ def _doc_of(raw: bytes, kind: str) -> Doc:
     return doc
 
 
-def _cut(value: Any, count: int) -> list[bytes]:
-    """`value` in batches of `BATCH` items from 0 to `count` as JSON (the whole value in each
-    when it is not a list, for the task to find it malformed as it would whole)."""
-    if not isinstance(value, list):
-        whole = json.dumps(value).encode()
-        return [whole for _ in range(0, count, BATCH)]
-    return [json.dumps(value[s : s + BATCH]).encode() for s in range(0, count, BATCH)]
-
-
 @dataclass(frozen=True)
 class Head:
     """A mix entry as its task read it (the main process never parses the mix's rows): its
     fields but `BIG` ones, each of those its length (None if not a list), the SHA-256 of
     its line (hex), why it is not an entry of its type (or None); and for a mix-decryption
-    its ballots in batches of `BATCH`, as JSON."""
+    its ballots in batches of `BATCH` (`verivote.verify.pieces.cut`)."""
 
     doc: Doc
     lengths: dict[str, int | None]
     digest: str
     problem: str | None = None
-    ballots: list[bytes] | None = None
+    ballots: list[Batch] | None = None
 
 
 def _head_task(task: tuple[Ref, str]) -> Head:
@@ -275,8 +274,7 @@ def _head_task(task: tuple[Ref, str]) -> Head:
     lengths = {k: len(v) if isinstance(v, list) else None for k, v in doc.items() if k in BIG}
     ballots = None
     if kind == "mix-decryption":
-        value = doc.get("ballots")
-        ballots = _cut(value, len(value) if isinstance(value, list) else 0)
+        ballots = cut(raw, ref, "ballots", None, BATCH)[1]
     head = {k: v for k, v in doc.items() if k not in BIG}
     return Head(head, lengths, digest, None, ballots)
 
@@ -294,77 +292,88 @@ def _input_task(task: tuple[Ref, int]) -> tuple[str | None, str]:
     return None, _hash(raw)
 
 
-def _batches_task(task: tuple[Ref, int]) -> tuple[int | None, list[bytes]]:
+def _batches_task(task: tuple[Ref, int]) -> tuple[int | None, list[Batch]]:
     """The rows of a district's last entry (input or shuffle) up to `count` in batches of
-    `BATCH`, as JSON, and how many it has (None: not a list), for the partial decryptions'
-    and the combination's tasks (which check every element)."""
+    `BATCH` (`verivote.verify.pieces.cut`: where each batch is in the record, for the task
+    that checks it to read it), and how many it has (None: not a list), for the partial
+    decryptions' and the combination's tasks (which check every element)."""
     ref, count = task
-    try:
-        doc = json.loads(read_ref(ref))
-    except (ValueError, RecursionError):
-        doc = None
-    rows = doc.get("rows") if isinstance(doc, dict) else None
-    if isinstance(rows, list):
-        return min(len(rows), count), _cut(rows[:count], count)
-    return None, _cut(rows, count)
+    return cut(read_ref(ref), ref, "rows", count, BATCH)
 
 
-def _partial_task(task: tuple[bytes, str, int, Any, bytes, int, Ref]) -> tuple[str | None, bytes]:
-    """(why the partial decryption is invalid or None, its shares as hex in a JSON list of
-    rows), from the batch's rows as they are in the last shuffle's document (only the batch
-    is sent to the task, as JSON); the task reads the entry itself. JSON both ways: the main
-    process passes bytes on, and unpickles no string per share."""
-    base_hash, district, start, public_hex, rows_json, width, entry = task
+PartialTask = tuple[bytes, str, int, Any, Batch, int, Ref]
+"""(base hash, district, the batch's first row, the guardian's public share in hex, the
+batch of the last rows, the width, the mix-partial-decryption entry)."""
+
+
+def _partial_task(task: PartialTask) -> str | None:
+    """Why the partial decryption is invalid, or None. The task reads its batch of the last
+    shuffle's rows and the entry itself: nothing that grows with the rows passes through the
+    main process (issue 17)."""
+    base_hash, district, start, public_hex, batch, width, entry = task
     assert _KEY is not None
     group = _KEY.group
     try:
         public = wire.element_from_hex(group, public_hex)
-        rows = _rows(group, json.loads(rows_json), width, start)
+        rows = _rows(group, json.loads(read_batch(batch)), width, start)
         shares = _doc_of(read_ref(entry), "mix-partial-decryption").get("shares")
     except (ValueError, TypeError, AttributeError) as exc:
-        return f"malformed: {exc}", b""
+        return f"malformed: {exc}"
     if not isinstance(shares, list) or len(shares) != len(rows):
-        return f"it does not hold one list of shares for each of its {len(rows)} rows", b""
-    out: list[list[str]] = []
+        return f"it does not hold one list of shares for each of its {len(rows)} rows"
     for n, (row, row_shares) in enumerate(zip(rows, shares, strict=True)):
         if not isinstance(row_shares, list) or len(row_shares) != len(row):
-            return f"row {start + n} does not have one share per ciphertext", b""
-        values = []
+            return f"row {start + n} does not have one share per ciphertext"
         for k, (ct, item) in enumerate(zip(row, row_shares, strict=True)):
             try:
                 value = wire.element_from_hex(group, item["share"])
                 proof = wire.decryption_proof_from_json(group, item["proof"])
             except (InvalidElement, KeyError, TypeError, ValueError):
-                return f"the share of row {start + n}, ciphertext {k} is malformed", b""
+                return f"the share of row {start + n}, ciphertext {k} is malformed"
             context = _decryption_context(base_hash, district, start + n, k)
             if not verify_decryption(group, public, ct.alpha, value, proof, context):
-                return f"the proof of the share of row {start + n}, ciphertext {k} fails", b""
-            values.append(item["share"])
-        out.append(values)
-    return None, json.dumps(out).encode()
+                return f"the proof of the share of row {start + n}, ciphertext {k} fails"
+    return None
 
 
-Shares = dict[str, dict[int, dict[int, bytes]]]
-"""The valid shares: district → guardian → batch start → the batch's shares (`_partial_task`'s
-JSON)."""
+Shares = dict[str, dict[int, dict[int, Ref]]]
+"""The valid partial decryptions: district → guardian → batch start → the entry, for the
+combination's tasks to read their shares from."""
 
-CombineTask = tuple[int, int, int, list[int], bytes, dict[int, bytes], bytes]
+CombineTask = tuple[str, int, int, int, list[int], Batch, dict[int, Ref], Batch]
+"""(district, the batch's first row, width, quorum, the listed guardians, the batch of the
+last rows, each listed guardian's valid mix-partial-decryption of the batch, the batch of
+the published ballots)."""
+
+Count = tuple[int, dict[str, int], int]
+"""A batch's count by the law: (ballots, the votes of each candidate named, void ballots)."""
 
 
-def _combine_task(task: CombineTask) -> tuple[str | None, list[list[str] | None]]:
+def _combine_task(task: CombineTask) -> tuple[str | None, Count | None]:
     """One batch of a district's final rows combined from the listed guardians' valid shares
     and decoded (null for a row that does not decode): (the first row whose decoding is not
-    the published ballot, as the check words it, or None; the decoded rows). The rows and
-    the published ballots come as JSON."""
-    start, width, k, listed, rows_json, shares, ballots_json = task
+    the published ballot, as the check words it, or None; the batch's count by the law when
+    every row decodes to its published ballot). The task reads the rows, the shares and the
+    published ballots from the record, and counts the batch itself
+    (`rules.majlis.tally_majlis`, which adds up ballot by ballot): only the count comes back
+    (issue 17)."""
+    district, start, width, k, listed, rows_batch, entries, ballots_batch = task
     assert _KEY is not None
     group = _KEY.group
-    ballots = json.loads(ballots_json)
-    table = {g: json.loads(shares[g]) for g in listed}
+    ballots = json.loads(read_batch(ballots_batch))
+    # the partial task checked these entries' shapes and proofs; read_ref checks that they
+    # are still the lines it checked
+    table = {
+        g: [
+            [item["share"] for item in row]
+            for row in _doc_of(read_ref(entries[g]), "mix-partial-decryption")["shares"]
+        ]
+        for g in listed
+    }
     try:
-        rows = _rows(group, json.loads(rows_json), width)
+        rows = _rows(group, json.loads(read_batch(rows_batch)), width)
     except ValueError as exc:
-        return f"its last shuffle's rows from row {start} are malformed: {exc}", []
+        return f"its last shuffle's rows from row {start} are malformed: {exc}", None
     decoded: list[list[str] | None] = []
     for n, row in enumerate(rows):
         elements = []
@@ -376,23 +385,31 @@ def _combine_task(task: CombineTask) -> tuple[str | None, list[list[str] | None]
         except EncodingError:
             codes = None
         if ballots[n] != codes:
-            return f"row {start + n} decrypts to {codes!r}, not {ballots[n]!r}", decoded
+            return f"row {start + n} decrypts to {codes!r}, not {ballots[n]!r}", None
         decoded.append(codes)
-    return None, decoded
+    codes_, seats = _COUNTING[district]
+    tally = tally_majlis(
+        (Ballot(tuple(b) if b is not None else ()) for b in decoded), codes_, seats
+    )
+    return None, (len(decoded), {c: v for c, v in tally.votes.items() if v}, tally.void)
 
 
 @contextmanager
 def _pool(
-    key: ElectionKey[Any], tasks: int, jobs: int | None, cluster: Cluster | None
+    key: ElectionKey[Any],
+    tasks: int,
+    jobs: int | None,
+    cluster: Cluster | None,
+    counting: Counting | None = None,
 ) -> Iterator[Executor | None]:
     """The executor for `tasks` tasks: Ray tasks on `cluster`, else up to `jobs` processes,
     else None (one process or one task: run here, after `_init`)."""
     workers = min(width(cluster, jobs), tasks)
     if cluster is None and workers <= 1:
-        _init(key)
+        _init(key, counting)
         yield None
         return
-    with make_pool(cluster, workers, _init, (key,)) as pool:
+    with make_pool(cluster, workers, _init, (key, counting)) as pool:
         yield pool
 
 
@@ -406,10 +423,11 @@ def _run(
     tasks: Sequence[Any],
     jobs: int | None,
     cluster: Cluster | None,
+    counting: Counting | None = None,
 ) -> list[Any]:
     """fn over the tasks, in order, on `jobs` processes (1, or one task: in this process), or
-    as Ray tasks on `cluster`."""
-    with _pool(key, len(tasks), jobs, cluster) as pool:
+    as Ray tasks on `cluster`; `counting` for `_combine_task`."""
+    with _pool(key, len(tasks), jobs, cluster, counting) as pool:
         return _map(pool, fn, tasks)
 
 
@@ -476,9 +494,14 @@ class _Mix:
         self.last: dict[str, int] = {}  # district → the index of its chain's last entry
         self.digests: dict[int, str] = {}  # a mix-input's or shuffle's index → its SHA-256
         self.heads: dict[int, Head] = {}
-        self.batched: dict[str, tuple[int | None, list[bytes]]] = {}
+        self.batched: dict[str, tuple[int | None, list[Batch]]] = {}
         self.closed: int | None = None
-        self.ballots: dict[str, list[list[str] | None]] = {}
+        self.counts: dict[str, tuple[int, Counter[str], int]] = {}
+        self.counting: Counting = {
+            d.id: (tuple(c.code for c in d.candidates), d.seats)
+            for d in election.manifest.districts
+            if d.id in mixed
+        }
 
     def run(self) -> None:
         self.check_inputs()
@@ -605,9 +628,9 @@ class _Mix:
                 for (t, _), b in zip(tasks, big, strict=True)
             ]
 
-    def last_batches(self) -> dict[str, tuple[int | None, list[bytes]]]:
+    def last_batches(self) -> dict[str, tuple[int | None, list[Batch]]]:
         """Per district, its last entry's (input's or shuffle's) rows up to the input's count
-        in batches of `BATCH`, as JSON, and how many it has (`_batches_task`)."""
+        in batches of `BATCH`, and how many it has (`_batches_task`)."""
         tasks = [(self.board.ref(self.last[d]), self.rows_of(d)) for d in self.inputs]
         results = _run(self.keys.key, _batches_task, tasks, self.jobs, self.cluster)
         return dict(zip(self.inputs, results, strict=True))
@@ -695,13 +718,11 @@ class _Mix:
             self.keys.key, _partial_task, [t[-1] for t in tasks], self.jobs, self.cluster
         )
         valid: Shares = {d: {} for d in self.mixed}
-        for (index, guardian, district, start, _), (problem, shares) in zip(
-            tasks, results, strict=True
-        ):
+        for (index, guardian, district, start, _), problem in zip(tasks, results, strict=True):
             if problem is not None:
                 self.check.fail(index, f"mix partial decryption of guardian {guardian}: {problem}")
             else:
-                valid[district].setdefault(guardian, {}).setdefault(start, shares)
+                valid[district].setdefault(guardian, {}).setdefault(start, self.board.ref(index))
         return valid
 
     def check_decryptions(self, valid: Shares) -> None:
@@ -735,24 +756,26 @@ class _Mix:
                 batches = list(range(len(tasks), len(tasks) + len(mine)))
                 tasks.extend(mine)
             steps.append((district, index, problem, batches))
-        results = _run(self.keys.key, _combine_task, tasks, self.jobs, self.cluster)
+        results = _run(self.keys.key, _combine_task, tasks, self.jobs, self.cluster, self.counting)
         for district, where, problem, batches in steps:
             if problem is None:
-                decoded: list[list[str] | None] = []
+                ballots, votes, void = 0, Counter[str](), 0
                 for b in batches:
-                    problem, rows = results[b]
-                    decoded.extend(rows)
+                    problem, count = results[b]
                     if problem is not None:
                         break
+                    assert count is not None
+                    ballots, void = ballots + count[0], void + count[2]
+                    votes.update(count[1])
                 else:
-                    self.ballots[district] = decoded
+                    self.counts[district] = (ballots, votes, void)
             if problem is not None and where is None:
                 self.check.fail(None, problem)
             elif problem is not None:
                 self.check.fail(where, f"mix-decryption of {district}: {problem}")
 
     def decryption_problem(
-        self, district: str, head: Head, valid: dict[int, dict[int, bytes]]
+        self, district: str, head: Head, valid: dict[int, dict[int, Ref]]
     ) -> str | None:
         """What is wrong with a district's mix-decryption before its rows are combined."""
         k = self.keys.transcript.quorum
@@ -774,7 +797,7 @@ class _Mix:
         return None
 
     def batches(
-        self, district: str, head: Head, valid: dict[int, dict[int, bytes]]
+        self, district: str, head: Head, valid: dict[int, dict[int, Ref]]
     ) -> list[CombineTask]:
         """The `_combine_task`s of a district whose mix-decryption passed
         `decryption_problem`: one per batch of its last shuffle's rows (at most as many as
@@ -785,7 +808,7 @@ class _Mix:
         listed: list[int] = head.doc["guardians"]
         ballots = head.ballots or []
         return [
-            (s, width_, k, listed, rows[s // BATCH],
+            (district, s, width_, k, listed, rows[s // BATCH],
              {g: valid[g][s] for g in listed}, ballots[s // BATCH])
             for s in range(0, count or 0, BATCH)
         ]  # fmt: skip
@@ -797,18 +820,16 @@ class _Mix:
         index, doc = found[0]
         districts = doc.get("districts")
         for district in self.mixed:
-            if district not in self.ballots:
+            if district not in self.counts:
                 continue
-            d = self.election.manifest.district(district)
-            codes = [c.code for c in d.candidates]
-            ballots = self.ballots[district]
-            tally = tally_majlis(
-                (Ballot(tuple(b) if b is not None else ()) for b in ballots), codes, d.seats
-            )
+            # the law's count of the district's decoded ballots, batch by batch (each
+            # `_combine_task` counted its own): the count adds up ballot by ballot
+            ballots, votes, void = self.counts[district]
+            codes, _ = self.counting[district]
             expected = {
-                "ballots": len(ballots),
-                "blank": tally.void,
-                "votes": {c: tally.votes.get(c, 0) for c in codes},
+                "ballots": ballots,
+                "blank": void,
+                "votes": {c: votes.get(c, 0) for c in codes},
             }
             got = districts.get(district) if isinstance(districts, dict) else None
             if got != expected:
