@@ -314,6 +314,7 @@ def test_with_a_pool_the_main_process_parses_no_ballot(
         return real(raw, *args, **kwargs)
 
     monkeypatch.setattr(verifier, "SCAN_TASKS_FROM", 0)
+    monkeypatch.setattr(verifier, "HELPERS_FROM", 0)
     monkeypatch.setattr(ballot_pool, "MIN_POOL", 0)
     monkeypatch.setattr(json, "loads", watching)
     report = verify_record(record, jobs=2).to_json()

@@ -18,7 +18,9 @@ from verivote.crypto.groups import get_group
 from verivote.crypto.written import any_opening_problem, check_any_ballot, is_written, written_width
 from verivote.model.manifest import Manifest
 from verivote.verify.ballot_batch import batch_accepts
-from verivote.verify.ballot_facts import Facts, entry_facts
+from verivote.verify.ballot_facts import entry_facts, fact_problems
+from verivote.verify.check_participation import Placed, Polls, place_ballots
+from verivote.verify.clashes import pack
 from verivote.verify.context import homomorphic_layout
 from verivote.verify.sums import (
     DistrictSum,
@@ -29,19 +31,22 @@ from verivote.verify.sums import (
     countable,
     encode_row,
     encode_sums,
+    rows_digest,
     written_row,
 )
 
 
 @dataclass(frozen=True)
 class Setup:
-    """What every chunk needs: the election, its key (None: proofs cannot be checked) and the
-    tally's cutoff (cast ballots below it are summed; None: no tally to compare with)."""
+    """What every chunk needs: the election, its key (None: proofs cannot be checked), the
+    tally's cutoff (cast ballots below it are summed; None: no tally to compare with) and
+    the stations' polls (None: the ballots' places are not checked here)."""
 
     manifest: Manifest
     base_hash: bytes
     key: ElectionKey[Any] | None
     cutoff: int | None
+    polls: Polls | None = None
 
     def widths(self, group: Group[Any]) -> dict[str, int]:
         """Each mixnet district's written-ballot width."""
@@ -50,16 +55,26 @@ class Setup:
 
 @dataclass
 class ChunkResult:
-    """Entries refused (bad proof, bad opening), cast entries the tally cannot count, the sums
-    of the counted ones, and every entry's facts, all by board index."""
+    """What the main process needs of a chunk (issue 17: nothing for each of its ballots but
+    12 bytes a key in `keys`): entries refused (bad proof, bad opening), cast entries the
+    tally cannot count, the sums of the counted ones, each by board index."""
 
     refused: list[tuple[int, str]] = field(default_factory=list)
     uncountable: list[tuple[int, str]] = field(default_factory=list)
     sums: Encoded = field(default_factory=dict)
-    facts: dict[int, Facts] = field(default_factory=dict)
     ballots: int = 0
-    rows: dict[int, tuple[str, Row]] = field(default_factory=dict)
-    """Each cast written ballot below the cutoff: (district, its mix-input row), by index."""
+    first: int = -1
+    """The chunk's first board index (its segments' place in board order)."""
+    flagged: list[tuple[int, str]] = field(default_factory=list)
+    """Entries whose fields, or tracking code (a challenged ballot's id), are wrong
+    (`ballot_facts.fact_problems`)."""
+    keys: list[bytes] = field(default_factory=list)
+    """The keys of the ballots' digests and nonces, by bucket (`verivote.verify.clashes`)."""
+    segments: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    """Per mixnet district, its cast written ballots below the cutoff in the chunk: (how
+    many, `sums.rows_digest` of their mix-input rows in board order)."""
+    placed: Placed | None = None
+    """The ballots out of place and the cast ballots per station (`Setup.polls`)."""
 
 
 def opening_problem(manifest: Manifest, key: ElectionKey[Any], doc: dict[str, Any]) -> str | None:
@@ -113,8 +128,19 @@ def check_chunk(setup: Setup, chunk: Sequence[tuple[int, LineRef | bytes]]) -> C
     raws = read_refs([ref for _, ref in chunk])
     docs = [(index, json.loads(raw)) for (index, _), raw in zip(chunk, raws, strict=True)]
     group = get_group(setup.manifest.group)
-    result = ChunkResult(ballots=len(docs))
-    result.facts = {index: entry_facts(setup.base_hash, doc) for index, doc in docs}
+    result = ChunkResult(ballots=len(docs), first=docs[0][0] if docs else -1)
+    facts = [(index, entry_facts(setup.base_hash, doc)) for index, doc in docs]
+    for (index, doc), (_, found) in zip(docs, facts, strict=True):
+        result.flagged.extend((index, p) for p in fact_problems(doc.get("type"), found))
+    result.keys = pack(facts)
+    if setup.polls is not None:
+        result.placed = place_ballots(
+            setup.polls,
+            (
+                (index, found.station, doc.get("type") != "ballot-challenged")
+                for (index, doc), (_, found) in zip(docs, facts, strict=True)
+            ),
+        )
     accepted: dict[int, list[Pair]] = {}
     if setup.key is not None:
         result.refused, accepted = _proofs(setup, docs)
@@ -124,6 +150,7 @@ def check_chunk(setup: Setup, chunk: Sequence[tuple[int, LineRef | bytes]]) -> C
     mixnet = {d.id for d in setup.manifest.mixnet_districts()}
     election = setup.base_hash.hex()
     sums: Sums = {}
+    rows: dict[str, list[Row]] = {}
     for index, doc in docs:
         if doc.get("type") != "ballot-cast" or index >= setup.cutoff:
             continue
@@ -140,7 +167,7 @@ def check_chunk(setup: Setup, chunk: Sequence[tuple[int, LineRef | bytes]]) -> C
                 result.uncountable.append((index, str(exc)))
                 continue
             assert isinstance(ballot, dict)
-            result.rows[index] = (ballot["district"], row)
+            rows.setdefault(ballot["district"], []).append(row)
             continue
         if pairs is None:
             try:
@@ -151,4 +178,5 @@ def check_chunk(setup: Setup, chunk: Sequence[tuple[int, LineRef | bytes]]) -> C
         assert isinstance(ballot, dict)
         sums.setdefault(ballot["district"], DistrictSum()).add(group, pairs)
     result.sums = encode_sums(group, sums)
+    result.segments = {d: rows_digest(r) for d, r in rows.items()}
     return result

@@ -42,6 +42,23 @@ FIELDS = {
 """The fields of each ballot entry."""
 
 
+WHAT = {"ballot-cast": "tracking code", "ballot-challenged": "ballot_id"}
+"""What each ballot entry's hash of the ballot is called."""
+
+
+def fact_problems(kind: Any, facts: Facts) -> list[str]:
+    """What the `ballots` (or `challenged`) check says of a ballot entry of type `kind` with
+    these facts: its fields are not its type's, its tracking code (or ballot id) is not the
+    hash of its ballot."""
+    kind = kind if isinstance(kind, str) and kind in FIELDS else "ballot-cast"
+    out = []
+    if not facts.fields_ok:
+        out.append(f"its fields are not {', '.join(sorted(FIELDS[kind]))}")
+    if not facts.code_ok:
+        out.append(f"its {WHAT[kind]} is not the hash of the ballot")
+    return out
+
+
 def entry_facts(base_hash: bytes, doc: dict[str, Any]) -> Facts:
     kind = doc.get("type")
     fields_ok = isinstance(kind, str) and set(doc) == FIELDS.get(kind)

@@ -75,17 +75,28 @@ class BallotWork(Sequence[tuple[int, Ref]]):
         return at, self._board.ref(at)
 
 
+def _keep(
+    results: list[ChunkResult], result: ChunkResult, each: Callable[[ChunkResult], None] | None
+) -> None:
+    if each is None:
+        results.append(result)
+    else:
+        each(result)
+
+
 def run_chunks(
     setup: Setup,
     work: Sequence[tuple[int, Ref]],
     jobs: int | None = None,
     progress: Progress | None = None,
     cluster: Cluster | None = None,
+    each: Callable[[ChunkResult], None] | None = None,
 ) -> list[ChunkResult]:
     """`check_chunk` over every (board index, entry) of `work`; results in no set order.
     `jobs` processes (default: every core; 1, or little work, runs in this process), or with
     a `cluster` one Ray task per chunk whatever the amount of work. At most `IN_FLIGHT`
-    chunks a worker are taken from `work` and not yet checked at any time."""
+    chunks a worker are taken from `work` and not yet checked at any time. `each`: called
+    with every result as it comes, which is then not kept (the list returned is empty)."""
     workers = width(cluster, jobs)
     size = max(1, min(MAX_CHUNK, -(-len(work) // (4 * workers))))
     count = -(-len(work) // size)
@@ -97,7 +108,7 @@ def run_chunks(
     here = workers <= 1 or count <= 1 or total < MIN_POOL
     if cluster is None and here:
         for chunk in chunked(work, workers):
-            results.append(check_chunk(setup, chunk))
+            _keep(results, check_chunk(setup, chunk), each)
             done += len(chunk)
             report(done, total)
         return results
@@ -112,7 +123,7 @@ def run_chunks(
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 result = future.result()
-                results.append(result)
+                _keep(results, result, each)
                 done += result.ballots
                 report(done, total)
     return results

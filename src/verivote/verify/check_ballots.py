@@ -11,9 +11,9 @@ randomness, which binds nothing since every proof hashes the ballot's own nonce 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from verivote.verify.ballot_facts import FIELDS, NO_BALLOT, Facts
+from verivote.verify.ballot_facts import NO_BALLOT, Facts, entry_facts
 from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
@@ -27,43 +27,46 @@ def check_ballots(
     election: Election,
     proofs_checked: bool,
     refused: Iterable[tuple[int, str]],
-    facts: Mapping[int, Facts],
+    flagged: Iterable[tuple[int, str]],
+    clashes: Sequence[int],
 ) -> tuple[Check, Check]:
     """The `ballots` and `challenged` checks, given the entries whose proofs or openings were
-    refused (`proofs_checked` False when there was no key to check them with) and every
-    ballot entry's facts (`ballot_facts`)."""
+    refused (`proofs_checked` False when there was no key to check them with), the entries
+    whose fields or hash of the ballot are wrong (`ballot_facts.fact_problems`), and the
+    entries whose digest or nonce key is shared (`verivote.verify.clashes`), which are
+    parsed again here to compare them exactly."""
     cast = Check("ballots", items=len(board.indices(CAST)))
     challenged = Check("challenged", items=len(board.indices(CHALLENGED)))
     for check in (cast, challenged):
         if check.items and not proofs_checked:
             check.fail(None, "proofs not checked: the record has no usable election key")
     # the entries' types from the scan, their facts from the tasks that parsed them: the
-    # main process parses no ballot (issue 17)
+    # main process parses no ballot but those whose keys clash (issue 17)
     opened = set(board.indices(CHALLENGED))
     for index, reason in sorted(refused):
         (challenged if index in opened else cast).fail(index, reason)
-    for entry_type, check, what in ((CAST, cast, "tracking code"),
-                                    (CHALLENGED, challenged, "ballot_id")):  # fmt: skip
-        for index in board.indices(entry_type):
-            found = facts.get(index, NO_BALLOT)
-            if not found.fields_ok:
-                check.fail(index, f"its fields are not {', '.join(sorted(FIELDS[entry_type]))}")
-            if not found.code_ok:
-                check.fail(index, f"its {what} is not the hash of the ballot")
-    _check_duplicates(board, facts, cast, challenged, opened)
+    for index, reason in sorted(flagged, key=lambda item: item[0]):
+        (challenged if index in opened else cast).fail(index, reason)
+    facts: dict[int, Facts] = {}
+    for index in clashes:
+        doc = board.docs[index]
+        facts[index] = NO_BALLOT if doc is None else entry_facts(election.base_hash, doc)
+    _check_duplicates(facts, cast, challenged, opened)
     return cast.close(), challenged.close()
 
 
 def _check_duplicates(
-    board: Board, facts: Mapping[int, Facts], cast: Check, challenged: Check, opened: set[int]
+    facts: Mapping[int, Facts], cast: Check, challenged: Check, opened: set[int]
 ) -> None:
     """No ballot twice, and no nonce twice: the same ballot, or another one under the same
     nonce, is a replay or a copy. A clash that involves a challenged ballot is the
-    `challenged` check's: a challenged ballot must never be cast."""
+    `challenged` check's: a challenged ballot must never be cast. `facts`: those of every
+    entry that may clash (any entry that shares a digest or a nonce with another is there;
+    the others cannot change what this finds)."""
     bodies: dict[bytes, int] = {}
     nonces: dict[str, int] = {}
-    for index in sorted(board.indices(CAST) + board.indices(CHALLENGED)):
-        found = facts.get(index, NO_BALLOT)
+    for index in sorted(facts):
+        found = facts[index]
         if found.digest is None:
             continue
         first, how = bodies.setdefault(found.digest, index), "is the same ballot as"

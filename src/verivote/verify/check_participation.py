@@ -11,9 +11,10 @@ declares its roll (`polling.roll`, issue 15) a closing statement without that co
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from verivote.verify.ballot_facts import NO_BALLOT, Facts, entry_facts
+from verivote.verify.ballot_facts import entry_facts
 from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
@@ -33,38 +34,84 @@ def _polls(board: Board, stations: set[str], kind: str, check: Check) -> dict[st
     return out
 
 
-def check_participation(
-    board: Board, election: Election, facts: Mapping[int, Facts] | None = None
-) -> Check:
+@dataclass(frozen=True)
+class Polls:
+    """What a ballot's place is checked against: the manifest's stations, and the index of
+    each one's (first valid) polls-open and polls-close entry."""
+
+    stations: frozenset[str]
+    opened: dict[str, int]
+    closed: dict[str, int]
+
+
+def polls_of(board: Board, election: Election) -> Polls:
+    """The record's `Polls` (its repeats and strays are the check's failures, not here)."""
+    stations = {s.id for s in election.manifest.stations}
+    ignored = Check("participation")
+    return Polls(
+        frozenset(stations),
+        _polls(board, stations, "polls-open", ignored),
+        _polls(board, stations, "polls-close", ignored),
+    )
+
+
+def ballot_problem(polls: Polls, index: int, station: str | None) -> str | None:
+    """Why the ballot entry `index` at `station` is out of place (not at a station of the
+    manifest, before its polls opened, after they closed), or None."""
+    if station is None or station not in polls.stations:
+        return f"a ballot at {station!r}, not a station of the manifest"
+    if station not in polls.opened or index < polls.opened[station]:
+        return f"a ballot at {station} before its polls opened"
+    closed = polls.closed.get(station)
+    if closed is not None and index > closed:
+        return f"a ballot at {station} after its polls closed (entry {closed})"
+    return None
+
+
+Placed = tuple[list[tuple[int, str]], Counter[str]]
+"""The ballots out of place (index, `ballot_problem`) and the cast ballots of each station of
+the manifest, as the ballot chunks found them (`ballot_chunk`)."""
+
+
+def place_ballots(polls: Polls, found: Iterable[tuple[int, str | None, bool]]) -> Placed:
+    """`Placed` of the ballot entries (index, station, whether cast)."""
+    problems: list[tuple[int, str]] = []
+    cast: Counter[str] = Counter()
+    for index, station, is_cast in found:
+        problem = ballot_problem(polls, index, station)
+        if station is not None and station in polls.stations and is_cast:
+            cast[station] += 1
+        if problem is not None:
+            problems.append((index, problem))
+    return problems, cast
+
+
+def check_participation(board: Board, election: Election, placed: Placed | None = None) -> Check:
     """Per station of the manifest: polls open at most once and close at most once, after
     opening; every cast or challenged ballot comes after the polls-open and before the
     polls-close of its station; a station that opened was closed; the cast ballots on the
     board are exactly the closing count (more would be ballots without voters, fewer lost
     ballots); and, where published, no more than the voters checked in there.
 
-    Each ballot's station is taken from its `facts` (issue 17: found by the tasks that parse
-    the ballots; without them, the ballots are parsed here)."""
+    Each ballot's place is checked where it is parsed (`placed`, issue 17: by the tasks that
+    parse the ballots, `place_ballots`); without it, the ballots are parsed here."""
     stations = {s.id for s in election.manifest.stations}
     check = Check("participation", items=len(stations))
     opened = _polls(board, stations, "polls-open", check)
     closed = _polls(board, stations, "polls-close", check)
-    cast: Counter[str] = Counter()
-    if facts is None:
-        facts = {i: entry_facts(election.base_hash, doc) for i, doc in board.ballots()}
-    challenged = set(board.indices("ballot-challenged"))
-    for index in sorted(board.indices("ballot-cast") + list(challenged)):
-        station = facts.get(index, NO_BALLOT).station
-        if station is None or station not in stations:
-            check.fail(index, f"a ballot at {station!r}, not a station of the manifest")
-            continue
-        if index not in challenged:
-            cast[station] += 1
-        if station not in opened or index < opened[station]:
-            check.fail(index, f"a ballot at {station} before its polls opened")
-        elif station in closed and index > closed[station]:
-            check.fail(
-                index, f"a ballot at {station} after its polls closed (entry {closed[station]})"
-            )
+    if placed is None:
+        polls = Polls(frozenset(stations), opened, closed)
+        challenged = set(board.indices("ballot-challenged"))
+        placed = place_ballots(
+            polls,
+            (
+                (i, entry_facts(election.base_hash, doc).station, i not in challenged)
+                for i, doc in board.ballots()
+            ),
+        )
+    problems, cast = placed
+    for index, problem in sorted(problems):
+        check.fail(index, problem)
     for station, index in sorted(opened.items(), key=lambda item: item[1]):
         if station not in closed:
             check.fail(index, f"the polls at {station} opened and never closed")

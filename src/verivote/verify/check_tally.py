@@ -5,13 +5,17 @@ board order (the election's tally module describes both)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable
+from concurrent.futures import Executor
 from typing import Any
 
+from verivote.board.lines import LineRef, read_ref
+from verivote.verify.ballot_results import Segments
 from verivote.verify.context import BLANK, Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
-from verivote.verify.sums import DistrictSum, Row, Sums
+from verivote.verify.sums import DistrictSum, Sums, rows_digest
 
 TALLY = "tally"
 MIX_INPUT = "mix-input"
@@ -34,14 +38,17 @@ def check_tally(
     election: Election,
     sums: Sums,
     uncountable: Iterable[tuple[int, str]],
-    rows: Mapping[int, tuple[str, Row]] | None = None,
+    segments: Segments | None = None,
+    pool: Executor | None = None,
 ) -> Check:
     """One tally entry; its cutoff is no later than the entry itself; per district of the
     manifest its ballot count and every candidate's and the blank flag's ciphertext are those
     of the product of the cast ballots below the cutoff (`sums`); every cast ballot can be
     counted, and none was cast at or after the cutoff (it would be missing from the tally).
-    `rows`: every cast written ballot below the cutoff, (district, row) by board index (the
-    ballot chunks' `rows`), which the mix-input entries must list exactly."""
+    `segments`: the cast written ballots below the cutoff, per district by chunks in board
+    order (the ballot chunks' `segments`), which the mix-input entries must list exactly:
+    compared by segments' digests (`sums.rows_digest`), each entry's read by a task of
+    `pool` if given (issue 17: the main process compares no row)."""
     check = Check(TALLY)
     found = board.of_type(TALLY)
     if not found:
@@ -61,7 +68,7 @@ def check_tally(
     for entry, reason in sorted(uncountable):
         check.fail(entry, f"a cast ballot the tally cannot count: {reason}")
     _compare(election, index, doc.get("districts"), sums, check)
-    _compare_mix_inputs(board, election, index, cutoff, rows or {}, check)
+    _compare_mix_inputs(board, election, index, cutoff, segments or {}, pool, check)
     for entry in board.indices("ballot-cast"):
         if entry >= cutoff:
             check.fail(entry, f"cast at or after the tally's cutoff {cutoff}: not counted")
@@ -106,12 +113,32 @@ def _compare(election: Election, index: int, published: Any, sums: Sums, check: 
                 )
 
 
+def input_segments(task: tuple[LineRef | bytes, list[int]]) -> tuple[int | None, list[bytes]]:
+    """(how many rows the mix-input entry holds, or None if its rows are not a list; the
+    `rows_digest` of each segment of `counts` rows of them, in order)."""
+    ref, counts = task
+    try:
+        doc = json.loads(read_ref(ref))
+    except (ValueError, RecursionError):
+        return None, []
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        return None, []
+    out = []
+    at = 0
+    for count in counts:
+        out.append(rows_digest(rows[at : at + count])[1])
+        at += count
+    return len(rows), out
+
+
 def _compare_mix_inputs(
     board: Board,
     election: Election,
     tally_index: int,
     cutoff: int,
-    rows: Mapping[int, tuple[str, Row]],
+    segments: Segments,
+    pool: Executor | None,
     check: Check,
 ) -> None:
     """One mix-input entry per mixnet district, in manifest order, just before the tally
@@ -127,28 +154,28 @@ def _compare_mix_inputs(
             f"({len(widths)}) just before the tally",
         )
         return
-    by_district: dict[str, list[Row]] = {d: [] for d in widths}
-    for entry in sorted(rows):
-        district, row = rows[entry]
-        if district in by_district:
-            by_district[district].append(row)
-    for at, (district, width) in zip(found, widths.items(), strict=True):
+    wanted = {d: segments.get(d, []) for d in widths}
+    tasks = [
+        (board.ref(at), [n for _, n, _ in wanted[d]]) for at, d in zip(found, widths, strict=True)
+    ]
+    read = map(input_segments, tasks) if pool is None else pool.map(input_segments, tasks)
+    for at, (district, width), (have, digests) in zip(found, widths.items(), read, strict=True):
         doc = board.docs[at]
+        rows = sum(n for _, n, _ in wanted[district])
         expected = {
             "type": MIX_INPUT, "election": election.base_hash.hex(), "district": district,
-            "cutoff": cutoff, "width": width, "rows": by_district[district],
+            "cutoff": cutoff, "width": width,
         }  # fmt: skip
-        if doc == expected:
-            continue
-        if not isinstance(doc, dict) or set(doc) != set(expected):
+        same_rows = have == rows and digests == [d for _, _, d in wanted[district]]
+        if not isinstance(doc, dict) or set(doc) != {*expected, "rows"}:
             check.fail(at, f"the mix input of district {district} has not exactly its fields")
             continue
         wrong = [k for k in ("election", "district", "cutoff", "width") if doc[k] != expected[k]]
         if wrong:
             check.fail(at, f"the mix input of district {district}: wrong {', '.join(wrong)}")
-        if doc["rows"] != expected["rows"]:
+        if not same_rows:
             check.fail(
                 at,
                 f"the mix input of district {district} is not exactly its "
-                f"{len(by_district[district])} cast written ballots' ciphertexts in board order",
+                f"{rows} cast written ballots' ciphertexts in board order",
             )

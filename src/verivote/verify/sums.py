@@ -8,11 +8,13 @@ elements to be members, and a record where it fails is invalid whatever the sums
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from verivote.crypto.group import Group
+from verivote.model.canonical import canonical_json
 from verivote.verify.context import Layout
 
 Pair = tuple[Any, Any]
@@ -78,6 +80,23 @@ def written_row(group: Group[Any], widths: Mapping[str, int], election: str, bal
         return encode_row(group, [loose_pair(group, ct) for ct in cts])
     except (AttributeError, KeyError, TypeError) as exc:
         raise ValueError(f"the ballot is malformed ({exc!r})") from None
+
+
+def rows_digest(rows: Iterable[Any]) -> tuple[int, bytes]:
+    """(how many rows, the SHA-256 of each row's canonical JSON followed by a newline): how
+    the `tally` check compares a mix-input's rows with the cast ballots' by segments, neither
+    side held by the main process (issue 17). Canonical JSON has no newline, so equal
+    digests (and counts) mean equal rows; a row without a canonical form (a number that is
+    not an integer) gives the empty digest, equal to no segment of real rows."""
+    digest = hashlib.sha256()
+    count = 0
+    for row in rows:
+        try:
+            digest.update(canonical_json(row) + b"\n")
+        except (TypeError, ValueError):
+            return count + 1, b""
+        count += 1
+    return count, digest.digest()
 
 
 def encode_row(group: Group[Any], pairs: Sequence[Pair]) -> Row:

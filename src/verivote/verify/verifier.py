@@ -18,8 +18,8 @@ from pathlib import Path
 from verivote.board.record import ENTRIES
 from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import Setup
-from verivote.verify.ballot_facts import Facts
 from verivote.verify.ballot_pool import BallotWork, run_chunks
+from verivote.verify.ballot_results import BallotResults
 from verivote.verify.check_ballots import check_ballots
 from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
@@ -28,13 +28,13 @@ from verivote.verify.check_decryption import check_decryption
 from verivote.verify.check_lot import check_lot
 from verivote.verify.check_manifest import check_manifest
 from verivote.verify.check_mix import check_mix
-from verivote.verify.check_participation import check_participation
+from verivote.verify.check_participation import check_participation, polls_of
 from verivote.verify.check_runoff import PreviousRound, check_runoff
 from verivote.verify.check_tally import check_tally, tally_cutoff
+from verivote.verify.clashes import find_clashes
 from verivote.verify.context import Election
 from verivote.verify.loader import Board, RecordError, load_board, read_note
 from verivote.verify.report import CHECKS, Check, Report, blocked
-from verivote.verify.sums import Row, Sums, merge_sums
 
 Progress = Callable[[int, int], None]
 
@@ -94,6 +94,20 @@ def _scan_pool(
     return make_pool(cluster, width(cluster, jobs))
 
 
+HELPERS_FROM = 20_000
+"""Ballots from which the clashes' buckets and the mix inputs' segments are read by tasks."""
+
+
+def _helpers(
+    jobs: int | None, cluster: Cluster | None, ballots: int
+) -> AbstractContextManager[Executor | None]:
+    """The pool for the checks' few large tasks after the ballots' (`find_clashes`, the mix
+    inputs' digests): the cluster's, or `jobs` processes for HELPERS_FROM ballots or more."""
+    if cluster is None and (width(None, jobs) <= 1 or ballots < HELPERS_FROM):
+        return nullcontext()
+    return make_pool(cluster, width(cluster, jobs))
+
+
 def _verify(
     board: Board,
     since_note: str | None,
@@ -111,27 +125,27 @@ def _verify(
     ceremony_check, keys = check_ceremony(board, election)
     checks.append(ceremony_check)
     cutoff = tally_cutoff(board)
-    setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff)
+    polls = polls_of(board, election)
+    setup = Setup(election.manifest, election.base_hash, keys.key if keys else None, cutoff, polls)
     ballots = sorted(board.indices("ballot-cast") + board.indices("ballot-challenged"))
     work = BallotWork(ballots, board)
+    merged = BallotResults(election.group)
     started = time.perf_counter()
-    results = run_chunks(setup, work, jobs, progress, cluster)
+    run_chunks(setup, work, jobs, progress, cluster, each=merged.add)
     elapsed = time.perf_counter() - started
-    sums: Sums = {}
-    for result in results:
-        merge_sums(election.group, sums, result.sums)
-    refused = [r for result in results for r in result.refused]
-    uncountable = [u for result in results for u in result.uncountable]
-    facts: dict[int, Facts] = {}
-    rows: dict[int, tuple[str, Row]] = {}
-    for result in results:  # each chunk's share let go once merged: one copy, not two
-        facts.update(result.facts)
-        rows.update(result.rows)
-        result.facts, result.rows = {}, {}
     ballots_checked = len(work)
-    del results, work, ballots
-    checks.extend(check_ballots(board, election, keys is not None, refused, facts))
-    checks.append(check_tally(board, election, sums, uncountable, rows))
+    del work, ballots
+    with _helpers(jobs, cluster, ballots_checked) as pool:
+        clashes = find_clashes(merged.buckets, pool)
+        merged.buckets = []
+        checks.extend(
+            check_ballots(
+                board, election, keys is not None, merged.refused, merged.flagged, clashes
+            )
+        )
+        checks.append(
+            check_tally(board, election, merged.sums, merged.uncountable, merged.segments, pool)
+        )
     if keys is None:
         checks.append(blocked("decryption", "no usable election key (see ceremony)"))
     else:
@@ -143,6 +157,6 @@ def _verify(
         checks.append(check_lot(board, election, keys))
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))
-    checks.append(check_participation(board, election, facts))
+    checks.append(check_participation(board, election, merged.placed))
     rate = ballots_checked / elapsed if ballots_checked and elapsed > 0 else 0.0
     return Report(tuple(c.locate(board.where) for c in checks), rate), election
