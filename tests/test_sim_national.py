@@ -28,7 +28,7 @@ from verivote.sim.national import (
     national_manifest,
     national_shape,
 )
-from verivote.sim.national_flow import draw_jobs
+from verivote.sim.national_flow import draw_jobs, two_point
 from verivote.sim.projection import Kind, project
 from verivote.verify.loader import load_board
 
@@ -197,3 +197,25 @@ def test_bad_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "--db" in err
+
+
+@given(
+    st.floats(0, 100),
+    st.floats(0, 1e-3),
+    st.integers(1, 10**6),
+    st.integers(1, 10**6),
+)
+def test_two_runs_give_back_the_fixed_cost_and_the_cost_a_ballot(
+    fixed: float, per: float, small: int, more: int
+) -> None:
+    big = small + more
+    got_fixed, got_per = two_point((big, fixed + per * big), (small, fixed + per * small))
+    assert got_per == pytest.approx(per, rel=1e-6, abs=1e-12)
+    assert got_fixed == pytest.approx(fixed, rel=1e-6, abs=1e-6)
+
+
+def test_noise_never_makes_either_part_negative() -> None:
+    assert two_point((2000, 1.0), (1000, 2.0)) == (2.0, 0.0)
+    assert two_point((2000, 10.0), (1000, 1.0)) == (0.0, 0.009)
+    with pytest.raises(ValueError, match="larger"):
+        two_point((1000, 1.0), (1000, 1.0))

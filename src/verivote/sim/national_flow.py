@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -89,6 +90,7 @@ from verivote.store.roll import Checkin, CheckinResult, check_in_many
 from verivote.verify import verify_record
 from verivote.verify.ballot_pool import MAX_CHUNK
 from verivote.verify.check_mix import BATCH, SPLIT_ROWS
+from verivote.verify.loader import SCAN_PART_BYTES
 from verivote.verify.report import Report
 
 Progress = Callable[[str, int, int], None]
@@ -135,9 +137,18 @@ class NationalRun:
     verify_main_s: float = 0.0
     """The CPU of `verify`'s main process (its threads, not its workers) in this run."""
     main_per_ballot_s: float = 0.0
-    """`verify_main_s` but its reading of the national log, over the ballots: what the
-    projection as the verifier is written counts as growing with the ballots (all of it:
-    an upper bound, its fixed part weighing most at small scales)."""
+    """What the verifier's main process spends a ballot beyond its reading of the national
+    log: with a `calibration`, the slope between the two runs; without, all of
+    `verify_main_s` but that reading over the ballots (an upper bound, its fixed part
+    weighing most at small scales)."""
+    main_fixed_s: float = 0.0
+    """With a `calibration`: the main process's CPU that does not grow with the ballots."""
+    main_per_task_s: float = 0.0
+    """The main process's CPU a task of a process pool (the probe's), for the mix's tasks
+    that grow with the rows only beyond this run's scale (a batch per 500 rows)."""
+    calibration: tuple[float, int, float] | None = None
+    """(scale, ballots, verify_main_s) of a second, smaller run (`calibrate`)."""
+    sizes: Sizes | None = None
 
 
 def draw_jobs(
@@ -169,19 +180,21 @@ def _echo(payload: bytes) -> int:
     return len(payload)
 
 
-def pool_overhead(processes: int, meter: Meter) -> float:
+def pool_overhead(processes: int, meter: Meter) -> tuple[float, float]:
     """CPU seconds a task costs a process pool of `processes` beyond its own work: a no-op
-    task carrying PROBE_PAYLOAD bytes, PROBE_TASKS of them, all processes' CPU counted."""
+    task carrying PROBE_PAYLOAD bytes, PROBE_TASKS of them, all processes' CPU counted; and
+    of that, this (the main) process's CPU a task."""
     payload = bytes(PROBE_PAYLOAD)
     with meter.stage("pool overhead (probe)", "tasks", cores=processes) as s:
         with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
             list(pool.map(_echo, [payload] * 8))  # the workers started before the probe
             started = time.process_time()
             list(pool.map(_echo, [payload] * PROBE_TASKS))
-            s.note = f"in-pool main CPU {time.process_time() - started:.3f} s"
+            main = time.process_time() - started
+            s.note = f"in-pool main CPU {main:.3f} s"
         s.items = PROBE_TASKS
         s.items_f1 = PROBE_TASKS
-    return s.cpu_s / PROBE_TASKS
+    return s.cpu_s / PROBE_TASKS, main / PROBE_TASKS
 
 
 def _check_in(
@@ -268,10 +281,12 @@ def run_national(
     overhead_s: float | None = None,
     group: str = "ristretto255",
     cluster: Cluster | None = None,
+    repeats: int = 1,
 ) -> NationalRun:
     """The whole flow at scale F (module docstring); FlowError if anything fails. The
     projection's task overhead is `overhead_s` if given, else Ray's measured on `cluster`,
-    else this run's process pool's."""
+    else this run's process pool's. `repeats`: verifications of the record, the median of
+    their main process's CPU kept (the first one's report)."""
     meter = Meter()
     shape = national_shape()
     with meter.stage("manifest", "districts") as s:
@@ -342,14 +357,25 @@ def run_national(
         main_started = time.process_time()  # this process alone (its threads included)
         report = verify_record(record, jobs=processes,
                                progress=lambda d, t: progress("verify", d, t))  # fmt: skip
-        verify_main_s = time.process_time() - main_started
+        mains = [time.process_time() - main_started]
         s.items = len(jobs)
     if not report.valid:
         raise FlowError(f"the published record does not verify: {report.failed()}")
+    for n in range(1, repeats):  # the main process's CPU again: it is a small figure
+        step = f"verify again ({n})"
+
+        def again(done: int, total: int, step: str = step) -> None:
+            progress(step, done, total)
+
+        main_started = time.process_time()
+        verify_record(record, jobs=processes, progress=again)
+        mains.append(time.process_time() - main_started)
+    verify_main_s = statistics.median(mains)
     sizes = measure_kinds(record, lambda name, unit: meter.stage(name, unit))
     run = NationalRun(scale, seed, shape, outcome, meter, report)
     run.verify_main_s = verify_main_s
-    run.pool_overhead_s = pool_overhead(processes, meter)
+    run.sizes = sizes
+    run.pool_overhead_s, run.main_per_task_s = pool_overhead(processes, meter)
     run.overhead_s = run.pool_overhead_s if overhead_s is None else overhead_s
     run.overhead_source = (
         f"local process pool of {processes}, measured in this run" if overhead_s is None
@@ -430,8 +456,9 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     F = 1: as the README's plan splits them (by district and chunk: the board's entries in
     chunks, the largest entry, one JSON document, the longest task; a shuffle's check over
     one machine's cores; the mix's shares combined batch by batch, as they are posted), and
-    as the verifier now splits them, from its own constants: its main process reads and
-    parses the board, does the fixed rest, and for each shuffle of `SPLIT_ROWS` rows or more
+    as the verifier now splits them, from its own constants: the national log read by byte
+    ranges, each district's log by a task; its main process does the fixed rest, its part
+    of each ballot and task (`calibrate`), and for each shuffle of `SPLIT_ROWS` rows or more
     the part measured in `Sizes.split_main_cpu_s`, one after the other; the board's lines in
     chunks of `CHUNK_BYTES`; a smaller shuffle a task, a larger one over every core of the
     cluster (`check_shuffle`'s executor cuts it into as many parts as the pool is wide);
@@ -488,7 +515,7 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
                       BATCH * widest),
     }  # fmt: skip
     # The district logs at F = 1, each read, hashed and parsed by a task of its own
-    # (`load_board` with a pool); the main process reads the national log.
+    # (`load_board` with a pool); the national log by byte ranges (NATIONAL_READ below).
     district_f1 = {
         d: n * full.get(d, 0) / max(1, now.get(d, 0)) for d, n in sizes.district_bytes.items()
     }
@@ -531,28 +558,87 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     # decryption's checks, the count, its pools' start): one election's worth, not scaled.
     rest = max(0.0, stages["verify"].cpu_s - sum(k.cpu_s for k in planned))
     planned.append(Kind(REST, "elections", 1, rest, 1, 1, 1))
-    # The verifier's main process reads the national log, does the rest and its part of each
-    # split shuffle one after the other: one task, their sum. It reads, hashes and types the
-    # national log's lines (the mix's large entries unparsed, the mix's inputs and the fixed
-    # entries parsed), each class at its own rate measured here, the mix's at F = 1 as the
-    # written ciphertexts grow.
+    # The national log is read, hashed and typed by tasks of the verifier's pool, a byte
+    # range of at most SCAN_PART_BYTES each (a longer line whole; `loader._scan`): the mix's
+    # large entries unparsed, the mix's inputs and the fixed entries parsed, each class at
+    # its own rate measured here, the mix's at F = 1 as the written ciphertexts grow. (Below
+    # SCAN_TASKS_FROM, as in this run, the main process reads it: `calibrate` leaves that
+    # out of the main process's part.)
     mix_scale = wr_units / max(1, wr_units_now)
     run.national_read = {
         name: (n, cpu, n * (mix_scale if name in ("mix", "mix-input") else 1.0))
         for name, (n, cpu) in sizes.national.items()
     }
     read = sum(cpu * f1 / n for n, cpu, f1 in run.national_read.values() if n)
+    national_f1 = sum(f1 for _, _, f1 in run.national_read.values())
+    if national_f1 > 0:
+        today.append(
+            Kind(NATIONAL_READ, "bytes", national_f1, read, national_f1,
+                 math.ceil(national_f1 / SCAN_PART_BYTES),
+                 max(float(SCAN_PART_BYTES), largest_entry))
+        )  # fmt: skip
+    # The main process does its part of each split shuffle, the rest and its part of each
+    # ballot and task one after the other: one task, their sum.
     # Everything else the main process did in this run's `verify` (merging the tasks'
-    # results, the checks' own loops, handing out the mix's batches, starting pools), all of
-    # it counted as growing with the ballots (an upper bound: part of it is fixed).
-    read_now = sum(cpu for _, cpu, _ in run.national_read.values())
-    run.main_per_ballot_s = max(0.0, run.verify_main_s - read_now) / max(1, sum(now.values()))
-    main = read + main_s + run.main_per_ballot_s * ballots_f1
+    # results, the checks' own loops, handing out the tasks, starting pools): with a
+    # calibration, its fixed part and its slope a ballot between two runs (`calibrate`);
+    # without, all of it counted as growing with the ballots (an upper bound). The mix's
+    # batches of rows grow in number only beyond a batch per district: their tasks' main
+    # CPU (the probe's a task) is added for the batches there are at F = 1 and not here.
+    if run.calibration is None:
+        read_now = sum(cpu for _, cpu, _ in run.national_read.values())
+        run.main_per_ballot_s = max(0.0, run.verify_main_s - read_now) / max(1, sum(now.values()))
+        run.main_fixed_s = 0.0
+    main = main_s + run.main_fixed_s + run.main_per_ballot_s * ballots_f1
+    main += run.main_per_task_s * _mix_tasks_added(run)
     today.append(Kind(MAIN, "runs", 1, main, 1, 1, 1))
     return planned, today
 
 
-MAIN = "verify: its main process (national log, split shuffles' main part, per ballot)"
+def _mix_tasks_added(run: NationalRun) -> float:
+    """The mix's batch tasks at F = 1 beyond this run's: per batch of `BATCH` rows, a head
+    and a check of each present guardian's partial decryption, and the combination."""
+    manifest = run.outcome.ctx.manifest
+    full = {d.id: d.ballots(1.0) for d in run.shape}
+    now = run.outcome.ballots
+    mixnet = [d.id for d in manifest.mixnet_districts()]
+    batches_f1 = sum(math.ceil(full[d] / BATCH) for d in mixnet)
+    batches_now = sum(math.ceil(now.get(d, 0) / BATCH) for d in mixnet)
+    return max(0, batches_f1 - batches_now) * (2 * (GUARDIANS - 1) + 1)
+
+
+def _main_read_s(run: NationalRun) -> float:
+    return sum(cpu for _, cpu, _ in run.national_read.values())
+
+
+def two_point(big: tuple[int, float], small: tuple[int, float]) -> tuple[float, float]:
+    """(fixed, a unit) of a cost measured at two sizes (units, cost), `big` the larger: the
+    line through both, neither part below 0 (a measurement's noise can tilt it)."""
+    (n, cost), (m, cost_small) = big, small
+    if n <= m:
+        raise ValueError("the first size must be the larger")
+    slope = max(0.0, (cost - cost_small) / (n - m))
+    return max(0.0, cost_small - slope * m), slope
+
+
+def calibrate(run: NationalRun, small: NationalRun) -> None:
+    """Split the main process's CPU of `verify` (beyond its reading of the national log)
+    into a fixed part and a part a ballot from `run` and a second run at a smaller scale,
+    and project again with them. Unchanged if the two runs have the same ballots."""
+    ballots, fewer = sum(run.outcome.ballots.values()), sum(small.outcome.ballots.values())
+    if ballots <= fewer or run.sizes is None:
+        return
+    run.main_fixed_s, run.main_per_ballot_s = two_point(
+        (ballots, run.verify_main_s - _main_read_s(run)),
+        (fewer, small.verify_main_s - _main_read_s(small)),
+    )
+    run.calibration = (small.scale, fewer, small.verify_main_s)
+    fill_f1(run, run.sizes)
+
+
+MAIN = "verify: its main process (split shuffles' main part, fixed, per ballot and task)"
+
+NATIONAL_READ = "verify: national log read by tasks"
 
 SPLIT_SHUFFLES = "verify: shuffles split over the cluster (workers)"
 
@@ -626,6 +712,11 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
             "cpu_s": round(run.verify_main_s, 3),
             "us_per_ballot": round(1e6 * run.main_per_ballot_s, 2),
             "hours_f1": round(run.main_per_ballot_s * ballots_f1 / 3600, 4),
+            "fixed_s": round(run.main_fixed_s, 3),
+            "us_per_task": round(1e6 * run.main_per_task_s, 2),
+            "mix_tasks_added_f1": _mix_tasks_added(run),
+            "model": "two runs" if run.calibration else "upper bound (one run)",
+            "calibration": _calibration_json(run),
         },
         "split_shuffle_main": {
             "ms_per_shuffle": round(1000 * run.split_main[0], 3),
@@ -642,15 +733,25 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         ),
         "projection_today": _projection_json(
             t,
-            "tasks as the verifier now splits them: its main process reads the national log "
-            "(parsing its small entries only), does its part of each shuffle of "
+            "tasks as the verifier now splits them: the national log read by tasks of "
+            f"{SCAN_PART_BYTES // 2**20} MiB (parsing its small entries only); its main "
+            "process does its part of each shuffle of "
             f"{SPLIT_ROWS} rows or more, which is checked by chunks over every core, and all "
-            "the rest it did in this run, counted as growing with the ballots (verify_main); "
+            "the rest it did in this run, a fixed part and a part a ballot from two runs "
+            "(without a second run, all of it a ballot), and a task of the mix's batches "
+            "beyond this run's (verify_main); "
             "the entry files read and checked by tasks, their lines in chunks "
             f"of {CHUNK_BYTES // 2**20} MiB, smaller shuffles a task each, decryptions and "
             f"their combination in batches of {BATCH}",
         ),
     }
+
+
+def _calibration_json(run: NationalRun) -> dict[str, Any] | None:
+    if run.calibration is None:
+        return None
+    scale, ballots, cpu = run.calibration
+    return {"scale": scale, "ballots": ballots, "cpu_s": round(cpu, 3)}
 
 
 def _projection_json(p: Projection, split: str) -> dict[str, Any]:
