@@ -135,12 +135,13 @@ class NationalRun:
     """The main process's reading of the national log by class of line (`Sizes.national`):
     (bytes, CPU seconds, bytes at F = 1)."""
     verify_main_s: float = 0.0
-    """The CPU of `verify`'s main process (its threads, not its workers) in this run."""
+    """The CPU of `verify`'s main process (its threads, not its workers) in this run, its
+    entry files read by tasks (the median of the verifications without progress drawn when
+    there were several)."""
     main_per_ballot_s: float = 0.0
-    """What the verifier's main process spends a ballot beyond its reading of the national
-    log: with a `calibration`, the slope between the two runs; without, all of
-    `verify_main_s` but that reading over the ballots (an upper bound, its fixed part
-    weighing most at small scales)."""
+    """What the verifier's main process spends a ballot (its entry files read by tasks):
+    with a `calibration`, the slope between the two runs; without, all of `verify_main_s`
+    over the ballots (an upper bound, its fixed part weighing most at small scales)."""
     main_fixed_s: float = 0.0
     """With a `calibration`: the main process's CPU that does not grow with the ballots."""
     main_per_task_s: float = 0.0
@@ -355,22 +356,24 @@ def run_national(
         raise FlowError(f"the count differs from the plaintext count: {problems[0]}")
     with meter.stage("verify", "ballots", cores=processes) as s:
         main_started = time.process_time()  # this process alone (its threads included)
-        report = verify_record(record, jobs=processes,
+        # the entry files read by tasks, as in a national record (and in both runs of
+        # `calibrate`, which compares their main process's CPU)
+        report = verify_record(record, jobs=processes, scan_tasks=True,
                                progress=lambda d, t: progress("verify", d, t))  # fmt: skip
         mains = [time.process_time() - main_started]
         s.items = len(jobs)
     if not report.valid:
         raise FlowError(f"the published record does not verify: {report.failed()}")
-    for n in range(1, repeats):  # the main process's CPU again: it is a small figure
-        step = f"verify again ({n})"
-
-        def again(done: int, total: int, step: str = step) -> None:
-            progress(step, done, total)
-
-        main_started = time.process_time()
-        verify_record(record, jobs=processes, progress=again)
-        mains.append(time.process_time() - main_started)
-    verify_main_s = statistics.median(mains)
+    # The main process's CPU again, with no progress drawn as it goes: a progress bar's
+    # drawing costs this process CPU (about 1 s in a 110 s verification here, when it was
+    # drawn ten times a second), which on 2 cores grows with the ballots and on a cluster
+    # would not. The median of those runs.
+    again = []
+    for n in range(1, repeats):
+        progress(f"verify again ({n})", 0, 1)
+        again.append(_verify_main_s(record, processes))
+        progress(f"verify again ({n})", 1, 1)
+    verify_main_s = statistics.median(again or mains)
     sizes = measure_kinds(record, lambda name, unit: meter.stage(name, unit))
     run = NationalRun(scale, seed, shape, outcome, meter, report)
     run.verify_main_s = verify_main_s
@@ -392,6 +395,13 @@ def run_national(
         )
     fill_f1(run, sizes)
     return run
+
+
+def _verify_main_s(record: Path, processes: int) -> float:
+    """The CPU of this process (its threads, not its workers) verifying `record` again."""
+    started = time.process_time()
+    verify_record(record, jobs=processes, scan_tasks=True)
+    return time.process_time() - started
 
 
 def plaintext_mismatches(outcome: RoundOutcome) -> list[str]:
@@ -586,8 +596,7 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     # batches of rows grow in number only beyond a batch per district: their tasks' main
     # CPU (the probe's a task) is added for the batches there are at F = 1 and not here.
     if run.calibration is None:
-        read_now = sum(cpu for _, cpu, _ in run.national_read.values())
-        run.main_per_ballot_s = max(0.0, run.verify_main_s - read_now) / max(1, sum(now.values()))
+        run.main_per_ballot_s = run.verify_main_s / max(1, sum(now.values()))
         run.main_fixed_s = 0.0
     main = main_s + run.main_fixed_s + run.main_per_ballot_s * ballots_f1
     main += run.main_per_task_s * _mix_tasks_added(run)
@@ -607,10 +616,6 @@ def _mix_tasks_added(run: NationalRun) -> float:
     return max(0, batches_f1 - batches_now) * (2 * (GUARDIANS - 1) + 1)
 
 
-def _main_read_s(run: NationalRun) -> float:
-    return sum(cpu for _, cpu, _ in run.national_read.values())
-
-
 def two_point(big: tuple[int, float], small: tuple[int, float]) -> tuple[float, float]:
     """(fixed, a unit) of a cost measured at two sizes (units, cost), `big` the larger: the
     line through both, neither part below 0 (a measurement's noise can tilt it)."""
@@ -628,9 +633,10 @@ def calibrate(run: NationalRun, small: NationalRun) -> None:
     ballots, fewer = sum(run.outcome.ballots.values()), sum(small.outcome.ballots.values())
     if ballots <= fewer or run.sizes is None:
         return
+    # both runs read their entry files by tasks (`run_national`): the main process's CPU
+    # is its own part only, the national log's reading not in it
     run.main_fixed_s, run.main_per_ballot_s = two_point(
-        (ballots, run.verify_main_s - _main_read_s(run)),
-        (fewer, small.verify_main_s - _main_read_s(small)),
+        (ballots, run.verify_main_s), (fewer, small.verify_main_s)
     )
     run.calibration = (small.scale, fewer, small.verify_main_s)
     fill_f1(run, run.sizes)

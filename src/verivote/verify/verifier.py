@@ -46,6 +46,7 @@ def verify_record(
     jobs: int | None = None,
     progress: Progress | None = None,
     cluster: Cluster | None = None,
+    scan_tasks: bool | None = None,
 ) -> Report:
     """Verify the election record in `directory`.
 
@@ -53,13 +54,14 @@ def verify_record(
     record, the round-1 record (verified too). `jobs`: processes for the ballots (default:
     every core). `progress(done, total)`: ballots checked so far. `cluster`: a connected
     Ray cluster (`verivote.cluster`) that checks the ballots and the mix instead of `jobs`
-    processes; the report is the same.
+    processes; the report is the same. `scan_tasks`: whether tasks read the entry files
+    (None: from SCAN_TASKS_FROM bytes; `sim national` compares two runs down one path).
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
     # Each district's log is read and parsed by a task (the main process reads the national
     # log), here or on the cluster, once the logs are worth a process's start.
     prior: Board | None = None
-    with _scan_pool(directory, jobs, cluster) as pool:
+    with _scan_pool(directory, jobs, cluster, scan_tasks) as pool:
         board = load_board(directory, stream=True, pool=pool)
         if previous is not None:
             try:
@@ -80,7 +82,10 @@ SCAN_TASKS_FROM = 64 << 20
 
 
 def _scan_pool(
-    directory: str | os.PathLike[str], jobs: int | None, cluster: Cluster | None
+    directory: str | os.PathLike[str],
+    jobs: int | None,
+    cluster: Cluster | None,
+    tasks: bool | None = None,
 ) -> AbstractContextManager[Executor | None]:
     """The pool that reads the entry files: the cluster's, or `jobs` processes when they
     hold SCAN_TASKS_FROM bytes or more; none for a small record (a pool's start costs more
@@ -89,7 +94,8 @@ def _scan_pool(
         record = Path(directory)
         files = [record / ENTRIES, *record.glob("districts/*/entries.jsonl")]
         size = sum(p.stat().st_size for p in files if p.is_file())
-        if width(None, jobs) <= 1 or size < SCAN_TASKS_FROM:
+        small = size < SCAN_TASKS_FROM if tasks is None else not tasks
+        if width(None, jobs) <= 1 or small:
             return nullcontext()
     return make_pool(cluster, width(cluster, jobs))
 
