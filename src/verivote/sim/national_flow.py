@@ -147,8 +147,9 @@ class NationalRun:
     main_per_task_s: float = 0.0
     """The main process's CPU a task of a process pool (the probe's), for the mix's tasks
     that grow with the rows only beyond this run's scale (a batch per 500 rows)."""
-    calibration: tuple[float, int, float] | None = None
-    """(scale, ballots, verify_main_s) of a second, smaller run (`calibrate`)."""
+    calibration: tuple[float, int, float, int] | None = None
+    """(scale, ballots, verify_main_s, the mix's batches) of a second, smaller run
+    (`calibrate`)."""
     sizes: Sizes | None = None
 
 
@@ -604,16 +605,30 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     return planned, today
 
 
+def _batches(run: NationalRun) -> int:
+    """The mix's batches of `BATCH` rows in this run."""
+    now = run.outcome.ballots
+    mixnet = [d.id for d in run.outcome.ctx.manifest.mixnet_districts()]
+    return sum(math.ceil(now.get(d, 0) / BATCH) for d in mixnet)
+
+
 def _mix_tasks_added(run: NationalRun) -> float:
-    """The mix's batch tasks at F = 1 beyond this run's: per batch of `BATCH` rows, a head
-    and a check of each present guardian's partial decryption, and the combination."""
+    """The mix's batch tasks at F = 1 beyond this run's (per batch of `BATCH` rows, a head
+    and a check of each present guardian's partial decryption, and the combination), less
+    those the slope a ballot of `calibrate` already counts: the batches gained between its
+    two runs, at the same rate a ballot up to F = 1."""
     manifest = run.outcome.ctx.manifest
     full = {d.id: d.ballots(1.0) for d in run.shape}
-    now = run.outcome.ballots
     mixnet = [d.id for d in manifest.mixnet_districts()]
     batches_f1 = sum(math.ceil(full[d] / BATCH) for d in mixnet)
-    batches_now = sum(math.ceil(now.get(d, 0) / BATCH) for d in mixnet)
-    return max(0, batches_f1 - batches_now) * (2 * (GUARDIANS - 1) + 1)
+    batches_now = _batches(run)
+    added = float(max(0, batches_f1 - batches_now))
+    if run.calibration is not None:
+        _, fewer, _, batches_small = run.calibration
+        ballots = sum(run.outcome.ballots.values())
+        rate = (batches_now - batches_small) / max(1, ballots - fewer)
+        added = max(0.0, added - rate * (sum(full.values()) - ballots))
+    return added * (2 * (GUARDIANS - 1) + 1)
 
 
 def two_point(big: tuple[int, float], small: tuple[int, float]) -> tuple[float, float]:
@@ -638,7 +653,7 @@ def calibrate(run: NationalRun, small: NationalRun) -> None:
     run.main_fixed_s, run.main_per_ballot_s = two_point(
         (ballots, run.verify_main_s), (fewer, small.verify_main_s)
     )
-    run.calibration = (small.scale, fewer, small.verify_main_s)
+    run.calibration = (small.scale, fewer, small.verify_main_s, _batches(small))
     fill_f1(run, run.sizes)
 
 
@@ -756,8 +771,8 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
 def _calibration_json(run: NationalRun) -> dict[str, Any] | None:
     if run.calibration is None:
         return None
-    scale, ballots, cpu = run.calibration
-    return {"scale": scale, "ballots": ballots, "cpu_s": round(cpu, 3)}
+    scale, ballots, cpu, batches = run.calibration
+    return {"scale": scale, "ballots": ballots, "cpu_s": round(cpu, 3), "mix_batches": batches}
 
 
 def _projection_json(p: Projection, split: str) -> dict[str, Any]:
