@@ -24,7 +24,7 @@ import random
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -572,9 +572,8 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     # The national log is read, hashed and typed by tasks of the verifier's pool, a byte
     # range of at most SCAN_PART_BYTES each (a longer line whole; `loader._scan`): the mix's
     # large entries unparsed, the mix's inputs and the fixed entries parsed, each class at
-    # its own rate measured here, the mix's at F = 1 as the written ciphertexts grow. (Below
-    # SCAN_TASKS_FROM, as in this run, the main process reads it: `calibrate` leaves that
-    # out of the main process's part.)
+    # its own rate measured here, the mix's at F = 1 as the written ciphertexts grow (this
+    # run's `verify` reads it so too, `scan_tasks`: none of it is in `verify_main_s`).
     mix_scale = wr_units / max(1, wr_units_now)
     run.national_read = {
         name: (n, cpu, n * (mix_scale if name in ("mix", "mix-input") else 1.0))
@@ -605,11 +604,11 @@ def _kinds(run: NationalRun, sizes: Sizes) -> tuple[list[Kind], list[Kind]]:
     return planned, today
 
 
-def _batches(run: NationalRun) -> int:
-    """The mix's batches of `BATCH` rows in this run."""
-    now = run.outcome.ballots
+def _batches(run: NationalRun, ballots: Mapping[str, float] | None = None) -> int:
+    """The mix's batches of `BATCH` rows with `ballots` a district (default: this run's)."""
+    counts = run.outcome.ballots if ballots is None else ballots
     mixnet = [d.id for d in run.outcome.ctx.manifest.mixnet_districts()]
-    return sum(math.ceil(now.get(d, 0) / BATCH) for d in mixnet)
+    return sum(math.ceil(counts.get(d, 0) / BATCH) for d in mixnet)
 
 
 def _mix_tasks_added(run: NationalRun) -> float:
@@ -617,10 +616,8 @@ def _mix_tasks_added(run: NationalRun) -> float:
     and a check of each present guardian's partial decryption, and the combination), less
     those the slope a ballot of `calibrate` already counts: the batches gained between its
     two runs, at the same rate a ballot up to F = 1."""
-    manifest = run.outcome.ctx.manifest
     full = {d.id: d.ballots(1.0) for d in run.shape}
-    mixnet = [d.id for d in manifest.mixnet_districts()]
-    batches_f1 = sum(math.ceil(full[d] / BATCH) for d in mixnet)
+    batches_f1 = _batches(run, full)
     batches_now = _batches(run)
     added = float(max(0, batches_f1 - batches_now))
     if run.calibration is not None:
@@ -642,8 +639,8 @@ def two_point(big: tuple[int, float], small: tuple[int, float]) -> tuple[float, 
 
 
 def calibrate(run: NationalRun, small: NationalRun) -> None:
-    """Split the main process's CPU of `verify` (beyond its reading of the national log)
-    into a fixed part and a part a ballot from `run` and a second run at a smaller scale,
+    """Split the main process's CPU of `verify` (its entry files read by tasks) into a
+    fixed part and a part a ballot from `run` and a second run at a smaller scale,
     and project again with them. Unchanged if the two runs have the same ballots."""
     ballots, fewer = sum(run.outcome.ballots.values()), sum(small.outcome.ballots.values())
     if ballots <= fewer or run.sizes is None:

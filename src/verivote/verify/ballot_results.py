@@ -34,7 +34,6 @@ class BallotResults:
     cast_at: Counter[str] = field(default_factory=Counter)
     placed_all: bool = True
     _segments: Segments = field(default_factory=dict)
-    ballots: int = 0
 
     def add(self, result: ChunkResult) -> None:
         """Merge one chunk's result."""
@@ -51,7 +50,6 @@ class BallotResults:
             self.cast_at.update(result.placed[1])
         for district, (rows, digest) in result.segments.items():
             self._segments.setdefault(district, []).append((result.first, rows, digest))
-        self.ballots += result.ballots
 
     @property
     def placed(self) -> Placed | None:

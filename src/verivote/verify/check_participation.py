@@ -44,14 +44,14 @@ class Polls:
     closed: dict[str, int]
 
 
-def polls_of(board: Board, election: Election) -> Polls:
-    """The record's `Polls` (its repeats and strays are the check's failures, not here)."""
+def polls_of(board: Board, election: Election, check: Check | None = None) -> Polls:
+    """The record's `Polls`; its repeated and stray polls entries fail `check` (if given)."""
     stations = {s.id for s in election.manifest.stations}
-    ignored = Check("participation")
+    check = check or Check("participation")
     return Polls(
         frozenset(stations),
-        _polls(board, stations, "polls-open", ignored),
-        _polls(board, stations, "polls-close", ignored),
+        _polls(board, stations, "polls-open", check),
+        _polls(board, stations, "polls-close", check),
     )
 
 
@@ -95,12 +95,10 @@ def check_participation(board: Board, election: Election, placed: Placed | None 
 
     Each ballot's place is checked where it is parsed (`placed`, issue 17: by the tasks that
     parse the ballots, `place_ballots`); without it, the ballots are parsed here."""
-    stations = {s.id for s in election.manifest.stations}
-    check = Check("participation", items=len(stations))
-    opened = _polls(board, stations, "polls-open", check)
-    closed = _polls(board, stations, "polls-close", check)
+    check = Check("participation", items=len(election.manifest.stations))
+    polls = polls_of(board, election, check)
+    opened, closed = polls.opened, polls.closed
     if placed is None:
-        polls = Polls(frozenset(stations), opened, closed)
         challenged = set(board.indices("ballot-challenged"))
         placed = place_ballots(
             polls,

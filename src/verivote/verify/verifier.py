@@ -58,8 +58,8 @@ def verify_record(
     (None: from SCAN_TASKS_FROM bytes; `sim national` compares two runs down one path).
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
-    # Each district's log is read and parsed by a task (the main process reads the national
-    # log), here or on the cluster, once the logs are worth a process's start.
+    # The national log is read by tasks of byte ranges and each district's log by a task of
+    # its own, here or on the cluster, once the logs are worth a process's start.
     prior: Board | None = None
     with _scan_pool(directory, jobs, cluster, scan_tasks) as pool:
         board = load_board(directory, stream=True, pool=pool)
@@ -81,23 +81,34 @@ SCAN_TASKS_FROM = 64 << 20
 """Bytes of entry files from which they are read by tasks rather than in this process."""
 
 
+def _pool_if(
+    worth: Callable[[], bool], jobs: int | None, cluster: Cluster | None
+) -> AbstractContextManager[Executor | None]:
+    """The cluster's pool, or `jobs` processes when they are more than one and the work is
+    worth a pool's start (`worth`, asked only then); else none: the work runs here (the
+    tamper suites verify small records hundreds of times)."""
+    if cluster is None and (width(None, jobs) <= 1 or not worth()):
+        return nullcontext()
+    return make_pool(cluster, width(cluster, jobs))
+
+
 def _scan_pool(
     directory: str | os.PathLike[str],
     jobs: int | None,
     cluster: Cluster | None,
     tasks: bool | None = None,
 ) -> AbstractContextManager[Executor | None]:
-    """The pool that reads the entry files: the cluster's, or `jobs` processes when they
-    hold SCAN_TASKS_FROM bytes or more; none for a small record (a pool's start costs more
-    than reading it here, and the tamper suites verify small records hundreds of times)."""
-    if cluster is None:
+    """The pool that reads the entry files: for SCAN_TASKS_FROM bytes of them or more
+    (`tasks`, if given, decides instead)."""
+
+    def worth() -> bool:
+        if tasks is not None:
+            return tasks
         record = Path(directory)
         files = [record / ENTRIES, *record.glob("districts/*/entries.jsonl")]
-        size = sum(p.stat().st_size for p in files if p.is_file())
-        small = size < SCAN_TASKS_FROM if tasks is None else not tasks
-        if width(None, jobs) <= 1 or small:
-            return nullcontext()
-    return make_pool(cluster, width(cluster, jobs))
+        return sum(p.stat().st_size for p in files if p.is_file()) >= SCAN_TASKS_FROM
+
+    return _pool_if(worth, jobs, cluster)
 
 
 HELPERS_FROM = 20_000
@@ -108,10 +119,8 @@ def _helpers(
     jobs: int | None, cluster: Cluster | None, ballots: int
 ) -> AbstractContextManager[Executor | None]:
     """The pool for the checks' few large tasks after the ballots' (`find_clashes`, the mix
-    inputs' digests): the cluster's, or `jobs` processes for HELPERS_FROM ballots or more."""
-    if cluster is None and (width(None, jobs) <= 1 or ballots < HELPERS_FROM):
-        return nullcontext()
-    return make_pool(cluster, width(cluster, jobs))
+    inputs' digests): for HELPERS_FROM ballots or more."""
+    return _pool_if(lambda: ballots >= HELPERS_FROM, jobs, cluster)
 
 
 def _verify(
