@@ -268,3 +268,52 @@ def test_no_row_of_the_mix_passes_through_the_main_process(
     assert check.passed, check.failures
     assert sent  # the watch works: tasks were sent to the pool
     assert not [e for e in elements if any(e.encode() in payload for payload in sent)]
+
+
+def test_a_split_shuffle_is_neither_parsed_nor_sent_by_the_main_process(
+    ceremony: CeremonyOutcome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shuffle checked by parts over the pool (Tehran's at the 2024 shape,
+    `check_held_shuffle`): two tasks cut its entries, and the tasks that feed its hash and
+    check its products read their parts from the record; the main process parses none of
+    its rows and sends none of its ciphertexts (issue 17). The last shuffle is cut into the
+    decryption's batches by a single task, which runs in the main process: left out."""
+    import multiprocessing.reduction as reduction
+
+    entries = make_record(ceremony)
+    record = _record(tmp_path, entries)
+    shuffles = [e for e in entries if unparsed_type(e) == "shuffle"]
+    heavy = set(shuffles[:-1])
+    elements = {
+        element
+        for line in shuffles[:-1]
+        for row in json.loads(line)["rows"]
+        for pair in row
+        for element in pair
+    }
+    seen: list[bytes] = []
+    sent: list[bytes] = []
+    real_loads = json.loads
+    real_dumps = reduction.ForkingPickler.dumps
+
+    def watching(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(raw, bytes) and raw in heavy:
+            seen.append(raw)
+        return real_loads(raw, *args, **kwargs)
+
+    def dumps(obj: Any, protocol: int | None = None) -> Any:
+        data = real_dumps(obj, protocol)
+        sent.append(bytes(data))
+        return data
+
+    monkeypatch.setattr(json, "loads", watching)
+    monkeypatch.setattr(reduction.ForkingPickler, "dumps", staticmethod(dumps))
+    board = load_board(record, stream=True)
+    election = Election(MANIFEST, BASE, GROUP)
+    keys = Keys(ceremony.transcript, _key(ceremony))
+    check = check_mix(board, election, keys, jobs=2, split_rows=1)
+    assert check.passed, check.failures
+    assert seen == []
+    assert sent
+    assert not [e for e in elements if any(e.encode() in payload for payload in sent)]
+    assert not [e for e in elements if any(bytes.fromhex(e) in payload for payload in sent)]

@@ -36,10 +36,13 @@ def _dump(doc: Any, spaced: bool) -> str:
 )
 def test_the_spans_are_the_elements_json_loads_finds(doc: dict[str, Any], spaced: bool) -> None:
     text = _dump(doc, spaced)
-    spans = element_spans(text, "rows")
+    others: dict[str, Any] = {}
+    spans = element_spans(text, "rows", others)
     if isinstance(doc.get("rows"), list):
         assert spans is not None
         assert [json.loads(text[a:b]) for a, b in spans] == doc["rows"]
+        # and the other members as json.loads reads them
+        assert others == {k: v for k, v in doc.items() if k != "rows"}
     else:
         assert spans is None
 

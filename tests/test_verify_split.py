@@ -43,7 +43,7 @@ from verivote.crypto.ceremony import CeremonyOutcome, run_ceremony
 from verivote.crypto.shuffle import shuffle_pool
 from verivote.model.canonical import canonical_json
 from verivote.verify import ballot_pool, check_board, verifier
-from verivote.verify.check_mix import _shuffle_problem, check_mix
+from verivote.verify.check_mix import _shuffle_problem, check_mix, split_problem
 from verivote.verify.context import Election, Keys
 from verivote.verify.loader import Board, load_board
 from verivote.verify.report import Report
@@ -163,12 +163,14 @@ def test_any_one_cheat_is_reported_alike_by_tasks(
     assert mix_report(outcome, entries, jobs=2, split_rows=1) == serial
 
 
-@pytest.mark.parametrize("fault", ["outside", "short", "triple", "text", "dict"])
+@pytest.mark.parametrize("in_file", [False, True])
+@pytest.mark.parametrize("fault", ["outside", "short", "triple", "text", "dict", "bad hex"])
 def test_a_split_shuffle_read_unchecked_names_a_malformed_row_as_the_checked_reading(
-    outcome: CeremonyOutcome, fault: str
+    outcome: CeremonyOutcome, fault: str, in_file: bool, tmp_path: Path
 ) -> None:
-    """The main process of a split check reads rows without membership checks; whatever is
-    wrong with a row, the reason it gives is the checked reading's."""
+    """The tasks of a split check read rows without membership checks (in parts of the
+    record's file, or from the entries' bytes); whatever is wrong with a row, the reason
+    it gives is the checked reading's."""
     entries = make_record(outcome)
     shuffle_doc = json.loads(entries[1])
     row = shuffle_doc["rows"][1]
@@ -180,16 +182,26 @@ def test_a_split_shuffle_read_unchecked_names_a_malformed_row_as_the_checked_rea
         row[0] = [*row[0], row[0][0]]
     elif fault == "text":
         row[0] = "".join(row[0])
+    elif fault == "bad hex":
+        row[0][0] = "zz" + row[0][0][2:]
     else:
         row[0] = {row[0][0]: 1, row[0][1]: 2}
-    task = (b"the reading fails before the proof", entries[0], canonical_json(shuffle_doc), 1)
+    before, after = entries[0], canonical_json(shuffle_doc)
+    task = (b"the reading fails before the proof", before, after, 1)
     key = _key(outcome)
-    checked = _shuffle_problem(key, task, None, 1)
+    checked = _shuffle_problem(key, task)
     assert checked is not None
     assert checked.startswith("malformed")
+    refs: tuple[Any, Any] = (before, after)
+    if in_file:
+        (tmp_path / "lines").write_bytes(before + b"\n" + after + b"\n")
+        refs = (str(tmp_path / "lines"), 0, len(before), None), (
+            str(tmp_path / "lines"), len(before) + 1, len(after), None
+        )  # fmt: skip
+    split = (task[0], *refs, 1)
     with shuffle_pool(key, 2) as pool:
-        assert _shuffle_problem(key, task, pool, 2, checked=False) == checked
-    assert _shuffle_problem(key, task, None, 1, checked=False) == checked
+        assert split_problem(key, split, pool, 2, part=2) == checked
+    assert split_problem(key, split, None, 1, part=2) == checked
 
 
 # --- the board's lines in chunks ---------------------------------------------------------------

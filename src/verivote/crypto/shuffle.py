@@ -74,8 +74,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -727,8 +728,6 @@ def _well_formed(
 ) -> bool:
     """Shapes, scalars in [0, q) and the key in the group; the membership of the ciphertexts,
     commitments and chain is checked chunk by chunk in `_check_task`."""
-    g = ek.group
-    q = g.q
     n = len(rows)
     if n < 1 or len(outputs) != n:
         return False
@@ -740,6 +739,15 @@ def _well_formed(
             return False
         if not all(isinstance(ct, Ciphertext) for ct in row):
             return False
+    return _proof_well_formed(ek, n, w, proof)
+
+
+def _proof_well_formed(ek: ElectionKey[Any], n: int, w: int, proof: ShuffleProof) -> bool:
+    """The proof's shapes for n rows of w ciphertexts, its scalars in [0, q), the key in the
+    group."""
+    q = ek.group.q
+    if n < 1 or w < 1:
+        return False
     if not isinstance(proof, ShuffleProof):
         return False
     vectors = (proof.commitments, proof.chain, proof.s_hat, proof.s_prime)
@@ -750,7 +758,7 @@ def _well_formed(
     scalars = (proof.challenge, proof.s1, proof.s2, proof.s3, *proof.s4)
     if not all(_is_scalar(q, k) for k in (*scalars, *proof.s_hat, *proof.s_prime)):
         return False
-    return _all_members(g, [ek.key])
+    return _all_members(ek.group, [ek.key])
 
 
 def check_shuffle(
@@ -791,12 +799,12 @@ def _check_task(
     minus_c: int,
     commitments_blob: bytes,
     chain_blob: bytes,
-    hs_blob: bytes,
+    hs_blob: bytes | tuple[int, int],
     u: list[int],
     s_prime: list[int],
     s_hat: list[int],
-    in_blob: bytes,
-    out_blob: bytes,
+    in_blob: bytes | Source,
+    out_blob: bytes | Source,
     block_u: list[int],
     block_s_prime: list[int],
     block_width: int,
@@ -805,16 +813,21 @@ def _check_task(
     elements (chain_blob starts with the element before the rows, h for the first, not
     checked here), the factors ∏cᵢ, ∏hᵢ and ∏cᵢ^(−c·uᵢ)·hᵢ^s′ᵢ, and the t̂ᵢ. For its block:
     membership of the input and output ciphertexts, and per column k the factors
-    ∏ inᵢₖ^(−c·uᵢ)·α′ᵢₖ^s′ᵢ and the same in β. None if an element is not in the group."""
+    ∏ inᵢₖ^(−c·uᵢ)·α′ᵢₖ^s′ᵢ and the same in β. None if an element is not in the group.
+    Rows held elsewhere (`HeldRows`) come as a `Source` the task reads, and their
+    generators as the range (a, b) of rows, derived here (`generator`)."""
     g = ek.group
     q = g.q
     coms = _unpack(g, commitments_blob)
     chain = _unpack(g, chain_blob)
-    ins = _unpack(g, in_blob)
-    outs = _unpack(g, out_blob)
+    ins = _unpack(g, _blob(g, in_blob, block_width))
+    outs = _unpack(g, _blob(g, out_blob, block_width))
     if not _all_members(g, [*coms, *chain[1:], *ins, *outs]):
         return None
-    hs = _unpack(g, hs_blob)
+    if isinstance(hs_blob, tuple):
+        hs = [_generator(g.name, i + 1) for i in range(*hs_blob)]
+    else:
+        hs = _unpack(g, hs_blob)
     cu = [minus_c * x % q for x in u]
     factors = [
         _prod(g, coms),
@@ -846,48 +859,69 @@ def _check(
     executor: Executor | None,
 ) -> bool:
     g = ek.group
-    q = g.q
     n = len(rows)
     w = len(rows[0])
+    # packing first: a value that is no encodable element fails here, before any hashing
+    blobs = _pack(g, proof.commitments), _pack(g, proof.chain)
+    digest = _statement_digest(ek, context, rows, outputs, proof.commitments)
+    _, hs = generators(g, n)
+    with _runner(jobs, executor) as (run, parts):
+        tasks = _tasks(g, n, w, parts)
+        return _verify(
+            ek, digest, proof, blobs, tasks, run,
+            [(_pack(g, hs[a:b]), _pack_block(g, rows, block), _pack_block(g, outputs, block))
+             for (a, b), block in tasks],
+        )  # fmt: skip
+
+
+def _verify(
+    ek: ElectionKey[E],
+    digest: bytes,
+    proof: ShuffleProof,
+    blobs: tuple[bytes, bytes],
+    tasks: list[tuple[tuple[int, int], Block]],
+    run: Runner,
+    held: list[tuple[bytes | tuple[int, int], bytes | Source, bytes | Source]],
+) -> bool:
+    """CheckProof from the statement's digest on: the tasks' products (`_check_task`, each
+    with its generators, input and output ciphertexts in `held`), combined here."""
+    g = ek.group
+    q = g.q
+    n = len(proof.chain)
+    w = len(proof.s4)
     c = proof.challenge
     minus_c = -c % q
-    h, hs = generators(g, n)
+    h = generator(g, 0)
     chain = proof.chain
-
-    # packing first: a value that is no encodable element fails here, before any hashing
-    commitments_blob = _pack(g, proof.commitments)
-    chain_blob = _pack(g, chain)
+    commitments_blob, chain_blob = blobs
     size = g.element_bytes
-    digest = _statement_digest(ek, context, rows, outputs, proof.commitments)
     u = _challenges_u(q, digest, n)
     u_prod = 1
     for ui in u:
         u_prod = u_prod * ui % q
 
     h_blob = _pack(g, [h])
-    with _runner(jobs, executor) as (run, parts):
-        tasks = _tasks(g, n, w, parts)
-        results = run(
-            _check_task,
-            [
-                (
-                    ek,
-                    minus_c,
-                    commitments_blob[a * size : b * size],
-                    (h_blob if a == 0 else b"") + chain_blob[max(a - 1, 0) * size : b * size],
-                    _pack(g, hs[a:b]),
-                    u[a:b],
-                    list(proof.s_prime[a:b]),
-                    list(proof.s_hat[a:b]),
-                    _pack_block(g, rows, block),
-                    _pack_block(g, outputs, block),
-                    u[block[0] : block[1]],
-                    list(proof.s_prime[block[0] : block[1]]),
-                    block[3] - block[2],
-                )
-                for (a, b), block in tasks
-            ],
-        )
+    results = run(
+        _check_task,
+        [
+            (
+                ek,
+                minus_c,
+                commitments_blob[a * size : b * size],
+                (h_blob if a == 0 else b"") + chain_blob[max(a - 1, 0) * size : b * size],
+                hs_blob,
+                u[a:b],
+                list(proof.s_prime[a:b]),
+                list(proof.s_hat[a:b]),
+                in_blob,
+                out_blob,
+                u[block[0] : block[1]],
+                list(proof.s_prime[block[0] : block[1]]),
+                block[3] - block[2],
+            )
+            for ((a, b), block), (hs_blob, in_blob, out_blob) in zip(tasks, held, strict=True)
+        ],
+    )
     if any(result is None for result in results):
         return False
     factors = [_unpack(g, f) for f, _, _ in results]
@@ -913,6 +947,141 @@ def _check(
         for k in range(w)
     ]
     return c == _final_challenge(g, digest, chain, (t1, t2, t3), t4, t_hat)
+
+
+# --- rows held elsewhere ----------------------------------------------------------------------
+# A national district's shuffle (Tehran's, about 21 million ciphertexts at the 2024 shape) is
+# more than one process should parse: `check_held_shuffle` checks a shuffle whose rows stay in
+# the caller's store, read part by part by the tasks themselves. The statement's digest d is
+# still one SHA-256 over every row (the spec's hash is not cut in pieces): the tasks turn
+# their parts into the exact bytes `_add_rows` would hash, and this process only feeds them
+# to the hash, in order.
+
+Source = tuple[Callable[[Group[Any], Any, int], bytes], Any, int]
+"""Rows a task reads itself: (read, part, count). read(group, part, width) returns the
+packed elements of the part's rows (α, β of each ciphertext, row after row, as `_pack_rows`)
+or raises ValueError or TypeError; a module-level function, so that it reaches a worker by
+its name. `count`: the rows the part must hold."""
+
+
+@dataclass(frozen=True)
+class HeldRows:
+    """n rows of `width` ciphertexts in consecutive parts, `counts[i]` rows in `parts[i]`,
+    read by tasks with `read` (`Source`)."""
+
+    read: Callable[[Group[Any], Any, int], bytes]
+    parts: Sequence[Any]
+    counts: Sequence[int]
+    width: int
+
+    def sources(self) -> list[Source]:
+        return [
+            (self.read, part, count) for part, count in zip(self.parts, self.counts, strict=True)
+        ]
+
+
+def _blob(group: Group[Any], blob: bytes | Source, width: int) -> bytes:
+    """Packed elements as given, or read from their `Source` (ValueError if it does not
+    hold its count of rows of `width` ciphertexts)."""
+    if isinstance(blob, bytes):
+        return blob
+    read, part, count = blob
+    packed = read(group, part, width)
+    if len(packed) != 2 * count * width * group.element_bytes:
+        raise ValueError(f"a part of the rows does not hold {count} rows of {width} ciphertexts")
+    return packed
+
+
+def _feed_task(group: Group[Any], source: Source, width: int) -> bytes:
+    """The bytes `_add_rows` hashes for the rows of `source` (without the sequence's header):
+    per row its header, per ciphertext [enc(α), enc(β)]."""
+    size = group.element_bytes
+    packed = _blob(group, source, width)
+    element = bytes_header(size)
+    pair = sequence_header(2) + element
+    row = sequence_header(width)
+    parts: list[bytes | memoryview] = []
+    view = memoryview(packed)
+    for i in range(0, len(packed), 2 * size):
+        if i % (2 * size * width) == 0:
+            parts.append(row)
+        parts += (pair, view[i : i + size], element, view[i + size : i + 2 * size])
+    return b"".join(parts)
+
+
+def _stream(
+    executor: Executor | None, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]], window: int
+) -> Iterator[Any]:
+    """fn(*args) for each call, in order: here, or on `executor` with at most `window`
+    calls submitted and not yet taken (their results are large)."""
+    if executor is None:
+        for args in calls:
+            yield fn(*args)
+        return
+    pending: deque[Future[Any]] = deque()
+    for args in calls:
+        pending.append(executor.submit(fn, *args))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def check_held_shuffle(
+    ek: ElectionKey[E],
+    context: bytes,
+    inputs: HeldRows,
+    outputs: HeldRows,
+    proof: ShuffleProof,
+    *,
+    executor: Executor | None = None,
+    jobs: int = 1,
+) -> bool:
+    """`check_shuffle` for rows this process does not hold (`HeldRows`, both cut into parts
+    of the same counts): the same statement, the same checks, with a task per part to feed
+    the digest and a task per part for the products (every element's membership checked
+    there), on `executor` (`jobs` wide), else here. `proof` may be read without membership
+    checks (`shuffle_proof_from_json(…, checked=False)`). False for anything malformed,
+    never raises on bad input (OSError from a `read` that cannot find its part aside)."""
+    g = ek.group
+    w = inputs.width
+    try:
+        n = sum(inputs.counts)
+        if (
+            list(outputs.counts) != list(inputs.counts)
+            or outputs.width != w
+            or any(type(k) is not int or k < 1 for k in inputs.counts)
+            or not _proof_well_formed(ek, n, w, proof)
+        ):
+            return False
+        blobs = _pack(g, proof.commitments), _pack(g, proof.chain)
+        hasher = ItemHasher("shuffle/statement")
+        for item in (context, g.name, ek.encoded(), n, w):
+            hasher.add(item)
+        for held in (inputs, outputs):
+            hasher.open_sequence(n)
+            calls = ((g, source, w) for source in held.sources())
+            for feed in _stream(executor, _feed_task, calls, 2 * max(1, jobs)):
+                hasher.add_encoded(feed)
+        hasher.open_sequence(n)
+        for c in proof.commitments:
+            hasher.add(g.encode(c))
+        ranges = []
+        start = 0
+        for count in inputs.counts:
+            ranges.append((start, start + count))
+            start += count
+        tasks = [((a, b), (a, b, 0, w)) for a, b in ranges]
+
+        def run(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+            return list(_stream(executor, fn, calls, len(calls)))
+
+        parts: list[tuple[bytes | tuple[int, int], bytes | Source, bytes | Source]] = [
+            (r, i, o) for r, i, o in zip(ranges, inputs.sources(), outputs.sources(), strict=True)
+        ]
+        return _verify(ek, hasher.digest(), proof, blobs, tasks, run, parts)
+    except (InvalidElement, ValueError, TypeError, AttributeError, IndexError, OverflowError):
+        return False
 
 
 # --- wire form -----------------------------------------------------------------------------

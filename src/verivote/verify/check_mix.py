@@ -53,7 +53,12 @@ from verivote.crypto.encoding import EncodingError, decode_codes
 from verivote.crypto.group import Group, InvalidElement
 from verivote.crypto.hashing import hash_items
 from verivote.crypto.proofs import verify_decryption
-from verivote.crypto.shuffle import check_shuffle, element_reader, shuffle_proof_from_json
+from verivote.crypto.shuffle import (
+    HeldRows,
+    check_held_shuffle,
+    check_shuffle,
+    shuffle_proof_from_json,
+)
 from verivote.crypto.threshold import combine
 from verivote.model.ballots import Ballot
 from verivote.rules.majlis import tally_majlis
@@ -100,15 +105,9 @@ def _decryption_context(base_hash: bytes, district: str, row: int, k: int) -> li
     return [base_hash, "decryption", district, f"mix/{row}/{k}"]
 
 
-def _rows(
-    group: Group[Any], doc: Any, width: int, first: int = 0, checked: bool = True
-) -> list[Row]:
+def _rows(group: Group[Any], doc: Any, width: int, first: int = 0) -> list[Row]:
     """The rows of an entry (numbered from `first` in messages: a batch of them), every
-    element checked; ValueError otherwise. `checked=False`: the elements are only read
-    (hex of the group's encoding length), for `check_shuffle`, whose tasks check every
-    element's membership themselves."""
-    if not checked:
-        return _unchecked_rows(group, doc, width)
+    element checked; ValueError otherwise."""
     if not isinstance(doc, list):
         raise ValueError("the rows are not a list")
     out = []
@@ -128,25 +127,6 @@ def _rows(
             except (InvalidElement, TypeError, ValueError):
                 raise ValueError(f"row {i} holds an element that is not in the group") from None
         out.append(tuple(cts))
-    return out
-
-
-def _unchecked_rows(group: Group[Any], doc: Any, width: int) -> list[Row]:
-    """`_rows` without the membership checks (`element_reader(group, checked=False)`):
-    ValueError for a shape or a hex string of the wrong length."""
-    if not isinstance(doc, list):
-        raise ValueError("the rows are not a list")
-    read = element_reader(group, checked=False)
-    out = []
-    for i, row in enumerate(doc):
-        if not isinstance(row, list) or len(row) != width:
-            raise ValueError(f"row {i} is not a list of {width} ciphertexts")
-        if not all(isinstance(pair, list) and len(pair) == 2 for pair in row):
-            raise ValueError(f"row {i} holds a ciphertext that is not [alpha, beta]")
-        try:
-            out.append(tuple(Ciphertext(read(alpha), read(beta)) for alpha, beta in row))
-        except (TypeError, ValueError):
-            raise ValueError(f"row {i} holds a ciphertext that is not [alpha, beta]") from None
     return out
 
 
@@ -170,7 +150,7 @@ def _shuffle_task(task: ShuffleTask) -> str | None:
     """Why the shuffle (output entry) of the input entry does not verify, or None; the task
     reads both entries."""
     assert _KEY is not None
-    return _shuffle_problem(_KEY, _read(task), None, 1)
+    return _shuffle_problem(_KEY, _read(task))
 
 
 def _read(task: ShuffleTask) -> tuple[bytes, bytes, bytes, int]:
@@ -178,54 +158,114 @@ def _read(task: ShuffleTask) -> tuple[bytes, bytes, bytes, int]:
     return context, read_ref(before), read_ref(after), width_
 
 
-def _shuffle_problem(
-    key: ElectionKey[Any],
-    task: tuple[bytes, bytes, bytes, int],
-    executor: Executor | None,
-    jobs: int,
-    checked: bool = True,
-) -> str | None:
-    """`_shuffle_task`'s check, its proof's chunks of rows on `executor` (`jobs` wide) when
-    there is one. `checked=False` (a split shuffle, read by this process): its elements are
-    read without membership checks, which `check_shuffle`'s tasks make on the pool; the
-    reason given for a failure is the same."""
-    context, input_raw, output_raw, width = task
+def _shuffle_problem(key: ElectionKey[Any], task: tuple[bytes, bytes, bytes, int]) -> str | None:
+    """`_shuffle_task`'s check of the shuffle whose entries it has read."""
+    context, input_raw, output_raw, width_ = task
     group = key.group
     try:
-        inputs = _rows(group, json.loads(input_raw).get("rows"), width, checked=checked)
+        inputs = _rows(group, json.loads(input_raw).get("rows"), width_)
         doc = json.loads(output_raw)
-        outputs = _rows(group, doc.get("rows"), width, checked=checked)
-        proof = shuffle_proof_from_json(group, doc.get("proof"), checked)
+        outputs = _rows(group, doc.get("rows"), width_)
+        proof = shuffle_proof_from_json(group, doc.get("proof"))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        return f"malformed: {exc}" if checked else _malformed(key, task, exc)
+        return f"malformed: {exc}"
     if len(outputs) != len(inputs):
         return f"it has {len(outputs)} rows, its input {len(inputs)}"
-    if not check_shuffle(key, context, inputs, outputs, proof, jobs=jobs, executor=executor):
-        # unchecked rows: an element outside the group fails the proof's check; say so as
-        # the checked reading does
-        return "its shuffle proof does not verify" if checked else _malformed(key, task, None)
+    if not check_shuffle(key, context, inputs, outputs, proof):
+        return "its shuffle proof does not verify"
     return None
 
 
+SPLIT_PART = 2_000
+"""Rows of a part of a split shuffle: a task to feed the statement's hash and a task to check
+its products (2,000 rows of Tehran's 30 ciphertexts: about 60,000 ciphertexts, some 4 MB of
+the entry, a few seconds of a core)."""
+
+
 def split_problem(
-    key: ElectionKey[Any], task: tuple[bytes, bytes, bytes, int], pool: Executor | None, jobs: int
+    key: ElectionKey[Any],
+    task: ShuffleTask,
+    pool: Executor | None,
+    jobs: int,
+    part: int = SPLIT_PART,
 ) -> str | None:
-    """How the verifier checks a shuffle of `SPLIT_ROWS` rows or more: by chunks of rows on
-    `pool`, its rows read here without membership checks (`sim national` measures this)."""
-    return _shuffle_problem(key, task, pool, jobs, checked=False)
+    """How the verifier checks a shuffle of `SPLIT_ROWS` rows or more: its two entries cut
+    into parts of `part` rows by two tasks, which return where each part is and the proof
+    (`_split_cut_task`); then `check_held_shuffle` on `pool`, whose tasks read the parts
+    themselves. This process parses none of the rows (`sim national` measures what it still
+    does). A failure's reason is found by reading the entries here, as the checked reading
+    words it (`_malformed`)."""
+    context, before, after, width_ = task
+    (have, ins, _), (count, outs, proof_doc) = _map(
+        pool, _split_cut_task, [(before, part), (after, part)]
+    )
+    if have is None or count is None or have != count:
+        reason = _malformed(key, _read(task), None, proof=False)
+        if reason is not None or have is None or count is None:
+            return reason or "malformed: the rows are not a list"
+        return f"it has {count} rows, its input {have}"
+    try:
+        proof = shuffle_proof_from_json(key.group, proof_doc, checked=False)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return _malformed(key, _read(task), exc)
+    counts = [min(part, have - start) for start in range(0, have, part)]
+    inputs = HeldRows(_packed_rows, ins, counts, width_)
+    outputs = HeldRows(_packed_rows, outs, counts, width_)
+    if check_held_shuffle(key, context, inputs, outputs, proof, executor=pool, jobs=jobs):
+        return None
+    return _malformed(key, _read(task), None)
+
+
+def _split_cut_task(task: tuple[Ref, int]) -> tuple[int | None, list[Batch], Any]:
+    """A split shuffle's entry (its input or itself) read here: (how many rows it has, None
+    if they are no list; its rows in parts of `part` rows, `verivote.verify.pieces.cut`; its
+    "proof" member, parsed, None if it has none)."""
+    ref, part = task
+    others: dict[str, Any] = {}
+    count, batches = cut(read_ref(ref), ref, "rows", None, part, others)
+    return count, batches, others.get("proof")
+
+
+def _packed_rows(group: Group[Any], batch: Batch, width_: int) -> bytes:
+    """The part of a split shuffle's rows that `batch` names, read from the record by the
+    task that checks it: its elements' bytes back to back (`check_held_shuffle`'s `Source`),
+    read without membership checks (the task checks them); ValueError or TypeError for a
+    row that is not `width_` ciphertexts of [alpha, beta] hex of the group's length."""
+    rows = json.loads(read_batch(batch))
+    if not isinstance(rows, list):
+        raise ValueError("the rows are not a list")
+    size = group.element_bytes
+    out: list[bytes] = []
+    for row in rows:
+        if not isinstance(row, list) or len(row) != width_:
+            raise ValueError(f"a row is not a list of {width_} ciphertexts")
+        for pair in row:
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise ValueError("a row holds a ciphertext that is not [alpha, beta]")
+            out += (bytes.fromhex(pair[0]), bytes.fromhex(pair[1]))
+    blob = b"".join(out)
+    if len(blob) != 2 * width_ * len(rows) * size:
+        raise ValueError(f"an encoded element is not {size} bytes")
+    return blob
 
 
 def _malformed(
-    key: ElectionKey[Any], task: tuple[bytes, bytes, bytes, int], error: Exception | None
-) -> str:
+    key: ElectionKey[Any],
+    task: tuple[bytes, bytes, bytes, int],
+    error: Exception | None,
+    proof: bool = True,
+) -> str | None:
     """Why a shuffle read without membership checks failed (`error`: how its reading failed,
     None if its proof did), in the words of the checked reading: the first row or proof
-    element it finds malformed, else `error`, else the proof."""
-    _, input_raw, output_raw, width = task
+    element it finds malformed, else `error`, else the proof. `proof=False`: the rows only,
+    None if they are all well formed."""
+    _, input_raw, output_raw, width_ = task
     try:
-        _rows(key.group, json.loads(input_raw).get("rows"), width)
+        _rows(key.group, json.loads(input_raw).get("rows"), width_)
         doc = json.loads(output_raw)
-        _rows(key.group, doc.get("rows"), width)
+        _rows(key.group, doc.get("rows"), width_)
+        if not proof:
+            return None
         shuffle_proof_from_json(key.group, doc.get("proof"))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         return f"malformed: {exc}"
@@ -624,7 +664,7 @@ class _Mix:
             done = iter(_map(pool, _shuffle_task, small))
             jobs = 1 if pool is None else wide
             return [
-                split_problem(key, _read(t), pool, jobs) if b else next(done)
+                split_problem(key, t, pool, jobs) if b else next(done)
                 for (t, _), b in zip(tasks, big, strict=True)
             ]
 

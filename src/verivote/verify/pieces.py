@@ -50,17 +50,20 @@ def _skip(text: str, at: int) -> int:
     return match.end()
 
 
-def element_spans(text: str, key: str) -> list[tuple[int, int]] | None:
+def element_spans(
+    text: str, key: str, others: dict[str, Any] | None = None
+) -> list[tuple[int, int]] | None:
     """The [start, end) offsets in `text` of each element of the array that the JSON object
     `text` holds at `key` (the last such key, as `json.loads` keeps); None when `text` is not
-    a JSON object (nothing but spaces after it) with an array at `key`."""
+    a JSON object (nothing but spaces after it) with an array at `key`. `others`, if given,
+    receives the object's other members, parsed (the last of repeated keys)."""
     try:
-        return _spans(text, key)
+        return _spans(text, key, {} if others is None else others)
     except (ValueError, IndexError, RecursionError):
         return None
 
 
-def _spans(text: str, key: str) -> list[tuple[int, int]] | None:
+def _spans(text: str, key: str, others: dict[str, Any]) -> list[tuple[int, int]] | None:
     at = _skip(text, 0)
     if text[at] != "{":
         return None
@@ -81,8 +84,9 @@ def _spans(text: str, key: str) -> list[tuple[int, int]] | None:
             if name == key:
                 seen = True
                 found, at = _elements(text, at)
+                others.pop(key, None)
             else:
-                _, at = _DECODER.raw_decode(text, at)
+                others[name], at = _DECODER.raw_decode(text, at)
             at = _skip(text, at)
             if text[at] == "}":
                 at += 1
@@ -117,18 +121,27 @@ def _elements(text: str, at: int) -> tuple[list[tuple[int, int]] | None, int]:
 
 
 def cut(
-    raw: bytes, ref: LineRef | bytes, key: str, count: int | None, size: int
+    raw: bytes,
+    ref: LineRef | bytes,
+    key: str,
+    count: int | None,
+    size: int,
+    others: dict[str, Any] | None = None,
 ) -> tuple[int | None, list[Batch]]:
     """The array at `key` of the entry `raw` (read from `ref`) up to `count` items (None: all
     of it) in batches of `size`, one batch for each `size` items of `count` (of the array's
     length when None): (how many items it has, at most `count`, or None if it is not an
     array; the batches, a batch past the array's end empty, every batch the whole value's
-    JSON when it is not an array, for the task to find it malformed as it would whole)."""
+    JSON when it is not an array, for the task to find it malformed as it would whole).
+    `others`, if given, receives the entry's other members (`element_spans`)."""
     spans = None
+    found: dict[str, Any] = {}
     if not isinstance(ref, bytes) and raw.isascii():
-        spans = element_spans(raw.decode("ascii"), key)
+        spans = element_spans(raw.decode("ascii"), key, found)
     if spans is None:
-        return _cut_parsed(raw, key, count, size)
+        return _cut_parsed(raw, key, count, size, others)
+    if others is not None:
+        others.update(found)
     have = len(spans) if count is None else min(len(spans), count)
     total = have if count is None else count
     assert not isinstance(ref, bytes)  # spans are found only in a record's file
@@ -145,12 +158,14 @@ def cut(
 
 
 def _cut_parsed(
-    raw: bytes, key: str, count: int | None, size: int
+    raw: bytes, key: str, count: int | None, size: int, others: dict[str, Any] | None
 ) -> tuple[int | None, list[Batch]]:
     try:
         doc: Any = json.loads(raw)
     except (ValueError, RecursionError):
         doc = None
+    if others is not None and isinstance(doc, dict):
+        others.update((k, v) for k, v in doc.items() if k != key)
     value = doc.get(key) if isinstance(doc, dict) else None
     if not isinstance(value, list):
         whole = json.dumps(value).encode()
