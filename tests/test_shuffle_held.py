@@ -131,3 +131,11 @@ def test_a_tampered_shuffle_fails_as_it_does_whole(
         whole = check_shuffle(ek, CONTEXT, rows, outputs, proof)
     assert whole is not True
     assert not check_held_shuffle(ek, CONTEXT, ins, outs, proof)
+
+
+def test_in_eg4096_too() -> None:
+    ek, rows, outputs, _, proof = honest("eg4096", 3, 2)
+    g = ek.group
+    assert check_held_shuffle(ek, CONTEXT, held(g, rows, [1]), held(g, outputs, [1]), proof)
+    swapped = _swap(outputs, 0, 2)
+    assert not check_held_shuffle(ek, CONTEXT, held(g, rows, [1]), held(g, swapped, [1]), proof)

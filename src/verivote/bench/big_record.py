@@ -29,6 +29,7 @@ from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.tracking import tracking_code
 from verivote.election.count import run_count
 from verivote.election.decryption import combine, decrypt_as_guardian
+from verivote.election.district_logs import authority_signer
 from verivote.election.lot import contribute_lot
 from verivote.election.polls import open_polls
 from verivote.election.publishing import create_signers
@@ -144,7 +145,7 @@ def make_record(folder: Path, ballots: int, destination: Path) -> Path:
     shares = [read_key_share(folder / "keys" / f"guardian-{g}.key") for g in GUARDIANS]
     stations = [s.id for s in man.stations]
     open_polls(store, ctx, stations)
-    store.bulk_append(man.election_id, _pool_entries(folder, ballots), "ballot-cast")
+    store.bulk_append(man.election_id, _pool_entries(folder, ballots), "ballot-cast", log="d")
     counts = Counter(station_of(n) for n in range(ballots))
     for station in stations:
         # The station's count from the pool: bulk_append writes no ballot rows to count.
@@ -154,14 +155,16 @@ def make_record(folder: Path, ballots: int, destination: Path) -> Path:
             "station": station,
             "ballots_cast": counts[station],
         }
-        store.set_polls(man.election_id, station, "closed", canonical_json(doc))
-    run_tally(store, ctx, processes=1)
+        store.set_polls(man.election_id, station, "closed", canonical_json(doc), log="d")
+    keys = work / "authority"
+    create_signers(keys, man)
+    # the district's log is sealed into the national log before the tally (its cutoff is
+    # a place of the merged board)
+    run_tally(store, ctx, processes=1, signer=authority_signer(keys))
     for share in shares:
         decrypt_as_guardian(store, ctx, share)
     combine(store, ctx)
     run_count(store, ctx)
-    keys = work / "authority"
-    create_signers(keys, man)
     publish(store, ctx, keys, destination)
     store.engine.dispose()
     return destination

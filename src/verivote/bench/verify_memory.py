@@ -77,10 +77,10 @@ def measure_verify(record: Path, jobs: int) -> dict[str, Any]:
     out, _ = child.communicate()
     wall = time.perf_counter() - started
     report = json.loads(out)
-    entries = record / "log" / "entries.jsonl"
+    entries = [record / "log" / "entries.jsonl", *record.glob("districts/*/entries.jsonl")]
     return {
         "record": str(record),
-        "entries_bytes": entries.stat().st_size,
+        "entries_bytes": sum(path.stat().st_size for path in entries),
         "valid": bool(report.get("valid")),
         "ballots": next(c["items"] for c in report["checks"] if c["id"] == "ballots"),
         "jobs": jobs,

@@ -89,6 +89,7 @@ from verivote.store import Store
 from verivote.store.roll import Checkin, CheckinResult, check_in_many
 from verivote.verify import verify_record
 from verivote.verify.ballot_pool import MAX_CHUNK
+from verivote.verify.check_mix import TASKS_A_CALL
 from verivote.verify.check_mix import BATCH, SPLIT_ROWS
 from verivote.verify.loader import SCAN_PART_BYTES
 from verivote.verify.report import Report
@@ -145,8 +146,9 @@ class NationalRun:
     main_fixed_s: float = 0.0
     """With a `calibration`: the main process's CPU that does not grow with the ballots."""
     main_per_task_s: float = 0.0
-    """The main process's CPU a task of a process pool (the probe's), for the mix's tasks
-    that grow with the rows only beyond this run's scale (a batch per 500 rows)."""
+    """The main process's CPU a task of a process pool in calls of `TASKS_A_CALL` (the
+    probe's), for the mix's tasks that grow with the rows only beyond this run's scale (a
+    batch per 500 rows)."""
     calibration: tuple[float, int, float, int] | None = None
     """(scale, ballots, verify_main_s, the mix's batches) of a second, smaller run
     (`calibrate`)."""
@@ -185,17 +187,20 @@ def _echo(payload: bytes) -> int:
 def pool_overhead(processes: int, meter: Meter) -> tuple[float, float]:
     """CPU seconds a task costs a process pool of `processes` beyond its own work: a no-op
     task carrying PROBE_PAYLOAD bytes, PROBE_TASKS of them, all processes' CPU counted; and
-    of that, this (the main) process's CPU a task."""
+    this (the main) process's CPU a task when tasks go in calls of `TASKS_A_CALL`, as the
+    mix's steps send them from 1,024 tasks (`check_mix._map`): what each of the mix's
+    tasks beyond this run's costs the main process (`_mix_tasks_added`)."""
     payload = bytes(PROBE_PAYLOAD)
-    with meter.stage("pool overhead (probe)", "tasks", cores=processes) as s:
-        with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
-            list(pool.map(_echo, [payload] * 8))  # the workers started before the probe
-            started = time.process_time()
+    with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
+        list(pool.map(_echo, [payload] * 8))  # the workers started before the probe
+        with meter.stage("pool overhead (probe)", "tasks", cores=processes) as s:
             list(pool.map(_echo, [payload] * PROBE_TASKS))
-            main = time.process_time() - started
-            s.note = f"in-pool main CPU {main:.3f} s"
-        s.items = PROBE_TASKS
-        s.items_f1 = PROBE_TASKS
+            s.items = PROBE_TASKS
+            s.items_f1 = PROBE_TASKS
+        started = time.process_time()
+        list(pool.map(_echo, [payload] * PROBE_TASKS, chunksize=TASKS_A_CALL))
+        main = time.process_time() - started
+        s.note = f"main CPU {main:.3f} s for as many in calls of {TASKS_A_CALL}"
     return s.cpu_s / PROBE_TASKS, main / PROBE_TASKS
 
 
@@ -745,7 +750,7 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "projection": _projection_json(
             p,
             "tasks as the README's plan splits them: the board in chunks of 64 MiB of "
-            "entries (the largest entry whole), ballots in chunks of 100, a shuffle's check "
+            f"entries (the largest entry whole), ballots in chunks of {MAX_CHUNK}, a shuffle's check "
             "over one machine's 16 cores, decryptions in batches of 500, and combined in "
             "those batches",
         ),
