@@ -89,8 +89,7 @@ from verivote.store import Store
 from verivote.store.roll import Checkin, CheckinResult, check_in_many
 from verivote.verify import verify_record
 from verivote.verify.ballot_pool import MAX_CHUNK
-from verivote.verify.check_mix import TASKS_A_CALL
-from verivote.verify.check_mix import BATCH, SPLIT_ROWS
+from verivote.verify.check_mix import BATCH, SPLIT_ROWS, TASKS_A_CALL
 from verivote.verify.loader import SCAN_PART_BYTES
 from verivote.verify.report import Report
 
@@ -750,8 +749,9 @@ def summary_json(run: NationalRun) -> dict[str, Any]:
         "projection": _projection_json(
             p,
             "tasks as the README's plan splits them: the board in chunks of 64 MiB of "
-            f"entries (the largest entry whole), ballots in chunks of {MAX_CHUNK}, a shuffle's check "
-            "over one machine's 16 cores, decryptions in batches of 500, and combined in "
+            f"entries (the largest entry whole), ballots in chunks of {MAX_CHUNK}, a "
+            "shuffle's check over one machine's 16 cores, decryptions in batches of 500, "
+            "and combined in "
             "those batches",
         ),
         "projection_today": _projection_json(
