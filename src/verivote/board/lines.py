@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import overload
 
-from verivote.board.merkle import leaf_hash
+from verivote.board.merkle import MerkleLog, leaf_hash
 
 __all__ = [
     "BLOCK",
@@ -215,7 +215,8 @@ class Lines(Sequence[bytes]):
     """Lines of one or more files, each read when it is asked for: line i is the `lengths[i]`
     bytes at `starts[i]` of `files[which[i]]` (of `files[0]` when there is no `which`).
 
-    With `leaves` (line i's RFC 6962 leaf hash, as computed when the files were scanned),
+    With `leaves` (the log whose leaf i is line i's RFC 6962 leaf hash, as computed when
+    the files were scanned),
     every line read is hashed again and a line that is not the one scanned raises OSError:
     a file changed since cannot make a check see other entries than the tree's."""
 
@@ -225,7 +226,7 @@ class Lines(Sequence[bytes]):
         starts: array[int],
         lengths: array[int],
         which: array[int] | None = None,
-        leaves: Callable[[int], bytes] | None = None,
+        leaves: MerkleLog | None = None,
     ) -> None:
         self._files = tuple(files)
         self._names = tuple(map(str, self._files))  # one string a file: pickled once a chunk
@@ -267,7 +268,7 @@ class Lines(Sequence[bytes]):
         length = self._lengths[index]
         data = _pread(self._handle(file), length, self._starts[index])
         if len(data) != length or (
-            self._leaves is not None and leaf_hash(data) != self._leaves(index)
+            self._leaves is not None and leaf_hash(data) != self._leaves.leaf_hash(index)
         ):
             raise OSError(f"{self._files[file]} changed since it was read")
         return data
@@ -281,8 +282,26 @@ class Lines(Sequence[bytes]):
         if not 0 <= index < len(self):
             raise IndexError("line index out of range")
         file = self._which[index] if self._which is not None else 0
-        leaf = self._leaves(index) if self._leaves is not None else None
+        leaf = self._leaves.leaf_hash(index) if self._leaves is not None else None
         return self._names[file], self._starts[index], self._lengths[index], leaf
+
+    def refs(self, indices: Sequence[int]) -> list[LineRef]:
+        """`ref` of each of `indices`, in one pass (a chunk of ballots for a task)."""
+        if indices and not 0 <= min(indices) <= max(indices) < len(self):
+            raise IndexError("line index out of range")
+        names, starts, lengths, which = self._names, self._starts, self._lengths, self._which
+        leaves: Sequence[bytes | None] = (
+            self._leaves.leaf_hashes(indices) if self._leaves is not None else [None] * len(indices)
+        )
+        if which is None:
+            name = names[0]
+            return [
+                (name, starts[i], lengths[i], leaf) for i, leaf in zip(indices, leaves, strict=True)
+            ]
+        return [
+            (names[which[i]], starts[i], lengths[i], leaf)
+            for i, leaf in zip(indices, leaves, strict=True)
+        ]
 
     def _handle(self, file: int) -> int:
         handle = self._handles.get(file)

@@ -72,7 +72,8 @@ class BallotWork(Sequence[tuple[int, Ref]]):
     def __getitem__(self, index: slice) -> list[tuple[int, Ref]]: ...
     def __getitem__(self, index: int | slice) -> tuple[int, Ref] | list[tuple[int, Ref]]:
         if isinstance(index, slice):
-            return [(i, self._board.ref(i)) for i in self._indices[index]]
+            indices = self._indices[index]
+            return list(zip(indices, self._board.refs(indices), strict=True))
         at = self._indices[index]
         return at, self._board.ref(at)
 
