@@ -8,8 +8,9 @@ entries, the mix check's own steps in their order), in this process (jobs = 1), 
 CPU is its own, with no pool around it. The board is read (`load_board`, the verifier's main
 process) and its log checked as `check_board` does (in chunks, as tasks) apart. The shuffles
 are then checked again as the verifier checks a shuffle of `SPLIT_ROWS` rows or more, by
-chunks of rows over a pool, to measure what its main process still does for each (parsing
-the rows, the statement's hash, packing and combining the chunks), shuffle by shuffle:
+parts of rows over a pool that its tasks read from the record, to measure what its main
+process still does for each (feeding the statement's hash, parsing the proof, combining the
+parts), shuffle by shuffle:
 `Sizes.split_main_s` and `Sizes.split_main_per_unit_s`, fitted to those times.
 The mix check's steps are its class's methods: `check_chains` (every shuffle proof),
 `check_partials` (every decryption proof), `check_decryptions` and `check_counts` (combining

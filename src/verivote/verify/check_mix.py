@@ -28,9 +28,9 @@ and return their heads (`Head`), check the inputs' rows, cut each district's las
 batches, and check the shuffle proofs, the decryption proofs and the combination of the shares
 with the decoding (one task per district and batch of `BATCH` rows), on `jobs` processes, or
 as Ray tasks on a cluster (`verivote.cluster`); a shuffle of at least `SPLIT_ROWS` rows is
-checked by chunks of rows over the whole pool (`check_shuffle`'s executor) rather than in one
-task. The report is the same whichever way the work runs: failures are emitted in board
-order.
+checked by parts of its rows over the whole pool (`check_held_shuffle`, its tasks reading the
+parts from the record) rather than in one task. The report is the same whichever way the
+work runs: failures are emitted in board order.
 """
 
 from __future__ import annotations
@@ -71,14 +71,14 @@ BATCH = 500
 """Rows per mix-partial-decryption entry."""
 
 SPLIT_ROWS = 1_000_000
-"""A shuffle of this many rows or more is checked by chunks of rows on every worker of the pool
-rather than whole in one task (`verivote.crypto.shuffle.check_shuffle`'s executor). The main
-process then reads and parses its rows, hashes the statement and packs the chunks, one such
-shuffle after the other (13–26 µs a ciphertext, `verivote sim national`'s
-`split_shuffle_main`). Below this size a whole shuffle is under about half an hour of one
-core (a row of at most 2 ciphertexts, about 1 ms each), and splitting more of them would
-lengthen the main process, which bounds the verification at the 2024 shape; there only
-Tehran's shuffles (3.56 M rows) are split."""
+"""A shuffle of this many rows or more is checked by parts of `SPLIT_PART` rows on every worker
+of the pool rather than whole in one task (`split_problem`: the tasks read the parts from the
+record). The main process still feeds the statement's one SHA-256 the bytes the tasks make of
+the rows, parses the proof and combines the parts, one such shuffle after the other (4 µs a
+ciphertext, `verivote sim national`'s `split_shuffle_main`; it was 13–26 µs when it parsed
+the rows itself). Below this size a whole shuffle is a task of at most some 6 minutes of one
+core at the 2024 shape (Mashhad's, 560,000 ciphertexts at about 0.63 ms); there only
+Tehran's shuffles (3.56 M rows of 2 ciphertexts) are split."""
 
 
 Row = tuple[Ciphertext[Any], ...]
