@@ -141,6 +141,27 @@ def test_ray_map_equals_the_process_pools_map(cluster: Cluster, xs: list[int]) -
     assert through_ray == [("t", x * x) for x in xs]
 
 
+@pytest.mark.parametrize("chunksize", [2, 16])
+def test_ray_map_in_chunks_equals_the_process_pools(cluster: Cluster, chunksize: int) -> None:
+    """`map`'s chunksize sends several calls a Ray task (the mix's steps do, from 1,024 tasks):
+    the same results in the same order as the process pool's."""
+    xs = list(range(-20, 21))
+    with make_pool(cluster, 2, ray_tasks.init, ("t",)) as pool:
+        submitted: list[Any] = []
+        submit = pool.submit
+
+        def counting(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(fn)
+            return submit(fn, *args, **kwargs)
+
+        pool.submit = counting  # type: ignore[method-assign]
+        through_ray = [r[:2] for r in pool.map(ray_tasks.tagged, xs, chunksize=chunksize)]
+    assert len(submitted) == -(-len(xs) // chunksize)  # a Ray task a chunk
+    with make_pool(None, 2, ray_tasks.init, ("t",)) as pool:
+        local = [r[:2] for r in pool.map(ray_tasks.tagged, xs, chunksize=chunksize)]
+    assert through_ray == local == [("t", x * x) for x in xs]
+
+
 def test_process_pool_map_agrees_with_the_same_tasks() -> None:
     with make_pool(None, 2, ray_tasks.init, ("t",)) as pool:
         assert isinstance(pool, ProcessPoolExecutor)
