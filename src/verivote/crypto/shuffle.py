@@ -480,12 +480,30 @@ def _statement_digest(
     outputs: Sequence[Row[E]],
     commitments: Sequence[E],
 ) -> bytes:
+    sides = (rows, outputs)
+    return _digest(
+        ek, context, len(rows), len(rows[0]),
+        lambda hasher, side: _add_rows(hasher, ek.group, sides[side]), commitments,
+    )  # fmt: skip
+
+
+def _digest(
+    ek: ElectionKey[E],
+    context: bytes,
+    n: int,
+    w: int,
+    add_side: Callable[[ItemHasher, int], None],
+    commitments: Sequence[E],
+) -> bytes:
+    """d (module docstring) of n rows of w ciphertexts, each side's rows (0 the inputs, 1
+    the outputs) added by `add_side(hasher, side)` with their sequence's header: held here
+    (`_add_rows`) or fed by tasks (`check_held_shuffle`)."""
     g = ek.group
     hasher = ItemHasher("shuffle/statement")
-    for item in (context, g.name, ek.encoded(), len(rows), len(rows[0])):
+    for item in (context, g.name, ek.encoded(), n, w):
         hasher.add(item)
-    _add_rows(hasher, g, rows)
-    _add_rows(hasher, g, outputs)
+    add_side(hasher, 0)
+    add_side(hasher, 1)
     hasher.open_sequence(len(commitments))
     for c in commitments:
         hasher.add(g.encode(c))
@@ -1055,17 +1073,14 @@ def check_held_shuffle(
         ):
             return False
         blobs = _pack(g, proof.commitments), _pack(g, proof.chain)
-        hasher = ItemHasher("shuffle/statement")
-        for item in (context, g.name, ek.encoded(), n, w):
-            hasher.add(item)
-        for held in (inputs, outputs):
+
+        def add_side(hasher: ItemHasher, side: int) -> None:
             hasher.open_sequence(n)
-            calls = ((g, source, w) for source in held.sources())
+            calls = ((g, source, w) for source in (inputs, outputs)[side].sources())
             for feed in _stream(executor, _feed_task, calls, 2 * max(1, jobs)):
                 hasher.add_encoded(feed)
-        hasher.open_sequence(n)
-        for c in proof.commitments:
-            hasher.add(g.encode(c))
+
+        digest = _digest(ek, context, n, w, add_side, proof.commitments)
         ranges = []
         start = 0
         for count in inputs.counts:
@@ -1079,7 +1094,7 @@ def check_held_shuffle(
         parts: list[tuple[bytes | tuple[int, int], bytes | Source, bytes | Source]] = [
             (r, i, o) for r, i, o in zip(ranges, inputs.sources(), outputs.sources(), strict=True)
         ]
-        return _verify(ek, hasher.digest(), proof, blobs, tasks, run, parts)
+        return _verify(ek, digest, proof, blobs, tasks, run, parts)
     except (InvalidElement, ValueError, TypeError, AttributeError, IndexError, OverflowError):
         return False
 
