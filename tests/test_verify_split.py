@@ -117,9 +117,24 @@ def _changed_count() -> Dishonesty:
     return Dishonesty(counts=change)
 
 
+def _dropped_row(proof_too: bool) -> Dishonesty:
+    """The second shuffle a row short (its rows no longer as many as its input's), and with
+    `proof_too` a proof response that is no hex either: the serial check names the
+    malformed proof before the count."""
+
+    def drop(doc: dict[str, Any]) -> None:
+        doc["rows"].pop()
+        if proof_too:
+            doc["proof"]["s1"] = "not hex"
+
+    return _at_position(2, drop)
+
+
 @pytest.mark.parametrize(
-    "cheat", ["honest", "row", "share", "ballot", "count", "commitment", "chain"]
-)
+    "cheat",
+    ["honest", "row", "share", "ballot", "count", "commitment", "chain", "dropped",
+     "dropped, bad proof"],
+)  # fmt: skip
 def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, cheat: str) -> None:
     dishonesty = {
         "honest": None,
@@ -129,6 +144,8 @@ def test_the_split_check_reports_as_the_serial_one(outcome: CeremonyOutcome, che
         "count": _changed_count(),
         "commitment": outside(2, "commitments"),
         "chain": outside(1, "chain"),
+        "dropped": _dropped_row(False),
+        "dropped, bad proof": _dropped_row(True),
     }[cheat]
     entries = make_record(outcome, dishonesty)
     serial = mix_report(outcome, entries, jobs=1, split_rows=10**9)
