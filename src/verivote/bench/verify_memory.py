@@ -24,6 +24,7 @@ from typing import Any
 
 from verivote.bench.big_record import encrypt_pool, make_record
 from verivote.bench.procfs import peak_kib
+from verivote.board.record import entry_files
 
 INTERVAL = 0.1
 PROJECTED = 1_000_000
@@ -77,10 +78,9 @@ def measure_verify(record: Path, jobs: int) -> dict[str, Any]:
     out, _ = child.communicate()
     wall = time.perf_counter() - started
     report = json.loads(out)
-    entries = [record / "log" / "entries.jsonl", *record.glob("districts/*/entries.jsonl")]
     return {
         "record": str(record),
-        "entries_bytes": sum(path.stat().st_size for path in entries),
+        "entries_bytes": sum(path.stat().st_size for path in entry_files(record)),
         "valid": bool(report.get("valid")),
         "ballots": next(c["items"] for c in report["checks"] if c["id"] == "ballots"),
         "jobs": jobs,

@@ -63,6 +63,7 @@ __all__ = [
     "district_checkpoint_path",
     "district_entries_path",
     "district_names",
+    "entry_files",
     "read_record",
     "write_record",
 ]
@@ -78,6 +79,14 @@ _DISTRICT_NAME = re.compile(IDENT)
 def district_entries_path(district: str) -> str:
     """The path of a district's entries in the record, e.g. "districts/tabriz/entries.jsonl"."""
     return f"{DISTRICTS}/{district}/entries.jsonl"
+
+
+def entry_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """The entry files of the record in `directory` that exist: the national log's, then
+    each district log's (its folder's `entries.jsonl`), for sizing the record."""
+    record = Path(directory)
+    files = [record / ENTRIES, *sorted(record.glob(district_entries_path("*")))]
+    return [p for p in files if p.is_file()]
 
 
 def district_checkpoint_path(district: str) -> str:

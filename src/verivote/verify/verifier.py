@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 
-from verivote.board.record import ENTRIES
+from verivote.board.record import entry_files
 from verivote.cluster import Cluster, make_pool, width
 from verivote.verify.ballot_chunk import Setup
 from verivote.verify.ballot_pool import BallotWork, run_chunks
@@ -104,9 +103,7 @@ def _scan_pool(
     def worth() -> bool:
         if tasks is not None:
             return tasks
-        record = Path(directory)
-        files = [record / ENTRIES, *record.glob("districts/*/entries.jsonl")]
-        return sum(p.stat().st_size for p in files if p.is_file()) >= SCAN_TASKS_FROM
+        return sum(p.stat().st_size for p in entry_files(directory)) >= SCAN_TASKS_FROM
 
     return _pool_if(worth, jobs, cluster)
 
