@@ -214,7 +214,9 @@ class BallotService:
         self.workers = workers if workers is not None else pool_size()
         self.check_proofs = check_proofs
         self._pool: ProcessPoolExecutor | None = None
-        self.batcher = CastBatcher(store, ctx)
+        self.checking = 0
+        """Ballots whose proofs are being checked now: the batcher waits a little for them."""
+        self.batcher = CastBatcher(store, ctx, lambda: self.checking)
 
     async def keyed(self) -> ElectionContext:
         """The election's context once its key ceremony is held: a server started before the
@@ -246,6 +248,7 @@ class BallotService:
             return prepare_body(self.ctx, body, station_id, check=False)
         loop = asyncio.get_running_loop()
         pool = self._executor()
+        self.checking += 1
         try:
             return await loop.run_in_executor(pool, _prepare_in_worker, body, station_id)
         except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time
@@ -254,6 +257,8 @@ class BallotService:
             pool.shutdown(wait=False, cancel_futures=True)
             log.error("a proof-checking worker died; the pool is started again")
             raise HttpError(503, "the ballot could not be checked; send it again") from None
+        finally:
+            self.checking -= 1
 
     async def cast(self, station_id: str, body: bytes) -> dict[str, Any]:
         """The answer to a cast request with this body from this station (HttpError else)."""

@@ -32,15 +32,26 @@ Answers = list[CheckinResult | RequestIdReused]
 
 class GroupCommit(Generic[T, R]):
     """Queue items and write them in batches from `writers` concurrent transactions:
-    `write(items)` returns one answer per item, a result or the exception to raise for it."""
+    `write(items)` returns one answer per item, a result or the exception to raise for it.
+
+    `coming()`, if given, says how many items are on their way (a cast's proofs being
+    checked): a writer that has taken what is queued waits for them, up to `linger` seconds,
+    before it writes. Casts arrive one at a time, each after 15 ms or more of checking, so a
+    writer that never waited would write nearly every ballot in a transaction of its own
+    (measured with `verivote bench cast-api`: batches of about one ballot, 2.8 ms of
+    PostgreSQL's CPU and 4.8 ms of the server's a ballot). A lone ballot, nothing else on its
+    way, is written at once."""
 
     def __init__(
         self, write: Callable[[list[T]], Sequence[R | Exception]], writers: int,
-        max_batch: int = MAX_BATCH,
+        max_batch: int = MAX_BATCH, coming: Callable[[], int] | None = None,
+        linger: float = 0.0,
     ) -> None:  # fmt: skip
         self._write_batch = write
         self._writers = writers
         self._max_batch = max_batch
+        self._coming = coming
+        self._linger = linger
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,6 +80,8 @@ class GroupCommit(Generic[T, R]):
             batch = [await queue.get()]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
+            if self._coming is not None:
+                await self._wait_for_coming(queue, batch)
             try:
                 results = await asyncio.to_thread(self._write_batch, [item for item, _ in batch])
             except asyncio.CancelledError:
@@ -87,6 +100,23 @@ class GroupCommit(Generic[T, R]):
                     answer.set_exception(result)
                 else:
                     answer.set_result(result)
+
+    async def _wait_for_coming(
+        self, queue: asyncio.Queue[tuple[T, asyncio.Future[R]]],
+        batch: list[tuple[T, asyncio.Future[R]]],
+    ) -> None:  # fmt: skip
+        """Add to `batch` the items announced by `coming()` that arrive within the linger."""
+        assert self._coming is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger
+        while len(batch) < self._max_batch and self._coming() > 0:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            try:
+                batch.append(await asyncio.wait_for(queue.get(), left))
+            except TimeoutError:
+                return
 
 
 def writers_for(engine: Engine, writers: int = 2) -> int:

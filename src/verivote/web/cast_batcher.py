@@ -8,23 +8,31 @@ in one transaction with a few statements whatever their number, each ballot answ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from verivote.election.service import ElectionContext, PreparedBallot, Receipt, record_casts
 from verivote.store import Store
-from verivote.web.batcher import GroupCommit, writers_for
+from verivote.web.batcher import GroupCommit
 
 MAX_BATCH = 32
 """Ballots per transaction at most: a Tehran ballot's entry is about 3 MB, so a batch stays
 under 100 MB; past a few dozen ballots a larger batch saves nothing more per ballot."""
+LINGER = 0.02
+"""Seconds a batch waits at most for the ballots still being checked (`GroupCommit`): at
+100 ballots/s, two or three of them; a ballot's answer comes at most that much later."""
 
 
 class CastBatcher:
-    """Checked ballots admitted in batches."""
+    """Checked ballots admitted in batches, by one writer that waits for the ballots being
+    checked (`checking()`, their number) up to LINGER seconds: with one writer, the ballots
+    that arrive while it writes make the next batch, instead of each finding a writer free."""
 
-    def __init__(self, store: Store, ctx: ElectionContext, writers: int = 2) -> None:
+    def __init__(
+        self, store: Store, ctx: ElectionContext, checking: Callable[[], int] | None = None
+    ) -> None:
         self._group: GroupCommit[PreparedBallot, Receipt] = GroupCommit(
-            lambda items: record_casts(store, ctx, items), writers_for(store.engine, writers),
-            MAX_BATCH,
-        )  # fmt: skip
+            lambda items: record_casts(store, ctx, items), 1, MAX_BATCH, checking, LINGER
+        )
 
     async def record(self, prepared: PreparedBallot) -> Receipt:
         """The receipt of one ballot; raises what `record_cast` raises."""
