@@ -125,7 +125,7 @@ def test_no_check_in_at_a_station_never_opened_nor_once_it_has_closed(
     assert post(c, tokens["tabriz-003"], body)[0] == 409  # never opened
     other = {"national_code": "0000000027", "request_id": "req-0102"}
     assert post(c, tokens["tabriz-001"], other)[1] == {"status": "not_eligible"}
-    engine = c.app.app.service.engine  # type: ignore[attr-defined]
+    engine = c.app.app.station_of.__self__.engine  # type: ignore[attr-defined]
     Store(engine).set_polls("test-2024", "tabriz-001", "closed", b"{}")
     status, doc = post(c, tokens["tabriz-001"], body)  # at once, not 2 s later
     assert (status, doc["error"]) == (409, "conflict")

@@ -3,7 +3,8 @@
     live (--db URL --election ID)         record (--record DIR)
 
     HstsMiddleware   Strict-Transport-Security on every answer to an https request
-    CheckinFastPath  POST /api/checkin     (none: a record takes no check-in)
+    FastPaths        POST /api/checkin,    (none: a record takes no check-in or ballot)
+                     POST /api/ballots     (`verivote.web.fastpath`: the hot paths)
       PathDispatch
         /api/…, /openapi.json → JSON API: GuardMiddleware (JSON bodies, API headers)
                                   check-in API (`checkin_router`), site API, station API,
@@ -14,10 +15,10 @@
                                   station console
 
 The check-in API is the one of issue 7, reused as it is: its hot path stays first, in front of
-everything, and its service (token cache, batcher) is the one the station console checks
-voters in through. The two halves get different guards because they speak differently: the
-API takes JSON only and needs no stylesheet (`default-src 'none'`), the pages take forms and
-load the site's own stylesheet.
+everything (with the cast's), and its service (token cache, batcher) is the one the station
+console checks voters in through. The two halves get different guards because they speak
+differently: the API takes JSON only and needs no stylesheet (`default-src 'none'`), the
+pages take forms and load the site's own stylesheet.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ from verivote.election.publishing import VERIFIERS_FILE, origin
 from verivote.election.service import ElectionContext
 from verivote.store import Store
 from verivote.web.asgi import GuardMiddleware, HstsMiddleware, json_error
-from verivote.web.ballots import BallotService, ballots_router, body_limits
+from verivote.web.ballots import BallotService, ballots_router, body_limits, cast_route
 from verivote.web.batch_timer import batch_timer
 from verivote.web.checkin import (
-    CheckinFastPath,
     CheckinService,
     Lifespan,
+    fast_paths,
     install_json_errors,
     tehran_hour,
     with_checkin_api,
@@ -174,4 +175,4 @@ def live_app(
     guarded.limits.update(BODY_LIMITS)
     guarded.limits.update(body_limits(ctx.manifest))
     pages = create_pages(source, station, api.openapi)
-    return HstsMiddleware(CheckinFastPath(PathDispatch(guarded, pages), service))
+    return HstsMiddleware(fast_paths(PathDispatch(guarded, pages), service, cast_route(ballots)))

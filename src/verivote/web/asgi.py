@@ -35,10 +35,12 @@ _ERROR_NAMES = {
 class HttpError(Exception):
     """An answer other than 200, raised anywhere below an ASGI handler of this package."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, name: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.name = name
+        """The error's name in the answer, if not the status's (`polls_closed`)."""
         self.headers: dict[str, str] = {}
         """Headers the answer carries besides ours (`Retry-After` on a 429)."""
 
@@ -47,10 +49,16 @@ def error_body(status: int, detail: str) -> dict[str, str]:
     return {"error": _ERROR_NAMES.get(status, "error"), "detail": detail}
 
 
-def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """An error answer for FastAPI's handlers, with the security headers (and `headers`)."""
+def json_error(
+    status: int, detail: str, headers: dict[str, str] | None = None, name: str | None = None
+) -> JSONResponse:
+    """An error answer for FastAPI's handlers, with the security headers (and `headers`);
+    `name` the error's name if not the status's."""
+    body = error_body(status, detail)
+    if name is not None:
+        body["error"] = name
     return JSONResponse(
-        error_body(status, detail),
+        body,
         status_code=status,
         headers={**SECURITY_HEADERS, **(headers or {})},
     )

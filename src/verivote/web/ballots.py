@@ -44,7 +44,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
 
 from verivote.crypto.ballot import BallotError, OpenedBallot
 from verivote.crypto.ceremony import CeremonyTranscript
@@ -64,9 +63,9 @@ from verivote.election.service import (
 )
 from verivote.model.manifest import Manifest, parse_manifest
 from verivote.store import NoCheckin, PollsClosed, Store
-from verivote.web.asgi import SECURITY_HEADERS, HttpError, read_body
+from verivote.web.asgi import HttpError, read_body
 from verivote.web.cast_batcher import CastBatcher
-from verivote.web.checkin import client_of
+from verivote.web.fastpath import FastRoute, client_of
 from verivote.web.outage import DATABASE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -281,9 +280,9 @@ class BallotService:
         except AlreadyCast as exc:
             receipt, status = exc.receipt, "already_accepted"
         except PollsClosed as exc:
-            raise CastRefused(409, "polls_closed", str(exc)) from None
+            raise HttpError(409, str(exc), "polls_closed") from None
         except NoCheckin as exc:
-            raise CastRefused(409, "no_checkin", str(exc)) from None
+            raise HttpError(409, str(exc), "no_checkin") from None
         except BallotError as exc:
             raise HttpError(422, str(exc)) from None
         except DATABASE_ERRORS:
@@ -307,7 +306,7 @@ class BallotService:
         try:
             receipt = await asyncio.to_thread(challenge, self.store, ctx, ballot, opened)
         except PollsClosed as exc:
-            raise CastRefused(409, "polls_closed", str(exc)) from None
+            raise HttpError(409, str(exc), "polls_closed") from None
         except (BallotError, ElectionError) as exc:
             raise HttpError(422, str(exc)) from None
         except DATABASE_ERRORS:
@@ -345,21 +344,6 @@ def parse_challenge_body(ctx: ElectionContext, body: bytes) -> tuple[dict[str, A
     return ballot, OpenedBallot(tuple(choices), values)
 
 
-class CastRefused(HttpError):
-    """A refusal with its own error name (`polls_closed`, `no_checkin`)."""
-
-    def __init__(self, status: int, name: str, detail: str) -> None:
-        super().__init__(status, detail)
-        self.name = name
-
-
-def refused_response(exc: CastRefused) -> JSONResponse:
-    return JSONResponse(
-        {"error": exc.name, "detail": exc.detail}, status_code=exc.status,
-        headers=SECURITY_HEADERS,
-    )  # fmt: skip
-
-
 async def _read(request: Request, limit: int) -> bytes:
     # The guard refused a longer Content-Length; a body may still lie, and is refused as
     # soon as it grows past the limit.
@@ -371,6 +355,12 @@ def body_limits(manifest: Manifest) -> dict[str, int]:
     opening too (a scalar per candidate, under a tenth of the ballot)."""
     limit = ballot_limit(manifest)
     return {CAST_PATH: limit, CHALLENGED_PATH: limit + limit // 8}
+
+
+def cast_route(service: BallotService) -> dict[str, FastRoute]:
+    """The cast's hot path, served by `verivote.web.fastpath` (its route below documents it
+    and answers alike)."""
+    return {CAST_PATH: FastRoute(ballot_limit(service.ctx.manifest), service.cast, "cast")}
 
 
 def ballots_router(
@@ -386,19 +376,13 @@ def ballots_router(
             "properties": {"ballot": {"type": "object"}}}}}},
     }  # fmt: skip
 
-    async def answer(call: Any) -> Any:
-        try:
-            return await call
-        except CastRefused as exc:
-            return refused_response(exc)
-
     @router.post(CAST_PATH, openapi_extra=body_doc)
     async def cast(request: Request, authorization: Annotated[str | None, Header()] = None) -> Any:
         """Cast an encrypted ballot at this station: every proof is checked before anything is
         stored; the answer holds the voter's tracking code. Sending the same ballot again
         answers `already_accepted` with the same code."""
         station_id = await station_of(authorization, client_of(request.scope))
-        return await answer(service.cast(station_id, await _read(request, limits[CAST_PATH])))
+        return await service.cast(station_id, await _read(request, limits[CAST_PATH]))
 
     @router.post(CHALLENGED_PATH)
     async def challenged(
@@ -407,8 +391,6 @@ def ballots_router(
         """Publish a ballot the voter challenged, with its opening (the choices and every
         encryption nonce): it is checked to open the ballot, then published, never counted."""
         station_id = await station_of(authorization, client_of(request.scope))
-        return await answer(
-            service.challenge(station_id, await _read(request, limits[CHALLENGED_PATH]))
-        )
+        return await service.challenge(station_id, await _read(request, limits[CHALLENGED_PATH]))
 
     return router

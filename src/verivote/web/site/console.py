@@ -53,8 +53,9 @@ from verivote.store.access import end_session, open_session, session_station
 from verivote.store.db import READ_ONLY
 from verivote.store.roll import turnout
 from verivote.web.asgi import HttpError
-from verivote.web.ballots import BallotService, CastRefused
-from verivote.web.checkin import CheckinService, PollsClosed, client_of
+from verivote.web.ballots import BallotService
+from verivote.web.checkin import CheckinService, PollsClosed
+from verivote.web.fastpath import client_of
 from verivote.web.outage import is_outage
 from verivote.web.site.i18n import to_ascii_digits
 from verivote.web.site.respond import Pages, set_cookie, visitor_of
@@ -368,12 +369,9 @@ def install_console(app: FastAPI, pages: Pages, station: Station | None) -> None
         except BallotError as exc:
             return await console_page(request, 400, error_key="vote_refused",
                                       error_detail=str(exc), choices=typed)  # fmt: skip
-        except CastRefused as exc:
-            key = VOTE_ERRORS.get(exc.name, "vote_failed")
-            return await console_page(request, exc.status, error_key=key, choices=typed)
         except HttpError as exc:
-            return await console_page(request, exc.status, error_key="vote_failed",
-                                      choices=typed)  # fmt: skip
+            key = VOTE_ERRORS.get(exc.name or "", "vote_failed")
+            return await console_page(request, exc.status, error_key=key, choices=typed)
         except Exception:  # the staff see it, the log has the detail
             log.exception("console vote failed")
             return await console_page(request, 503, error_key="vote_failed", choices=typed)
