@@ -23,7 +23,6 @@ pages take forms and load the site's own stylesheet.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -139,7 +138,7 @@ def stopping(service: CheckinService, ballots: BallotService) -> Lifespan:
                 yield
         finally:
             await ballots.batcher.close()
-            await asyncio.to_thread(ballots.close)
+            await ballots.close()
             await service.batcher.close()
 
     return lifespan

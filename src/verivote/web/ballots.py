@@ -27,8 +27,9 @@ with the same code and records nothing. The refusals, as `{"error": name, "detai
     422 the ballot fails a check (the detail says which)   would outnumber its check-ins
     503 the ballot could not be recorded (the database failed): send it again
 
-The pool's workers are started once (spawned, not forked: the server has threads) with the
-election's public pieces, so that a ballot costs one round trip of its bytes.
+The pool's workers (`verivote.web.proof_pool`) are started once (spawned, not forked: the
+server has threads) with the election's public pieces, so that a ballot costs one round trip
+of its bytes.
 """
 
 from __future__ import annotations
@@ -36,11 +37,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
 import os
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -67,6 +65,7 @@ from verivote.web.asgi import HttpError, read_body
 from verivote.web.cast_batcher import CastBatcher
 from verivote.web.fastpath import FastRoute, client_of
 from verivote.web.outage import DATABASE_ERRORS
+from verivote.web.proof_pool import ProofPool, WorkerDied
 
 log = logging.getLogger(__name__)
 CAST_PATH = "/api/ballots"
@@ -121,8 +120,6 @@ def ballot_limit(manifest: Manifest) -> int:
 
 # --- the process pool -----------------------------------------------------------------------
 
-_worker_ctx: ElectionContext | None = None
-
 ContextPieces = tuple[str, dict[str, Any], bytes, dict[str, Any] | None]
 
 
@@ -142,11 +139,6 @@ def rebuild_context(pieces: ContextPieces) -> ElectionContext:
         group = get_group(transcript.group)
         key = ElectionKey(group, group.decode(bytes.fromhex(transcript.joint_key)))
     return ElectionContext(election_id, manifest, base_hash, key, transcript)
-
-
-def _init_worker(pieces: ContextPieces) -> None:
-    global _worker_ctx
-    _worker_ctx = rebuild_context(pieces)
 
 
 class WrongStation(Exception):
@@ -183,11 +175,6 @@ def prepare_body(
     return (prepare_cast if check else prepare_unchecked)(ctx, ballot)
 
 
-def _prepare_in_worker(body: bytes, station_id: str) -> PreparedBallot:
-    assert _worker_ctx is not None, "the worker was not initialised"
-    return prepare_body(_worker_ctx, body, station_id)
-
-
 def pool_size() -> int:
     """Workers of the pool: VERIVOTE_CAST_WORKERS if set, else the machine's CPU count."""
     configured = os.environ.get(CAST_WORKERS_VAR, "").strip()
@@ -212,7 +199,7 @@ class BallotService:
         self.ctx = ctx
         self.workers = workers if workers is not None else pool_size()
         self.check_proofs = check_proofs
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: ProofPool | None = None
         self.checking = 0
         """Ballots whose proofs are being checked now: the batcher waits a little for them."""
         self.batcher = CastBatcher(store, ctx, lambda: self.checking)
@@ -227,34 +214,22 @@ class BallotService:
             self.ctx = ctx
         return self.ctx
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(context_pieces(self.ctx),),
-            )  # fmt: skip
-        return self._pool
-
-    def close(self) -> None:
+    async def close(self) -> None:
         """Stop the pool's workers (at the application's shutdown)."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            await pool.close()
 
     async def prepare(self, body: bytes, station_id: str) -> PreparedBallot:
-        """The body's ballot checked completely, in the pool."""
+        """The body's ballot checked completely, by the pool's workers."""
         if not self.check_proofs:  # the cast benchmark's append path: nothing to check
             return prepare_body(self.ctx, body, station_id, check=False)
-        loop = asyncio.get_running_loop()
-        pool = self._executor()
+        if self._pool is None:
+            self._pool = ProofPool(self.workers, context_pieces(self.ctx))
         self.checking += 1
         try:
-            return await loop.run_in_executor(pool, _prepare_in_worker, body, station_id)
-        except BrokenProcessPool:  # a worker died (killed, out of memory): a new pool next time
-            if self._pool is pool:
-                self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            log.error("a proof-checking worker died; the pool is started again")
+            return await self._pool.check(body, station_id)
+        except WorkerDied:  # killed, out of memory: started again at the next ballot
             raise HttpError(503, "the ballot could not be checked; send it again") from None
         finally:
             self.checking -= 1

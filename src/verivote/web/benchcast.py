@@ -241,19 +241,36 @@ CAPACITY_POOL_BALLOTS = 300
 """Ballots the pool checks, each time it measures the capacity: about 2 s of 2 cores."""
 
 
+_checker_ctx: ElectionContext | None = None
+
+
+def _init_checker(pieces: Any) -> None:
+    from verivote.web.ballots import rebuild_context
+
+    global _checker_ctx
+    _checker_ctx = rebuild_context(pieces)
+
+
+def _check_in_worker(body: bytes, station_id: str) -> Any:
+    from verivote.web.ballots import prepare_body
+
+    assert _checker_ctx is not None, "the worker was not initialised"
+    return prepare_body(_checker_ctx, body, station_id)
+
+
 def _pool_capacity(ctx: ElectionContext, checks: list[tuple[bytes, str]], cores: int) -> float:
     """Ballots/s of `cores` spawned processes that only check proofs, as the server's pool
     does (each ballot's request body and station), once every worker has checked one."""
-    from verivote.web.ballots import _init_worker, _prepare_in_worker, context_pieces
+    from verivote.web.ballots import context_pieces
 
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        cores, mp_context=spawn, initializer=_init_worker, initargs=(context_pieces(ctx),)
+        cores, mp_context=spawn, initializer=_init_checker, initargs=(context_pieces(ctx),)
     ) as pool:
         warm = checks[:cores]
-        list(pool.map(_prepare_in_worker, *zip(*warm, strict=True)))
+        list(pool.map(_check_in_worker, *zip(*warm, strict=True)))
         t0 = time.perf_counter()
-        list(pool.map(_prepare_in_worker, *zip(*checks, strict=True), chunksize=2))
+        list(pool.map(_check_in_worker, *zip(*checks, strict=True), chunksize=2))
         return len(checks) / (time.perf_counter() - t0)
 
 
