@@ -17,7 +17,7 @@ from verivote.web.batcher import GroupCommit
 MAX_BATCH = 32
 """Ballots per transaction at most: a Tehran ballot's entry is about 3 MB, so a batch stays
 under 100 MB; past a few dozen ballots a larger batch saves nothing more per ballot."""
-LINGER = 0.02
+LINGER = 0.05
 """Seconds a batch waits at most for the ballots still being checked (`GroupCommit`): at
 100 ballots/s, two or three of them; a ballot's answer comes at most that much later."""
 
