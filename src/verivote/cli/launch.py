@@ -3,7 +3,9 @@
 A guardian's or a witness's command (issue 14: each party is a program, and `verivote demo`
 starts each as a process of its own, many times) imports only its own command group, not
 every command of the authority: `verivote witness` starts in about a fifth of the time,
-`verivote guardian` in about half. Every other command goes to `verivote.cli.app`.
+`verivote guardian` in about half, `verivote mixer` and `verivote device` (a station's device)
+in about two thirds (imports measured 0.24, 0.77, 1.00 and 1.36 s against 1.80 s for all).
+Every other command goes to `verivote.cli.app`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 PARTIES = {
     "guardian": ("verivote.cli.guardian", "guardian_app"),
     "witness": ("verivote.cli.witness", "witness_app"),
+    "mixer": ("verivote.cli.mixer", "mixer_app"),
+    "device": ("verivote.cli.station", "device_app"),
 }
 """The command groups of the parties other than the authority: (module, typer app)."""
 
