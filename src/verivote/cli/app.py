@@ -12,6 +12,7 @@ import sys
 import typer
 
 from verivote import __version__
+from verivote.cli.audit import audit_app
 from verivote.cli.ballot import ballot_app, cast_command
 from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
@@ -73,6 +74,7 @@ app.command("serve")(serve_command)
 app.add_typer(device_app, name="device")
 app.add_typer(supervisors_app, name="supervisors")
 app.add_typer(witness_app, name="witness")
+app.add_typer(audit_app, name="audit")
 add_interop_commands(app)
 
 
