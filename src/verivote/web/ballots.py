@@ -335,7 +335,8 @@ def body_limits(manifest: Manifest) -> dict[str, int]:
 def cast_route(service: BallotService) -> dict[str, FastRoute]:
     """The cast's hot path, served by `verivote.web.fastpath` (its route below documents it
     and answers alike)."""
-    return {CAST_PATH: FastRoute(ballot_limit(service.ctx.manifest), service.cast, "cast")}
+    limit = body_limits(service.ctx.manifest)[CAST_PATH]
+    return {CAST_PATH: FastRoute(limit, service.cast, "cast")}
 
 
 def ballots_router(

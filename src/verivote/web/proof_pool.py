@@ -57,14 +57,8 @@ def _refusal_kinds() -> dict[str, type[Exception]]:
 
 
 def _kind_of(exc: Exception) -> str | None:
-    # The most specific class first: ElectionError and the others may share bases.
-    for kind, cls in _refusal_kinds().items():
-        if type(exc) is cls:
-            return kind
-    for kind, cls in _refusal_kinds().items():
-        if isinstance(exc, cls):
-            return kind
-    return None
+    # The four classes are unrelated (none derives from another): one pass decides.
+    return next((k for k, cls in _refusal_kinds().items() if isinstance(exc, cls)), None)
 
 
 def _read_frame(stream: Any) -> bytes | None:
