@@ -44,7 +44,9 @@ NATIONAL = ""
 SEAL_TYPE = "district-checkpoint"
 BALLOT_TYPES = frozenset({"ballot-cast", "ballot-challenged"})
 POLLS_TYPES = frozenset({"polls-open", "polls-close"})
-DISTRICT_TYPES = BALLOT_TYPES | POLLS_TYPES
+STATION_TYPES = POLLS_TYPES | {"result-form"}
+"""A station's statements: its polls opening and closing, and its paper result form (issue 18)."""
+DISTRICT_TYPES = BALLOT_TYPES | STATION_TYPES
 """The entry types that go to a district's log when the record has district logs."""
 
 _SEAL_KEYS = frozenset({"type", "election", "district", "checkpoint"})
@@ -84,7 +86,7 @@ def route(doc: Mapping[str, Any], stations: Mapping[str, str]) -> str:
         if not isinstance(district, str) or not district:
             raise ValueError(f"a {kind} entry whose ballot names no district")
         return district
-    if kind in POLLS_TYPES:
+    if kind in STATION_TYPES:
         station = doc.get("station")
         if not isinstance(station, str) or station not in stations:
             raise ValueError(f"a {kind} entry of the station {station!r}, not in the manifest")

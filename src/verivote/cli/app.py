@@ -23,6 +23,7 @@ from verivote.cli.interop import add_interop_commands
 from verivote.cli.lot import lot_app
 from verivote.cli.mix import mix_app
 from verivote.cli.mixer import mixer_app
+from verivote.cli.official import official_app
 from verivote.cli.roll import roll_app
 from verivote.cli.serve import serve_command, stations_app
 from verivote.cli.sim import sim_app
@@ -74,6 +75,7 @@ app.command("serve")(serve_command)
 app.add_typer(device_app, name="device")
 app.add_typer(supervisors_app, name="supervisors")
 app.add_typer(witness_app, name="witness")
+app.add_typer(official_app, name="official")
 app.add_typer(audit_app, name="audit")
 add_interop_commands(app)
 

@@ -18,6 +18,7 @@ PARTIES = {
     "witness": ("verivote.cli.witness", "witness_app"),
     "mixer": ("verivote.cli.mixer", "mixer_app"),
     "device": ("verivote.cli.station", "device_app"),
+    "official": ("verivote.cli.official", "official_app"),
 }
 """The command groups of the parties other than the authority: (module, typer app)."""
 

@@ -138,12 +138,16 @@ class Polling(_Strict):
       and go onto the board in a random order inside the batch (secrecy against a watched
       queue and a dump of the database).
     - `ends`: when polling day ends (with its time zone); station tokens expire then.
+    - `result_forms`: each station publishes its signed paper result form after its close
+      (issue 18; `verivote.model.result_form`), and the verifier fails a closed station
+      without one.
     """
 
     roll: bool = False
     batch_ballots: int = Field(default=20, ge=2, le=10_000)
     batch_minutes: int = Field(default=15, ge=1, le=24 * 60)
     ends: datetime | None = None
+    result_forms: bool = False
 
     @model_validator(mode="after")
     def _aware(self) -> Polling:
@@ -264,6 +268,8 @@ class Manifest(_Strict):
             # A manifest of before issue 15, or one that keeps every default, hashes as it
             # always did.
             del doc["polling"]
+        elif not self.polling.result_forms:
+            del doc["polling"]["result_forms"]  # likewise for a manifest of before issue 18
         if self.mixing == Mixing():
             del doc["mixing"]  # likewise for a manifest of before issue 16
         for district in doc["districts"]:

@@ -51,6 +51,7 @@ from verivote.model.manifest import Manifest, Mode, parse_manifest
 from verivote.polling.roll import check_digit
 from verivote.rules.majlis import tally_majlis
 from verivote.sim.ballots import FACTIONS, District, iter_ballots, make_district
+from verivote.sim.paper_forms import LocalOfficials, publish_keys, publish_round_forms
 from verivote.store import Store
 from verivote.store.roll import Checkin, CheckinResult, check_in_many, import_voters
 
@@ -107,6 +108,7 @@ def synthetic_manifest(
     districts: list[dict[str, Any]],
     stations: list[dict[str, str]],
     what: str,
+    result_forms: bool = False,
 ) -> Manifest:
     """The manifest of a synthetic election: every faction of the voter model, a roll,
     and the `MIXERS` as its mix servers."""
@@ -120,7 +122,7 @@ def synthetic_manifest(
             "districts": districts,
             "stations": stations,
             # Voters check in against a roll: one ballot per check-in, counted at the close.
-            "polling": {"roll": True},
+            "polling": {"roll": True, "result_forms": result_forms},
             "mixing": {"mixers": [_faction_id(f) for f in MIXERS]},
         },
         what,
@@ -154,6 +156,7 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
         districts,
         stations,
         "demo manifest",
+        result_forms=True,
     )
     return manifest, models
 
@@ -180,6 +183,11 @@ class RoundOutcome:
     whose shares decrypted it, its decoded ballots and how many of them did not decode."""
     count: dict[str, Any] = field(default_factory=dict)
     record: Path | None = None
+    paper: dict[str, list[list[str]]] = field(default_factory=dict)
+    """Each station's paper ballots, the codes as each voter marked them (kept when the
+    manifest asks for result forms, issue 18)."""
+    forms: int = 0
+    """The signed result forms published."""
 
 
 def normalise(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list[str]:
@@ -313,8 +321,11 @@ def count_truth(outcome: RoundOutcome, jobs: list[tuple[str, list[str]]]) -> Non
     manifest = outcome.ctx.manifest
     station_district = {s.id: s.district for s in manifest.stations}
     written: dict[str, list[Ballot]] = {d.id: [] for d in manifest.districts}
+    paper = manifest.polling.result_forms
     for station, codes in jobs:
         written[station_district[station]].append(Ballot(tuple(codes)))
+        if paper:
+            outcome.paper.setdefault(station, []).append(list(codes))
     for district in manifest.districts:
         ballots = written[district.id]
         if not ballots:
@@ -438,6 +449,16 @@ class Parties(Protocol):
         closed at the end."""
         ...
 
+    def officials(self, store: Store, ctx: ElectionContext) -> None:
+        """Before polling day (issue 18): each station head and faction observer makes their
+        own signing key; the authority publishes the verifier keys (`form-signers`)."""
+        ...
+
+    def forms(self, store: Store, outcome: RoundOutcome) -> None:
+        """After the close: each station's result form, entered twice, signed by its head
+        and the observers present (each only if it matches their own copy), published."""
+        ...
+
 
 def contribute_all(store: Store, ctx: ElectionContext, guardians_dir: Path, guardians: int) -> None:
     """Every guardian's contribution to the lot of `ctx` (issue 14, item 4), once its key is
@@ -455,6 +476,7 @@ class InProcessParties:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.shares: Path | None = None
+        self._officials: LocalOfficials | None = None
 
     def signers(self, manifest: Manifest, round_number: int) -> Path:
         keys = self.directory / "keys" / f"round{round_number}"
@@ -538,6 +560,15 @@ class InProcessParties:
     ) -> None:
         polling_day(store, outcome, jobs, progress, processes)
 
+    def officials(self, store: Store, ctx: ElectionContext) -> None:
+        officials = LocalOfficials(self.directory / "officials", ctx.manifest.round)
+        publish_keys(store, ctx, officials.make_keys(ctx))
+        self._officials = officials
+
+    def forms(self, store: Store, outcome: RoundOutcome) -> None:
+        assert self._officials is not None, "officials() comes before forms()"
+        outcome.forms = publish_round_forms(store, outcome.ctx, outcome.paper, self._officials.sign)
+
 
 def count_round(
     store: Store,
@@ -610,7 +641,12 @@ def run_election(
 
     first = RoundOutcome(ctx)
     jobs = list(_voters(manifest, models, voters, rng))
+    paper = manifest.polling.result_forms
+    if paper:
+        parties.officials(store, ctx)
     parties.polling_day(store, first, jobs, in_round(1), processes, keys1)
+    if paper:
+        parties.forms(store, first)
     count_round(store, first, parties, keys1, present, in_round(1), processes)
     first.record = directory / "record-round1"
     parties.checkpoint(store, ctx, keys1)
@@ -629,7 +665,11 @@ def run_election(
     second = RoundOutcome(ctx2)
     turnout = int(voters * 0.7)
     jobs = list(_voters(round2, models, turnout, rng))
+    if paper:
+        parties.officials(store, ctx2)
     parties.polling_day(store, second, jobs, in_round(2), processes, keys2)
+    if paper:
+        parties.forms(store, second)
     count_round(store, second, parties, keys2, present, in_round(2), processes)
     second.record = directory / "record-round2"
     parties.checkpoint(store, ctx2, keys2)

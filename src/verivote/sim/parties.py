@@ -55,6 +55,7 @@ from verivote.election.polls import close_polls
 from verivote.election.publishing import add_witness, create_signers, make_checkpoint
 from verivote.election.service import ElectionContext, load_context
 from verivote.model.manifest import Manifest
+from verivote.model.result_form import ResultForm, head_name, observer_name
 from verivote.polling.device_day import Queue, Voter, write_queue, write_token
 from verivote.sim.election import (
     GUARDIANS,
@@ -65,6 +66,7 @@ from verivote.sim.election import (
     decisions,
     open_day,
 )
+from verivote.sim.paper_forms import head_groups, publish_keys, publish_round_forms
 from verivote.store import Store
 from verivote.store.access import issue_token
 from verivote.web.app import live_app, read_verifiers
@@ -183,6 +185,8 @@ class ProcessParties:
         }
         self.devices: dict[int, _Device] = {}
         self.mixer_runs = 0
+        self.official_runs = 0
+        self.official_keys: dict[str, str] = {}
         self.mixers: set[str] = set()
         self.processes = 0
         self.running: list[subprocess.Popen[bytes]] = []
@@ -472,6 +476,84 @@ class ProcessParties:
     def _show_mixer(self, mixer: str, folder: Path, state: str, done: int) -> None:
         self.show(f"mixer-{mixer}", f"mixer {mixer} {folder.name}/: {state}", done, 1)
 
+    # -- station officials (issue 18) ------------------------------------------------------
+
+    def _head_folders(self, ctx: ElectionContext) -> dict[int, tuple[Path, list[str]]]:
+        """Each station head's folder (beside its stations' device) and stations."""
+        groups = head_groups([s.id for s in ctx.manifest.stations], DEVICES)
+        return {d: (self.directory / f"device-{d}" / "head", g) for d, g in groups.items()}
+
+    def _observer_folders(self, ctx: ElectionContext) -> dict[str, Path]:
+        """Each faction observer's folder, in the faction's own (its witness's) folder."""
+        return {f.id: self.directory / f"witness-{f.id}" / "observer"
+                for f in ctx.manifest.factions}  # fmt: skip
+
+    def officials(self, store: Store, ctx: ElectionContext) -> None:
+        """Every station head's and faction observer's `verivote official keys`, all at
+        once; the authority publishes the printed verifier keys before the polls open. The
+        same officials serve round 2 with the same keys (round 2's stations are round 1's)."""
+        heads = self._head_folders(ctx)
+        observers = self._observer_folders(ctx)
+        started = [
+            (f"head {d}", self._start(["official", "keys", "--dir", str(folder),
+                                       *(a for s in stations for a in ("--station", s))],
+                                      self.directory))
+            for d, (folder, stations) in heads.items() if not folder.exists()
+        ] + [
+            (f"observer {f}", self._start(["official", "keys", "--dir", str(folder),
+                                           "--faction", f], self.directory))
+            for f, folder in observers.items() if not folder.exists()
+        ]  # fmt: skip
+        for who, process in started:
+            printed = _last_line(self._finish(process, f"official {who} keys"))
+            self.official_keys.update(json.loads(printed))
+        self.official_runs += len(started)
+        keys = self.official_keys
+        publish_keys(store, ctx, (
+            {s.id: keys[head_name(s.id)] for s in ctx.manifest.stations},
+            {f.id: keys[observer_name(f.id)] for f in ctx.manifest.factions},
+        ))  # fmt: skip
+        self.show("officials", f"officials: {len(heads)} station heads and {len(observers)} "
+                  f"observers, keys published (round {ctx.manifest.round})", 1, 1)  # fmt: skip
+
+    def forms(self, store: Store, outcome: RoundOutcome) -> None:
+        """Each closed station's form, entered twice by the authority's clerks; every head's
+        and observer's `verivote official sign` at once, each comparing with its own copy (the
+        head the second entry, an observer its count at the table); the signed forms
+        published."""
+        ctx = outcome.ctx
+        heads = self._head_folders(ctx)
+        observers = self._observer_folders(ctx)
+
+        def sign(forms: list[ResultForm], second: list[ResultForm]) -> dict[str, list[str]]:
+            r = ctx.manifest.round
+            clerks = self.authority / f"forms-round{r}"
+            clerks.mkdir(mode=0o700, exist_ok=True)
+            entered = clerks / "entered-1.json"  # the second entry is each official's own
+            entered.write_text(json.dumps([f.model_dump() for f in forms]), encoding="utf-8")
+            own = json.dumps([f.model_dump() for f in second])
+            folders = [folder for folder, _ in heads.values()] + list(observers.values())
+            started = []
+            for folder in folders:
+                (folder / f"own-count-round{r}.json").write_text(own, encoding="utf-8")
+                started.append((folder, self._start(
+                    ["official", "sign", "--dir", str(folder), "--forms", str(entered),
+                     "--own", str(folder / f"own-count-round{r}.json"), "--out",
+                     str(folder / f"signatures-round{r}.json")], self.directory)))  # fmt: skip
+            lines: dict[str, list[str]] = {}
+            for folder, process in started:
+                self._finish(process, f"official {folder.parent.name}/{folder.name} sign")
+                out = folder / f"signatures-round{r}.json"
+                signed = json.loads(out.read_text(encoding="utf-8"))
+                for station, more in signed.items():
+                    lines.setdefault(station, []).extend(more)
+            self.official_runs += len(started)
+            return lines
+
+        outcome.forms = publish_round_forms(store, ctx, outcome.paper, sign)
+        self.show("officials", f"officials: {outcome.forms} result forms signed by their "
+                  f"heads and observers (round {ctx.manifest.round})", 1, 1)  # fmt: skip
+
     # -- station devices -----------------------------------------------------------------
 
     def polling_day(
@@ -603,14 +685,16 @@ class ProcessParties:
         runs = sum(len(g.steps) for g in self.guardians.values())
         device_runs = sum(d.runs for d in self.devices.values())
         mixer_runs = 2 * self.mixer_runs  # an init and a mix each
-        others = self.processes - runs - device_runs - len(self.witnesses) - mixer_runs
+        others = (self.processes - runs - device_runs - len(self.witnesses) - mixer_runs
+                  - self.official_runs)  # fmt: skip
         return (
             f"{self.processes} processes besides this one (the authority): "
             f"{len(self.guardians)} guardians ({runs} runs of verivote guardian), "
             f"{len(self.witnesses)} witnesses ({len(self.witnesses)} servers, "
             f"{others} init and add-log runs), {len(self.mixers)} mixers ({mixer_runs} runs "
             f"of verivote mixer), {len(self.devices)} station devices ({device_runs} runs of "
-            "verivote device run)"
+            f"verivote device run), station heads and observers ({self.official_runs} runs of "
+            "verivote official)"
         )
 
 

@@ -153,7 +153,7 @@ def _check_routing(
         if kind not in DISTRICT_TYPES:
             check.fail(
                 position,
-                f"a {kind} entry in the log of {district}: only ballots and polls statements"
+                f"a {kind} entry in the log of {district}: only ballots and stations' statements"
                 " go in a district's log",
                 district,
                 index,

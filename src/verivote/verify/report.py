@@ -20,6 +20,7 @@ CHECKS: dict[str, str] = {
     "count": "seats by the counting law, lots seeded by the board and the guardians' lot",
     "runoff": "round 2 holds exactly round 1's runoff fields",
     "participation": "polls: ballots only while open, as many as published",
+    "forms": "paper result forms: signed by head and observers, adding up to the count",
 }
 """Every check's stable id and its name, in the order they are run and reported."""
 

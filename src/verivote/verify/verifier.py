@@ -27,6 +27,7 @@ from verivote.verify.check_decryption import check_decryption
 from verivote.verify.check_lot import check_lot
 from verivote.verify.check_manifest import check_manifest
 from verivote.verify.check_mix import check_mix
+from verivote.verify.check_forms import check_forms
 from verivote.verify.check_participation import check_participation, polls_of
 from verivote.verify.check_runoff import PreviousRound, check_runoff
 from verivote.verify.check_tally import check_tally, tally_cutoff
@@ -170,5 +171,6 @@ def _verify(
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election, merged.placed))
+    checks.append(check_forms(board, election))
     rate = ballots_checked / elapsed if ballots_checked and elapsed > 0 else 0.0
     return Report(tuple(c.locate(board.where) for c in checks), rate), election
