@@ -29,7 +29,9 @@ from tests.sealing_helpers import authority_key
 from tests.store_fixtures import BACKENDS, backend_database
 from verivote.crypto import wire
 from verivote.crypto.ceremony import public_share, run_ceremony
-from verivote.crypto.elgamal import Ciphertext
+from verivote.crypto.elgamal import ElectionKey, encrypt_element
+from verivote.crypto.encoding import EncodingError, decode_codes
+from verivote.crypto.group import InvalidElement
 from verivote.crypto.groups import get_group
 from verivote.crypto.keyfile import read_key_share
 from verivote.crypto.rows import entry_hash, rows_from_json, rows_to_json
@@ -156,14 +158,53 @@ def test_every_wrong_shuffle_entry_is_refused() -> None:
 # --- decryption and count (pure) ------------------------------------------------------------------
 
 
+def _undecodable_element() -> bytes:
+    """A ristretto255 element that is `encode_codes` of no ballot, whatever the key: chunk 0
+    under the first counter > 0 that gives a valid encoding (s = 2·counter). Chunk 0's own
+    encoding is counter 0, the identity (the empty ballot), so the decoder's re-embedding
+    check refuses this one."""
+    group = get_group("ristretto255")
+    for counter in range(1, 256):
+        try:
+            element: bytes = group.decode((counter << 1).to_bytes(32, "little"))
+        except InvalidElement:
+            continue
+        with pytest.raises(EncodingError):
+            decode_codes(group, [element])
+        return element
+    raise AssertionError("no valid encoding of chunk 0 under a later counter")
+
+
 def test_partials_of_a_quorum_decrypt_decode_and_count() -> None:
+    """A quorum's partial decryptions of the rows combine, decode and count; a row that is no
+    encoded ballot decodes to None (void, issue 16, item 3).
+
+    The void row is an encryption under the election key of an element built to be
+    undecodable (`_undecodable_element`), so it decrypts to that element under every key. It
+    used to be the fixed ciphertext (g^5, g^11), whose plaintext g^11·(g^5)^(−x) is a uniformly
+    random element under the fresh key x of each run, and a random ristretto255 element
+    decodes as a valid written ballot (here of width 1) with probability
+
+        P = 2^245 / ℓ · (1 − ε) ≈ 2^−7 = 1/128   (ℓ = 2^252 + 2774…8493, the group order)
+
+    so the test failed about once in 128 runs (e.g. with a "ballot" of 15 codes). Derivation
+    (`verivote.crypto.encoding`): decoding accepts exactly the elements `_ristretto_embed`
+    produces, one per chunk below 2^245 (the embedding is injective: s = chunk·2⁹ + counter·2
+    carries the chunk in its bits; a chunk without an encoding in 256 counters has probability
+    < 2^−106), hence 2^245 of the ℓ elements: the only redundancy is the first-valid-counter
+    rule and s < 2^254, 252 − 245 = 7 bits. The ballot integer X = chunk is then
+    refused by `codes_of_integer` only if none of its codes has the header's length D: X's
+    payload (242 bits) is 9 to 73 codes, each of length D with probability 10^D/N_D ≥ 0.9,
+    so ε = 1.5·10^−10 (computed exactly: over all 2^245 chunks, those whose base-N_D digits
+    are all shorter than D). Measured: 1,526 of 200,000 random elements decode (1/131). A row
+    of w elements decodes by chance with probability ≈ 2^−7w (w = 2 for Tehran: 2^−14).
+    """
     group = get_group("ristretto255")
     outcome = run_ceremony(group, 5, 3, BASE)
     t = outcome.transcript
-    from verivote.crypto.elgamal import ElectionKey
-
     ek = ElectionKey(group, group.decode(bytes.fromhex(t.joint_key)))
-    garbage = Ciphertext(group.pow_g(5), group.pow_g(11))  # decrypts to no encoded ballot
+    void = _undecodable_element()
+    garbage = encrypt_element(ek, void, group.random_scalar())  # decrypts to no encoded ballot
     rows = [*written_rows(ek, BALLOTS, 1), (garbage,)]
     shares = {}
     for share in outcome.shares.values():
@@ -178,7 +219,9 @@ def test_partials_of_a_quorum_decrypt_decode_and_count() -> None:
             moved = mix_partial_entry(group, BASE, share, public, MIXED, 0, rows)
             with pytest.raises(MixError, match="does not verify"):  # the labels bind the row
                 check_mix_partial(group, BASE, public, {**moved, "start": 500}, rows)
-    ballots = decode_rows(group, combine_rows(group, 3, rows, shares))
+    plaintexts = combine_rows(group, 3, rows, shares)
+    assert list(plaintexts[-1]) == [void]
+    ballots = decode_rows(group, plaintexts)
     assert ballots == [*BALLOTS, None]
     counts = count_ballots(ballots, CODES, SEATS)
     assert counts == expected_counts([*BALLOTS, []])
