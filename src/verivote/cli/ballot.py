@@ -13,6 +13,9 @@ challenge publishes them), in the JSON form
 `ballot cast FILE` or `ballot challenge FILE` then decides; a sealed ballot is used once and
 its file removed after it reached the board (the opening of a cast ballot must not outlive
 it). `verivote cast` does both steps in one command, printing the code before deciding.
+
+`ballot print` prints the paper ballot a ballot-marking device gives the voter, as a PDF
+(`verivote.polling.paper`, issue 18, item 1): it needs the manifest only, no database.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from verivote.crypto.keyfile import read_private, write_private
 from verivote.crypto.tracking import code_of, short
 from verivote.crypto.written import encrypt_for_station
 from verivote.election.service import ElectionContext, ElectionError, Receipt, cast, challenge
+from verivote.model.manifest import ManifestError, load_manifest
 from verivote.store import Store, StoreError
 
 FORMAT = "verivote-sealed-ballot/1"
@@ -210,3 +214,65 @@ def cast_command(
         Console().print(f"ballot encrypted at {station}: tracking code {short(code)} ({code})")
     receipt = _decide(store, ctx, ballot, opened, "challenge" if challenge_ballot else "cast")
     _print_receipt(receipt, station, as_json)
+
+
+@ballot_app.command("print")
+def ballot_print(
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="The election's manifest (.json, .yaml or .yml).")
+    ],
+    station: Station,
+    tracking_code: Annotated[
+        str,
+        typer.Option(
+            "--tracking-code",
+            help="The ballot's tracking code: 64 hex digits (spaces and dashes are ignored).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The PDF file to write (replaced).")],
+    choices: Annotated[
+        str,
+        typer.Option(
+            "--choices",
+            help="The chosen candidates' codes, comma-separated, in the order marked (at most "
+            "the district's seats; none for a blank ballot).",
+        ),
+    ] = "",
+    language: Annotated[
+        str, typer.Option("--language", help="The voter's language: fa (Persian) or en.")
+    ] = "fa",
+    serial: Annotated[
+        str | None, typer.Option("--serial", help="A serial number printed at the foot.")
+    ] = None,
+) -> None:
+    """Print a paper ballot as a one-page PDF: the district, the chosen candidates' codes and
+    names in the voter's language, and the tracking code as text and as a QR code."""
+    from verivote.polling.paper import LANGUAGES, PaperError, paper_ballot_pdf
+
+    if language not in LANGUAGES:
+        raise UserError(f"--language {language!r}: use one of {', '.join(LANGUAGES)}")
+    try:
+        m = load_manifest(manifest)
+    except ManifestError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        where = m.station(station)
+    except KeyError:
+        raise UserError(f"no station {station!r} in the manifest of {m.election_id}") from None
+    codes = [c.strip() for c in choices.split(",") if c.strip()]
+    factions = {f.id: f.name for f in m.factions}
+    try:
+        pdf = paper_ballot_pdf(
+            m.name,
+            m.district(where.district),
+            where,
+            codes,
+            tracking_code,
+            "fa" if language == "fa" else "en",
+            serial,
+            factions=factions,
+        )
+    except PaperError as exc:
+        raise UserError(f"ballot not printed: {exc}") from None
+    out.write_bytes(pdf)
+    Console().print(f"paper ballot of {station} written to {out} ({len(pdf)} bytes)")
