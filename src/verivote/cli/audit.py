@@ -2,6 +2,9 @@
 
     verivote audit sample-size --tally TALLY.csv --valid-ballots V --method M --seats S
                                --risk-limit A [--threshold T] [--round 2] [--json]
+    verivote audit start RECORD --district D --seed DIGITS --dir AUDIT [--risk-limit A]
+    verivote audit enter --dir AUDIT --entries ENTRIES.csv [--json]
+    verivote audit status --dir AUDIT [--json]
 
 The outcome is counted from the tally by the law's rule (`verivote tabulate`'s), and each
 assertion it rests on gets its ballot-polling expected sample size (`verivote.audit.
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
 
 from verivote.cli.errors import UserError
+from verivote.model.result_form import FormError
 
 audit_app = typer.Typer(
     no_args_is_help=True,
@@ -93,3 +97,122 @@ def sample_size_command(
         asn = "a full hand count" if a.to_json()["asn"] is None else f"{a.asn:,.0f} ballots"
         typer.echo(f"{what}: {asn}")
     typer.echo(f"sample size at risk limit {risk_limit}: {size:,} ballots of {valid_ballots:,}")
+
+
+AuditDir = Annotated[
+    Path,
+    typer.Option("--dir", help="The audit's folder: its state, pull lists and entries."),
+]
+
+
+def _show_round(record: dict[str, Any], state: dict[str, Any]) -> None:
+    for a in state["assertions"]:
+        found = record["assertions"][a["id"]]
+        mark = "confirmed" if found["confirmed"] else "open"
+        typer.echo(f"  {a['id']:<16} risk {found['risk']:.4f}  {mark}")
+    typer.echo(f"round {record['round']} ({record['size']:,} ballots): {record['status']}")
+
+
+def _next(folder: Path, state: dict[str, Any]) -> str:
+    from verivote.audit.audit_files import pull_path
+    from verivote.audit.ballot_polling import IN_PROGRESS
+
+    if state["status"] != IN_PROGRESS:
+        return str(state["status"])
+    n = len(state["rounds"]) + 1
+    return f"round {n}: pull the ballots of {pull_path(folder, n)}"
+
+
+@audit_app.command("start")
+def audit_start_command(
+    record: Annotated[Path, typer.Argument(help="The published election record (a folder).")],
+    district: Annotated[str, typer.Option(help="The district to audit.")],
+    seed: Annotated[
+        str,
+        typer.Option(help="The public seed: the digits of dice rolled in public (20 or more)."),
+    ],
+    folder: AuditDir,
+    risk_limit: Annotated[
+        float, typer.Option("--risk-limit", help="The risk limit α, e.g. 0.05.")
+    ] = 0.05,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as one JSON line.")
+    ] = False,
+) -> None:
+    """Plan a ballot-polling audit of one district of a record: the assertions its outcome
+    rests on, the ballots on the stations' result forms, and round 1's pull list."""
+    from verivote.audit.audit_files import start
+    from verivote.audit.ballot_polling import AuditError
+    from verivote.audit.sample_size import NotCovered
+
+    try:
+        state = start(record, district, risk_limit, seed, folder)
+    except (AuditError, NotCovered, FormError) as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(state, ensure_ascii=False))
+        return
+    typer.echo(f"audit of {district} at risk limit {risk_limit}: {len(state['assertions'])} "
+               f"assertions, {state['population']:,} paper ballots in "
+               f"{len(state['boxes'])} stations")  # fmt: skip
+    typer.echo(f"round 1: {state['next_size']:,} ballots; {_next(folder, state)}")
+
+
+@audit_app.command("enter")
+def audit_enter_command(
+    folder: AuditDir,
+    entries: Annotated[
+        Path,
+        typer.Option(
+            help="The audit board's entries of this round's ballots, a CSV: "
+            "station,box,position,codes (codes separated by spaces; empty for a blank "
+            "ballot; 'missing' for a ballot not in its box).",
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the round as one JSON line.")
+    ] = False,
+) -> None:
+    """Record the audit board's entries for the current round and measure every
+    assertion's risk over all the ballots read; then the audit is confirmed, goes on to
+    another round (its pull list is written), or calls a full hand count."""
+    from verivote.audit.audit_files import enter, read_state
+    from verivote.audit.ballot_polling import AuditError
+
+    try:
+        text = entries.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {entries}: {exc.strerror}") from None
+    try:
+        record = enter(folder, text)
+    except AuditError as exc:
+        raise UserError(str(exc)) from None
+    state = read_state(folder)
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False))
+        return
+    _show_round(record, state)
+    typer.echo(_next(folder, state))
+
+
+@audit_app.command("status")
+def audit_status_command(
+    folder: AuditDir,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False,
+) -> None:
+    """Where the audit stands: every round's measured risks, and what comes next."""
+    from verivote.audit.audit_files import read_state
+    from verivote.audit.ballot_polling import AuditError
+
+    try:
+        state = read_state(folder)
+    except AuditError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(state, ensure_ascii=False))
+        return
+    typer.echo(f"audit of {state['district']} at risk limit {state['risk_limit']}: "
+               f"{state['status']}")  # fmt: skip
+    for record in state["rounds"]:
+        _show_round(record, state)
+    typer.echo(_next(folder, state))

@@ -19,14 +19,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from verivote.audit.stations import StationCount
 from verivote.board.forms import open_form
-from verivote.board.record import read_record
 from verivote.model.ballots import Ballot
-from verivote.model.manifest import District, Manifest, parse_manifest
+from verivote.model.manifest import District
 from verivote.model.result_form import (
     FORM_TYPE,
     SIGNERS_TYPE,
@@ -184,41 +181,3 @@ def challenged_by_station(store: Any, election: str) -> Counter[str]:
         for _, raw in store.entries_of_type(election, "ballot-challenged", log=log):
             out[json.loads(raw)["ballot"]["station"]] += 1
     return out
-
-
-def station_counts(record: Path) -> list[StationCount]:
-    """Every published result form of a record, as the forensics and the audit read them
-    (signatures not checked here: `verivote verify` does that)."""
-    read = read_record(record)
-    docs = [json.loads(e) for e in read.entries]
-    manifest = _manifest(docs)
-    out = []
-    for log in (read.entries, *(d.entries for d in read.districts)):
-        for raw in log:
-            if b'"type":"result-form"' not in raw:
-                continue
-            doc = json.loads(raw)
-            if doc.get("type") != FORM_TYPE:
-                continue
-            form = _form_of_note(doc["note"])
-            out.append(StationCount(
-                form.station, form.district, form.registered, form.checked_in,
-                form.ballots_cast, dict(form.votes),
-            ))  # fmt: skip
-    known = {s.id for s in manifest.stations}
-    return sorted((c for c in out if c.station in known), key=lambda c: c.station)
-
-
-def _manifest(docs: list[Any]) -> Manifest:
-    first = docs[0] if docs else None
-    if not isinstance(first, dict) or first.get("type") != "manifest":
-        raise FormError("the record's first entry is not a manifest")
-    return parse_manifest(first["manifest"])
-
-
-def _form_of_note(note: str) -> ResultForm:
-    from verivote.board.note import parse_note
-    from verivote.model.result_form import parse_form_text
-
-    text, _ = parse_note(note)
-    return parse_form_text(text)

@@ -135,3 +135,32 @@ def publish_keys(
 ) -> None:
     """Publish the officials' keys before any station opens."""
     publish_signers(store, ctx, *keys)
+
+
+def box_order(station: str, ballots: Sequence[Sequence[str]]) -> list[Sequence[str]]:
+    """The station's paper ballots as its officials stacked them after the count, numbered
+    from 1: the box's order is not the order of voting (drawn from the station's id)."""
+    import random
+
+    stacked = list(ballots)
+    random.Random(hashlib.sha256(f"box:{station}".encode()).digest()).shuffle(stacked)
+    return stacked
+
+
+def audit_board_entries(paper: Mapping[str, Sequence[Sequence[str]]], pull_list: str) -> str:
+    """What the audit board writes on reading each ballot of a pull list (`verivote audit`'s
+    CSV): the codes the paper ballot names, as marked."""
+    import csv
+    import io
+
+    boxes: dict[str, list[Sequence[str]]] = {}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["station", "box", "position", "codes"])
+    for row in csv.DictReader(io.StringIO(pull_list)):
+        station = row["station"]
+        if station not in boxes:
+            boxes[station] = box_order(station, paper.get(station, []))
+        ballot = boxes[station][int(row["position"]) - 1]
+        writer.writerow([station, row["box"], row["position"], " ".join(ballot)])
+    return out.getvalue()

@@ -24,10 +24,10 @@ from verivote.verify.check_board import check_board
 from verivote.verify.check_ceremony import check_ceremony
 from verivote.verify.check_count import check_count
 from verivote.verify.check_decryption import check_decryption
+from verivote.verify.check_forms import check_forms
 from verivote.verify.check_lot import check_lot
 from verivote.verify.check_manifest import check_manifest
 from verivote.verify.check_mix import check_mix
-from verivote.verify.check_forms import check_forms
 from verivote.verify.check_participation import check_participation, polls_of
 from verivote.verify.check_runoff import PreviousRound, check_runoff
 from verivote.verify.check_tally import check_tally, tally_cutoff

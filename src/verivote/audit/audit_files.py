@@ -1,0 +1,233 @@
+"""A ballot-polling audit's folder (issue 18, item 2): its state, its pull lists and the audit
+board's entries, round by round. `verivote audit start|enter|status` and the website's audit
+page read and write it here; the decisions are `verivote.audit.ballot_polling`'s.
+
+    AUDIT/audit.json             the state: plan, every round's risks, the status
+    AUDIT/round-<n>-pull.csv     the ballots to pull in round n: station,box,position,ticket order
+    AUDIT/round-<n>-entries.csv  what the audit board read on each: station,box,position,codes
+
+The audit board's entries are kept as they were given, and each round's risks are measured
+from every round's entries, in ticket order. `audit.json` is replaced atomically, so a crash
+leaves the last round whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from verivote.audit.ballot_polling import (
+    IN_PROGRESS,
+    AuditError,
+    drawn,
+    end_round,
+    new_ballots,
+    plan,
+)
+from verivote.audit.sampler import PaperBallot, SeedError, parse_seed
+from verivote.board.record import read_record, write_atomic
+from verivote.model.manifest import Manifest, parse_manifest
+from verivote.model.result_form import FORM_TYPE, FormError, votes_of
+
+STATE = "audit.json"
+PULL_HEADER = ["order", "station", "box", "position"]
+ENTRY_HEADER = ["station", "box", "position", "codes"]
+"""`codes`: the candidate codes the ballot names, separated by spaces; empty for a blank
+ballot; `missing` when the ballot is not in its box."""
+MISSING = "missing"
+
+
+def pull_path(folder: Path, n: int) -> Path:
+    return folder / f"round-{n}-pull.csv"
+
+
+def entries_path(folder: Path, n: int) -> Path:
+    return folder / f"round-{n}-entries.csv"
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    path = folder / STATE
+    try:
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AuditError(f"no audit in {folder} (start one with `verivote audit start`)") from None
+    except ValueError as exc:
+        raise AuditError(f"{path} is not an audit's state: {exc}") from None
+    return state
+
+
+def _write_state(folder: Path, state: dict[str, Any]) -> None:
+    write_atomic(folder / STATE, (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def district_outcome(record: Path, district: str) -> dict[str, Any]:
+    """What the audit of `district` needs from a published record: the manifest's district,
+    the count's result, the stations' paper ballots (their result forms' ballots_cast)."""
+    try:
+        read = read_record(record)
+    except (OSError, ValueError) as exc:
+        raise AuditError(f"{record}: not a readable record ({exc})") from None
+    manifest = _manifest(read.entries)
+    try:
+        model = manifest.district(district)
+    except KeyError:
+        known = ", ".join(d.id for d in manifest.districts)
+        raise AuditError(f"no district {district!r} in the record (it has {known})") from None
+    count = None
+    boxes: dict[str, int] = {}
+    for log in (read.entries, *(d.entries for d in read.districts)):
+        for raw in log:
+            if b'"type":"count"' in raw or b'"type":"result-form"' in raw:
+                doc = json.loads(raw)
+                if doc.get("type") == "count":
+                    count = doc
+                elif doc.get("type") == FORM_TYPE:
+                    form = _form(doc)
+                    if form.district == district:
+                        boxes[form.station] = form.ballots_cast
+    if count is None or district not in count.get("districts", {}):
+        raise AuditError(f"the record has no count of district {district}")
+    stations = [s.id for s in manifest.stations if s.district == district]
+    lacking = [s for s in stations if s not in boxes]
+    if lacking:
+        raise AuditError(f"no result form of {', '.join(lacking)}: the paper cannot be listed")
+    result = count["districts"][district]
+    return {
+        "manifest": manifest,
+        "district": model,
+        "result": result,
+        "votes": votes_of(result),
+        "boxes": boxes,
+        "threshold": Fraction(manifest.threshold) if manifest.round == 1 else None,
+    }
+
+
+def _manifest(entries: tuple[bytes, ...]) -> Manifest:
+    try:
+        doc = json.loads(entries[0])
+        return parse_manifest(doc["manifest"])
+    except (IndexError, KeyError, TypeError, ValueError) as exc:
+        raise AuditError(f"the record's first entry is not a manifest ({exc})") from None
+
+
+def _form(doc: dict[str, Any]) -> Any:
+    from verivote.board.note import parse_note
+    from verivote.model.result_form import parse_form_text
+
+    try:
+        return parse_form_text(parse_note(doc["note"])[0])
+    except (KeyError, ValueError, FormError) as exc:
+        raise AuditError(f"a result form that cannot be read ({exc})") from None
+
+
+def start(
+    record: Path, district: str, risk_limit: float, seed: str, folder: Path
+) -> dict[str, Any]:
+    """Plan the audit of `district` in the new folder `folder` and list round 1's ballots."""
+    try:
+        seed = parse_seed(seed)
+    except SeedError as exc:
+        raise AuditError(str(exc)) from None
+    if (folder / STATE).exists():
+        raise AuditError(f"{folder} already holds an audit")
+    found = district_outcome(record, district)
+    result = found["result"]
+    state = plan(
+        district, result["method"], result["seats"], found["votes"], result["valid"],
+        result["elected"], result.get("runoff", []), found["threshold"], found["boxes"],
+        risk_limit, seed,
+    )  # fmt: skip
+    state["record"] = str(record)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_pull_list(folder, state)
+    _write_state(folder, state)
+    return state
+
+
+def write_pull_list(folder: Path, state: dict[str, Any]) -> Path:
+    """The next round's ballots to pull, sorted by station, box and position (with each
+    ballot's place in the random order, which the entries need not follow)."""
+    before = state["rounds"][-1]["size"] if state["rounds"] else 0
+    adding = new_ballots(state)
+    rows = sorted((b.station, b.box, b.position, before + i) for i, b in enumerate(adding, start=1))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PULL_HEADER)
+    for station, box, position, order in rows:
+        writer.writerow([order, station, box, position])
+    path = pull_path(folder, len(state["rounds"]) + 1)
+    write_atomic(path, buffer.getvalue().encode())
+    return path
+
+
+Readings = dict[PaperBallot, frozenset[str] | None]
+"""What the audit board read on each ballot: the candidates it names (None: not found)."""
+
+
+def parse_entries(
+    text: str, expected: list[PaperBallot], candidates: set[str]
+) -> dict[PaperBallot, frozenset[str] | None]:
+    """The audit board's entries for exactly the ballots `expected`; AuditError naming the
+    first line that is wrong, a ballot twice, or a ballot of the pull list left out."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header != ENTRY_HEADER:
+        raise AuditError(f"the entries' header must be {','.join(ENTRY_HEADER)}")
+    wanted = set(expected)
+    out: dict[PaperBallot, frozenset[str] | None] = {}
+    for line, row in enumerate(rows, start=2):
+        if len(row) != 4:
+            raise AuditError(f"entries line {line}: 4 fields, not {len(row)}")
+        station, box, position, codes = row
+        if not box.isdigit() or not position.isdigit():
+            raise AuditError(f"entries line {line}: box and position are whole numbers")
+        ballot = PaperBallot(station, int(box), int(position))
+        if ballot not in wanted:
+            raise AuditError(f"entries line {line}: {station} box {box} ballot {position} is "
+                             "not on this round's pull list")  # fmt: skip
+        if ballot in out:
+            raise AuditError(f"entries line {line}: {station} box {box} ballot {position} again")
+        if codes.strip() == MISSING:
+            out[ballot] = None
+            continue
+        named = codes.split()
+        if not all(c.isdigit() for c in named):
+            raise AuditError(f"entries line {line}: codes are digits separated by spaces")
+        # What the law counts: names of no candidate are ignored (kept out of the ballot).
+        out[ballot] = frozenset(c for c in named if c in candidates)
+    left = sorted(wanted - set(out))
+    if left:
+        first = left[0]
+        raise AuditError(f"{len(left)} ballots of the pull list have no entry (the first: "
+                         f"{first.station} box {first.box} ballot {first.position})")  # fmt: skip
+    return out
+
+
+def enter(folder: Path, text: str) -> dict[str, Any]:
+    """Record the audit board's entries for the current round, measure every assertion over
+    all the rounds' entries, decide, and list the next round's ballots if there is one.
+    Returns the round's record."""
+    state = read_state(folder)
+    if state["status"] != IN_PROGRESS:
+        raise AuditError(f"the audit is over: {state['status']}")
+    n = len(state["rounds"]) + 1
+    candidates = set(state["votes"])
+    entries = parse_entries(text, new_ballots(state), candidates)
+    write_atomic(entries_path(folder, n), text.encode())
+    read: Readings = {}
+    for k in range(1, n):
+        old = entries_path(folder, k).read_text(encoding="utf-8")
+        before = state["rounds"][k - 2]["size"] if k > 1 else 0
+        expected = drawn(state, state["rounds"][k - 1]["size"])[before:]
+        read.update(parse_entries(old, expected, candidates))
+    read.update(entries)
+    order = drawn(state, state["next_size"])
+    record = end_round(state, [read[b] for b in order])
+    if state["status"] == IN_PROGRESS:
+        write_pull_list(folder, state)
+    _write_state(folder, state)
+    return record
