@@ -217,6 +217,20 @@ def witness_secrets(folders: list[Path]) -> list[bytes]:
     return found
 
 
+def official_secrets(folders: list[Path]) -> list[bytes]:
+    """Every station head's and observer's signer keys (official-keys.json) and their Ed25519
+    seeds, as raw bytes, hex and base64."""
+    found: list[bytes] = []
+    for folder in folders:
+        for signer in json.loads(read_private(folder / "official-keys.json")).values():
+            encoded = signer.split("+", 4)[4]
+            seed = base64.b64decode(encoded)[1:]
+            assert len(seed) == 32
+            found += [signer.encode(), encoded.encode(), seed, seed.hex().encode(),
+                      base64.b64encode(seed).rstrip(b"=")]  # fmt: skip
+    return found
+
+
 def assert_nothing_held(secrets: list[bytes], paths: list[Path], engine: Engine) -> None:
     """No file under `paths` and no value of any row of any table in `engine` holds any of
     `secrets`."""

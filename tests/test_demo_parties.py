@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.demo_fixtures import DemoRun
-from tests.parties_fixtures import assert_nothing_held, guardian_secrets, witness_secrets
+from tests.parties_fixtures import (
+    assert_nothing_held,
+    guardian_secrets,
+    official_secrets,
+    witness_secrets,
+)
 from verivote.crypto.groups import get_group
 from verivote.sim.election import GUARDIANS
 from verivote.store import make_engine
@@ -53,8 +58,9 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     assert doc["verified"] == [True, True]
     # 5 ceremonies, 5 runoff contributions, 2 x 4 decryptions; 5 witness servers, 5 inits,
     # 5 add-logs for round 2; 4 station devices in each round; 3 mixers' init and mix in each
-    # round (Shahriar, counted by mixnet, has a runoff too)
-    assert doc["processes"] == 53
+    # round (Shahriar, counted by mixnet, has a runoff too); 4 station heads' and 5 observers'
+    # keys, and each of the 9 signing each round's result forms (issue 18)
+    assert doc["processes"] == 53 + 9 + 2 * 9
     assert "shahriar" in doc["round2"]["count"]["districts"]
     assert _processes_in(demo) == []
 
@@ -124,8 +130,16 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
         + [f.name for f in mixers]
     )
 
+    officials = [d / "head" for d in devices] + [w / "observer" for w in witnesses]
+    for folder in officials:
+        assert _mode(folder / "official-keys.json") == 0o600, folder
+        for n in (1, 2):  # each signed only after comparing with its own copy of the forms
+            assert (folder / f"own-count-round{n}.json").is_file()
     secrets = (
-        guardian_secrets(get_group("ristretto255"), guardians) + witness_secrets(witnesses) + tokens
+        guardian_secrets(get_group("ristretto255"), guardians)
+        + witness_secrets(witnesses)
+        + official_secrets(officials)
+        + tokens
     )
     engine = make_engine(f"sqlite:///{authority / 'verivote.db'}")
     try:

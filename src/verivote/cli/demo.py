@@ -25,10 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from verivote.board.record import read_record
+from verivote.cli import demo_paper
 from verivote.cli.errors import UserError
 from verivote.crypto.groups import GROUP_NAMES
 from verivote.sim.election import RoundOutcome, run_election
-from verivote.sim.parties import PartyError, ProcessParties
+from verivote.sim.parties import PRINTING_DEVICE, PartyError, ProcessParties
 from verivote.store import Store, make_engine, migrate
 from verivote.verify import verify_record
 
@@ -102,10 +103,13 @@ def demo(
     checked = [verify_record(first.record)]
     if second is not None and second.record is not None:
         checked.append(verify_record(second.record, previous=first.record))
+    audit = demo_paper.run_audit(first, folder / "audit", seed)
     if as_json:
         doc = _summary_json(first, second, folder)
         doc["processes"] = parties.processes
         doc["verified"] = [r.valid for r in checked]
+        doc["paper"] = str(parties.paper) if parties.paper else None
+        doc["audit"] = demo_paper.summary(audit)
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     console.print(_table(first, second))
@@ -146,6 +150,15 @@ def demo(
             "cast vote records of the decoded ballots: verivote export nist-cvr --record "
             f"{first.record} [--district ID] (NIST SP 1500-103)"
         )
+    console.print(
+        "result forms: "
+        + "; ".join(f"{r.forms} stations' forms in round {n}" for n, r in enumerate(rounds, 1))
+        + ", each signed by its station head and the observers present, on the board"
+    )
+    printed = demo_paper.paper_pages(parties.paper)
+    if printed:
+        console.print(f"paper ballots printed by device-{PRINTING_DEVICE}: {printed}")
+    console.print(demo_paper.audit_line(audit, folder / "audit"))
     for report, name in zip(checked, ("round 1", "round 2"), strict=False):
         failed = report.failed()
         verdict = "[bold green]valid[/]" if report.valid else f"[bold red]INVALID[/] ({failed})"

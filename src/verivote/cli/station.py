@@ -230,6 +230,14 @@ def device_run(
         str | None,
         typer.Option(help="The device's name in its summary (default: the folder's name)."),
     ] = None,
+    print_station: Annotated[
+        str | None,
+        typer.Option(
+            "--print-station",
+            help="Print the paper ballot of every voter of this station as it is cast, into "
+            "FOLDER/paper-<station>.pdf (a page a ballot, with its tracking code).",
+        ),
+    ] = None,
 ) -> None:
     """A whole polling day from a queue of voters (the devices of verivote demo): check each
     voter in, encrypt the ballot here, challenge it if the voter does, cast it; at the end
@@ -238,7 +246,7 @@ def device_run(
         offline = device_day.parse_offline(offline_between)
         summary = device_day.run_day(
             device_day.read_queue(queue), server, folder, offline, every,
-            say=lambda line: typer.echo(line), device=name,
+            say=lambda line: typer.echo(line), device=name, print_station=print_station,
         )  # fmt: skip
     except (ValueError, device_day.DeviceError) as exc:
         raise UserError(str(exc)) from None

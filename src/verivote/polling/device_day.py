@@ -193,9 +193,12 @@ def run_day(
     every: int = 25,
     say: Callable[[str], None] = print,
     device: str | None = None,
+    print_station: str | None = None,
 ) -> DaySummary:
     """The polling day of `queue` at `server` (see the module's docstring); `say` is told a
-    progress line every `every` voters and nothing else."""
+    progress line every `every` voters and nothing else. `print_station`: the paper ballots
+    of the voters of this station, each printed once cast (issue 18), into
+    `folder`/paper-<station>.pdf, one page a ballot."""
     name = device or folder.name
     servers: dict[str, station.Server] = {}
     for s in queue.stations:
@@ -209,6 +212,9 @@ def run_day(
     election = fetch_election(server, queue.election_id)
     summary.timed("fetch_election", started)
     first, last = offline or (0, -1)
+    printed: list[tuple[list[str], str]] = []
+    if print_station is not None and print_station not in queue.stations:
+        raise DeviceError(f"this device does not serve station {print_station}")
 
     def journal(s: str) -> Path:
         return folder / f"journal-{s}.jsonl"
@@ -256,6 +262,8 @@ def run_day(
         else:
             raise DeviceError(f"voter {n}'s ballot: {cast}")
         summary.timed("cast", started)
+        if voter.station == print_station:
+            printed.append((voter.choices, code))
         if n % every == 0 or n == total:
             say(f"progress {n}/{total} voters: {summary.checked_in} checked in, "
                 f"{summary.cast} cast, {summary.challenged} challenged, "
@@ -270,7 +278,32 @@ def run_day(
             if again["status"] != "already_voted":
                 raise DeviceError(f"voter {n} came back and was not turned away: {again}")
             summary.turned_away += 1
+    if print_station is not None:
+        started = time.perf_counter()
+        _print_paper(election.manifest, print_station, printed, folder)
+        summary.timed("print", started)
     return summary
+
+
+def _print_paper(
+    manifest: Manifest, station_id: str, cast: list[tuple[list[str], str]], folder: Path
+) -> None:
+    """The station's paper ballots as its voters marked them on the device: each one's
+    names of candidates once, the first S (`normalise`: what the law counts of the ballot),
+    and its tracking code. Printed in Persian, the voters' language here."""
+    from verivote.polling.paper import PaperBallot, paper_ballots_pdf
+
+    st = manifest.station(station_id)
+    district = manifest.district(st.district)
+    codes = {c.code for c in district.candidates}
+    ballots = []
+    for n, (choices, code) in enumerate(cast, start=1):
+        kept = [c for c in dict.fromkeys(choices) if c in codes][: district.seats]
+        ballots.append(PaperBallot(tuple(kept), code, f"{station_id}-{n:05d}"))
+    if ballots:
+        factions = {f.id: f.name for f in manifest.factions}
+        pdf = paper_ballots_pdf(manifest.name, district, st, ballots, "fa", factions=factions)
+        (folder / f"paper-{station_id}.pdf").write_bytes(pdf)
 
 
 def _encrypt(election: Election, voter: Voter) -> tuple[dict[str, Any], Any]:

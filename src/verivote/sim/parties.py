@@ -79,6 +79,9 @@ TOKEN_FILE = "token"
 QUEUE_FILE = "queue.json"
 DEVICE_ERR = "device.err"
 DEVICES = 4
+PRINTING_DEVICE = 2
+"""The device that prints its first station's paper ballots in round 1 (issue 18: the demo
+prints one station's ballots as PDFs)."""
 """Station devices of the demo, each serving a group of the stations (at most this many)."""
 TIMEOUT = 600.0
 """Seconds a guardian or witness process may take for one step."""
@@ -186,6 +189,7 @@ class ProcessParties:
         self.devices: dict[int, _Device] = {}
         self.mixer_runs = 0
         self.official_runs = 0
+        self.paper: Path | None = None
         self.official_keys: dict[str, str] = {}
         self.mixers: set[str] = set()
         self.processes = 0
@@ -625,6 +629,9 @@ class ProcessParties:
                     "--name", day.device.folder.name]  # fmt: skip
             if day.offline:
                 args += ["--offline-between", *(str(v) for v in day.offline)]
+            if day.device.index == PRINTING_DEVICE and day.folder.name == "round1":
+                args += ["--print-station", day.stations[0]]
+                self.paper = day.folder / f"paper-{day.stations[0]}.pdf"
             with (day.folder / DEVICE_ERR).open("ab") as err:
                 process = self._start(args, day.folder, err=err)
             day.process = process
