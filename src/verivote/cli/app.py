@@ -18,6 +18,7 @@ from verivote.cli.bench import bench_app
 from verivote.cli.demo import demo
 from verivote.cli.election import board_app, election_app
 from verivote.cli.errors import run_app
+from verivote.cli.forensics import forensics_command
 from verivote.cli.guardian import guardian_app
 from verivote.cli.interop import add_interop_commands
 from verivote.cli.lot import lot_app
@@ -77,6 +78,7 @@ app.add_typer(supervisors_app, name="supervisors")
 app.add_typer(witness_app, name="witness")
 app.add_typer(official_app, name="official")
 app.add_typer(audit_app, name="audit")
+app.command("forensics")(forensics_command)
 add_interop_commands(app)
 
 
