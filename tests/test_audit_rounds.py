@@ -168,3 +168,43 @@ def test_the_audit_commands(election: Election, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no audit in" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_batch_comparison_audit_of_the_record(election: Election, tmp_path: Path) -> None:
+    """The stations of Karaj are the batches: hand counts equal to the forms confirm the
+    outcome or count every station; the commands run as a user runs them."""
+    from verivote.audit.audit_files import batch_list_path, read_batch_state
+    from verivote.model.manifest import parse_manifest
+    from verivote.sim.paper_forms import hand_counts
+
+    manifest = parse_manifest(
+        json.loads((election.record / "log" / "entries.jsonl").read_text().splitlines()[0])[
+            "manifest"
+        ]
+    )
+    karaj = manifest.district("karaj")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "verivote", "audit", *args],
+                              capture_output=True, text=True, env=demo_environment(),
+                              timeout=120)  # fmt: skip
+
+    folder = tmp_path / "batch"
+    done = run("batch-start", str(election.record), "--district", "karaj", "--seed", SEED,
+               "--dir", str(folder))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rounds = 0
+    while (state := read_batch_state(folder))["status"] == IN_PROGRESS:
+        rounds += 1
+        listed = batch_list_path(folder, rounds).read_text().split()[1:]
+        counts = tmp_path / f"counts-{rounds}.csv"
+        counts.write_text(hand_counts(karaj, election.paper, listed))
+        done = run("batch-enter", "--dir", str(folder), "--counts", str(counts), "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["round"] == rounds
+    assert state["status"] in (CONFIRMED, FULL_COUNT)
+    if state["status"] == CONFIRMED:
+        assert all(a["risk"] <= 0.05 for a in state["rounds"][-1]["assertions"].values())
+    # the hand counts equal the forms: no station shows an overstatement
+    for station, counted in state["hand_counts"].items():
+        assert counted == state["reported"][station]

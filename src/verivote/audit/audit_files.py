@@ -20,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from verivote.audit import batch_comparison as batch
 from verivote.audit.ballot_polling import (
     IN_PROGRESS,
     AuditError,
@@ -79,6 +80,7 @@ def district_outcome(record: Path, district: str) -> dict[str, Any]:
         raise AuditError(f"no district {district!r} in the record (it has {known})") from None
     count = None
     boxes: dict[str, int] = {}
+    forms: dict[str, dict[str, Any]] = {}
     for log in (read.entries, *(d.entries for d in read.districts)):
         for raw in log:
             if b'"type":"count"' in raw or b'"type":"result-form"' in raw:
@@ -89,6 +91,11 @@ def district_outcome(record: Path, district: str) -> dict[str, Any]:
                     form = _form(doc)
                     if form.district == district:
                         boxes[form.station] = form.ballots_cast
+                        forms[form.station] = {
+                            "ballots": form.ballots_cast,
+                            "blank": form.blank,
+                            "votes": dict(form.votes),
+                        }
     if count is None or district not in count.get("districts", {}):
         raise AuditError(f"the record has no count of district {district}")
     stations = [s.id for s in manifest.stations if s.district == district]
@@ -102,6 +109,7 @@ def district_outcome(record: Path, district: str) -> dict[str, Any]:
         "result": result,
         "votes": votes_of(result),
         "boxes": boxes,
+        "forms": forms,
         "threshold": Fraction(manifest.threshold) if manifest.round == 1 else None,
     }
 
@@ -230,4 +238,95 @@ def enter(folder: Path, text: str) -> dict[str, Any]:
     if state["status"] == IN_PROGRESS:
         write_pull_list(folder, state)
     _write_state(folder, state)
+    return record
+
+
+# -- batch-level comparison audits (verivote.audit.batch_comparison) --------------------------
+
+BATCH_STATE = "batch-audit.json"
+
+
+def batch_list_path(folder: Path, n: int) -> Path:
+    """Round n's stations to hand count."""
+    return folder / f"batch-round-{n}-stations.csv"
+
+
+def read_batch_state(folder: Path) -> dict[str, Any]:
+    path = folder / BATCH_STATE
+    try:
+        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AuditError(
+            f"no batch audit in {folder} (start one with `verivote audit batch-start`)"
+        ) from None
+    except ValueError as exc:
+        raise AuditError(f"{path} is not a batch audit's state: {exc}") from None
+    return state
+
+
+def _write_batch(folder: Path, state: dict[str, Any]) -> None:
+    data = (json.dumps(state, indent=2, ensure_ascii=False) + "\n").encode()
+    write_atomic(folder / BATCH_STATE, data)
+    if state["status"] == IN_PROGRESS:
+        rows = "".join(f"{s}\n" for s in batch.to_count(state))
+        write_atomic(
+            batch_list_path(folder, len(state["rounds"]) + 1), ("station\n" + rows).encode()
+        )
+
+
+def batch_start(
+    record: Path, district: str, risk_limit: float, seed: str, folder: Path
+) -> dict[str, Any]:
+    """Plan the batch comparison audit of `district` against its stations' result forms and
+    list round 1's stations to hand count."""
+    try:
+        seed = parse_seed(seed)
+    except SeedError as exc:
+        raise AuditError(str(exc)) from None
+    if (folder / BATCH_STATE).exists():
+        raise AuditError(f"{folder} already holds a batch audit")
+    found = district_outcome(record, district)
+    result = found["result"]
+    state = batch.plan(
+        district, result["method"], result["seats"], result["elected"],
+        result.get("runoff", []), found["threshold"], found["forms"], risk_limit, seed,
+    )  # fmt: skip
+    state["record"] = str(record)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_batch(folder, state)
+    return state
+
+
+def parse_hand_counts(text: str, candidates: set[str]) -> dict[str, dict[str, Any]]:
+    """Hand counts as a CSV: station,ballots,blank,<code>,… (one column per candidate)."""
+    rows = csv.reader(io.StringIO(text))
+    header = next(rows, None)
+    if header is None or header[:3] != ["station", "ballots", "blank"]:
+        raise AuditError("the hand counts' header must start station,ballots,blank")
+    codes = header[3:]
+    if set(codes) != candidates:
+        raise AuditError("the hand counts need one column for each candidate of the district")
+    out: dict[str, dict[str, Any]] = {}
+    for line, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise AuditError(f"hand counts line {line}: {len(header)} fields, not {len(row)}")
+        if not all(cell.isdigit() for cell in row[1:]):
+            raise AuditError(f"hand counts line {line}: counts are whole numbers")
+        if row[0] in out:
+            raise AuditError(f"hand counts line {line}: {row[0]} again")
+        numbers = [int(cell) for cell in row[1:]]
+        out[row[0]] = {"ballots": numbers[0], "blank": numbers[1],
+                       "votes": dict(zip(codes, numbers[2:], strict=True))}  # fmt: skip
+    return out
+
+
+def batch_enter(folder: Path, text: str) -> dict[str, Any]:
+    """Record the round's hand counts and measure; returns the round's record."""
+    state = read_batch_state(folder)
+    n = len(state["rounds"]) + 1
+    candidates = {c for r in state["reported"].values() for c in r["votes"]}
+    counts = parse_hand_counts(text, candidates)
+    record = batch.end_round(state, counts)
+    write_atomic(folder / f"batch-round-{n}-counts.csv", text.encode())
+    _write_batch(folder, state)
     return record

@@ -5,6 +5,8 @@
     verivote audit start RECORD --district D --seed DIGITS --dir AUDIT [--risk-limit A]
     verivote audit enter --dir AUDIT --entries ENTRIES.csv [--json]
     verivote audit status --dir AUDIT [--json]
+    verivote audit batch-start RECORD --district D --seed DIGITS --dir AUDIT [--risk-limit A]
+    verivote audit batch-enter --dir AUDIT --counts COUNTS.csv [--json]
 
 The outcome is counted from the tally by the law's rule (`verivote tabulate`'s), and each
 assertion it rests on gets its ballot-polling expected sample size (`verivote.audit.
@@ -216,3 +218,74 @@ def audit_status_command(
     for record in state["rounds"]:
         _show_round(record, state)
     typer.echo(_next(folder, state))
+
+
+@audit_app.command("batch-start")
+def audit_batch_start_command(
+    record: Annotated[Path, typer.Argument(help="The published election record (a folder).")],
+    district: Annotated[str, typer.Option(help="The district to audit.")],
+    seed: Annotated[
+        str,
+        typer.Option(help="The public seed: the digits of dice rolled in public (20 or more)."),
+    ],
+    folder: AuditDir,
+    risk_limit: Annotated[
+        float, typer.Option("--risk-limit", help="The risk limit α, e.g. 0.05.")
+    ] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan a batch-level comparison audit of one district: each station's signed result form
+    against a hand count of its box, for the stations drawn (by size) from the seed."""
+    from verivote.audit.audit_files import batch_list_path, batch_start
+    from verivote.audit.ballot_polling import AuditError
+    from verivote.audit.batch_comparison import to_count
+    from verivote.audit.sample_size import NotCovered
+
+    try:
+        state = batch_start(record, district, risk_limit, seed, folder)
+    except (AuditError, NotCovered, FormError) as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(state, ensure_ascii=False))
+        return
+    typer.echo(f"batch comparison audit of {district} at risk limit {risk_limit}: "
+               f"{len(state['assertions'])} assertions, {len(state['reported'])} stations, "
+               f"{state['population']:,} ballots")  # fmt: skip
+    typer.echo(f"round 1: {state['next_draws']:,} draws; hand count the "
+               f"{len(to_count(state))} stations of {batch_list_path(folder, 1)}")  # fmt: skip
+
+
+@audit_app.command("batch-enter")
+def audit_batch_enter_command(
+    folder: AuditDir,
+    counts: Annotated[
+        Path,
+        typer.Option(
+            help="The hand counts of this round's stations, a CSV: station,ballots,blank and "
+            "one column per candidate code."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the round as JSON.")] = False,
+) -> None:
+    """Record the round's hand counts and measure every assertion's risk; then confirmed,
+    more stations to count (their list is written), or a full hand count."""
+    from verivote.audit.audit_files import batch_enter, batch_list_path, read_batch_state
+    from verivote.audit.ballot_polling import IN_PROGRESS, AuditError
+
+    try:
+        text = counts.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {counts}: {exc.strerror}") from None
+    try:
+        record = batch_enter(folder, text)
+    except AuditError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False))
+        return
+    state = read_batch_state(folder)
+    record["size"] = record["draws"]
+    _show_round(record, state)
+    if state["status"] == IN_PROGRESS:
+        following = batch_list_path(folder, len(state["rounds"]) + 1)
+        typer.echo(f"hand count the stations of {following}")

@@ -104,12 +104,15 @@ def demo(
     if second is not None and second.record is not None:
         checked.append(verify_record(second.record, previous=first.record))
     audit = demo_paper.run_audit(first, folder / "audit", seed)
+    assert first.record is not None
+    found, forensics_line = demo_paper.forensics(first.record, folder / "forensics")
     if as_json:
         doc = _summary_json(first, second, folder)
         doc["processes"] = parties.processes
         doc["verified"] = [r.valid for r in checked]
         doc["paper"] = str(parties.paper) if parties.paper else None
         doc["audit"] = demo_paper.summary(audit)
+        doc["forensics"] = {k: found[k] for k in ("stations", "verdict", "flagged", "tests")}
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     console.print(_table(first, second))
@@ -159,6 +162,7 @@ def demo(
     if printed:
         console.print(f"paper ballots printed by device-{PRINTING_DEVICE}: {printed}")
     console.print(demo_paper.audit_line(audit, folder / "audit"))
+    console.print(forensics_line)
     for report, name in zip(checked, ("round 1", "round 2"), strict=False):
         failed = report.failed()
         verdict = "[bold green]valid[/]" if report.valid else f"[bold red]INVALID[/] ({failed})"

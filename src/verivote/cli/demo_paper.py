@@ -65,3 +65,25 @@ def summary(state: dict[str, Any]) -> dict[str, Any]:
     """The audit in the demo's JSON."""
     keys = ("district", "risk_limit", "seed", "population", "status", "rounds", "assertions")
     return {k: state[k] for k in keys}
+
+
+def forensics(record: Path, out: Path) -> tuple[dict[str, Any], str]:
+    """The forensics report of a record's result forms, written to `out`/forensics.html and
+    .json; (the summary, one line saying what it found)."""
+    import json
+
+    from verivote.audit.forensics_report import TEST_NAMES, VERDICT_TESTS, analyse, render_html
+    from verivote.audit.stations import station_counts
+
+    counts = station_counts(record)
+    found = analyse(counts)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "forensics.html").write_text(render_html(found, counts), encoding="utf-8")
+    (out / "forensics.json").write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+    rejected = ", ".join(TEST_NAMES[k] for k in found["verdict"]) or "no test"
+    line = (
+        f"forensics of {found['stations']} stations' result forms: {rejected} rejects at "
+        f"α/{len(VERDICT_TESTS)} = {found['bonferroni_alpha']:.3g}, "
+        f"{len(found['flagged'])} stations flagged; {out / 'forensics.html'}"
+    )
+    return found, line

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from verivote.election.service import ElectionContext
+from verivote.model.manifest import District
 from verivote.model.result_form import ResultForm, head_name, observer_name
 from verivote.parties.official import OfficialKeys, sign_forms
 from verivote.polling.forms import (
     assemble,
     challenged_by_station,
+    count_paper,
     make_form,
     publish_forms,
     publish_signers,
@@ -164,3 +166,18 @@ def audit_board_entries(paper: Mapping[str, Sequence[Sequence[str]]], pull_list:
         ballot = boxes[station][int(row["position"]) - 1]
         writer.writerow([station, row["box"], row["position"], " ".join(ballot)])
     return out.getvalue()
+
+
+def hand_counts(
+    district: District, paper: Mapping[str, Sequence[Sequence[str]]], stations: Sequence[str]
+) -> str:
+    """The audit board's hand counts of `stations`' boxes (`verivote audit batch-enter`'s CSV:
+    station,ballots,blank,<code>…), counted by the law as the officials counted them."""
+    codes = [c.code for c in district.candidates]
+    lines = [",".join(["station", "ballots", "blank", *codes])]
+    for station in stations:
+        ballots = paper.get(station, [])
+        votes, blank = count_paper(district, ballots)
+        lines.append(",".join([station, str(len(ballots)), str(blank),
+                               *(str(votes[c]) for c in codes)]))  # fmt: skip
+    return "\n".join(lines) + "\n"
