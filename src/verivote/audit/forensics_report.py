@@ -662,6 +662,18 @@ def _svg(name: str, draw: Any, size: tuple[float, float] = (6.0, 4.0)) -> str:
     return f'<figure id="{name}">{svg}</figure>'
 
 
+def fingerprint_svg(summary: Mapping[str, Any]) -> str:
+    """The fingerprint of an `analyse` summary as a standalone SVG document (the README's
+    pictures)."""
+    figure = _plot_fingerprint(summary["fingerprint"])
+    start = figure.index("<svg")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        + figure[start : figure.rindex("</svg>") + 6]
+        + "\n"
+    )
+
+
 def _plot_fingerprint(fp: Mapping[str, Any]) -> str:
     from matplotlib.colors import LogNorm
 
