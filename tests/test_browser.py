@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
+from tests.audit_site_fixtures import AuditSite, audit_site
 from tests.site_fixtures import (
     TABRIZ_VOTERS,
     LiveElection,
@@ -25,10 +26,12 @@ from tests.site_fixtures import (
     serving,
 )
 from tests.verify_fixtures import VerifyElection, read_entries
+from verivote.audit.audit_files import read_state
 from verivote.election.publishing import check_inclusion
 from verivote.election.service import load_context
 from verivote.store import Store, make_engine
 from verivote.web.app import live_app, read_verifiers, record_app
+from verivote.web.site.audit_source import Audits
 from verivote.web.site.i18n import persian_digits, to_ascii_digits
 
 pytestmark = pytest.mark.slow
@@ -89,6 +92,20 @@ def polling_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     election.store.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def audits(tmp_path_factory: pytest.TempPathFactory) -> AuditSite:
+    """Two audits of a small election's record (`audit_site_fixtures`): Karaj's, confirmed
+    after 3 rounds, and Tehran's, in progress after one."""
+    return audit_site(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def audit_site_url(audits: AuditSite) -> Iterator[str]:
+    """That record served with its audits (`serve --record DIR --audit A --audit B`)."""
+    with serving(record_app(audits.record, Audits([audits.karaj, audits.tehran]))) as url:
+        yield url
+
+
 class Visit:
     """A browser context that lets requests to the site through and records any other."""
 
@@ -128,6 +145,11 @@ def on_record(browser: Browser, record_site: str) -> Iterator[Visit]:
 @pytest.fixture
 def on_counted(browser: Browser, counted_site: str) -> Iterator[Visit]:
     yield from _visit(browser, counted_site)
+
+
+@pytest.fixture
+def on_audit(browser: Browser, audit_site_url: str) -> Iterator[Visit]:
+    yield from _visit(browser, audit_site_url)
 
 
 @pytest.fixture
@@ -265,3 +287,110 @@ def test_the_language_switch_turns_the_page_right_to_left_with_persian_digits(
     assert page.locator("html").get_attribute("dir") == "rtl"
     page.goto(on_record.site + "/")
     page.screenshot(path=tmp_path / "home-persian.png", full_page=True)
+
+
+def _console_errors(page: Page) -> list[str]:
+    """The page's console errors and warnings from now on (a CSP violation is one) and its
+    uncaught errors."""
+    found: list[str] = []
+    page.on("console", lambda m: found.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: found.append(str(e)))
+    return found
+
+
+def test_an_observer_follows_an_audit_to_its_plot_of_the_risks(
+    on_audit: Visit, audits: AuditSite, tmp_path: Path
+) -> None:
+    page = on_audit.page
+    errors = _console_errors(page)
+    page.goto(on_audit.site + "/?lang=en")
+    page.click("header nav >> text=Audit")
+    page.wait_for_url("**/audit")
+    page.click("#audits >> text=Karaj")
+    page.wait_for_url("**/audit/karaj")
+    assert _text(page, "#audit-badge") == "confirmed"
+    assert _text(page, "#audit-risk-limit") == "5%"
+    state = read_state(audits.karaj)
+    rounds = len(state["rounds"])
+    last = state["rounds"][-1]["assertions"]
+    ids = [a["id"] for a in state["assertions"]]
+    # Every assertion, in words, with its risk after the last round and its progress bar.
+    assert page.locator("#assertions tbody tr").count() == len(ids)
+    for a in state["assertions"]:
+        row = page.locator(f"#assertions tr[data-assertion='{a['id']}']")
+        assert float(row.locator(".risk").inner_text()) == pytest.approx(
+            last[a["id"]]["risk"], rel=0.01
+        )
+        assert row.locator("progress").is_visible()
+        assert row.locator("progress").get_attribute("value") == "1.0"
+        if a["kind"] == "beats":
+            assert f"{a['winner']} beats {a['loser']}" in row.locator("th").inner_text()
+    # The plot: one series per assertion, a dot per round, under the risk limit at the end.
+    series = page.locator("svg.risk-chart g.series")
+    assert series.count() == len(ids)
+    assert [g.get_attribute("data-assertion") for g in series.all()] == ids
+    limit = page.locator("svg.risk-chart .limit line").bounding_box()
+    assert limit is not None
+    assert limit["height"] < 3
+    assert limit["width"] > 400
+    for g in series.all():
+        dots = g.locator("circle")
+        assert dots.count() == rounds
+        first, end = dots.first.bounding_box(), dots.last.bounding_box()
+        assert first is not None
+        assert end is not None
+        assert first["x"] < end["x"]  # round 1 on the left
+        assert end["y"] + end["height"] / 2 >= limit["y"] - 1  # confirmed: on or below it
+    assert "risk limit 5%" in (page.locator("svg.risk-chart .limit text").text_content() or "")
+    # The rounds, their entries, and the last round's pull list by station and box.
+    assert page.locator("#rounds tbody tr").count() == rounds
+    assert page.locator("#pull tbody tr").count() >= 1
+    added = state["rounds"][-1]["size"] - state["rounds"][-2]["size"]
+    assert page.locator("#entries tbody tr").count() == added
+    page.screenshot(path=tmp_path / "audit-english.png", full_page=True)
+    page.click("#rounds tr[data-round='1'] a")
+    page.wait_for_url("**/audit/karaj?round=1*")
+    assert page.locator("#entries tbody tr").count() == state["rounds"][0]["size"]
+    assert errors == []
+
+
+def test_the_audit_page_in_persian_runs_right_to_left(on_audit: Visit, tmp_path: Path) -> None:
+    page = on_audit.page
+    errors = _console_errors(page)
+    page.goto(on_audit.site + "/audit/karaj?lang=fa")
+    html = page.locator("html")
+    assert (html.get_attribute("lang"), html.get_attribute("dir")) == ("fa", "rtl")
+    assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    assert _text(page, "#audit-badge") == "تأییدشده"
+    risks = page.locator("#assertions td.risk").all_inner_texts()
+    assert risks
+    for risk in risks:
+        assert not ASCII_DIGIT.search(risk), risk
+    # The table runs right to left: the assertion on the right, its progress bar left of it.
+    row = page.locator("#assertions tbody tr").first
+    words, bar = row.locator("th").bounding_box(), row.locator("progress").bounding_box()
+    assert words is not None
+    assert bar is not None
+    assert words["x"] > bar["x"]
+    # So does the plot: round 1 on the right, the risk axis's labels on the right too.
+    ticks = page.locator("svg.risk-chart .rounds text")
+    assert ticks.first.text_content() == "۱"
+    one, three = ticks.first.bounding_box(), ticks.last.bounding_box()
+    plot = page.locator("svg.risk-chart rect.plot").bounding_box()
+    axis = page.locator("svg.risk-chart .grid text").first.bounding_box()
+    assert one is not None
+    assert three is not None
+    assert plot is not None
+    assert axis is not None
+    assert one["x"] > three["x"]
+    assert axis["x"] >= plot["x"] + plot["width"] - 1
+    assert "حد ریسک ۵٪" in (page.locator("svg.risk-chart .limit text").text_content() or "")
+    page.screenshot(path=tmp_path / "audit-persian.png", full_page=True)
+    # The audit in progress: its status, and round 2's pull list.
+    page.goto(on_audit.site + "/audit/tehran")
+    assert page.locator("html").get_attribute("dir") == "rtl"  # the choice holds
+    assert page.get_attribute("#audit-status", "data-status") == "in_progress"
+    assert "دور ۲" in _text(page, "#pull-h")
+    assert page.locator("#pull tbody tr").count() >= 1
+    page.screenshot(path=tmp_path / "audit-in-progress.png", full_page=True)
+    assert errors == []

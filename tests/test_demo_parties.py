@@ -9,6 +9,8 @@ left running."""
 
 from __future__ import annotations
 
+import json
+import re
 import stat
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.parties_fixtures import (
     official_secrets,
     witness_secrets,
 )
+from verivote.audit.stations import station_counts
 from verivote.crypto.groups import get_group
 from verivote.sim.election import GUARDIANS
 from verivote.store import make_engine
@@ -122,8 +125,25 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
         log = (folder / "mixer.log").read_text(encoding="utf-8")
         assert log.count(" of shahriar ") == 1
         assert f"shuffle {n % len(MIXERS) + 1} of shahriar " in log
+    # the paper trail (issue 18): one station's ballots printed, every station's form signed
+    # and published, the audit of Karaj at 5 %, the forensics report
+    paper = Path(doc["paper"])
+    assert paper.parent == devices[1] / "round1"
+    assert paper.read_bytes().startswith(b"%PDF-")
+    forms = station_counts(demo / "record-round1")
+    assert len(forms) == len(
+        json.loads((demo / "record-round1" / "log" / "entries.jsonl").read_text().splitlines()[0])[
+            "manifest"
+        ]["stations"]
+    )
+    printed = next(c for c in forms if paper.name == f"paper-{c.station}.pdf")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", paper.read_bytes())) == printed.ballots
+    assert doc["audit"]["district"] == "karaj"
+    assert doc["audit"]["risk_limit"] == 0.05
+    assert doc["audit"]["status"] in ("confirmed", "full hand count")
+    assert (demo / "forensics" / "forensics.html").is_file()
     assert sorted(p.name for p in demo.iterdir()) == sorted(
-        ["authority", "record-round1", "record-round2"]
+        ["authority", "record-round1", "record-round2", "audit", "forensics"]
         + [f.name for f in guardians]
         + [f.name for f in witnesses]
         + [f.name for f in devices]

@@ -95,12 +95,21 @@ def serve_command(
             "VERIVOTE_CAST_WORKERS, else the CPU count).",
         ),
     ] = None,
+    audit: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--audit",
+            help="A ballot-polling audit's folder (`verivote audit start --dir`) to show at "
+            "/audit, read again on every request; repeat for several (one server process).",
+        ),
+    ] = None,
     election: ElectionId = None,
     db: Db = None,
 ) -> None:
     """Serve the public website (results, ballot tracker, bulletin board; JSON API described
     at /openapi.json) and, from a database, the station console and the check-in API
-    (POST /api/checkin, GET /api/turnout) and the cast API (POST /api/ballots)."""
+    (POST /api/checkin, GET /api/turnout) and the cast API (POST /api/ballots); with --audit,
+    the audits' pages (/audit) and state (/api/audit/{district})."""
     import uvicorn
 
     from verivote.web.app import KeysUnusable, live_app, read_verifiers, record_app
@@ -112,6 +121,7 @@ def serve_command(
         RECORD_VAR,
         SECRET_VAR,
     )
+    from verivote.web.site.audit_source import Audits, AuditUnusable
     from verivote.web.site.record_source import RecordUnusable
     from verivote.web.site.sessions import new_secret
 
@@ -120,12 +130,20 @@ def serve_command(
     options: dict[str, Any] = {
         "host": host, "port": port, "log_level": "info", "access_log": False,
     }  # fmt: skip
+    audits = None
+    if audit:
+        if workers != 1:
+            raise UserError("--audit serves with one server process: give no --workers")
+        try:
+            audits = Audits(audit)
+        except AuditUnusable as exc:
+            raise UserError(str(exc)) from None
     if record is not None:
         if db is not None or election is not None or keys_dir is not None:
             raise UserError("--record serves a published record: give no --db, --election "
                             "or --keys-dir with it")  # fmt: skip
         try:
-            app = record_app(record)  # checks the record before any worker starts
+            app = record_app(record, audits)  # checks the record before any worker starts
         except RecordUnusable as exc:
             raise UserError(str(exc)) from None
         if workers == 1:
@@ -147,7 +165,7 @@ def serve_command(
             raise UserError(str(exc)) from None
     secret = new_secret()
     if workers == 1:
-        uvicorn.run(live_app(store, ctx, verifiers, secret), **options)
+        uvicorn.run(live_app(store, ctx, verifiers, secret, audits=audits), **options)
         return
     store.engine.dispose()
     os.environ[ENV_VAR] = store.engine.url.render_as_string(hide_password=False)

@@ -50,6 +50,8 @@ from verivote.web.checkin import (
 )
 from verivote.web.parties_api import BODY_LIMITS, parties_api
 from verivote.web.site.api import site_api
+from verivote.web.site.audit_pages import audit_api
+from verivote.web.site.audit_source import Audits
 from verivote.web.site.console import Station, station_api
 from verivote.web.site.live_source import LiveSource
 from verivote.web.site.pages import create_pages
@@ -98,13 +100,15 @@ def _api(lifespan: Lifespan | None = None) -> FastAPI:
     return app
 
 
-def record_app(directory: Path) -> ASGIApp:
+def record_app(directory: Path, audits: Audits | None = None) -> ASGIApp:
     """The site of a published record, read-only, no database (RecordUnusable if the
-    directory is not a record that checks)."""
+    directory is not a record that checks), with the pages of `audits` if given."""
     source = RecordSource(directory)
     api = _api()
     api.include_router(site_api(source))
-    pages = create_pages(source, None, api.openapi)
+    if audits is not None:
+        api.include_router(audit_api(audits))
+    pages = create_pages(source, None, api.openapi, audits)
     return HstsMiddleware(PathDispatch(GuardMiddleware(api), pages))
 
 
@@ -152,13 +156,15 @@ def live_app(
     clock: Callable[[], int] = tehran_hour,
     cast_workers: int | None = None,
     check_proofs: bool = True,
+    audits: Audits | None = None,
 ) -> ASGIApp:
     """The site of an election in its database, with the check-in and cast APIs and the
     station console. `verifiers` are the election's public keys (to check checkpoints'
     signatures); `secret` signs the console's sessions (shared by every worker process);
     `clock` gives the check-ins' hour; `cast_workers` is the size of the pool that checks
     ballots' proofs (default: VERIVOTE_CAST_WORKERS, else the CPU count). `check_proofs=False`
-    is for `verivote bench cast-api --no-proofs` only (`BallotService`): no CLI serves it."""
+    is for `verivote bench cast-api --no-proofs` only (`BallotService`): no CLI serves it.
+    `audits`: the ballot-polling audits to show (`serve --audit`)."""
     service = CheckinService(store.engine, ctx.manifest, clock)
     ballots = BallotService(store, ctx, cast_workers, check_proofs)
     source = LiveSource(store, ctx, verifiers)
@@ -170,8 +176,10 @@ def live_app(
     api.include_router(station_api(station))
     api.include_router(ballots_router(ballots, service.station))
     api.include_router(parties_api(store, ctx.election_id, verifiers))
+    if audits is not None:
+        api.include_router(audit_api(audits))
     guarded = with_checkin_api(api, service)
     guarded.limits.update(BODY_LIMITS)
     guarded.limits.update(body_limits(ctx.manifest))
-    pages = create_pages(source, station, api.openapi)
+    pages = create_pages(source, station, api.openapi, audits)
     return HstsMiddleware(fast_paths(PathDispatch(guarded, pages), service, cast_route(ballots)))

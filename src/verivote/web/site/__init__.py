@@ -13,6 +13,9 @@ console, server-rendered in Persian (the default, right to left) and English.
     sessions.py       the console's signed session and CSRF tokens
     guard.py          the pages' security headers and form limits
     api.py            the JSON API of everything the pages show
+    audit_source.py   ballot-polling audits' folders (`serve --audit`), read and checked on
+                      every request; audit_pages.py their pages and JSON; audit_chart.py the
+                      plot of their risks by round (templates/risk_chart.svg)
 
 `verivote.web.app` composes it with the check-in API into what `verivote serve` serves.
 """

@@ -6,6 +6,7 @@
     GET /receipt/{code}       a cast ballot's printable receipt, with its code as a QR code
     GET /board[?type=&page=]  the board: checkpoints, cosignatures, entries by type and page
     GET /station …            the station console (`console`)
+    GET /audit …              ballot-polling audits, when the site is given some (`audit_pages`)
     GET /api-docs             the JSON API, described from its OpenAPI document
     GET /static/{name}        the stylesheet
 
@@ -30,6 +31,8 @@ from starlette.types import ASGIApp, Scope
 from verivote.web.outage import DATABASE_ERRORS, RETRY_AFTER, is_outage, log_failure
 from verivote.web.site import charts, views
 from verivote.web.site.api import TYPE_PATTERN
+from verivote.web.site.audit_pages import install_audits
+from verivote.web.site.audit_source import Audits
 from verivote.web.site.console import Station, install_console
 from verivote.web.site.guard import PageGuard
 from verivote.web.site.i18n import Language
@@ -89,10 +92,14 @@ def api_summary(schema: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def create_pages(
-    source: Source, station: Station | None, openapi: Callable[[], dict[str, Any]]
+    source: Source,
+    station: Station | None,
+    openapi: Callable[[], dict[str, Any]],
+    audits: Audits | None = None,
 ) -> ASGIApp:
     """The pages of the site over `source`, with the console of `station` (None: no console,
-    as for a published record). `openapi` gives the JSON API's description."""
+    as for a published record). `openapi` gives the JSON API's description; `audits` are the
+    audits to show (None: no audit pages, and no link to them)."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     pages = Pages(source, console=station is not None)
 
@@ -154,6 +161,8 @@ def create_pages(
         return Response(found.content, media_type=found.media_type)
 
     install_console(app, pages, station)
+    if audits is not None:
+        install_audits(app, pages, source, audits)
 
     @app.exception_handler(views.NotFound)
     async def not_found(request: Request, exc: views.NotFound) -> HTMLResponse:
