@@ -58,6 +58,21 @@ def verify_record(
     (None: from SCAN_TASKS_FROM bytes; `sim national` compares two runs down one path).
     Raises RecordError if the record (or `since`, or `previous`) cannot be read at all.
     """
+    return verify_rounds(directory, since, previous, jobs, progress, cluster, scan_tasks)[0]
+
+
+def verify_rounds(
+    directory: str | os.PathLike[str],
+    since: str | os.PathLike[str] | None = None,
+    previous: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    cluster: Cluster | None = None,
+    scan_tasks: bool | None = None,
+) -> tuple[Report, Report | None]:
+    """`verify_record`, and the report of the `previous` round's record, which it verifies on
+    the way (None without one): a round-2 record and its round 1 checked with round 1 read
+    and verified once, not twice (`verivote demo`)."""
     # The national log is read by tasks of byte ranges and each district's log by a task of
     # its own, here or on the cluster, once the logs are worth a process's start.
     prior: Board | None = None
@@ -70,11 +85,12 @@ def verify_record(
                 raise RecordError(f"--previous: {exc}") from None
     since_note = read_note(since) if since is not None else None
     first = None
+    prior_report = None
     if prior is not None:
         prior_report, prior_election = _verify(prior, None, None, jobs, None, cluster)
         first = PreviousRound(prior, prior_election, prior_report)
     report, _ = _verify(board, since_note, first, jobs, progress, cluster)
-    return report
+    return report, prior_report
 
 
 SCAN_TASKS_FROM = 64 << 20
