@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ from verivote.election.publishing import add_witness, create_signers, make_check
 from verivote.election.service import ElectionContext, load_context
 from verivote.model.manifest import Manifest
 from verivote.model.result_form import ResultForm, head_name, observer_name
-from verivote.polling.device_day import Queue, Voter, write_queue, write_token
+from verivote.polling.device_day import Queue, Voter, read_queue, write_queue, write_token
 from verivote.sim.election import (
     GUARDIANS,
     QUORUM,
@@ -80,8 +81,8 @@ QUEUE_FILE = "queue.json"
 DEVICE_ERR = "device.err"
 DEVICES = 4
 PRINTING_DEVICE = 2
-"""The device that prints its first station's paper ballots in round 1 (issue 18: the demo
-prints one station's ballots as PDFs)."""
+"""The device that prints the paper ballots of one of its stations (the one of the fewest
+voters) in round 1 (issue 18: the demo prints one station's ballots as PDFs)."""
 """Station devices of the demo, each serving a group of the stations (at most this many)."""
 TIMEOUT = 600.0
 """Seconds a guardian or witness process may take for one step."""
@@ -630,8 +631,11 @@ class ProcessParties:
             if day.offline:
                 args += ["--offline-between", *(str(v) for v in day.offline)]
             if day.device.index == PRINTING_DEVICE and day.folder.name == "round1":
-                args += ["--print-station", day.stations[0]]
-                self.paper = day.folder / f"paper-{day.stations[0]}.pdf"
+                cast = Counter(v.station for v in read_queue(day.folder / QUEUE_FILE).voters)
+                # the station of the fewest voters: its ballots print in a second or two
+                printed = min((s for s in day.stations if cast[s]), key=lambda s: (cast[s], s))
+                args += ["--print-station", printed]
+                self.paper = day.folder / f"paper-{printed}.pdf"
             with (day.folder / DEVICE_ERR).open("ab") as err:
                 process = self._start(args, day.folder, err=err)
             day.process = process
