@@ -38,10 +38,10 @@ DATABASE = "verivote.db"
 
 
 def demo(
-    # 600 by default: each of the four guardians that decrypt checks every ballot's proofs
+    # 450 by default: each of the four guardians that decrypt checks every ballot's proofs
     # itself, so 2,000 voters take over three minutes on two cores, and the paper trail's
     # dependencies and officials (issue 18) took the 20 s that 800 had left (README).
-    voters: Annotated[int, typer.Option(min=50, help="Voters in the whole province.")] = 600,
+    voters: Annotated[int, typer.Option(min=50, help="Voters in the whole province.")] = 450,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic election.")] = 2024,
     group: Annotated[
         str,
