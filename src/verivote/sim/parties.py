@@ -499,6 +499,8 @@ class ProcessParties:
         same officials serve round 2 with the same keys (round 2's stations are round 1's)."""
         heads = self._head_folders(ctx)
         observers = self._observer_folders(ctx)
+        for folder, _ in heads.values():  # the device's folder, private as the device keeps it
+            folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         started = [
             (f"head {d}", self._start(["official", "keys", "--dir", str(folder),
                                        *(a for s in stations for a in ("--station", s))],
