@@ -1,6 +1,6 @@
-"""Audits for the website's audit pages (issue 18, item 2): a real small election (the 300
-voters of `test_audit_rounds`, about 8 s), made once a test session whichever module asks
-first (`audit_site`), and two audits of its record:
+"""Audits for the website's audit pages and the audit's tests (issue 18, item 2): a real small
+election (300 voters, about 8 s), made once a test session whichever module asks first
+(`audit_site`; `test_audit_rounds` audits its record too), and two audits of its record:
 
 - karaj, planned in small rounds (20 ballots first, then doubling), confirmed after 3 rounds;
 - tehran, planned the same way, after its first round: in progress, round 2's list out.
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_audit_rounds import SEED
 from verivote.audit import audit_files
 from verivote.audit.ballot_polling import IN_PROGRESS
 from verivote.sim.election import run_election
@@ -28,6 +27,8 @@ from verivote.store import Store, make_engine, migrate
 
 VOTERS = 300
 RISK_LIMIT = 0.05
+SEED = "31415926535897932384626"
+"""The audits' public seed (a real one is dice rolled in public)."""
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit_site_fixtures import SEED, audit_site
 from tests.demo_fixtures import demo_environment
 from verivote.audit import audit_files
 from verivote.audit.ballot_polling import CONFIRMED, FULL_COUNT, IN_PROGRESS, AuditError, drawn
 from verivote.audit.stations import station_counts
-from verivote.sim.election import run_election
 from verivote.sim.paper_forms import audit_board_entries
-from verivote.store import Store, make_engine, migrate
-
-SEED = "31415926535897932384626"
 
 
 @dataclass(frozen=True)
@@ -34,13 +31,11 @@ class Election:
 
 @pytest.fixture(scope="module")
 def election(tmp_path_factory: pytest.TempPathFactory) -> Election:
-    folder = tmp_path_factory.mktemp("audit")
-    engine = make_engine(f"sqlite:///{folder / 'v.db'}")
-    migrate(engine)
-    first, _ = run_election(Store(engine), folder, 300, 7)
-    engine.dispose()
-    assert first.record is not None
-    return Election(first.record, first.paper, first.count)
+    """The session's small election (`audit_site_fixtures`: 300 voters), its record's count."""
+    site = audit_site(tmp_path_factory)
+    lines = (site.record / "log" / "entries.jsonl").read_text().splitlines()
+    count = next(json.loads(line) for line in lines if '"type":"count"' in line)
+    return Election(site.record, site.paper, count)
 
 
 def run_audit(
@@ -141,36 +136,50 @@ def test_bad_starts_are_one_line_errors(election: Election, tmp_path: Path) -> N
         audit_files.start(election.record, "karaj", 1.5, SEED, tmp_path / "z")
 
 
-def test_the_audit_commands(election: Election, tmp_path: Path) -> None:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "verivote", "audit", *args],
-                              capture_output=True, text=True, env=demo_environment(),
-                              timeout=120)  # fmt: skip
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`verivote audit ARGS` run in this process: (exit status, stdout, stderr)."""
+    from verivote.cli.app import run as run_cli
 
+    status = run_cli(["audit", *args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_the_audit_commands(
+    election: Election, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`start` as the installed command in a process of its own, the rest in this one."""
     folder = tmp_path / "audit"
-    done = run("start", str(election.record), "--district", "karaj", "--seed", SEED,
-               "--dir", str(folder), "--risk-limit", "0.05")  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "verivote", "audit", "start", str(election.record), "--district",
+         "karaj", "--seed", SEED, "--dir", str(folder), "--risk-limit", "0.05"],
+        capture_output=True, text=True, env=demo_environment(), timeout=120,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "round 1:" in done.stdout
     entries = tmp_path / "entries.csv"
     entries.write_text(
         audit_board_entries(election.paper, audit_files.pull_path(folder, 1).read_text())
     )
-    done = run("enter", "--dir", str(folder), "--entries", str(entries), "--json")
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    status, out, err = in_process(capsys, "enter", "--dir", str(folder), "--entries",
+                                  str(entries), "--json")  # fmt: skip
+    assert status == 0, err
+    doc = json.loads(out)
     assert doc["round"] == 1
     assert set(doc["assertions"]) == {a["id"] for a in audit_files.read_state(folder)["assertions"]}
-    done = run("status", "--dir", str(folder))
-    assert done.returncode == 0
-    assert "round 1" in done.stdout
-    done = run("enter", "--dir", str(tmp_path / "none"), "--entries", str(entries))
-    assert done.returncode == 1
-    assert "no audit in" in done.stderr
-    assert "Traceback" not in done.stderr
+    status, out, _ = in_process(capsys, "status", "--dir", str(folder))
+    assert status == 0
+    assert "round 1" in out
+    status, _, err = in_process(capsys, "enter", "--dir", str(tmp_path / "none"), "--entries",
+                                str(entries))  # fmt: skip
+    assert status == 1
+    assert err.count("\n") == 1
+    assert "no audit in" in err
 
 
-def test_a_batch_comparison_audit_of_the_record(election: Election, tmp_path: Path) -> None:
+def test_a_batch_comparison_audit_of_the_record(
+    election: Election, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The stations of Karaj are the batches: hand counts equal to the forms confirm the
     outcome or count every station; the commands run as a user runs them."""
     from verivote.audit.audit_files import batch_list_path, read_batch_state
@@ -199,9 +208,10 @@ def test_a_batch_comparison_audit_of_the_record(election: Election, tmp_path: Pa
         listed = batch_list_path(folder, rounds).read_text().split()[1:]
         counts = tmp_path / f"counts-{rounds}.csv"
         counts.write_text(hand_counts(karaj, election.paper, listed))
-        done = run("batch-enter", "--dir", str(folder), "--counts", str(counts), "--json")
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["round"] == rounds
+        status, out, err = in_process(capsys, "batch-enter", "--dir", str(folder), "--counts",
+                                      str(counts), "--json")  # fmt: skip
+        assert status == 0, err
+        assert json.loads(out)["round"] == rounds
     assert state["status"] in (CONFIRMED, FULL_COUNT)
     if state["status"] == CONFIRMED:
         assert all(a["risk"] <= 0.05 for a in state["rounds"][-1]["assertions"].values())
