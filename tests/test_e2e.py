@@ -118,7 +118,7 @@ def test_a_small_election_agrees_with_its_plaintext_in_both_rounds(
         migrate(engine)
         try:
             first, second = run_election(
-                Store(engine), tmp_path, voters=400, seed=2024, processes=1
+                Store(engine), tmp_path, voters=250, seed=2024, processes=1
             )
         finally:
             engine.dispose()
