@@ -21,7 +21,7 @@ def test_the_cast_api_benchmark_loses_and_duplicates_nothing(
 ) -> None:
     with postgres_database():  # skips (or fails) as the other PostgreSQL tests do
         pass
-    code = run(["bench", "cast-api", "--db", POSTGRES_URL, "--seconds", "3", "--devices", "3",
+    code = run(["bench", "cast-api", "--db", POSTGRES_URL, "--seconds", "1", "--devices", "3",
                 "--json"])  # fmt: skip
     assert code == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
