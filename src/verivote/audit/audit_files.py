@@ -50,15 +50,23 @@ def entries_path(folder: Path, n: int) -> Path:
     return folder / f"round-{n}-entries.csv"
 
 
-def read_state(folder: Path) -> dict[str, Any]:
-    path = folder / STATE
+def _read_json(path: Path, what: str, start: str) -> dict[str, Any]:
+    """An audit's state file; AuditError naming the command that starts one if it is absent."""
     try:
         state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AuditError(f"no audit in {folder} (start one with `verivote audit start`)") from None
+        raise AuditError(
+            f"no {what} in {path.parent} (start one with `verivote audit {start}`)"
+        ) from None
     except ValueError as exc:
-        raise AuditError(f"{path} is not an audit's state: {exc}") from None
+        raise AuditError(f"{path} is not the state file of an {what}: {exc}") from None
+    if not isinstance(state, dict):
+        raise AuditError(f"{path} is not the state file of an {what}")
     return state
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    return _read_json(folder / STATE, "audit", "start")
 
 
 def _write_state(folder: Path, state: dict[str, Any]) -> None:
@@ -252,16 +260,7 @@ def batch_list_path(folder: Path, n: int) -> Path:
 
 
 def read_batch_state(folder: Path) -> dict[str, Any]:
-    path = folder / BATCH_STATE
-    try:
-        state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AuditError(
-            f"no batch audit in {folder} (start one with `verivote audit batch-start`)"
-        ) from None
-    except ValueError as exc:
-        raise AuditError(f"{path} is not a batch audit's state: {exc}") from None
-    return state
+    return _read_json(folder / BATCH_STATE, "audit of batches", "batch-start")
 
 
 def _write_batch(folder: Path, state: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ The first round's size is the largest expected sample size (ASN) of the assertio
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -41,6 +41,16 @@ FULL_COUNT = "full hand count"
 
 class AuditError(ValueError):
     """Input the audit cannot use: the message says what, in one line."""
+
+
+def checked_population(district: str, risk_limit: float, boxes: Iterable[int]) -> int:
+    """The paper ballots of a district's boxes, once the risk limit and they are usable."""
+    if not 0 < risk_limit < 1:
+        raise AuditError(f"the risk limit lies strictly between 0 and 1, not {risk_limit}")
+    population = sum(boxes)
+    if population <= 0:
+        raise AuditError(f"district {district} has no paper ballots on its result forms")
+    return population
 
 
 def assertion_id(a: Mapping[str, Any]) -> str:
@@ -65,11 +75,7 @@ def plan(
 ) -> dict[str, Any]:
     """A new audit's state: its assertions, the ballot manifest (station → ballots) and
     round 1's size. AuditError if there is nothing to audit."""
-    if not 0 < risk_limit < 1:
-        raise AuditError(f"the risk limit lies strictly between 0 and 1, not {risk_limit}")
-    population = sum(boxes.values())
-    if population <= 0:
-        raise AuditError(f"district {district} has no paper ballots on its result forms")
+    population = checked_population(district, risk_limit, boxes.values())
     found = assertions(method, votes, valid, elected, risk_limit, runoff, threshold)
     if not found:
         raise AuditError(f"district {district}: the outcome rests on no assertion to audit")

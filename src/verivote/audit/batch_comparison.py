@@ -38,7 +38,13 @@ from itertools import repeat
 from typing import Any
 
 from verivote.audit.alpha import ShrinkTrunc, measure
-from verivote.audit.ballot_polling import CONFIRMED, FULL_COUNT, IN_PROGRESS, AuditError
+from verivote.audit.ballot_polling import (
+    CONFIRMED,
+    FULL_COUNT,
+    IN_PROGRESS,
+    AuditError,
+    checked_population,
+)
 from verivote.audit.ballot_polling import assertion_id as _id
 from verivote.audit.sample_size import assertions
 
@@ -79,11 +85,7 @@ def plan(
     seed: str,
 ) -> dict[str, Any]:
     """A new batch comparison audit's state from the stations' reported counts."""
-    if not 0 < risk_limit < 1:
-        raise AuditError(f"the risk limit lies strictly between 0 and 1, not {risk_limit}")
-    population = sum(c["ballots"] for c in reported.values())
-    if population <= 0:
-        raise AuditError(f"district {district} has no paper ballots on its result forms")
+    population = checked_population(district, risk_limit, (c["ballots"] for c in reported.values()))
     votes: dict[str, int] = {}
     for c in reported.values():
         for code, n in c["votes"].items():

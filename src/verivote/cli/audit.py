@@ -101,6 +101,14 @@ def sample_size_command(
     typer.echo(f"sample size at risk limit {risk_limit}: {size:,} ballots of {valid_ballots:,}")
 
 
+RecordArg = Annotated[Path, typer.Argument(help="The published election record (a folder).")]
+DistrictOpt = Annotated[str, typer.Option(help="The district to audit.")]
+SeedOpt = Annotated[
+    str, typer.Option(help="The public seed: the digits of dice rolled in public (20 or more).")
+]
+RiskLimit = Annotated[float, typer.Option("--risk-limit", help="The risk limit α, e.g. 0.05.")]
+
+
 AuditDir = Annotated[
     Path,
     typer.Option("--dir", help="The audit's folder: its state, pull lists and entries."),
@@ -127,16 +135,11 @@ def _next(folder: Path, state: dict[str, Any]) -> str:
 
 @audit_app.command("start")
 def audit_start_command(
-    record: Annotated[Path, typer.Argument(help="The published election record (a folder).")],
-    district: Annotated[str, typer.Option(help="The district to audit.")],
-    seed: Annotated[
-        str,
-        typer.Option(help="The public seed: the digits of dice rolled in public (20 or more)."),
-    ],
+    record: RecordArg,
+    district: DistrictOpt,
+    seed: SeedOpt,
     folder: AuditDir,
-    risk_limit: Annotated[
-        float, typer.Option("--risk-limit", help="The risk limit α, e.g. 0.05.")
-    ] = 0.05,
+    risk_limit: RiskLimit = 0.05,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as one JSON line.")
     ] = False,
@@ -222,16 +225,11 @@ def audit_status_command(
 
 @audit_app.command("batch-start")
 def audit_batch_start_command(
-    record: Annotated[Path, typer.Argument(help="The published election record (a folder).")],
-    district: Annotated[str, typer.Option(help="The district to audit.")],
-    seed: Annotated[
-        str,
-        typer.Option(help="The public seed: the digits of dice rolled in public (20 or more)."),
-    ],
+    record: RecordArg,
+    district: DistrictOpt,
+    seed: SeedOpt,
     folder: AuditDir,
-    risk_limit: Annotated[
-        float, typer.Option("--risk-limit", help="The risk limit α, e.g. 0.05.")
-    ] = 0.05,
+    risk_limit: RiskLimit = 0.05,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Plan a batch-level comparison audit of one district: each station's signed result form
