@@ -290,3 +290,19 @@ def test_a_counted_form_always_adds_up_and_reads_back(paper: list[list[str]]) ->
     assert parse_form_text(form_text(form)) == form
     with pytest.raises(FormError):
         parse_form_text(form_text(form).replace("{", "{ ", 1))
+
+
+def test_the_challenged_ballots_counted_by_the_ballot_pass_are_those_of_the_board() -> None:
+    """The verifier counts each station's challenged ballots where it parses the ballots
+    (`place_ballots`); the forms check holds the form to that count as to its own."""
+    from collections import Counter
+
+    m = manifest()
+    officials = Officials(m)
+    docs = docs_of(officials, officials.note(tabriz_form(m)))
+    board = board_of(docs)
+    placed = ([], Counter({STATION: 5}), Counter({STATION: 1}))
+    assert check_forms(board, election(m), placed).failures == []
+    placed = ([], Counter({STATION: 5}), Counter({STATION: 2}))
+    reasons = [f.reason for f in check_forms(board, election(m), placed).failures]
+    assert any("1 challenged ballots on the form, 2 on the board" in r for r in reasons)

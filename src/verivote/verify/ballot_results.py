@@ -32,6 +32,7 @@ class BallotResults:
     buckets: list[bytearray] = field(default_factory=lambda: [bytearray() for _ in range(BUCKETS)])
     out_of_place: list[tuple[int, str]] = field(default_factory=list)
     cast_at: Counter[str] = field(default_factory=Counter)
+    challenged_at: Counter[str] = field(default_factory=Counter)
     placed_all: bool = True
     _segments: Segments = field(default_factory=dict)
 
@@ -48,13 +49,16 @@ class BallotResults:
         else:
             self.out_of_place += result.placed[0]
             self.cast_at.update(result.placed[1])
+            self.challenged_at.update(result.placed[2])
         for district, (rows, digest) in result.segments.items():
             self._segments.setdefault(district, []).append((result.first, rows, digest))
 
     @property
     def placed(self) -> Placed | None:
         """The ballots' places, if every chunk checked them (`Setup.polls`)."""
-        return (self.out_of_place, self.cast_at) if self.placed_all else None
+        if not self.placed_all:
+            return None
+        return self.out_of_place, self.cast_at, self.challenged_at
 
     @property
     def segments(self) -> Segments:

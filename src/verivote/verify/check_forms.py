@@ -33,6 +33,7 @@ from verivote.model.result_form import (
     votes_of,
 )
 from verivote.verify.ballot_facts import entry_facts
+from verivote.verify.check_participation import Placed
 from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
@@ -81,8 +82,10 @@ def _signers(board: Board, election: Election, check: Check) -> Signers | None:
     return good_heads, good_observers
 
 
-def check_forms(board: Board, election: Election) -> Check:
-    """The `forms` check (module docstring)."""
+def check_forms(board: Board, election: Election, placed: Placed | None = None) -> Check:
+    """The `forms` check (module docstring). `placed`: the ballots' places as the ballot
+    chunks counted them (with each station's challenged ballots); without it the challenged
+    ballots are parsed here."""
     manifest = election.manifest
     check = Check("forms")
     forms_found = board.of_type(FORM_TYPE)
@@ -95,7 +98,7 @@ def check_forms(board: Board, election: Election) -> Check:
         return check.close()
     heads, observers = signers
     closes = {doc.get("station"): (i, doc) for i, doc in board.of_type("polls-close")}
-    challenged = _challenged(board, election)
+    challenged = placed[2] if placed is not None else _challenged(board, election)
     forms: dict[str, ResultForm] = {}
     for index, doc in forms_found:
         check.items += 1

@@ -68,22 +68,24 @@ def ballot_problem(polls: Polls, index: int, station: str | None) -> str | None:
     return None
 
 
-Placed = tuple[list[tuple[int, str]], Counter[str]]
-"""The ballots out of place (index, `ballot_problem`) and the cast ballots of each station of
-the manifest, as the ballot chunks found them (`ballot_chunk`)."""
+Placed = tuple[list[tuple[int, str]], Counter[str], Counter[str]]
+"""The ballots out of place (index, `ballot_problem`), and the cast and the challenged ballots
+of each station of the manifest, as the ballot chunks found them (`ballot_chunk`); the
+challenged ones are what the `forms` check holds each station's result form to."""
 
 
 def place_ballots(polls: Polls, found: Iterable[tuple[int, str | None, bool]]) -> Placed:
     """`Placed` of the ballot entries (index, station, whether cast)."""
     problems: list[tuple[int, str]] = []
     cast: Counter[str] = Counter()
+    challenged: Counter[str] = Counter()
     for index, station, is_cast in found:
         problem = ballot_problem(polls, index, station)
-        if station is not None and station in polls.stations and is_cast:
-            cast[station] += 1
+        if station is not None and station in polls.stations:
+            (cast if is_cast else challenged)[station] += 1
         if problem is not None:
             problems.append((index, problem))
-    return problems, cast
+    return problems, cast, challenged
 
 
 def check_participation(board: Board, election: Election, placed: Placed | None = None) -> Check:
@@ -107,7 +109,7 @@ def check_participation(board: Board, election: Election, placed: Placed | None 
                 for i, doc in board.ballots()
             ),
         )
-    problems, cast = placed
+    problems, cast, _ = placed
     for index, problem in sorted(problems):
         check.fail(index, problem)
     for station, index in sorted(opened.items(), key=lambda item: item[1]):

@@ -187,6 +187,6 @@ def _verify(
     checks.append(check_count(board, election))
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election, merged.placed))
-    checks.append(check_forms(board, election))
+    checks.append(check_forms(board, election, merged.placed))
     rate = ballots_checked / elapsed if ballots_checked and elapsed > 0 else 0.0
     return Report(tuple(c.locate(board.where) for c in checks), rate), election
