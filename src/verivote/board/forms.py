@@ -19,6 +19,19 @@ from verivote.model.result_form import (
 )
 
 
+def key_problem(key: object, name: str) -> str | None:
+    """Why `key` cannot be the published verifier key named `name` (None if it can): not a
+    valid Ed25519 verifier key, or one of another name (a head's key cannot sign as an
+    observer). The publisher of `form-signers` and the verifier both ask this."""
+    try:
+        verifier = parse_verifier(key)  # type: ignore[arg-type]
+    except ValueError as exc:
+        return f"the key of {name}: {exc}"
+    if verifier.name != name:
+        return f"the key of {name} is named {verifier.name}"
+    return None
+
+
 def open_form(
     note: str, station: str, heads: Mapping[str, str], observers: Mapping[str, str]
 ) -> ResultForm:

@@ -124,6 +124,28 @@ def form_problems(form: ResultForm, district: District) -> list[str]:
     return problems
 
 
+def close_problems(form: ResultForm, close: Mapping[str, Any], challenged: int) -> list[str]:
+    """How the form disagrees with the station's `polls-close` statement (ballots cast, and
+    voters checked in where the statement has them) and with the `challenged` ballots the
+    board holds at the station. The authority's publisher and the verifier both ask this."""
+    problems = []
+    if form.ballots_cast != close.get("ballots_cast"):
+        problems.append(
+            f"{form.ballots_cast} ballots cast on the form, {close.get('ballots_cast')} in its "
+            "closing statement"
+        )
+    if "checked_in" in close and form.checked_in != close["checked_in"]:
+        problems.append(
+            f"{form.checked_in} voters checked in on the form, {close['checked_in']} in its "
+            "closing statement"
+        )
+    if form.challenged != challenged:
+        problems.append(
+            f"{form.challenged} challenged ballots on the form, {challenged} on the board"
+        )
+    return problems
+
+
 def head_name(station: str) -> str:
     """The key name of a station head's signing key."""
     return f"head/{station}"

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from verivote.board.forms import open_form
+from verivote.board.forms import key_problem, open_form
 from verivote.model.ballots import Ballot
 from verivote.model.manifest import District
 from verivote.model.result_form import (
@@ -29,6 +29,7 @@ from verivote.model.result_form import (
     SIGNERS_TYPE,
     FormError,
     ResultForm,
+    close_problems,
     form_doc,
     form_problems,
     form_text,
@@ -100,22 +101,13 @@ def publish_signers(
     factions = {f.id for f in ctx.manifest.factions}
     if set(heads) - stations or set(observers) - factions:
         raise FormError("a signer of no station or faction of the manifest")
-    for station, key in heads.items():
-        _named(key, head_name(station))
-    for faction, key in observers.items():
-        _named(key, observer_name(faction))
+    named = [(k, head_name(s)) for s, k in heads.items()]
+    named += [(k, observer_name(f)) for f, k in observers.items()]
+    for key, name in named:
+        problem = key_problem(key, name)
+        if problem is not None:
+            raise FormError(problem)
     store.append_entry(election, signers_doc(ctx.base_hash.hex(), heads, observers), SIGNERS_TYPE)
-
-
-def _named(key: str, name: str) -> None:
-    from verivote.board.note import parse_verifier
-
-    try:
-        verifier = parse_verifier(key)
-    except ValueError as exc:
-        raise FormError(str(exc)) from None
-    if verifier.name != name:
-        raise FormError(f"the key of {name} is named {verifier.name}")
 
 
 def publish_forms(store: Any, ctx: Any, notes: Mapping[str, str]) -> list[str]:
@@ -145,11 +137,8 @@ def publish_forms(store: Any, ctx: Any, notes: Mapping[str, str]) -> list[str]:
             raise FormError(f"{station}: the polls are not closed there")
         form = open_form(note, station, signers["heads"], signers["observers"])
         district = ctx.manifest.district(ctx.manifest.station(station).district)
-        problems = form_problems(form, district) + against_close(form, closes[station])
-        if form.challenged != challenged.get(station, 0):
-            problems.append(
-                f"{form.challenged} challenged ballots, the board {challenged.get(station, 0)}"
-            )
+        problems = form_problems(form, district)
+        problems += close_problems(form, closes[station], challenged.get(station, 0))
         if form.election != ctx.base_hash.hex():
             problems.append("the form is of another election")
         if problems:
@@ -158,20 +147,6 @@ def publish_forms(store: Any, ctx: Any, notes: Mapping[str, str]) -> list[str]:
         store.append_entry(election, entry, FORM_TYPE, log=district.id)
         done.append(station)
     return done
-
-
-def against_close(form: ResultForm, close: Mapping[str, Any]) -> list[str]:
-    """How the form disagrees with the station's `polls-close` statement."""
-    problems = []
-    if form.ballots_cast != close.get("ballots_cast"):
-        problems.append(
-            f"{form.ballots_cast} ballots cast, its close statement {close.get('ballots_cast')}"
-        )
-    if "checked_in" in close and form.checked_in != close["checked_in"]:
-        problems.append(
-            f"{form.checked_in} voters checked in, its close statement {close['checked_in']}"
-        )
-    return problems
 
 
 def challenged_by_station(store: Any, election: str) -> Counter[str]:

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from verivote.board.forms import open_form
-from verivote.board.note import parse_verifier
+from verivote.board.forms import key_problem, open_form
 from verivote.model.result_form import (
     FORM_TYPE,
     SIGNERS_TYPE,
     FormError,
     ResultForm,
+    close_problems,
     form_problems,
     head_name,
     observer_name,
@@ -70,13 +70,9 @@ def _signers(board: Board, election: Election, check: Check) -> Signers | None:
             if who not in known:
                 check.fail(index, f"a form signer for {who!r}, not in the manifest")
                 continue
-            try:
-                verifier = parse_verifier(key)
-            except ValueError as exc:
-                check.fail(index, f"the key of {name_of(who)}: {exc}")
-                continue
-            if verifier.name != name_of(who):
-                check.fail(index, f"the key of {name_of(who)} is named {verifier.name}")
+            problem = key_problem(key, name_of(who))
+            if problem is not None:
+                check.fail(index, problem)
                 continue
             good[who] = key
     return good_heads, good_observers
@@ -114,7 +110,7 @@ def check_forms(board: Board, election: Election, placed: Placed | None = None) 
             check.fail(index, f"{station}'s result form before its polls closed")
             continue
         problems = form_problems(form, manifest.district(manifest.station(station).district))
-        problems += _against(form, close[1], challenged[station])
+        problems += close_problems(form, close[1], challenged[station])
         for problem in problems:
             check.fail(index, f"{station}: {problem}")
         forms[station] = form
@@ -151,25 +147,6 @@ def _one_form(
         check.fail(index, f"{station}: the form is of another election")
         return None
     return form
-
-
-def _against(form: ResultForm, close: dict[str, Any], challenged: int) -> list[str]:
-    problems = []
-    if form.ballots_cast != close.get("ballots_cast"):
-        problems.append(
-            f"{form.ballots_cast} ballots cast on the form, {close.get('ballots_cast')} in its "
-            "closing statement"
-        )
-    if "checked_in" in close and form.checked_in != close["checked_in"]:
-        problems.append(
-            f"{form.checked_in} voters checked in on the form, {close['checked_in']} in its "
-            "closing statement"
-        )
-    if form.challenged != challenged:
-        problems.append(
-            f"{form.challenged} challenged ballots on the form, {challenged} on the board"
-        )
-    return problems
 
 
 def _challenged(board: Board, election: Election) -> Counter[str]:
