@@ -30,9 +30,9 @@ from verivote.audit.ballot_polling import (
     plan,
 )
 from verivote.audit.sampler import PaperBallot, SeedError, parse_seed
-from verivote.board.record import read_record, write_atomic
-from verivote.model.manifest import Manifest, parse_manifest
-from verivote.model.result_form import FORM_TYPE, FormError, votes_of
+from verivote.audit.stations import record_forms
+from verivote.board.record import write_atomic
+from verivote.model.result_form import votes_of
 
 STATE = "audit.json"
 PULL_HEADER = ["order", "station", "box", "position"]
@@ -77,37 +77,24 @@ def district_outcome(record: Path, district: str) -> dict[str, Any]:
     """What the audit of `district` needs from a published record: the manifest's district,
     the count's result, the stations' paper ballots (their result forms' ballots_cast)."""
     try:
-        read = read_record(record)
+        found = record_forms(record)
     except (OSError, ValueError) as exc:
         raise AuditError(f"{record}: not a readable record ({exc})") from None
-    manifest = _manifest(read.entries)
+    manifest, count = found.manifest, found.count
     try:
         model = manifest.district(district)
     except KeyError:
         known = ", ".join(d.id for d in manifest.districts)
         raise AuditError(f"no district {district!r} in the record (it has {known})") from None
-    count = None
-    boxes: dict[str, int] = {}
-    forms: dict[str, dict[str, Any]] = {}
-    for log in (read.entries, *(d.entries for d in read.districts)):
-        for raw in log:
-            if b'"type":"count"' in raw or b'"type":"result-form"' in raw:
-                doc = json.loads(raw)
-                if doc.get("type") == "count":
-                    count = doc
-                elif doc.get("type") == FORM_TYPE:
-                    form = _form(doc)
-                    if form.district == district:
-                        boxes[form.station] = form.ballots_cast
-                        forms[form.station] = {
-                            "ballots": form.ballots_cast,
-                            "blank": form.blank,
-                            "votes": dict(form.votes),
-                        }
+    forms = {
+        f.station: {"ballots": f.ballots_cast, "blank": f.blank, "votes": dict(f.votes)}
+        for f in found.forms
+        if f.district == district
+    }
     if count is None or district not in count.get("districts", {}):
         raise AuditError(f"the record has no count of district {district}")
     stations = [s.id for s in manifest.stations if s.district == district]
-    lacking = [s for s in stations if s not in boxes]
+    lacking = [s for s in stations if s not in forms]
     if lacking:
         raise AuditError(f"no result form of {', '.join(lacking)}: the paper cannot be listed")
     result = count["districts"][district]
@@ -116,28 +103,10 @@ def district_outcome(record: Path, district: str) -> dict[str, Any]:
         "district": model,
         "result": result,
         "votes": votes_of(result),
-        "boxes": boxes,
+        "boxes": {s: f["ballots"] for s, f in forms.items()},
         "forms": forms,
         "threshold": Fraction(manifest.threshold) if manifest.round == 1 else None,
     }
-
-
-def _manifest(entries: tuple[bytes, ...]) -> Manifest:
-    try:
-        doc = json.loads(entries[0])
-        return parse_manifest(doc["manifest"])
-    except (IndexError, KeyError, TypeError, ValueError) as exc:
-        raise AuditError(f"the record's first entry is not a manifest ({exc})") from None
-
-
-def _form(doc: dict[str, Any]) -> Any:
-    from verivote.board.note import parse_note
-    from verivote.model.result_form import parse_form_text
-
-    try:
-        return parse_form_text(parse_note(doc["note"])[0])
-    except (KeyError, ValueError, FormError) as exc:
-        raise AuditError(f"a result form that cannot be read ({exc})") from None
 
 
 def start(

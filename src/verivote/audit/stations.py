@@ -14,8 +14,8 @@ from typing import Any
 
 from verivote.board.note import parse_note
 from verivote.board.record import read_record
-from verivote.model.manifest import parse_manifest
-from verivote.model.result_form import FORM_TYPE, FormError, parse_form_text
+from verivote.model.manifest import Manifest, parse_manifest
+from verivote.model.result_form import FORM_TYPE, FormError, ResultForm, parse_form_text
 
 
 @dataclass(frozen=True)
@@ -38,31 +38,48 @@ class StationCount:
         return self.ballots / self.registered
 
 
-def station_counts(record: Path) -> list[StationCount]:
-    """Every published result form of a record, as the forensics and the audit read them
-    (signatures not checked here: `verivote verify` does that)."""
+@dataclass(frozen=True)
+class RecordForms:
+    """What a published record says of its stations' paper: its manifest, the result form of
+    each station of the manifest (by station), and its `count` entry (None before the count)."""
+
+    manifest: Manifest
+    forms: list[ResultForm]
+    count: dict[str, Any] | None
+
+
+def record_forms(record: Path) -> RecordForms:
+    """The result forms and the count of a published record, read in one pass over its logs
+    (signatures not checked here: `verivote verify` does that). FormError for a record whose
+    manifest or forms cannot be read."""
     read = read_record(record)
     try:
         manifest = parse_manifest(json.loads(read.entries[0])["manifest"])
     except (IndexError, KeyError, TypeError, ValueError) as exc:
         raise FormError(f"the record's first entry is not a manifest ({exc})") from None
-    out = []
+    forms = []
+    count = None
     for log in (read.entries, *(d.entries for d in read.districts)):
         for raw in log:
-            if b'"type":"result-form"' not in raw:
+            if b'"type":"result-form"' not in raw and b'"type":"count"' not in raw:
                 continue
             doc = json.loads(raw)
-            if doc.get("type") != FORM_TYPE:
-                continue
-            form = _form_of_note(doc["note"])
-            out.append(StationCount(
-                form.station, form.district, form.registered, form.checked_in,
-                form.ballots_cast, dict(form.votes),
-            ))  # fmt: skip
+            if doc.get("type") == "count":
+                count = doc
+            elif doc.get("type") == FORM_TYPE:
+                try:
+                    forms.append(parse_form_text(parse_note(doc["note"])[0]))
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise FormError(f"a result form that cannot be read ({exc})") from None
     known = {s.id for s in manifest.stations}
-    return sorted((c for c in out if c.station in known), key=lambda c: c.station)
+    mine = sorted((f for f in forms if f.station in known), key=lambda f: f.station)
+    return RecordForms(manifest, mine, count)
 
 
-def _form_of_note(note: str) -> Any:
-    text, _ = parse_note(note)
-    return parse_form_text(text)
+def station_counts(record: Path) -> list[StationCount]:
+    """Every published result form of a record, as the forensics read them."""
+    return [
+        StationCount(f.station, f.district, f.registered, f.checked_in, f.ballots_cast,
+                     dict(f.votes))
+        for f in record_forms(record).forms
+    ]  # fmt: skip
