@@ -63,11 +63,14 @@ def head_groups(stations: Sequence[str], heads: int) -> dict[int, list[str]]:
 
 
 def station_forms(
-    store: Store, ctx: ElectionContext, paper: Mapping[str, Sequence[Sequence[str]]]
+    ctx: ElectionContext,
+    paper: Mapping[str, Sequence[Sequence[str]]],
+    counts: Mapping[str, tuple[int, int]],
+    challenged: Mapping[str, int],
 ) -> list[ResultForm]:
-    """Each closed station's form as its officials enter it from the paper in its box."""
-    counts = store.station_counts(ctx.election_id)
-    challenged = challenged_by_station(store, ctx.election_id)
+    """Each closed station's form as an official enters it from the paper in its box, with
+    the station's voters checked in (`counts`: station → (checked in, ballots), the store's
+    counters) and its challenged ballots."""
     factions = [f.id for f in ctx.manifest.factions]
     forms = []
     for station in ctx.manifest.stations:
@@ -125,8 +128,11 @@ def publish_round_forms(
 ) -> int:
     """Enter every closed station's form twice, have `sign(forms, second)` collect the
     officials' signature lines, and publish the signed forms; returns how many."""
-    first = station_forms(store, ctx, paper)
-    second = station_forms(store, ctx, paper)
+    counts = store.station_counts(ctx.election_id)
+    challenged = challenged_by_station(store, ctx.election_id)
+    # Two officials count the same paper, each entering the form on their own.
+    first = station_forms(ctx, paper, counts, challenged)
+    second = station_forms(ctx, paper, counts, challenged)
     lines = sign(first, second)
     notes = {f.station: assemble(f, lines.get(f.station, [])) for f in first}
     return len(publish_forms(store, ctx, notes))
