@@ -31,7 +31,7 @@ from fractions import Fraction
 from typing import Any
 
 from verivote.audit.alpha import Assorter, ShrinkTrunc, beats, measure, missed, reached
-from verivote.audit.sample_size import Assertion, assertions, sample_size
+from verivote.audit.sample_size import assertions, sample_size
 from verivote.audit.sampler import PaperBallot, sample
 
 CONFIRMED = "confirmed"
@@ -190,8 +190,3 @@ def end_round(state: dict[str, Any], readings: Sequence[frozenset[str] | None]) 
 
 def _asn(a: Mapping[str, Any]) -> float:
     return math.inf if a["asn"] is None else float(a["asn"])
-
-
-def as_assertions(state: Mapping[str, Any]) -> list[Assertion]:
-    """The state's assertions as `Assertion`s."""
-    return [Assertion(a["kind"], a["winner"], a["loser"], _asn(a)) for a in state["assertions"]]
