@@ -44,8 +44,9 @@ NATIONAL = ""
 SEAL_TYPE = "district-checkpoint"
 BALLOT_TYPES = frozenset({"ballot-cast", "ballot-challenged"})
 POLLS_TYPES = frozenset({"polls-open", "polls-close"})
-STATION_TYPES = POLLS_TYPES | {"result-form"}
-"""A station's statements: its polls opening and closing, and its paper result form (issue 18)."""
+STATION_TYPES = POLLS_TYPES | {"result-form", "checkins"}
+"""A station's statements: its polls opening and closing, its paper result form (issue 18), and
+the pseudonyms of the voters it checked in (issue 19)."""
 DISTRICT_TYPES = BALLOT_TYPES | STATION_TYPES
 """The entry types that go to a district's log when the record has district logs."""
 

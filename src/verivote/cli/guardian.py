@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import rich.progress
 import typer
 from rich.console import Console
 
@@ -27,6 +28,7 @@ from verivote.parties.guardian import (
     log,
     read_token,
 )
+from verivote.parties.pseudonyms import answer_batches
 
 guardian_app = typer.Typer(
     help="Run one guardian of the election key: its side of the key ceremony, its "
@@ -94,7 +96,8 @@ def guardian_ceremony(
     ] = False,
 ) -> None:
     """Take part in the key ceremony as guardian INDEX; write DIR/guardian.key (mode 0600),
-    then contribute to the election's lot."""
+    then, if the election's turnout is provable, the pseudonym key's own ceremony
+    (DIR/pseudonym.key), then contribute to the election's lot."""
     keys = trust_keys(trust)
     err = Console(stderr=True)
     try:
@@ -107,6 +110,9 @@ def guardian_ceremony(
             Waiting(poll=poll, timeout=timeout, progress=lambda line: err.print(line)),
         )
         share, transcript = run.run()
+        if run.state.get("pseudonym_key"):
+            # The pseudonyms' key of its own (issue 19): the same rounds again, its own files.
+            CeremonyRun(client, folder, index, keys, run.waiting, key="pseudonym").run()
         # With its key share, the guardian contributes to the election's lot (issue 14,
         # item 4): the tally waits for a quorum of contributions.
         lot_index = None if no_lot else contribute(client, folder, done_is_fine=True)
@@ -134,6 +140,26 @@ def guardian_contribute(server: Server, token_file: TokenFile, folder: Folder) -
     except (GuardianRefusal, ServerError) as exc:
         raise _fail(folder, exc) from None
     Console().print(f"lot contribution acknowledged as board entry {index}")
+
+
+@guardian_app.command("pseudonyms")
+def guardian_pseudonyms(server: Server, token_file: TokenFile, folder: Folder) -> None:
+    """Answer the roll's blinded batches with this guardian's share of the pseudonym key
+    (issue 19), each with a batch proof; never more evaluations than the board's roll-size.
+
+    The guardian never sees a national code; its ledger DIR/pseudonyms.json records every
+    batch it answered, so that no crash or repeated request makes it answer more."""
+    err = Console(stderr=True)
+    try:
+        client = Client(server, read_token(token_file))
+        with rich.progress.Progress(console=err, transient=True) as bar:
+            task = bar.add_task("answering the roll's batches", total=None)
+            answered = answer_batches(
+                client, folder, lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    except (GuardianRefusal, ServerError) as exc:
+        raise _fail(folder, exc) from None
+    Console().print(f"{answered} batches of pseudonyms answered")
 
 
 @guardian_app.command("decrypt")

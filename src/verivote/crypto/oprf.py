@@ -48,6 +48,15 @@ def _ristretto(group: Group[bytes]) -> None:
         raise OprfError(f"the pseudonyms are defined over ristretto255, not {group.name}")
 
 
+def key_context(base_hash: bytes) -> bytes:
+    """The context of the pseudonym key's ceremony and of H1: SHA-256(encode_items(
+    "pseudonym-key", [base hash])). Every proof of that ceremony is bound to it, so no message
+    of the election key's ceremony (bound to the base hash itself) can be replayed into it; a
+    runoff that reuses round 1's pseudonym key reuses its context, so a voter's pseudonym is
+    the same in both rounds."""
+    return hash_items("pseudonym-key", base_hash)
+
+
 def hash_to_group(group: Group[bytes], election: bytes, code: str) -> bytes:
     """H1(code) (module docstring)."""
     _ristretto(group)

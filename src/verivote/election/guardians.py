@@ -33,9 +33,11 @@ its partial decryptions its `lot-decryption` (checked against the lot ciphertext
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Table
 
 from verivote.crypto.ceremony import (
     CeremonyTranscript,
@@ -54,6 +56,7 @@ from verivote.crypto.group import Group
 from verivote.crypto.groups import get_group
 from verivote.crypto.lot import CONTRIBUTION_TYPE, check_lot_decryption
 from verivote.crypto.lot import DECRYPTION_TYPE as LOT_DECRYPTION_TYPE
+from verivote.crypto.oprf import key_context
 from verivote.election.decryption import PARTIAL_TYPE, _valid_shares, tally_ciphertexts
 from verivote.election.lot import lot_of_board, lot_publics, publish_contribution
 from verivote.election.service import ElectionContext, ElectionError
@@ -61,10 +64,36 @@ from verivote.election.tally import find_tally
 from verivote.model.canonical import canonical_json
 from verivote.store import Store, StoreError
 from verivote.store import ceremony as db
-from verivote.store.schema import CEREMONY_ROUNDS
+from verivote.store.schema import CEREMONY_ROUNDS, ceremony_messages, pseudonym_messages
 
 CEREMONY_TYPE = "ceremony"
+PSEUDONYM_CEREMONY_TYPE = "pseudonym-ceremony"
 MAX_REASON = 200
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """Which key a ceremony makes: the election key, or the pseudonyms' PRF key (issue 19),
+    a key of its own held by the same guardians (same tokens, same n and k) through the same
+    rounds, its messages in a table of their own, its transcript a board entry of its own
+    type, and every proof of it bound to its own context (`context`)."""
+
+    name: str
+    entry_type: str
+    table: Table
+
+    def context(self, ctx: ElectionContext) -> bytes:
+        """What the ceremony's proofs are bound to (the transcript's `base_hash` field)."""
+        return ctx.base_hash if self.name == "election" else key_context(ctx.base_hash)
+
+    def exists(self, ctx: ElectionContext) -> bool:
+        """Whether this election holds this ceremony."""
+        return self.name == "election" or ctx.manifest.polling.turnout
+
+
+ELECTION_KEY = KeyKind("election", CEREMONY_TYPE, ceremony_messages)
+PSEUDONYM_KEY = KeyKind("pseudonym", PSEUDONYM_CEREMONY_TYPE, pseudonym_messages)
+KEY_KINDS = {k.name: k for k in (ELECTION_KEY, PSEUDONYM_KEY)}
 
 
 class Refused(ElectionError):
@@ -75,11 +104,14 @@ class Refused(ElectionError):
         self.status = status
 
 
-def ceremony_entry(ctx: ElectionContext, transcript: CeremonyTranscript) -> bytes:
-    """The `ceremony` board entry, exactly as `hold_ceremony` writes it."""
+def ceremony_entry(
+    ctx: ElectionContext, transcript: CeremonyTranscript, kind: KeyKind = ELECTION_KEY
+) -> bytes:
+    """The `ceremony` board entry, exactly as `hold_ceremony` writes it (or the
+    `pseudonym-ceremony` entry, of the same shape)."""
     return canonical_json(
         {
-            "type": CEREMONY_TYPE,
+            "type": kind.entry_type,
             "election": ctx.base_hash.hex(),
             "transcript": transcript.model_dump(mode="json"),
         }
@@ -124,15 +156,19 @@ def _same_ceremony(store: Store, ctx: ElectionContext, election_id: str) -> bool
     )
 
 
-def _parameters(store: Store, ctx: ElectionContext) -> tuple[int, int]:
+def _parameters(
+    store: Store, ctx: ElectionContext, kind: KeyKind = ELECTION_KEY
+) -> tuple[int, int]:
+    if not kind.exists(ctx):
+        raise Refused(404, "this election's turnout is not provable: it has no pseudonym key")
     found = db.ceremony_parameters(store.engine, ctx.election_id)
     if found is None:
         raise Refused(404, "no key ceremony has been opened (run verivote election ceremony)")
     return found
 
 
-def _ceremony_index(store: Store, ctx: ElectionContext) -> int | None:
-    found = store.entries_of_type(ctx.election_id, CEREMONY_TYPE)
+def _ceremony_index(store: Store, ctx: ElectionContext, kind: KeyKind = ELECTION_KEY) -> int | None:
+    found = store.entries_of_type(ctx.election_id, kind.entry_type)
     return found[0][0] if found else None
 
 
@@ -144,7 +180,12 @@ def _current_round(posted: dict[str, dict[int, str]], guardians: int) -> str | N
 
 
 def _draft(
-    group: Group[Any], ctx: ElectionContext, n: int, k: int, posted: dict[str, dict[int, str]]
+    group: Group[Any],
+    ctx: ElectionContext,
+    n: int,
+    k: int,
+    posted: dict[str, dict[int, str]],
+    kind: KeyKind = ELECTION_KEY,
 ) -> CeremonyTranscript:
     def every(round_: str) -> list[Any]:
         out: list[Any] = []
@@ -157,7 +198,7 @@ def _draft(
         group=group.name,
         guardians=n,
         quorum=k,
-        base_hash=ctx.base_hash.hex(),
+        base_hash=kind.context(ctx).hex(),
         commitment_hashes=[CommitmentHash.model_validate(d) for d in every("commitment")],
         keys=[GuardianKeys.model_validate(d) for d in every("reveal")],
         shares=[EncryptedShare.model_validate(d) for d in every("shares")],
@@ -168,26 +209,33 @@ def _draft(
     )
 
 
-def ceremony_state(store: Store, ctx: ElectionContext) -> dict[str, Any]:
+def ceremony_state(
+    store: Store, ctx: ElectionContext, kind: KeyKind = ELECTION_KEY
+) -> dict[str, Any]:
     """The ceremony as any guardian may see it: parameters, the round open now ("commitment"
     … "answers", then "finished" or "failed" with the reason), and every public message so
-    far, by round and by guardian (a list for the rounds after the reveal)."""
-    n, k = _parameters(store, ctx)
-    posted = db.messages(store.engine, ctx.election_id)
+    far, by round and by guardian (a list for the rounds after the reveal). `key` names the
+    key it makes, `context` what its proofs are bound to, `pseudonym_key` whether the
+    election also holds the pseudonym key's ceremony."""
+    n, k = _parameters(store, ctx, kind)
+    posted = db.messages(store.engine, ctx.election_id, kind.table)
     current = _current_round(posted, n)
-    index = _ceremony_index(store, ctx)
+    index = _ceremony_index(store, ctx, kind)
     failure = None
     if current is None and index is None:
         # Every round is complete: finish here too (the post of the last answer may still be
         # finishing; the entry is appended once).
         try:
-            finish(store, ctx, n, k, posted)
+            finish(store, ctx, n, k, posted, kind)
         except ElectionError as exc:
             failure = str(exc)
-        index = _ceremony_index(store, ctx)
+        index = _ceremony_index(store, ctx, kind)
     doc: dict[str, Any] = {
         "election": ctx.election_id,
         "base_hash": ctx.base_hash.hex(),
+        "key": kind.name,
+        "context": kind.context(ctx).hex(),
+        "pseudonym_key": PSEUDONYM_KEY.exists(ctx),
         "group": ctx.manifest.group,
         "guardians": n,
         "quorum": k,
@@ -222,6 +270,7 @@ def _check_message(
     round_: str,
     guardian: int,
     doc: Any,
+    kind: KeyKind = ELECTION_KEY,
 ) -> Any:
     """The message, parsed, if guardian `guardian` may post it in `round_`; Refused if not."""
     others = [i for i in range(1, n + 1) if i != guardian]
@@ -237,7 +286,7 @@ def _check_message(
                 raise Refused(400, f"guardian {guardian} may reveal only its own commitments")
             if not _is_hex(keys.transport_key, 32):
                 raise Refused(400, "the transport key is not 32 bytes in hex")
-            draft = _draft(group, ctx, n, k, {**posted, "reveal": {}})
+            draft = _draft(group, ctx, n, k, {**posted, "reveal": {}}, kind)
             failure = keys_failure(group, draft, keys)
             if failure is not None:
                 raise Refused(400, f"reveal refused: {failure}")
@@ -293,22 +342,27 @@ def _check_message(
 
 
 def post_message(
-    store: Store, ctx: ElectionContext, guardian: int, round_: str, doc: Any
+    store: Store,
+    ctx: ElectionContext,
+    guardian: int,
+    round_: str,
+    doc: Any,
+    kind: KeyKind = ELECTION_KEY,
 ) -> dict[str, Any]:
     """Keep guardian `guardian`'s message of `round_` once it is checked; finish the ceremony
     when it is the last answer. Returns the ceremony's state."""
     if round_ not in CEREMONY_ROUNDS:
         raise Refused(404, f"no ceremony round {round_!r}")
-    n, k = _parameters(store, ctx)
-    if _ceremony_index(store, ctx) is not None:
+    n, k = _parameters(store, ctx, kind)
+    if _ceremony_index(store, ctx, kind) is not None:
         raise Refused(409, "the key ceremony is over: its transcript is on the board")
-    posted = db.messages(store.engine, ctx.election_id)
+    posted = db.messages(store.engine, ctx.election_id, kind.table)
     current = _current_round(posted, n)
     order = list(CEREMONY_ROUNDS)
     if current is None or order.index(round_) < order.index(current):
         mine = posted[round_].get(guardian)
         if mine is not None and json.loads(mine) == doc:
-            return ceremony_state(store, ctx)  # a retry of a message already kept
+            return ceremony_state(store, ctx, kind)  # a retry of a message already kept
         raise Refused(409, f"the {round_} round is closed")
     if order.index(round_) > order.index(current):
         missing = [i for i in range(1, n + 1) if i not in posted[current]]
@@ -318,7 +372,7 @@ def post_message(
             + ", ".join(str(i) for i in missing),
         )
     group = get_group(ctx.manifest.group)
-    message = _check_message(group, ctx, n, k, posted, round_, guardian, doc)
+    message = _check_message(group, ctx, n, k, posted, round_, guardian, doc, kind)
     body = (
         [m.model_dump(mode="json") for m in message]
         if isinstance(message, list)
@@ -326,25 +380,31 @@ def post_message(
     )
     try:
         db.put_message(
-            store.engine, ctx.election_id, round_, guardian, canonical_json(body).decode()
-        )
+            store.engine, ctx.election_id, round_, guardian, canonical_json(body).decode(),
+            kind.table,
+        )  # fmt: skip
     except db.MessageConflict as exc:
         raise Refused(409, str(exc)) from None
-    posted = db.messages(store.engine, ctx.election_id)
+    posted = db.messages(store.engine, ctx.election_id, kind.table)
     if _current_round(posted, n) is None:
         try:
-            finish(store, ctx, n, k, posted)
+            finish(store, ctx, n, k, posted, kind)
         except ElectionError as exc:
             raise Refused(409, str(exc)) from None
-    return ceremony_state(store, ctx)
+    return ceremony_state(store, ctx, kind)
 
 
 def finish(
-    store: Store, ctx: ElectionContext, n: int, k: int, posted: dict[str, dict[int, str]]
+    store: Store,
+    ctx: ElectionContext,
+    n: int,
+    k: int,
+    posted: dict[str, dict[int, str]],
+    kind: KeyKind = ELECTION_KEY,
 ) -> CeremonyTranscript:
     """QUAL, the joint key and the `ceremony` entry, once every round is complete."""
     group = get_group(ctx.manifest.group)
-    draft = _draft(group, ctx, n, k, posted)
+    draft = _draft(group, ctx, n, k, posted, kind)
     qualified, excluded = qualified_guardians(group, draft)
     if len(qualified) < k:
         raise ElectionError(
@@ -358,7 +418,7 @@ def finish(
     problems = verify_transcript(transcript)
     if problems:
         raise ElectionError(f"the key ceremony's transcript does not verify: {problems[0]}")
-    store.append_once(ctx.election_id, ceremony_entry(ctx, transcript), CEREMONY_TYPE)
+    store.append_once(ctx.election_id, ceremony_entry(ctx, transcript, kind), kind.entry_type)
     return transcript
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from verivote.election.service import ElectionContext, ElectionError
+from verivote.election.turnout import publish_checkins
 from verivote.model.canonical import canonical_json
 from verivote.store import Store, StoreError
 from verivote.store.roll import has_roll
@@ -96,5 +97,7 @@ def close_polls(store: Store, ctx: ElectionContext, station_ids: Sequence[str]) 
             store.set_polls(ctx.election_id, station, "closed", entry, log=_district(ctx, station))
         except StoreError as exc:
             raise ElectionError(str(exc)) from None
+        # Once closed no check-in can arrive: the station's list is complete (issue 19).
+        publish_checkins(store, ctx, station, _district(ctx, station))
         closed.append(station)
     return closed

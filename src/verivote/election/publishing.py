@@ -377,6 +377,9 @@ def paged_entries(
 
 def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory: Path) -> int:
     """Write the public record of the latest checkpoint to `directory`; returns its size."""
+    from verivote.election.turnout import write_roll  # turnout imports the guardians' module
+    from verivote.polling.turnout import ROLL_FILE
+
     latest = store.latest_checkpoint(ctx.election_id)
     if latest is None:
         raise ElectionError("no checkpoint yet: run `verivote board checkpoint` first")
@@ -391,6 +394,8 @@ def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory:
         write_record(directory, entries, note, verifier_keys(keys_dir), districts or None)
         # the tracker's index of codes, for voters checking from the static files alone
         write_code_index(directory, districts)
+        if ctx.manifest.polling.turnout:  # the committed roll's leaves (issue 19)
+            write_roll(store, ctx.election_id, directory / ROLL_FILE)
     except ValueError as exc:  # entries that do not give the signed root: never published
         raise ElectionError(f"the record does not check, not written: {exc}") from None
     problems = check_record(directory)

@@ -141,6 +141,10 @@ class Polling(_Strict):
     - `result_forms`: each station publishes its signed paper result form after its close
       (issue 18; `verivote.model.result_form`), and the verifier fails a closed station
       without one.
+    - `turnout`: turnout is provable (issue 19; README, "Provable turnout"): the roll is
+      committed as pseudonyms before polling day, each station publishes the pseudonyms of the
+      voters it checked in, and the verifier's `turnout` check holds them to each other. Needs
+      `roll`.
     """
 
     roll: bool = False
@@ -148,11 +152,14 @@ class Polling(_Strict):
     batch_minutes: int = Field(default=15, ge=1, le=24 * 60)
     ends: datetime | None = None
     result_forms: bool = False
+    turnout: bool = False
 
     @model_validator(mode="after")
     def _aware(self) -> Polling:
         if self.ends is not None and self.ends.utcoffset() is None:
             raise ValueError("polling.ends needs its time zone, as in 2024-03-01T24:00+03:30")
+        if self.turnout and not self.roll:
+            raise ValueError("polling.turnout needs a voter roll (polling.roll)")
         return self
 
 
@@ -270,6 +277,8 @@ class Manifest(_Strict):
             del doc["polling"]
         elif not self.polling.result_forms:
             del doc["polling"]["result_forms"]  # likewise for a manifest of before issue 18
+        if "polling" in doc and not self.polling.turnout:
+            del doc["polling"]["turnout"]  # likewise for a manifest of before issue 19
         if self.mixing == Mixing():
             del doc["mixing"]  # likewise for a manifest of before issue 16
         for district in doc["districts"]:

@@ -93,6 +93,7 @@ from verivote.crypto.lot import (
     make_contribution,
     make_lot_decryption,
 )
+from verivote.crypto.oprf import key_context
 from verivote.crypto.written import is_written
 from verivote.election.decryption import partial_entry, tally_ciphertexts
 from verivote.election.mix_workers import HERE, MixWorkers, mix_workers
@@ -119,6 +120,10 @@ STATE_FILE = "guardian.json"
 SECRETS_FILE = "secrets.json"
 SHARES_FILE = "shares.json"
 KEY_FILE = "guardian.key"
+PSEUDONYM_FILES = {"secrets": "pseudonym-secrets.json", "shares": "pseudonym-shares.json",
+                   "key": "pseudonym.key"}  # fmt: skip
+"""The pseudonym key's own ceremony (issue 19) keeps its secrets, sealed shares and key share
+in files of their own, beside the election key's."""
 TRUST_FILE = "trust"
 DECRYPTED_FILE = "decrypted.json"
 LOT_FILE = "lot.json"
@@ -366,7 +371,17 @@ class CeremonyRun:
         index: int,
         trust: list[str] | None = None,
         waiting: Waiting | None = None,
+        key: str = "election",
     ) -> None:
+        self.key = key
+        pseudonym = key == "pseudonym"
+        self.api = "/api/pseudonym-ceremony" if pseudonym else "/api/ceremony"
+        self.entry_type = "pseudonym-ceremony" if pseudonym else "ceremony"
+        self.files = PSEUDONYM_FILES if pseudonym else {
+            "secrets": SECRETS_FILE, "shares": SHARES_FILE, "key": KEY_FILE}  # fmt: skip
+        self.context = b""
+        """What this ceremony's proofs are bound to: the base hash, or for the pseudonym key
+        its own context, which the guardian computes itself (`oprf.key_context`)."""
         self.client = client
         self.folder = folder
         self.index = index
@@ -385,7 +400,7 @@ class CeremonyRun:
         return refuse(self.folder, f"guardian {self.index}: {reason}")
 
     def _fetch(self) -> dict[str, Any]:
-        state = self.client.get_json("/api/ceremony")
+        state = self.client.get_json(self.api)
         if not isinstance(state, dict):
             raise self._refuse("the server's ceremony state is not a JSON object")
         self.state = state
@@ -409,7 +424,7 @@ class CeremonyRun:
 
     def _post(self, round_: str, doc: Any) -> None:
         try:
-            self.state = self.client.post_json(f"/api/ceremony/{round_}", doc)
+            self.state = self.client.post_json(f"{self.api}/{round_}", doc)
         except ServerError as exc:
             if exc.status == 409 and "ceremony failed" in str(exc):
                 raise self._refuse(str(exc)) from None
@@ -466,6 +481,7 @@ class CeremonyRun:
             raise self._refuse("the ceremony's group is not the manifest's")
         self.group = get_group(manifest.group)
         self.base_hash = base_hash
+        self.context = key_context(base_hash) if self.key == "pseudonym" else base_hash
         self._check_folder(state)
         self._pin_trust(state)
         self._load_or_make_secrets()
@@ -520,7 +536,7 @@ class CeremonyRun:
     def _load_or_make_secrets(self) -> None:
         assert self.group is not None
         group = self.group
-        path = self.folder / SECRETS_FILE
+        path = self.folder / self.files["secrets"]
         k = int(self.state["quorum"])
         if path.is_file():
             try:
@@ -537,9 +553,7 @@ class CeremonyRun:
             if len(self.secrets.coefficients) != k:
                 raise self._refuse(f"{path} holds a polynomial for another quorum")
             return
-        self.secrets, self.committed, self.keys = guardian_setup(
-            group, self.index, k, self.base_hash
-        )
+        self.secrets, self.committed, self.keys = guardian_setup(group, self.index, k, self.context)
         write_private(
             path, json.dumps(_secrets_doc(group, self.secrets, self.committed, self.keys)) + "\n"
         )
@@ -564,11 +578,11 @@ class CeremonyRun:
         assert self.group is not None
         assert self.secrets is not None
         self._wait_for("shares")
-        path = self.folder / SHARES_FILE
+        path = self.folder / self.files["shares"]
         if path.is_file():
             sealed = [EncryptedShare.model_validate(d) for d in read_json(path)]
         else:
-            sealed = send_shares(self.group, self.secrets, self._all_keys(), self.base_hash)
+            sealed = send_shares(self.group, self.secrets, self._all_keys(), self.context)
             write_json(path, [s.model_dump(mode="json") for s in sealed])
         if self._mine("shares") is None:
             self._post("shares", [s.model_dump(mode="json") for s in sealed])
@@ -581,7 +595,7 @@ class CeremonyRun:
             for _, sent in sorted(self._posted("shares").items())
             for m in sent
         ]
-        return receive_shares(self.group, self.secrets, self._all_keys(), shares, self.base_hash)
+        return receive_shares(self.group, self.secrets, self._all_keys(), shares, self.context)
 
     def complain(self) -> list[Complaint]:
         """Open the shares sent to this guardian; complain about every one that is bad."""
@@ -627,9 +641,9 @@ class CeremonyRun:
             raise self._refuse(
                 f"board entry {index} is not a ceremony transcript ({exc})"
             ) from None
-        if doc.get("type") != "ceremony" or doc.get("election") != self.base_hash.hex():
+        if doc.get("type") != self.entry_type or doc.get("election") != self.base_hash.hex():
             raise self._refuse(f"board entry {index} is not this election's ceremony")
-        if transcript.base_hash != self.base_hash.hex():
+        if transcript.base_hash != self.context.hex():
             raise self._refuse("the published transcript is of another election")
         assert self.committed is not None
         assert self.keys is not None
@@ -662,7 +676,7 @@ class CeremonyRun:
             base_hash=transcript.base_hash,
             joint_key=transcript.joint_key,
         )
-        path = self.folder / KEY_FILE
+        path = self.folder / self.files["key"]
         if path.is_file():
             old = read_key_share(path)
             if old.secret != share.secret or old.joint_key != share.joint_key:

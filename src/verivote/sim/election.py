@@ -46,6 +46,15 @@ from verivote.election.service import (
     load_context,
 )
 from verivote.election.tally import run_tally
+from verivote.election.turnout import (
+    blind_roll,
+    evaluate_in_process,
+    finish_roll,
+    hold_pseudonym_ceremony,
+    issue_status_codes,
+    pseudonym_transcript,
+    reuse_pseudonym_key,
+)
 from verivote.model.ballots import Ballot
 from verivote.model.manifest import Manifest, Mode, parse_manifest
 from verivote.polling.roll import check_digit
@@ -109,9 +118,11 @@ def synthetic_manifest(
     stations: list[dict[str, str]],
     what: str,
     result_forms: bool = False,
+    turnout: bool = False,
 ) -> Manifest:
     """The manifest of a synthetic election: every faction of the voter model, a roll,
     and the `MIXERS` as its mix servers."""
+    polling = {"roll": True, "result_forms": result_forms, "turnout": turnout}
     return parse_manifest(
         {
             "election_id": election_id,
@@ -122,7 +133,7 @@ def synthetic_manifest(
             "districts": districts,
             "stations": stations,
             # Voters check in against a roll: one ballot per check-in, counted at the close.
-            "polling": {"roll": True, "result_forms": result_forms},
+            "polling": polling,
             "mixing": {"mixers": [_faction_id(f) for f in MIXERS]},
         },
         what,
@@ -157,6 +168,7 @@ def province(seed: int, group: str = "ristretto255") -> tuple[Manifest, dict[str
         stations,
         "demo manifest",
         result_forms=True,
+        turnout=True,
     )
     return manifest, models
 
@@ -188,6 +200,11 @@ class RoundOutcome:
     manifest asks for result forms, issue 18)."""
     forms: int = 0
     """The signed result forms published."""
+    status_codes: dict[str, str] = field(default_factory=dict)
+    """Each voter's status code (issue 19), as the notifications deliver them: the voters'
+    own secret, kept here for the demo's voters and the tests to check their status."""
+    absent: list[str] = field(default_factory=list)
+    """The national codes of the roll's voters who did not come (issue 19)."""
 
 
 def normalise(names: tuple[str, ...], codes: dict[str, str], seats: int) -> list[str]:
@@ -299,15 +316,46 @@ CHALLENGE_RATE = 0.01
 """The share of voters who challenge the ballot their device encrypted (then cast a fresh one)."""
 
 
-def open_day(store: Store, ctx: ElectionContext, jobs: list[tuple[str, list[str]]]) -> list[str]:
+ABSENT_SHARE = 0.2
+"""Voters on the roll who do not come, per voter who does (an election with provable turnout:
+the roll commitment counts them, the check-ins do not)."""
+
+
+def open_day(
+    store: Store,
+    ctx: ElectionContext,
+    jobs: list[tuple[str, list[str]]],
+    prepare: Callable[[], None] | None = None,
+    outcome: RoundOutcome | None = None,
+) -> list[str]:
     """Load the roll (one synthetic voter per job, at the job's station's district) and open
-    every station; the voters' national codes, in the jobs' order."""
+    every station; the voters' national codes, in the jobs' order.
+
+    With provable turnout (issue 19): ABSENT_SHARE more voters who will not come, a status
+    code for every voter (into `outcome`), and `prepare` (the guardians' evaluations of the
+    roll: `Parties.pseudonyms`) before the roll is committed and the polls open."""
     station_district = {s.id: s.district for s in ctx.manifest.stations}
     voters = [_national_code(ctx.manifest.round, n) for n in range(len(jobs))]
-    import_voters(store.engine, ctx.election_id, (
-        (code, station_district[station], None)
-        for code, (station, _) in zip(voters, jobs, strict=True)
-    ))  # fmt: skip
+    roll = [(code, station_district[station], None)
+            for code, (station, _) in zip(voters, jobs, strict=True)]  # fmt: skip
+    turnout = ctx.manifest.polling.turnout
+    if turnout:
+        districts = sorted(set(station_district.values()))
+        extra = int(len(jobs) * ABSENT_SHARE)
+        absent = [(_national_code(ctx.manifest.round, len(jobs) + n), districts[n % len(districts)],
+                   None) for n in range(extra)]  # fmt: skip
+        roll += absent
+        if outcome is not None:
+            outcome.absent = [code for code, _, _ in absent]
+    import_voters(store.engine, ctx.election_id, roll)
+    if turnout:
+        codes = dict(issue_status_codes(store, ctx))
+        if outcome is not None:
+            outcome.status_codes = codes
+        blind_roll(store, ctx)
+        if prepare is not None:
+            prepare()
+        finish_roll(store, ctx)
     open_polls(store, ctx, [s.id for s in ctx.manifest.stations])
     return voters
 
@@ -355,6 +403,7 @@ def polling_day(
     jobs: list[tuple[str, list[str]]],
     progress: Progress,
     processes: int,
+    prepare: Callable[[], None] | None = None,
 ) -> None:
     """Load the roll, open every station, check every voter in, let their device encrypt and
     show the tracking code, and only then let them decide: cast, or (about one in a hundred)
@@ -365,7 +414,7 @@ def polling_day(
     assert ctx.key is not None
     stations = [s.id for s in ctx.manifest.stations]
     station_district = {s.id: s.district for s in ctx.manifest.stations}
-    voters = open_day(store, ctx, jobs)
+    voters = open_day(store, ctx, jobs, prepare, outcome)
     _check_in_all(store, outcome, jobs, voters, station_district, progress)
     decide = random.Random(len(jobs) + 1)
     done = 0
@@ -449,6 +498,11 @@ class Parties(Protocol):
         closed at the end."""
         ...
 
+    def pseudonyms(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """The guardians answer the roll's blinded batches with their shares of the
+        pseudonym key (issue 19), each checking the roll's published size first."""
+        ...
+
     def officials(self, store: Store, ctx: ElectionContext) -> None:
         """Before polling day (issue 18): each station head and faction observer makes their
         own signing key; the authority publishes the verifier keys (`form-signers`)."""
@@ -486,6 +540,8 @@ class InProcessParties:
 
     def ceremony(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
         hold_ceremony(store, ctx, GUARDIANS, QUORUM, keys_dir)
+        if ctx.manifest.polling.turnout:
+            hold_pseudonym_ceremony(store, ctx, GUARDIANS, QUORUM, keys_dir)
         self.shares = keys_dir
         contribute_all(store, load_context(store, ctx.election_id), keys_dir, GUARDIANS)
 
@@ -558,7 +614,13 @@ class InProcessParties:
         processes: int,
         keys_dir: Path,
     ) -> None:
-        polling_day(store, outcome, jobs, progress, processes)
+        ctx = outcome.ctx
+        polling_day(store, outcome, jobs, progress, processes,
+                    lambda: self.pseudonyms(store, ctx, keys_dir))  # fmt: skip
+
+    def pseudonyms(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        assert self.shares is not None
+        evaluate_in_process(store, ctx, self.shares, list(range(1, QUORUM + 1)))
 
     def officials(self, store: Store, ctx: ElectionContext) -> None:
         officials = LocalOfficials(self.directory / "officials", ctx.manifest.round)
@@ -660,6 +722,9 @@ def run_election(
     ctx2 = load_context(store, round2.election_id)
     assert ctx.transcript is not None
     reuse_ceremony(store, ctx2, ctx.transcript)
+    pseudonym_key = pseudonym_transcript(store, ctx.election_id)
+    if pseudonym_key is not None and round2.polling.turnout:
+        reuse_pseudonym_key(store, ctx2, pseudonym_key)
     ctx2 = load_context(store, round2.election_id)
     parties.contribute(store, ctx2, keys2)  # fresh: round 1's lot is known by now
     second = RoundOutcome(ctx2)

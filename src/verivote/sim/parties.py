@@ -413,6 +413,12 @@ class ProcessParties:
         with self._server(store, ctx, keys_dir) as server:
             self._guardians(server, "contribute", sorted(self.guardians))
 
+    def pseudonyms(self, store: Store, ctx: ElectionContext, keys_dir: Path) -> None:
+        """A quorum of guardian processes answer the roll's blinded batches (`verivote
+        guardian pseudonyms`), each checking the board's roll-size entry first."""
+        with self._server(store, ctx, keys_dir) as server:
+            self._guardians(server, "pseudonyms", list(range(1, QUORUM + 1)))
+
     def decrypt(
         self,
         store: Store,
@@ -579,7 +585,8 @@ class ProcessParties:
         voters and uploads its journals when back); fill `outcome` from the devices'
         summaries and the queues; close the polls once every device is done."""
         ctx = outcome.ctx
-        voters = open_day(store, ctx, jobs)
+        voters = open_day(store, ctx, jobs,
+                          lambda: self.pseudonyms(store, ctx, keys_dir), outcome)  # fmt: skip
         returns, challenges = decisions(len(jobs))
         stations = [s.id for s in ctx.manifest.stations]
         k = min(DEVICES, len(stations))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from verivote.store.access import token_hash
@@ -68,16 +68,24 @@ def guardian_of_token(engine: Engine, token: str) -> tuple[str, int] | None:
     return None if row is None else (str(row.election_id), int(row.guardian))
 
 
-def put_message(engine: Engine, election_id: str, round_: str, guardian: int, body: str) -> bool:
+def put_message(
+    engine: Engine,
+    election_id: str,
+    round_: str,
+    guardian: int,
+    body: str,
+    table: Table = ceremony_messages,
+) -> bool:
     """Keep guardian `guardian`'s message of `round_`; True if stored now, False if the same
-    text was already there (a retry). MessageConflict if another text was."""
+    text was already there (a retry). MessageConflict if another text was. `table` is the
+    ceremony's: the election key's, or the pseudonym key's (`pseudonym_messages`, issue 19)."""
     if round_ not in CEREMONY_ROUNDS:
         raise ValueError(f"no ceremony round {round_!r}")
-    m = ceremony_messages.c
+    m = table.c
     try:
         with engine.begin() as conn:
             conn.execute(
-                insert(ceremony_messages).values(
+                insert(table).values(
                     election_id=election_id, round=round_, guardian=guardian, body=body
                 )
             )
@@ -97,9 +105,11 @@ def put_message(engine: Engine, election_id: str, round_: str, guardian: int, bo
     )
 
 
-def messages(engine: Engine, election_id: str) -> dict[str, dict[int, str]]:
+def messages(
+    engine: Engine, election_id: str, table: Table = ceremony_messages
+) -> dict[str, dict[int, str]]:
     """Every message posted so far: round → guardian → body (every round present)."""
-    m = ceremony_messages.c
+    m = table.c
     out: dict[str, dict[int, str]] = {r: {} for r in CEREMONY_ROUNDS}
     with engine.begin() as conn:
         rows = conn.execute(

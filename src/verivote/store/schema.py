@@ -50,6 +50,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -362,4 +363,86 @@ mixer_tokens = Table(
     Column("election_id", Text, ForeignKey("elections.id"), nullable=False),
     Column("mixer", Text, nullable=False),
     UniqueConstraint("election_id", "mixer", name="uq_mixer_tokens_mixer"),
+)
+
+# Provable turnout (issue 19; migration 0015). The pseudonym key's own ceremony: the same
+# rounds as the election key's, in a table of their own (`verivote.election.pseudonym_key`).
+pseudonym_messages = Table(
+    "pseudonym_messages",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("round", Text, primary_key=True),
+    Column("guardian", SmallInteger, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+    CheckConstraint(
+        "round IN ('commitment', 'reveal', 'shares', 'complaints', 'answers')", name="round_known"
+    ),
+)
+
+# The roll's blinded elements, in batches the guardians evaluate (JSON list of hex), and each
+# guardian's answer to a batch (JSON: evaluations and batch proof), kept as posted.
+pseudonym_batches = Table(
+    "pseudonym_batches",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("batch", BigInteger, primary_key=True, autoincrement=False),
+    Column("blinded", Text, nullable=False),
+)
+
+pseudonym_answers = Table(
+    "pseudonym_answers",
+    metadata,
+    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+    Column("batch", BigInteger, primary_key=True, autoincrement=False),
+    Column("guardian", SmallInteger, primary_key=True, autoincrement=False),
+    Column("body", Text, nullable=False),
+)
+
+# Each voter's place in the batches, the blinding factor the authority drew (hex), and the
+# pseudonym once a quorum of guardians answered: what the voter's status shows them so that
+# their own device can check it. The authority knows who each voter is anyway (README).
+voter_pseudonyms = Table(
+    "voter_pseudonyms",
+    metadata,
+    Column("election_id", Text, primary_key=True),
+    Column("national_code", Text, primary_key=True),
+    Column("batch", BigInteger, nullable=False),
+    Column("position", SmallInteger, nullable=False),
+    Column("blind", Text, nullable=False),
+    Column("pseudonym", Text, nullable=True),
+    ForeignKeyConstraint(
+        ["election_id", "national_code"],
+        ["voters.election_id", "voters.national_code"],
+        name="fk_voter_pseudonyms_voters",
+    ),
+    Index("ix_voter_pseudonyms_pseudonym", "election_id", "pseudonym"),
+)
+
+# The SHA-256 of each voter's status code (delivered with the voter's notification; the code
+# itself is never stored), and the complaints voters file about check-ins they did not make.
+voter_status = Table(
+    "voter_status",
+    metadata,
+    Column("election_id", Text, primary_key=True),
+    Column("national_code", Text, primary_key=True),
+    Column("code_hash", Text, nullable=False),
+    ForeignKeyConstraint(
+        ["election_id", "national_code"],
+        ["voters.election_id", "voters.national_code"],
+        name="fk_voter_status_voters",
+    ),
+)
+
+voter_complaints = Table(
+    "voter_complaints",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("election_id", Text, nullable=False),
+    Column("national_code", Text, nullable=False),
+    Column("station_id", Text, nullable=True),
+    Column("hour", SmallInteger, nullable=True),
+    Column("text", Text, nullable=False),
+    Column("filed_at", BigInteger, nullable=False),
 )

@@ -21,6 +21,7 @@ CHECKS: dict[str, str] = {
     "runoff": "round 2 holds exactly round 1's runoff fields",
     "participation": "polls: ballots only while open, as many as published",
     "forms": "paper result forms: signed by head and observers, adding up to the count",
+    "turnout": "turnout: committed roll of pseudonyms, check-ins on it, none twice, as published",
 }
 """Every check's stable id and its name, in the order they are run and reported."""
 

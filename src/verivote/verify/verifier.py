@@ -31,6 +31,7 @@ from verivote.verify.check_mix import check_mix
 from verivote.verify.check_participation import check_participation, polls_of
 from verivote.verify.check_runoff import PreviousRound, check_runoff
 from verivote.verify.check_tally import check_tally, tally_cutoff
+from verivote.verify.check_turnout import check_turnout
 from verivote.verify.clashes import find_clashes
 from verivote.verify.context import Election
 from verivote.verify.loader import Board, RecordError, load_board, read_note
@@ -188,5 +189,6 @@ def _verify(
     checks.append(check_runoff(board, election, previous))
     checks.append(check_participation(board, election, merged.placed))
     checks.append(check_forms(board, election, merged.placed))
+    checks.append(check_turnout(board, election, merged.placed))
     rate = ballots_checked / elapsed if ballots_checked and elapsed > 0 else 0.0
     return Report(tuple(c.locate(board.where) for c in checks), rate), election

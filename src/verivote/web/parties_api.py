@@ -14,6 +14,14 @@ server (`verivote serve`, mounted by `verivote.web.app.live_app`):
                                          JSON lines, byte for byte as on the board, so that a
                                          guardian recomputes the Merkle root itself
 
+The pseudonym key (issue 19; `verivote.election.turnout`):
+
+    GET  /api/pseudonym-ceremony         the pseudonym key's ceremony, as /api/ceremony
+    POST /api/pseudonym-ceremony/{round} a guardian's message of one of its rounds
+    GET  /api/pseudonyms/batches?start=&limit=   the roll's size and blinded batches
+    POST /api/pseudonyms/answers         a guardian's answer to a batch (Bearer token), kept
+                                         only once its batch proof checks
+
 The factions' mix servers (issue 16, item 2; `verivote.parties.mixer`) and the guardians'
 decryption of the mix:
 
@@ -40,6 +48,7 @@ from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response
 
 from verivote.election import guardians as service
+from verivote.election import turnout
 from verivote.election.mixers import manifest_mixers, mixer_of
 from verivote.election.mixing import accept_mix_partial, accept_shuffle
 from verivote.election.service import ElectionContext, ElectionError, load_context
@@ -54,6 +63,8 @@ MAX_RANGE = 10_000
 """Board entries per request of /api/board/entries."""
 BODY_LIMITS = {
     **{f"/api/ceremony/{r}": 1 << 20 for r in CEREMONY_ROUNDS},
+    **{f"/api/pseudonym-ceremony/{r}": 1 << 20 for r in CEREMONY_ROUNDS},
+    "/api/pseudonyms/answers": 1 << 20,
     "/api/decryption/partials": 8 << 20,
     # an eg4096 contribution (a ciphertext and two proofs) or lot share is a few KiB
     "/api/lot/contributions": 64 << 10,
@@ -119,6 +130,62 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
             raise refused(exc) from None
         doc["verifiers"] = list(verifiers)
         return doc
+
+    @router.get("/api/pseudonym-ceremony")
+    def pseudonym_ceremony() -> dict[str, Any]:
+        """The pseudonym key's ceremony (issue 19): as /api/ceremony."""
+        try:
+            doc = service.ceremony_state(store, context(), service.PSEUDONYM_KEY)
+        except service.Refused as exc:
+            raise refused(exc) from None
+        doc["verifiers"] = list(verifiers)
+        return doc
+
+    @router.post("/api/pseudonym-ceremony/{round_name}")
+    def post_pseudonym_round(
+        round_name: str,
+        message: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """A guardian's message of one round of the pseudonym key's ceremony."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            doc = service.post_message(
+                store, ctx, guardian, round_name, message, service.PSEUDONYM_KEY
+            )
+        except service.Refused as exc:
+            raise refused(exc) from None
+        doc["verifiers"] = list(verifiers)
+        return doc
+
+    @router.get("/api/pseudonyms/batches")
+    def pseudonym_batches(
+        start: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    ) -> dict[str, Any]:
+        """The roll's published size and its blinded batches from `start`."""
+        try:
+            return turnout.batches_doc(store, context(), start, limit)
+        except service.Refused as exc:
+            raise refused(exc) from None
+        except ElectionError as exc:
+            raise HttpError(409, str(exc)) from None
+
+    @router.post("/api/pseudonyms/answers")
+    def post_answer(
+        answer: Annotated[Any, Body()],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """A guardian's answer to one batch, kept once its proof checks."""
+        ctx = context()
+        try:
+            guardian = service.guardian_of(store, ctx, _bearer(authorization))
+            return {"batch": turnout.accept_answer(store, ctx, guardian, answer)}
+        except service.Refused as exc:
+            raise refused(exc) from None
+        except ElectionError as exc:
+            raise HttpError(409, str(exc)) from None
 
     @router.post("/api/decryption/partials")
     def post_partial(
