@@ -40,6 +40,7 @@ from verivote.cli.steps import (
 from verivote.cli.tabulate import tabulate
 from verivote.cli.track import track_command
 from verivote.cli.verify import verify_command
+from verivote.cli.voter import voter_app
 from verivote.cli.witness import witness_app
 
 app = typer.Typer(
@@ -78,6 +79,7 @@ app.add_typer(supervisors_app, name="supervisors")
 app.add_typer(witness_app, name="witness")
 app.add_typer(official_app, name="official")
 app.add_typer(audit_app, name="audit")
+app.add_typer(voter_app, name="voter")
 app.command("forensics")(forensics_command)
 add_interop_commands(app)
 

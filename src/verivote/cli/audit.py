@@ -287,3 +287,93 @@ def audit_batch_enter_command(
     if state["status"] == IN_PROGRESS:
         following = batch_list_path(folder, len(state["rounds"]) + 1)
         typer.echo(f"hand count the stations of {following}")
+
+
+@audit_app.command("turnout")
+def audit_turnout_command(
+    record: RecordArg,
+    seed: SeedOpt,
+    per_district: Annotated[
+        int, typer.Option("--per-district", min=1, help="Check-ins drawn in each district.")
+    ] = 50,
+    findings: Annotated[
+        Path | None,
+        typer.Option(
+            "--findings",
+            help="The audit board's findings: the pull list's CSV (district,station,"
+            "pseudonym,finding) with each finding 'signed' (on the station's paper sign-in "
+            "sheet) or 'missing' (a ghost check-in).",
+        ),
+    ] = None,
+    confidence: Annotated[
+        float, typer.Option(min=0.5, max=0.9999, help="Confidence of the upper bound.")
+    ] = 0.95,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the pull list CSV here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """The ghost-voter audit (issue 19): draw published check-ins per district by a public
+    seed, to be confirmed against the stations' paper sign-in sheets; with --findings, an
+    upper bound on the ghost check-ins (checked in without a voter) per district and in all,
+    at the chosen confidence (hypergeometric, exact)."""
+    from verivote.audit.turnout_audit import FindingsError, audit_result, draw, read_findings
+    from verivote.audit.turnout_record import record_checkins
+
+    try:
+        checkins = record_checkins(record)
+        drawn = draw(checkins, seed, per_district)
+    except (FormError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    if findings is None:
+        rows = [(d, s, p) for d, items in sorted(drawn.items()) for s, p in items]
+        lines = ["district,station,pseudonym,finding"] + [f"{d},{s},{p}," for d, s, p in rows]
+        if out is not None:
+            out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {"drawn": [{"district": d, "station": s, "pseudonym": p} for d, s, p in rows]}
+                )
+            )
+        elif out is None:
+            typer.echo("\n".join(lines))
+        else:
+            typer.echo(f"{len(rows)} check-ins drawn in {len(drawn)} districts; pull list in {out}")
+        return
+    try:
+        with findings.open(encoding="utf-8") as fh:
+            entered = read_findings(fh, drawn)
+        result = audit_result(checkins, seed, per_district, entered, confidence)
+    except OSError as exc:
+        raise UserError(f"cannot read {findings}: {exc}") from None
+    except (FindingsError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    doc = {
+        "confidence": confidence,
+        "checkins": result.population,
+        "drawn": result.sample,
+        "ghosts_found": result.found,
+        "ghosts_bound": result.bound,
+        "districts": [
+            {
+                "district": d.district,
+                "checkins": d.population,
+                "drawn": d.sample,
+                "ghosts_found": d.found,
+                "ghosts_bound": d.bound,
+                "ghosts_bound_simultaneous": d.simultaneous_bound,
+            }
+            for d in result.districts
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(doc))
+        return
+    typer.echo(
+        f"{result.found} ghost check-ins found among {result.sample} drawn of "
+        f"{result.population}; at {confidence:.0%} confidence at most {result.bound} "
+        "ghost check-ins in all"
+    )
+    for d in result.districts:
+        typer.echo(
+            f"  {d.district}: {d.found} of {d.sample} drawn of {d.population}; at most {d.bound}"
+        )

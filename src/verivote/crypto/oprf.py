@@ -146,7 +146,13 @@ def evaluate(
         if group.decode(group.encode(b)) == group.identity():
             raise OprfError("a blinded element is the identity")
     evaluated = [group.pow(b, secret_share) for b in blinded]
-    m, z = _combined(group, public_share, blinded, evaluated, context)
+    # Z = Π Eⱼ^zⱼ = (Π Bⱼ^zⱼ)^kᵢ = M^kᵢ for honest answers: one multiplication instead of a
+    # pass over the batch (the verifier, who lacks kᵢ, computes both products).
+    if len(blinded) != len(evaluated) or not blinded:
+        raise OprfError("a batch pairs each blinded element with one evaluation, at least one")
+    weights = _weights(group, public_share, blinded, evaluated, context)
+    m = group.multi_pow(list(zip(blinded, weights, strict=True)))
+    z = group.pow(m, secret_share)
     w = nonce if nonce is not None else group.random_scalar()
     c = _challenge(group, public_share, m, z, group.pow_g(w), group.pow(m, w), context)
     return evaluated, BatchProof(c, (w - c * secret_share) % group.q)

@@ -181,6 +181,7 @@ def batches_doc(store: Store, ctx: ElectionContext, start: int, limit: int) -> d
         raise Refused(409, "the roll's size is not published yet")
     return {
         "election": ctx.election_id,
+        "base_hash": ctx.base_hash.hex(),
         "roll_size": size,
         "batches_total": db.batch_count(store.engine, ctx.election_id),
         "batches": [

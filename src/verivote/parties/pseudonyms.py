@@ -67,16 +67,15 @@ def answer_batches(
     group = get_group(share.group)
     public = group.pow_g(share.secret)
     context = bytes.fromhex(share.base_hash)
-    ceremony = client.get_json("/api/pseudonym-ceremony")
-    manifest_entry = client.entries(0, 1)[0]
-    base = election_base_hash(manifest_entry).hex()
-    if ceremony.get("base_hash") != base:
+    first = client.get_json(f"/api/pseudonyms/batches?start=0&limit={PAGE}")
+    base = election_base_hash(client.entries(0, 1)[0]).hex()
+    if first.get("base_hash") != base:
         raise refuse(folder, "the server's election is not the board's manifest")
     try:
         size = _roll_size_on_board(client, base)
     except (ValueError, KeyError, TypeError) as exc:
         raise refuse(folder, f"cannot answer: {exc}") from None
-    election = str(ceremony["election"])
+    election = str(first["election"])
     ledger_path = folder / LEDGER_FILE
     ledger: dict[str, Any] = read_json(ledger_path) if ledger_path.is_file() else {}
     mine: dict[str, str] = ledger.setdefault(election, {})

@@ -57,6 +57,8 @@ from verivote.web.site.live_source import LiveSource
 from verivote.web.site.pages import create_pages
 from verivote.web.site.record_source import RecordSource
 from verivote.web.site.sessions import new_secret
+from verivote.web.voter_status import BODY_LIMITS as VOTER_BODY_LIMITS
+from verivote.web.voter_status import voter_status_api
 
 API_PREFIX = "/api/"
 API_PATHS = frozenset({"/api", "/openapi.json"})
@@ -176,10 +178,12 @@ def live_app(
     api.include_router(station_api(station))
     api.include_router(ballots_router(ballots, service.station))
     api.include_router(parties_api(store, ctx.election_id, verifiers))
+    api.include_router(voter_status_api(store, ctx.election_id, verifiers))
     if audits is not None:
         api.include_router(audit_api(audits))
     guarded = with_checkin_api(api, service)
     guarded.limits.update(BODY_LIMITS)
+    guarded.limits.update(VOTER_BODY_LIMITS)
     guarded.limits.update(body_limits(ctx.manifest))
     pages = create_pages(source, station, api.openapi, audits)
     return HstsMiddleware(fast_paths(PathDispatch(guarded, pages), service, cast_route(ballots)))
