@@ -75,9 +75,8 @@ def ghost_election(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     contribute_all(store, ctx, keys, 5)
     came = [roll_code(manifest.station(s).district, n) for n, (s, _) in enumerate(CAME)]
     absent = [roll_code("tabriz", 100 + n) for n in range(ABSENT)]
-    import_voters(engine, ctx.election_id,
-                  [(c, manifest.station(s).district, None) for c, (s, _) in zip(came, CAME, strict=True)]
-                  + [(c, "tabriz", None) for c in absent])  # fmt: skip
+    roll = [(c, manifest.station(s).district, None) for c, (s, _) in zip(came, CAME, strict=True)]
+    import_voters(engine, ctx.election_id, roll + [(c, "tabriz", None) for c in absent])
     codes = dict(issue_status_codes(store, ctx))
     prepare_roll(store, ctx, keys, [1, 2, 3])
     open_polls(store, ctx, [s.id for s in manifest.stations])
