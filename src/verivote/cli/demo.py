@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from verivote.board.record import read_record
-from verivote.cli import demo_paper
+from verivote.cli import demo_paper, demo_turnout
 from verivote.cli.errors import UserError
 from verivote.crypto.groups import GROUP_NAMES
 from verivote.sim.election import RoundOutcome, run_election
@@ -112,6 +112,8 @@ def demo(
     audit = demo_paper.run_audit(first, folder / "audit", seed)
     assert first.record is not None
     found, forensics_line = demo_paper.forensics(first.record, folder / "forensics")
+    statuses = demo_turnout.voter_checks(folder, first)
+    ghosts = demo_turnout.ghost_audit(first.record, seed)
     if as_json:
         doc = _summary_json(first, second, folder)
         doc["processes"] = parties.processes
@@ -119,6 +121,11 @@ def demo(
         doc["paper"] = str(parties.paper) if parties.paper else None
         doc["audit"] = demo_paper.summary(audit)
         doc["forensics"] = {k: found[k] for k in ("stations", "verdict", "flagged", "tests")}
+        doc["turnout"] = {
+            "commitment": demo_turnout.commitment_of(first.record),
+            "voter_status": statuses,
+            "ghost_audit": ghosts,
+        }
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     console.print(_table(first, second))
@@ -169,6 +176,8 @@ def demo(
         console.print(f"paper ballots printed by device-{PRINTING_DEVICE}: {printed}")
     console.print(demo_paper.audit_line(audit, folder / "audit"))
     console.print(forensics_line)
+    for line in demo_turnout.lines(first, statuses, ghosts):
+        console.print(line)
     for report, name in zip(checked, ("round 1", "round 2"), strict=False):
         failed = report.failed()
         verdict = "[bold green]valid[/]" if report.valid else f"[bold red]INVALID[/] ({failed})"

@@ -118,6 +118,38 @@ def polls_close(
     _set_polls(close_polls, "closed", station, everyone, election, db)
 
 
+@polls_app.command("checkins")
+def polls_checkins(
+    before_hour: Annotated[
+        int, typer.Option("--before-hour", min=1, max=24, help="Publish the hours before this.")
+    ],
+    station: Stations = None,
+    everyone: AllStations = False,
+    election: ElectionId = None,
+    db: Db = None,
+) -> None:
+    """Publish, for each station, the pseudonyms of the voters it checked in during the hours
+    before --before-hour not yet published (issue 19: hourly while the polls are open, each
+    hour's list sorted; the rest is published when the station closes)."""
+    from verivote.election.turnout import publish_checkins
+
+    store = _store(db)
+    ctx = _context(store, election)
+    if not ctx.manifest.polling.turnout:
+        raise UserError("this election's manifest does not make turnout provable")
+    published = 0
+    for s in _stations(ctx, station, everyone):
+        try:
+            district = ctx.manifest.station(s).district
+        except KeyError:
+            raise UserError(f"no station {s!r} in the manifest") from None
+        try:
+            published += publish_checkins(store, ctx, s, district, before_hour)
+        except (ElectionError, StoreError) as exc:
+            raise UserError(str(exc)) from None
+    Console().print(f"{published} check-ins published as pseudonyms (hours before {before_hour})")
+
+
 def tally_command(
     cores: Annotated[
         int | None, typer.Option("--cores", min=1, help="Processes (default: every core).")

@@ -227,7 +227,10 @@ def accept_answer(store: Store, ctx: ElectionContext, guardian: int, doc: Any) -
     try:
         db.put_answer(store.engine, ctx.election_id, batch, guardian, body)
     except db.AnswerConflict as exc:
-        raise Refused(409, str(exc)) from None
+        # A guardian answering again after a crash makes a new proof of the same values.
+        kept = json.loads(db.answers(store.engine, ctx.election_id, batch)[guardian])
+        if kept["evaluated"] != answer.to_json(group)["evaluated"]:
+            raise Refused(409, str(exc)) from None
     return batch
 
 
@@ -334,9 +337,14 @@ def prepare_roll(
 # --- polling day: the check-ins --------------------------------------------------------------
 
 
-def publish_checkins(store: Store, ctx: ElectionContext, station: str, log: str) -> int:
+def publish_checkins(
+    store: Store, ctx: ElectionContext, station: str, log: str, before_hour: int | None = None
+) -> int:
     """Publish the pseudonyms of the voters checked in at `station` not yet published, one
-    `checkins` entry per hour, in the station's district `log`; returns how many."""
+    `checkins` entry per hour, in the station's district `log`; returns how many. With
+    `before_hour`, only the hours before it (the hourly publication while the polls are open:
+    `verivote polls checkins --before-hour H`); a check-in of an earlier hour that arrives
+    late (an offline station's upload) goes in a later entry of its hour."""
     if not ctx.manifest.polling.turnout:
         return 0
     if db.unpseudonymous_checkins(store.engine, ctx.election_id, station):
@@ -349,7 +357,7 @@ def publish_checkins(store: Store, ctx: ElectionContext, station: str, log: str)
     found = [
         (h, p)
         for h, p in db.station_checkins(store.engine, ctx.election_id, station)
-        if p not in published
+        if p not in published and (before_hour is None or h < before_hour)
     ]
     for entry in checkins_entries(ctx.base_hash, station, found):
         store.append_entry(ctx.election_id, entry, CHECKINS_TYPE, log=log)

@@ -88,19 +88,20 @@ def add_batch(
                 election_id=election_id, batch=batch, blinded=blinded_json
             )
         )
-        conn.execute(
-            insert(voter_pseudonyms),
-            [
-                {
-                    "election_id": election_id,
-                    "national_code": code,
-                    "batch": batch,
-                    "position": position,
-                    "blind": blind,
-                }
-                for code, position, blind in members
-            ],
-        )
+        if members:
+            conn.execute(
+                insert(voter_pseudonyms),
+                [
+                    {
+                        "election_id": election_id,
+                        "national_code": code,
+                        "batch": batch,
+                        "position": position,
+                        "blind": blind,
+                    }
+                    for code, position, blind in members
+                ],
+            )
 
 
 def batches(engine: Engine, election_id: str, start: int, limit: int) -> list[tuple[int, str]]:
