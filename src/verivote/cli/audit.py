@@ -7,6 +7,8 @@
     verivote audit status --dir AUDIT [--json]
     verivote audit batch-start RECORD --district D --seed DIGITS --dir AUDIT [--risk-limit A]
     verivote audit batch-enter --dir AUDIT --counts COUNTS.csv [--json]
+    verivote audit turnout RECORD --seed DIGITS [--per-district N] [--out PULL.csv]
+                           [--findings PULL.csv] [--confidence C] [--json]   (issue 19)
 
 The outcome is counted from the tally by the law's rule (`verivote tabulate`'s), and each
 assertion it rests on gets its ballot-polling expected sample size (`verivote.audit.

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from verivote.board.merkle import leaf_hash, node_hash
@@ -37,9 +40,17 @@ from verivote.verify.check_participation import Placed
 from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
+from verivote.verify.turnout_index import (
+    Column,
+    Fingerprinter,
+    RollIndex,
+    exact_repeats,
+    repeated,
+)
 
 ROLL_FILE = "roll.txt"
 _LEAF = re.compile(rb"^([a-z0-9][a-z0-9-]*),([0-9a-f]{64})$")
+_PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 
 
 def streamed_root(hashes: Iterator[bytes]) -> tuple[bytes, int]:
@@ -64,10 +75,12 @@ def streamed_root(hashes: Iterator[bytes]) -> tuple[bytes, int]:
 
 
 def _read_roll(
-    path: Path, districts: set[str], check: Check
-) -> tuple[dict[str, str], Counter[str], str, int]:
-    """The roll's pseudonym → district, the counts, the root (hex) and the size."""
-    roll: dict[str, str] = {}
+    path: Path, districts: list[str], fingerprint: Fingerprinter, check: Check
+) -> tuple[Column, Counter[str], str, int]:
+    """The roll's fingerprints and district numbers, its counts, root (hex) and size, read
+    as a stream (each leaf's full pseudonym is dropped once fingerprinted)."""
+    number_of = {d: n for n, d in enumerate(districts)}
+    column = Column()
     counts: Counter[str] = Counter()
     problems = 0
 
@@ -78,7 +91,7 @@ def _read_roll(
             for number, line in enumerate(fh, start=1):
                 raw = line.rstrip(b"\n")
                 match = _LEAF.match(raw)
-                if match is None or (match.group(1).decode() not in districts):
+                if match is None or match.group(1).decode() not in number_of:
                     problems += 1
                     if problems <= 10:
                         check.fail(None, f"{ROLL_FILE} line {number}: not a leaf of a district")
@@ -89,17 +102,21 @@ def _read_roll(
                     if problems <= 10:
                         check.fail(None, f"{ROLL_FILE} line {number}: leaves not strictly sorted")
                 previous = raw
-                district, pseudonym = match.group(1).decode(), match.group(2).decode()
-                if pseudonym in roll:
-                    check.fail(
-                        None, f"{pseudonym} is on the roll twice ({roll[pseudonym]}, {district})"
-                    )
-                roll[pseudonym] = district
+                district = match.group(1).decode()
+                column.add(fingerprint(match.group(2).decode()), number_of[district])
                 counts[district] += 1
                 yield leaf_hash(raw)
 
     found, size = streamed_root(hashes())
-    return roll, counts, found.hex(), size
+    return column, counts, found.hex(), size
+
+
+def _roll_pseudonyms(path: Path) -> Iterator[str]:
+    with path.open("rb") as fh:
+        for line in fh:
+            match = _LEAF.match(line.rstrip(b"\n"))
+            if match is not None:
+                yield match.group(2).decode()
 
 
 def check_turnout(board: Board, election: Election, placed: Placed | None = None) -> Check:
@@ -147,19 +164,28 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
     if not path.is_file():
         check.fail(commit_at, f"the record has no {ROLL_FILE}: the committed roll is not published")
         return check.close()
-    roll, counts, root, leaves = _read_roll(path, set(stations.values()), check)
+    districts = [d.id for d in manifest.districts]
+    fingerprint = Fingerprinter()
+    column, counts, root, leaves = _read_roll(path, districts, fingerprint, check)
     if leaves != commit.get("size"):
-        check.fail(
-            commit_at, f"{ROLL_FILE} has {leaves} leaves, the commitment says {commit.get('size')}"
-        )
+        check.fail(commit_at, f"{ROLL_FILE} has {leaves} leaves, the commitment says "
+                              f"{commit.get('size')}")  # fmt: skip
     if dict(sorted(counts.items())) != commit.get("counts"):
         check.fail(commit_at, f"the districts' counts of {ROLL_FILE} are not the commitment's")
     if root != commit.get("root"):
         check.fail(commit_at, f"the Merkle root of {ROLL_FILE}'s leaves is not the commitment's")
+    twice = repeated(np.frombuffer(column.prints, dtype=np.uint64))
+    for p, n in sorted(exact_repeats(twice, _roll_pseudonyms(path), fingerprint).items())[:10]:
+        check.fail(commit_at, f"{p} is on the roll {n} times")
+    roll = RollIndex(column)
+    del column
 
-    seen: dict[str, str] = {}
+    number_of = {d: n for n, d in enumerate(districts)}
+    checked = Column()
+    where = array("q")  # the entry of each check-in
     per_station: Counter[str] = Counter()
-    for index, doc in board.of_type("checkins"):
+    lists = board.of_type("checkins")
+    for index, doc in lists:
         station = doc.get("station")
         pseudonyms = doc.get("pseudonyms")
         hour = doc.get("hour")
@@ -170,26 +196,44 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
             check.fail(index, f"{station}: check-ins of another election")
         if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
             check.fail(index, f"{station}: hour {hour!r} is not an hour of the day")
-        if not isinstance(pseudonyms, list) or not all(isinstance(p, str) for p in pseudonyms):
+        if not isinstance(pseudonyms, list) or not all(
+            isinstance(p, str) and _PSEUDONYM.match(p) for p in pseudonyms
+        ):
             check.fail(index, f"{station}: its check-ins are not a list of pseudonyms")
             continue
         if pseudonyms != sorted(pseudonyms):
             check.fail(index, f"{station}: its check-ins are not sorted (check-in order shows)")
-        district = stations[station]
         for p in pseudonyms:
-            check.items += 1
-            per_station[station] += 1
-            if roll.get(p) != district:
-                where = "on no roll" if p not in roll else f"on the roll of {roll[p]}"
-                check.fail(index, f"{station}: {p} checked in, {where}, not of {district}")
-            if p in seen:
-                check.fail(
-                    index,
-                    f"{p} checked in at {seen[p]} and again at {station}: "
-                    "one voter checked in twice",
-                )
-            else:
-                seen[p] = station
+            checked.add(fingerprint(p), number_of[stations[station]])
+            where.append(index)
+        per_station[station] += len(pseudonyms)
+    check.items = len(checked)
+    prints = np.frombuffer(checked.prints, dtype=np.uint64)
+    found = roll.districts_of(prints)
+    wanted = np.frombuffer(checked.labels, dtype=np.uint16).astype(np.int32)
+    wrong = np.nonzero(found != wanted)[0]
+    del roll
+    for n in wrong[:20].tolist():
+        index = int(where[n])
+        listed = board.docs[index]
+        assert listed is not None
+        station = str(listed["station"])
+        p = next(x for x in listed["pseudonyms"] if fingerprint(x) == int(prints[n]))
+        place = "on no roll" if found[n] < 0 else f"on the roll of {districts[int(found[n])]}"
+        check.fail(index, f"{station}: {p} checked in, {place}, not of {stations[station]}")
+    if len(wrong) > 20:
+        check.fail(None, f"{len(wrong)} check-ins in all are not on their district's roll")
+    candidates = repeated(prints)
+    if candidates:
+        at: dict[str, list[tuple[str, int]]] = {}
+        for index, doc in board.of_type("checkins"):
+            for p in doc.get("pseudonyms") or ():
+                if isinstance(p, str) and fingerprint(p) in candidates:
+                    at.setdefault(p, []).append((str(doc.get("station")), index))
+        for p, places in sorted(at.items()):
+            for (first, _), (again, index) in pairwise(places):
+                check.fail(index, f"{p} checked in at {first} and again at {again}: "
+                                  "one voter checked in twice")  # fmt: skip
     cast = placed[1] if placed is not None else Counter[str]()
     for index, doc in board.of_type("polls-close"):
         station = doc.get("station")

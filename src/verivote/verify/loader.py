@@ -185,9 +185,10 @@ class Board:
             return None
 
 
-STREAMED = frozenset({"ballot-cast", "ballot-challenged"})
+STREAMED = frozenset({"ballot-cast", "ballot-challenged", "checkins"})
 """The entry types read again from the record each time a check asks for one (`Docs`): the
-ones that grow with the ballots. Every other entry is parsed once and kept."""
+ones that grow with the ballots or the voters (a national election's check-in lists hold 25
+million pseudonyms: issue 19). Every other entry is parsed once and kept."""
 
 UNPARSED = frozenset({"shuffle", "mix-partial-decryption", "mix-decryption"})
 """The mix's entries that grow with the written ballots, nearly all of the national log's bytes
