@@ -190,16 +190,23 @@ def polling_day(a: Authority) -> list[dict[str, object]]:
 
 def guardian_secrets(group: Group[Any], folders: list[Path]) -> list[bytes]:
     """Every secret of the guardians whose folders these are: the key share, the polynomial's
-    coefficients and the transport key, each as raw bytes, hex, and 0x-hex of the number."""
+    coefficients and the transport key of each of their keys, each as raw bytes, hex, and
+    0x-hex of the number."""
     found: list[bytes] = []
     for folder in folders:
-        share = read_key_share(folder / "guardian.key")
-        doc = json.loads(read_private(folder / "secrets.json"))
-        coefficients = [bytes.fromhex(c) for c in doc["coefficients"]]
-        transport = bytes.fromhex(doc["transport_private"])
-        for value in [group.encode_scalar(share.secret), transport, *coefficients]:
-            found += [value, value.hex().encode(), hex(int.from_bytes(value, "little")).encode()]
-        found.append(hex(share.secret).encode())
+        # the election key's, and the pseudonym key's where it has one (issue 19)
+        for key, secrets in (("guardian.key", "secrets.json"),
+                             ("pseudonym.key", "pseudonym-secrets.json")):  # fmt: skip
+            if not (folder / key).is_file():
+                continue
+            share = read_key_share(folder / key)
+            doc = json.loads(read_private(folder / secrets))
+            coefficients = [bytes.fromhex(c) for c in doc["coefficients"]]
+            transport = bytes.fromhex(doc["transport_private"])
+            for value in [group.encode_scalar(share.secret), transport, *coefficients]:
+                found += [value, value.hex().encode(),
+                          hex(int.from_bytes(value, "little")).encode()]  # fmt: skip
+            found.append(hex(share.secret).encode())
     return found
 
 

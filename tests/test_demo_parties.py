@@ -62,8 +62,9 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     # 5 ceremonies, 5 runoff contributions, 2 x 4 decryptions; 5 witness servers, 5 inits,
     # 5 add-logs for round 2; 4 station devices in each round; 3 mixers' init and mix in each
     # round (Shahriar, counted by mixnet, has a runoff too); 4 station heads' and 5 observers'
-    # keys, and each of the 9 signing each round's result forms (issue 18)
-    assert doc["processes"] == 53 + 9 + 2 * 9
+    # keys, and each of the 9 signing each round's result forms (issue 18); 3 guardians
+    # answering each round's roll batches (issue 19)
+    assert doc["processes"] == 53 + 9 + 2 * 9 + 2 * 3
     assert "shahriar" in doc["round2"]["count"]["districts"]
     assert _processes_in(demo) == []
 
@@ -107,7 +108,8 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     guardians = [demo / f"guardian-{g}" for g in range(1, GUARDIANS + 1)]
     for folder in guardians:
         assert _mode(folder) == 0o700
-        for name in ("guardian.key", "secrets.json", "token"):
+        for name in ("guardian.key", "secrets.json", "token", "pseudonym.key",
+                     "pseudonym-secrets.json"):  # fmt: skip
             assert _mode(folder / name) == 0o600, folder / name
     witnesses = [demo / f"witness-{f}" for f in FACTIONS]
     for folder in witnesses:
@@ -142,6 +144,20 @@ def test_the_demos_parties_are_processes_and_the_authority_holds_none_of_their_s
     assert doc["audit"]["risk_limit"] == 0.05
     assert doc["audit"]["status"] in ("confirmed", "full hand count")
     assert (demo / "forensics" / "forensics.html").is_file()
+    # provable turnout (issue 19): the roll committed, a voter who came finds their check-in,
+    # one who stayed home finds none, each checked by their own process; the ghost audit
+    turnout = doc["turnout"]
+    assert turnout["commitment"]["size"] > doc["round1"]["checked_in"]
+    came, absent = turnout["voter_status"]
+    assert (came["voter"], absent["voter"]) == ("came", "absent")
+    assert came["checked"] is True
+    assert absent["checked"] is True
+    assert came["checked_in"] is not None
+    assert absent["checked_in"] is None
+    assert turnout["ghost_audit"]["ghosts_found"] == 0
+    assert turnout["ghost_audit"]["checkins"] == doc["round1"]["checked_in"]
+    for g in range(1, 4):  # the guardians who answered kept their ledger of the roll's batches
+        assert (demo / f"guardian-{g}" / "pseudonyms.json").is_file()
     assert sorted(p.name for p in demo.iterdir()) == sorted(
         ["authority", "record-round1", "record-round2", "audit", "forensics"]
         + [f.name for f in guardians]

@@ -257,7 +257,11 @@ def measure_oprf(
     held = {i: (shares[i], group.pow_g(shares[i])) for i in quorum}
     jobs = batches(voters, batch)
     # checked after the clock: the first voter, the last, and some at random
-    sample = {0, voters - 1, *rng.sample(range(voters), min(voters, CHECKED - 2))}
+    sample = {
+        0,
+        voters - 1,
+        *rng.sample(range(1, max(voters - 1, 1)), min(max(voters - 2, 0), CHECKED - 2)),
+    }
     found: dict[int, bytes] = {}
     stages = dict.fromkeys(STAGES, 0.0)
     made = 0

@@ -865,3 +865,36 @@ def print_oprf(console: Console, figures: dict[str, Any]) -> None:
         f"{figures['projected_national_hours_32x16']:.3f} h; pseudonyms of "
         f"{figures['checked_voters']} voters equal H1(code)^k with the whole key"
     )
+
+
+@bench_app.command("turnout-memory")
+def bench_turnout_memory(
+    voters: Annotated[
+        int, typer.Option(min=1000, help="Voters on the synthetic roll.")
+    ] = 2_000_000,
+    share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the voters checked in.")
+    ] = 0.4,
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Where the synthetic roll is written (kept).")
+    ] = Path("bench-turnout"),
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """Peak memory and time of the `turnout` check's own work (issue 19: under 2 GB for the
+    national roll of 61.2 M) on a synthetic roll of N voters, in a fresh process, projected
+    linearly to the national roll."""
+    from verivote.bench.turnout_memory import measure
+
+    try:
+        figures = measure(folder, voters, share)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    Console(stderr=True).print(
+        f"{figures['voters']:,} voters, {figures['checkins']:,} check-ins: "
+        f"{figures['seconds']} s, work {figures['work_mib']} MiB "
+        f"({figures['bytes_per_voter']} bytes a voter) over a baseline of "
+        f"{figures['baseline_mib']} MiB; national roll: {figures['projected_national_mib']:,.0f}"
+        f" MiB, {figures['projected_national_seconds']:,.0f} s"
+    )
+    if as_json:
+        typer.echo(json.dumps(figures))

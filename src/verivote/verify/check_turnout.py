@@ -41,11 +41,12 @@ from verivote.verify.context import Election
 from verivote.verify.loader import Board
 from verivote.verify.report import Check
 from verivote.verify.turnout_index import (
-    Column,
     Fingerprinter,
     RollIndex,
+    column,
     exact_repeats,
     repeated,
+    view,
 )
 
 ROLL_FILE = "roll.txt"
@@ -76,11 +77,11 @@ def streamed_root(hashes: Iterator[bytes]) -> tuple[bytes, int]:
 
 def _read_roll(
     path: Path, districts: list[str], fingerprint: Fingerprinter, check: Check
-) -> tuple[Column, Counter[str], str, int]:
+) -> tuple[array[int], Counter[str], str, int]:
     """The roll's fingerprints and district numbers, its counts, root (hex) and size, read
     as a stream (each leaf's full pseudonym is dropped once fingerprinted)."""
     number_of = {d: n for n, d in enumerate(districts)}
-    column = Column()
+    packed = column()
     counts: Counter[str] = Counter()
     problems = 0
 
@@ -103,12 +104,12 @@ def _read_roll(
                         check.fail(None, f"{ROLL_FILE} line {number}: leaves not strictly sorted")
                 previous = raw
                 district = match.group(1).decode()
-                column.add(fingerprint(match.group(2).decode()), number_of[district])
+                packed.append(fingerprint(match.group(2).decode(), number_of[district]))
                 counts[district] += 1
                 yield leaf_hash(raw)
 
     found, size = streamed_root(hashes())
-    return column, counts, found.hex(), size
+    return packed, counts, found.hex(), size
 
 
 def _roll_pseudonyms(path: Path) -> Iterator[str]:
@@ -165,8 +166,8 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
         check.fail(commit_at, f"the record has no {ROLL_FILE}: the committed roll is not published")
         return check.close()
     districts = [d.id for d in manifest.districts]
-    fingerprint = Fingerprinter()
-    column, counts, root, leaves = _read_roll(path, districts, fingerprint, check)
+    fingerprint = Fingerprinter(len(districts))
+    packed, counts, root, leaves = _read_roll(path, districts, fingerprint, check)
     if leaves != commit.get("size"):
         check.fail(commit_at, f"{ROLL_FILE} has {leaves} leaves, the commitment says "
                               f"{commit.get('size')}")  # fmt: skip
@@ -174,14 +175,13 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
         check.fail(commit_at, f"the districts' counts of {ROLL_FILE} are not the commitment's")
     if root != commit.get("root"):
         check.fail(commit_at, f"the Merkle root of {ROLL_FILE}'s leaves is not the commitment's")
-    twice = repeated(np.frombuffer(column.prints, dtype=np.uint64))
+    roll = RollIndex(packed, fingerprint)
+    twice = roll.repeats()
     for p, n in sorted(exact_repeats(twice, _roll_pseudonyms(path), fingerprint).items())[:10]:
         check.fail(commit_at, f"{p} is on the roll {n} times")
-    roll = RollIndex(column)
-    del column
 
     number_of = {d: n for n, d in enumerate(districts)}
-    checked = Column()
+    checked = column()
     where = array("q")  # the entry of each check-in
     per_station: Counter[str] = Counter()
     lists = board.of_type("checkins")
@@ -204,13 +204,13 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
         if pseudonyms != sorted(pseudonyms):
             check.fail(index, f"{station}: its check-ins are not sorted (check-in order shows)")
         for p in pseudonyms:
-            checked.add(fingerprint(p), number_of[stations[station]])
+            checked.append(fingerprint(p, number_of[stations[station]]))
             where.append(index)
         per_station[station] += len(pseudonyms)
     check.items = len(checked)
-    prints = np.frombuffer(checked.prints, dtype=np.uint64)
-    found = roll.districts_of(prints)
-    wanted = np.frombuffer(checked.labels, dtype=np.uint16).astype(np.int32)
+    prints = view(checked)
+    found = roll.labels_of(prints)
+    wanted = roll.labels(prints)
     wrong = np.nonzero(found != wanted)[0]
     del roll
     for n in wrong[:20].tolist():
@@ -218,12 +218,14 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
         listed = board.docs[index]
         assert listed is not None
         station = str(listed["station"])
-        p = next(x for x in listed["pseudonyms"] if fingerprint(x) == int(prints[n]))
+        p = next(
+            x for x in listed["pseudonyms"] if fingerprint(x, int(wanted[n])) == int(prints[n])
+        )
         place = "on no roll" if found[n] < 0 else f"on the roll of {districts[int(found[n])]}"
         check.fail(index, f"{station}: {p} checked in, {place}, not of {stations[station]}")
     if len(wrong) > 20:
         check.fail(None, f"{len(wrong)} check-ins in all are not on their district's roll")
-    candidates = repeated(prints)
+    candidates = repeated(fingerprint.unlabelled(prints))
     if candidates:
         at: dict[str, list[tuple[str, int]]] = {}
         for index, doc in board.of_type("checkins"):
