@@ -8,17 +8,16 @@ sheets, gives an upper bound that covers the ghosts."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.manifests import small_manifest_data
-from tests.serve_fixtures import SRC, serving
+from tests.serve_fixtures import serving
 from tests.verify_fixtures import roll_code
+from verivote.cli.app import run
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import (
@@ -47,11 +46,20 @@ GHOSTS = 3
 SEED = "12345678901234567890123"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "verivote", *args], capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-    )  # fmt: skip
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> Done:
+    """`verivote ARGS` in this process (the same program a voter or an audit board runs;
+    the server is a process of its own)."""
+    capsys.readouterr()
+    code = run(list(args))
+    out = capsys.readouterr()
+    return Done(code, out.out, out.err)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +112,7 @@ def ghost_election(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_each_ghost_sees_the_check_in_made_in_their_name_and_can_complain(
-    ghost_election: dict[str, Any],
+    ghost_election: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     e = ghost_election
     trust = str(e["keys"] / "verifiers")
@@ -114,7 +122,7 @@ def test_each_ghost_sees_the_check_in_made_in_their_name_and_can_complain(
                     base, "--trust", trust, "--json"]  # fmt: skip
             if n == 0:
                 args += ["--complain", "I did not vote: I was abroad on polling day"]
-            done = _run(*args)
+            done = _run(capsys, *args)
             assert done.returncode == 0, done.stderr
             status = json.loads(done.stdout.strip().splitlines()[-1])
             assert status["checked"] is True
@@ -123,14 +131,15 @@ def test_each_ghost_sees_the_check_in_made_in_their_name_and_can_complain(
             if n == 0:
                 assert isinstance(status["complaint"], int)
         for voter in e["honest_absent"]:
-            done = _run("voter", "status", voter, "--status-code", e["codes"][voter],
+            done = _run(capsys, "voter", "status", voter, "--status-code", e["codes"][voter],
                         "--server", base, "--trust", trust, "--json")  # fmt: skip
             assert done.returncode == 0, done.stderr
             assert json.loads(done.stdout.strip().splitlines()[-1])["checked_in"] is None
         # A wrong status code learns nothing: the same answer as a code not on the roll.
-        wrong = _run("voter", "status", e["ghosts"][0], "--status-code", "A" * 26,
+        wrong = _run(capsys, "voter", "status", e["ghosts"][0], "--status-code", "A" * 26,
                      "--server", base, "--json")  # fmt: skip
-        stranger = _run("voter", "status", roll_code("tabriz", 999), "--status-code", "A" * 26,
+        nobody = roll_code("tabriz", 999)
+        stranger = _run(capsys, "voter", "status", nobody, "--status-code", "A" * 26,
                         "--server", base, "--json")  # fmt: skip
         assert wrong.returncode != 0
         assert stranger.returncode != 0
@@ -147,11 +156,14 @@ def test_each_ghost_sees_the_check_in_made_in_their_name_and_can_complain(
 
 @pytest.mark.parametrize("per_district", [5, 100])
 def test_the_ghost_voter_audit_bounds_the_ghosts(
-    ghost_election: dict[str, Any], tmp_path: Path, per_district: int
+    ghost_election: dict[str, Any],
+    tmp_path: Path,
+    per_district: int,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     e = ghost_election
     pull = tmp_path / "pull.csv"
-    drawn = _run("audit", "turnout", str(e["record"]), "--seed", SEED,
+    drawn = _run(capsys, "audit", "turnout", str(e["record"]), "--seed", SEED,
                  "--per-district", str(per_district), "--out", str(pull))  # fmt: skip
     assert drawn.returncode == 0, drawn.stderr
     ghost_pseudonyms = {e["pseudonyms"][g][4] for g in e["ghosts"]}
@@ -163,7 +175,7 @@ def test_the_ghost_voter_audit_bounds_the_ghosts(
     ]
     findings = tmp_path / "findings.csv"
     findings.write_text("\n".join(filled) + "\n", encoding="utf-8")
-    done = _run("audit", "turnout", str(e["record"]), "--seed", SEED, "--per-district",
+    done = _run(capsys, "audit", "turnout", str(e["record"]), "--seed", SEED, "--per-district",
                 str(per_district), "--findings", str(findings), "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -16,14 +16,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ENV_VAR = "VERIVOTE_DATABASE_URL"
 DEFAULT_URL = "sqlite:///verivote.db"
@@ -146,6 +147,10 @@ def _sqlite_engine(url: URL) -> Engine:
 
 def alembic_config(engine: Engine | None = None) -> Config:
     """The Alembic configuration of the packaged migrations (for `migrate` and tooling)."""
+    # Imported here: Alembic costs 0.3 s to import, and the parties' programs (a guardian,
+    # a mixer, an official), each its own process, never migrate a database.
+    from alembic.config import Config
+
     config = Config()
     # configparser interpolation: a literal % in the path must be doubled.
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
@@ -162,6 +167,8 @@ def migrate(engine: Engine) -> None:
     IMMEDIATE), on PostgreSQL env.py takes an advisory lock first, so processes that start
     together migrate once and the others then find the schema current.
     """
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
