@@ -269,6 +269,20 @@ def test_the_commands_refuse_bad_ray_options_in_one_line(
         assert "--ray" in capsys.readouterr().out
 
 
+def test_without_ray_installed_ray_options_end_in_one_line(
+    verify_election: VerifyElection,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from verivote.cli.app import run as run_cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails, as uninstalled
+    assert run_cli(["verify", str(verify_election.round1), "--ray", "auto"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "pip install -e '.[ray]'" in lines[0]
+
+
 def test_bench_ray_measures_both_executors_on_a_running_cluster(cluster: Cluster) -> None:
     done = _cli("bench", "ray", "--tasks", "40", "--ray", cluster.head, "--json")
     assert done.returncode == 0, done.stderr

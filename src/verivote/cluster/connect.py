@@ -79,8 +79,12 @@ def _import_ray(local: bool) -> Any:
         # servers to the loopback address instead of the machine's network address; this is
         # read when Ray is first imported, so it is set before.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import ray
-
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(
+            "--ray needs Ray, an optional part of verivote: pip install -e '.[ray]'"
+        ) from None
     return ray
 
 
