@@ -42,16 +42,22 @@ def voter_checks(folder: Path, first: RoundOutcome) -> list[dict[str, Any]]:
         app = live_app(store, load_context(store, ctx.election_id),
                        read_verifiers(keys, ctx.election_id))  # fmt: skip
         with in_thread(app) as url:
-            for label, code in chosen:
-                done = subprocess.run(
+            # both voters at once, each its own process
+            started = [
+                (label, subprocess.Popen(
                     [sys.executable, "-m", "verivote", "voter", "status", code, "--status-code",
                      first.status_codes[code], "--server", url, "--trust",
                      str(keys / "verifiers"), "--json"],
-                    capture_output=True, text=True, timeout=120, env=dict(os.environ),
-                )  # fmt: skip
-                if done.returncode != 0:
-                    raise RuntimeError(f"voter status failed: {done.stderr.strip()[-300:]}")
-                out.append({"voter": label, **json.loads(done.stdout.strip().splitlines()[-1])})
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    env=dict(os.environ),
+                ))
+                for label, code in chosen
+            ]  # fmt: skip
+            for label, process in started:
+                stdout, stderr = process.communicate(timeout=120)
+                if process.returncode != 0:
+                    raise RuntimeError(f"voter status failed: {stderr.strip()[-300:]}")
+                out.append({"voter": label, **json.loads(stdout.strip().splitlines()[-1])})
     finally:
         engine.dispose()
     return out
