@@ -12,18 +12,19 @@ from typing import Any
 import pytest
 
 from tests.manifests import small_manifest_data
-from tests.turnout_fixtures import TurnoutElection, turnout_election  # noqa: F401
+from tests.turnout_fixtures import (  # noqa: F401
+    TurnoutElection,
+    small_turnout_election,
+    turnout_election,
+)
 from tests.verify_fixtures import copy_record, read_entries, resign, roll_code, write_entries
 from verivote.crypto.ceremony import public_share
 from verivote.crypto.groups import get_group
 from verivote.crypto.keyfile import write_private
 from verivote.election.polls import close_polls, open_polls
-from verivote.election.publishing import create_signers, local_witnesses
-from verivote.election.service import hold_ceremony, init_election, load_context
 from verivote.election.turnout import (
     blind_roll,
     finish_roll,
-    hold_pseudonym_ceremony,
     issue_status_codes,
     prepare_roll,
     pseudonym_transcript,
@@ -33,7 +34,7 @@ from verivote.model.manifest import ManifestError, parse_manifest
 from verivote.parties.guardian import Client, GuardianRefusal
 from verivote.parties.pseudonyms import answer_batches
 from verivote.polling.turnout import StatusError, check_pseudonym
-from verivote.store import Store, make_engine, migrate
+from verivote.store import Store
 from verivote.store.roll import check_in, import_voters
 from verivote.verify import verify_record
 from verivote.web.app import live_app
@@ -41,21 +42,8 @@ from verivote.web.serving import in_thread
 
 
 def _election(directory: Path, voters: int = 6) -> tuple[Store, Any, Path, dict[str, str]]:
-    engine = make_engine(f"sqlite:///{directory / 'turnout.db'}")
-    migrate(engine)
-    store = Store(engine)
-    data = small_manifest_data()
-    data["polling"] = {"roll": True, "turnout": True}
-    manifest = parse_manifest(data)
-    keys = directory / "keys"
-    create_signers(keys, manifest)
-    local_witnesses(keys, directory / "witnesses", manifest)
-    init_election(store, manifest)
-    ctx = load_context(store, manifest.election_id)
-    hold_ceremony(store, ctx, 5, 3, keys)
-    hold_pseudonym_ceremony(store, ctx, 5, 3, keys)
-    ctx = load_context(store, manifest.election_id)
-    import_voters(engine, ctx.election_id,
+    store, ctx, keys = small_turnout_election(directory)
+    import_voters(store.engine, ctx.election_id,
                   [(roll_code("tabriz", n), "tabriz", None) for n in range(voters)])  # fmt: skip
     codes = dict(issue_status_codes(store, ctx))
     return store, ctx, keys, codes

@@ -14,27 +14,23 @@ from typing import Any
 
 import pytest
 
-from tests.manifests import small_manifest_data
 from tests.serve_fixtures import serving
+from tests.turnout_fixtures import small_turnout_election
 from tests.verify_fixtures import roll_code
 from verivote.cli.app import run
 from verivote.crypto.ballot import encrypt_ballot
 from verivote.election.polls import close_polls, open_polls
 from verivote.election.publishing import (
-    create_signers,
     export_record,
-    local_witnesses,
     make_checkpoint,
 )
-from verivote.election.service import cast, hold_ceremony, init_election, load_context
+from verivote.election.service import cast
 from verivote.election.turnout import (
-    hold_pseudonym_ceremony,
     issue_status_codes,
     prepare_roll,
 )
-from verivote.model.manifest import parse_manifest
 from verivote.sim.election import contribute_all
-from verivote.store import Store, make_engine, migrate
+from verivote.store import make_engine
 from verivote.store.roll import check_in, import_voters
 from verivote.store.turnout import complaints, voter_pseudonym
 
@@ -65,21 +61,10 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> Done:
 @pytest.fixture(scope="module")
 def ghost_election(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("ghosts")
-    url = f"sqlite:///{directory / 'ghosts.db'}"
-    engine = make_engine(url)
-    migrate(engine)
-    store = Store(engine)
-    data = small_manifest_data()
-    data["polling"] = {"roll": True, "turnout": True}
-    manifest = parse_manifest(data)
-    keys = directory / "keys"
-    create_signers(keys, manifest)
-    local_witnesses(keys, directory / "witnesses", manifest)
-    init_election(store, manifest)
-    ctx = load_context(store, manifest.election_id)
-    hold_ceremony(store, ctx, 5, 3, keys)
-    hold_pseudonym_ceremony(store, ctx, 5, 3, keys)
-    ctx = load_context(store, manifest.election_id)
+    store, ctx, keys = small_turnout_election(directory)
+    engine = store.engine
+    url = str(engine.url)
+    manifest = ctx.manifest
     contribute_all(store, ctx, keys, 5)
     came = [roll_code(manifest.station(s).district, n) for n, (s, _) in enumerate(CAME)]
     absent = [roll_code("tabriz", 100 + n) for n in range(ABSENT)]

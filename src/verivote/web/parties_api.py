@@ -105,59 +105,42 @@ def parties_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> A
         except service.Refused as exc:
             raise refused(exc) from None
 
-    @router.get("/api/ceremony")
-    def ceremony() -> dict[str, Any]:
-        """The key ceremony: guardians, quorum, the round open now, every public message."""
-        try:
-            doc = service.ceremony_state(store, context())
-        except service.Refused as exc:
-            raise refused(exc) from None
-        doc["verifiers"] = list(verifiers)
-        return doc
+    def ceremony_routes(path: str, kind: service.KeyKind) -> None:
+        """GET `path` and POST `path`/{round} for the ceremony of `kind`'s key (the election
+        key's at /api/ceremony, the pseudonym key's at /api/pseudonym-ceremony)."""
 
-    @router.post("/api/ceremony/{round_name}")
-    def post_round(
-        round_name: str,
-        message: Annotated[Any, Body()],
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
-        """A guardian's message of one round of the key ceremony."""
-        ctx = context()
-        try:
-            guardian = service.guardian_of(store, ctx, _bearer(authorization))
-            doc = service.post_message(store, ctx, guardian, round_name, message)
-        except service.Refused as exc:
-            raise refused(exc) from None
-        doc["verifiers"] = list(verifiers)
-        return doc
+        def state() -> dict[str, Any]:
+            try:
+                doc = service.ceremony_state(store, context(), kind)
+            except service.Refused as exc:
+                raise refused(exc) from None
+            doc["verifiers"] = list(verifiers)
+            return doc
 
-    @router.get("/api/pseudonym-ceremony")
-    def pseudonym_ceremony() -> dict[str, Any]:
-        """The pseudonym key's ceremony (issue 19): as /api/ceremony."""
-        try:
-            doc = service.ceremony_state(store, context(), service.PSEUDONYM_KEY)
-        except service.Refused as exc:
-            raise refused(exc) from None
-        doc["verifiers"] = list(verifiers)
-        return doc
+        def post_round(
+            round_name: str,
+            message: Annotated[Any, Body()],
+            authorization: Annotated[str | None, Header()] = None,
+        ) -> dict[str, Any]:
+            ctx = context()
+            try:
+                guardian = service.guardian_of(store, ctx, _bearer(authorization))
+                doc = service.post_message(store, ctx, guardian, round_name, message, kind)
+            except service.Refused as exc:
+                raise refused(exc) from None
+            doc["verifiers"] = list(verifiers)
+            return doc
 
-    @router.post("/api/pseudonym-ceremony/{round_name}")
-    def post_pseudonym_round(
-        round_name: str,
-        message: Annotated[Any, Body()],
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> dict[str, Any]:
-        """A guardian's message of one round of the pseudonym key's ceremony."""
-        ctx = context()
-        try:
-            guardian = service.guardian_of(store, ctx, _bearer(authorization))
-            doc = service.post_message(
-                store, ctx, guardian, round_name, message, service.PSEUDONYM_KEY
-            )
-        except service.Refused as exc:
-            raise refused(exc) from None
-        doc["verifiers"] = list(verifiers)
-        return doc
+        what = "the key ceremony" if kind is service.ELECTION_KEY else "the pseudonym key's"
+        router.add_api_route(path, state, methods=["GET"], name=f"{kind.name}_ceremony",
+                             description=f"{what}: guardians, quorum, the open round, "
+                             "every public message")  # fmt: skip
+        router.add_api_route(f"{path}/{{round_name}}", post_round, methods=["POST"],
+                             name=f"{kind.name}_round",
+                             description=f"a guardian's message of a round of {what}")  # fmt: skip
+
+    ceremony_routes("/api/ceremony", service.ELECTION_KEY)
+    ceremony_routes("/api/pseudonym-ceremony", service.PSEUDONYM_KEY)
 
     @router.get("/api/pseudonyms/batches")
     def pseudonym_batches(
