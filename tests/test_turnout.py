@@ -179,3 +179,48 @@ def test_an_unsorted_list_and_a_count_that_disagrees_fail_the_check(
 
     reasons = _tampered(turnout_election, tmp_path / "b", drop)
     assert any("pseudonyms are published" in r for r in reasons)
+
+
+def test_the_status_page_shows_a_check_in_and_takes_a_complaint(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from verivote.election.publishing import make_checkpoint
+    from verivote.store.turnout import complaints
+    from verivote.web.app import read_verifiers
+
+    store, ctx, keys, codes = _election(tmp_path)
+    prepare_roll(store, ctx, keys, [1, 2, 3])
+    open_polls(store, ctx, [s.id for s in ctx.manifest.stations])
+    voter, home = roll_code("tabriz", 0), roll_code("tabriz", 1)
+    assert check_in(store.engine, ctx.election_id, voter, "tabriz-002", "tabriz", 14,
+                    "r0").status == "accepted"  # fmt: skip
+    close_polls(store, ctx, [s.id for s in ctx.manifest.stations])
+    make_checkpoint(store, ctx, keys)
+    app = live_app(store, ctx, read_verifiers(keys, ctx.election_id))
+    with TestClient(app) as client:
+        assert 'action="/status"' in client.get("/status").text
+        seen = client.post(
+            "/status?lang=en", data={"national_code": voter, "status_code": codes[voter]}
+        )
+        assert seen.status_code == 200, seen.text
+        assert "tabriz-002" in seen.text
+        assert 'action="/status/complaint"' in seen.text
+        away = client.post(
+            "/status?lang=en", data={"national_code": home, "status_code": codes[home]}
+        )
+        assert away.status_code == 200
+        assert "none recorded" in away.text
+        wrong = client.post(
+            "/status?lang=en", data={"national_code": voter, "status_code": "A" * 26}
+        )
+        unknown = client.post(
+            "/status?lang=en",
+            data={"national_code": roll_code("tabriz", 50), "status_code": "A" * 26},
+        )
+        assert wrong.status_code == unknown.status_code == 404
+        assert "No voter with this national code and status code." in wrong.text
+        filed = client.post("/status/complaint?lang=en", data={
+            "national_code": voter, "status_code": codes[voter], "text": "not me"})  # fmt: skip
+        assert filed.status_code == 200
+        assert "recorded for the supervisors" in filed.text
+    assert [c["station"] for c in complaints(store.engine, ctx.election_id)] == ["tabriz-002"]

@@ -17,79 +17,20 @@ keys the server publishes. `--complain TEXT` files a complaint about the check-i
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from verivote.board.checkpoint import open_checkpoint
-from verivote.board.merkle import leaf_hash, verify_inclusion
 from verivote.cli.errors import UserError
-from verivote.crypto.ceremony import CeremonyTranscript, public_share
-from verivote.crypto.groups import get_group
-from verivote.election.publishing import check_inclusion
 from verivote.parties.guardian import Client, ServerError
-from verivote.polling.turnout import StatusError, check_pseudonym
+from verivote.polling.turnout import StatusError
+from verivote.web.voter_status import check_status
 
 voter_app = typer.Typer(help="A voter's own checks.", no_args_is_help=True)
-
-
-def _proved(doc: dict[str, Any] | None, keys: list[str], what: str) -> dict[str, Any]:
-    """The entry of an inclusion document, once its proof checks against a signed
-    checkpoint; StatusError if it does not."""
-    if not doc or "proof" not in doc or not check_inclusion(doc, keys):
-        raise StatusError(f"the {what} entry is not proved in a checkpoint signed by the authority")
-    entry: dict[str, Any] = json.loads(doc["entry"])
-    return entry
-
-
-def check_status(national_code: str, found: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """What the device concludes from the server's answer; StatusError if it is false."""
-    ceremony = _proved(found.get("pseudonym_ceremony"), keys, "pseudonym key's ceremony")
-    transcript = CeremonyTranscript.model_validate(ceremony["transcript"])
-    group = get_group(transcript.group)
-    shares = {i: public_share(group, transcript, i) for i in range(1, transcript.guardians + 1)}
-    pseudonym = check_pseudonym(
-        group, bytes.fromhex(transcript.base_hash), national_code, transcript.quorum, shares, found
-    ).hex()
-    commitment = _proved(found.get("commitment"), keys, "roll commitment")
-    roll = found.get("roll") or {}
-    leaf = f"{found.get('district')},{pseudonym}"
-    try:
-        path = [base64.b64decode(h, validate=True) for h in roll["path"]]
-        on_roll = (
-            roll["leaf"] == leaf
-            and roll["size"] == commitment["size"]
-            and verify_inclusion(
-                leaf_hash(leaf.encode("ascii")),
-                roll["index"],
-                roll["size"],
-                path,
-                bytes.fromhex(commitment["root"]),
-            )
-        )
-    except (KeyError, TypeError, ValueError):
-        on_roll = False
-    if not on_roll:
-        raise StatusError("the voter's leaf is not proved in the committed roll")
-    checked = found.get("checked_in")
-    result: dict[str, Any] = {
-        "on_roll": True,
-        "district": found["district"],
-        "pseudonym": pseudonym,
-        "checked_in": None,
-    }
-    if checked is not None:
-        entry = _proved(checked.get("entry"), keys, "check-ins")
-        if entry.get("type") != "checkins" or pseudonym not in entry.get("pseudonyms", ()):
-            raise StatusError("the check-ins entry shown does not list the voter's pseudonym")
-        if entry.get("station") != checked.get("station"):
-            raise StatusError("the check-ins entry is another station's")
-        result["checked_in"] = {"station": entry["station"], "hour": entry["hour"]}
-    return result
 
 
 @voter_app.command("status")

@@ -32,12 +32,15 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from verivote.board.merkle import inclusion_proof, leaf_hash
+from verivote.board.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from verivote.crypto.ceremony import CeremonyTranscript, public_share
+from verivote.crypto.groups import get_group
 from verivote.election.district_logs import prove_ballot
 from verivote.election.guardians import PSEUDONYM_CEREMONY_TYPE
+from verivote.election.publishing import check_inclusion
 from verivote.election.service import ElectionContext, ElectionError, load_context
 from verivote.election.turnout import file_complaint, roll_leaves, status_of
-from verivote.polling.turnout import CHECKINS_TYPE, COMMITMENT_TYPE
+from verivote.polling.turnout import CHECKINS_TYPE, COMMITMENT_TYPE, StatusError, check_pseudonym
 from verivote.store import Store
 from verivote.web.asgi import HttpError
 from verivote.web.throttle import Throttle, TooManyFailures
@@ -117,22 +120,114 @@ def _checkin_entry(
     return None
 
 
+def _proved(doc: dict[str, Any] | None, keys: list[str], what: str) -> dict[str, Any]:
+    """The entry of an inclusion document, once its proof checks against a signed
+    checkpoint; StatusError if it does not."""
+    if not doc or "proof" not in doc or not check_inclusion(doc, keys):
+        raise StatusError(f"the {what} entry is not proved in a checkpoint signed by the authority")
+    entry: dict[str, Any] = json.loads(doc["entry"])
+    return entry
+
+
+def check_status(national_code: str, found: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """What the device concludes from the server's answer; StatusError if it is false."""
+    ceremony = _proved(found.get("pseudonym_ceremony"), keys, "pseudonym key's ceremony")
+    transcript = CeremonyTranscript.model_validate(ceremony["transcript"])
+    group = get_group(transcript.group)
+    shares = {i: public_share(group, transcript, i) for i in range(1, transcript.guardians + 1)}
+    pseudonym = check_pseudonym(
+        group, bytes.fromhex(transcript.base_hash), national_code, transcript.quorum, shares, found
+    ).hex()
+    commitment = _proved(found.get("commitment"), keys, "roll commitment")
+    roll = found.get("roll") or {}
+    leaf = f"{found.get('district')},{pseudonym}"
+    try:
+        path = [base64.b64decode(h, validate=True) for h in roll["path"]]
+        on_roll = (
+            roll["leaf"] == leaf
+            and roll["size"] == commitment["size"]
+            and verify_inclusion(
+                leaf_hash(leaf.encode("ascii")),
+                roll["index"],
+                roll["size"],
+                path,
+                bytes.fromhex(commitment["root"]),
+            )
+        )
+    except (KeyError, TypeError, ValueError):
+        on_roll = False
+    if not on_roll:
+        raise StatusError("the voter's leaf is not proved in the committed roll")
+    checked = found.get("checked_in")
+    result: dict[str, Any] = {
+        "on_roll": True,
+        "district": found["district"],
+        "pseudonym": pseudonym,
+        "checked_in": None,
+    }
+    if checked is not None:
+        entry = _proved(checked.get("entry"), keys, "check-ins")
+        if entry.get("type") != "checkins" or pseudonym not in entry.get("pseudonyms", ()):
+            raise StatusError("the check-ins entry shown does not list the voter's pseudonym")
+        if entry.get("station") != checked.get("station"):
+            raise StatusError("the check-ins entry is another station's")
+        result["checked_in"] = {"station": entry["station"], "hour": entry["hour"]}
+    return result
+
+
+class StatusGuard:
+    """The rate limits of the status service (module docstring), one per server process,
+    shared by the API and the page."""
+
+    def __init__(self) -> None:
+        self.throttle = Throttle(FAILURES_PER_ADDRESS, FAILURES_PER_VOTER)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.every = parse(REQUESTS)
+
+    def check(self, address: str | None, code: str) -> tuple[str | None, str]:
+        """TooManyFailures past a limit; else (address, the voter's throttle key)."""
+        voter = hashlib.sha256(code.encode()).hexdigest()[:32]  # never the code itself
+        if not self.limiter.hit(self.every, f"s:{address}"):
+            reset = self.limiter.get_window_stats(self.every, f"s:{address}").reset_time
+            raise TooManyFailures(max(1, math.ceil(reset - time.time())))
+        self.throttle.check(address, voter)
+        return address, voter
+
+    def failed(self, address: str | None, voter: str) -> None:
+        self.throttle.failed(address, voter)
+
+
+GUARDS: dict[str, StatusGuard] = {}
+ROLLS: dict[str, _Roll] = {}
+
+
+def full_status(
+    store: Store, ctx: ElectionContext, code: str, status_code: str, verifiers: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """`status_of` with everything the voter's device needs to check it (module docstring)."""
+    found = status_of(store, ctx, code, status_code)
+    if found is None or found.get("pseudonym") is None:
+        return found
+    roll = ROLLS.setdefault(ctx.election_id, _Roll())
+    found["roll"] = roll.path(store, ctx, found["district"], found["pseudonym"])
+    found["commitment"] = _national_entry(store, ctx, COMMITMENT_TYPE)
+    found["pseudonym_ceremony"] = _national_entry(store, ctx, PSEUDONYM_CEREMONY_TYPE)
+    checkin = found.get("checked_in")
+    if checkin is not None:
+        checkin["entry"] = _checkin_entry(store, ctx, checkin["station"], found["pseudonym"])
+    found["verifiers"] = list(verifiers)
+    return found
+
+
 def voter_status_api(store: Store, election_id: str, verifiers: tuple[str, ...]) -> APIRouter:
     """The routes of the module docstring for election `election_id` of `store`."""
     router = APIRouter()
-    throttle = Throttle(FAILURES_PER_ADDRESS, FAILURES_PER_VOTER)
-    limiter = MovingWindowRateLimiter(MemoryStorage())
-    every = parse(REQUESTS)
-    roll = _Roll()
+    limits = GUARDS.setdefault(election_id, StatusGuard())
 
     def guard(request: Request, code: str) -> tuple[str | None, str]:
-        address = request.client.host if request.client else None
-        voter = hashlib.sha256(code.encode()).hexdigest()[:32]  # never the code itself
-        if not limiter.hit(every, f"s:{address}"):
-            reset = limiter.get_window_stats(every, f"s:{address}").reset_time
-            raise TooManyFailures(max(1, math.ceil(reset - time.time())))
-        throttle.check(address, voter)
-        return address, voter
+        return limits.check(request.client.host if request.client else None, code)
+
+    throttle = limits
 
     @router.post("/api/voter/status")
     def status(request: Request, doc: Annotated[Any, Body()]) -> dict[str, Any]:
@@ -142,19 +237,10 @@ def voter_status_api(store: Store, election_id: str, verifiers: tuple[str, ...])
         ctx = load_context(store, election_id)
         if not ctx.manifest.polling.turnout:
             raise HttpError(404, "this election's turnout is not provable (no pseudonyms)")
-        found = status_of(store, ctx, code, _text(doc, "status_code", 64))
+        found = full_status(store, ctx, code, _text(doc, "status_code", 64), verifiers)
         if found is None:
             throttle.failed(address, voter)
             raise HttpError(404, NOT_FOUND)
-        if found.get("pseudonym") is None:
-            return found
-        found["roll"] = roll.path(store, ctx, found["district"], found["pseudonym"])
-        found["commitment"] = _national_entry(store, ctx, COMMITMENT_TYPE)
-        found["pseudonym_ceremony"] = _national_entry(store, ctx, PSEUDONYM_CEREMONY_TYPE)
-        checkin = found.get("checked_in")
-        if checkin is not None:
-            checkin["entry"] = _checkin_entry(store, ctx, checkin["station"], found["pseudonym"])
-        found["verifiers"] = list(verifiers)
         return found
 
     @router.post("/api/voter/complaint")

@@ -40,6 +40,7 @@ from verivote.web.site.qr import qr_svg
 from verivote.web.site.render import static_files
 from verivote.web.site.respond import Pages, visitor_of
 from verivote.web.site.source import Source
+from verivote.web.site.status_page import install_status
 
 log = logging.getLogger(__name__)
 STATUS_KEYS = {
@@ -161,6 +162,7 @@ def create_pages(
         return Response(found.content, media_type=found.media_type)
 
     install_console(app, pages, station)
+    install_status(app, pages, source)
     if audits is not None:
         install_audits(app, pages, source, audits)
 
