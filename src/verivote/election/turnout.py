@@ -38,6 +38,7 @@ from verivote.polling.turnout import (
     Answer,
     batch_pseudonyms,
     blind_codes,
+    checked_answers,
     checkins_entries,
     commitment_entry,
     evaluation_context,
@@ -211,16 +212,9 @@ def accept_answer(store: Store, ctx: ElectionContext, guardian: int, doc: Any) -
     blinded = [group.decode(bytes.fromhex(b)) for b in json.loads(found[0][1])]
     try:
         answer = parse_answer(group, doc, len(blinded))
-        batch_pseudonyms(
-            group,
-            bytes.fromhex(transcript.base_hash),
-            batch,
-            1,
-            {guardian: _shares(transcript)[guardian]},
-            blinded,
-            {guardian: answer},
-            [1] * len(blinded),
-        )
+        checked_answers(group, bytes.fromhex(transcript.base_hash), batch, 1,
+                        {guardian: public_share(group, transcript, guardian)}, blinded,
+                        {guardian: answer})  # fmt: skip
     except (OprfError, KeyError) as exc:
         raise Refused(400, f"answer refused: {exc}") from None
     body = json.dumps(answer.to_json(group), sort_keys=True)

@@ -135,6 +135,40 @@ def evaluation_context(context: bytes, batch: int) -> list[bytes | int | str]:
     return [context, batch]
 
 
+def checked_answers(
+    group: Group[bytes],
+    context: bytes,
+    batch: int,
+    quorum: int,
+    public_shares: Mapping[int, bytes],
+    blinded: Sequence[bytes],
+    answers: Mapping[int, Answer],
+) -> dict[int, Answer]:
+    """The answers to a batch, every proof checked against its guardian's public share;
+    OprfError if a proof fails or fewer than `quorum` answered."""
+    for g, answer in sorted(answers.items()):
+        share = public_shares.get(g)
+        if share is None or not verify_evaluation(
+            group, share, blinded, answer.evaluated, answer.proof,
+            evaluation_context(context, batch),
+        ):  # fmt: skip
+            raise OprfError(f"guardian {g}'s answer to batch {batch} does not prove its evaluation")
+    if len(answers) < quorum:
+        raise OprfError(
+            f"batch {batch}: {len(answers)} guardian(s) answered, the quorum is {quorum}"
+        )
+    return dict(answers)
+
+
+def pseudonym_at(
+    group: Group[bytes], quorum: int, answers: Mapping[int, Answer], position: int, factor: int
+) -> bytes:
+    """The pseudonym of the batch's element at `position` from checked answers: a quorum's
+    evaluations combined, then unblinded by the element's factor."""
+    combined = combine(group, quorum, {g: a.evaluated[position] for g, a in answers.items()})
+    return unblind(group, factor, combined)
+
+
 def batch_pseudonyms(
     group: Group[bytes],
     context: bytes,
@@ -145,29 +179,9 @@ def batch_pseudonyms(
     answers: Mapping[int, Answer],
     factors: Sequence[int],
 ) -> list[bytes]:
-    """The pseudonyms of a batch: every answer's proof checked against its guardian's public
-    share, a quorum's answers combined per element, each unblinded. OprfError if a proof fails
-    or fewer than a quorum answered."""
-    good = {}
-    for g, answer in sorted(answers.items()):
-        share = public_shares.get(g)
-        if share is None or not verify_evaluation(
-            group,
-            share,
-            blinded,
-            answer.evaluated,
-            answer.proof,
-            evaluation_context(context, batch),
-        ):
-            raise OprfError(f"guardian {g}'s answer to batch {batch} does not prove its evaluation")
-        good[g] = answer
-    if len(good) < quorum:
-        raise OprfError(f"batch {batch}: {len(good)} guardian(s) answered, the quorum is {quorum}")
-    out = []
-    for j, r in enumerate(factors):
-        combined = combine(group, quorum, {g: a.evaluated[j] for g, a in good.items()})
-        out.append(unblind(group, r, combined))
-    return out
+    """The pseudonyms of a batch (`checked_answers`, then `pseudonym_at` for each element)."""
+    good = checked_answers(group, context, batch, quorum, public_shares, blinded, answers)
+    return [pseudonym_at(group, quorum, good, j, r) for j, r in enumerate(factors)]
 
 
 # --- status codes -----------------------------------------------------------------------------
@@ -224,13 +238,11 @@ def check_pseudonym(
         hash_to_group(group, context, national_code), r
     ):
         raise StatusError("the batch does not hold this voter's code blinded by the factor given")
-    try:
-        found = batch_pseudonyms(
-            group, context, batch, quorum, public_shares, blinded, answers, [1] * len(blinded)
-        )
+    try:  # every proof covers the whole batch; only the voter's element is combined
+        good = checked_answers(group, context, batch, quorum, public_shares, blinded, answers)
     except OprfError as exc:
         raise StatusError(str(exc)) from None
-    pseudonym = group.encode(unblind(group, r, found[position]))
+    pseudonym = group.encode(pseudonym_at(group, quorum, good, position, r))
     if pseudonym != claimed:
         raise StatusError("the pseudonym shown is not the one the guardians' answers give")
     return pseudonym
