@@ -44,6 +44,7 @@ from fractions import Fraction
 from typing import Literal
 
 from verivote.audit.sampler import parse_seed
+from verivote.board.roll_commitment import PSEUDONYM
 from verivote.model.manifest import IDENT
 
 Finding = Literal["signed", "missing"]
@@ -63,7 +64,6 @@ HEADER = ("district", "station", "pseudonym", "finding")
 DEFAULT_CONFIDENCE = 0.95
 
 _IDENT = re.compile(IDENT)
-_PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 
 
 class FindingsError(ValueError):
@@ -276,7 +276,7 @@ def _name_problem(district: str, station: str, pseudonym: str) -> str | None:
         return f"{district!r} is not a district identifier"
     if not _IDENT.match(station):
         return f"{station!r} is not a station identifier"
-    if not _PSEUDONYM.match(pseudonym):
+    if not PSEUDONYM.match(pseudonym):
         return f"the pseudonym {pseudonym!r} is not 64 lowercase hex digits"
     return None
 

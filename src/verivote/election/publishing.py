@@ -377,8 +377,8 @@ def paged_entries(
 
 def export_record(store: Store, ctx: ElectionContext, keys_dir: Path, directory: Path) -> int:
     """Write the public record of the latest checkpoint to `directory`; returns its size."""
+    from verivote.board.roll_commitment import ROLL_FILE
     from verivote.election.turnout import write_roll  # turnout imports the guardians' module
-    from verivote.polling.turnout import ROLL_FILE
 
     latest = store.latest_checkpoint(ctx.election_id)
     if latest is None:

@@ -49,7 +49,6 @@ from verivote.model.canonical import canonical_json
 ROLL_SIZE_TYPE = "roll-size"
 COMMITMENT_TYPE = "roll-commitment"
 CHECKINS_TYPE = "checkins"
-ROLL_FILE = "roll.txt"
 BATCH = 256
 """Blinded elements per batch: one batch proof per guardian covers them; a voter's device
 fetches its whole batch (256 × 32 bytes × (1 + guardians)) to check its own pseudonym."""

@@ -24,21 +24,22 @@ An election without `polling.turnout` has nothing to check here (the check passe
 from __future__ import annotations
 
 import hashlib
-import re
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
 from verivote.board.merkle import leaf_hash, node_hash
+from verivote.board.roll_commitment import LEAF_LINE, PSEUDONYM, ROLL_FILE
 from verivote.crypto.ceremony import CeremonyTranscript, verify_transcript
 from verivote.verify.check_participation import Placed
 from verivote.verify.context import Election
-from verivote.verify.loader import Board
+from verivote.verify.loader import Board, Doc
 from verivote.verify.report import Check
 from verivote.verify.turnout_index import (
     Fingerprinter,
@@ -48,10 +49,6 @@ from verivote.verify.turnout_index import (
     repeated,
     view,
 )
-
-ROLL_FILE = "roll.txt"
-_LEAF = re.compile(rb"^([a-z0-9][a-z0-9-]*),([0-9a-f]{64})$")
-_PSEUDONYM = re.compile(r"^[0-9a-f]{64}$")
 
 
 def streamed_root(hashes: Iterator[bytes]) -> tuple[bytes, int]:
@@ -91,7 +88,7 @@ def _read_roll(
         with path.open("rb") as fh:
             for number, line in enumerate(fh, start=1):
                 raw = line.rstrip(b"\n")
-                match = _LEAF.match(raw)
+                match = LEAF_LINE.match(raw)
                 if match is None or match.group(1).decode() not in number_of:
                     problems += 1
                     if problems <= 10:
@@ -115,9 +112,102 @@ def _read_roll(
 def _roll_pseudonyms(path: Path) -> Iterator[str]:
     with path.open("rb") as fh:
         for line in fh:
-            match = _LEAF.match(line.rstrip(b"\n"))
+            match = LEAF_LINE.match(line.rstrip(b"\n"))
             if match is not None:
                 yield match.group(2).decode()
+
+
+def check_roll(
+    path: Path, districts: list[str], commit: Mapping[str, Any], check: Check, at: int | None
+) -> tuple[RollIndex, Fingerprinter]:
+    """The published roll (`path`, `roll.txt`) against its commitment (`commit`: size, counts,
+    root; failures at entry `at`): leaves well formed and strictly sorted, their number,
+    counts and root the commitment's, no pseudonym twice. Returns its index for look-ups."""
+    fingerprint = Fingerprinter(len(districts))
+    packed, counts, root, leaves = _read_roll(path, districts, fingerprint, check)
+    if leaves != commit.get("size"):
+        check.fail(at, f"{ROLL_FILE} has {leaves} leaves, the commitment says {commit.get('size')}")
+    if dict(sorted(counts.items())) != commit.get("counts"):
+        check.fail(at, f"the districts' counts of {ROLL_FILE} are not the commitment's")
+    if root != commit.get("root"):
+        check.fail(at, f"the Merkle root of {ROLL_FILE}'s leaves is not the commitment's")
+    roll = RollIndex(packed, fingerprint)
+    for p, n in sorted(exact_repeats(roll.repeats(), _roll_pseudonyms(path), fingerprint).items())[
+        :10
+    ]:
+        check.fail(at, f"{p} is on the roll {'twice' if n == 2 else f'{n} times'}")
+    return roll, fingerprint
+
+
+def check_lists(
+    roll: RollIndex,
+    fingerprint: Fingerprinter,
+    districts: list[str],
+    stations: Mapping[str, str],
+    base_hash: str,
+    lists: Callable[[], Iterable[tuple[int, Doc]]],
+    check: Check,
+) -> Counter[str]:
+    """The published check-in lists (`lists()`: (entry index, entry), read once, and again
+    only where something failed) against the roll: stations of the manifest, hours, sorted
+    pseudonyms, each on its station's district's roll, none twice in the election. Returns
+    the pseudonyms published per station."""
+    number_of = {d: n for n, d in enumerate(districts)}
+    checked = column()
+    where = array("q")  # the entry of each check-in
+    per_station: Counter[str] = Counter()
+    for index, doc in lists():
+        station = doc.get("station")
+        pseudonyms = doc.get("pseudonyms")
+        hour = doc.get("hour")
+        if not isinstance(station, str) or station not in stations:
+            check.fail(index, f"check-ins of {station!r}, not a station of the manifest")
+            continue
+        if doc.get("election") != base_hash:
+            check.fail(index, f"{station}: check-ins of another election")
+        if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+            check.fail(index, f"{station}: hour {hour!r} is not an hour of the day")
+        if not isinstance(pseudonyms, list) or not all(
+            isinstance(p, str) and PSEUDONYM.match(p) for p in pseudonyms
+        ):
+            check.fail(index, f"{station}: its check-ins are not a list of pseudonyms")
+            continue
+        if pseudonyms != sorted(pseudonyms):
+            check.fail(index, f"{station}: its check-ins are not sorted (check-in order shows)")
+        for p in pseudonyms:
+            checked.append(fingerprint(p, number_of[stations[station]]))
+            where.append(index)
+        per_station[station] += len(pseudonyms)
+    check.items = len(checked)
+    prints = view(checked)
+    found = roll.labels_of(prints)
+    wanted = roll.labels(prints)
+    wrong = np.nonzero(found != wanted)[0]
+    named: dict[int, list[tuple[int, int]]] = {}  # entry → (fingerprint, district found)
+    for n in wrong[:20].tolist():
+        named.setdefault(int(where[n]), []).append((int(prints[n]), int(found[n])))
+    for index, doc in lists() if named else ():  # read again only to name what failed
+        for printed, place_of in named.get(index, ()):
+            station = str(doc["station"])
+            district = stations[station]
+            p = next(x for x in doc["pseudonyms"]
+                     if fingerprint(x, districts.index(district)) == printed)  # fmt: skip
+            place = "on no roll" if place_of < 0 else f"on the roll of {districts[place_of]}"
+            check.fail(index, f"{station}: {p} checked in, {place}, not of {district}")
+    if len(wrong) > 20:
+        check.fail(None, f"{len(wrong)} check-ins in all are not on their district's roll")
+    candidates = repeated(fingerprint.unlabelled(prints))
+    if candidates:
+        at: dict[str, list[tuple[str, int]]] = {}
+        for index, doc in lists():
+            for p in doc.get("pseudonyms") or ():
+                if isinstance(p, str) and fingerprint(p) in candidates:
+                    at.setdefault(p, []).append((str(doc.get("station")), index))
+        for p, places in sorted(at.items()):
+            for (first, _), (again, index) in pairwise(places):
+                check.fail(index, f"{p} checked in at {first} and again at {again}: "
+                                  "one voter checked in twice")  # fmt: skip
+    return per_station
 
 
 def check_turnout(board: Board, election: Election, placed: Placed | None = None) -> Check:
@@ -166,76 +256,11 @@ def check_turnout(board: Board, election: Election, placed: Placed | None = None
         check.fail(commit_at, f"the record has no {ROLL_FILE}: the committed roll is not published")
         return check.close()
     districts = [d.id for d in manifest.districts]
-    fingerprint = Fingerprinter(len(districts))
-    packed, counts, root, leaves = _read_roll(path, districts, fingerprint, check)
-    if leaves != commit.get("size"):
-        check.fail(commit_at, f"{ROLL_FILE} has {leaves} leaves, the commitment says "
-                              f"{commit.get('size')}")  # fmt: skip
-    if dict(sorted(counts.items())) != commit.get("counts"):
-        check.fail(commit_at, f"the districts' counts of {ROLL_FILE} are not the commitment's")
-    if root != commit.get("root"):
-        check.fail(commit_at, f"the Merkle root of {ROLL_FILE}'s leaves is not the commitment's")
-    roll = RollIndex(packed, fingerprint)
-    twice = roll.repeats()
-    for p, n in sorted(exact_repeats(twice, _roll_pseudonyms(path), fingerprint).items())[:10]:
-        check.fail(commit_at, f"{p} is on the roll {n} times")
-
-    number_of = {d: n for n, d in enumerate(districts)}
-    checked = column()
-    where = array("q")  # the entry of each check-in
-    per_station: Counter[str] = Counter()
-    lists = board.of_type("checkins")
-    for index, doc in lists:
-        station = doc.get("station")
-        pseudonyms = doc.get("pseudonyms")
-        hour = doc.get("hour")
-        if not isinstance(station, str) or station not in stations:
-            check.fail(index, f"check-ins of {station!r}, not a station of the manifest")
-            continue
-        if doc.get("election") != election.base_hash.hex():
-            check.fail(index, f"{station}: check-ins of another election")
-        if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
-            check.fail(index, f"{station}: hour {hour!r} is not an hour of the day")
-        if not isinstance(pseudonyms, list) or not all(
-            isinstance(p, str) and _PSEUDONYM.match(p) for p in pseudonyms
-        ):
-            check.fail(index, f"{station}: its check-ins are not a list of pseudonyms")
-            continue
-        if pseudonyms != sorted(pseudonyms):
-            check.fail(index, f"{station}: its check-ins are not sorted (check-in order shows)")
-        for p in pseudonyms:
-            checked.append(fingerprint(p, number_of[stations[station]]))
-            where.append(index)
-        per_station[station] += len(pseudonyms)
-    check.items = len(checked)
-    prints = view(checked)
-    found = roll.labels_of(prints)
-    wanted = roll.labels(prints)
-    wrong = np.nonzero(found != wanted)[0]
+    roll, fingerprint = check_roll(path, districts, commit, check, commit_at)
+    lists = lambda: board.of_type("checkins")  # noqa: E731  read twice, streamed each time
+    per_station = check_lists(roll, fingerprint, districts, stations, election.base_hash.hex(),
+                              lists, check)  # fmt: skip
     del roll
-    for n in wrong[:20].tolist():
-        index = int(where[n])
-        listed = board.docs[index]
-        assert listed is not None
-        station = str(listed["station"])
-        p = next(
-            x for x in listed["pseudonyms"] if fingerprint(x, int(wanted[n])) == int(prints[n])
-        )
-        place = "on no roll" if found[n] < 0 else f"on the roll of {districts[int(found[n])]}"
-        check.fail(index, f"{station}: {p} checked in, {place}, not of {stations[station]}")
-    if len(wrong) > 20:
-        check.fail(None, f"{len(wrong)} check-ins in all are not on their district's roll")
-    candidates = repeated(fingerprint.unlabelled(prints))
-    if candidates:
-        at: dict[str, list[tuple[str, int]]] = {}
-        for index, doc in board.of_type("checkins"):
-            for p in doc.get("pseudonyms") or ():
-                if isinstance(p, str) and fingerprint(p) in candidates:
-                    at.setdefault(p, []).append((str(doc.get("station")), index))
-        for p, places in sorted(at.items()):
-            for (first, _), (again, index) in pairwise(places):
-                check.fail(index, f"{p} checked in at {first} and again at {again}: "
-                                  "one voter checked in twice")  # fmt: skip
     cast = placed[1] if placed is not None else Counter[str]()
     for index, doc in board.of_type("polls-close"):
         station = doc.get("station")
