@@ -26,6 +26,8 @@ from array import array
 from pathlib import Path
 from typing import Any
 
+from verivote.bench.procfs import peak_kib, reset_peak
+
 NATIONAL = 61_200_000
 DISTRICTS = 208
 
@@ -41,22 +43,6 @@ def write_roll(path: Path, voters: int, seed: int = 19) -> None:
                 fh.write(f"{name},{p}\n")
 
 
-def _resident_kib() -> int:
-    """This process's resident memory now (VmRSS), KiB."""
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise ValueError("no VmRSS in /proc/self/status")
-
-
-def _peak_kib() -> int:
-    """This process's resident high-water mark (VmHWM), KiB."""
-    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise ValueError("no VmHWM in /proc/self/status")
-
-
 def child(path: Path, share: float) -> dict[str, Any]:
     """The check's work on the roll in `path` (in this process); its figures."""
     from verivote.verify.check_turnout import _read_roll
@@ -70,8 +56,8 @@ def child(path: Path, share: float) -> dict[str, Any]:
     )
 
     # Forget the imports' high-water mark: the peak from here on is the work's (Linux 4.0+).
-    Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
-    before = _resident_kib()
+    reset_peak("self")
+    before = peak_kib("self", "VmRSS")
     started = time.perf_counter()
     check = Check("turnout")
     districts = [f"d{d:03d}" for d in range(DISTRICTS)]
@@ -94,7 +80,7 @@ def child(path: Path, share: float) -> dict[str, Any]:
     wrong = int((roll.labels_of(prints) != roll.labels(prints)).sum())
     again = repeated(fingerprint.unlabelled(prints))
     seconds = time.perf_counter() - started
-    peak = _peak_kib()
+    peak = peak_kib("self")
     return {
         "voters": size,
         "checkins": len(checked),
