@@ -10,6 +10,7 @@ stored is public: the guardians' secrets never reach the server.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +69,22 @@ def guardian_of_token(engine: Engine, token: str) -> tuple[str, int] | None:
     return None if row is None else (str(row.election_id), int(row.guardian))
 
 
+def keep_once(engine: Engine, table: Table, key: Mapping[str, object], body: str) -> bool | None:
+    """Insert the row `key` with `body` once: True if stored now, False if that row already
+    holds the same body (a retry), None if it holds another (the caller's conflict)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(table).values(**key, body=body))
+        return True
+    except IntegrityError:
+        pass
+    with engine.begin() as conn:
+        old = conn.execute(
+            select(table.c.body).where(*(table.c[k] == v for k, v in key.items()))
+        ).scalar_one_or_none()
+    return False if old == body else None
+
+
 def put_message(
     engine: Engine,
     election_id: str,
@@ -81,28 +98,13 @@ def put_message(
     ceremony's: the election key's, or the pseudonym key's (`pseudonym_messages`, issue 19)."""
     if round_ not in CEREMONY_ROUNDS:
         raise ValueError(f"no ceremony round {round_!r}")
-    m = table.c
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(table).values(
-                    election_id=election_id, round=round_, guardian=guardian, body=body
-                )
-            )
-        return True
-    except IntegrityError:
-        pass
-    with engine.begin() as conn:
-        old = conn.execute(
-            select(m.body).where(
-                m.election_id == election_id, m.round == round_, m.guardian == guardian
-            )
-        ).scalar_one_or_none()
-    if old == body:
-        return False
-    raise MessageConflict(
-        f"guardian {guardian} already posted another message in the {round_} round"
-    )
+    key = {"election_id": election_id, "round": round_, "guardian": guardian}
+    stored = keep_once(engine, table, key, body)
+    if stored is None:
+        raise MessageConflict(
+            f"guardian {guardian} already posted another message in the {round_} round"
+        )
+    return stored
 
 
 def messages(

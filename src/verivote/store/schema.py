@@ -342,17 +342,24 @@ guardian_tokens = Table(
     UniqueConstraint("election_id", "guardian", name="uq_guardian_tokens_guardian"),
 )
 
-ceremony_messages = Table(
-    "ceremony_messages",
-    metadata,
-    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
-    Column("round", Text, primary_key=True),
-    Column("guardian", SmallInteger, primary_key=True, autoincrement=False),
-    Column("body", Text, nullable=False),
-    CheckConstraint(
-        "round IN ('commitment', 'reveal', 'shares', 'complaints', 'answers')", name="round_known"
-    ),
-)
+
+def _messages(name: str) -> Table:
+    """A table of a ceremony's messages: one per election, round and guardian."""
+    return Table(
+        name,
+        metadata,
+        Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
+        Column("round", Text, primary_key=True),
+        Column("guardian", SmallInteger, primary_key=True, autoincrement=False),
+        Column("body", Text, nullable=False),
+        CheckConstraint(
+            "round IN ('commitment', 'reveal', 'shares', 'complaints', 'answers')",
+            name="round_known",
+        ),
+    )
+
+
+ceremony_messages = _messages("ceremony_messages")
 
 # The mix servers of the factions (issue 16, item 2; migration 0011): the SHA-256 of each
 # mixer's bearer token, one per mixer (a faction id of the manifest) and election.
@@ -367,17 +374,7 @@ mixer_tokens = Table(
 
 # Provable turnout (issue 19; migration 0015). The pseudonym key's own ceremony: the same
 # rounds as the election key's, in a table of their own (`verivote.election.pseudonym_key`).
-pseudonym_messages = Table(
-    "pseudonym_messages",
-    metadata,
-    Column("election_id", Text, ForeignKey("elections.id"), primary_key=True),
-    Column("round", Text, primary_key=True),
-    Column("guardian", SmallInteger, primary_key=True, autoincrement=False),
-    Column("body", Text, nullable=False),
-    CheckConstraint(
-        "round IN ('commitment', 'reveal', 'shares', 'complaints', 'answers')", name="round_known"
-    ),
-)
+pseudonym_messages = _messages("pseudonym_messages")
 
 # The roll's blinded elements, in batches the guardians evaluate (JSON list of hex), and each
 # guardian's answer to a batch (JSON: evaluations and batch proof), kept as posted.

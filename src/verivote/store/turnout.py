@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
+from verivote.store.ceremony import keep_once
 from verivote.store.db import StoreError
 from verivote.store.schema import (
     checkins,
@@ -127,26 +127,11 @@ def batch_count(engine: Engine, election_id: str) -> int:
 def put_answer(engine: Engine, election_id: str, batch: int, guardian: int, body: str) -> bool:
     """Keep a guardian's answer to a batch: True if stored now, False if the same text was
     already there (a retry); AnswerConflict if another text was."""
-    a = pseudonym_answers.c
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(pseudonym_answers).values(
-                    election_id=election_id, batch=batch, guardian=guardian, body=body
-                )
-            )
-        return True
-    except IntegrityError:
-        pass
-    with engine.begin() as conn:
-        old = conn.execute(
-            select(a.body).where(
-                a.election_id == election_id, a.batch == batch, a.guardian == guardian
-            )
-        ).scalar_one_or_none()
-    if old == body:
-        return False
-    raise AnswerConflict(f"guardian {guardian} already answered batch {batch} otherwise")
+    key = {"election_id": election_id, "batch": batch, "guardian": guardian}
+    stored = keep_once(engine, pseudonym_answers, key, body)
+    if stored is None:
+        raise AnswerConflict(f"guardian {guardian} already answered batch {batch} otherwise")
+    return stored
 
 
 def answers(engine: Engine, election_id: str, batch: int) -> dict[int, str]:

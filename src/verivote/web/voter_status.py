@@ -227,8 +227,6 @@ def voter_status_api(store: Store, election_id: str, verifiers: tuple[str, ...])
     def guard(request: Request, code: str) -> tuple[str | None, str]:
         return limits.check(request.client.host if request.client else None, code)
 
-    throttle = limits
-
     @router.post("/api/voter/status")
     def status(request: Request, doc: Annotated[Any, Body()]) -> dict[str, Any]:
         """A voter's own status (module docstring)."""
@@ -239,7 +237,7 @@ def voter_status_api(store: Store, election_id: str, verifiers: tuple[str, ...])
             raise HttpError(404, "this election's turnout is not provable (no pseudonyms)")
         found = full_status(store, ctx, code, _text(doc, "status_code", 64), verifiers)
         if found is None:
-            throttle.failed(address, voter)
+            limits.failed(address, voter)
             raise HttpError(404, NOT_FOUND)
         return found
 
@@ -253,7 +251,7 @@ def voter_status_api(store: Store, election_id: str, verifiers: tuple[str, ...])
             store, ctx, code, _text(doc, "status_code", 64), _text(doc, "text", 2000)
         )
         if number is None:
-            throttle.failed(address, voter)
+            limits.failed(address, voter)
             raise HttpError(404, NOT_FOUND)
         return {"complaint": number, "recorded": True}
 
