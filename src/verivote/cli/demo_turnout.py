@@ -16,6 +16,7 @@ from typing import Any
 
 from verivote.audit.turnout_audit import Finding, Key, audit_result, draw
 from verivote.audit.turnout_record import record_checkins
+from verivote.board.record import read_record
 from verivote.cli.demo_paper import dice
 from verivote.election.service import load_context
 from verivote.polling.turnout import COMMITMENT_TYPE
@@ -83,7 +84,7 @@ def ghost_audit(record: Path, seed: int) -> dict[str, Any]:
 
 def commitment_of(record: Path) -> dict[str, Any]:
     """The record's roll-commitment entry."""
-    for line in (record / "log" / "entries.jsonl").read_bytes().splitlines():
+    for line in read_record(record).entries:  # the national log
         if f'"type":"{COMMITMENT_TYPE}"'.encode() in line:
             doc: dict[str, Any] = json.loads(line)
             return doc
